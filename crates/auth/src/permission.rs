@@ -1,0 +1,80 @@
+//! The permission vocabulary shared by every subgraph, and the roles identity seeds.
+//!
+//! Permissions are `resource:action` strings. A subgraph checks them with
+//! [`crate::Caller::require`]; identity refuses to grant a permission not listed here.
+
+pub const RESUME_READ: &str = "resume:read";
+pub const RESUME_WRITE: &str = "resume:write";
+/// See contact fields (phone, email) unmasked.
+pub const RESUME_PII: &str = "resume:pii";
+pub const JOB_READ: &str = "job:read";
+pub const JOB_WRITE: &str = "job:write";
+pub const MATCH_RUN: &str = "match:run";
+pub const SEARCH_READ: &str = "search:read";
+/// Write into search indexes: service credentials only.
+pub const SEARCH_INDEX: &str = "search:index";
+pub const CHAT_USE: &str = "chat:use";
+pub const CONFIG_READ: &str = "config:read";
+pub const CONFIG_WRITE: &str = "config:write";
+pub const USER_READ: &str = "user:read";
+pub const USER_WRITE: &str = "user:write";
+pub const APIKEY_MANAGE: &str = "apikey:manage";
+/// Rotate signing keys and other security-sensitive operations.
+pub const SECURITY_ADMIN: &str = "security:admin";
+
+pub const ALL: &[&str] = &[
+    RESUME_READ,
+    RESUME_WRITE,
+    RESUME_PII,
+    JOB_READ,
+    JOB_WRITE,
+    MATCH_RUN,
+    SEARCH_READ,
+    SEARCH_INDEX,
+    CHAT_USE,
+    CONFIG_READ,
+    CONFIG_WRITE,
+    USER_READ,
+    USER_WRITE,
+    APIKEY_MANAGE,
+    SECURITY_ADMIN,
+];
+
+pub fn is_known(permission: &str) -> bool {
+    ALL.contains(&permission)
+}
+
+/// Roles created by the first migration; more can be added at run time.
+pub struct BuiltinRole {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub permissions: &'static [&'static str],
+}
+
+pub const BUILTIN_ROLES: &[BuiltinRole] = &[
+    BuiltinRole {
+        name: "admin",
+        description: "Everything, including users, keys and configuration",
+        permissions: ALL,
+    },
+    BuiltinRole {
+        name: "recruiter",
+        description: "Works with resumes, jobs, matching, search and chat",
+        permissions: &[
+            RESUME_READ,
+            RESUME_WRITE,
+            RESUME_PII,
+            JOB_READ,
+            JOB_WRITE,
+            MATCH_RUN,
+            SEARCH_READ,
+            CHAT_USE,
+            CONFIG_READ,
+        ],
+    },
+    BuiltinRole {
+        name: "viewer",
+        description: "Reads resumes (contacts masked), jobs and search results",
+        permissions: &[RESUME_READ, JOB_READ, SEARCH_READ, CONFIG_READ],
+    },
+];

@@ -1,0 +1,80 @@
+//! The cache every component shares: byte values with a time to live, and windowed counters
+//! (rate limits, lockouts).
+//!
+//! Two implementations of one [`Cache`] trait: [`RedisCache`] when `cache.redis_url` (or
+//! `REDIS_URL`) is set, so replicas share state; [`LocalCache`] in-process otherwise. Keys are
+//! namespaced by a prefix so several deployments (or test runs) can share one Redis.
+
+mod local;
+mod redis_cache;
+
+pub use local::LocalCache;
+pub use redis_cache::RedisCache;
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache backend unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait::async_trait]
+pub trait Cache: Send + Sync + 'static {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError>;
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError>;
+    async fn delete(&self, key: &str) -> Result<(), CacheError>;
+    /// Adds one to a counter that expires `window` after its first increment and returns the
+    /// new count. Atomic across callers sharing the backend.
+    async fn increment(&self, key: &str, window: Duration) -> Result<u64, CacheError>;
+    async fn ping(&self) -> Result<(), CacheError>;
+    /// `redis` or `local`, for logs and readiness output.
+    fn backend(&self) -> &'static str;
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `redis://host:6379/0`; unset means the in-process cache.
+    pub redis_url: Option<String>,
+    /// Prepended to every key.
+    pub key_prefix: String,
+    /// Entries kept by the in-process cache before the least used are evicted.
+    pub local_capacity: u64,
+    /// Connect and per-command timeout for Redis, in milliseconds.
+    pub redis_timeout_ms: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            redis_url: None,
+            key_prefix: "looma:".into(),
+            local_capacity: 100_000,
+            redis_timeout_ms: 2_000,
+        }
+    }
+}
+
+/// Opens the configured cache. With a Redis URL the server must answer now: a platform
+/// configured for Redis that silently fell back to per-process caches would break shared
+/// rate limits.
+pub async fn connect(config: &CacheConfig) -> Result<Arc<dyn Cache>, CacheError> {
+    match config.redis_url.as_deref().filter(|url| !url.is_empty()) {
+        Some(url) => {
+            let cache = RedisCache::connect(
+                url,
+                &config.key_prefix,
+                Duration::from_millis(config.redis_timeout_ms),
+            )
+            .await?;
+            Ok(Arc::new(cache))
+        }
+        None => Ok(Arc::new(LocalCache::new(
+            &config.key_prefix,
+            config.local_capacity,
+        ))),
+    }
+}

@@ -1,0 +1,119 @@
+use crate::{Cache, CacheError};
+use moka::Expiry;
+use moka::future::Cache as MokaCache;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+struct Entry {
+    bytes: Arc<[u8]>,
+    ttl: Duration,
+}
+
+struct EntryExpiry;
+
+impl Expiry<String, Entry> for EntryExpiry {
+    fn expire_after_create(&self, _key: &String, value: &Entry, _now: Instant) -> Option<Duration> {
+        Some(value.ttl)
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        value: &Entry,
+        _now: Instant,
+        current: Option<Duration>,
+    ) -> Option<Duration> {
+        // `set` overwrites with a real ttl and restarts the clock; a counter increment writes
+        // a zero ttl, meaning "keep the window of the first increment".
+        if value.ttl.is_zero() { current } else { Some(value.ttl) }
+    }
+}
+
+/// In-process cache with per-entry expiry and bounded size.
+pub struct LocalCache {
+    prefix: String,
+    entries: MokaCache<String, Entry>,
+}
+
+impl LocalCache {
+    pub fn new(prefix: &str, capacity: u64) -> Self {
+        LocalCache {
+            prefix: prefix.to_owned(),
+            entries: MokaCache::builder()
+                .max_capacity(capacity)
+                .expire_after(EntryExpiry)
+                .build(),
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+}
+
+#[async_trait::async_trait]
+impl Cache for LocalCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        Ok(self.entries.get(&self.key(key)).await.map(|e| e.bytes.to_vec()))
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
+        let ttl = ttl.max(Duration::from_millis(1));
+        self.entries
+            .insert(
+                self.key(key),
+                Entry {
+                    bytes: value.into(),
+                    ttl,
+                },
+            )
+            .await;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        self.entries.invalidate(&self.key(key)).await;
+        Ok(())
+    }
+
+    async fn increment(&self, key: &str, window: Duration) -> Result<u64, CacheError> {
+        let window = window.max(Duration::from_millis(1));
+        let entry = self
+            .entries
+            .entry(self.key(key))
+            .and_upsert_with(|existing| {
+                let next = match existing {
+                    Some(entry) => Entry {
+                        bytes: (parse_count(&entry.into_value().bytes) + 1)
+                            .to_string()
+                            .into_bytes()
+                            .into(),
+                        ttl: Duration::ZERO,
+                    },
+                    None => Entry {
+                        bytes: b"1".as_slice().into(),
+                        ttl: window,
+                    },
+                };
+                std::future::ready(next)
+            })
+            .await;
+        Ok(parse_count(&entry.into_value().bytes))
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "local"
+    }
+}
+
+fn parse_count(bytes: &[u8]) -> u64 {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}

@@ -1,0 +1,76 @@
+//! The same behaviour asked of both cache backends. The Redis half needs a server: it runs when
+//! `LOOMA_TEST_REDIS_URL` is set (CI sets it) and fails loudly if that server is unreachable.
+
+use looma_cache::{Cache, LocalCache, RedisCache};
+use std::time::Duration;
+
+async fn exercise(cache: &dyn Cache) {
+    assert_eq!(cache.get("absent").await.unwrap(), None);
+
+    cache.set("k", b"v1", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v1"[..]));
+    cache.set("k", b"v2", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v2"[..]));
+    cache.delete("k").await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap(), None);
+
+    cache.set("short", b"x", Duration::from_millis(150)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(cache.get("short").await.unwrap(), None, "ttl must expire entries");
+
+    let window = Duration::from_millis(400);
+    assert_eq!(cache.increment("counter", window).await.unwrap(), 1);
+    assert_eq!(cache.increment("counter", window).await.unwrap(), 2);
+    assert_eq!(cache.increment("counter", window).await.unwrap(), 3);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        cache.increment("counter", window).await.unwrap(),
+        1,
+        "the window starts at the first increment and is not extended by later ones"
+    );
+
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        tasks.push(async {
+            for _ in 0..25 {
+                cache.increment("parallel", Duration::from_secs(30)).await.unwrap();
+            }
+        });
+    }
+    futures::future::join_all(tasks).await;
+    assert_eq!(cache.increment("parallel", Duration::from_secs(30)).await.unwrap(), 101);
+    cache.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn local_cache_contract() {
+    let cache = LocalCache::new("test:", 1_000);
+    exercise(&cache).await;
+    assert_eq!(cache.backend(), "local");
+}
+
+#[tokio::test]
+async fn redis_cache_contract_needs_redis_server() {
+    let Ok(url) = std::env::var("LOOMA_TEST_REDIS_URL") else {
+        eprintln!("skipped: LOOMA_TEST_REDIS_URL is not set");
+        return;
+    };
+    let prefix = format!("looma-test:{}:", uuid::Uuid::new_v4().simple());
+    let cache = RedisCache::connect(&url, &prefix, Duration::from_secs(2))
+        .await
+        .unwrap_or_else(|e| panic!("LOOMA_TEST_REDIS_URL={url} is set but unreachable: {e}"));
+    exercise(&cache).await;
+    assert_eq!(cache.backend(), "redis");
+    let removed = cache.clear_prefix().await.unwrap();
+    assert!(removed >= 2, "test keys are cleaned up, removed {removed}");
+    let other = RedisCache::connect(&url, &prefix, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(other.get("parallel").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn prefixes_isolate_namespaces() {
+    let a = LocalCache::new("a:", 100);
+    a.set("k", b"1", Duration::from_secs(5)).await.unwrap();
+    let b = LocalCache::new("b:", 100);
+    assert_eq!(b.get("k").await.unwrap(), None);
+}

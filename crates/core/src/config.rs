@@ -1,0 +1,157 @@
+//! Layered configuration: built-in defaults, then `looma.toml` (or `--config FILE`), then the
+//! environment. `LOOMA_SECTION__KEY=value` sets `section.key`; `DATABASE_URL` and `REDIS_URL`
+//! are honoured as the conventional names for `database.url` and `cache.redis_url`.
+//!
+//! Errors name the key that was wrong and where its value came from, so a bad value stops
+//! start-up with a message an operator can act on.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// Environment variables under the `LOOMA_` prefix that are not configuration keys.
+const NON_CONFIG_VARS: &[&str] = &["config"];
+const NON_CONFIG_PREFIXES: &[&str] = &["test_"];
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    pub fn invalid(key: &str, reason: impl std::fmt::Display) -> Self {
+        ConfigError(format!("config key `{key}`: {reason}"))
+    }
+}
+
+/// The layered sources for a config of type `T`, without extracting it yet.
+pub fn layered<T: Serialize + Default>(file: Option<&Path>) -> Figment {
+    let mut figment = Figment::from(Serialized::defaults(T::default()));
+    if let Some(file) = file {
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    figment
+        .merge(
+            Env::prefixed("LOOMA_")
+                .filter(|key| {
+                    let key = key.as_str().to_ascii_lowercase();
+                    !NON_CONFIG_VARS.contains(&key.as_str())
+                        && !NON_CONFIG_PREFIXES.iter().any(|p| key.starts_with(p))
+                })
+                .split("__"),
+        )
+        .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+        .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "cache.redis_url".into()))
+}
+
+/// Extracts `T` from [`layered`] sources, turning figment's errors into messages naming keys.
+pub fn load<T: Serialize + DeserializeOwned + Default>(file: Option<&Path>) -> Result<T, ConfigError> {
+    extract(layered::<T>(file))
+}
+
+pub fn extract<T: DeserializeOwned>(figment: Figment) -> Result<T, ConfigError> {
+    figment.extract::<T>().map_err(describe)
+}
+
+fn describe(errors: figment::Error) -> ConfigError {
+    let lines: Vec<String> = errors
+        .into_iter()
+        .map(|error| {
+            let key = if error.path.is_empty() {
+                "(top level)".to_owned()
+            } else {
+                error.path.join(".")
+            };
+            let source = match &error.metadata {
+                Some(meta) => match &meta.source {
+                    Some(source) => format!(" (from {} {source})", meta.name),
+                    None if meta.name.contains("LOOMA_") => format!(
+                        " (from environment variable LOOMA_{})",
+                        error.path.join("__").to_ascii_uppercase()
+                    ),
+                    None => format!(" (from {})", meta.name),
+                },
+                None => String::new(),
+            };
+            format!("config key `{key}`: {}{source}", error.kind)
+        })
+        .collect();
+    ConfigError(lines.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+    #[serde(default, deny_unknown_fields)]
+    struct Sample {
+        database: Database,
+        server: Server,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(default, deny_unknown_fields)]
+    struct Database {
+        url: String,
+    }
+
+    impl Default for Database {
+        fn default() -> Self {
+            Database { url: "sqlite://default.db".into() }
+        }
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(default, deny_unknown_fields)]
+    struct Server {
+        port: u16,
+    }
+
+    impl Default for Server {
+        fn default() -> Self {
+            Server { port: 8211 }
+        }
+    }
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("looma.toml", "[server]\nport = 9000\n")?;
+            let from_file: Sample = load(Some(Path::new("looma.toml"))).expect("loads");
+            assert_eq!(from_file.server.port, 9000);
+            assert_eq!(from_file.database.url, "sqlite://default.db");
+
+            jail.set_env("LOOMA_SERVER__PORT", "9100");
+            jail.set_env("DATABASE_URL", "postgres://db/looma");
+            jail.set_env("LOOMA_TEST_DATABASE_URL", "ignored");
+            let from_env: Sample = load(Some(Path::new("looma.toml"))).expect("loads");
+            assert_eq!(from_env.server.port, 9100);
+            assert_eq!(from_env.database.url, "postgres://db/looma");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_value_names_its_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LOOMA_SERVER__PORT", "not-a-port");
+            let error = load::<Sample>(None).expect_err("must fail");
+            assert!(error.0.contains("server.port"), "{}", error.0);
+            assert!(error.0.contains("LOOMA_SERVER__PORT"), "{}", error.0);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("looma.toml", "[server]\nprot = 9000\n")?;
+            let error = load::<Sample>(Some(Path::new("looma.toml"))).expect_err("must fail");
+            assert!(error.0.contains("prot"), "{}", error.0);
+            Ok(())
+        });
+    }
+}

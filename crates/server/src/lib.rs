@@ -1,0 +1,48 @@
+//! The HTTP shell every component shares: `/health` and `/ready`, edge layers (body limit,
+//! panic catching, request tracing), authentication of the caller, and GraphQL execution that
+//! guarantees every error carries an `extensions.code`.
+//!
+//! A subgraph's `lib.rs` builds its schema and calls these helpers; it never re-implements
+//! them. Nothing here knows about any one subgraph's types.
+
+mod graphql;
+mod health;
+
+pub use graphql::{execute_graphql, graphql_error_response};
+pub use health::{ReadinessCheck, health_routes};
+
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+/// Request body limit for components that take no uploads.
+pub const DEFAULT_BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
+
+/// Wraps a component's routes in the layers every component needs.
+pub fn with_edge_layers(router: Router, body_limit_bytes: usize) -> Router {
+    router
+        .layer(RequestBodyLimitLayer::new(body_limit_bytes))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Binds `addr` (port 0 picks a free port). Separate from [`serve`] so callers learn the real
+/// address before the server runs.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves `router` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

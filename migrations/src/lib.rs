@@ -1,0 +1,18 @@
+//! Database migrations for every component, in one ordered list.
+//!
+//! Each subgraph owns its tables, named with its prefix (`identity_*`, `resume_*`, ...), and
+//! adds its migrations here as `mYYYYMMDD_NNNNNN_<component>_<change>`. Migrations are
+//! forward-only in production; `down` exists for development resets.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_identity_init;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_identity_init::Migration)]
+    }
+}

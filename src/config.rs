@@ -1,0 +1,78 @@
+//! The whole platform's configuration: one typed section per component, loaded by
+//! `looma_core::config` (defaults → `looma.toml` → `LOOMA_*` environment).
+
+use looma_cache::CacheConfig;
+use looma_core::Secret;
+use looma_core::config::ConfigError;
+use looma_core::secret::redact_url;
+use looma_core::telemetry::LogConfig;
+use looma_db::DatabaseConfig;
+use looma_identity::IdentityConfig;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::path::Path;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoomaConfig {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub cache: CacheConfig,
+    pub log: LogConfig,
+    pub identity: IdentityConfig,
+}
+
+/// Settings shared by every component's HTTP server.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address every component binds; `0.0.0.0` in containers.
+    pub host: IpAddr,
+    /// Shared by the router and the subgraphs to sign and trust the forwarded principal
+    /// header (at least 32 characters). Empty: subgraphs trust no forwarded principal; in
+    /// `looma dev` a random one is generated for the single process.
+    pub router_secret: Secret,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: IpAddr::from([127, 0, 0, 1]),
+            router_secret: Secret::default(),
+        }
+    }
+}
+
+impl LoomaConfig {
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let config: LoomaConfig = looma_core::config::load(file)?;
+        config.validate().map_err(ConfigError)?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        self.database.validate()?;
+        self.identity.validate()?;
+        let secret = self.server.router_secret.expose();
+        if !secret.is_empty() && secret.len() < looma_auth::forwarded::MIN_SECRET_LEN {
+            return Err("config key `server.router_secret`: use at least 32 characters".into());
+        }
+        if self.cache.key_prefix.is_empty() {
+            return Err("config key `cache.key_prefix`: must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// A copy safe to print: URL passwords and secrets replaced by `***`.
+    pub fn redacted(&self) -> LoomaConfig {
+        let mut copy = self.clone();
+        copy.database.url = redact_url(&copy.database.url);
+        copy.cache.redis_url = copy.cache.redis_url.as_deref().map(redact_url);
+        copy
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string(&self.redacted()).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}

@@ -1,0 +1,269 @@
+//! `looma`: one binary, many roles. Parses arguments and wires library calls; nothing else.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use looma::platform::{self, Component, Platform};
+use looma::LoomaConfig;
+use looma_core::Secret;
+use std::io::BufRead;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "looma",
+    version,
+    about = "Looma AI Platform: one federated GraphQL endpoint for the talent CRM",
+    long_about = "Looma AI Platform: one federated GraphQL endpoint for the talent CRM.\n\n\
+        Configuration comes from built-in defaults, then looma.toml (or --config), then \
+        LOOMA_SECTION__KEY environment variables; DATABASE_URL and REDIS_URL are honoured."
+)]
+struct Cli {
+    /// Configuration file (default: ./looma.toml when it exists).
+    #[arg(long, global = true, env = "LOOMA_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every component in one process, each on its own port, on embedded defaults:
+    /// SQLite under ./data/, in-process cache, no servers needed. Creates a first admin on an
+    /// empty database and prints its password.
+    Dev,
+    /// Run one component alone (microservices mode, as deployed by docker/).
+    Serve {
+        #[arg(value_enum)]
+        component: Component,
+    },
+    /// Apply pending database migrations.
+    Migrate {
+        /// List applied and pending migrations instead of applying them.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Administrative tasks run against the database directly.
+    Admin {
+        #[command(subcommand)]
+        task: AdminTask,
+    },
+    /// Print the effective configuration, secrets redacted.
+    Config,
+    /// Print a subgraph's federation SDL (what `_service { sdl }` returns).
+    Sdl {
+        #[arg(value_enum)]
+        component: Component,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminTask {
+    /// Create a user, typically the first admin. The password is read from stdin with
+    /// --password-stdin, else from LOOMA_ADMIN_PASSWORD, else generated and printed.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Role to grant; repeat for several.
+        #[arg(long = "role", default_value = "admin")]
+        roles: Vec<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Start signing tokens with a new key; the old key keeps verifying until its tokens expire.
+    RotateSigningKey,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_file(cli: &Cli) -> Option<PathBuf> {
+    cli.config.clone().or_else(|| {
+        let default = PathBuf::from("looma.toml");
+        default.exists().then_some(default)
+    })
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let file = config_file(&cli);
+    if let Command::Sdl { component } = cli.command {
+        print!("{}", sdl(component));
+        return Ok(());
+    }
+    let mut config = LoomaConfig::load(file.as_deref())?;
+    looma_core::telemetry::init_logging(&config.log);
+    match cli.command {
+        Command::Dev => dev(&mut config).await,
+        Command::Serve { component } => {
+            print_config(&config, file.as_deref());
+            let platform = Platform::start(&config, &[component], false).await?;
+            platform.run_until_signal().await
+        }
+        Command::Migrate { status } => migrate(&config, status).await,
+        Command::Admin { task } => admin(&config, task).await,
+        Command::Config => {
+            println!("{}", config.to_redacted_toml());
+            Ok(())
+        }
+        Command::Sdl { .. } => Ok(()),
+    }
+}
+
+fn sdl(component: Component) -> String {
+    match component {
+        Component::Identity => looma_identity::sdl(),
+    }
+}
+
+fn print_config(config: &LoomaConfig, file: Option<&std::path::Path>) {
+    let source = file.map_or("defaults and environment".to_owned(), |f| f.display().to_string());
+    println!("# effective configuration ({source}), secrets redacted\n{}", config.to_redacted_toml());
+}
+
+async fn dev(config: &mut LoomaConfig) -> Result<()> {
+    if config.server.router_secret.is_empty() {
+        config.server.router_secret = Secret::new(random_secret());
+    }
+    print_config(config, None);
+    let shared = platform::open_shared(config).await?;
+    let first_admin = bootstrap_dev_admin(config, &shared).await?;
+    let platform = Platform::start_with(shared, config, Component::ALL, false).await?;
+    println!("\nLooma is running (ctrl-c stops it):");
+    for running in &platform.components {
+        let base = format!("http://{}", running.addr);
+        println!("  {:<10} {base}/graphql", running.component.name());
+        if running.component == Component::Identity {
+            println!("  {:<10} {base}/.well-known/jwks.json", "");
+        }
+        println!("  {:<10} {base}/health  {base}/ready", "");
+    }
+    if let Some((email, password)) = first_admin {
+        println!("\nFirst admin created: {email} / {password}");
+        println!("(also written to data/dev-admin.txt; log in with the `login` mutation)");
+    }
+    platform.run_until_signal().await
+}
+
+/// On an empty database, creates `admin@looma.local` so a developer can log in at once.
+async fn bootstrap_dev_admin(
+    config: &LoomaConfig,
+    shared: &platform::Shared,
+) -> Result<Option<(String, String)>> {
+    let service = identity_service(config, shared).await?;
+    if service.store().count_users().await? > 0 {
+        return Ok(None);
+    }
+    let email = "admin@looma.local".to_owned();
+    let password = random_password();
+    service
+        .create_user(looma_identity::service::NewUser {
+            email: email.clone(),
+            password: password.clone(),
+            display_name: "Development admin".into(),
+            roles: vec!["admin".into()],
+        })
+        .await?;
+    std::fs::create_dir_all("data").context("creating ./data")?;
+    std::fs::write("data/dev-admin.txt", format!("{email}\n{password}\n"))
+        .context("writing data/dev-admin.txt")?;
+    Ok(Some((email, password)))
+}
+
+async fn identity_service(
+    config: &LoomaConfig,
+    shared: &platform::Shared,
+) -> Result<looma_identity::IdentityService> {
+    Ok(looma_identity::IdentityService::start(
+        looma_identity::store::IdentityStore::new(shared.db.clone()),
+        shared.cache.clone(),
+        config.identity.clone(),
+    )
+    .await?)
+}
+
+async fn migrate(config: &LoomaConfig, status: bool) -> Result<()> {
+    let db = looma_db::connect(&config.database).await?;
+    if status {
+        let (applied, pending) = looma_db::migration_status(&db).await?;
+        for name in applied {
+            println!("applied  {name}");
+        }
+        for name in pending {
+            println!("pending  {name}");
+        }
+        return Ok(());
+    }
+    let applied = looma_db::migrate(&db).await?;
+    println!("{applied} migration(s) applied");
+    Ok(())
+}
+
+async fn admin(config: &LoomaConfig, task: AdminTask) -> Result<()> {
+    let shared = platform::open_shared(config).await?;
+    let service = identity_service(config, &shared).await?;
+    match task {
+        AdminTask::CreateUser {
+            email,
+            name,
+            roles,
+            password_stdin,
+        } => {
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else if let Ok(password) = std::env::var("LOOMA_ADMIN_PASSWORD") {
+                (password, false)
+            } else {
+                (random_password(), true)
+            };
+            if password.is_empty() {
+                bail!("the password is empty");
+            }
+            let user = service
+                .create_user(looma_identity::service::NewUser {
+                    email,
+                    password: password.clone(),
+                    display_name: name,
+                    roles,
+                })
+                .await?;
+            println!("created user {} ({}) with roles {:?}", user.row.email, user.row.id, user.roles);
+            if generated {
+                println!("generated password: {password}");
+            }
+            Ok(())
+        }
+        AdminTask::RotateSigningKey => {
+            let kid = service.rotate_signing_key().await?;
+            println!("now signing with key {kid}");
+            Ok(())
+        }
+    }
+}
+
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn random_password() -> String {
+    // Hex plus a fixed mixed-class suffix: 24 random hex chars satisfy the policy by length.
+    format!("{}-Lm", &random_secret()[..24])
+}

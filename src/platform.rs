@@ -1,0 +1,201 @@
+//! Starting components. `looma dev` starts them all in one process; `looma serve <component>`
+//! starts one. Either way each component gets its own port, and they share one database pool
+//! and one cache client per process.
+
+use crate::LoomaConfig;
+use anyhow::{Context, Result};
+use looma_auth::ForwardedPrincipalCodec;
+use looma_cache::Cache;
+use looma_db::DatabaseConnection;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A component the binary can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Component {
+    /// Users, login, API keys, JWKS, configuration and feature flags (port 8211).
+    Identity,
+}
+
+impl Component {
+    pub const ALL: &'static [Component] = &[Component::Identity];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Identity => looma_identity::COMPONENT,
+        }
+    }
+
+    pub fn port(self, config: &LoomaConfig) -> u16 {
+        match self {
+            Component::Identity => config.identity.port,
+        }
+    }
+}
+
+/// What the components of one process share.
+#[derive(Clone)]
+pub struct Shared {
+    pub db: DatabaseConnection,
+    pub cache: Arc<dyn Cache>,
+    pub forwarded: Option<ForwardedPrincipalCodec>,
+}
+
+/// Connects the database (migrating it when configured to) and the cache.
+pub async fn open_shared(config: &LoomaConfig) -> Result<Shared> {
+    let db = looma_db::connect(&config.database)
+        .await
+        .context("opening the database (config key `database.url`)")?;
+    if config.database.migrate_on_start {
+        let applied = looma_db::migrate(&db).await.context("migrating the database")?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+    }
+    let cache = looma_cache::connect(&config.cache)
+        .await
+        .context("connecting the cache (config key `cache.redis_url`)")?;
+    let forwarded = ForwardedPrincipalCodec::new(config.server.router_secret.expose().as_bytes());
+    tracing::info!(
+        database = looma_db::backend_name(&db),
+        cache = cache.backend(),
+        trusts_router = forwarded.is_some(),
+        "shared resources ready"
+    );
+    Ok(Shared {
+        db,
+        cache,
+        forwarded,
+    })
+}
+
+/// One component serving on its port.
+pub struct RunningComponent {
+    pub component: Component,
+    pub addr: SocketAddr,
+    handle: JoinHandle<std::io::Result<()>>,
+}
+
+/// A set of running components and the switch that stops them.
+pub struct Platform {
+    pub components: Vec<RunningComponent>,
+    pub shared: Shared,
+    stop: watch::Sender<bool>,
+}
+
+impl Platform {
+    /// Starts `components`. With `ephemeral_ports`, each binds port 0 (tests).
+    pub async fn start(
+        config: &LoomaConfig,
+        components: &[Component],
+        ephemeral_ports: bool,
+    ) -> Result<Platform> {
+        let shared = open_shared(config).await?;
+        Self::start_with(shared, config, components, ephemeral_ports).await
+    }
+
+    /// Starts `components` on already opened shared resources.
+    pub async fn start_with(
+        shared: Shared,
+        config: &LoomaConfig,
+        components: &[Component],
+        ephemeral_ports: bool,
+    ) -> Result<Platform> {
+        let (stop, stopped) = watch::channel(false);
+        let mut running = Vec::new();
+        for &component in components {
+            let port = if ephemeral_ports { 0 } else { component.port(config) };
+            let addr = SocketAddr::new(config.server.host, port);
+            let router = build_router(component, config, &shared).await?;
+            let listener = looma_server::bind(addr)
+                .await
+                .with_context(|| format!("binding {} to {addr}", component.name()))?;
+            let addr = listener.local_addr()?;
+            let mut stopped = stopped.clone();
+            let shutdown = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            let handle = tokio::spawn(looma_server::serve(listener, router, shutdown));
+            tracing::info!(component = component.name(), %addr, "listening");
+            running.push(RunningComponent {
+                component,
+                addr,
+                handle,
+            });
+        }
+        Ok(Platform {
+            components: running,
+            shared,
+            stop,
+        })
+    }
+
+    pub fn addr(&self, component: Component) -> Option<SocketAddr> {
+        self.components
+            .iter()
+            .find(|c| c.component == component)
+            .map(|c| c.addr)
+    }
+
+    /// Stops accepting, drains in-flight requests, and waits for every server to end.
+    pub async fn shutdown(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        for component in self.components {
+            component
+                .handle
+                .await
+                .context("server task panicked")?
+                .with_context(|| format!("{} server failed", component.component.name()))?;
+        }
+        Ok(())
+    }
+
+    /// Runs until ctrl-c or SIGTERM, or until a server fails.
+    pub async fn run_until_signal(self) -> Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await
+    }
+}
+
+async fn build_router(
+    component: Component,
+    config: &LoomaConfig,
+    shared: &Shared,
+) -> Result<axum::Router> {
+    match component {
+        Component::Identity => {
+            let service = looma_identity::start(
+                shared.db.clone(),
+                shared.cache.clone(),
+                config.identity.clone(),
+            )
+            .await
+            .context("starting identity")?;
+            Ok(looma_identity::router(service, shared.forwarded.clone()))
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
