@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use std::path::Path;
 
 /// Environment variables under the `LOOMA_` prefix that are not configuration keys.
-const NON_CONFIG_VARS: &[&str] = &["config"];
+const NON_CONFIG_VARS: &[&str] = &["config", "admin_password"];
 const NON_CONFIG_PREFIXES: &[&str] = &["test_"];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,111 @@
+//! The `looma` binary itself: argument parsing, configuration errors, admin bootstrap,
+//! migrations. Runs the compiled binary against a temporary SQLite file.
+
+use std::process::{Command, Output, Stdio};
+
+fn looma(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_looma"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", format!("sqlite://{}/cli.db?mode=rwc", dir.display()))
+        .env_remove("REDIS_URL")
+        .env("LOOMA_LOG__LEVEL", "warn")
+        .stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("looma runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_lists_every_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = looma(dir.path(), &["--help"], &[]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for role in ["dev", "serve", "migrate", "admin", "config", "sdl"] {
+        assert!(help.contains(role), "--help mentions {role}: {help}");
+    }
+}
+
+#[test]
+fn bad_config_value_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = looma(dir.path(), &["serve", "identity"], &[("LOOMA_IDENTITY__PORT", "eighty")]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("identity.port"), "{stderr}");
+    assert!(stderr.contains("LOOMA_IDENTITY__PORT"), "{stderr}");
+
+    std::fs::write(dir.path().join("looma.toml"), "[identity]\naccess_token_ttl_secs = 0\n").unwrap();
+    let out = looma(dir.path(), &["config"], &[]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("identity.access_token_ttl_secs"), "{}", text(&out.stderr));
+
+    let out = looma(dir.path(), &["config"], &[("DATABASE_URL", "mysql://nope")]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("database.url"));
+}
+
+#[test]
+fn config_prints_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = looma(
+        dir.path(),
+        &["config"],
+        &[
+            ("DATABASE_URL", "postgres://looma:hunter2@db:5432/looma"),
+            ("LOOMA_SERVER__ROUTER_SECRET", "a-very-long-router-secret-of-32-plus-chars"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("postgres://looma:***@db:5432/looma"), "{printed}");
+    assert!(!printed.contains("hunter2"));
+    assert!(!printed.contains("a-very-long-router-secret"));
+}
+
+#[test]
+fn migrate_and_create_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = looma(dir.path(), &["migrate", "--status"], &[]);
+    assert!(text(&status.stdout).contains("pending  m20261125_000001_identity_init"), "{}", text(&status.stdout));
+    let migrate = looma(dir.path(), &["migrate"], &[]);
+    assert!(migrate.status.success(), "{}", text(&migrate.stderr));
+    let status = looma(dir.path(), &["migrate", "--status"], &[]);
+    assert!(text(&status.stdout).contains("applied  m20261125_000001_identity_init"));
+
+    let created = looma(
+        dir.path(),
+        &["admin", "create-user", "--email", "boss@looma.test"],
+        &[("LOOMA_ADMIN_PASSWORD", "Chief-Passw0rd-99")],
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    assert!(text(&created.stdout).contains("boss@looma.test"));
+    assert!(!text(&created.stdout).contains("Chief-Passw0rd-99"), "a given password is not echoed");
+
+    let again = looma(
+        dir.path(),
+        &["admin", "create-user", "--email", "BOSS@looma.test"],
+        &[("LOOMA_ADMIN_PASSWORD", "Chief-Passw0rd-99")],
+    );
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("already exists"), "{}", text(&again.stderr));
+
+    let weak = looma(
+        dir.path(),
+        &["admin", "create-user", "--email", "weak@looma.test"],
+        &[("LOOMA_ADMIN_PASSWORD", "short")],
+    );
+    assert!(!weak.status.success());
+    assert!(text(&weak.stderr).contains("too weak"));
+
+    let generated = looma(dir.path(), &["admin", "create-user", "--email", "gen@looma.test", "--role", "viewer"], &[]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    assert!(text(&generated.stdout).contains("generated password: "));
+}

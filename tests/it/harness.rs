@@ -1,0 +1,366 @@
+//! Starts a platform for one test on its own database (a temporary SQLite file, or a fresh
+//! PostgreSQL database) and its own cache namespace, and removes both afterwards.
+
+use looma::platform::{self, Component, Platform};
+use looma::LoomaConfig;
+use looma_core::Secret;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+pub const ADMIN_EMAIL: &str = "root@looma.test";
+pub const ADMIN_PASSWORD: &str = "Adm1n-Passphrase";
+pub const ROUTER_SECRET: &str = "0123456789abcdef0123456789abcdef-test-secret";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file + in-process cache (the embedded default).
+    Sqlite,
+    /// PostgreSQL + Redis (production backends), from `LOOMA_TEST_*_URL`.
+    PostgresRedis,
+}
+
+/// Runs `test` against each backend; the PostgreSQL/Redis run is skipped with a notice when
+/// the variables are unset.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::harness::run(super::$name, $crate::harness::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::harness::run(super::$name, $crate::harness::Backend::PostgresRedis).await;
+                }
+            )*
+        }
+    };
+}
+
+pub async fn run<F, Fut>(test: F, backend: Backend)
+where
+    F: FnOnce(TestPlatform) -> Fut,
+    Fut: std::future::Future<Output = TestPlatform>,
+{
+    let Some(platform) = TestPlatform::start(backend).await else {
+        return;
+    };
+    let platform = test(platform).await;
+    platform.stop().await;
+}
+
+/// Owns a PostgreSQL database created for one test; drops it when dropped.
+struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    async fn create(admin_url: &str) -> (Self, String) {
+        let name = format!("looma_t_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(admin_url).await.unwrap_or_else(|e| {
+            panic!("LOOMA_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+        });
+        admin
+            .execute_raw(Statement::from_string(
+                admin.get_database_backend(),
+                format!("CREATE DATABASE {name}"),
+            ))
+            .await
+            .expect("create test database");
+        let _ = admin.close().await;
+        let url = replace_database(admin_url, &name);
+        (
+            PostgresDatabase {
+                admin_url: admin_url.to_owned(),
+                name,
+            },
+            url,
+        )
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_url).await?;
+                admin
+                    .execute_raw(Statement::from_string(
+                        admin.get_database_backend(),
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    ))
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// Removes every Redis key of one test's prefix when dropped.
+struct RedisNamespace {
+    url: String,
+    prefix: String,
+}
+
+impl Drop for RedisNamespace {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let prefix = self.prefix.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(cache) =
+                    looma_cache::RedisCache::connect(&url, &prefix, Duration::from_secs(2)).await
+                {
+                    let _ = cache.clear_prefix().await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| i + scheme_end);
+    let mut replaced = format!("{}/{database}", &base[..path_start]);
+    if let Some(query) = query {
+        replaced.push('?');
+        replaced.push_str(query);
+    }
+    replaced
+}
+
+pub struct TestPlatform {
+    #[allow(dead_code)]
+    pub backend: Backend,
+    pub config: LoomaConfig,
+    platform: Option<Platform>,
+    pub identity_url: String,
+    pub http: reqwest::Client,
+    _postgres: Option<PostgresDatabase>,
+    _redis: Option<RedisNamespace>,
+    _dir: tempfile::TempDir,
+}
+
+/// How a request authenticates.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    ApiKey(String),
+    Header(&'static str, String),
+}
+
+impl TestPlatform {
+    pub async fn start(backend: Backend) -> Option<TestPlatform> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = LoomaConfig::default();
+        config.server.router_secret = Secret::new(ROUTER_SECRET);
+        config.identity.login_max_failures = 3;
+        config.log.level = "warn".into();
+        let mut postgres = None;
+        let mut redis = None;
+        match backend {
+            Backend::Sqlite => {
+                config.database.url =
+                    format!("sqlite://{}?mode=rwc", dir.path().join("looma.db").display());
+            }
+            Backend::PostgresRedis => {
+                let (Ok(db_url), Ok(redis_url)) = (
+                    std::env::var("LOOMA_TEST_DATABASE_URL"),
+                    std::env::var("LOOMA_TEST_REDIS_URL"),
+                ) else {
+                    eprintln!(
+                        "skipped: set LOOMA_TEST_DATABASE_URL and LOOMA_TEST_REDIS_URL to run the \
+                         PostgreSQL/Redis variant"
+                    );
+                    return None;
+                };
+                let (database, url) = PostgresDatabase::create(&db_url).await;
+                config.database.url = url;
+                postgres = Some(database);
+                let prefix = format!("looma-test:{}:", uuid::Uuid::new_v4().simple());
+                config.cache.redis_url = Some(redis_url.clone());
+                config.cache.key_prefix = prefix.clone();
+                redis = Some(RedisNamespace {
+                    url: redis_url,
+                    prefix,
+                });
+            }
+        }
+        config.validate().expect("test config is valid");
+        looma_core::telemetry::init_logging(&config.log);
+
+        let shared = platform::open_shared(&config).await.expect("open database and cache");
+        let identity = looma_identity::IdentityService::start(
+            looma_identity::store::IdentityStore::new(shared.db.clone()),
+            shared.cache.clone(),
+            config.identity.clone(),
+        )
+        .await
+        .expect("identity starts");
+        identity
+            .create_user(looma_identity::service::NewUser {
+                email: ADMIN_EMAIL.into(),
+                password: ADMIN_PASSWORD.into(),
+                display_name: "Test admin".into(),
+                roles: vec!["admin".into()],
+            })
+            .await
+            .expect("admin created");
+        let platform = Platform::start_with(shared, &config, &[Component::Identity], true)
+            .await
+            .expect("platform starts");
+        let identity_url = format!(
+            "http://{}",
+            platform.addr(Component::Identity).expect("identity runs")
+        );
+        Some(TestPlatform {
+            backend,
+            config,
+            platform: Some(platform),
+            identity_url,
+            http: reqwest::Client::new(),
+            _postgres: postgres,
+            _redis: redis,
+            _dir: dir,
+        })
+    }
+
+    /// Stops the servers and starts them again on the same database and cache.
+    pub async fn restart(mut self) -> TestPlatform {
+        if let Some(platform) = self.platform.take() {
+            platform.shutdown().await.expect("clean shutdown");
+        }
+        let platform = Platform::start(&self.config, &[Component::Identity], true)
+            .await
+            .expect("platform restarts");
+        self.identity_url = format!("http://{}", platform.addr(Component::Identity).expect("identity"));
+        self.platform = Some(platform);
+        self
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(platform) = self.platform.take() {
+            platform.shutdown().await.expect("clean shutdown");
+        }
+    }
+
+    pub fn db(&self) -> &sea_orm::DatabaseConnection {
+        &self.platform.as_ref().expect("running").shared.db
+    }
+
+    /// POSTs a GraphQL request to identity and returns the JSON body.
+    pub async fn gql(&self, auth: &Auth, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.identity_url))
+            .json(&json!({"query": query, "variables": variables}));
+        request = match auth {
+            Auth::None => request,
+            Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::ApiKey(key) => request.header("x-api-key", key),
+            Auth::Header(name, value) => request.header(*name, value),
+        };
+        let response = request.send().await.expect("identity answers");
+        response.json().await.expect("JSON body")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        self.gql(
+            &Auth::None,
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
+                accessToken refreshToken tokenType expiresIn user { id email roles } } }",
+            json!({"e": email, "p": password}),
+        )
+        .await
+    }
+
+    pub async fn admin(&self) -> Auth {
+        let body = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        Auth::Bearer(
+            body["data"]["login"]["accessToken"]
+                .as_str()
+                .unwrap_or_else(|| panic!("admin login failed: {body}"))
+                .to_owned(),
+        )
+    }
+
+    /// Creates a user with `roles` and returns (id, bearer auth).
+    pub async fn user_with_roles(&self, email: &str, roles: &[&str]) -> (String, Auth) {
+        let password = "Sturdy-Passw0rd-42";
+        let created = self
+            .gql(
+                &self.admin().await,
+                "mutation($input: CreateUserInput!) { createUser(input: $input) { id } }",
+                json!({"input": {"email": email, "password": password, "displayName": email, "roles": roles}}),
+            )
+            .await;
+        let id = created["data"]["createUser"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("createUser failed: {created}"))
+            .to_owned();
+        let login = self.login(email, password).await;
+        let token = login["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {login}"))
+            .to_owned();
+        (id, Auth::Bearer(token))
+    }
+}
+
+/// The `extensions.code` of the first error, or panics showing the body.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error with a code, got {body}"))
+}
+
+pub fn error_reason(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["reason"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error with a reason, got {body}"))
+}
+
+/// The data of a response that must have no errors.
+pub fn data(body: &Value) -> &Value {
+    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+    &body["data"]
+}
+
+#[test]
+fn database_name_is_replaced() {
+    assert_eq!(
+        replace_database("postgres://root@127.0.0.1:5432/test?sslmode=disable", "x"),
+        "postgres://root@127.0.0.1:5432/x?sslmode=disable"
+    );
+    assert_eq!(replace_database("postgres://h/test", "y"), "postgres://h/y");
+}
