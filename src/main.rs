@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use looma::platform::{self, Component, Platform};
 use looma::LoomaConfig;
+use looma::platform::{self, Component, Platform};
 use looma_core::Secret;
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -130,8 +130,13 @@ fn sdl(component: Component) -> String {
 }
 
 fn print_config(config: &LoomaConfig, file: Option<&std::path::Path>) {
-    let source = file.map_or("defaults and environment".to_owned(), |f| f.display().to_string());
-    println!("# effective configuration ({source}), secrets redacted\n{}", config.to_redacted_toml());
+    let source = file.map_or("defaults and environment".to_owned(), |f| {
+        f.display().to_string()
+    });
+    println!(
+        "# effective configuration ({source}), secrets redacted\n{}",
+        config.to_redacted_toml()
+    );
 }
 
 async fn dev(config: &mut LoomaConfig) -> Result<()> {
@@ -242,7 +247,10 @@ async fn admin(config: &LoomaConfig, task: AdminTask) -> Result<()> {
                     roles,
                 })
                 .await?;
-            println!("created user {} ({}) with roles {:?}", user.row.email, user.row.id, user.roles);
+            println!(
+                "created user {} ({}) with roles {:?}",
+                user.row.email, user.row.id, user.roles
+            );
             if generated {
                 println!("generated password: {password}");
             }

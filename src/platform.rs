@@ -49,7 +49,9 @@ pub async fn open_shared(config: &LoomaConfig) -> Result<Shared> {
         .await
         .context("opening the database (config key `database.url`)")?;
     if config.database.migrate_on_start {
-        let applied = looma_db::migrate(&db).await.context("migrating the database")?;
+        let applied = looma_db::migrate(&db)
+            .await
+            .context("migrating the database")?;
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
@@ -106,7 +108,11 @@ impl Platform {
         let (stop, stopped) = watch::channel(false);
         let mut running = Vec::new();
         for &component in components {
-            let port = if ephemeral_ports { 0 } else { component.port(config) };
+            let port = if ephemeral_ports {
+                0
+            } else {
+                component.port(config)
+            };
             let addr = SocketAddr::new(config.server.host, port);
             let router = build_router(component, config, &shared).await?;
             let listener = looma_server::bind(addr)

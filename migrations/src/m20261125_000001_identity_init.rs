@@ -96,7 +96,10 @@ fn timestamp<T: IntoIden>(name: T) -> ColumnDef {
 }
 
 fn optional_timestamp<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name).timestamp_with_time_zone().null().to_owned()
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
 }
 
 #[async_trait::async_trait]
@@ -107,10 +110,27 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(IdentityUsers::Table)
                     .col(id_column(IdentityUsers::Id).primary_key())
-                    .col(ColumnDef::new(IdentityUsers::Email).string_len(320).not_null().unique_key())
-                    .col(ColumnDef::new(IdentityUsers::DisplayName).string_len(200).not_null())
-                    .col(ColumnDef::new(IdentityUsers::PasswordHash).text().not_null())
-                    .col(ColumnDef::new(IdentityUsers::Status).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(IdentityUsers::Email)
+                            .string_len(320)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(IdentityUsers::DisplayName)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(IdentityUsers::PasswordHash)
+                            .text()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(IdentityUsers::Status)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(timestamp(IdentityUsers::CreatedAt))
                     .col(timestamp(IdentityUsers::UpdatedAt))
                     .to_owned(),
@@ -120,7 +140,12 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(IdentityRoles::Table)
-                    .col(ColumnDef::new(IdentityRoles::Name).string_len(64).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(IdentityRoles::Name)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(IdentityRoles::Description).text().not_null())
                     .col(ColumnDef::new(IdentityRoles::Permissions).text().not_null())
                     .col(ColumnDef::new(IdentityRoles::Builtin).boolean().not_null())
@@ -133,7 +158,11 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(IdentityUserRoles::Table)
                     .col(id_column(IdentityUserRoles::UserId))
-                    .col(ColumnDef::new(IdentityUserRoles::RoleName).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(IdentityUserRoles::RoleName)
+                            .string_len(64)
+                            .not_null(),
+                    )
                     .primary_key(
                         Index::create()
                             .col(IdentityUserRoles::UserId)
@@ -159,9 +188,21 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(IdentitySigningKeys::Table)
                     .col(id_column(IdentitySigningKeys::Kid).primary_key())
-                    .col(ColumnDef::new(IdentitySigningKeys::Algorithm).string_len(16).not_null())
-                    .col(ColumnDef::new(IdentitySigningKeys::PrivateKeyPem).text().not_null())
-                    .col(ColumnDef::new(IdentitySigningKeys::Status).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(IdentitySigningKeys::Algorithm)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(IdentitySigningKeys::PrivateKeyPem)
+                            .text()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(IdentitySigningKeys::Status)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(timestamp(IdentitySigningKeys::CreatedAt))
                     .col(optional_timestamp(IdentitySigningKeys::RetiredAt))
                     .to_owned(),
@@ -207,15 +248,27 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(IdentityApiKeys::Table)
                     .col(id_column(IdentityApiKeys::Id).primary_key())
-                    .col(ColumnDef::new(IdentityApiKeys::Name).string_len(200).not_null())
+                    .col(
+                        ColumnDef::new(IdentityApiKeys::Name)
+                            .string_len(200)
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(IdentityApiKeys::Prefix)
                             .string_len(32)
                             .not_null()
                             .unique_key(),
                     )
-                    .col(ColumnDef::new(IdentityApiKeys::KeyHash).string_len(64).not_null())
-                    .col(ColumnDef::new(IdentityApiKeys::Permissions).text().not_null())
+                    .col(
+                        ColumnDef::new(IdentityApiKeys::KeyHash)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(IdentityApiKeys::Permissions)
+                            .text()
+                            .not_null(),
+                    )
                     .col(id_column(IdentityApiKeys::CreatedBy))
                     .col(timestamp(IdentityApiKeys::CreatedAt))
                     .col(optional_timestamp(IdentityApiKeys::ExpiresAt))
@@ -228,11 +281,31 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(IdentityConfigVersions::Table)
-                    .col(ColumnDef::new(IdentityConfigVersions::Key).string_len(128).not_null())
-                    .col(ColumnDef::new(IdentityConfigVersions::Version).integer().not_null())
-                    .col(ColumnDef::new(IdentityConfigVersions::Value).text().not_null())
-                    .col(ColumnDef::new(IdentityConfigVersions::Author).string_len(320).not_null())
-                    .col(ColumnDef::new(IdentityConfigVersions::Comment).text().null())
+                    .col(
+                        ColumnDef::new(IdentityConfigVersions::Key)
+                            .string_len(128)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(IdentityConfigVersions::Version)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(IdentityConfigVersions::Value)
+                            .text()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(IdentityConfigVersions::Author)
+                            .string_len(320)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(IdentityConfigVersions::Comment)
+                            .text()
+                            .null(),
+                    )
                     .col(timestamp(IdentityConfigVersions::CreatedAt))
                     .primary_key(
                         Index::create()

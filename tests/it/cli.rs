@@ -8,7 +8,10 @@ fn looma(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command
         .args(args)
         .current_dir(dir)
-        .env("DATABASE_URL", format!("sqlite://{}/cli.db?mode=rwc", dir.display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/cli.db?mode=rwc", dir.display()),
+        )
         .env_remove("REDIS_URL")
         .env("LOOMA_LOG__LEVEL", "warn")
         .stdin(Stdio::null());
@@ -36,16 +39,28 @@ fn help_lists_every_role() {
 #[test]
 fn bad_config_value_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let out = looma(dir.path(), &["serve", "identity"], &[("LOOMA_IDENTITY__PORT", "eighty")]);
+    let out = looma(
+        dir.path(),
+        &["serve", "identity"],
+        &[("LOOMA_IDENTITY__PORT", "eighty")],
+    );
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains("identity.port"), "{stderr}");
     assert!(stderr.contains("LOOMA_IDENTITY__PORT"), "{stderr}");
 
-    std::fs::write(dir.path().join("looma.toml"), "[identity]\naccess_token_ttl_secs = 0\n").unwrap();
+    std::fs::write(
+        dir.path().join("looma.toml"),
+        "[identity]\naccess_token_ttl_secs = 0\n",
+    )
+    .unwrap();
     let out = looma(dir.path(), &["config"], &[]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("identity.access_token_ttl_secs"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("identity.access_token_ttl_secs"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = looma(dir.path(), &["config"], &[("DATABASE_URL", "mysql://nope")]);
     assert!(!out.status.success());
@@ -60,12 +75,18 @@ fn config_prints_redacted() {
         &["config"],
         &[
             ("DATABASE_URL", "postgres://looma:hunter2@db:5432/looma"),
-            ("LOOMA_SERVER__ROUTER_SECRET", "a-very-long-router-secret-of-32-plus-chars"),
+            (
+                "LOOMA_SERVER__ROUTER_SECRET",
+                "a-very-long-router-secret-of-32-plus-chars",
+            ),
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let printed = text(&out.stdout);
-    assert!(printed.contains("postgres://looma:***@db:5432/looma"), "{printed}");
+    assert!(
+        printed.contains("postgres://looma:***@db:5432/looma"),
+        "{printed}"
+    );
     assert!(!printed.contains("hunter2"));
     assert!(!printed.contains("a-very-long-router-secret"));
 }
@@ -74,7 +95,11 @@ fn config_prints_redacted() {
 fn migrate_and_create_admin() {
     let dir = tempfile::tempdir().unwrap();
     let status = looma(dir.path(), &["migrate", "--status"], &[]);
-    assert!(text(&status.stdout).contains("pending  m20261125_000001_identity_init"), "{}", text(&status.stdout));
+    assert!(
+        text(&status.stdout).contains("pending  m20261125_000001_identity_init"),
+        "{}",
+        text(&status.stdout)
+    );
     let migrate = looma(dir.path(), &["migrate"], &[]);
     assert!(migrate.status.success(), "{}", text(&migrate.stderr));
     let status = looma(dir.path(), &["migrate", "--status"], &[]);
@@ -87,7 +112,10 @@ fn migrate_and_create_admin() {
     );
     assert!(created.status.success(), "{}", text(&created.stderr));
     assert!(text(&created.stdout).contains("boss@looma.test"));
-    assert!(!text(&created.stdout).contains("Chief-Passw0rd-99"), "a given password is not echoed");
+    assert!(
+        !text(&created.stdout).contains("Chief-Passw0rd-99"),
+        "a given password is not echoed"
+    );
 
     let again = looma(
         dir.path(),
@@ -95,7 +123,11 @@ fn migrate_and_create_admin() {
         &[("LOOMA_ADMIN_PASSWORD", "Chief-Passw0rd-99")],
     );
     assert!(!again.status.success());
-    assert!(text(&again.stderr).contains("already exists"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
 
     let weak = looma(
         dir.path(),
@@ -105,7 +137,18 @@ fn migrate_and_create_admin() {
     assert!(!weak.status.success());
     assert!(text(&weak.stderr).contains("too weak"));
 
-    let generated = looma(dir.path(), &["admin", "create-user", "--email", "gen@looma.test", "--role", "viewer"], &[]);
+    let generated = looma(
+        dir.path(),
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "gen@looma.test",
+            "--role",
+            "viewer",
+        ],
+        &[],
+    );
     assert!(generated.status.success(), "{}", text(&generated.stderr));
     assert!(text(&generated.stdout).contains("generated password: "));
 }

@@ -1,8 +1,8 @@
 //! Starts a platform for one test on its own database (a temporary SQLite file, or a fresh
 //! PostgreSQL database) and its own cache namespace, and removes both afterwards.
 
-use looma::platform::{self, Component, Platform};
 use looma::LoomaConfig;
+use looma::platform::{self, Component, Platform};
 use looma_core::Secret;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
@@ -190,8 +190,10 @@ impl TestPlatform {
         let mut redis = None;
         match backend {
             Backend::Sqlite => {
-                config.database.url =
-                    format!("sqlite://{}?mode=rwc", dir.path().join("looma.db").display());
+                config.database.url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("looma.db").display()
+                );
             }
             Backend::PostgresRedis => {
                 let (Ok(db_url), Ok(redis_url)) = (
@@ -219,7 +221,9 @@ impl TestPlatform {
         config.validate().expect("test config is valid");
         looma_core::telemetry::init_logging(&config.log);
 
-        let shared = platform::open_shared(&config).await.expect("open database and cache");
+        let shared = platform::open_shared(&config)
+            .await
+            .expect("open database and cache");
         let identity = looma_identity::IdentityService::start(
             looma_identity::store::IdentityStore::new(shared.db.clone()),
             shared.cache.clone(),
@@ -263,7 +267,10 @@ impl TestPlatform {
         let platform = Platform::start(&self.config, &[Component::Identity], true)
             .await
             .expect("platform restarts");
-        self.identity_url = format!("http://{}", platform.addr(Component::Identity).expect("identity"));
+        self.identity_url = format!(
+            "http://{}",
+            platform.addr(Component::Identity).expect("identity")
+        );
         self.platform = Some(platform);
         self
     }

@@ -5,9 +5,15 @@
 use std::path::Path;
 
 fn assert_committed(file: &str, served: String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema").join(file);
-    let committed = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{} is missing ({e}); write it with `looma sdl`", path.display()));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(file);
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is missing ({e}); write it with `looma sdl`",
+            path.display()
+        )
+    });
     assert!(
         committed == served,
         "{} is out of date; regenerate it with `cargo run -- sdl {} > schema/{file}`",

@@ -128,7 +128,10 @@ mod tests {
         let auth = Authenticator::new(Arc::new(FixedVerifier), Some(codec.clone()));
         let subject = |caller: Caller| caller.principal().map(|p| p.subject.clone());
 
-        assert_eq!(subject(auth.authenticate(&headers(&[])).await.unwrap()), None);
+        assert_eq!(
+            subject(auth.authenticate(&headers(&[])).await.unwrap()),
+            None
+        );
         let bearer = headers(&[("authorization", "bearer good")]);
         assert_eq!(
             subject(auth.authenticate(&bearer).await.unwrap()).as_deref(),
@@ -148,9 +151,21 @@ mod tests {
             subject(auth.authenticate(&forwarded).await.unwrap()).as_deref(),
             Some("from-router")
         );
-        assert!(auth.authenticate(&headers(&[("authorization", "Bearer bad")])).await.is_err());
-        assert!(auth.authenticate(&headers(&[("authorization", "Basic xyz")])).await.is_err());
-        assert!(auth.authenticate(&headers(&[("x-api-key", "nope")])).await.is_err());
+        assert!(
+            auth.authenticate(&headers(&[("authorization", "Bearer bad")]))
+                .await
+                .is_err()
+        );
+        assert!(
+            auth.authenticate(&headers(&[("authorization", "Basic xyz")]))
+                .await
+                .is_err()
+        );
+        assert!(
+            auth.authenticate(&headers(&[("x-api-key", "nope")]))
+                .await
+                .is_err()
+        );
 
         let untrusting = Authenticator::new(Arc::new(FixedVerifier), None);
         assert!(untrusting.authenticate(&forwarded).await.is_err());

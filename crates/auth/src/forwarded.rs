@@ -53,9 +53,7 @@ impl ForwardedPrincipalCodec {
             principal: principal.clone(),
             exp: chrono::Utc::now().timestamp() + FORWARDED_TTL_SECONDS,
         };
-        let payload = URL_SAFE_NO_PAD.encode(
-            serde_json::to_vec(&envelope).unwrap_or_default(),
-        );
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&envelope).unwrap_or_default());
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
         let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
@@ -106,11 +104,18 @@ mod tests {
         assert_eq!(codec.decode(&header).unwrap(), principal());
 
         let other = ForwardedPrincipalCodec::new(&[8u8; 32]).unwrap();
-        assert!(other.decode(&header).is_err(), "other secret must not verify");
+        assert!(
+            other.decode(&header).is_err(),
+            "other secret must not verify"
+        );
 
         let (payload, signature) = header.split_once('.').unwrap();
         let forged_payload = format!("{payload}A");
-        assert!(codec.decode(&format!("{forged_payload}.{signature}")).is_err());
+        assert!(
+            codec
+                .decode(&format!("{forged_payload}.{signature}"))
+                .is_err()
+        );
         assert!(codec.decode("garbage").is_err());
         assert!(ForwardedPrincipalCodec::new(b"short").is_none());
     }

@@ -107,7 +107,9 @@ impl SigningKeyMaterial {
 fn public_jwk(signing_key: &SigningKey, kid: &str) -> Result<Jwk, AuthError> {
     let point = signing_key.verifying_key().to_encoded_point(false);
     let (Some(x), Some(y)) = (point.x(), point.y()) else {
-        return Err(AuthError::Unavailable("public key has no coordinates".into()));
+        return Err(AuthError::Unavailable(
+            "public key has no coordinates".into(),
+        ));
     };
     Ok(Jwk {
         kty: "EC".into(),
@@ -261,13 +263,19 @@ mod tests {
         payload["perms"] = serde_json::json!(["user:read", "user:write"]);
         parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap());
         let tampered = parts.join(".");
-        assert!(matches!(keys.verify(&tampered), Err(AuthError::TokenInvalid(_))));
+        assert!(matches!(
+            keys.verify(&tampered),
+            Err(AuthError::TokenInvalid(_))
+        ));
 
         let none_header = URL_SAFE_NO_PAD.encode(
             serde_json::json!({"alg": "none", "typ": "JWT", "kid": material.kid}).to_string(),
         );
         let unsigned = format!("{none_header}.{}.", parts[1]);
-        assert!(matches!(keys.verify(&unsigned), Err(AuthError::TokenInvalid(_))));
+        assert!(matches!(
+            keys.verify(&unsigned),
+            Err(AuthError::TokenInvalid(_))
+        ));
 
         let other = SigningKeyMaterial::generate().unwrap();
         let foreign = other.sign(&claims(600)).unwrap();

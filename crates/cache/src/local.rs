@@ -26,7 +26,11 @@ impl Expiry<String, Entry> for EntryExpiry {
     ) -> Option<Duration> {
         // `set` overwrites with a real ttl and restarts the clock; a counter increment writes
         // a zero ttl, meaning "keep the window of the first increment".
-        if value.ttl.is_zero() { current } else { Some(value.ttl) }
+        if value.ttl.is_zero() {
+            current
+        } else {
+            Some(value.ttl)
+        }
     }
 }
 
@@ -55,7 +59,11 @@ impl LocalCache {
 #[async_trait::async_trait]
 impl Cache for LocalCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        Ok(self.entries.get(&self.key(key)).await.map(|e| e.bytes.to_vec()))
+        Ok(self
+            .entries
+            .get(&self.key(key))
+            .await
+            .map(|e| e.bytes.to_vec()))
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {

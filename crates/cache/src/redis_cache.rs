@@ -88,7 +88,10 @@ impl Cache for RedisCache {
 
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         let mut connection = self.connection.clone();
-        connection.del::<_, ()>(self.key(key)).await.map_err(unavailable)
+        connection
+            .del::<_, ()>(self.key(key))
+            .await
+            .map_err(unavailable)
     }
 
     async fn increment(&self, key: &str, window: Duration) -> Result<u64, CacheError> {

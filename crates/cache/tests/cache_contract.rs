@@ -7,16 +7,29 @@ use std::time::Duration;
 async fn exercise(cache: &dyn Cache) {
     assert_eq!(cache.get("absent").await.unwrap(), None);
 
-    cache.set("k", b"v1", Duration::from_secs(60)).await.unwrap();
+    cache
+        .set("k", b"v1", Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v1"[..]));
-    cache.set("k", b"v2", Duration::from_secs(60)).await.unwrap();
+    cache
+        .set("k", b"v2", Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v2"[..]));
     cache.delete("k").await.unwrap();
     assert_eq!(cache.get("k").await.unwrap(), None);
 
-    cache.set("short", b"x", Duration::from_millis(150)).await.unwrap();
+    cache
+        .set("short", b"x", Duration::from_millis(150))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(cache.get("short").await.unwrap(), None, "ttl must expire entries");
+    assert_eq!(
+        cache.get("short").await.unwrap(),
+        None,
+        "ttl must expire entries"
+    );
 
     let window = Duration::from_millis(400);
     assert_eq!(cache.increment("counter", window).await.unwrap(), 1);
@@ -33,12 +46,21 @@ async fn exercise(cache: &dyn Cache) {
     for _ in 0..4 {
         tasks.push(async {
             for _ in 0..25 {
-                cache.increment("parallel", Duration::from_secs(30)).await.unwrap();
+                cache
+                    .increment("parallel", Duration::from_secs(30))
+                    .await
+                    .unwrap();
             }
         });
     }
     futures::future::join_all(tasks).await;
-    assert_eq!(cache.increment("parallel", Duration::from_secs(30)).await.unwrap(), 101);
+    assert_eq!(
+        cache
+            .increment("parallel", Duration::from_secs(30))
+            .await
+            .unwrap(),
+        101
+    );
     cache.ping().await.unwrap();
 }
 
@@ -63,7 +85,9 @@ async fn redis_cache_contract_needs_redis_server() {
     assert_eq!(cache.backend(), "redis");
     let removed = cache.clear_prefix().await.unwrap();
     assert!(removed >= 2, "test keys are cleaned up, removed {removed}");
-    let other = RedisCache::connect(&url, &prefix, Duration::from_secs(2)).await.unwrap();
+    let other = RedisCache::connect(&url, &prefix, Duration::from_secs(2))
+        .await
+        .unwrap();
     assert_eq!(other.get("parallel").await.unwrap(), None);
 }
 

@@ -41,12 +41,22 @@ pub fn layered<T: Serialize + Default>(file: Option<&Path>) -> Figment {
                 })
                 .split("__"),
         )
-        .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
-        .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "cache.redis_url".into()))
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| "database.url".into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["REDIS_URL"])
+                .map(|_| "cache.redis_url".into()),
+        )
 }
 
 /// Extracts `T` from [`layered`] sources, turning figment's errors into messages naming keys.
-pub fn load<T: Serialize + DeserializeOwned + Default>(file: Option<&Path>) -> Result<T, ConfigError> {
+pub fn load<T: Serialize + DeserializeOwned + Default>(
+    file: Option<&Path>,
+) -> Result<T, ConfigError> {
     extract(layered::<T>(file))
 }
 
@@ -81,6 +91,7 @@ fn describe(errors: figment::Error) -> ConfigError {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
 mod tests {
     use super::*;
     use serde::Deserialize;
@@ -100,7 +111,9 @@ mod tests {
 
     impl Default for Database {
         fn default() -> Self {
-            Database { url: "sqlite://default.db".into() }
+            Database {
+                url: "sqlite://default.db".into(),
+            }
         }
     }
 

@@ -111,12 +111,15 @@ pub fn coded_error(
     message: impl Into<String>,
 ) -> async_graphql::Error {
     let reason = reason.map(str::to_owned);
-    async_graphql::ErrorExtensions::extend_with(async_graphql::Error::new(message), move |_, ext| {
-        ext.set("code", code.as_str());
-        if let Some(reason) = &reason {
-            ext.set("reason", reason.as_str());
-        }
-    })
+    async_graphql::ErrorExtensions::extend_with(
+        async_graphql::Error::new(message),
+        move |_, ext| {
+            ext.set("code", code.as_str());
+            if let Some(reason) = &reason {
+                ext.set("reason", reason.as_str());
+            }
+        },
+    )
 }
 
 /// Gives every error in a response a code: errors raised by our resolvers already carry one;
@@ -175,7 +178,11 @@ mod tests {
     }
 
     fn code_of(error: &async_graphql::ServerError) -> String {
-        let value = error.extensions.as_ref().and_then(|e| e.get("code")).cloned();
+        let value = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .cloned();
         match value {
             Some(async_graphql::Value::String(code)) => code,
             other => panic!("no string code: {other:?}"),
@@ -185,7 +192,10 @@ mod tests {
     #[test]
     fn engine_errors_get_codes() {
         let mut errors = vec![
-            server_error(" --> 1:3\n  |\n1 | {{\n  |   ^---\n  |\n  = expected name", false),
+            server_error(
+                " --> 1:3\n  |\n1 | {{\n  |   ^---\n  |\n  = expected name",
+                false,
+            ),
             server_error("Unknown field \"nope\" on type \"Query\".", false),
             server_error("Failed to parse \"Int\": invalid digit", true),
             server_error("something broke", true),

@@ -82,8 +82,17 @@ mod tests {
             redact_url("postgres://looma:pw@db:5432/looma?sslmode=require"),
             "postgres://looma:***@db:5432/looma?sslmode=require"
         );
-        assert_eq!(redact_url("redis://:pw@cache:6379/0"), "redis://:***@cache:6379/0");
-        assert_eq!(redact_url("sqlite://data/looma.db?mode=rwc"), "sqlite://data/looma.db?mode=rwc");
-        assert_eq!(redact_url("postgres://root@127.0.0.1/test"), "postgres://root@127.0.0.1/test");
+        assert_eq!(
+            redact_url("redis://:pw@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/looma.db?mode=rwc"),
+            "sqlite://data/looma.db?mode=rwc"
+        );
+        assert_eq!(
+            redact_url("postgres://root@127.0.0.1/test"),
+            "postgres://root@127.0.0.1/test"
+        );
     }
 }

@@ -123,7 +123,9 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<usize, DbError> {
 }
 
 /// Pending and applied migration names, for `looma migrate --status`.
-pub async fn migration_status(db: &DatabaseConnection) -> Result<(Vec<String>, Vec<String>), DbError> {
+pub async fn migration_status(
+    db: &DatabaseConnection,
+) -> Result<(Vec<String>, Vec<String>), DbError> {
     let applied = Migrator::get_applied_migrations(db)
         .await
         .map_err(DbError::Migrate)?
@@ -143,7 +145,10 @@ pub async fn migration_status(db: &DatabaseConnection) -> Result<(Vec<String>, V
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbError> {
     let backend = db.get_database_backend();
     let statement = Statement::from_string(backend, "SELECT 1");
-    db.execute_raw(statement).await.map(|_| ()).map_err(DbError::Unreachable)
+    db.execute_raw(statement)
+        .await
+        .map(|_| ())
+        .map_err(DbError::Unreachable)
 }
 
 pub fn backend_name(db: &DatabaseConnection) -> &'static str {

@@ -3,8 +3,8 @@ use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLReje
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use looma_auth::Authenticator;
-use looma_core::error::{coded_error, ensure_error_codes, to_graphql_error};
 use looma_core::ErrorCode;
+use looma_core::error::{coded_error, ensure_error_codes, to_graphql_error};
 
 /// Authenticates the caller, attaches it (and whatever `attach` adds, such as per-request
 /// DataLoaders) to the request, executes it, and gives every error a code.
@@ -42,7 +42,12 @@ where
 
 fn rejection_response(rejection: GraphQLRejection) -> Response {
     let message = format!("the request is not a GraphQL request: {}", rejection.0);
-    graphql_error_response(StatusCode::BAD_REQUEST, ErrorCode::BadUserInput, "INVALID_REQUEST", &message)
+    graphql_error_response(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::BadUserInput,
+        "INVALID_REQUEST",
+        &message,
+    )
 }
 
 /// A GraphQL-shaped error body (`{"errors": [...]}`) for failures outside execution.

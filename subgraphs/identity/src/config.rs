@@ -37,9 +37,15 @@ impl IdentityConfig {
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
             ("identity.access_token_ttl_secs", self.access_token_ttl_secs),
-            ("identity.refresh_token_ttl_secs", self.refresh_token_ttl_secs),
+            (
+                "identity.refresh_token_ttl_secs",
+                self.refresh_token_ttl_secs,
+            ),
             ("identity.login_max_failures", self.login_max_failures),
-            ("identity.login_failure_window_secs", self.login_failure_window_secs),
+            (
+                "identity.login_failure_window_secs",
+                self.login_failure_window_secs,
+            ),
             ("identity.key_reload_secs", self.key_reload_secs),
         ];
         for (key, value) in positive {
@@ -48,7 +54,9 @@ impl IdentityConfig {
             }
         }
         if self.access_token_ttl_secs > 24 * 3600 {
-            return Err("config key `identity.access_token_ttl_secs`: at most 86400 (a day)".into());
+            return Err(
+                "config key `identity.access_token_ttl_secs`: at most 86400 (a day)".into(),
+            );
         }
         if self.refresh_token_ttl_secs <= self.access_token_ttl_secs {
             return Err(
@@ -56,7 +64,10 @@ impl IdentityConfig {
                     .into(),
             );
         }
-        for (key, value) in [("identity.issuer", &self.issuer), ("identity.audience", &self.audience)] {
+        for (key, value) in [
+            ("identity.issuer", &self.issuer),
+            ("identity.audience", &self.audience),
+        ] {
             if value.trim().is_empty() {
                 return Err(format!("config key `{key}`: must not be empty"));
             }

@@ -34,7 +34,11 @@ pub enum IdentityError {
     #[error("invalid value for `{key}`: {reason}")]
     InvalidConfigValue { key: String, reason: String },
     #[error("`{key}` is at version {current}, not {expected}; reload and retry")]
-    VersionConflict { key: String, expected: i32, current: i32 },
+    VersionConflict {
+        key: String,
+        expected: i32,
+        current: i32,
+    },
     #[error("{0}")]
     NotAUser(String),
     #[error(transparent)]

@@ -52,7 +52,13 @@ impl KeyRing {
     /// Re-reads the keys from the database (another replica may have rotated).
     pub async fn reload(&self) -> Result<(), IdentityError> {
         let rows = self.store.signing_keys().await?;
-        let ring = build_ring(&rows, &self.issuer, &self.audience, self.retention, Utc::now())?;
+        let ring = build_ring(
+            &rows,
+            &self.issuer,
+            &self.audience,
+            self.retention,
+            Utc::now(),
+        )?;
         self.replace(ring);
         Ok(())
     }
@@ -81,7 +87,8 @@ impl KeyRing {
     }
 
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, IdentityError> {
-        self.read(|ring| ring.signer.sign(claims)).map_err(IdentityError::from)
+        self.read(|ring| ring.signer.sign(claims))
+            .map_err(IdentityError::from)
     }
 
     pub fn active_kid(&self) -> String {
@@ -126,7 +133,9 @@ fn build_ring(
 ) -> Result<Ring, IdentityError> {
     let published: Vec<&SigningKeyRow> = rows
         .iter()
-        .filter(|row| row.status == KEY_ACTIVE || row.retired_at.is_some_and(|at| at + retention > now))
+        .filter(|row| {
+            row.status == KEY_ACTIVE || row.retired_at.is_some_and(|at| at + retention > now)
+        })
         .collect();
     let signer_row = published
         .iter()

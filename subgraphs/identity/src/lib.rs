@@ -97,9 +97,13 @@ async fn graphql(
     headers: HeaderMap,
     request: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
-    looma_server::execute_graphql(&state.schema, &state.authenticator, &headers, request, |req| {
-        schema::attach_loaders(req, &state.service)
-    })
+    looma_server::execute_graphql(
+        &state.schema,
+        &state.authenticator,
+        &headers,
+        request,
+        |req| schema::attach_loaders(req, &state.service),
+    )
     .await
 }
 

@@ -2,7 +2,9 @@
 //! the shape of arguments, call the service, map errors to coded GraphQL errors.
 
 use crate::domain::settings::{ChangeKind, ValueChange};
-use crate::service::{ConfigEntry, FeatureFlag as FeatureFlagRecord, IdentityService, NewUser, TokenGrant, UserRecord};
+use crate::service::{
+    ConfigEntry, FeatureFlag as FeatureFlagRecord, IdentityService, NewUser, TokenGrant, UserRecord,
+};
 use crate::store::{self, ApiKeyRow, RoleRow};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{
@@ -419,7 +421,13 @@ impl Query {
 
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>> {
         require(ctx, permission::USER_READ)?;
-        Ok(service(ctx).roles().await.gql()?.into_iter().map(Role::from).collect())
+        Ok(service(ctx)
+            .roles()
+            .await
+            .gql()?
+            .into_iter()
+            .map(Role::from)
+            .collect())
     }
 
     /// Every permission the platform knows.
@@ -430,11 +438,22 @@ impl Query {
 
     async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
         require(ctx, permission::APIKEY_MANAGE)?;
-        Ok(service(ctx).api_keys().await.gql()?.into_iter().map(ApiKey::from).collect())
+        Ok(service(ctx)
+            .api_keys()
+            .await
+            .gql()?
+            .into_iter()
+            .map(ApiKey::from)
+            .collect())
     }
 
     /// The current value of a setting, or a given version of it.
-    async fn config(&self, ctx: &Context<'_>, key: String, version: Option<i32>) -> Result<ConfigVersion> {
+    async fn config(
+        &self,
+        ctx: &Context<'_>,
+        key: String,
+        version: Option<i32>,
+    ) -> Result<ConfigVersion> {
         require(ctx, permission::CONFIG_READ)?;
         Ok(service(ctx).config_entry(&key, version).await.gql()?.into())
     }
@@ -513,7 +532,11 @@ impl Query {
     /// Federation entity resolver for `User`, batched through the DataLoader. Callers see a
     /// user they may read: themselves, or anyone with `user:read`.
     #[graphql(entity)]
-    async fn find_user_by_id(&self, ctx: &Context<'_>, #[graphql(key)] id: ID) -> Result<Option<User>> {
+    async fn find_user_by_id(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(key)] id: ID,
+    ) -> Result<Option<User>> {
         let principal = caller(ctx).require_authenticated().gql()?;
         let is_self = principal.kind == PrincipalKind::User && principal.subject == id.as_str();
         if !is_self {
@@ -533,7 +556,12 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Exchanges email and password for an access token and a refresh token. Anonymous.
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<AuthPayload> {
         Ok(service(ctx).login(&email, &password).await.gql()?.into())
     }
 
@@ -567,7 +595,12 @@ impl Mutation {
     async fn set_user_status(&self, ctx: &Context<'_>, id: ID, status: UserStatus) -> Result<User> {
         let actor = require(ctx, permission::USER_WRITE)?;
         let enabled = status == UserStatus::Active;
-        Ok(User(service(ctx).set_user_status(actor, &id, enabled).await.gql()?))
+        Ok(User(
+            service(ctx)
+                .set_user_status(actor, &id, enabled)
+                .await
+                .gql()?,
+        ))
     }
 
     async fn set_user_roles(&self, ctx: &Context<'_>, id: ID, roles: Vec<String>) -> Result<User> {
@@ -584,7 +617,10 @@ impl Mutation {
     ) -> Result<bool> {
         let principal = caller(ctx).require_authenticated().gql()?;
         if principal.kind != PrincipalKind::User {
-            return Err(crate::IdentityError::NotAUser("services have no password".into())).gql();
+            return Err(crate::IdentityError::NotAUser(
+                "services have no password".into(),
+            ))
+            .gql();
         }
         service(ctx)
             .change_password(&principal.subject, &current_password, new_password)
@@ -603,10 +639,19 @@ impl Mutation {
     }
 
     /// Creates a service credential with a subset of the caller's own permissions.
-    async fn create_api_key(&self, ctx: &Context<'_>, input: CreateApiKeyInput) -> Result<CreatedApiKey> {
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApiKeyInput,
+    ) -> Result<CreatedApiKey> {
         let actor = require(ctx, permission::APIKEY_MANAGE)?;
         let (row, secret) = service(ctx)
-            .create_api_key(actor, &input.name, &input.permissions, input.expires_in_days)
+            .create_api_key(
+                actor,
+                &input.name,
+                &input.permissions,
+                input.expires_in_days,
+            )
             .await
             .gql()?;
         Ok(CreatedApiKey {
@@ -652,7 +697,12 @@ impl Mutation {
             .into())
     }
 
-    async fn set_feature_flag(&self, ctx: &Context<'_>, name: String, enabled: bool) -> Result<FeatureFlag> {
+    async fn set_feature_flag(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        enabled: bool,
+    ) -> Result<FeatureFlag> {
         let actor = require(ctx, permission::CONFIG_WRITE)?;
         Ok(service(ctx)
             .set_feature_flag(&name, enabled, &author_of(actor))

@@ -103,7 +103,8 @@ impl IdentityService {
         let retention = Duration::seconds(
             (config.access_token_ttl_secs + looma_auth::token::LEEWAY_SECONDS) as i64,
         );
-        let keys = KeyRing::load(store.clone(), &config.issuer, &config.audience, retention).await?;
+        let keys =
+            KeyRing::load(store.clone(), &config.issuer, &config.audience, retention).await?;
         Ok(IdentityService {
             inner: Arc::new(Inner {
                 store,
@@ -263,7 +264,10 @@ impl IdentityService {
     ) -> Result<UserRecord, IdentityError> {
         self.existing_user(id).await?;
         if !enabled && actor.kind == PrincipalKind::User && actor.subject == id {
-            return Err(IdentityError::invalid("id", "you cannot disable your own account"));
+            return Err(IdentityError::invalid(
+                "id",
+                "you cannot disable your own account",
+            ));
         }
         let status = if enabled {
             store::STATUS_ACTIVE
@@ -285,7 +289,10 @@ impl IdentityService {
     ) -> Result<UserRecord, IdentityError> {
         let roles = self.known_roles(roles).await?;
         self.existing_user(id).await?;
-        self.inner.store.replace_user_roles(id, &roles, now()).await?;
+        self.inner
+            .store
+            .replace_user_roles(id, &roles, now())
+            .await?;
         self.existing_user(id).await
     }
 
@@ -302,8 +309,14 @@ impl IdentityService {
         password::check_strength(&new_password, &user.row.email)?;
         let hash = hash_password(new_password).await?;
         let at = now();
-        self.inner.store.set_password_hash(user_id, &hash, at).await?;
-        self.inner.store.revoke_user_refresh_tokens(user_id, at).await?;
+        self.inner
+            .store
+            .set_password_hash(user_id, &hash, at)
+            .await?;
+        self.inner
+            .store
+            .revoke_user_refresh_tokens(user_id, at)
+            .await?;
         Ok(())
     }
 
@@ -329,7 +342,12 @@ impl IdentityService {
             .collect();
         self.inner
             .store
-            .insert_role(IdentityStore::role_row(name, description.trim(), &permissions, now()))
+            .insert_role(IdentityStore::role_row(
+                name,
+                description.trim(),
+                &permissions,
+                now(),
+            ))
             .await
     }
 
@@ -378,7 +396,8 @@ impl IdentityService {
     /// Email + password → tokens. Unknown email and wrong password are indistinguishable;
     /// a disabled account is reported only to someone who knows its password.
     pub async fn login(&self, email: &str, password: &str) -> Result<TokenGrant, IdentityError> {
-        let email = validate::normalize_email(email).map_err(|_| IdentityError::InvalidCredentials)?;
+        let email =
+            validate::normalize_email(email).map_err(|_| IdentityError::InvalidCredentials)?;
         if self.failures(&email).await >= self.inner.config.login_max_failures {
             return Err(IdentityError::TooManyAttempts);
         }
@@ -416,7 +435,11 @@ impl IdentityService {
             return Err(IdentityError::RefreshTokenInvalid);
         }
         if token.used_at.is_some() || !self.inner.store.claim_refresh_token(&token.id, at).await? {
-            let revoked = self.inner.store.revoke_refresh_family(&token.family_id, at).await?;
+            let revoked = self
+                .inner
+                .store
+                .revoke_refresh_family(&token.family_id, at)
+                .await?;
             tracing::warn!(
                 family = %token.family_id,
                 user = %token.user_id,
@@ -430,7 +453,10 @@ impl IdentityService {
         }
         let user = self.existing_user(&token.user_id).await?;
         if user.row.status != store::STATUS_ACTIVE {
-            self.inner.store.revoke_refresh_family(&token.family_id, at).await?;
+            self.inner
+                .store
+                .revoke_refresh_family(&token.family_id, at)
+                .await?;
             return Err(IdentityError::AccountDisabled);
         }
         self.grant(user, token.family_id).await
@@ -453,7 +479,11 @@ impl IdentityService {
         Ok(())
     }
 
-    async fn grant(&self, user: UserRecord, family_id: String) -> Result<TokenGrant, IdentityError> {
+    async fn grant(
+        &self,
+        user: UserRecord,
+        family_id: String,
+    ) -> Result<TokenGrant, IdentityError> {
         let at = now();
         let config = &self.inner.config;
         let access_expires_at = at + Duration::seconds(config.access_token_ttl_secs as i64);
@@ -511,10 +541,16 @@ impl IdentityService {
     ) -> Result<(ApiKeyRow, String), IdentityError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(IdentityError::invalid("name", "must be 1 to 200 characters"));
+            return Err(IdentityError::invalid(
+                "name",
+                "must be 1 to 200 characters",
+            ));
         }
         if permissions.is_empty() {
-            return Err(IdentityError::invalid("permissions", "grant at least one permission"));
+            return Err(IdentityError::invalid(
+                "permissions",
+                "grant at least one permission",
+            ));
         }
         validate::validate_permissions(permissions)?;
         if let Some(missing) = permissions.iter().find(|p| !actor.has(p)) {
@@ -644,7 +680,13 @@ impl IdentityService {
         };
         let row = match version {
             Some(0) => None,
-            Some(v) => Some(self.inner.store.config_version(key, v).await?.ok_or_else(not_found)?),
+            Some(v) => Some(
+                self.inner
+                    .store
+                    .config_version(key, v)
+                    .await?
+                    .ok_or_else(not_found)?,
+            ),
             None => self.inner.store.latest_config(key).await?,
         };
         match row {
@@ -785,7 +827,9 @@ impl IdentityService {
             .await?
             .into_iter()
             .find(|flag| flag.name == name)
-            .ok_or_else(|| IdentityError::UnknownConfigKey(format!("unknown feature flag `{name}`")))
+            .ok_or_else(|| {
+                IdentityError::UnknownConfigKey(format!("unknown feature flag `{name}`"))
+            })
     }
 
     pub async fn set_feature_flag(
@@ -808,7 +852,10 @@ impl IdentityService {
 }
 
 fn normalize_comment(comment: Option<String>) -> Result<Option<String>, IdentityError> {
-    match comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) {
+    match comment
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+    {
         Some(c) if c.chars().count() > 1000 => {
             Err(IdentityError::invalid("comment", "at most 1000 characters"))
         }

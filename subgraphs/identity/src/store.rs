@@ -248,7 +248,9 @@ impl IdentityStore {
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, IdentityError> {
-        Ok(user::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
+        Ok(user::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?)
     }
 
     /// Users by id in one query (the DataLoader's batch).
@@ -348,7 +350,10 @@ impl IdentityStore {
             .await?;
         let mut by_user: HashMap<String, Vec<String>> = HashMap::new();
         for link in links {
-            by_user.entry(link.user_id).or_default().push(link.role_name);
+            by_user
+                .entry(link.user_id)
+                .or_default()
+                .push(link.role_name);
         }
         Ok(by_user)
     }
@@ -390,7 +395,9 @@ impl IdentityStore {
         permissions: &[String],
         now: DateTime<Utc>,
     ) -> Result<(), IdentityError> {
-        let existing = role::Entity::find_by_id(name.to_owned()).one(&self.db).await?;
+        let existing = role::Entity::find_by_id(name.to_owned())
+            .one(&self.db)
+            .await?;
         match existing {
             Some(_) => {
                 role::Entity::update_many()
@@ -568,7 +575,10 @@ impl IdentityStore {
         permissions_to_json(permissions)
     }
 
-    pub async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyRow>, IdentityError> {
+    pub async fn api_key_by_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<ApiKeyRow>, IdentityError> {
         Ok(api_key::Entity::find()
             .filter(api_key::Column::Prefix.eq(prefix))
             .one(&self.db)
@@ -576,7 +586,9 @@ impl IdentityStore {
     }
 
     pub async fn api_key_by_id(&self, id: &str) -> Result<Option<ApiKeyRow>, IdentityError> {
-        Ok(api_key::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
+        Ok(api_key::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?)
     }
 
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, IdentityError> {
@@ -607,7 +619,10 @@ impl IdentityStore {
 
     // ---- configuration -----------------------------------------------------------------
 
-    pub async fn latest_config(&self, key: &str) -> Result<Option<ConfigVersionRow>, IdentityError> {
+    pub async fn latest_config(
+        &self,
+        key: &str,
+    ) -> Result<Option<ConfigVersionRow>, IdentityError> {
         Ok(config_version::Entity::find()
             .filter(config_version::Column::Key.eq(key))
             .order_by_desc(config_version::Column::Version)
@@ -620,9 +635,11 @@ impl IdentityStore {
         key: &str,
         version: i32,
     ) -> Result<Option<ConfigVersionRow>, IdentityError> {
-        Ok(config_version::Entity::find_by_id((key.to_owned(), version))
-            .one(&self.db)
-            .await?)
+        Ok(
+            config_version::Entity::find_by_id((key.to_owned(), version))
+                .one(&self.db)
+                .await?,
+        )
     }
 
     /// Every version of `key`, newest first.
@@ -640,7 +657,10 @@ impl IdentityStore {
     }
 
     /// The newest version of every key under `prefix`.
-    pub async fn latest_configs(&self, prefix: &str) -> Result<Vec<ConfigVersionRow>, IdentityError> {
+    pub async fn latest_configs(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<ConfigVersionRow>, IdentityError> {
         let rows = config_version::Entity::find()
             .filter(config_version::Column::Key.starts_with(prefix))
             .order_by_asc(config_version::Column::Key)

@@ -5,18 +5,33 @@
 //! name. Hashing is deliberately slow; callers run it on a blocking thread.
 
 use crate::IdentityError;
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 pub const MIN_LENGTH: usize = 10;
 /// Bounds the work an attacker can make us do per login attempt.
 pub const MAX_LENGTH: usize = 256;
 
 const NOTORIOUS: &[&str] = &[
-    "password", "passw0rd", "123456", "12345678", "123456789", "1234567890", "qwerty",
-    "qwertyuiop", "letmein", "welcome", "iloveyou", "admin", "abc123", "111111", "000000",
-    "changeme", "looma", "recruiter",
+    "password",
+    "passw0rd",
+    "123456",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwerty",
+    "qwertyuiop",
+    "letmein",
+    "welcome",
+    "iloveyou",
+    "admin",
+    "abc123",
+    "111111",
+    "000000",
+    "changeme",
+    "looma",
+    "recruiter",
 ];
 
 /// Why `password` is too weak for the account `email`, if it is.
@@ -31,7 +46,8 @@ pub fn check_strength(password: &str, email: &str) -> Result<(), IdentityError> 
     }
     let lower = password.to_lowercase();
     if NOTORIOUS.iter().any(|common| {
-        lower == *common || lower.trim_end_matches(|c: char| c.is_ascii_digit() || c == '!') == *common
+        lower == *common
+            || lower.trim_end_matches(|c: char| c.is_ascii_digit() || c == '!') == *common
     }) {
         return weak("this password is on lists attackers try first");
     }
@@ -98,7 +114,10 @@ mod tests {
             "xmaria.lopez99",
         ] {
             assert!(
-                matches!(check_strength(weak, email), Err(IdentityError::WeakPassword(_))),
+                matches!(
+                    check_strength(weak, email),
+                    Err(IdentityError::WeakPassword(_))
+                ),
                 "{weak} must be weak"
             );
         }

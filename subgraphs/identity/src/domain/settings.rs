@@ -39,8 +39,13 @@ pub enum SettingType {
     /// Object of named non-negative weights, at least one positive.
     Weights(&'static [&'static str]),
     Boolean,
-    Integer { min: i64, max: i64 },
-    Text { max_chars: usize },
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    Text {
+        max_chars: usize,
+    },
     AnyJson,
 }
 
@@ -101,7 +106,11 @@ pub fn catalogue() -> Vec<SettingSpec> {
         .iter()
         .filter_map(|key| catalogue_entry(key))
         .collect();
-    specs.extend(FEATURE_FLAGS.iter().filter_map(|(flag, _)| spec(&feature_key(flag)).ok()));
+    specs.extend(
+        FEATURE_FLAGS
+            .iter()
+            .filter_map(|(flag, _)| spec(&feature_key(flag)).ok()),
+    );
     specs
 }
 
@@ -119,7 +128,11 @@ pub fn spec(key: &str) -> Result<SettingSpec, IdentityError> {
         let Some((_, description)) = FEATURE_FLAGS.iter().find(|(name, _)| *name == flag) else {
             return Err(IdentityError::UnknownConfigKey(format!(
                 "`{key}`: unknown feature flag; known flags: {}",
-                FEATURE_FLAGS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                FEATURE_FLAGS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
         return Ok(SettingSpec {
@@ -168,9 +181,13 @@ pub fn validate_value(spec: &SettingSpec, value: &Value) -> Result<(), IdentityE
             reason,
         })
     };
-    let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_VALUE_BYTES {
-        return bad(format!("the value is {size} bytes; the limit is {MAX_VALUE_BYTES}"));
+        return bad(format!(
+            "the value is {size} bytes; the limit is {MAX_VALUE_BYTES}"
+        ));
     }
     if value.is_null() {
         return bad("a value is required (null is not a value)".into());
@@ -214,7 +231,9 @@ pub fn validate_value(spec: &SettingSpec, value: &Value) -> Result<(), IdentityE
         },
         SettingType::Text { max_chars } => match value.as_str() {
             Some(text) if !text.trim().is_empty() && text.chars().count() <= max_chars => Ok(()),
-            _ => bad(format!("expected non-empty text of at most {max_chars} characters")),
+            _ => bad(format!(
+                "expected non-empty text of at most {max_chars} characters"
+            )),
         },
         SettingType::AnyJson => Ok(()),
     }
@@ -297,12 +316,27 @@ mod tests {
     #[test]
     fn keys_must_be_known_or_custom() {
         assert!(spec("matching.weights").is_ok());
-        assert_eq!(spec("features.job_matching").unwrap().setting_type, SettingType::Boolean);
+        assert_eq!(
+            spec("features.job_matching").unwrap().setting_type,
+            SettingType::Boolean
+        );
         assert!(spec("custom.crm.sync_interval").is_ok());
-        assert!(matches!(spec("features.time_travel"), Err(IdentityError::UnknownConfigKey(_))));
-        assert!(matches!(spec("matching.wieghts"), Err(IdentityError::UnknownConfigKey(_))));
-        assert!(matches!(spec("Matching.Weights"), Err(IdentityError::InvalidInput { .. })));
-        assert!(matches!(spec("noseparator"), Err(IdentityError::InvalidInput { .. })));
+        assert!(matches!(
+            spec("features.time_travel"),
+            Err(IdentityError::UnknownConfigKey(_))
+        ));
+        assert!(matches!(
+            spec("matching.wieghts"),
+            Err(IdentityError::UnknownConfigKey(_))
+        ));
+        assert!(matches!(
+            spec("Matching.Weights"),
+            Err(IdentityError::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            spec("noseparator"),
+            Err(IdentityError::InvalidInput { .. })
+        ));
     }
 
     #[test]
@@ -319,7 +353,10 @@ mod tests {
             Value::Null,
         ] {
             assert!(
-                matches!(validate_value(&weights, &bad), Err(IdentityError::InvalidConfigValue { .. })),
+                matches!(
+                    validate_value(&weights, &bad),
+                    Err(IdentityError::InvalidConfigValue { .. })
+                ),
                 "{bad} must be rejected"
             );
         }

@@ -85,8 +85,19 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(normalize_email("  Ana@Example.COM ").unwrap(), "ana@example.com");
-        for bad in ["", "ana", "ana@", "@x.com", "ana@localhost", "a b@x.com", "ana@x..com"] {
+        assert_eq!(
+            normalize_email("  Ana@Example.COM ").unwrap(),
+            "ana@example.com"
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@x.com",
+            "ana@localhost",
+            "a b@x.com",
+            "ana@x..com",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad} must be rejected");
         }
     }
@@ -94,7 +105,14 @@ mod tests {
     #[test]
     fn role_names() {
         assert!(validate_role_name("hiring-manager").is_ok());
-        for bad in ["", "a", "Admin", "1abc", "has space", "x".repeat(65).as_str()] {
+        for bad in [
+            "",
+            "a",
+            "Admin",
+            "1abc",
+            "has space",
+            "x".repeat(65).as_str(),
+        ] {
             assert!(validate_role_name(bad).is_err(), "{bad} must be rejected");
         }
     }
