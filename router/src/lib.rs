@@ -1,0 +1,9 @@
+//! The federation router (port 8206): the platform's single entry point.
+//!
+//! - [`supergraph`]: parse a supergraph SDL into routing metadata and the API schema.
+//! - [`plan`]: turn a client operation into a query plan (pure, no I/O).
+//! - [`execute`]: run a plan against subgraphs and shape the response.
+
+pub mod execute;
+pub mod plan;
+pub mod supergraph;

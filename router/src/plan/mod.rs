@@ -1,0 +1,686 @@
+//! Query planning: which subgraph resolves which part of an operation, and in what order.
+//!
+//! The planner walks the client's selections starting in the subgraph chosen for each root
+//! field. A field the current subgraph resolves stays in its fetch; a field it cannot resolve
+//! becomes an *entity jump*: the current fetch also selects the entity's key (and any
+//! `@requires` fields), and a dependent `_entities` fetch to a subgraph that resolves the
+//! field is added, one per (path, subgraph) so every object at that path is fetched in one
+//! batch. Abstract types are expanded into their possible object types as the subgraph sees
+//! them, so each jump knows the concrete type it resolves.
+//!
+//! Pure: no I/O. Plans are cached by the caller and shared between requests.
+
+pub mod operation;
+
+use crate::supergraph::{GraphId, Supergraph};
+use apollo_compiler::ast::{self, OperationType};
+use apollo_compiler::{Name, Node};
+use indexmap::IndexMap;
+use operation::{FieldSel, FragmentSel, NormalizedOperation, Sel};
+use std::collections::BTreeSet;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PathSeg {
+    /// A response key.
+    Key(Name),
+    /// Every element of a list.
+    List,
+}
+
+pub type ResponsePath = Vec<PathSeg>;
+
+pub fn path_to_string(path: &[PathSeg]) -> String {
+    path.iter()
+        .map(|s| match s {
+            PathSeg::Key(k) => k.as_str(),
+            PathSeg::List => "@",
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+#[derive(Clone, Debug)]
+pub enum FetchKind {
+    /// Root fields of a query or mutation, merged into the response root.
+    Root,
+    /// `_entities` for the objects at `path` whose `__typename` has a representation
+    /// selection in `representations`.
+    Entity {
+        path: ResponsePath,
+        representations: IndexMap<Name, Vec<Sel>>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Fetch {
+    pub id: usize,
+    pub graph: GraphId,
+    pub subgraph: String,
+    pub depends_on: BTreeSet<usize>,
+    pub kind: FetchKind,
+    /// The subgraph operation text.
+    pub query: String,
+    /// Client variables the subgraph operation uses.
+    pub variables: Vec<Name>,
+}
+
+#[derive(Clone, Debug)]
+pub struct QueryPlan {
+    pub operation: NormalizedOperation,
+    pub fetches: Vec<Fetch>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("no subgraph can resolve `{type_name}.{field}`")]
+    Unresolvable { type_name: String, field: String },
+    #[error("`{type_name}.{field}` cannot be reached from subgraph `{from}`: no usable key")]
+    NoKey { type_name: String, field: String, from: String },
+    #[error("{0} operations are not supported by this router yet")]
+    UnsupportedOperation(&'static str),
+    #[error("the plan is too deep (entity jumps nested more than {0} times)")]
+    TooDeep(usize),
+}
+
+const MAX_JUMP_DEPTH: usize = 64;
+
+struct Jump {
+    graph: GraphId,
+    path: ResponsePath,
+    /// Client fields to resolve, per concrete parent type.
+    fields: IndexMap<Name, Vec<Sel>>,
+    /// Representation selection (`__typename`, key, `@requires`), per parent type.
+    representations: IndexMap<Name, Vec<Sel>>,
+    /// Other jumps (of the same parent fetch) that must land first.
+    after: BTreeSet<usize>,
+}
+
+struct Draft {
+    graph: GraphId,
+    depends_on: BTreeSet<usize>,
+    kind: DraftKind,
+    selections: Vec<Sel>,
+    depth: usize,
+}
+
+enum DraftKind {
+    Root(OperationType),
+    Entity {
+        path: ResponsePath,
+        representations: IndexMap<Name, Vec<Sel>>,
+    },
+}
+
+struct Planner<'a> {
+    supergraph: &'a Supergraph,
+    drafts: Vec<Draft>,
+}
+
+/// Plans a normalized operation. Root `__typename` and introspection fields are left to the
+/// executor; everything else is assigned to fetches.
+pub fn plan_operation(supergraph: &Supergraph, operation: NormalizedOperation) -> Result<QueryPlan, PlanError> {
+    if operation.kind == OperationType::Subscription {
+        return Err(PlanError::UnsupportedOperation("subscription"));
+    }
+    let mut planner = Planner {
+        supergraph,
+        drafts: Vec::new(),
+    };
+    let root_type = operation.root_type.clone();
+    let groups = planner.split_root(&root_type, &operation.selections)?;
+    let sequential = operation.kind == OperationType::Mutation;
+    for (graph, selections) in groups {
+        let depends_on = if sequential {
+            (0..planner.drafts.len()).collect()
+        } else {
+            BTreeSet::new()
+        };
+        let id = planner.drafts.len();
+        planner.drafts.push(Draft {
+            graph,
+            depends_on,
+            kind: DraftKind::Root(operation.kind),
+            selections: Vec::new(),
+            depth: 0,
+        });
+        planner.plan_fetch(id, &root_type, &selections, &[])?;
+    }
+    let fetches = planner
+        .drafts
+        .into_iter()
+        .enumerate()
+        .map(|(id, draft)| finish(supergraph, &operation, id, draft))
+        .collect();
+    Ok(QueryPlan { operation, fetches })
+}
+
+fn finish(supergraph: &Supergraph, operation: &NormalizedOperation, id: usize, draft: Draft) -> Fetch {
+    let mut variables = Vec::new();
+    operation::collect_variables(&draft.selections, &mut variables);
+    let definitions: Vec<&Node<ast::VariableDefinition>> = operation
+        .variables
+        .iter()
+        .filter(|v| variables.contains(&v.name))
+        .collect();
+    let mut query = String::new();
+    let (kind, keyword) = match draft.kind {
+        DraftKind::Root(kind) => (
+            FetchKind::Root,
+            if kind == OperationType::Mutation { "mutation" } else { "query" },
+        ),
+        DraftKind::Entity { path, representations } => (FetchKind::Entity { path, representations }, "query"),
+    };
+    query.push_str(keyword);
+    let entity = matches!(kind, FetchKind::Entity { .. });
+    if entity || !definitions.is_empty() {
+        query.push('(');
+        let mut first = true;
+        if entity {
+            query.push_str("$representations:[_Any!]!");
+            first = false;
+        }
+        for definition in &definitions {
+            if !first {
+                query.push(',');
+            }
+            first = false;
+            query.push_str(&definition.to_string());
+        }
+        query.push(')');
+    }
+    if entity {
+        query.push_str("{_entities(representations:$representations)");
+        operation::render(&draft.selections, &mut query);
+        query.push('}');
+    } else {
+        operation::render(&draft.selections, &mut query);
+    }
+    Fetch {
+        id,
+        graph: draft.graph,
+        subgraph: supergraph.subgraphs[draft.graph].name.clone(),
+        depends_on: draft.depends_on,
+        kind,
+        query,
+        variables,
+    }
+}
+
+fn typename_sel() -> Sel {
+    Sel::Field(FieldSel::typename())
+}
+
+fn is_meta_root_field(name: &str) -> bool {
+    matches!(name, "__typename" | "__schema" | "__type")
+}
+
+impl<'a> Planner<'a> {
+    /// Assigns root fields to subgraphs, keeping fragment wrappers (and their conditions).
+    /// Query fields prefer a subgraph already chosen; mutations keep their order, starting a
+    /// new group whenever the subgraph changes.
+    fn split_root(&self, root_type: &Name, selections: &[Sel]) -> Result<Vec<(GraphId, Vec<Sel>)>, PlanError> {
+        let mut groups: Vec<(GraphId, Vec<Sel>)> = Vec::new();
+        let mutation = self.supergraph.schema.root_operation(OperationType::Mutation) == Some(root_type);
+        self.split_into(root_type, selections, mutation, &mut groups, &[])?;
+        Ok(groups)
+    }
+
+    fn split_into(
+        &self,
+        root_type: &Name,
+        selections: &[Sel],
+        ordered: bool,
+        groups: &mut Vec<(GraphId, Vec<Sel>)>,
+        wrappers: &[&FragmentSel],
+    ) -> Result<(), PlanError> {
+        for selection in selections {
+            match selection {
+                Sel::Field(field) if is_meta_root_field(&field.name) => {}
+                Sel::Field(field) => {
+                    let candidates = self.supergraph.graphs_resolving_field(root_type, &field.name);
+                    if candidates.is_empty() {
+                        return Err(PlanError::Unresolvable {
+                            type_name: root_type.to_string(),
+                            field: field.name.to_string(),
+                        });
+                    }
+                    let index = if ordered {
+                        match groups.last() {
+                            Some((graph, _)) if candidates.contains(graph) => groups.len() - 1,
+                            _ => {
+                                groups.push((candidates[0], Vec::new()));
+                                groups.len() - 1
+                            }
+                        }
+                    } else {
+                        match groups.iter().position(|(g, _)| candidates.contains(g)) {
+                            Some(i) => i,
+                            None => {
+                                groups.push((candidates[0], Vec::new()));
+                                groups.len() - 1
+                            }
+                        }
+                    };
+                    push_wrapped(&mut groups[index].1, wrappers, Sel::Field(field.clone()));
+                }
+                Sel::Fragment(fragment) => {
+                    let mut inner_wrappers = wrappers.to_vec();
+                    if !fragment.directives.is_empty() {
+                        inner_wrappers.push(fragment);
+                    }
+                    self.split_into(root_type, &fragment.selections, ordered, groups, &inner_wrappers)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans `selections` (on `parent_type` at `path`) into fetch `fetch_id`, then creates and
+    /// plans the entity fetches its jumps need.
+    fn plan_fetch(&mut self, fetch_id: usize, parent_type: &Name, selections: &[Sel], path: &[PathSeg]) -> Result<(), PlanError> {
+        let graph = self.drafts[fetch_id].graph;
+        let mut jumps: Vec<Jump> = Vec::new();
+        let planned = self.plan_level(graph, parent_type, selections, path, None, &mut jumps)?;
+        match &self.drafts[fetch_id].kind {
+            DraftKind::Root(_) => self.drafts[fetch_id].selections = planned,
+            DraftKind::Entity { .. } => self.drafts[fetch_id].selections.extend(planned),
+        }
+        self.create_jump_fetches(fetch_id, jumps)
+    }
+
+    fn create_jump_fetches(&mut self, parent_fetch: usize, jumps: Vec<Jump>) -> Result<(), PlanError> {
+        let depth = self.drafts[parent_fetch].depth + 1;
+        if depth > MAX_JUMP_DEPTH {
+            return Err(PlanError::TooDeep(MAX_JUMP_DEPTH));
+        }
+        let mut fetch_of_jump: Vec<Option<usize>> = vec![None; jumps.len()];
+        for index in dependency_order(&jumps) {
+            let jump = &jumps[index];
+            let mut depends_on: BTreeSet<usize> = BTreeSet::from([parent_fetch]);
+            for &other in &jump.after {
+                if let Some(Some(fetch)) = fetch_of_jump.get(other) {
+                    depends_on.insert(*fetch);
+                    depends_on.extend(self.descendants(*fetch));
+                }
+            }
+            let id = self.drafts.len();
+            self.drafts.push(Draft {
+                graph: jump.graph,
+                depends_on,
+                kind: DraftKind::Entity {
+                    path: jump.path.clone(),
+                    representations: jump.representations.clone(),
+                },
+                selections: vec![typename_sel()],
+                depth,
+            });
+            fetch_of_jump[index] = Some(id);
+            for (type_name, fields) in &jump.fields {
+                let mut inner_jumps = Vec::new();
+                let planned = self.plan_level(jump.graph, type_name, fields, &jump.path, None, &mut inner_jumps)?;
+                self.drafts[id].selections.push(Sel::Fragment(FragmentSel {
+                    type_condition: Some(type_name.clone()),
+                    directives: Vec::new(),
+                    selections: planned,
+                }));
+                self.create_jump_fetches(id, inner_jumps)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches that (transitively) depend on `fetch`.
+    fn descendants(&self, fetch: usize) -> Vec<usize> {
+        let mut found = vec![fetch];
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (id, draft) in self.drafts.iter().enumerate() {
+                if !found.contains(&id) && draft.depends_on.iter().any(|d| found.contains(d)) {
+                    found.push(id);
+                    changed = true;
+                }
+            }
+        }
+        found.retain(|&id| id != fetch);
+        found
+    }
+
+    /// The selections subgraph `graph` should execute for `selections` on `parent_type`,
+    /// recording jumps for the fields it cannot resolve.
+    fn plan_level(
+        &self,
+        graph: GraphId,
+        parent_type: &Name,
+        selections: &[Sel],
+        path: &[PathSeg],
+        provided: Option<&[Sel]>,
+        jumps: &mut Vec<Jump>,
+    ) -> Result<Vec<Sel>, PlanError> {
+        if self.supergraph.is_abstract(parent_type) {
+            return self.plan_abstract_level(graph, parent_type, selections, path, provided, jumps);
+        }
+        let mut out: Vec<Sel> = Vec::new();
+        for selection in selections {
+            match selection {
+                Sel::Field(field) => self.plan_field(graph, parent_type, field, path, provided, jumps, &mut out)?,
+                Sel::Fragment(fragment) => {
+                    let applies = fragment
+                        .type_condition
+                        .as_ref()
+                        .is_none_or(|c| self.supergraph.satisfies(parent_type, c));
+                    if !applies {
+                        continue;
+                    }
+                    let inner = self.plan_level(graph, parent_type, &fragment.selections, path, provided, jumps)?;
+                    if fragment.directives.is_empty() {
+                        out.extend(inner);
+                    } else {
+                        out.push(Sel::Fragment(FragmentSel {
+                            type_condition: None,
+                            directives: fragment.directives.clone(),
+                            selections: inner,
+                        }));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Expands an abstract selection into one fragment per object type `graph` may return.
+    fn plan_abstract_level(
+        &self,
+        graph: GraphId,
+        parent_type: &Name,
+        selections: &[Sel],
+        path: &[PathSeg],
+        provided: Option<&[Sel]>,
+        jumps: &mut Vec<Jump>,
+    ) -> Result<Vec<Sel>, PlanError> {
+        let mut out = vec![typename_sel()];
+        for object in self.supergraph.possible_types_in_graph(graph, parent_type) {
+            let applicable = applicable_to(self.supergraph, &object, selections);
+            if applicable.is_empty() {
+                continue;
+            }
+            let inner = self.plan_level(graph, &object, &applicable, path, provided, jumps)?;
+            if inner.is_empty() {
+                continue;
+            }
+            out.push(Sel::Fragment(FragmentSel {
+                type_condition: Some(object),
+                directives: Vec::new(),
+                selections: inner,
+            }));
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan_field(
+        &self,
+        graph: GraphId,
+        parent_type: &Name,
+        field: &FieldSel,
+        path: &[PathSeg],
+        provided: Option<&[Sel]>,
+        jumps: &mut Vec<Jump>,
+        out: &mut Vec<Sel>,
+    ) -> Result<(), PlanError> {
+        let provided_field = provided.and_then(|p| find_field(p, &field.name));
+        let local = self.supergraph.graph_resolves_field(graph, parent_type, &field.name) || provided_field.is_some();
+        if local {
+            let mut planned = FieldSel {
+                selections: Vec::new(),
+                ..field.clone()
+            };
+            if !field.selections.is_empty() {
+                let child_type = field.ty.inner_named_type().clone();
+                let child_path = child_path(path, field);
+                let child_provided: Option<Vec<Sel>> = match provided_field {
+                    Some(p) => Some(p.selections.clone()),
+                    None => self
+                        .supergraph
+                        .field_in_graph(graph, parent_type, &field.name)
+                        .and_then(|f| f.provides.as_ref())
+                        .map(|p| operation::from_field_set(&p.selection_set)),
+                };
+                let mut inner = self.plan_level(graph, &child_type, &field.selections, &child_path, child_provided.as_deref(), jumps)?;
+                if !inner.iter().any(|s| matches!(s, Sel::Field(f) if f.name == "__typename" && f.alias.is_none())) {
+                    inner.insert(0, typename_sel());
+                }
+                planned.selections = inner;
+            }
+            out.push(Sel::Field(planned));
+            return Ok(());
+        }
+        self.jump_for_field(graph, parent_type, field, path, provided, jumps, out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn jump_for_field(
+        &self,
+        graph: GraphId,
+        parent_type: &Name,
+        field: &FieldSel,
+        path: &[PathSeg],
+        provided: Option<&[Sel]>,
+        jumps: &mut Vec<Jump>,
+        out: &mut Vec<Sel>,
+    ) -> Result<(), PlanError> {
+        let candidates = self.supergraph.graphs_resolving_field(parent_type, &field.name);
+        if candidates.is_empty() {
+            return Err(PlanError::Unresolvable {
+                type_name: parent_type.to_string(),
+                field: field.name.to_string(),
+            });
+        }
+        // Prefer a target whose key this graph provides directly, then one we already jump to.
+        let mut choice: Option<(GraphId, Vec<Sel>)> = None;
+        for &target in &candidates {
+            for key in self.supergraph.resolvable_keys(target, parent_type) {
+                let key_sels = operation::from_field_set(&key.fields.selection_set);
+                if self.provides_directly(graph, parent_type, &key_sels, provided) {
+                    let already = jumps.iter().any(|j| j.graph == target && j.path == path);
+                    if choice.is_none() || already {
+                        choice = Some((target, key_sels));
+                    }
+                    if already {
+                        break;
+                    }
+                }
+            }
+        }
+        // Otherwise any resolvable key: its fields are planned like client fields (multi-hop).
+        let (target, key_sels) = match choice {
+            Some(choice) => choice,
+            None => candidates
+                .iter()
+                .find_map(|&target| {
+                    self.supergraph
+                        .resolvable_keys(target, parent_type)
+                        .first()
+                        .map(|k| (target, operation::from_field_set(&k.fields.selection_set)))
+                })
+                .ok_or_else(|| PlanError::NoKey {
+                    type_name: parent_type.to_string(),
+                    field: field.name.to_string(),
+                    from: self.supergraph.subgraphs[graph].name.clone(),
+                })?,
+        };
+        let requires = self
+            .supergraph
+            .field_in_graph(target, parent_type, &field.name)
+            .and_then(|f| f.requires.as_ref())
+            .map(|r| operation::from_field_set(&r.selection_set))
+            .unwrap_or_default();
+
+        // Fetch key and requirements here (possibly through further jumps, which must land
+        // before this one).
+        let before = jumps.len();
+        let mut needed = key_sels.clone();
+        needed.extend(requires.iter().cloned());
+        let fetched = self.plan_level(graph, parent_type, &needed, path, provided, jumps)?;
+        merge_into(out, fetched);
+        let after: BTreeSet<usize> = (before..jumps.len()).collect();
+
+        let mut representation = vec![typename_sel()];
+        merge_into(&mut representation, key_sels);
+        merge_into(&mut representation, requires);
+
+        let index = match jumps.iter().position(|j| j.graph == target && j.path == path) {
+            Some(index) => index,
+            None => {
+                jumps.push(Jump {
+                    graph: target,
+                    path: path.to_vec(),
+                    fields: IndexMap::new(),
+                    representations: IndexMap::new(),
+                    after: BTreeSet::new(),
+                });
+                jumps.len() - 1
+            }
+        };
+        let jump = &mut jumps[index];
+        jump.after.extend(after.into_iter().filter(|&a| a != index));
+        jump.fields.entry(parent_type.clone()).or_default().push(Sel::Field(field.clone()));
+        let reps = jump.representations.entry(parent_type.clone()).or_default();
+        merge_into(reps, representation);
+        Ok(())
+    }
+
+    /// Whether `graph` can select every field of `selections` on `type_name` itself.
+    fn provides_directly(&self, graph: GraphId, type_name: &Name, selections: &[Sel], provided: Option<&[Sel]>) -> bool {
+        selections.iter().all(|selection| match selection {
+            Sel::Field(field) => {
+                let provided_field = provided.and_then(|p| find_field(p, &field.name));
+                let key_field_here = self
+                    .supergraph
+                    .keys(graph, type_name)
+                    .iter()
+                    .any(|k| find_field(&operation::from_field_set(&k.fields.selection_set), &field.name).is_some());
+                let local = self.supergraph.graph_resolves_field(graph, type_name, &field.name)
+                    || provided_field.is_some()
+                    || key_field_here;
+                local
+                    && (field.selections.is_empty()
+                        || self.provides_directly(
+                            graph,
+                            field.ty.inner_named_type(),
+                            &field.selections,
+                            provided_field.map(|p| p.selections.as_slice()),
+                        ))
+            }
+            Sel::Fragment(fragment) => self.provides_directly(graph, type_name, &fragment.selections, provided),
+        })
+    }
+}
+
+fn push_wrapped(target: &mut Vec<Sel>, wrappers: &[&FragmentSel], selection: Sel) {
+    let mut wrapped = selection;
+    for wrapper in wrappers.iter().rev() {
+        wrapped = Sel::Fragment(FragmentSel {
+            type_condition: wrapper.type_condition.clone(),
+            directives: wrapper.directives.clone(),
+            selections: vec![wrapped],
+        });
+    }
+    target.push(wrapped);
+}
+
+fn child_path(path: &[PathSeg], field: &FieldSel) -> ResponsePath {
+    let mut child = path.to_vec();
+    child.push(PathSeg::Key(field.response_key().clone()));
+    let mut ty = &field.ty;
+    loop {
+        match ty {
+            ast::Type::List(inner) | ast::Type::NonNullList(inner) => {
+                child.push(PathSeg::List);
+                ty = inner;
+            }
+            _ => break,
+        }
+    }
+    child
+}
+
+fn find_field<'s>(selections: &'s [Sel], name: &str) -> Option<&'s FieldSel> {
+    selections.iter().find_map(|s| match s {
+        Sel::Field(f) if f.name == name => Some(f),
+        Sel::Fragment(fragment) => find_field(&fragment.selections, name),
+        _ => None,
+    })
+}
+
+/// Adds `extra` to `target`, skipping fields already present with the same response key and
+/// arguments (merging their sub-selections).
+fn merge_into(target: &mut Vec<Sel>, extra: Vec<Sel>) {
+    for selection in extra {
+        match selection {
+            Sel::Field(field) => {
+                let existing = target.iter_mut().find_map(|s| match s {
+                    Sel::Field(f) if f.response_key() == field.response_key() && f.name == field.name && f.arguments == field.arguments && f.directives == field.directives => Some(f),
+                    _ => None,
+                });
+                match existing {
+                    Some(existing) => merge_into(&mut existing.selections, field.selections),
+                    None => target.push(Sel::Field(field)),
+                }
+            }
+            fragment => {
+                if !target.contains(&fragment) {
+                    target.push(fragment);
+                }
+            }
+        }
+    }
+}
+
+/// The selections of an abstract-typed level that apply to one object type: fields as they
+/// are, fragments whose condition the object satisfies (flattened unless they carry
+/// conditions).
+fn applicable_to(supergraph: &Supergraph, object: &Name, selections: &[Sel]) -> Vec<Sel> {
+    let mut out = Vec::new();
+    for selection in selections {
+        match selection {
+            Sel::Field(field) => out.push(Sel::Field(field.clone())),
+            Sel::Fragment(fragment) => {
+                let applies = fragment
+                    .type_condition
+                    .as_ref()
+                    .is_none_or(|c| supergraph.satisfies(object, c));
+                if !applies {
+                    continue;
+                }
+                let inner = applicable_to(supergraph, object, &fragment.selections);
+                if fragment.directives.is_empty() {
+                    out.extend(inner);
+                } else {
+                    out.push(Sel::Fragment(FragmentSel {
+                        type_condition: None,
+                        directives: fragment.directives.clone(),
+                        selections: inner,
+                    }));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Jump indices ordered so each comes after the jumps it waits for (cycles, which a valid
+/// supergraph should not produce, are broken in index order).
+fn dependency_order(jumps: &[Jump]) -> Vec<usize> {
+    let mut order = Vec::with_capacity(jumps.len());
+    let mut placed = vec![false; jumps.len()];
+    while order.len() < jumps.len() {
+        let ready = (0..jumps.len()).find(|&i| {
+            !placed[i] && jumps[i].after.iter().all(|&a| a >= jumps.len() || placed[a] || a == i)
+        });
+        let next = ready.unwrap_or_else(|| (0..jumps.len()).find(|&i| !placed[i]).unwrap_or(0));
+        placed[next] = true;
+        order.push(next);
+    }
+    order
+}
