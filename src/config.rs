@@ -8,6 +8,7 @@ use looma_core::secret::redact_url;
 use looma_core::telemetry::LogConfig;
 use looma_db::DatabaseConfig;
 use looma_identity::IdentityConfig;
+use looma_router::RouterConfig;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::path::Path;
@@ -20,6 +21,7 @@ pub struct LoomaConfig {
     pub cache: CacheConfig,
     pub log: LogConfig,
     pub identity: IdentityConfig,
+    pub router: RouterConfig,
 }
 
 /// Settings shared by every component's HTTP server.
@@ -53,6 +55,7 @@ impl LoomaConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.database.validate()?;
         self.identity.validate()?;
+        self.router.validate()?;
         let secret = self.server.router_secret.expose();
         if !secret.is_empty() && secret.len() < looma_auth::forwarded::MIN_SECRET_LEN {
             return Err("config key `server.router_secret`: use at least 32 characters".into());

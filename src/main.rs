@@ -35,6 +35,9 @@ enum Command {
     Serve {
         #[arg(value_enum)]
         component: Component,
+        /// Supergraph SDL file for the router (overrides `router.supergraph_path`).
+        #[arg(long)]
+        supergraph: Option<PathBuf>,
     },
     /// Apply pending database migrations.
     Migrate {
@@ -108,7 +111,13 @@ async fn run(cli: Cli) -> Result<()> {
     looma_core::telemetry::init_logging(&config.log);
     match cli.command {
         Command::Dev => dev(&mut config).await,
-        Command::Serve { component } => {
+        Command::Serve {
+            component,
+            supergraph,
+        } => {
+            if supergraph.is_some() {
+                config.router.supergraph_path = supergraph;
+            }
             print_config(&config, file.as_deref());
             let platform = Platform::start(&config, &[component], false).await?;
             platform.run_until_signal().await
@@ -126,6 +135,9 @@ async fn run(cli: Cli) -> Result<()> {
 fn sdl(component: Component) -> String {
     match component {
         Component::Identity => looma_identity::sdl(),
+        Component::Router => {
+            String::from("# the router is not a subgraph; see `looma serve router`\n")
+        }
     }
 }
 
@@ -146,7 +158,7 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
     print_config(config, None);
     let shared = platform::open_shared(config).await?;
     let first_admin = bootstrap_dev_admin(config, &shared).await?;
-    let platform = Platform::start_with(shared, config, Component::ALL, false).await?;
+    let platform = Platform::start_with(shared, config, Component::SUBGRAPHS, false).await?;
     println!("\nLooma is running (ctrl-c stops it):");
     for running in &platform.components {
         let base = format!("http://{}", running.addr);

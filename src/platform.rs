@@ -15,21 +15,31 @@ use tokio::task::JoinHandle;
 /// A component the binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Component {
+    /// The federation router, the single entry point (port 8206); needs a supergraph.
+    Router,
     /// Users, login, API keys, JWKS, configuration and feature flags (port 8211).
     Identity,
 }
 
 impl Component {
-    pub const ALL: &'static [Component] = &[Component::Identity];
+    /// Subgraphs `looma dev` runs (the router joins them once it can compose them).
+    pub const SUBGRAPHS: &'static [Component] = &[Component::Identity];
 
     pub fn name(self) -> &'static str {
         match self {
+            Component::Router => looma_router::http::COMPONENT,
             Component::Identity => looma_identity::COMPONENT,
         }
     }
 
+    /// Whether the component needs the database and cache (the router needs neither).
+    pub fn needs_storage(self) -> bool {
+        !matches!(self, Component::Router)
+    }
+
     pub fn port(self, config: &LoomaConfig) -> u16 {
         match self {
+            Component::Router => config.router.port,
             Component::Identity => config.identity.port,
         }
     }
@@ -83,7 +93,8 @@ pub struct RunningComponent {
 /// A set of running components and the switch that stops them.
 pub struct Platform {
     pub components: Vec<RunningComponent>,
-    pub shared: Shared,
+    /// Database and cache, when a started component needs them.
+    pub shared: Option<Shared>,
     stop: watch::Sender<bool>,
 }
 
@@ -94,13 +105,26 @@ impl Platform {
         components: &[Component],
         ephemeral_ports: bool,
     ) -> Result<Platform> {
-        let shared = open_shared(config).await?;
-        Self::start_with(shared, config, components, ephemeral_ports).await
+        let shared = if components.iter().any(|c| c.needs_storage()) {
+            Some(open_shared(config).await?)
+        } else {
+            None
+        };
+        Self::start_inner(shared, config, components, ephemeral_ports).await
     }
 
     /// Starts `components` on already opened shared resources.
     pub async fn start_with(
         shared: Shared,
+        config: &LoomaConfig,
+        components: &[Component],
+        ephemeral_ports: bool,
+    ) -> Result<Platform> {
+        Self::start_inner(Some(shared), config, components, ephemeral_ports).await
+    }
+
+    async fn start_inner(
+        shared: Option<Shared>,
         config: &LoomaConfig,
         components: &[Component],
         ephemeral_ports: bool,
@@ -114,7 +138,7 @@ impl Platform {
                 component.port(config)
             };
             let addr = SocketAddr::new(config.server.host, port);
-            let router = build_router(component, config, &shared).await?;
+            let router = build_router(component, config, shared.as_ref()).await?;
             let listener = looma_server::bind(addr)
                 .await
                 .with_context(|| format!("binding {} to {addr}", component.name()))?;
@@ -169,10 +193,20 @@ impl Platform {
 async fn build_router(
     component: Component,
     config: &LoomaConfig,
-    shared: &Shared,
+    shared: Option<&Shared>,
 ) -> Result<axum::Router> {
     match component {
+        Component::Router => {
+            let path = config.router.supergraph_path.clone().context(
+                "the router needs a supergraph: pass --supergraph FILE or set router.supergraph_path",
+            )?;
+            let supergraph = looma_router::read_supergraph(&path)?;
+            let service = looma_router::RouterService::new(supergraph, config.router.clone());
+            looma_router::spawn_reloader(service.clone(), path);
+            Ok(looma_router::router(service))
+        }
         Component::Identity => {
+            let shared = shared.context("identity needs the database and cache")?;
             let service = looma_identity::start(
                 shared.db.clone(),
                 shared.cache.clone(),

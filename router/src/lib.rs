@@ -4,6 +4,12 @@
 //! - [`plan`]: turn a client operation into a query plan (pure, no I/O).
 //! - [`execute`]: run a plan against subgraphs and shape the response.
 
+pub mod config;
 pub mod execute;
+pub mod http;
+pub mod pipeline;
 pub mod plan;
 pub mod supergraph;
+
+pub use config::RouterConfig;
+pub use http::{RouterService, read_supergraph, router, spawn_reloader};

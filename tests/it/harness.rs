@@ -282,7 +282,12 @@ impl TestPlatform {
     }
 
     pub fn db(&self) -> &sea_orm::DatabaseConnection {
-        &self.platform.as_ref().expect("running").shared.db
+        &self
+            .platform
+            .as_ref()
+            .and_then(|p| p.shared.as_ref())
+            .expect("running with storage")
+            .db
     }
 
     /// POSTs a GraphQL request to identity and returns the JSON body.

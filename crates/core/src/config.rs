@@ -11,9 +11,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
-/// Environment variables under the `LOOMA_` prefix that are not configuration keys.
-const NON_CONFIG_VARS: &[&str] = &["config", "admin_password"];
-const NON_CONFIG_PREFIXES: &[&str] = &["test_"];
+/// `LOOMA_` variables with a `__` section separator are configuration keys
+/// (`LOOMA_IDENTITY__PORT`); others (`LOOMA_CONFIG`, `LOOMA_ADMIN_PASSWORD`, `LOOMA_TEST_*`,
+/// an operator's own `LOOMA_BIN`) are not, and are left alone.
+const SECTION_SEPARATOR: &str = "__";
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -36,10 +37,9 @@ pub fn layered<T: Serialize + Default>(file: Option<&Path>) -> Figment {
             Env::prefixed("LOOMA_")
                 .filter(|key| {
                     let key = key.as_str().to_ascii_lowercase();
-                    !NON_CONFIG_VARS.contains(&key.as_str())
-                        && !NON_CONFIG_PREFIXES.iter().any(|p| key.starts_with(p))
+                    key.contains(SECTION_SEPARATOR) && !key.starts_with("test_")
                 })
-                .split("__"),
+                .split(SECTION_SEPARATOR),
         )
         .merge(
             Env::raw()
@@ -140,6 +140,7 @@ mod tests {
             jail.set_env("LOOMA_SERVER__PORT", "9100");
             jail.set_env("DATABASE_URL", "postgres://db/looma");
             jail.set_env("LOOMA_TEST_DATABASE_URL", "ignored");
+            jail.set_env("LOOMA_BIN", "/usr/local/bin/looma");
             let from_env: Sample = load(Some(Path::new("looma.toml"))).expect("loads");
             assert_eq!(from_env.server.port, 9100);
             assert_eq!(from_env.database.url, "postgres://db/looma");

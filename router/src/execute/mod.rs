@@ -19,7 +19,12 @@ use std::collections::HashMap;
 /// may count or fail requests.
 #[async_trait::async_trait]
 pub trait SubgraphTransport: Send + Sync {
-    async fn send(&self, subgraph: &Subgraph, body: Value, headers: &http::HeaderMap) -> Result<Value, String>;
+    async fn send(
+        &self,
+        subgraph: &Subgraph,
+        body: Value,
+        headers: &http::HeaderMap,
+    ) -> Result<Value, String>;
 }
 
 /// Pooled keep-alive HTTP to subgraphs with a per-request timeout.
@@ -42,7 +47,12 @@ impl HttpTransport {
 
 #[async_trait::async_trait]
 impl SubgraphTransport for HttpTransport {
-    async fn send(&self, subgraph: &Subgraph, body: Value, headers: &http::HeaderMap) -> Result<Value, String> {
+    async fn send(
+        &self,
+        subgraph: &Subgraph,
+        body: Value,
+        headers: &http::HeaderMap,
+    ) -> Result<Value, String> {
         let response = self
             .client
             .post(&subgraph.url)
@@ -58,7 +68,10 @@ impl SubgraphTransport for HttpTransport {
                 }
             })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| format!("reading the response: {e}"))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the response: {e}"))?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(value) if value.is_object() => Ok(value),
             _ if !status.is_success() => Err(format!("HTTP {status}")),
@@ -114,18 +127,29 @@ impl Execution<'_> {
             let ready: Vec<&Fetch> = plan
                 .fetches
                 .iter()
-                .filter(|f| !done[f.id] && f.depends_on.iter().all(|d| done.get(*d).copied().unwrap_or(true)))
+                .filter(|f| {
+                    !done[f.id]
+                        && f.depends_on
+                            .iter()
+                            .all(|d| done.get(*d).copied().unwrap_or(true))
+                })
                 .collect();
             if ready.is_empty() {
                 break;
             }
-            let prepared: Vec<Prepared> = ready.iter().filter_map(|f| self.prepare(f, &data)).collect();
+            let prepared: Vec<Prepared> = ready
+                .iter()
+                .filter_map(|f| self.prepare(f, &data))
+                .collect();
             for fetch in &ready {
                 done[fetch.id] = true;
             }
             let sent = join_all(prepared.into_iter().map(|p| async move {
                 let subgraph = &self.supergraph.subgraphs[p.fetch.graph];
-                let result = self.transport.send(subgraph, p.body.clone(), self.headers).await;
+                let result = self
+                    .transport
+                    .send(subgraph, p.body.clone(), self.headers)
+                    .await;
                 (p, result)
             }))
             .await;
@@ -134,17 +158,29 @@ impl Execution<'_> {
                 merge_result(&prepared, result, &mut data, &mut errors);
             }
         }
-        FetchedData { data, errors, requests }
+        FetchedData {
+            data,
+            errors,
+            requests,
+        }
     }
 
     fn prepare<'p>(&self, fetch: &'p Fetch, data: &Value) -> Option<Prepared<'p>> {
         let mut variables: Map<String, Value> = fetch
             .variables
             .iter()
-            .filter_map(|name| self.variables.get(name.as_str()).map(|v| (name.to_string(), v.clone())))
+            .filter_map(|name| {
+                self.variables
+                    .get(name.as_str())
+                    .map(|v| (name.to_string(), v.clone()))
+            })
             .collect();
         let mut targets = Vec::new();
-        if let FetchKind::Entity { path, representations } = &fetch.kind {
+        if let FetchKind::Entity {
+            path,
+            representations,
+        } = &fetch.kind
+        {
             let mut objects = Vec::new();
             collect_objects(data, path, &mut Vec::new(), &mut objects);
             let mut reps: Vec<Value> = Vec::new();
@@ -179,7 +215,12 @@ impl Execution<'_> {
     }
 }
 
-fn collect_objects<'d>(value: &'d Value, path: &[PathSeg], location: &mut Vec<Step>, out: &mut Vec<(Vec<Step>, &'d Map<String, Value>)>) {
+fn collect_objects<'d>(
+    value: &'d Value,
+    path: &[PathSeg],
+    location: &mut Vec<Step>,
+    out: &mut Vec<(Vec<Step>, &'d Map<String, Value>)>,
+) {
     match path.split_first() {
         None => match value {
             Value::Object(object) => out.push((location.clone(), object)),
@@ -213,9 +254,16 @@ fn collect_objects<'d>(value: &'d Value, path: &[PathSeg], location: &mut Vec<St
 
 /// Builds a representation (`__typename`, key and required fields) from a fetched object.
 /// `None` when a needed field is missing (an earlier fetch failed for this object).
-fn select_representation(supergraph: &Supergraph, object: &Map<String, Value>, selections: &[Sel]) -> Option<Value> {
+fn select_representation(
+    supergraph: &Supergraph,
+    object: &Map<String, Value>,
+    selections: &[Sel],
+) -> Option<Value> {
     let mut rep = Map::new();
-    let type_name = object.get("__typename").and_then(Value::as_str).unwrap_or_default();
+    let type_name = object
+        .get("__typename")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     for selection in selections {
         match selection {
             Sel::Field(field) => {
@@ -232,7 +280,10 @@ fn select_representation(supergraph: &Supergraph, object: &Map<String, Value>, s
                     .type_condition
                     .as_ref()
                     .is_none_or(|c| supergraph.satisfies(type_name, c));
-                if applies && let Some(Value::Object(inner)) = select_representation(supergraph, object, &fragment.selections) {
+                if applies
+                    && let Some(Value::Object(inner)) =
+                        select_representation(supergraph, object, &fragment.selections)
+                {
                     for (k, v) in inner {
                         rep.insert(k, v);
                     }
@@ -276,7 +327,12 @@ fn unavailable_error(subgraph: &str, reason: &str, path: Option<Vec<Value>>) -> 
     error
 }
 
-fn merge_result(prepared: &Prepared, result: Result<Value, String>, data: &mut Value, errors: &mut Vec<Value>) {
+fn merge_result(
+    prepared: &Prepared,
+    result: Result<Value, String>,
+    data: &mut Value,
+    errors: &mut Vec<Value>,
+) {
     let subgraph = prepared.fetch.subgraph.as_str();
     let first_location = prepared
         .targets
@@ -290,7 +346,10 @@ fn merge_result(prepared: &Prepared, result: Result<Value, String>, data: &mut V
         }
     };
     let subgraph_errors = response.get_mut("errors").map(Value::take);
-    let response_data = response.get_mut("data").map(Value::take).unwrap_or(Value::Null);
+    let response_data = response
+        .get_mut("data")
+        .map(Value::take)
+        .unwrap_or(Value::Null);
     match &prepared.fetch.kind {
         FetchKind::Root => deep_merge(data, response_data),
         FetchKind::Entity { .. } => {
@@ -300,10 +359,11 @@ fn merge_result(prepared: &Prepared, result: Result<Value, String>, data: &mut V
             };
             if let Value::Array(entities) = entities {
                 for (location, index) in &prepared.targets {
-                    if let (Some(entity), Some(target)) = (entities.get(*index), pointer_mut(data, location)) {
-                        if entity.is_object() {
-                            deep_merge(target, entity.clone());
-                        }
+                    if let (Some(entity), Some(target)) =
+                        (entities.get(*index), pointer_mut(data, location))
+                        && entity.is_object()
+                    {
+                        deep_merge(target, entity.clone());
                     }
                 }
             }
@@ -313,7 +373,9 @@ fn merge_result(prepared: &Prepared, result: Result<Value, String>, data: &mut V
         for mut error in subgraph_errors {
             repath_error(&mut error, prepared);
             if let Some(extensions) = error.get_mut("extensions").and_then(Value::as_object_mut) {
-                extensions.entry("serviceName").or_insert_with(|| Value::String(subgraph.to_owned()));
+                extensions
+                    .entry("serviceName")
+                    .or_insert_with(|| Value::String(subgraph.to_owned()));
             } else if let Some(object) = error.as_object_mut() {
                 object.insert("extensions".into(), json!({"serviceName": subgraph}));
             }

@@ -28,7 +28,13 @@ impl Shaper<'_> {
     pub fn shape(&mut self, operation: &NormalizedOperation, data: &Value) -> Value {
         let empty = Map::new();
         let root = data.as_object().unwrap_or(&empty);
-        match self.shape_object(&operation.root_type, &operation.selections, root, &mut Vec::new(), true) {
+        match self.shape_object(
+            &operation.root_type,
+            &operation.selections,
+            root,
+            &mut Vec::new(),
+            true,
+        ) {
             Ok(object) => Value::Object(object),
             Err(NullBubble) => Value::Null,
         }
@@ -58,12 +64,19 @@ impl Shaper<'_> {
 
     /// Groups fields by response key, in order, for one runtime type (the spec's
     /// CollectFields).
-    fn collect<'s>(&self, runtime_type: &str, selections: &'s [Sel], into: &mut IndexMap<String, Vec<&'s FieldSel>>) {
+    fn collect<'s>(
+        &self,
+        runtime_type: &str,
+        selections: &'s [Sel],
+        into: &mut IndexMap<String, Vec<&'s FieldSel>>,
+    ) {
         for selection in selections {
             match selection {
                 Sel::Field(field) => {
                     if self.included(&field.directives) {
-                        into.entry(field.response_key().to_string()).or_default().push(field);
+                        into.entry(field.response_key().to_string())
+                            .or_default()
+                            .push(field);
                     }
                 }
                 Sel::Fragment(fragment) => {
@@ -97,14 +110,20 @@ impl Shaper<'_> {
                 continue;
             }
             if is_root && (first.name == "__schema" || first.name == "__type") {
-                out.insert(key.clone(), self.introspection.get(&key).cloned().unwrap_or(Value::Null));
+                out.insert(
+                    key.clone(),
+                    self.introspection.get(&key).cloned().unwrap_or(Value::Null),
+                );
                 continue;
             }
             path.push(Value::String(key.clone()));
             let sub_selections: Vec<Sel> = if fields.len() == 1 {
                 first.selections.clone()
             } else {
-                fields.iter().flat_map(|f| f.selections.iter().cloned()).collect()
+                fields
+                    .iter()
+                    .flat_map(|f| f.selections.iter().cloned())
+                    .collect()
             };
             let completed = self.complete(&first.ty, object.get(&key), &sub_selections, path);
             path.pop();
@@ -118,7 +137,13 @@ impl Shaper<'_> {
         Ok(out)
     }
 
-    fn complete(&mut self, ty: &ast::Type, value: Option<&Value>, selections: &[Sel], path: &mut Vec<Value>) -> Result<Value, NullBubble> {
+    fn complete(
+        &mut self,
+        ty: &ast::Type,
+        value: Option<&Value>,
+        selections: &[Sel],
+        path: &mut Vec<Value>,
+    ) -> Result<Value, NullBubble> {
         let non_null = ty.is_non_null();
         let value = match value {
             None | Some(Value::Null) => {
@@ -148,13 +173,21 @@ impl Shaper<'_> {
                             }
                         }
                     }
-                    if failed { Err(NullBubble) } else { Ok(Value::Array(out)) }
+                    if failed {
+                        Err(NullBubble)
+                    } else {
+                        Ok(Value::Array(out))
+                    }
                 }
                 _ => Err(NullBubble),
             },
             ast::Type::Named(name) | ast::Type::NonNullNamed(name) => {
                 match self.supergraph.schema.types.get(name.as_str()) {
-                    Some(ExtendedType::Object(_) | ExtendedType::Interface(_) | ExtendedType::Union(_)) => match value {
+                    Some(
+                        ExtendedType::Object(_)
+                        | ExtendedType::Interface(_)
+                        | ExtendedType::Union(_),
+                    ) => match value {
                         Value::Object(object) => {
                             let runtime = object
                                 .get("__typename")
@@ -162,7 +195,8 @@ impl Shaper<'_> {
                                 .filter(|t| self.supergraph.is_object(t))
                                 .unwrap_or(name.as_str())
                                 .to_owned();
-                            self.shape_object(&runtime, selections, object, path, false).map(Value::Object)
+                            self.shape_object(&runtime, selections, object, path, false)
+                                .map(Value::Object)
                         }
                         _ => Err(NullBubble),
                     },
@@ -181,8 +215,17 @@ impl Shaper<'_> {
         }
     }
 
-    fn enum_value_visible(&self, enumeration: &apollo_compiler::schema::EnumType, value: &str) -> bool {
-        match self.supergraph.api_schema.types.get(enumeration.name.as_str()) {
+    fn enum_value_visible(
+        &self,
+        enumeration: &apollo_compiler::schema::EnumType,
+        value: &str,
+    ) -> bool {
+        match self
+            .supergraph
+            .api_schema
+            .types
+            .get(enumeration.name.as_str())
+        {
             Some(ExtendedType::Enum(api)) => api.values.contains_key(value),
             _ => enumeration.values.contains_key(value),
         }

@@ -75,7 +75,11 @@ pub enum PlanError {
     #[error("no subgraph can resolve `{type_name}.{field}`")]
     Unresolvable { type_name: String, field: String },
     #[error("`{type_name}.{field}` cannot be reached from subgraph `{from}`: no usable key")]
-    NoKey { type_name: String, field: String, from: String },
+    NoKey {
+        type_name: String,
+        field: String,
+        from: String,
+    },
     #[error("{0} operations are not supported by this router yet")]
     UnsupportedOperation(&'static str),
     #[error("the plan is too deep (entity jumps nested more than {0} times)")]
@@ -118,7 +122,10 @@ struct Planner<'a> {
 
 /// Plans a normalized operation. Root `__typename` and introspection fields are left to the
 /// executor; everything else is assigned to fetches.
-pub fn plan_operation(supergraph: &Supergraph, operation: NormalizedOperation) -> Result<QueryPlan, PlanError> {
+pub fn plan_operation(
+    supergraph: &Supergraph,
+    operation: NormalizedOperation,
+) -> Result<QueryPlan, PlanError> {
     if operation.kind == OperationType::Subscription {
         return Err(PlanError::UnsupportedOperation("subscription"));
     }
@@ -154,7 +161,12 @@ pub fn plan_operation(supergraph: &Supergraph, operation: NormalizedOperation) -
     Ok(QueryPlan { operation, fetches })
 }
 
-fn finish(supergraph: &Supergraph, operation: &NormalizedOperation, id: usize, draft: Draft) -> Fetch {
+fn finish(
+    supergraph: &Supergraph,
+    operation: &NormalizedOperation,
+    id: usize,
+    draft: Draft,
+) -> Fetch {
     let mut variables = Vec::new();
     operation::collect_variables(&draft.selections, &mut variables);
     let definitions: Vec<&Node<ast::VariableDefinition>> = operation
@@ -166,9 +178,22 @@ fn finish(supergraph: &Supergraph, operation: &NormalizedOperation, id: usize, d
     let (kind, keyword) = match draft.kind {
         DraftKind::Root(kind) => (
             FetchKind::Root,
-            if kind == OperationType::Mutation { "mutation" } else { "query" },
+            if kind == OperationType::Mutation {
+                "mutation"
+            } else {
+                "query"
+            },
         ),
-        DraftKind::Entity { path, representations } => (FetchKind::Entity { path, representations }, "query"),
+        DraftKind::Entity {
+            path,
+            representations,
+        } => (
+            FetchKind::Entity {
+                path,
+                representations,
+            },
+            "query",
+        ),
     };
     query.push_str(keyword);
     let entity = matches!(kind, FetchKind::Entity { .. });
@@ -218,9 +243,17 @@ impl<'a> Planner<'a> {
     /// Assigns root fields to subgraphs, keeping fragment wrappers (and their conditions).
     /// Query fields prefer a subgraph already chosen; mutations keep their order, starting a
     /// new group whenever the subgraph changes.
-    fn split_root(&self, root_type: &Name, selections: &[Sel]) -> Result<Vec<(GraphId, Vec<Sel>)>, PlanError> {
+    fn split_root(
+        &self,
+        root_type: &Name,
+        selections: &[Sel],
+    ) -> Result<Vec<(GraphId, Vec<Sel>)>, PlanError> {
         let mut groups: Vec<(GraphId, Vec<Sel>)> = Vec::new();
-        let mutation = self.supergraph.schema.root_operation(OperationType::Mutation) == Some(root_type);
+        let mutation = self
+            .supergraph
+            .schema
+            .root_operation(OperationType::Mutation)
+            == Some(root_type);
         self.split_into(root_type, selections, mutation, &mut groups, &[])?;
         Ok(groups)
     }
@@ -237,7 +270,9 @@ impl<'a> Planner<'a> {
             match selection {
                 Sel::Field(field) if is_meta_root_field(&field.name) => {}
                 Sel::Field(field) => {
-                    let candidates = self.supergraph.graphs_resolving_field(root_type, &field.name);
+                    let candidates = self
+                        .supergraph
+                        .graphs_resolving_field(root_type, &field.name);
                     if candidates.is_empty() {
                         return Err(PlanError::Unresolvable {
                             type_name: root_type.to_string(),
@@ -268,7 +303,13 @@ impl<'a> Planner<'a> {
                     if !fragment.directives.is_empty() {
                         inner_wrappers.push(fragment);
                     }
-                    self.split_into(root_type, &fragment.selections, ordered, groups, &inner_wrappers)?;
+                    self.split_into(
+                        root_type,
+                        &fragment.selections,
+                        ordered,
+                        groups,
+                        &inner_wrappers,
+                    )?;
                 }
             }
         }
@@ -277,7 +318,13 @@ impl<'a> Planner<'a> {
 
     /// Plans `selections` (on `parent_type` at `path`) into fetch `fetch_id`, then creates and
     /// plans the entity fetches its jumps need.
-    fn plan_fetch(&mut self, fetch_id: usize, parent_type: &Name, selections: &[Sel], path: &[PathSeg]) -> Result<(), PlanError> {
+    fn plan_fetch(
+        &mut self,
+        fetch_id: usize,
+        parent_type: &Name,
+        selections: &[Sel],
+        path: &[PathSeg],
+    ) -> Result<(), PlanError> {
         let graph = self.drafts[fetch_id].graph;
         let mut jumps: Vec<Jump> = Vec::new();
         let planned = self.plan_level(graph, parent_type, selections, path, None, &mut jumps)?;
@@ -288,7 +335,11 @@ impl<'a> Planner<'a> {
         self.create_jump_fetches(fetch_id, jumps)
     }
 
-    fn create_jump_fetches(&mut self, parent_fetch: usize, jumps: Vec<Jump>) -> Result<(), PlanError> {
+    fn create_jump_fetches(
+        &mut self,
+        parent_fetch: usize,
+        jumps: Vec<Jump>,
+    ) -> Result<(), PlanError> {
         let depth = self.drafts[parent_fetch].depth + 1;
         if depth > MAX_JUMP_DEPTH {
             return Err(PlanError::TooDeep(MAX_JUMP_DEPTH));
@@ -317,7 +368,14 @@ impl<'a> Planner<'a> {
             fetch_of_jump[index] = Some(id);
             for (type_name, fields) in &jump.fields {
                 let mut inner_jumps = Vec::new();
-                let planned = self.plan_level(jump.graph, type_name, fields, &jump.path, None, &mut inner_jumps)?;
+                let planned = self.plan_level(
+                    jump.graph,
+                    type_name,
+                    fields,
+                    &jump.path,
+                    None,
+                    &mut inner_jumps,
+                )?;
                 self.drafts[id].selections.push(Sel::Fragment(FragmentSel {
                     type_condition: Some(type_name.clone()),
                     directives: Vec::new(),
@@ -363,7 +421,9 @@ impl<'a> Planner<'a> {
         let mut out: Vec<Sel> = Vec::new();
         for selection in selections {
             match selection {
-                Sel::Field(field) => self.plan_field(graph, parent_type, field, path, provided, jumps, &mut out)?,
+                Sel::Field(field) => {
+                    self.plan_field(graph, parent_type, field, path, provided, jumps, &mut out)?
+                }
                 Sel::Fragment(fragment) => {
                     let applies = fragment
                         .type_condition
@@ -372,7 +432,14 @@ impl<'a> Planner<'a> {
                     if !applies {
                         continue;
                     }
-                    let inner = self.plan_level(graph, parent_type, &fragment.selections, path, provided, jumps)?;
+                    let inner = self.plan_level(
+                        graph,
+                        parent_type,
+                        &fragment.selections,
+                        path,
+                        provided,
+                        jumps,
+                    )?;
                     if fragment.directives.is_empty() {
                         out.extend(inner);
                     } else {
@@ -429,7 +496,10 @@ impl<'a> Planner<'a> {
         out: &mut Vec<Sel>,
     ) -> Result<(), PlanError> {
         let provided_field = provided.and_then(|p| find_field(p, &field.name));
-        let local = self.supergraph.graph_resolves_field(graph, parent_type, &field.name) || provided_field.is_some();
+        let local = self
+            .supergraph
+            .graph_resolves_field(graph, parent_type, &field.name)
+            || provided_field.is_some();
         if local {
             let mut planned = FieldSel {
                 selections: Vec::new(),
@@ -446,8 +516,17 @@ impl<'a> Planner<'a> {
                         .and_then(|f| f.provides.as_ref())
                         .map(|p| operation::from_field_set(&p.selection_set)),
                 };
-                let mut inner = self.plan_level(graph, &child_type, &field.selections, &child_path, child_provided.as_deref(), jumps)?;
-                if !inner.iter().any(|s| matches!(s, Sel::Field(f) if f.name == "__typename" && f.alias.is_none())) {
+                let mut inner = self.plan_level(
+                    graph,
+                    &child_type,
+                    &field.selections,
+                    &child_path,
+                    child_provided.as_deref(),
+                    jumps,
+                )?;
+                if !inner.iter().any(
+                    |s| matches!(s, Sel::Field(f) if f.name == "__typename" && f.alias.is_none()),
+                ) {
                     inner.insert(0, typename_sel());
                 }
                 planned.selections = inner;
@@ -469,7 +548,9 @@ impl<'a> Planner<'a> {
         jumps: &mut Vec<Jump>,
         out: &mut Vec<Sel>,
     ) -> Result<(), PlanError> {
-        let candidates = self.supergraph.graphs_resolving_field(parent_type, &field.name);
+        let candidates = self
+            .supergraph
+            .graphs_resolving_field(parent_type, &field.name);
         if candidates.is_empty() {
             return Err(PlanError::Unresolvable {
                 type_name: parent_type.to_string(),
@@ -529,7 +610,10 @@ impl<'a> Planner<'a> {
         merge_into(&mut representation, key_sels);
         merge_into(&mut representation, requires);
 
-        let index = match jumps.iter().position(|j| j.graph == target && j.path == path) {
+        let index = match jumps
+            .iter()
+            .position(|j| j.graph == target && j.path == path)
+        {
             Some(index) => index,
             None => {
                 jumps.push(Jump {
@@ -544,23 +628,36 @@ impl<'a> Planner<'a> {
         };
         let jump = &mut jumps[index];
         jump.after.extend(after.into_iter().filter(|&a| a != index));
-        jump.fields.entry(parent_type.clone()).or_default().push(Sel::Field(field.clone()));
+        jump.fields
+            .entry(parent_type.clone())
+            .or_default()
+            .push(Sel::Field(field.clone()));
         let reps = jump.representations.entry(parent_type.clone()).or_default();
         merge_into(reps, representation);
         Ok(())
     }
 
     /// Whether `graph` can select every field of `selections` on `type_name` itself.
-    fn provides_directly(&self, graph: GraphId, type_name: &Name, selections: &[Sel], provided: Option<&[Sel]>) -> bool {
+    fn provides_directly(
+        &self,
+        graph: GraphId,
+        type_name: &Name,
+        selections: &[Sel],
+        provided: Option<&[Sel]>,
+    ) -> bool {
         selections.iter().all(|selection| match selection {
             Sel::Field(field) => {
                 let provided_field = provided.and_then(|p| find_field(p, &field.name));
-                let key_field_here = self
+                let key_field_here = self.supergraph.keys(graph, type_name).iter().any(|k| {
+                    find_field(
+                        &operation::from_field_set(&k.fields.selection_set),
+                        &field.name,
+                    )
+                    .is_some()
+                });
+                let local = self
                     .supergraph
-                    .keys(graph, type_name)
-                    .iter()
-                    .any(|k| find_field(&operation::from_field_set(&k.fields.selection_set), &field.name).is_some());
-                let local = self.supergraph.graph_resolves_field(graph, type_name, &field.name)
+                    .graph_resolves_field(graph, type_name, &field.name)
                     || provided_field.is_some()
                     || key_field_here;
                 local
@@ -572,7 +669,9 @@ impl<'a> Planner<'a> {
                             provided_field.map(|p| p.selections.as_slice()),
                         ))
             }
-            Sel::Fragment(fragment) => self.provides_directly(graph, type_name, &fragment.selections, provided),
+            Sel::Fragment(fragment) => {
+                self.provides_directly(graph, type_name, &fragment.selections, provided)
+            }
         })
     }
 }
@@ -593,14 +692,9 @@ fn child_path(path: &[PathSeg], field: &FieldSel) -> ResponsePath {
     let mut child = path.to_vec();
     child.push(PathSeg::Key(field.response_key().clone()));
     let mut ty = &field.ty;
-    loop {
-        match ty {
-            ast::Type::List(inner) | ast::Type::NonNullList(inner) => {
-                child.push(PathSeg::List);
-                ty = inner;
-            }
-            _ => break,
-        }
+    while let ast::Type::List(inner) | ast::Type::NonNullList(inner) = ty {
+        child.push(PathSeg::List);
+        ty = inner;
     }
     child
 }
@@ -620,7 +714,14 @@ fn merge_into(target: &mut Vec<Sel>, extra: Vec<Sel>) {
         match selection {
             Sel::Field(field) => {
                 let existing = target.iter_mut().find_map(|s| match s {
-                    Sel::Field(f) if f.response_key() == field.response_key() && f.name == field.name && f.arguments == field.arguments && f.directives == field.directives => Some(f),
+                    Sel::Field(f)
+                        if f.response_key() == field.response_key()
+                            && f.name == field.name
+                            && f.arguments == field.arguments
+                            && f.directives == field.directives =>
+                    {
+                        Some(f)
+                    }
                     _ => None,
                 });
                 match existing {
@@ -676,7 +777,11 @@ fn dependency_order(jumps: &[Jump]) -> Vec<usize> {
     let mut placed = vec![false; jumps.len()];
     while order.len() < jumps.len() {
         let ready = (0..jumps.len()).find(|&i| {
-            !placed[i] && jumps[i].after.iter().all(|&a| a >= jumps.len() || placed[a] || a == i)
+            !placed[i]
+                && jumps[i]
+                    .after
+                    .iter()
+                    .all(|&a| a >= jumps.len() || placed[a] || a == i)
         });
         let next = ready.unwrap_or_else(|| (0..jumps.len()).find(|&i| !placed[i]).unwrap_or(0));
         placed[next] = true;

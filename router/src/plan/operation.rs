@@ -77,7 +77,10 @@ fn condition_directives(directives: &executable::DirectiveList) -> Vec<Node<ast:
 }
 
 /// Converts the chosen operation of a validated document.
-pub fn normalize(document: &ExecutableDocument, operation: &executable::Operation) -> NormalizedOperation {
+pub fn normalize(
+    document: &ExecutableDocument,
+    operation: &executable::Operation,
+) -> NormalizedOperation {
     NormalizedOperation {
         kind: operation.operation_type,
         name: operation.name.clone(),
@@ -190,11 +193,7 @@ pub fn render(selections: &[Sel], out: &mut String) {
 pub fn collect_variables(selections: &[Sel], into: &mut Vec<Name>) {
     fn from_value(value: &ast::Value, into: &mut Vec<Name>) {
         match value {
-            ast::Value::Variable(name) => {
-                if !into.contains(name) {
-                    into.push(name.clone());
-                }
-            }
+            ast::Value::Variable(name) if !into.contains(name) => into.push(name.clone()),
             ast::Value::List(items) => items.iter().for_each(|v| from_value(v, into)),
             ast::Value::Object(fields) => fields.iter().for_each(|(_, v)| from_value(v, into)),
             _ => {}

@@ -10,7 +10,16 @@ use std::collections::HashSet;
 fn is_internal_directive(name: &str) -> bool {
     name.starts_with("join__")
         || name.starts_with("link__")
-        || matches!(name, "link" | "inaccessible" | "tag" | "core" | "authenticated" | "requiresScopes" | "policy")
+        || matches!(
+            name,
+            "link"
+                | "inaccessible"
+                | "tag"
+                | "core"
+                | "authenticated"
+                | "requiresScopes"
+                | "policy"
+        )
 }
 
 fn is_internal_type(name: &str) -> bool {
@@ -49,8 +58,12 @@ pub(super) fn derive(supergraph: &Valid<Schema>) -> Result<Valid<Schema>, Superg
             ExtendedType::Object(object) => {
                 let object = object.make_mut();
                 strip_schema(&mut object.directives);
-                object.implements_interfaces.retain(|i| !removed.contains(&i.name));
-                object.fields.retain(|_, f| !inaccessible_ast(&f.directives) && !removed.contains(f.ty.inner_named_type()));
+                object
+                    .implements_interfaces
+                    .retain(|i| !removed.contains(&i.name));
+                object.fields.retain(|_, f| {
+                    !inaccessible_ast(&f.directives) && !removed.contains(f.ty.inner_named_type())
+                });
                 for field in object.fields.values_mut() {
                     clean_field(field.make_mut(), &removed);
                 }
@@ -58,8 +71,12 @@ pub(super) fn derive(supergraph: &Valid<Schema>) -> Result<Valid<Schema>, Superg
             ExtendedType::Interface(interface) => {
                 let interface = interface.make_mut();
                 strip_schema(&mut interface.directives);
-                interface.implements_interfaces.retain(|i| !removed.contains(&i.name));
-                interface.fields.retain(|_, f| !inaccessible_ast(&f.directives) && !removed.contains(f.ty.inner_named_type()));
+                interface
+                    .implements_interfaces
+                    .retain(|i| !removed.contains(&i.name));
+                interface.fields.retain(|_, f| {
+                    !inaccessible_ast(&f.directives) && !removed.contains(f.ty.inner_named_type())
+                });
                 for field in interface.fields.values_mut() {
                     clean_field(field.make_mut(), &removed);
                 }
@@ -72,7 +89,9 @@ pub(super) fn derive(supergraph: &Valid<Schema>) -> Result<Valid<Schema>, Superg
             ExtendedType::Enum(enumeration) => {
                 let enumeration = enumeration.make_mut();
                 strip_schema(&mut enumeration.directives);
-                enumeration.values.retain(|_, v| !inaccessible_ast(&v.directives));
+                enumeration
+                    .values
+                    .retain(|_, v| !inaccessible_ast(&v.directives));
                 for value in enumeration.values.values_mut() {
                     strip_ast(&mut value.make_mut().directives);
                 }
@@ -80,7 +99,9 @@ pub(super) fn derive(supergraph: &Valid<Schema>) -> Result<Valid<Schema>, Superg
             ExtendedType::InputObject(input) => {
                 let input = input.make_mut();
                 strip_schema(&mut input.directives);
-                input.fields.retain(|_, f| !inaccessible_ast(&f.directives) && !removed.contains(f.ty.inner_named_type()));
+                input.fields.retain(|_, f| {
+                    !inaccessible_ast(&f.directives) && !removed.contains(f.ty.inner_named_type())
+                });
                 for field in input.fields.values_mut() {
                     strip_ast(&mut field.make_mut().directives);
                 }
@@ -91,7 +112,11 @@ pub(super) fn derive(supergraph: &Valid<Schema>) -> Result<Valid<Schema>, Superg
     // Drop root operations whose type disappeared (e.g. an inaccessible Mutation).
     {
         let definition = schema.schema_definition.make_mut();
-        for root in [&mut definition.query, &mut definition.mutation, &mut definition.subscription] {
+        for root in [
+            &mut definition.query,
+            &mut definition.mutation,
+            &mut definition.subscription,
+        ] {
             if root.as_ref().is_some_and(|r| removed.contains(&r.name)) {
                 *root = None;
             }

@@ -109,21 +109,30 @@ impl std::fmt::Debug for Supergraph {
 }
 
 fn string_argument(directive: &Directive, name: &str) -> Option<String> {
-    match directive.specified_argument_by_name(name).map(|v| v.as_ref()) {
+    match directive
+        .specified_argument_by_name(name)
+        .map(|v| v.as_ref())
+    {
         Some(Value::String(s)) => Some(s.clone()),
         _ => None,
     }
 }
 
 fn bool_argument(directive: &Directive, name: &str) -> Option<bool> {
-    match directive.specified_argument_by_name(name).map(|v| v.as_ref()) {
+    match directive
+        .specified_argument_by_name(name)
+        .map(|v| v.as_ref())
+    {
         Some(Value::Boolean(b)) => Some(*b),
         _ => None,
     }
 }
 
 fn enum_argument(directive: &Directive, name: &str) -> Option<Name> {
-    match directive.specified_argument_by_name(name).map(|v| v.as_ref()) {
+    match directive
+        .specified_argument_by_name(name)
+        .map(|v| v.as_ref())
+    {
         Some(Value::Enum(e)) => Some(e.clone()),
         _ => None,
     }
@@ -137,7 +146,10 @@ impl Supergraph {
         let graph_of = |value: &Name| subgraphs.iter().position(|g| &g.enum_value == value);
         let mut types = IndexMap::new();
         for (type_name, ty) in &schema.types {
-            if type_name.starts_with("join__") || type_name.starts_with("link__") || ty.is_built_in() {
+            if type_name.starts_with("join__")
+                || type_name.starts_with("link__")
+                || ty.is_built_in()
+            {
                 continue;
             }
             let mut info = TypeInfo::default();
@@ -145,10 +157,13 @@ impl Supergraph {
                 let graph = enum_argument(directive, "graph")
                     .and_then(|g| graph_of(&g))
                     .ok_or_else(|| {
-                        SupergraphError::Join(format!("@join__type on `{type_name}` names an unknown graph"))
+                        SupergraphError::Join(format!(
+                            "@join__type on `{type_name}` names an unknown graph"
+                        ))
                     })?;
                 let entry = info.graphs.entry(graph).or_default();
-                entry.is_interface_object |= bool_argument(directive, "isInterfaceObject").unwrap_or(false);
+                entry.is_interface_object |=
+                    bool_argument(directive, "isInterfaceObject").unwrap_or(false);
                 entry.extension |= bool_argument(directive, "extension").unwrap_or(false);
                 if let Some(key) = string_argument(directive, "key") {
                     let fields = parse_field_set(&schema, type_name, &key)?;
@@ -165,21 +180,29 @@ impl Supergraph {
                 ) else {
                     continue;
                 };
-                let member = Name::new(&member).map_err(|e| SupergraphError::Join(e.to_string()))?;
-                info.possible_in_graph.entry(graph).or_default().insert(member);
+                let member =
+                    Name::new(&member).map_err(|e| SupergraphError::Join(e.to_string()))?;
+                info.possible_in_graph
+                    .entry(graph)
+                    .or_default()
+                    .insert(member);
             }
-            let fields: Vec<(&Name, &Component<apollo_compiler::schema::FieldDefinition>)> = match ty {
-                ExtendedType::Object(o) => o.fields.iter().collect(),
-                ExtendedType::Interface(i) => i.fields.iter().collect(),
-                _ => Vec::new(),
-            };
+            let fields: Vec<(&Name, &Component<apollo_compiler::schema::FieldDefinition>)> =
+                match ty {
+                    ExtendedType::Object(o) => o.fields.iter().collect(),
+                    ExtendedType::Interface(i) => i.fields.iter().collect(),
+                    _ => Vec::new(),
+                };
             for (field_name, field) in fields {
                 let mut field_info = FieldInfo::default();
-                let directives: Vec<&apollo_compiler::Node<Directive>> = field.directives.get_all("join__field").collect();
+                let directives: Vec<&apollo_compiler::Node<Directive>> =
+                    field.directives.get_all("join__field").collect();
                 if !directives.is_empty() {
                     let mut graphs = IndexMap::new();
                     for directive in directives {
-                        let Some(graph) = enum_argument(directive, "graph").and_then(|g| graph_of(&g)) else {
+                        let Some(graph) =
+                            enum_argument(directive, "graph").and_then(|g| graph_of(&g))
+                        else {
                             continue;
                         };
                         let field_type_name = field.ty.inner_named_type();
@@ -195,7 +218,8 @@ impl Supergraph {
                                 requires,
                                 provides,
                                 external: bool_argument(directive, "external").unwrap_or(false),
-                                overridden_elsewhere: bool_argument(directive, "usedOverridden").unwrap_or(false),
+                                overridden_elsewhere: bool_argument(directive, "usedOverridden")
+                                    .unwrap_or(false),
                                 type_in_graph: string_argument(directive, "type"),
                             },
                         );
@@ -216,7 +240,10 @@ impl Supergraph {
                     continue;
                 };
                 if let Some(info) = types.get_mut(interface.as_str()) {
-                    info.possible_in_graph.entry(graph).or_default().insert(type_name.clone());
+                    info.possible_in_graph
+                        .entry(graph)
+                        .or_default()
+                        .insert(type_name.clone());
                 }
             }
         }
@@ -254,7 +281,10 @@ impl Supergraph {
     }
 
     pub fn is_object(&self, type_name: &str) -> bool {
-        matches!(self.schema.types.get(type_name), Some(ExtendedType::Object(_)))
+        matches!(
+            self.schema.types.get(type_name),
+            Some(ExtendedType::Object(_))
+        )
     }
 
     /// Whether `graph` can resolve `type_name.field_name` by itself (not counting
@@ -274,7 +304,12 @@ impl Supergraph {
         }
     }
 
-    pub fn field_in_graph(&self, graph: GraphId, type_name: &str, field_name: &str) -> Option<&FieldInGraph> {
+    pub fn field_in_graph(
+        &self,
+        graph: GraphId,
+        type_name: &str,
+        field_name: &str,
+    ) -> Option<&FieldInGraph> {
         self.types
             .get(type_name)?
             .fields
@@ -287,7 +322,10 @@ impl Supergraph {
     /// Graphs that can resolve the field, in subgraph order.
     pub fn graphs_resolving_field(&self, type_name: &str, field_name: &str) -> Vec<GraphId> {
         (0..self.subgraphs.len())
-            .filter(|&g| self.graph_has_type(g, type_name) && self.graph_resolves_field(g, type_name, field_name))
+            .filter(|&g| {
+                self.graph_has_type(g, type_name)
+                    && self.graph_resolves_field(g, type_name, field_name)
+            })
             .collect()
     }
 
@@ -319,14 +357,21 @@ impl Supergraph {
     /// Object types that may appear where `abstract_type` is expected, as `graph` sees it.
     pub fn possible_types_in_graph(&self, graph: GraphId, abstract_type: &str) -> Vec<Name> {
         let supergraph_possible = self.possible_types(abstract_type);
-        match self.types.get(abstract_type).and_then(|i| i.possible_in_graph.get(&graph)) {
+        match self
+            .types
+            .get(abstract_type)
+            .and_then(|i| i.possible_in_graph.get(&graph))
+        {
             Some(in_graph) => supergraph_possible
                 .into_iter()
                 .filter(|t| in_graph.contains(t) && self.graph_has_type(graph, t))
                 .collect(),
             None => supergraph_possible
                 .into_iter()
-                .filter(|t| self.graph_has_type(graph, t) && self.implements_in_graph(graph, t, abstract_type))
+                .filter(|t| {
+                    self.graph_has_type(graph, t)
+                        && self.implements_in_graph(graph, t, abstract_type)
+                })
                 .collect(),
         }
     }
@@ -345,14 +390,18 @@ impl Supergraph {
     /// Object types that may appear where `type_name` is expected, per the supergraph.
     pub fn possible_types(&self, type_name: &str) -> Vec<Name> {
         match self.schema.types.get(type_name) {
-            Some(ExtendedType::Object(_)) => Name::new(type_name).map(|n| vec![n]).unwrap_or_default(),
+            Some(ExtendedType::Object(_)) => {
+                Name::new(type_name).map(|n| vec![n]).unwrap_or_default()
+            }
             Some(ExtendedType::Union(u)) => u.members.iter().map(|m| m.name.clone()).collect(),
             Some(ExtendedType::Interface(_)) => self
                 .schema
                 .types
                 .iter()
                 .filter_map(|(name, ty)| match ty {
-                    ExtendedType::Object(o) if o.implements_interfaces.iter().any(|i| i.name == type_name) => {
+                    ExtendedType::Object(o)
+                        if o.implements_interfaces.iter().any(|i| i.name == type_name) =>
+                    {
                         Some(name.clone())
                     }
                     _ => None,
@@ -378,7 +427,8 @@ fn read_subgraphs(schema: &Schema) -> Result<Vec<Subgraph>, SupergraphError> {
             SupergraphError::Join(format!("join__Graph value `{value}` has no @join__graph"))
         })?;
         subgraphs.push(Subgraph {
-            name: string_argument(directive, "name").unwrap_or_else(|| value.to_string().to_lowercase()),
+            name: string_argument(directive, "name")
+                .unwrap_or_else(|| value.to_string().to_lowercase()),
             url: string_argument(directive, "url").unwrap_or_default(),
             enum_value: value.clone(),
         });
@@ -389,10 +439,18 @@ fn read_subgraphs(schema: &Schema) -> Result<Vec<Subgraph>, SupergraphError> {
     Ok(subgraphs)
 }
 
-fn parse_field_set(schema: &Valid<Schema>, type_name: &Name, source: &str) -> Result<FieldSetSelection, SupergraphError> {
-    let field_set = FieldSet::parse(schema, type_name.clone(), source, "field_set.graphql").map_err(|e| {
-        SupergraphError::Join(format!("field set `{source}` on `{type_name}`: {}", e.errors))
-    })?;
+fn parse_field_set(
+    schema: &Valid<Schema>,
+    type_name: &Name,
+    source: &str,
+) -> Result<FieldSetSelection, SupergraphError> {
+    let field_set = FieldSet::parse(schema, type_name.clone(), source, "field_set.graphql")
+        .map_err(|e| {
+            SupergraphError::Join(format!(
+                "field set `{source}` on `{type_name}`: {}",
+                e.errors
+            ))
+        })?;
     Ok(FieldSetSelection {
         source: source.to_owned(),
         selection_set: field_set.selection_set,
@@ -413,4 +471,3 @@ pub fn field_set_fields(selection_set: &SelectionSet) -> Vec<(Name, Option<&Sele
         })
         .collect()
 }
-

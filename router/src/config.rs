@@ -1,0 +1,71 @@
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The router's settings (`[router]` in `looma.toml`, `LOOMA_ROUTER__*`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterConfig {
+    pub port: u16,
+    /// Supergraph SDL file; watched and reloaded when it changes. `looma dev` composes one.
+    pub supergraph_path: Option<PathBuf>,
+    /// How often the supergraph file is checked for changes.
+    pub reload_interval_ms: u64,
+    /// Per-subgraph request timeout.
+    pub subgraph_timeout_ms: u64,
+    /// Operation limits checked before planning.
+    pub max_depth: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    pub max_request_bytes: usize,
+    /// Allow `__schema` / `__type` introspection of the API schema.
+    pub introspection: bool,
+    /// Plans kept in memory, by operation text and name.
+    pub plan_cache_size: u64,
+    /// Identity's JWKS, to verify bearer tokens at the edge. Unset: bearer tokens are refused.
+    pub jwks_url: Option<String>,
+    /// Identity's GraphQL endpoint, to check API keys at the edge. Unset: API keys are refused.
+    pub identity_url: Option<String>,
+    /// Expected `iss` and `aud` of access tokens.
+    pub token_issuer: String,
+    pub token_audience: String,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            port: 8206,
+            supergraph_path: None,
+            reload_interval_ms: 2_000,
+            subgraph_timeout_ms: 30_000,
+            max_depth: 32,
+            max_aliases: 200,
+            max_root_fields: 64,
+            max_request_bytes: 2 * 1024 * 1024,
+            introspection: true,
+            plan_cache_size: 1_024,
+            jwks_url: None,
+            identity_url: None,
+            token_issuer: "looma-identity".into(),
+            token_audience: "looma".into(),
+        }
+    }
+}
+
+impl RouterConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("router.max_depth", self.max_depth),
+            ("router.max_aliases", self.max_aliases),
+            ("router.max_root_fields", self.max_root_fields),
+            ("router.max_request_bytes", self.max_request_bytes),
+        ] {
+            if value == 0 {
+                return Err(format!("config key `{key}`: must be greater than 0"));
+            }
+        }
+        if self.subgraph_timeout_ms == 0 {
+            return Err("config key `router.subgraph_timeout_ms`: must be greater than 0".into());
+        }
+        Ok(())
+    }
+}

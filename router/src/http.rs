@@ -1,0 +1,257 @@
+//! The router's HTTP face: `POST /graphql` (and `GET` for queries), `/health`, `/ready`, and
+//! supergraph hot reload. Everything GraphQL happens in [`crate::pipeline`].
+
+use crate::config::RouterConfig;
+use crate::execute::{HttpTransport, SubgraphTransport};
+use crate::pipeline::{self, GraphqlRequest, LoadedSupergraph};
+use crate::supergraph::Supergraph;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+pub const COMPONENT: &str = "router";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    #[error("cannot read the supergraph file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("supergraph {path}: {source}")]
+    Supergraph {
+        path: PathBuf,
+        source: crate::supergraph::SupergraphError,
+    },
+}
+
+pub struct RouterService {
+    current: RwLock<Arc<LoadedSupergraph>>,
+    config: RouterConfig,
+    transport: Arc<dyn SubgraphTransport>,
+}
+
+impl RouterService {
+    pub fn new(supergraph: Supergraph, config: RouterConfig) -> Arc<Self> {
+        let transport = Arc::new(HttpTransport::new(Duration::from_millis(
+            config.subgraph_timeout_ms,
+        )));
+        Self::with_transport(supergraph, config, transport)
+    }
+
+    pub fn with_transport(
+        supergraph: Supergraph,
+        config: RouterConfig,
+        transport: Arc<dyn SubgraphTransport>,
+    ) -> Arc<Self> {
+        Arc::new(RouterService {
+            current: RwLock::new(Arc::new(LoadedSupergraph::new(
+                supergraph,
+                config.plan_cache_size,
+            ))),
+            config,
+            transport,
+        })
+    }
+
+    /// The supergraph in force; requests keep the one they started with across a reload.
+    pub fn current(&self) -> Arc<LoadedSupergraph> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, supergraph: Supergraph) {
+        let loaded = Arc::new(LoadedSupergraph::new(
+            supergraph,
+            self.config.plan_cache_size,
+        ));
+        match self.current.write() {
+            Ok(mut guard) => *guard = loaded,
+            Err(poisoned) => *poisoned.into_inner() = loaded,
+        }
+    }
+
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    pub async fn handle(&self, request: &GraphqlRequest, headers: &HeaderMap) -> Value {
+        let loaded = self.current();
+        pipeline::execute(
+            &loaded,
+            &self.config,
+            self.transport.as_ref(),
+            request,
+            headers,
+        )
+        .await
+    }
+}
+
+pub fn read_supergraph(path: &Path) -> Result<Supergraph, RouterError> {
+    let sdl = std::fs::read_to_string(path).map_err(|source| RouterError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Supergraph::parse(&sdl).map_err(|source| RouterError::Supergraph {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Polls the supergraph file and swaps in a new version when it changes and parses; a broken
+/// file is logged and the previous supergraph keeps serving.
+pub fn spawn_reloader(service: Arc<RouterService>, path: PathBuf) -> tokio::task::JoinHandle<()> {
+    let interval = Duration::from_millis(service.config.reload_interval_ms.max(100));
+    tokio::spawn(async move {
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut last: Option<SystemTime> = modified(&path);
+        let mut last_sdl = service.current().supergraph.sdl.clone();
+        loop {
+            tokio::time::sleep(interval).await;
+            let now = modified(&path);
+            if now == last {
+                continue;
+            }
+            last = now;
+            let Ok(sdl) = std::fs::read_to_string(&path) else {
+                tracing::warn!(path = %path.display(), "supergraph file unreadable; keeping the current one");
+                continue;
+            };
+            if sdl == last_sdl {
+                continue;
+            }
+            match Supergraph::parse(&sdl) {
+                Ok(supergraph) => {
+                    service.replace(supergraph);
+                    last_sdl = sdl;
+                    tracing::info!(path = %path.display(), "supergraph reloaded");
+                }
+                Err(error) => {
+                    tracing::error!(path = %path.display(), %error, "new supergraph rejected; keeping the current one");
+                }
+            }
+        }
+    })
+}
+
+pub fn router(service: Arc<RouterService>) -> Router {
+    let limit = service.config.max_request_bytes;
+    let ready_service = service.clone();
+    let checks = vec![looma_server::ReadinessCheck::new("supergraph", move || {
+        let service = ready_service.clone();
+        Box::pin(async move {
+            let loaded = service.current();
+            if loaded.supergraph.subgraphs.is_empty() {
+                Err("no subgraphs".to_owned())
+            } else {
+                Ok(())
+            }
+        })
+    })];
+    let routes = Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/", get(graphql_get).post(graphql_post))
+        .with_state(service)
+        .merge(looma_server::health_routes(COMPONENT, checks));
+    looma_server::with_edge_layers(routes, limit)
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn graphql_post(
+    State(service): State<Arc<RouterService>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request: GraphqlRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                pipeline::request_error(
+                    "BAD_REQUEST",
+                    format!("the body is not a GraphQL JSON request: {error}"),
+                ),
+            );
+        }
+    };
+    let forwarded = forwarded_headers(&headers);
+    json_response(StatusCode::OK, service.handle(&request, &forwarded).await)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+async fn graphql_get(
+    State(service): State<Arc<RouterService>>,
+    headers: HeaderMap,
+    Query(params): Query<GetParams>,
+) -> Response {
+    let Some(query) = params.query else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            pipeline::request_error("BAD_REQUEST", "GET needs a `query` parameter"),
+        );
+    };
+    let variables = match params
+        .variables
+        .as_deref()
+        .map(serde_json::from_str::<Value>)
+    {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                pipeline::request_error("BAD_REQUEST", "`variables` is not JSON"),
+            );
+        }
+    };
+    if query.trim_start().starts_with("mutation") {
+        return json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            pipeline::request_error("BAD_REQUEST", "mutations must be sent with POST"),
+        );
+    }
+    let request = GraphqlRequest {
+        query: Some(query),
+        operation_name: params.operation_name,
+        variables,
+        extensions: None,
+    };
+    let forwarded = forwarded_headers(&headers);
+    json_response(StatusCode::OK, service.handle(&request, &forwarded).await)
+}
+
+/// Headers passed on to subgraphs.
+fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for name in ["x-request-id"] {
+        if let Some(value) = incoming.get(name) {
+            out.insert(name, value.clone());
+        }
+    }
+    out
+}
