@@ -52,6 +52,16 @@ enum Command {
     },
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Print the query plan the router makes for an operation (for debugging plans).
+    Plan {
+        /// Supergraph SDL file.
+        #[arg(long)]
+        supergraph: PathBuf,
+        /// The operation text.
+        query: String,
+        #[arg(long)]
+        operation_name: Option<String>,
+    },
     /// Print a subgraph's federation SDL (what `_service { sdl }` returns).
     Sdl {
         #[arg(value_enum)]
@@ -107,6 +117,25 @@ async fn run(cli: Cli) -> Result<()> {
         print!("{}", sdl(component));
         return Ok(());
     }
+    if let Command::Plan {
+        supergraph,
+        query,
+        operation_name,
+    } = &cli.command
+    {
+        let supergraph = looma_router::read_supergraph(supergraph)?;
+        let loaded = looma_router::pipeline::LoadedSupergraph::new(supergraph, 1);
+        let config = looma_router::RouterConfig::default();
+        match looma_router::pipeline::prepare(&loaded, &config, query, operation_name.as_deref()) {
+            Ok(prepared) => {
+                for fetch in &prepared.plan.fetches {
+                    println!("{}", looma_router::plan::describe_fetch(fetch));
+                }
+            }
+            Err(errors) => println!("{errors:#}"),
+        }
+        return Ok(());
+    }
     let mut config = LoomaConfig::load(file.as_deref())?;
     looma_core::telemetry::init_logging(&config.log);
     match cli.command {
@@ -128,7 +157,7 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{}", config.to_redacted_toml());
             Ok(())
         }
-        Command::Sdl { .. } => Ok(()),
+        Command::Sdl { .. } | Command::Plan { .. } => Ok(()),
     }
 }
 

@@ -155,7 +155,7 @@ impl Execution<'_> {
             .await;
             for (prepared, result) in sent {
                 *requests.entry(prepared.fetch.subgraph.clone()).or_default() += 1;
-                merge_result(&prepared, result, &mut data, &mut errors);
+                merge_result(self.supergraph, &prepared, result, &mut data, &mut errors);
             }
         }
         FetchedData {
@@ -189,12 +189,15 @@ impl Execution<'_> {
                 let Some(type_name) = object.get("__typename").and_then(Value::as_str) else {
                     continue;
                 };
-                let Some(selection) = representations.get(type_name) else {
+                let Some(spec) = representations.get(type_name) else {
                     continue;
                 };
-                let Some(rep) = select_representation(self.supergraph, object, selection) else {
+                let Some(mut rep) =
+                    select_representation(self.supergraph, object, &spec.selections)
+                else {
                     continue;
                 };
+                rep["__typename"] = Value::String(spec.typename.to_string());
                 let key = rep.to_string();
                 let index = *index_of.entry(key).or_insert_with(|| {
                     reps.push(rep);
@@ -328,6 +331,7 @@ fn unavailable_error(subgraph: &str, reason: &str, path: Option<Vec<Value>>) -> 
 }
 
 fn merge_result(
+    supergraph: &Supergraph,
     prepared: &Prepared,
     result: Result<Value, String>,
     data: &mut Value,
@@ -359,11 +363,20 @@ fn merge_result(
             };
             if let Value::Array(entities) = entities {
                 for (location, index) in &prepared.targets {
-                    if let (Some(entity), Some(target)) =
+                    if let (Some(Value::Object(entity)), Some(target)) =
                         (entities.get(*index), pointer_mut(data, location))
-                        && entity.is_object()
                     {
-                        deep_merge(target, entity.clone());
+                        let mut entity = entity.clone();
+                        // An interface object answers with the interface's name; keep the
+                        // concrete type already known.
+                        if entity
+                            .get("__typename")
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| !supergraph.is_object(t))
+                        {
+                            entity.remove("__typename");
+                        }
+                        deep_merge(target, Value::Object(entity));
                     }
                 }
             }

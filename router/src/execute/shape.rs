@@ -195,8 +195,14 @@ impl Shaper<'_> {
                                 .filter(|t| self.supergraph.is_object(t))
                                 .unwrap_or(name.as_str())
                                 .to_owned();
-                            self.shape_object(&runtime, selections, object, path, false)
-                                .map(Value::Object)
+                            // An object of a type hidden from the API (@inaccessible) cannot
+                            // be shown: it becomes null.
+                            if !self.supergraph.api_schema.types.contains_key(runtime.as_str()) {
+                                Err(NullBubble)
+                            } else {
+                                self.shape_object(&runtime, selections, object, path, false)
+                                    .map(Value::Object)
+                            }
                         }
                         _ => Err(NullBubble),
                     },

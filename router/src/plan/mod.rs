@@ -39,15 +39,25 @@ pub fn path_to_string(path: &[PathSeg]) -> String {
         .join(".")
 }
 
+/// How to turn a fetched object into a representation for an `_entities` call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RepresentationSpec {
+    /// The `__typename` the target subgraph expects: the object's own type, or the
+    /// interface name when the target knows the type only as an `@interfaceObject`.
+    pub typename: Name,
+    /// Key and `@requires` fields to copy from the object.
+    pub selections: Vec<Sel>,
+}
+
 #[derive(Clone, Debug)]
 pub enum FetchKind {
     /// Root fields of a query or mutation, merged into the response root.
     Root,
-    /// `_entities` for the objects at `path` whose `__typename` has a representation
-    /// selection in `representations`.
+    /// `_entities` for the objects at `path` whose `__typename` (as fetched so far) has an
+    /// entry in `representations`.
     Entity {
         path: ResponsePath,
-        representations: IndexMap<Name, Vec<Sel>>,
+        representations: IndexMap<Name, RepresentationSpec>,
     },
 }
 
@@ -91,12 +101,14 @@ const MAX_JUMP_DEPTH: usize = 64;
 struct Jump {
     graph: GraphId,
     path: ResponsePath,
-    /// Client fields to resolve, per concrete parent type.
+    /// Client fields to resolve, per type condition in the target subgraph.
     fields: IndexMap<Name, Vec<Sel>>,
-    /// Representation selection (`__typename`, key, `@requires`), per parent type.
-    representations: IndexMap<Name, Vec<Sel>>,
+    /// Representation (`__typename`, key, `@requires`), per `__typename` found in the data.
+    representations: IndexMap<Name, RepresentationSpec>,
     /// Other jumps (of the same parent fetch) that must land first.
     after: BTreeSet<usize>,
+    /// Planner revision of the last change, to see which jumps a step touched.
+    revision: usize,
 }
 
 struct Draft {
@@ -111,14 +123,23 @@ enum DraftKind {
     Root(OperationType),
     Entity {
         path: ResponsePath,
-        representations: IndexMap<Name, Vec<Sel>>,
+        representations: IndexMap<Name, RepresentationSpec>,
     },
 }
 
 struct Planner<'a> {
     supergraph: &'a Supergraph,
     drafts: Vec<Draft>,
+    /// Nesting of key/requirement planning, to stop on cyclic requirements.
+    requirement_depth: std::cell::Cell<usize>,
+    /// True while planning the top level of an entity fetch: there, `@requires` fields are
+    /// resolved from the representation instead of needing another jump.
+    at_entity_root: std::cell::Cell<bool>,
+    /// Counter behind `Jump::revision`.
+    revision: std::cell::Cell<usize>,
 }
+
+const MAX_REQUIREMENT_DEPTH: usize = 16;
 
 /// Plans a normalized operation. Root `__typename` and introspection fields are left to the
 /// executor; everything else is assigned to fetches.
@@ -132,6 +153,9 @@ pub fn plan_operation(
     let mut planner = Planner {
         supergraph,
         drafts: Vec::new(),
+        requirement_depth: std::cell::Cell::new(0),
+        at_entity_root: std::cell::Cell::new(false),
+        revision: std::cell::Cell::new(0),
     };
     let root_type = operation.root_type.clone();
     let groups = planner.split_root(&root_type, &operation.selections)?;
@@ -229,6 +253,30 @@ fn finish(
         query,
         variables,
     }
+}
+
+/// A one-paragraph, human-readable description of a fetch (`looma plan`).
+pub fn describe_fetch(fetch: &Fetch) -> String {
+    let mut text = format!("#{} -> {}", fetch.id, fetch.subgraph);
+    if !fetch.depends_on.is_empty() {
+        let deps: Vec<String> = fetch.depends_on.iter().map(|d| format!("#{d}")).collect();
+        text.push_str(&format!(" after {}", deps.join(", ")));
+    }
+    if let FetchKind::Entity {
+        path,
+        representations,
+    } = &fetch.kind
+    {
+        text.push_str(&format!(" at {}", path_to_string(path)));
+        for (typename, spec) in representations {
+            let mut rep = String::new();
+            operation::render(&spec.selections, &mut rep);
+            text.push_str(&format!("\n    {typename} as {} {rep}", spec.typename));
+        }
+    }
+    text.push_str("\n    ");
+    text.push_str(&fetch.query);
+    text
 }
 
 fn typename_sel() -> Sel {
@@ -368,6 +416,7 @@ impl<'a> Planner<'a> {
             fetch_of_jump[index] = Some(id);
             for (type_name, fields) in &jump.fields {
                 let mut inner_jumps = Vec::new();
+                self.at_entity_root.set(true);
                 let planned = self.plan_level(
                     jump.graph,
                     type_name,
@@ -375,7 +424,9 @@ impl<'a> Planner<'a> {
                     &jump.path,
                     None,
                     &mut inner_jumps,
-                )?;
+                );
+                self.at_entity_root.set(false);
+                let planned = planned?;
                 self.drafts[id].selections.push(Sel::Fragment(FragmentSel {
                     type_condition: Some(type_name.clone()),
                     directives: Vec::new(),
@@ -416,6 +467,16 @@ impl<'a> Planner<'a> {
         jumps: &mut Vec<Jump>,
     ) -> Result<Vec<Sel>, PlanError> {
         if self.supergraph.is_abstract(parent_type) {
+            if self.supergraph.is_interface_object_in(graph, parent_type) {
+                return self.plan_interface_object_level(
+                    graph,
+                    parent_type,
+                    selections,
+                    path,
+                    provided,
+                    jumps,
+                );
+            }
             return self.plan_abstract_level(graph, parent_type, selections, path, provided, jumps);
         }
         let mut out: Vec<Sel> = Vec::new();
@@ -496,17 +557,62 @@ impl<'a> Planner<'a> {
         out: &mut Vec<Sel>,
     ) -> Result<(), PlanError> {
         let provided_field = provided.and_then(|p| find_field(p, &field.name));
-        let local = self
+        // A field with @requires is resolved only through `_entities`, even in its own
+        // subgraph: the required (external) fields arrive in the representation.
+        let requires_here = self
+            .supergraph
+            .field_in_graph(graph, parent_type, &field.name)
+            .is_some_and(|f| f.requires.is_some());
+        let at_entity_root = self.at_entity_root.replace(false);
+        let local = (self
             .supergraph
             .graph_resolves_field(graph, parent_type, &field.name)
+            && (!requires_here || at_entity_root))
             || provided_field.is_some();
+        let outcome = self.plan_field_in(
+            graph,
+            parent_type,
+            field,
+            path,
+            provided,
+            jumps,
+            out,
+            local,
+            provided_field,
+        );
+        self.at_entity_root.set(at_entity_root);
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan_field_in(
+        &self,
+        graph: GraphId,
+        parent_type: &Name,
+        field: &FieldSel,
+        path: &[PathSeg],
+        provided: Option<&[Sel]>,
+        jumps: &mut Vec<Jump>,
+        out: &mut Vec<Sel>,
+        local: bool,
+        provided_field: Option<&FieldSel>,
+    ) -> Result<(), PlanError> {
         if local {
             let mut planned = FieldSel {
                 selections: Vec::new(),
                 ..field.clone()
             };
             if !field.selections.is_empty() {
-                let child_type = field.ty.inner_named_type().clone();
+                // The subgraph may declare the field with a narrower type (`type:` in
+                // @join__field), e.g. an object where the supergraph has a union.
+                let child_type = self
+                    .supergraph
+                    .field_in_graph(graph, parent_type, &field.name)
+                    .and_then(|f| f.type_in_graph.as_deref())
+                    .map(|t| t.trim_matches(|c| c == '[' || c == ']' || c == '!'))
+                    .and_then(|t| Name::new(t).ok())
+                    .filter(|t| self.supergraph.schema.types.contains_key(t.as_str()))
+                    .unwrap_or_else(|| field.ty.inner_named_type().clone());
                 let child_path = child_path(path, field);
                 let child_provided: Option<Vec<Sel>> = match provided_field {
                     Some(p) => Some(p.selections.clone()),
@@ -534,86 +640,170 @@ impl<'a> Planner<'a> {
             out.push(Sel::Field(planned));
             return Ok(());
         }
-        self.jump_for_field(graph, parent_type, field, path, provided, jumps, out)
+        self.jump_for(
+            graph,
+            parent_type,
+            Sel::Field(field.clone()),
+            Some(field),
+            path,
+            provided,
+            jumps,
+            out,
+        )
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn jump_for_field(
+    /// Subgraphs (with the type name to use there) that can resolve `field` of
+    /// `parent_type`: directly, or through an `@interfaceObject` of one of its interfaces.
+    /// `field == None` asks for the owner of an interface known here only as an interface
+    /// object (to learn the real `__typename` or resolve type-specific fragments).
+    fn jump_candidates(
         &self,
         graph: GraphId,
         parent_type: &Name,
-        field: &FieldSel,
+        field: Option<&str>,
+    ) -> Vec<(GraphId, Name)> {
+        let sg = self.supergraph;
+        let mut candidates: Vec<(GraphId, Name)> = Vec::new();
+        match field {
+            Some(field) => {
+                for g in sg.graphs_resolving_field(parent_type, field) {
+                    let needs_entities = sg
+                        .field_in_graph(g, parent_type, field)
+                        .is_some_and(|f| f.requires.is_some());
+                    if g != graph || needs_entities {
+                        candidates.push((g, parent_type.clone()));
+                    }
+                }
+                if let Some(object) = sg.schema.get_object(parent_type) {
+                    for interface in &object.implements_interfaces {
+                        for g in 0..sg.subgraphs.len() {
+                            if g != graph
+                                && sg.is_interface_object_in(g, &interface.name)
+                                && sg.graph_resolves_field(g, &interface.name, field)
+                            {
+                                candidates.push((g, interface.name.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            None => {
+                for g in 0..sg.subgraphs.len() {
+                    if g != graph
+                        && sg.graph_has_type(g, parent_type)
+                        && !sg.is_interface_object_in(g, parent_type)
+                    {
+                        candidates.push((g, parent_type.clone()));
+                    }
+                }
+            }
+        }
+        candidates.retain(|(g, t)| !sg.resolvable_keys(*g, t).is_empty());
+        candidates
+    }
+
+    /// Moves `selection` (a field, or a fragment needing the real type) to another subgraph
+    /// through an entity jump: fetch the key (and `@requires`) here, resolve it there.
+    #[allow(clippy::too_many_arguments)]
+    fn jump_for(
+        &self,
+        graph: GraphId,
+        parent_type: &Name,
+        selection: Sel,
+        field: Option<&FieldSel>,
         path: &[PathSeg],
         provided: Option<&[Sel]>,
         jumps: &mut Vec<Jump>,
         out: &mut Vec<Sel>,
     ) -> Result<(), PlanError> {
-        let candidates = self
-            .supergraph
-            .graphs_resolving_field(parent_type, &field.name);
+        let field_name = field.map(|f| f.name.as_str());
+        let unresolvable = || PlanError::Unresolvable {
+            type_name: parent_type.to_string(),
+            field: field_name.unwrap_or("__typename").to_owned(),
+        };
+        let candidates = self.jump_candidates(
+            graph,
+            parent_type,
+            field_name.filter(|n| *n != "__typename"),
+        );
         if candidates.is_empty() {
-            return Err(PlanError::Unresolvable {
-                type_name: parent_type.to_string(),
-                field: field.name.to_string(),
-            });
+            return Err(unresolvable());
         }
         // Prefer a target whose key this graph provides directly, then one we already jump to.
-        let mut choice: Option<(GraphId, Vec<Sel>)> = None;
-        for &target in &candidates {
-            for key in self.supergraph.resolvable_keys(target, parent_type) {
+        let mut choice: Option<(GraphId, Name, Vec<Sel>)> = None;
+        'search: for (target, target_type) in &candidates {
+            for key in self.supergraph.resolvable_keys(*target, target_type) {
                 let key_sels = operation::from_field_set(&key.fields.selection_set);
                 if self.provides_directly(graph, parent_type, &key_sels, provided) {
-                    let already = jumps.iter().any(|j| j.graph == target && j.path == path);
+                    let already = jumps.iter().any(|j| j.graph == *target && j.path == path);
                     if choice.is_none() || already {
-                        choice = Some((target, key_sels));
+                        choice = Some((*target, target_type.clone(), key_sels));
                     }
                     if already {
-                        break;
+                        break 'search;
                     }
                 }
             }
         }
         // Otherwise any resolvable key: its fields are planned like client fields (multi-hop).
-        let (target, key_sels) = match choice {
+        let (target, target_type, key_sels) = match choice {
             Some(choice) => choice,
             None => candidates
                 .iter()
-                .find_map(|&target| {
+                .find_map(|(target, target_type)| {
                     self.supergraph
-                        .resolvable_keys(target, parent_type)
+                        .resolvable_keys(*target, target_type)
                         .first()
-                        .map(|k| (target, operation::from_field_set(&k.fields.selection_set)))
+                        .map(|k| {
+                            (
+                                *target,
+                                target_type.clone(),
+                                operation::from_field_set(&k.fields.selection_set),
+                            )
+                        })
                 })
-                .ok_or_else(|| PlanError::NoKey {
-                    type_name: parent_type.to_string(),
-                    field: field.name.to_string(),
-                    from: self.supergraph.subgraphs[graph].name.clone(),
-                })?,
+                .ok_or_else(unresolvable)?,
         };
-        let requires = self
-            .supergraph
-            .field_in_graph(target, parent_type, &field.name)
+        let requires = field_name
+            .and_then(|name| self.supergraph.field_in_graph(target, &target_type, name))
             .and_then(|f| f.requires.as_ref())
             .map(|r| operation::from_field_set(&r.selection_set))
             .unwrap_or_default();
 
         // Fetch key and requirements here (possibly through further jumps, which must land
         // before this one).
-        let before = jumps.len();
+        let mark = self.revision.get();
         let mut needed = key_sels.clone();
         needed.extend(requires.iter().cloned());
-        let fetched = self.plan_level(graph, parent_type, &needed, path, provided, jumps)?;
-        merge_into(out, fetched);
-        let after: BTreeSet<usize> = (before..jumps.len()).collect();
+        let depth = self.requirement_depth.get();
+        if depth >= MAX_REQUIREMENT_DEPTH {
+            return Err(PlanError::NoKey {
+                type_name: parent_type.to_string(),
+                field: field_name.unwrap_or("__typename").to_owned(),
+                from: self.supergraph.subgraphs[graph].name.clone(),
+            });
+        }
+        self.requirement_depth.set(depth + 1);
+        let fetched = self.plan_level(graph, parent_type, &needed, path, provided, jumps);
+        self.requirement_depth.set(depth);
+        merge_into(out, fetched?);
+        let after: BTreeSet<usize> = jumps
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| j.revision > mark)
+            .map(|(i, _)| i)
+            .collect();
+        let blocked = dependency_closure(jumps, &after);
 
         let mut representation = vec![typename_sel()];
         merge_into(&mut representation, key_sels);
         merge_into(&mut representation, requires);
 
-        let index = match jumps
+        let reusable = jumps
             .iter()
-            .position(|j| j.graph == target && j.path == path)
-        {
+            .enumerate()
+            .position(|(i, j)| j.graph == target && j.path == path && !blocked.contains(&i));
+        let index = match reusable {
             Some(index) => index,
             None => {
                 jumps.push(Jump {
@@ -622,19 +812,100 @@ impl<'a> Planner<'a> {
                     fields: IndexMap::new(),
                     representations: IndexMap::new(),
                     after: BTreeSet::new(),
+                    revision: 0,
                 });
                 jumps.len() - 1
             }
         };
+        let revision = self.revision.get() + 1;
+        self.revision.set(revision);
         let jump = &mut jumps[index];
+        jump.revision = revision;
         jump.after.extend(after.into_iter().filter(|&a| a != index));
         jump.fields
-            .entry(parent_type.clone())
+            .entry(target_type.clone())
             .or_default()
-            .push(Sel::Field(field.clone()));
-        let reps = jump.representations.entry(parent_type.clone()).or_default();
-        merge_into(reps, representation);
+            .push(selection);
+        let spec = jump
+            .representations
+            .entry(parent_type.clone())
+            .or_insert_with(|| RepresentationSpec {
+                typename: target_type.clone(),
+                selections: Vec::new(),
+            });
+        merge_into(&mut spec.selections, representation);
         Ok(())
+    }
+
+    /// A level whose type is an interface that `graph` knows only as an `@interfaceObject`:
+    /// the subgraph returns objects typed as the interface, so the real `__typename` and
+    /// type-specific fragments come from a subgraph that owns the interface.
+    fn plan_interface_object_level(
+        &self,
+        graph: GraphId,
+        interface: &Name,
+        selections: &[Sel],
+        path: &[PathSeg],
+        provided: Option<&[Sel]>,
+        jumps: &mut Vec<Jump>,
+    ) -> Result<Vec<Sel>, PlanError> {
+        let mut out = vec![typename_sel()];
+        for selection in selections {
+            match selection {
+                Sel::Field(field) if field.name == "__typename" => {
+                    self.jump_for(
+                        graph,
+                        interface,
+                        selection.clone(),
+                        None,
+                        path,
+                        provided,
+                        jumps,
+                        &mut out,
+                    )?;
+                }
+                Sel::Field(field) => {
+                    self.plan_field(graph, interface, field, path, provided, jumps, &mut out)?
+                }
+                Sel::Fragment(fragment) => {
+                    let same_type = fragment
+                        .type_condition
+                        .as_ref()
+                        .is_none_or(|c| c == interface);
+                    if same_type {
+                        let inner = self.plan_interface_object_level(
+                            graph,
+                            interface,
+                            &fragment.selections,
+                            path,
+                            provided,
+                            jumps,
+                        )?;
+                        if fragment.directives.is_empty() {
+                            merge_into(&mut out, inner);
+                        } else {
+                            out.push(Sel::Fragment(FragmentSel {
+                                type_condition: None,
+                                directives: fragment.directives.clone(),
+                                selections: inner,
+                            }));
+                        }
+                    } else {
+                        self.jump_for(
+                            graph,
+                            interface,
+                            selection.clone(),
+                            None,
+                            path,
+                            provided,
+                            jumps,
+                            &mut out,
+                        )?;
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Whether `graph` can select every field of `selections` on `type_name` itself.
@@ -768,6 +1039,22 @@ fn applicable_to(supergraph: &Supergraph, object: &Name, selections: &[Sel]) -> 
         }
     }
     out
+}
+
+/// `start` and every jump those wait for, transitively.
+fn dependency_closure(jumps: &[Jump], start: &BTreeSet<usize>) -> BTreeSet<usize> {
+    let mut closure = start.clone();
+    let mut pending: Vec<usize> = start.iter().copied().collect();
+    while let Some(next) = pending.pop() {
+        if let Some(jump) = jumps.get(next) {
+            for &dep in &jump.after {
+                if closure.insert(dep) {
+                    pending.push(dep);
+                }
+            }
+        }
+    }
+    closure
 }
 
 /// Jump indices ordered so each comes after the jumps it waits for (cycles, which a valid

@@ -296,12 +296,26 @@ impl Supergraph {
         let Some(info) = self.types.get(type_name) else {
             return true;
         };
-        match info.fields.get(field_name).and_then(|f| f.graphs.as_ref()) {
+        let owned = match info.fields.get(field_name).and_then(|f| f.graphs.as_ref()) {
             Some(graphs) => graphs
                 .get(&graph)
                 .is_some_and(|f| !f.external && !f.overridden_elsewhere),
             None => self.graph_has_type(graph, type_name),
-        }
+        };
+        // A subgraph can always return the key fields of an entity it declares, even when it
+        // marks them @external (federation 1 style `extend type`).
+        owned || self.is_key_field(graph, type_name, field_name)
+    }
+
+    /// Whether `field_name` is a top-level field of one of `type_name`'s keys in `graph`.
+    pub fn is_key_field(&self, graph: GraphId, type_name: &str, field_name: &str) -> bool {
+        self.keys(graph, type_name).iter().any(|key| {
+            key.fields
+                .selection_set
+                .selections
+                .iter()
+                .any(|s| matches!(s, Selection::Field(f) if f.name == field_name))
+        })
     }
 
     pub fn field_in_graph(
