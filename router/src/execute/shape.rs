@@ -197,7 +197,12 @@ impl Shaper<'_> {
                                 .to_owned();
                             // An object of a type hidden from the API (@inaccessible) cannot
                             // be shown: it becomes null.
-                            if !self.supergraph.api_schema.types.contains_key(runtime.as_str()) {
+                            if !self
+                                .supergraph
+                                .api_schema
+                                .types
+                                .contains_key(runtime.as_str())
+                            {
                                 Err(NullBubble)
                             } else {
                                 self.shape_object(&runtime, selections, object, path, false)

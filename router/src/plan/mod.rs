@@ -137,6 +137,20 @@ struct Planner<'a> {
     at_entity_root: std::cell::Cell<bool>,
     /// Counter behind `Jump::revision`.
     revision: std::cell::Cell<usize>,
+    /// Fields from the root down to the level being planned, while planning a root query
+    /// fetch (`None` elsewhere): lets a value type without keys be re-entered from the root
+    /// in another subgraph.
+    ancestry: std::cell::RefCell<Option<Vec<Ancestor>>>,
+    /// Root selections to send to other subgraphs (re-entries), by subgraph.
+    reentries: std::cell::RefCell<IndexMap<GraphId, Vec<Sel>>>,
+}
+
+#[derive(Clone)]
+struct Ancestor {
+    parent_type: Name,
+    field: FieldSel,
+    /// The type the level below was planned as (a concrete type when the field is abstract).
+    child_type: Name,
 }
 
 const MAX_REQUIREMENT_DEPTH: usize = 16;
@@ -156,6 +170,8 @@ pub fn plan_operation(
         requirement_depth: std::cell::Cell::new(0),
         at_entity_root: std::cell::Cell::new(false),
         revision: std::cell::Cell::new(0),
+        ancestry: std::cell::RefCell::new(None),
+        reentries: std::cell::RefCell::new(IndexMap::new()),
     };
     let root_type = operation.root_type.clone();
     let groups = planner.split_root(&root_type, &operation.selections)?;
@@ -175,6 +191,25 @@ pub fn plan_operation(
             depth: 0,
         });
         planner.plan_fetch(id, &root_type, &selections, &[])?;
+    }
+    // Fields of keyless value types that the chosen subgraph lacks: fetch them from the
+    // root again in a subgraph that has them (queries only; each pass may add more).
+    for _ in 0..MAX_JUMP_DEPTH {
+        let reentries = std::mem::take(&mut *planner.reentries.borrow_mut());
+        if reentries.is_empty() {
+            break;
+        }
+        for (graph, selections) in reentries {
+            let id = planner.drafts.len();
+            planner.drafts.push(Draft {
+                graph,
+                depends_on: BTreeSet::new(),
+                kind: DraftKind::Root(operation.kind),
+                selections: Vec::new(),
+                depth: 0,
+            });
+            planner.plan_fetch(id, &root_type, &selections, &[])?;
+        }
     }
     let fetches = planner
         .drafts
@@ -375,7 +410,14 @@ impl<'a> Planner<'a> {
     ) -> Result<(), PlanError> {
         let graph = self.drafts[fetch_id].graph;
         let mut jumps: Vec<Jump> = Vec::new();
-        let planned = self.plan_level(graph, parent_type, selections, path, None, &mut jumps)?;
+        let root_query = matches!(
+            self.drafts[fetch_id].kind,
+            DraftKind::Root(OperationType::Query)
+        );
+        *self.ancestry.borrow_mut() = root_query.then(Vec::new);
+        let planned = self.plan_level(graph, parent_type, selections, path, None, &mut jumps);
+        *self.ancestry.borrow_mut() = None;
+        let planned = planned?;
         match &self.drafts[fetch_id].kind {
             DraftKind::Root(_) => self.drafts[fetch_id].selections = planned,
             DraftKind::Entity { .. } => self.drafts[fetch_id].selections.extend(planned),
@@ -532,7 +574,12 @@ impl<'a> Planner<'a> {
             if applicable.is_empty() {
                 continue;
             }
-            let inner = self.plan_level(graph, &object, &applicable, path, provided, jumps)?;
+            let previous = self.set_ancestor_child_type(&object);
+            let inner = self.plan_level(graph, &object, &applicable, path, provided, jumps);
+            if let Some(previous) = previous {
+                self.set_ancestor_child_type(&previous);
+            }
+            let inner = inner?;
             if inner.is_empty() {
                 continue;
             }
@@ -622,14 +669,17 @@ impl<'a> Planner<'a> {
                         .and_then(|f| f.provides.as_ref())
                         .map(|p| operation::from_field_set(&p.selection_set)),
                 };
-                let mut inner = self.plan_level(
+                self.push_ancestor(parent_type, field, &child_type);
+                let inner = self.plan_level(
                     graph,
                     &child_type,
                     &field.selections,
                     &child_path,
                     child_provided.as_deref(),
                     jumps,
-                )?;
+                );
+                self.pop_ancestor();
+                let mut inner = inner?;
                 if !inner.iter().any(
                     |s| matches!(s, Sel::Field(f) if f.name == "__typename" && f.alias.is_none()),
                 ) {
@@ -650,6 +700,75 @@ impl<'a> Planner<'a> {
             jumps,
             out,
         )
+    }
+
+    fn push_ancestor(&self, parent_type: &Name, field: &FieldSel, child_type: &Name) {
+        if let Some(ancestry) = self.ancestry.borrow_mut().as_mut() {
+            ancestry.push(Ancestor {
+                parent_type: parent_type.clone(),
+                field: FieldSel {
+                    selections: Vec::new(),
+                    ..field.clone()
+                },
+                child_type: child_type.clone(),
+            });
+        }
+    }
+
+    fn pop_ancestor(&self) {
+        if let Some(ancestry) = self.ancestry.borrow_mut().as_mut() {
+            ancestry.pop();
+        }
+    }
+
+    fn set_ancestor_child_type(&self, child_type: &Name) -> Option<Name> {
+        let mut ancestry = self.ancestry.borrow_mut();
+        let last = ancestry.as_mut()?.last_mut()?;
+        Some(std::mem::replace(&mut last.child_type, child_type.clone()))
+    }
+
+    /// Plans `field` (on a keyless type) as a fresh root selection in another subgraph that
+    /// resolves the whole path from the root to it. False when no subgraph can.
+    fn reenter_from_root(&self, graph: GraphId, parent_type: &Name, field: &FieldSel) -> bool {
+        let sg = self.supergraph;
+        let Some(ancestry) = self.ancestry.borrow().clone() else {
+            return false;
+        };
+        if ancestry.is_empty() {
+            return false;
+        }
+        let target = sg
+            .graphs_resolving_field(parent_type, &field.name)
+            .into_iter()
+            .find(|&g| {
+                g != graph
+                    && ancestry.iter().all(|a| {
+                        sg.graph_resolves_field(g, &a.parent_type, &a.field.name)
+                            && sg.graph_has_type(g, &a.child_type)
+                    })
+            });
+        let Some(target) = target else {
+            return false;
+        };
+        let mut selection = Sel::Field(field.clone());
+        for ancestor in ancestry.iter().rev() {
+            let inner = if ancestor.field.ty.inner_named_type() == &ancestor.child_type {
+                selection
+            } else {
+                Sel::Fragment(FragmentSel {
+                    type_condition: Some(ancestor.child_type.clone()),
+                    directives: Vec::new(),
+                    selections: vec![selection],
+                })
+            };
+            selection = Sel::Field(FieldSel {
+                selections: vec![typename_sel(), inner],
+                ..ancestor.field.clone()
+            });
+        }
+        let mut reentries = self.reentries.borrow_mut();
+        merge_into(reentries.entry(target).or_default(), vec![selection]);
+        true
     }
 
     /// Subgraphs (with the type name to use there) that can resolve `field` of
@@ -727,6 +846,11 @@ impl<'a> Planner<'a> {
             field_name.filter(|n| *n != "__typename"),
         );
         if candidates.is_empty() {
+            if let Some(field) = field
+                && self.reenter_from_root(graph, parent_type, field)
+            {
+                return Ok(());
+            }
             return Err(unresolvable());
         }
         // Prefer a target whose key this graph provides directly, then one we already jump to.
