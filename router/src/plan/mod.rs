@@ -137,10 +137,10 @@ struct Planner<'a> {
     at_entity_root: std::cell::Cell<bool>,
     /// Counter behind `Jump::revision`.
     revision: std::cell::Cell<usize>,
-    /// Fields from the root down to the level being planned, while planning a root query
-    /// fetch (`None` elsewhere): lets a value type without keys be re-entered from the root
-    /// in another subgraph.
-    ancestry: std::cell::RefCell<Option<Vec<Ancestor>>>,
+    /// Fields from the top of the fetch being planned down to the current level: lets a
+    /// field of a keyless type be fetched through an ancestor entity (or the root) in another
+    /// subgraph.
+    scope: std::cell::RefCell<Option<Scope>>,
     /// Root selections to send to other subgraphs (re-entries), by subgraph.
     reentries: std::cell::RefCell<IndexMap<GraphId, Vec<Sel>>>,
 }
@@ -148,9 +148,20 @@ struct Planner<'a> {
 #[derive(Clone)]
 struct Ancestor {
     parent_type: Name,
+    /// Response path of the object holding `field`.
+    parent_path: ResponsePath,
     field: FieldSel,
     /// The type the level below was planned as (a concrete type when the field is abstract).
     child_type: Name,
+}
+
+#[derive(Default)]
+struct Scope {
+    ancestry: Vec<Ancestor>,
+    /// Key fields to add to the selection of ancestor `i`'s parent object.
+    pending_keys: std::collections::HashMap<usize, Vec<Sel>>,
+    /// Planning a root query fetch: re-entering from the root is allowed.
+    root_query: bool,
 }
 
 const MAX_REQUIREMENT_DEPTH: usize = 16;
@@ -170,7 +181,7 @@ pub fn plan_operation(
         requirement_depth: std::cell::Cell::new(0),
         at_entity_root: std::cell::Cell::new(false),
         revision: std::cell::Cell::new(0),
-        ancestry: std::cell::RefCell::new(None),
+        scope: std::cell::RefCell::new(None),
         reentries: std::cell::RefCell::new(IndexMap::new()),
     };
     let root_type = operation.root_type.clone();
@@ -353,7 +364,7 @@ impl<'a> Planner<'a> {
             match selection {
                 Sel::Field(field) if is_meta_root_field(&field.name) => {}
                 Sel::Field(field) => {
-                    let candidates = self
+                    let mut candidates = self
                         .supergraph
                         .graphs_resolving_field(root_type, &field.name);
                     if candidates.is_empty() {
@@ -361,6 +372,23 @@ impl<'a> Planner<'a> {
                             type_name: root_type.to_string(),
                             field: field.name.to_string(),
                         });
+                    }
+                    // Among subgraphs sharing a root field, keep those that resolve the most
+                    // of the selection themselves (fewest jumps).
+                    if candidates.len() > 1 {
+                        let scores: Vec<usize> = candidates
+                            .iter()
+                            .map(|&g| {
+                                self.coverage(g, root_type, std::slice::from_ref(selection), None)
+                            })
+                            .collect();
+                        let best = scores.iter().copied().max().unwrap_or(0);
+                        candidates = candidates
+                            .into_iter()
+                            .zip(scores)
+                            .filter(|(_, score)| *score == best)
+                            .map(|(g, _)| g)
+                            .collect();
                     }
                     let index = if ordered {
                         match groups.last() {
@@ -399,6 +427,49 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
+    /// How many fields of `selections` `graph` resolves without leaving itself.
+    fn coverage(
+        &self,
+        graph: GraphId,
+        parent_type: &Name,
+        selections: &[Sel],
+        provided: Option<&[Sel]>,
+    ) -> usize {
+        selections
+            .iter()
+            .map(|selection| match selection {
+                Sel::Field(field) => {
+                    let provided_field = provided.and_then(|p| find_field(p, &field.name));
+                    let local = provided_field.is_some()
+                        || self
+                            .supergraph
+                            .graph_resolves_field(graph, parent_type, &field.name);
+                    if !local {
+                        return 0;
+                    }
+                    let child_provided: Option<Vec<Sel>> = match provided_field {
+                        Some(p) => Some(p.selections.clone()),
+                        None => self
+                            .supergraph
+                            .field_in_graph(graph, parent_type, &field.name)
+                            .and_then(|f| f.provides.as_ref())
+                            .map(|p| operation::from_field_set(&p.selection_set)),
+                    };
+                    1 + self.coverage(
+                        graph,
+                        field.ty.inner_named_type(),
+                        &field.selections,
+                        child_provided.as_deref(),
+                    )
+                }
+                Sel::Fragment(fragment) => {
+                    let condition = fragment.type_condition.as_ref().unwrap_or(parent_type);
+                    self.coverage(graph, condition, &fragment.selections, provided)
+                }
+            })
+            .sum()
+    }
+
     /// Plans `selections` (on `parent_type` at `path`) into fetch `fetch_id`, then creates and
     /// plans the entity fetches its jumps need.
     fn plan_fetch(
@@ -414,9 +485,12 @@ impl<'a> Planner<'a> {
             self.drafts[fetch_id].kind,
             DraftKind::Root(OperationType::Query)
         );
-        *self.ancestry.borrow_mut() = root_query.then(Vec::new);
+        let saved = self.scope.replace(Some(Scope {
+            root_query,
+            ..Scope::default()
+        }));
         let planned = self.plan_level(graph, parent_type, selections, path, None, &mut jumps);
-        *self.ancestry.borrow_mut() = None;
+        self.scope.replace(saved);
         let planned = planned?;
         match &self.drafts[fetch_id].kind {
             DraftKind::Root(_) => self.drafts[fetch_id].selections = planned,
@@ -459,6 +533,7 @@ impl<'a> Planner<'a> {
             for (type_name, fields) in &jump.fields {
                 let mut inner_jumps = Vec::new();
                 self.at_entity_root.set(true);
+                let saved = self.scope.replace(Some(Scope::default()));
                 let planned = self.plan_level(
                     jump.graph,
                     type_name,
@@ -467,6 +542,7 @@ impl<'a> Planner<'a> {
                     None,
                     &mut inner_jumps,
                 );
+                self.scope.replace(saved);
                 self.at_entity_root.set(false);
                 let planned = planned?;
                 self.drafts[id].selections.push(Sel::Fragment(FragmentSel {
@@ -669,7 +745,7 @@ impl<'a> Planner<'a> {
                         .and_then(|f| f.provides.as_ref())
                         .map(|p| operation::from_field_set(&p.selection_set)),
                 };
-                self.push_ancestor(parent_type, field, &child_type);
+                let level = self.push_ancestor(parent_type, path, field, &child_type);
                 let inner = self.plan_level(
                     graph,
                     &child_type,
@@ -678,7 +754,8 @@ impl<'a> Planner<'a> {
                     child_provided.as_deref(),
                     jumps,
                 );
-                self.pop_ancestor();
+                let keys = self.pop_ancestor(level);
+                merge_into(out, keys);
                 let mut inner = inner?;
                 if !inner.iter().any(
                     |s| matches!(s, Sel::Field(f) if f.name == "__typename" && f.alias.is_none()),
@@ -702,72 +779,152 @@ impl<'a> Planner<'a> {
         )
     }
 
-    fn push_ancestor(&self, parent_type: &Name, field: &FieldSel, child_type: &Name) {
-        if let Some(ancestry) = self.ancestry.borrow_mut().as_mut() {
-            ancestry.push(Ancestor {
-                parent_type: parent_type.clone(),
-                field: FieldSel {
-                    selections: Vec::new(),
-                    ..field.clone()
-                },
-                child_type: child_type.clone(),
-            });
-        }
+    /// Records that the level below is planned under `field`; returns its ancestry index.
+    fn push_ancestor(
+        &self,
+        parent_type: &Name,
+        parent_path: &[PathSeg],
+        field: &FieldSel,
+        child_type: &Name,
+    ) -> Option<usize> {
+        let mut scope = self.scope.borrow_mut();
+        let scope = scope.as_mut()?;
+        scope.ancestry.push(Ancestor {
+            parent_type: parent_type.clone(),
+            parent_path: parent_path.to_vec(),
+            field: FieldSel {
+                selections: Vec::new(),
+                ..field.clone()
+            },
+            child_type: child_type.clone(),
+        });
+        Some(scope.ancestry.len() - 1)
     }
 
-    fn pop_ancestor(&self) {
-        if let Some(ancestry) = self.ancestry.borrow_mut().as_mut() {
-            ancestry.pop();
-        }
+    /// Leaves the level; returns key fields a deeper jump asked this parent object for.
+    fn pop_ancestor(&self, level: Option<usize>) -> Vec<Sel> {
+        let mut scope = self.scope.borrow_mut();
+        let (Some(scope), Some(level)) = (scope.as_mut(), level) else {
+            return Vec::new();
+        };
+        scope.ancestry.truncate(level);
+        scope.pending_keys.remove(&level).unwrap_or_default()
     }
 
     fn set_ancestor_child_type(&self, child_type: &Name) -> Option<Name> {
-        let mut ancestry = self.ancestry.borrow_mut();
-        let last = ancestry.as_mut()?.last_mut()?;
+        let mut scope = self.scope.borrow_mut();
+        let last = scope.as_mut()?.ancestry.last_mut()?;
         Some(std::mem::replace(&mut last.child_type, child_type.clone()))
     }
 
-    /// Plans `field` (on a keyless type) as a fresh root selection in another subgraph that
-    /// resolves the whole path from the root to it. False when no subgraph can.
-    fn reenter_from_root(&self, graph: GraphId, parent_type: &Name, field: &FieldSel) -> bool {
+    /// For a field of a type `graph` cannot jump from (no key): resolve it through the
+    /// nearest ancestor entity another subgraph can reach by key and walk down from, or
+    /// failing that (root queries only) from the root. False when neither works.
+    fn jump_through_ancestor(
+        &self,
+        graph: GraphId,
+        parent_type: &Name,
+        field: &FieldSel,
+        jumps: &mut Vec<Jump>,
+    ) -> bool {
         let sg = self.supergraph;
-        let Some(ancestry) = self.ancestry.borrow().clone() else {
-            return false;
+        let (ancestry, root_query) = match self.scope.borrow().as_ref() {
+            Some(scope) if !scope.ancestry.is_empty() => (scope.ancestry.clone(), scope.root_query),
+            _ => return false,
         };
-        if ancestry.is_empty() {
-            return false;
-        }
-        let target = sg
-            .graphs_resolving_field(parent_type, &field.name)
-            .into_iter()
-            .find(|&g| {
-                g != graph
-                    && ancestry.iter().all(|a| {
-                        sg.graph_resolves_field(g, &a.parent_type, &a.field.name)
-                            && sg.graph_has_type(g, &a.child_type)
+        let targets = sg.graphs_resolving_field(parent_type, &field.name);
+        let walkable = |g: GraphId, from: usize| {
+            ancestry[from..].iter().all(|a| {
+                sg.graph_resolves_field(g, &a.parent_type, &a.field.name)
+                    && sg.graph_has_type(g, &a.child_type)
+            })
+        };
+        let chain = |from: usize| {
+            let mut selection = Sel::Field(field.clone());
+            for ancestor in ancestry[from..].iter().rev() {
+                let inner = if ancestor.field.ty.inner_named_type() == &ancestor.child_type {
+                    selection
+                } else {
+                    Sel::Fragment(FragmentSel {
+                        type_condition: Some(ancestor.child_type.clone()),
+                        directives: Vec::new(),
+                        selections: vec![selection],
                     })
-            });
-        let Some(target) = target else {
+                };
+                selection = Sel::Field(FieldSel {
+                    selections: vec![typename_sel(), inner],
+                    ..ancestor.field.clone()
+                });
+            }
+            selection
+        };
+        for from in (0..ancestry.len()).rev() {
+            let entity = &ancestry[from].parent_type;
+            for &target in targets.iter().filter(|&&t| t != graph) {
+                if !walkable(target, from) {
+                    continue;
+                }
+                let key = sg
+                    .resolvable_keys(target, entity)
+                    .into_iter()
+                    .find_map(|k| {
+                        let key_sels = operation::from_field_set(&k.fields.selection_set);
+                        self.provides_directly(graph, entity, &key_sels, None)
+                            .then_some(key_sels)
+                    });
+                let Some(key_sels) = key else {
+                    continue;
+                };
+                let path = ancestry[from].parent_path.clone();
+                let mut representation = vec![typename_sel()];
+                merge_into(&mut representation, key_sels.clone());
+                let index = match jumps
+                    .iter()
+                    .position(|j| j.graph == target && j.path == path)
+                {
+                    Some(index) => index,
+                    None => {
+                        jumps.push(Jump {
+                            graph: target,
+                            path: path.clone(),
+                            fields: IndexMap::new(),
+                            representations: IndexMap::new(),
+                            after: BTreeSet::new(),
+                            revision: 0,
+                        });
+                        jumps.len() - 1
+                    }
+                };
+                let revision = self.revision.get() + 1;
+                self.revision.set(revision);
+                let jump = &mut jumps[index];
+                jump.revision = revision;
+                merge_into(
+                    jump.fields.entry(entity.clone()).or_default(),
+                    vec![chain(from)],
+                );
+                let spec = jump
+                    .representations
+                    .entry(entity.clone())
+                    .or_insert_with(|| RepresentationSpec {
+                        typename: entity.clone(),
+                        selections: Vec::new(),
+                    });
+                merge_into(&mut spec.selections, representation);
+                if let Some(scope) = self.scope.borrow_mut().as_mut() {
+                    merge_into(scope.pending_keys.entry(from).or_default(), key_sels);
+                }
+                return true;
+            }
+        }
+        if !root_query {
+            return false;
+        }
+        let Some(target) = targets.into_iter().find(|&g| g != graph && walkable(g, 0)) else {
             return false;
         };
-        let mut selection = Sel::Field(field.clone());
-        for ancestor in ancestry.iter().rev() {
-            let inner = if ancestor.field.ty.inner_named_type() == &ancestor.child_type {
-                selection
-            } else {
-                Sel::Fragment(FragmentSel {
-                    type_condition: Some(ancestor.child_type.clone()),
-                    directives: Vec::new(),
-                    selections: vec![selection],
-                })
-            };
-            selection = Sel::Field(FieldSel {
-                selections: vec![typename_sel(), inner],
-                ..ancestor.field.clone()
-            });
-        }
         let mut reentries = self.reentries.borrow_mut();
-        merge_into(reentries.entry(target).or_default(), vec![selection]);
+        merge_into(reentries.entry(target).or_default(), vec![chain(0)]);
         true
     }
 
@@ -847,15 +1004,40 @@ impl<'a> Planner<'a> {
         );
         if candidates.is_empty() {
             if let Some(field) = field
-                && self.reenter_from_root(graph, parent_type, field)
+                && self.jump_through_ancestor(graph, parent_type, field, jumps)
             {
                 return Ok(());
             }
             return Err(unresolvable());
         }
-        // Prefer a target whose key this graph provides directly, then one we already jump to.
+        // Prefer targets that resolve most of the field's selection themselves; among those,
+        // one whose key this graph provides directly, then one we already jump to.
+        let mut candidates = candidates;
+        if candidates.len() > 1 {
+            let scores: Vec<usize> = candidates
+                .iter()
+                .map(|(g, t)| self.coverage(*g, t, std::slice::from_ref(&selection), None))
+                .collect();
+            let mut order: Vec<usize> = (0..candidates.len()).collect();
+            order.sort_by_key(|&i| std::cmp::Reverse(scores[i]));
+            candidates = order.into_iter().map(|i| candidates[i].clone()).collect();
+        }
+        let best_score = candidates
+            .first()
+            .map(|(g, t)| self.coverage(*g, t, std::slice::from_ref(&selection), None));
         let mut choice: Option<(GraphId, Name, Vec<Sel>)> = None;
         'search: for (target, target_type) in &candidates {
+            if choice.is_some()
+                && best_score
+                    != Some(self.coverage(
+                        *target,
+                        target_type,
+                        std::slice::from_ref(&selection),
+                        None,
+                    ))
+            {
+                break;
+            }
             for key in self.supergraph.resolvable_keys(*target, target_type) {
                 let key_sels = operation::from_field_set(&key.fields.selection_set);
                 if self.provides_directly(graph, parent_type, &key_sels, provided) {
@@ -869,7 +1051,14 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        // Otherwise any resolvable key: its fields are planned like client fields (multi-hop).
+        // Otherwise through an ancestor entity, else any resolvable key: its fields are then
+        // planned like client fields (multi-hop).
+        if choice.is_none()
+            && let Some(field) = field
+            && self.jump_through_ancestor(graph, parent_type, field, jumps)
+        {
+            return Ok(());
+        }
         let (target, target_type, key_sels) = match choice {
             Some(choice) => choice,
             None => candidates
