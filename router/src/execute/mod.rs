@@ -189,7 +189,18 @@ impl Execution<'_> {
                 let Some(type_name) = object.get("__typename").and_then(Value::as_str) else {
                     continue;
                 };
-                let Some(spec) = representations.get(type_name) else {
+                // The object may have learnt its concrete type after the plan was made for
+                // its interface (an interface object resolved by an earlier fetch).
+                let spec = representations.get(type_name).or_else(|| {
+                    representations
+                        .iter()
+                        .find(|(t, _)| {
+                            self.supergraph.is_abstract(t)
+                                && self.supergraph.satisfies(type_name, t)
+                        })
+                        .map(|(_, spec)| spec)
+                });
+                let Some(spec) = spec else {
                     continue;
                 };
                 let Some(mut rep) =

@@ -439,7 +439,8 @@ impl<'a> Planner<'a> {
             .iter()
             .map(|selection| match selection {
                 Sel::Field(field) => {
-                    let provided_field = provided.and_then(|p| find_field(p, &field.name));
+                    let provided_field = provided
+                        .and_then(|p| find_provided(self.supergraph, p, parent_type, &field.name));
                     let local = provided_field.is_some()
                         || self
                             .supergraph
@@ -679,7 +680,8 @@ impl<'a> Planner<'a> {
         jumps: &mut Vec<Jump>,
         out: &mut Vec<Sel>,
     ) -> Result<(), PlanError> {
-        let provided_field = provided.and_then(|p| find_field(p, &field.name));
+        let provided_field =
+            provided.and_then(|p| find_provided(self.supergraph, p, parent_type, &field.name));
         // A field with @requires is resolved only through `_entities`, even in its own
         // subgraph: the required (external) fields arrive in the representation.
         let requires_here = self
@@ -1231,7 +1233,8 @@ impl<'a> Planner<'a> {
     ) -> bool {
         selections.iter().all(|selection| match selection {
             Sel::Field(field) => {
-                let provided_field = provided.and_then(|p| find_field(p, &field.name));
+                let provided_field = provided
+                    .and_then(|p| find_provided(self.supergraph, p, type_name, &field.name));
                 let key_field_here = self.supergraph.keys(graph, type_name).iter().any(|k| {
                     find_field(
                         &operation::from_field_set(&k.fields.selection_set),
@@ -1281,6 +1284,28 @@ fn child_path(path: &[PathSeg], field: &FieldSel) -> ResponsePath {
         ty = inner;
     }
     child
+}
+
+/// The field `name` of a provided selection, looking only into fragments that apply to
+/// objects of `object_type`.
+fn find_provided<'s>(
+    supergraph: &Supergraph,
+    selections: &'s [Sel],
+    object_type: &str,
+    name: &str,
+) -> Option<&'s FieldSel> {
+    selections.iter().find_map(|s| match s {
+        Sel::Field(f) if f.name == name => Some(f),
+        Sel::Fragment(fragment)
+            if fragment
+                .type_condition
+                .as_ref()
+                .is_none_or(|c| supergraph.satisfies(object_type, c) || c == object_type) =>
+        {
+            find_provided(supergraph, &fragment.selections, object_type, name)
+        }
+        _ => None,
+    })
 }
 
 fn find_field<'s>(selections: &'s [Sel], name: &str) -> Option<&'s FieldSel> {

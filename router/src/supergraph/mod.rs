@@ -302,9 +302,10 @@ impl Supergraph {
                 .is_some_and(|f| !f.external && !f.overridden_elsewhere),
             None => self.graph_has_type(graph, type_name),
         };
-        // A subgraph can always return the key fields of an entity it declares, even when it
-        // marks them @external (federation 1 style `extend type`).
-        owned || self.is_key_field(graph, type_name, field_name)
+        // A federation 1 `extend type` marks its key fields @external yet can return them.
+        owned
+            || (info.graphs.get(&graph).is_some_and(|t| t.extension)
+                && self.is_key_field(graph, type_name, field_name))
     }
 
     /// Whether `field_name` is a top-level field of one of `type_name`'s keys in `graph`.
