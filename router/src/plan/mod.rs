@@ -646,7 +646,39 @@ impl<'a> Planner<'a> {
         jumps: &mut Vec<Jump>,
     ) -> Result<Vec<Sel>, PlanError> {
         let mut out = vec![typename_sel()];
-        for object in self.supergraph.possible_types_in_graph(graph, parent_type) {
+        let possible = self.supergraph.possible_types_in_graph(graph, parent_type);
+        if possible.is_empty() {
+            // The subgraph knows no implementation: it can only answer the interface's own
+            // fields; anything else must be reachable elsewhere or the plan fails.
+            for selection in selections {
+                if let Sel::Field(field) = selection
+                    && field.name != "__typename"
+                {
+                    if self
+                        .supergraph
+                        .graph_resolves_field(graph, parent_type, &field.name)
+                    {
+                        out.push(Sel::Field(FieldSel {
+                            selections: Vec::new(),
+                            ..field.clone()
+                        }));
+                    } else {
+                        self.jump_for(
+                            graph,
+                            parent_type,
+                            selection.clone(),
+                            Some(field),
+                            path,
+                            provided,
+                            jumps,
+                            &mut out,
+                        )?;
+                    }
+                }
+            }
+            return Ok(out);
+        }
+        for object in possible {
             let applicable = applicable_to(self.supergraph, &object, selections);
             if applicable.is_empty() {
                 continue;
