@@ -52,6 +52,15 @@ enum Command {
     },
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Compose subgraphs into a supergraph. Each --subgraph is `name=url` (SDL fetched from
+    /// the running subgraph's `_service { sdl }`) or `name=url=file.graphql`.
+    Compose {
+        #[arg(long = "subgraph", required = true)]
+        subgraphs: Vec<String>,
+        /// Where to write the supergraph (default: stdout).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Print the query plan the router makes for an operation (for debugging plans).
     Plan {
         /// Supergraph SDL file.
@@ -157,8 +166,56 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{}", config.to_redacted_toml());
             Ok(())
         }
+        Command::Compose { subgraphs, output } => compose(&subgraphs, output.as_deref()).await,
         Command::Sdl { .. } | Command::Plan { .. } => Ok(()),
     }
+}
+
+async fn compose(specs: &[String], output: Option<&std::path::Path>) -> Result<()> {
+    let mut sources = Vec::new();
+    for spec in specs {
+        let mut parts = spec.splitn(3, '=');
+        let (Some(name), Some(url)) = (parts.next(), parts.next()) else {
+            bail!("--subgraph `{spec}`: expected name=url or name=url=file.graphql");
+        };
+        let sdl = match parts.next() {
+            Some(file) => {
+                std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
+            }
+            None => fetch_sdl(url)
+                .await
+                .with_context(|| format!("fetching the SDL of `{name}` from {url}"))?,
+        };
+        sources.push(looma_router::compose::SubgraphSource {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            sdl,
+        });
+    }
+    let supergraph = looma_router::compose::compose(&sources)
+        .map_err(|e| anyhow::anyhow!("composition failed:\n{e}"))?;
+    looma_router::supergraph::Supergraph::parse(&supergraph)
+        .context("the composed supergraph does not load")?;
+    match output {
+        Some(path) => std::fs::write(path, &supergraph)
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{supergraph}"),
+    }
+    Ok(())
+}
+
+async fn fetch_sdl(url: &str) -> Result<String> {
+    let response: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({"query": "{ _service { sdl } }"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    response["data"]["_service"]["sdl"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the response has no data._service.sdl")
 }
 
 fn sdl(component: Component) -> String {
@@ -184,11 +241,35 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
     if config.server.router_secret.is_empty() {
         config.server.router_secret = Secret::new(random_secret());
     }
+    let host = config.server.host;
+    let identity_url = format!("http://{host}:{}/graphql", config.identity.port);
+    let sources = vec![looma_router::compose::SubgraphSource {
+        name: "identity".into(),
+        url: identity_url.clone(),
+        sdl: looma_identity::sdl(),
+    }];
+    let supergraph = looma_router::compose::compose(&sources)
+        .map_err(|e| anyhow::anyhow!("composing the dev supergraph:\n{e}"))?;
+    std::fs::create_dir_all("data").context("creating ./data")?;
+    let supergraph_path = PathBuf::from("data/supergraph.graphql");
+    std::fs::write(&supergraph_path, supergraph).context("writing data/supergraph.graphql")?;
+    config.router.supergraph_path = Some(supergraph_path);
+    config.router.jwks_url.get_or_insert_with(|| {
+        format!(
+            "http://{host}:{}/.well-known/jwks.json",
+            config.identity.port
+        )
+    });
+    config.router.identity_url.get_or_insert(identity_url);
+    config.router.token_issuer = config.identity.issuer.clone();
+    config.router.token_audience = config.identity.audience.clone();
     print_config(config, None);
     let shared = platform::open_shared(config).await?;
     let first_admin = bootstrap_dev_admin(config, &shared).await?;
-    let platform = Platform::start_with(shared, config, Component::SUBGRAPHS, false).await?;
-    println!("\nLooma is running (ctrl-c stops it):");
+    let mut components = Component::SUBGRAPHS.to_vec();
+    components.push(Component::Router);
+    let platform = Platform::start_with(shared, config, &components, false).await?;
+    println!("\nLooma is running (ctrl-c stops it). Open the router in a browser for GraphiQL:");
     for running in &platform.components {
         let base = format!("http://{}", running.addr);
         println!("  {:<10} {base}/graphql", running.component.name());

@@ -201,7 +201,10 @@ async fn build_router(
                 "the router needs a supergraph: pass --supergraph FILE or set router.supergraph_path",
             )?;
             let supergraph = looma_router::read_supergraph(&path)?;
-            let service = looma_router::RouterService::new(supergraph, config.router.clone());
+            let forwarded =
+                ForwardedPrincipalCodec::new(config.server.router_secret.expose().as_bytes());
+            let service =
+                looma_router::RouterService::new(supergraph, config.router.clone(), forwarded);
             looma_router::spawn_reloader(service.clone(), path);
             Ok(looma_router::router(service))
         }

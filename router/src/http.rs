@@ -1,6 +1,7 @@
 //! The router's HTTP face: `POST /graphql` (and `GET` for queries), `/health`, `/ready`, and
 //! supergraph hot reload. Everything GraphQL happens in [`crate::pipeline`].
 
+use crate::auth::EdgeVerifier;
 use crate::config::RouterConfig;
 use crate::execute::{HttpTransport, SubgraphTransport};
 use crate::pipeline::{self, GraphqlRequest, LoadedSupergraph};
@@ -11,6 +12,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use looma_auth::{Authenticator, ForwardedPrincipalCodec};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -36,21 +38,37 @@ pub struct RouterService {
     current: RwLock<Arc<LoadedSupergraph>>,
     config: RouterConfig,
     transport: Arc<dyn SubgraphTransport>,
+    authenticator: Authenticator,
+    /// Signs the verified principal for subgraphs; `None` forwards no principal.
+    forwarded: Option<ForwardedPrincipalCodec>,
 }
 
 impl RouterService {
-    pub fn new(supergraph: Supergraph, config: RouterConfig) -> Arc<Self> {
+    pub fn new(
+        supergraph: Supergraph,
+        config: RouterConfig,
+        forwarded: Option<ForwardedPrincipalCodec>,
+    ) -> Arc<Self> {
         let transport = Arc::new(HttpTransport::new(Duration::from_millis(
             config.subgraph_timeout_ms,
         )));
-        Self::with_transport(supergraph, config, transport)
+        Self::with_transport(supergraph, config, forwarded, transport)
     }
 
     pub fn with_transport(
         supergraph: Supergraph,
         config: RouterConfig,
+        forwarded: Option<ForwardedPrincipalCodec>,
         transport: Arc<dyn SubgraphTransport>,
     ) -> Arc<Self> {
+        let verifier = EdgeVerifier::new(
+            config.jwks_url.clone(),
+            config.identity_url.clone(),
+            &config.token_issuer,
+            &config.token_audience,
+        );
+        // Clients never get to present a forwarded principal: the edge trusts none.
+        let authenticator = Authenticator::new(Arc::new(verifier), None);
         Arc::new(RouterService {
             current: RwLock::new(Arc::new(LoadedSupergraph::new(
                 supergraph,
@@ -58,7 +76,41 @@ impl RouterService {
             ))),
             config,
             transport,
+            authenticator,
+            forwarded,
         })
+    }
+
+    /// Authenticates the caller and builds the headers subgraphs receive; `Err` is the
+    /// response to send instead (no subgraph is called).
+    pub async fn subgraph_headers(&self, incoming: &HeaderMap) -> Result<HeaderMap, Response> {
+        let mut out = HeaderMap::new();
+        if let Some(value) = incoming.get("x-request-id") {
+            out.insert("x-request-id", value.clone());
+        }
+        match self.authenticator.authenticate(incoming).await {
+            Ok(caller) => {
+                if let (Some(principal), Some(codec)) = (caller.principal(), &self.forwarded)
+                    && let Ok(value) = HeaderValue::from_str(&codec.encode(principal))
+                {
+                    out.insert(looma_auth::FORWARDED_PRINCIPAL_HEADER, value);
+                }
+                Ok(out)
+            }
+            Err(error) => {
+                use looma_core::CodedError;
+                let status = if error.code() == looma_core::ErrorCode::Internal {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::UNAUTHORIZED
+                };
+                let body = serde_json::json!({"errors": [{
+                    "message": error.to_string(),
+                    "extensions": {"code": error.code().as_str(), "reason": error.reason()},
+                }]});
+                Err(json_response(status, body))
+            }
+        }
     }
 
     /// The supergraph in force; requests keep the one they started with across a reload.
@@ -192,7 +244,10 @@ async fn graphql_post(
             );
         }
     };
-    let forwarded = forwarded_headers(&headers);
+    let forwarded = match service.subgraph_headers(&headers).await {
+        Ok(forwarded) => forwarded,
+        Err(response) => return response,
+    };
     json_response(StatusCode::OK, service.handle(&request, &forwarded).await)
 }
 
@@ -241,17 +296,9 @@ async fn graphql_get(
         variables,
         extensions: None,
     };
-    let forwarded = forwarded_headers(&headers);
+    let forwarded = match service.subgraph_headers(&headers).await {
+        Ok(forwarded) => forwarded,
+        Err(response) => return response,
+    };
     json_response(StatusCode::OK, service.handle(&request, &forwarded).await)
-}
-
-/// Headers passed on to subgraphs.
-fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    for name in ["x-request-id"] {
-        if let Some(value) = incoming.get(name) {
-            out.insert(name, value.clone());
-        }
-    }
-    out
 }
