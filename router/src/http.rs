@@ -212,7 +212,8 @@ pub fn router(service: Arc<RouterService>) -> Router {
     })];
     let routes = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
-        .route("/", get(graphql_get).post(graphql_post))
+        .route("/", get(crate::graphiql::page).post(graphql_post))
+        .route("/graphiql/{asset}", get(crate::graphiql::asset))
         .with_state(service)
         .merge(looma_server::health_routes(COMPONENT, checks));
     looma_server::with_edge_layers(routes, limit)
@@ -264,6 +265,9 @@ async fn graphql_get(
     headers: HeaderMap,
     Query(params): Query<GetParams>,
 ) -> Response {
+    if params.query.is_none() && crate::graphiql::wants_html(&headers) {
+        return crate::graphiql::page().await;
+    }
     let Some(query) = params.query else {
         return json_response(
             StatusCode::BAD_REQUEST,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod compose;
 pub mod config;
 pub mod execute;
+pub mod graphiql;
 pub mod http;
 pub mod pipeline;
 pub mod plan;
