@@ -7,8 +7,14 @@ use std::path::Path;
 const ASSETS: &[(&str, &str)] = &[
     ("graphiql.min.js", "application/javascript; charset=utf-8"),
     ("graphiql.min.css", "text/css; charset=utf-8"),
-    ("react.production.min.js", "application/javascript; charset=utf-8"),
-    ("react-dom.production.min.js", "application/javascript; charset=utf-8"),
+    (
+        "react.production.min.js",
+        "application/javascript; charset=utf-8",
+    ),
+    (
+        "react-dom.production.min.js",
+        "application/javascript; charset=utf-8",
+    ),
     ("LICENSE-graphiql", "text/plain; charset=utf-8"),
     ("LICENSE-react", "text/plain; charset=utf-8"),
     ("LICENSE-react-dom", "text/plain; charset=utf-8"),

@@ -62,7 +62,10 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         Some((_, content_type, bytes)) => (
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=86400"),
+                ),
             ],
             *bytes,
         )
@@ -86,8 +89,14 @@ mod tests {
     #[test]
     fn page_loads_nothing_from_other_hosts() {
         assert!(!PAGE.contains("http://") && !PAGE.contains("https://"));
-        for (name, _, _) in GRAPHIQL_ASSETS.iter().filter(|(n, _, _)| n.ends_with(".js") || n.ends_with(".css")) {
-            assert!(PAGE.contains(&format!("/graphiql/{name}")), "{name} is referenced");
+        for (name, _, _) in GRAPHIQL_ASSETS
+            .iter()
+            .filter(|(n, _, _)| n.ends_with(".js") || n.ends_with(".css"))
+        {
+            assert!(
+                PAGE.contains(&format!("/graphiql/{name}")),
+                "{name} is referenced"
+            );
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct RouterService {
     authenticator: Authenticator,
     /// Signs the verified principal for subgraphs; `None` forwards no principal.
     forwarded: Option<ForwardedPrincipalCodec>,
+    /// Automatic persisted queries: operation text by SHA-256 (Apollo APQ protocol).
+    persisted: moka::sync::Cache<String, Arc<str>>,
 }
 
 impl RouterService {
@@ -78,6 +80,7 @@ impl RouterService {
             transport,
             authenticator,
             forwarded,
+            persisted: moka::sync::Cache::new(10_000),
         })
     }
 
@@ -137,6 +140,15 @@ impl RouterService {
     }
 
     pub async fn handle(&self, request: &GraphqlRequest, headers: &HeaderMap) -> Value {
+        let resolved;
+        let request = match self.resolve_persisted(request) {
+            Ok(Some(with_query)) => {
+                resolved = with_query;
+                &resolved
+            }
+            Ok(None) => request,
+            Err(body) => return body,
+        };
         let loaded = self.current();
         pipeline::execute(
             &loaded,
@@ -146,6 +158,58 @@ impl RouterService {
             headers,
         )
         .await
+    }
+
+    /// Automatic persisted queries: a request may carry only the hash of a query sent
+    /// before; one carrying both registers the text after checking the hash.
+    fn resolve_persisted(&self, request: &GraphqlRequest) -> Result<Option<GraphqlRequest>, Value> {
+        let Some(persisted) = request
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("persistedQuery"))
+        else {
+            return Ok(None);
+        };
+        if persisted.get("version").and_then(Value::as_i64) != Some(1) {
+            return Err(pipeline::request_error(
+                "PERSISTED_QUERY_NOT_SUPPORTED",
+                "only version 1 of automatic persisted queries is supported",
+            ));
+        }
+        let Some(hash) = persisted.get("sha256Hash").and_then(Value::as_str) else {
+            return Err(pipeline::request_error(
+                "BAD_USER_INPUT",
+                "persistedQuery needs a sha256Hash",
+            ));
+        };
+        let hash = hash.to_ascii_lowercase();
+        match request.query.as_deref() {
+            Some(query) => {
+                use sha2::Digest;
+                let actual: String = sha2::Sha256::digest(query.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                if actual != hash {
+                    return Err(pipeline::request_error(
+                        "PERSISTED_QUERY_HASH_MISMATCH",
+                        "the query does not match its sha256Hash",
+                    ));
+                }
+                self.persisted.insert(hash, Arc::from(query));
+                Ok(None)
+            }
+            None => match self.persisted.get(&hash) {
+                Some(query) => Ok(Some(GraphqlRequest {
+                    query: Some(query.to_string()),
+                    ..request.clone()
+                })),
+                None => Err(pipeline::request_error(
+                    "PERSISTED_QUERY_NOT_FOUND",
+                    "PersistedQueryNotFound",
+                )),
+            },
+        }
     }
 }
 
@@ -258,6 +322,7 @@ struct GetParams {
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<String>,
+    extensions: Option<String>,
 }
 
 async fn graphql_get(
@@ -267,6 +332,33 @@ async fn graphql_get(
 ) -> Response {
     if params.query.is_none() && crate::graphiql::wants_html(&headers) {
         return crate::graphiql::page().await;
+    }
+    let extensions = match params
+        .extensions
+        .as_deref()
+        .map(serde_json::from_str::<Value>)
+    {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                pipeline::request_error("BAD_REQUEST", "`extensions` is not JSON"),
+            );
+        }
+    };
+    if params.query.is_none() && extensions.is_some() {
+        let request = GraphqlRequest {
+            query: None,
+            operation_name: params.operation_name,
+            variables: None,
+            extensions,
+        };
+        let forwarded = match service.subgraph_headers(&headers).await {
+            Ok(forwarded) => forwarded,
+            Err(response) => return response,
+        };
+        return json_response(StatusCode::OK, service.handle(&request, &forwarded).await);
     }
     let Some(query) = params.query else {
         return json_response(
@@ -298,7 +390,7 @@ async fn graphql_get(
         query: Some(query),
         operation_name: params.operation_name,
         variables,
-        extensions: None,
+        extensions,
     };
     let forwarded = match service.subgraph_headers(&headers).await {
         Ok(forwarded) => forwarded,

@@ -8,4 +8,5 @@ mod harness;
 mod cli;
 mod identity_auth;
 mod identity_config;
+mod router;
 mod schema_registry;

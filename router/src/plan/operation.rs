@@ -68,6 +68,23 @@ pub struct NormalizedOperation {
     pub selections: Vec<Sel>,
 }
 
+/// Whether literal `@skip(if: true)` / `@include(if: false)` excludes a selection for every
+/// request (variable conditions are decided per request).
+fn statically_excluded(directives: &executable::DirectiveList) -> bool {
+    directives.iter().any(|d| {
+        let literal = d
+            .specified_argument_by_name("if")
+            .and_then(|v| match v.as_ref() {
+                ast::Value::Boolean(b) => Some(*b),
+                _ => None,
+            });
+        matches!(
+            (d.name.as_str(), literal),
+            ("skip", Some(true)) | ("include", Some(false))
+        )
+    })
+}
+
 fn condition_directives(directives: &executable::DirectiveList) -> Vec<Node<ast::Directive>> {
     directives
         .iter()
@@ -94,6 +111,7 @@ fn convert(document: &ExecutableDocument, selection_set: &executable::SelectionS
     selection_set
         .selections
         .iter()
+        .filter(|selection| !statically_excluded(selection.directives()))
         .filter_map(|selection| match selection {
             Selection::Field(field) => Some(Sel::Field(FieldSel {
                 alias: field.alias.clone(),
