@@ -26,3 +26,24 @@ fn assert_committed(file: &str, served: String) {
 fn identity_schema_is_committed() {
     assert_committed("identity.graphql", looma_identity::sdl());
 }
+
+/// The supergraph of the default deployment (every subgraph on its default port), as
+/// `looma compose` writes it; `looma serve router --supergraph schema/supergraph.graphql`
+/// serves it.
+#[test]
+fn supergraph_is_committed() {
+    let sources = vec![looma_router::compose::SubgraphSource {
+        name: "identity".into(),
+        url: "http://127.0.0.1:8211/graphql".into(),
+        sdl: looma_identity::sdl(),
+    }];
+    let supergraph = looma_router::compose::compose(&sources).expect("our subgraphs compose");
+    looma_router::supergraph::Supergraph::parse(&supergraph).expect("and the router loads them");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/supergraph.graphql");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == supergraph,
+        "schema/supergraph.graphql is out of date; regenerate it with \
+         `cargo run -- compose --subgraph identity=http://127.0.0.1:8211/graphql=schema/identity.graphql --output schema/supergraph.graphql`"
+    );
+}
