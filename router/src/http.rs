@@ -19,6 +19,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 pub const COMPONENT: &str = "router";
+/// Accepted from clients (or generated), logged, forwarded to subgraphs, and echoed back.
+const REQUEST_ID: &str = "x-request-id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
@@ -88,8 +90,13 @@ impl RouterService {
     /// response to send instead (no subgraph is called).
     pub async fn subgraph_headers(&self, incoming: &HeaderMap) -> Result<HeaderMap, Response> {
         let mut out = HeaderMap::new();
-        if let Some(value) = incoming.get("x-request-id") {
-            out.insert("x-request-id", value.clone());
+        let request_id = incoming
+            .get(REQUEST_ID)
+            .filter(|v| v.len() <= 128)
+            .cloned()
+            .or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).ok());
+        if let Some(value) = request_id {
+            out.insert(REQUEST_ID, value);
         }
         match self.authenticator.authenticate(incoming).await {
             Ok(caller) => {
@@ -132,6 +139,32 @@ impl RouterService {
         match self.current.write() {
             Ok(mut guard) => *guard = loaded,
             Err(poisoned) => *poisoned.into_inner() = loaded,
+        }
+    }
+
+    /// Every subgraph of the current supergraph answers `{ __typename }`.
+    pub async fn check_subgraphs(&self) -> Result<(), String> {
+        let loaded = self.current();
+        let probes = loaded
+            .supergraph
+            .subgraphs
+            .iter()
+            .map(|subgraph| async move {
+                let body = serde_json::json!({"query": "{ __typename }"});
+                match self.transport.send(subgraph, body, &HeaderMap::new()).await {
+                    Ok(_) => None,
+                    Err(reason) => Some(format!("{}: {reason}", subgraph.name)),
+                }
+            });
+        let failures: Vec<String> = futures::future::join_all(probes)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures.join("; "))
         }
     }
 
@@ -263,16 +296,9 @@ pub fn spawn_reloader(service: Arc<RouterService>, path: PathBuf) -> tokio::task
 pub fn router(service: Arc<RouterService>) -> Router {
     let limit = service.config.max_request_bytes;
     let ready_service = service.clone();
-    let checks = vec![looma_server::ReadinessCheck::new("supergraph", move || {
+    let checks = vec![looma_server::ReadinessCheck::new("subgraphs", move || {
         let service = ready_service.clone();
-        Box::pin(async move {
-            let loaded = service.current();
-            if loaded.supergraph.subgraphs.is_empty() {
-                Err("no subgraphs".to_owned())
-            } else {
-                Ok(())
-            }
-        })
+        Box::pin(async move { service.check_subgraphs().await })
     })];
     let routes = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
@@ -313,7 +339,36 @@ async fn graphql_post(
         Ok(forwarded) => forwarded,
         Err(response) => return response,
     };
-    json_response(StatusCode::OK, service.handle(&request, &forwarded).await)
+    respond(&service, &request, &forwarded).await
+}
+
+/// Executes and answers, echoing the request id and logging the outcome.
+async fn respond(
+    service: &RouterService,
+    request: &GraphqlRequest,
+    forwarded: &HeaderMap,
+) -> Response {
+    let started = std::time::Instant::now();
+    let body = service.handle(request, forwarded).await;
+    let request_id = forwarded.get(REQUEST_ID).cloned();
+    tracing::info!(
+        request_id = request_id
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+        operation = request.operation_name.as_deref().unwrap_or(""),
+        errors = body
+            .get("errors")
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, Vec::len),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "graphql request"
+    );
+    let mut response = json_response(StatusCode::OK, body);
+    if let Some(value) = request_id {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
 }
 
 #[derive(serde::Deserialize)]
@@ -358,7 +413,7 @@ async fn graphql_get(
             Ok(forwarded) => forwarded,
             Err(response) => return response,
         };
-        return json_response(StatusCode::OK, service.handle(&request, &forwarded).await);
+        return respond(&service, &request, &forwarded).await;
     }
     let Some(query) = params.query else {
         return json_response(
@@ -396,5 +451,5 @@ async fn graphql_get(
         Ok(forwarded) => forwarded,
         Err(response) => return response,
     };
-    json_response(StatusCode::OK, service.handle(&request, &forwarded).await)
+    respond(&service, &request, &forwarded).await
 }

@@ -125,6 +125,31 @@ const NESTED: &str = "query Top($first: Int) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_query_spans_four_subgraphs_with_one_request_each() {
     let router = RouterFixture::start().await;
+    let echoed = router
+        .http
+        .post(&router.url)
+        .header("x-request-id", "req-42")
+        .json(&json!({"query": "{ me { id } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        echoed.headers()["x-request-id"],
+        "req-42",
+        "request ids are echoed"
+    );
+    let generated = router
+        .http
+        .post(&router.url)
+        .json(&json!({"query": "{ me { id } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        generated.headers().contains_key("x-request-id"),
+        "and generated when absent"
+    );
+    let before = router.counts();
     let body = router.query(NESTED, json!({"first": 3})).await;
     let products = data(&body)["topProducts"].as_array().expect("list").clone();
     assert_eq!(products.len(), 3);
@@ -163,8 +188,14 @@ async fn nested_query_spans_four_subgraphs_with_one_request_each() {
     );
     // products: root; inventory: one batch for all products; reviews: one batch; accounts:
     // one batch for every author (de-duplicated representations).
+    let after: Vec<(&str, usize)> = router
+        .counts()
+        .iter()
+        .zip(&before)
+        .map(|((name, now), (_, then))| (*name, now - then))
+        .collect();
     assert_eq!(
-        router.counts(),
+        after,
         [
             ("accounts", 1),
             ("products", 1),
@@ -257,6 +288,9 @@ async fn inaccessible_and_internals_are_hidden() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subgraph_down_gives_partial_data_and_names_it() {
     let router = RouterFixture::start().await;
+    let ready_url = router.url.replace("/graphql", "/ready");
+    let ready = router.http.get(&ready_url).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "all subgraphs answer");
     router.subgraph("inventory").stop();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let body = router
@@ -269,6 +303,16 @@ async fn subgraph_down_gives_partial_data_and_names_it() {
     let error = &body["errors"][0];
     assert_eq!(error["extensions"]["code"], "SUBGRAPH_UNAVAILABLE");
     assert_eq!(error["extensions"]["serviceName"], "inventory");
+    let ready = router.http.get(&ready_url).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let ready: Value = ready.json().await.unwrap();
+    assert!(
+        ready["checks"]["subgraphs"]
+            .as_str()
+            .unwrap()
+            .contains("inventory"),
+        "{ready}"
+    );
     router.stop().await;
 }
 
