@@ -636,3 +636,70 @@ async fn identity_through_the_router_with_edge_auth() {
     router.shutdown().await.unwrap();
     identity.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_is_served_from_the_binary() {
+    let router = RouterFixture::start().await;
+    let base = router.url.trim_end_matches("/graphql").to_owned();
+    let page = router.http.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("https://") && !html.contains("http://"),
+        "no other host is referenced"
+    );
+    let browser = router
+        .http
+        .get(&router.url)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        browser.text().await.unwrap().contains("<html"),
+        "browsers get the playground on /graphql too"
+    );
+    if looma_router::graphiql::assets_embedded() {
+        for asset in [
+            "graphiql.min.js",
+            "graphiql.min.css",
+            "react.production.min.js",
+            "react-dom.production.min.js",
+        ] {
+            assert!(
+                html.contains(&format!("/graphiql/{asset}")),
+                "{asset} referenced"
+            );
+            let response = router
+                .http
+                .get(format!("{base}/graphiql/{asset}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{asset}");
+            assert!(
+                response.bytes().await.unwrap().len() > 1_000,
+                "{asset} has content"
+            );
+        }
+    } else {
+        assert!(
+            html.contains("scripts/vendor-graphiql"),
+            "the page says how to install the assets"
+        );
+    }
+    let missing = router
+        .http
+        .get(format!("{base}/graphiql/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    router.stop().await;
+}
