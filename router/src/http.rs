@@ -388,61 +388,31 @@ async fn graphql_get(
     if params.query.is_none() && crate::graphiql::wants_html(&headers) {
         return crate::graphiql::page().await;
     }
-    let extensions = match params
-        .extensions
-        .as_deref()
-        .map(serde_json::from_str::<Value>)
-    {
-        None => None,
-        Some(Ok(v)) => Some(v),
-        Some(Err(_)) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                pipeline::request_error("BAD_REQUEST", "`extensions` is not JSON"),
-            );
-        }
+    let (variables, extensions) = match (
+        json_param("variables", params.variables.as_deref()),
+        json_param("extensions", params.extensions.as_deref()),
+    ) {
+        (Ok(variables), Ok(extensions)) => (variables, extensions),
+        (Err(response), _) | (_, Err(response)) => return response,
     };
-    if params.query.is_none() && extensions.is_some() {
-        let request = GraphqlRequest {
-            query: None,
-            operation_name: params.operation_name,
-            variables: None,
-            extensions,
-        };
-        let forwarded = match service.subgraph_headers(&headers).await {
-            Ok(forwarded) => forwarded,
-            Err(response) => return response,
-        };
-        return respond(&service, &request, &forwarded).await;
-    }
-    let Some(query) = params.query else {
+    if params.query.is_none() && extensions.is_none() {
         return json_response(
             StatusCode::BAD_REQUEST,
             pipeline::request_error("BAD_REQUEST", "GET needs a `query` parameter"),
         );
-    };
-    let variables = match params
-        .variables
+    }
+    if params
+        .query
         .as_deref()
-        .map(serde_json::from_str::<Value>)
+        .is_some_and(|q| q.trim_start().starts_with("mutation"))
     {
-        None => None,
-        Some(Ok(v)) => Some(v),
-        Some(Err(_)) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                pipeline::request_error("BAD_REQUEST", "`variables` is not JSON"),
-            );
-        }
-    };
-    if query.trim_start().starts_with("mutation") {
         return json_response(
             StatusCode::METHOD_NOT_ALLOWED,
             pipeline::request_error("BAD_REQUEST", "mutations must be sent with POST"),
         );
     }
     let request = GraphqlRequest {
-        query: Some(query),
+        query: params.query,
         operation_name: params.operation_name,
         variables,
         extensions,
@@ -452,4 +422,16 @@ async fn graphql_get(
         Err(response) => return response,
     };
     respond(&service, &request, &forwarded).await
+}
+
+/// A JSON-encoded query parameter (`variables`, `extensions`) of a GET request.
+fn json_param(name: &str, value: Option<&str>) -> Result<Option<Value>, Response> {
+    match value.map(serde_json::from_str::<Value>) {
+        None => Ok(None),
+        Some(Ok(value)) => Ok(Some(value)),
+        Some(Err(_)) => Err(json_response(
+            StatusCode::BAD_REQUEST,
+            pipeline::request_error("BAD_REQUEST", format!("`{name}` is not JSON")),
+        )),
+    }
 }

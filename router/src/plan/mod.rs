@@ -813,6 +813,36 @@ impl<'a> Planner<'a> {
         )
     }
 
+    /// The jump to `target` at `path` to add to (an existing one `reusable` allows, or a new
+    /// one), marked as touched now.
+    fn jump_slot(
+        &self,
+        jumps: &mut Vec<Jump>,
+        target: GraphId,
+        path: &[PathSeg],
+        reusable: impl Fn(usize) -> bool,
+    ) -> usize {
+        let existing = jumps
+            .iter()
+            .enumerate()
+            .position(|(i, j)| j.graph == target && j.path == path && reusable(i));
+        let index = existing.unwrap_or_else(|| {
+            jumps.push(Jump {
+                graph: target,
+                path: path.to_vec(),
+                fields: IndexMap::new(),
+                representations: IndexMap::new(),
+                after: BTreeSet::new(),
+                revision: 0,
+            });
+            jumps.len() - 1
+        });
+        let revision = self.revision.get() + 1;
+        self.revision.set(revision);
+        jumps[index].revision = revision;
+        index
+    }
+
     /// Records that the level below is planned under `field`; returns its ancestry index.
     fn push_ancestor(
         &self,
@@ -912,27 +942,8 @@ impl<'a> Planner<'a> {
                 let path = ancestry[from].parent_path.clone();
                 let mut representation = vec![typename_sel()];
                 merge_into(&mut representation, key_sels.clone());
-                let index = match jumps
-                    .iter()
-                    .position(|j| j.graph == target && j.path == path)
-                {
-                    Some(index) => index,
-                    None => {
-                        jumps.push(Jump {
-                            graph: target,
-                            path: path.clone(),
-                            fields: IndexMap::new(),
-                            representations: IndexMap::new(),
-                            after: BTreeSet::new(),
-                            revision: 0,
-                        });
-                        jumps.len() - 1
-                    }
-                };
-                let revision = self.revision.get() + 1;
-                self.revision.set(revision);
+                let index = self.jump_slot(jumps, target, &path, |_| true);
                 let jump = &mut jumps[index];
-                jump.revision = revision;
                 merge_into(
                     jump.fields.entry(entity.clone()).or_default(),
                     vec![chain(from)],
@@ -1146,28 +1157,8 @@ impl<'a> Planner<'a> {
         merge_into(&mut representation, key_sels);
         merge_into(&mut representation, requires);
 
-        let reusable = jumps
-            .iter()
-            .enumerate()
-            .position(|(i, j)| j.graph == target && j.path == path && !blocked.contains(&i));
-        let index = match reusable {
-            Some(index) => index,
-            None => {
-                jumps.push(Jump {
-                    graph: target,
-                    path: path.to_vec(),
-                    fields: IndexMap::new(),
-                    representations: IndexMap::new(),
-                    after: BTreeSet::new(),
-                    revision: 0,
-                });
-                jumps.len() - 1
-            }
-        };
-        let revision = self.revision.get() + 1;
-        self.revision.set(revision);
+        let index = self.jump_slot(jumps, target, path, |i| !blocked.contains(&i));
         let jump = &mut jumps[index];
-        jump.revision = revision;
         jump.after.extend(after.into_iter().filter(|&a| a != index));
         jump.fields
             .entry(target_type.clone())
