@@ -393,7 +393,7 @@ async fn graphql_get(
         json_param("extensions", params.extensions.as_deref()),
     ) {
         (Ok(variables), Ok(extensions)) => (variables, extensions),
-        (Err(response), _) | (_, Err(response)) => return response,
+        (Err(response), _) | (_, Err(response)) => return *response,
     };
     if params.query.is_none() && extensions.is_none() {
         return json_response(
@@ -425,13 +425,13 @@ async fn graphql_get(
 }
 
 /// A JSON-encoded query parameter (`variables`, `extensions`) of a GET request.
-fn json_param(name: &str, value: Option<&str>) -> Result<Option<Value>, Response> {
+fn json_param(name: &str, value: Option<&str>) -> Result<Option<Value>, Box<Response>> {
     match value.map(serde_json::from_str::<Value>) {
         None => Ok(None),
         Some(Ok(value)) => Ok(Some(value)),
-        Some(Err(_)) => Err(json_response(
+        Some(Err(_)) => Err(Box::new(json_response(
             StatusCode::BAD_REQUEST,
             pipeline::request_error("BAD_REQUEST", format!("`{name}` is not JSON")),
-        )),
+        ))),
     }
 }

@@ -788,15 +788,22 @@ async fn health_ready_and_jwks(p: TestPlatform) -> TestPlatform {
     );
     assert!(key.get("d").is_none(), "no private material is published");
 
-    let oversized = "x".repeat(3 * 1024 * 1024);
-    let response = p
-        .http
-        .post(format!("{}/graphql", p.identity_url))
-        .header("content-type", "application/json")
-        .body(oversized)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413, "bodies over the limit are refused");
+    // Announce a 3 MiB body and send none: the server must refuse on the header alone
+    // (a client streaming the body could see the connection closed mid-upload instead).
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = p.identity_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        3 * 1024 * 1024
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = vec![0u8; 64];
+    let read = stream.read(&mut head).await.unwrap();
+    let status_line = String::from_utf8_lossy(&head[..read]).to_string();
+    assert!(
+        status_line.starts_with("HTTP/1.1 413"),
+        "bodies over the limit are refused: {status_line}"
+    );
     p
 }
