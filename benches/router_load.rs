@@ -1,17 +1,23 @@
 //! Router load benchmark, shaped like The Guild's graphql-gateways-benchmark: the router in
 //! front of four subgraphs (accounts, products, inventory, reviews), a seven-level nested
-//! query, N concurrent connections for a fixed time. Everything runs on 127.0.0.1 in this
-//! process and stops by itself.
+//! query, N concurrent connections for a fixed time, everything on 127.0.0.1.
 //!
 //!     cargo bench --bench router_load
 //!     LOOMA_BENCH_CONNECTIONS=50 LOOMA_BENCH_SECONDS=30 cargo bench --bench router_load
 //!
-//! Prints requests per second and latency percentiles. No thresholds: numbers are reported,
-//! not asserted.
+//! The subgraphs, the router and the load generator run as three processes (this binary
+//! re-executed in different roles), so the router's own CPU time per request can be read
+//! from /proc and reported next to the end-to-end requests/s. No thresholds: numbers are
+//! reported, not asserted.
 
 use looma_router::compose::{SubgraphSource, compose};
 use looma_router::{RouterConfig, RouterService};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const QUERY: &str = r#"
 fragment User on User { id username name }
@@ -35,6 +41,8 @@ query TestQuery {
 }
 "#;
 
+const ROLE: &str = "LOOMA_BENCH_ROLE";
+
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -50,40 +58,130 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-fn main() {
-    let connections = env_number("LOOMA_BENCH_CONNECTIONS", 50) as usize;
-    let seconds = env_number("LOOMA_BENCH_SECONDS", 20);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    runtime.block_on(async move {
+        .expect("runtime")
+}
+
+/// Role `subgraphs`: serve the four fixtures, print them as one JSON line, wait for stdin to close.
+fn run_subgraphs() {
+    runtime().block_on(async {
         let subgraphs = looma_testkit::start_all(0).await.expect("subgraphs");
-        let sources: Vec<SubgraphSource> = subgraphs
+        let listing: Vec<serde_json::Value> = subgraphs
             .iter()
-            .map(|s| SubgraphSource {
-                name: s.name.to_owned(),
-                url: s.url(),
-                sdl: s.sdl.clone(),
-            })
+            .map(|s| serde_json::json!({"name": s.name, "url": s.url(), "sdl": s.sdl}))
             .collect();
-        let supergraph = looma_router::supergraph::Supergraph::parse(&compose(&sources).expect("compose"))
-            .expect("supergraph");
+        println!("{}", serde_json::Value::Array(listing));
+        wait_for_parent().await;
+    });
+}
+
+/// Role `router`: serve the supergraph file on a free port, print the URL, wait.
+fn run_router(supergraph_path: &str) {
+    runtime().block_on(async {
+        let sdl = std::fs::read_to_string(supergraph_path).expect("supergraph file");
+        let supergraph = looma_router::supergraph::Supergraph::parse(&sdl).expect("supergraph");
         let service = RouterService::new(supergraph, RouterConfig::default(), None);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        println!("http://{}/graphql", listener.local_addr().expect("addr"));
         tokio::spawn(async move {
             let _ = axum::serve(listener, looma_router::router(service)).await;
         });
-        let url = format!("http://{addr}/graphql");
+        wait_for_parent().await;
+    });
+}
+
+/// Children stop when the parent closes their stdin (or dies).
+async fn wait_for_parent() {
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    })
+    .await;
+}
+
+fn spawn_role(role: &str, extra: &[(&str, &str)]) -> (Child, String) {
+    let mut command = Command::new(std::env::current_exe().expect("own path"));
+    command
+        .env(ROLE, role)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("spawn role");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("role announces itself");
+    (child, line.trim().to_owned())
+}
+
+/// User + system CPU seconds a process has used (Linux /proc; 100 ticks per second).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn main() {
+    match std::env::var(ROLE).as_deref() {
+        Ok("subgraphs") => return run_subgraphs(),
+        Ok("router") => {
+            return run_router(&std::env::var("LOOMA_BENCH_SUPERGRAPH").unwrap_or_default());
+        }
+        _ => {}
+    }
+    let connections = env_number("LOOMA_BENCH_CONNECTIONS", 50) as usize;
+    let seconds = env_number("LOOMA_BENCH_SECONDS", 20);
+
+    let (subgraphs, listing) = spawn_role("subgraphs", &[]);
+    let listing: Vec<serde_json::Value> = serde_json::from_str(&listing).expect("subgraph listing");
+    let sources: Vec<SubgraphSource> = listing
+        .iter()
+        .map(|s| SubgraphSource {
+            name: s["name"].as_str().unwrap_or_default().to_owned(),
+            url: s["url"].as_str().unwrap_or_default().to_owned(),
+            sdl: s["sdl"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("looma-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let supergraph_path = dir.join("supergraph.graphql");
+    std::fs::write(&supergraph_path, compose(&sources).expect("compose"))
+        .expect("write supergraph");
+    let (router, url) = spawn_role(
+        "router",
+        &[(
+            "LOOMA_BENCH_SUPERGRAPH",
+            supergraph_path.to_str().unwrap_or_default(),
+        )],
+    );
+
+    let router_pid = router.id();
+    runtime().block_on(async move {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(connections)
             .build()
             .expect("client");
         let body = serde_json::json!({ "query": QUERY });
-
-        // Correctness first: the response must be complete and error-free.
-        let check: serde_json::Value = client.post(&url).json(&body).send().await.expect("router").json().await.expect("json");
+        let check: serde_json::Value =
+            client.post(&url).json(&body).send().await.expect("router").json().await.expect("json");
         assert!(check.get("errors").is_none(), "benchmark query failed: {check}");
         let bytes = check.to_string().len();
 
@@ -92,6 +190,7 @@ fn main() {
             let _ = client.post(&url).json(&body).send().await.map(|r| r.bytes());
         }
 
+        let router_cpu_before = cpu_seconds(router_pid);
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let started = Instant::now();
         let mut workers = Vec::new();
@@ -124,9 +223,12 @@ fn main() {
             }
         }
         let elapsed = started.elapsed().as_secs_f64();
+        let router_cpu = cpu_seconds(router_pid) - router_cpu_before;
         latencies.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        println!("router_load: {connections} connections, {seconds} s, response {bytes} bytes");
+        let requests = latencies.len().max(1) as f64;
+        let cpu_ms_per_request = router_cpu * 1000.0 / requests;
+        println!("router_load: {connections} connections, {seconds} s, response {bytes} bytes, 3 processes on one machine");
         println!(
             "router_load: {} requests, {:.0} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, failures {failures}",
             latencies.len(),
@@ -135,7 +237,15 @@ fn main() {
             ms(percentile(&latencies, 0.95)),
             ms(percentile(&latencies, 0.99)),
         );
-        let counts: Vec<String> = subgraphs.iter().map(|s| format!("{}={}", s.name, s.requests())).collect();
-        println!("router_load: subgraph requests {}", counts.join(" "));
+        println!(
+            "router_load: router CPU {cpu_ms_per_request:.2} ms/request (≈ {:.0} req/s on 2 dedicated cores)",
+            2000.0 / cpu_ms_per_request.max(0.001)
+        );
     });
+    for mut child in [subgraphs, router] {
+        drop(child.stdin.take());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -144,12 +144,10 @@ impl Execution<'_> {
             for fetch in &ready {
                 done[fetch.id] = true;
             }
-            let sent = join_all(prepared.into_iter().map(|p| async move {
+            let sent = join_all(prepared.into_iter().map(|mut p| async move {
+                let body = std::mem::take(&mut p.body);
                 let subgraph = &self.supergraph.subgraphs[p.fetch.graph];
-                let result = self
-                    .transport
-                    .send(subgraph, p.body.clone(), self.headers)
-                    .await;
+                let result = self.transport.send(subgraph, body, self.headers).await;
                 (p, result)
             }))
             .await;

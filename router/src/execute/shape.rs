@@ -117,13 +117,16 @@ impl Shaper<'_> {
                 continue;
             }
             path.push(Value::String(key.clone()));
-            let sub_selections: Vec<Sel> = if fields.len() == 1 {
-                first.selections.clone()
+            // Fields requested more than once under one key merge their selections.
+            let sub_selections: std::borrow::Cow<[Sel]> = if fields.len() == 1 {
+                std::borrow::Cow::Borrowed(&first.selections)
             } else {
-                fields
-                    .iter()
-                    .flat_map(|f| f.selections.iter().cloned())
-                    .collect()
+                std::borrow::Cow::Owned(
+                    fields
+                        .iter()
+                        .flat_map(|f| f.selections.iter().cloned())
+                        .collect(),
+                )
             };
             let completed = self.complete(&first.ty, object.get(&key), &sub_selections, path);
             path.pop();
