@@ -10,8 +10,10 @@ pub struct RouterConfig {
     pub supergraph_path: Option<PathBuf>,
     /// How often the supergraph file is checked for changes.
     pub reload_interval_ms: u64,
-    /// Per-subgraph request timeout.
+    /// Request timeout for every subgraph...
     pub subgraph_timeout_ms: u64,
+    /// ...unless overridden here by subgraph name (`[router.subgraph_timeouts_ms] search = 2000`).
+    pub subgraph_timeouts_ms: std::collections::BTreeMap<String, u64>,
     /// Operation limits checked before planning.
     pub max_depth: usize,
     pub max_aliases: usize,
@@ -37,6 +39,7 @@ impl Default for RouterConfig {
             supergraph_path: None,
             reload_interval_ms: 2_000,
             subgraph_timeout_ms: 30_000,
+            subgraph_timeouts_ms: Default::default(),
             max_depth: 32,
             max_aliases: 200,
             max_root_fields: 64,
@@ -65,6 +68,11 @@ impl RouterConfig {
         }
         if self.subgraph_timeout_ms == 0 {
             return Err("config key `router.subgraph_timeout_ms`: must be greater than 0".into());
+        }
+        if let Some((name, _)) = self.subgraph_timeouts_ms.iter().find(|(_, ms)| **ms == 0) {
+            return Err(format!(
+                "config key `router.subgraph_timeouts_ms.{name}`: must be greater than 0"
+            ));
         }
         Ok(())
     }

@@ -53,9 +53,15 @@ impl RouterService {
         config: RouterConfig,
         forwarded: Option<ForwardedPrincipalCodec>,
     ) -> Arc<Self> {
-        let transport = Arc::new(HttpTransport::new(Duration::from_millis(
-            config.subgraph_timeout_ms,
-        )));
+        let timeouts = config
+            .subgraph_timeouts_ms
+            .iter()
+            .map(|(name, ms)| (name.clone(), Duration::from_millis(*ms)))
+            .collect();
+        let transport = Arc::new(HttpTransport::new(
+            Duration::from_millis(config.subgraph_timeout_ms),
+            timeouts,
+        ));
         Self::with_transport(supergraph, config, forwarded, transport)
     }
 

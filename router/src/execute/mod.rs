@@ -27,21 +27,30 @@ pub trait SubgraphTransport: Send + Sync {
     ) -> Result<Value, String>;
 }
 
-/// Pooled keep-alive HTTP to subgraphs with a per-request timeout.
+/// Pooled keep-alive HTTP to subgraphs, with a timeout per subgraph.
 pub struct HttpTransport {
     client: reqwest::Client,
+    default_timeout: std::time::Duration,
+    timeouts: HashMap<String, std::time::Duration>,
 }
 
 impl HttpTransport {
-    pub fn new(timeout: std::time::Duration) -> Self {
+    /// `timeouts` overrides `default_timeout` for the subgraphs it names.
+    pub fn new(
+        default_timeout: std::time::Duration,
+        timeouts: HashMap<String, std::time::Duration>,
+    ) -> Self {
         let client = reqwest::Client::builder()
-            .timeout(timeout)
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
             .build()
             .unwrap_or_default();
-        HttpTransport { client }
+        HttpTransport {
+            client,
+            default_timeout,
+            timeouts,
+        }
     }
 }
 
@@ -56,6 +65,12 @@ impl SubgraphTransport for HttpTransport {
         let response = self
             .client
             .post(&subgraph.url)
+            .timeout(
+                self.timeouts
+                    .get(&subgraph.name)
+                    .copied()
+                    .unwrap_or(self.default_timeout),
+            )
             .headers(headers.clone())
             .json(&body)
             .send()
