@@ -386,11 +386,28 @@ fn merge_result(
                 _ => Value::Null,
             };
             if let Value::Array(entities) = entities {
+                // Each entity is moved into its last target and cloned only for earlier ones
+                // (objects that shared a de-duplicated representation).
+                let mut remaining = vec![0usize; entities.len()];
+                for (_, index) in &prepared.targets {
+                    if let Some(count) = remaining.get_mut(*index) {
+                        *count += 1;
+                    }
+                }
+                let mut entities: Vec<Option<Value>> = entities.into_iter().map(Some).collect();
                 for (location, index) in &prepared.targets {
-                    if let (Some(Value::Object(entity)), Some(target)) =
-                        (entities.get(*index), pointer_mut(data, location))
+                    let Some(slot) = entities.get_mut(*index) else {
+                        continue;
+                    };
+                    remaining[*index] -= 1;
+                    let entity = if remaining[*index] == 0 {
+                        slot.take()
+                    } else {
+                        slot.clone()
+                    };
+                    if let (Some(Value::Object(mut entity)), Some(target)) =
+                        (entity, pointer_mut(data, location))
                     {
-                        let mut entity = entity.clone();
                         // An interface object answers with the interface's name; keep the
                         // concrete type already known.
                         if entity
