@@ -281,3 +281,29 @@ fn unreachable_fields_fail_planning() {
         "{error}"
     );
 }
+
+#[test]
+fn conflicting_field_types_in_sibling_fragments_get_internal_aliases() {
+    let fetches = plan(
+        r#"
+        type Query @join__type(graph: A) @join__type(graph: B) { accounts: [Account] @join__field(graph: B) }
+        union Account @join__type(graph: B) @join__unionMember(graph: B, member: "User") @join__unionMember(graph: B, member: "Bot") = User | Bot
+        type User @join__type(graph: A) @join__type(graph: B) { id: ID @join__field(graph: A, type: "ID") @join__field(graph: B, type: "ID!") }
+        type Bot @join__type(graph: B) { id: ID }"#,
+        "{ accounts { ... on User { id } ... on Bot { id } } }",
+    );
+    assert!(
+        fetches[0].query.contains("... on Bot{_looma_Bot_id:id}"),
+        "{}",
+        summary(&fetches)
+    );
+    let rename = &fetches[0].renames[0];
+    assert_eq!(
+        (
+            rename.object.as_str(),
+            rename.alias.as_str(),
+            rename.key.as_str()
+        ),
+        ("Bot", "_looma_Bot_id", "id")
+    );
+}

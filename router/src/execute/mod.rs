@@ -423,6 +423,9 @@ fn merge_result(
             }
         }
     }
+    for rename in &prepared.fetch.renames {
+        undo_alias(data, &rename.path, rename);
+    }
     if let Some(Value::Array(subgraph_errors)) = subgraph_errors {
         for mut error in subgraph_errors {
             repath_error(&mut error, prepared);
@@ -434,6 +437,42 @@ fn merge_result(
                 object.insert("extensions".into(), json!({"serviceName": subgraph}));
             }
             errors.push(error);
+        }
+    }
+}
+
+/// Moves an internally aliased value back under its response key on the objects at `path`.
+fn undo_alias(value: &mut Value, path: &[PathSeg], rename: &crate::plan::Rename) {
+    match path.split_first() {
+        None => match value {
+            Value::Object(object) => {
+                let matches = object.get("__typename").and_then(Value::as_str)
+                    == Some(rename.object.as_str());
+                if matches && let Some(moved) = object.remove(rename.alias.as_str()) {
+                    match object.get_mut(rename.key.as_str()) {
+                        Some(existing) => deep_merge(existing, moved),
+                        None => {
+                            object.insert(rename.key.to_string(), moved);
+                        }
+                    }
+                }
+            }
+            Value::Array(items) => items
+                .iter_mut()
+                .for_each(|item| undo_alias(item, path, rename)),
+            _ => {}
+        },
+        Some((PathSeg::Key(key), rest)) => {
+            if let Some(child) = value.as_object_mut().and_then(|o| o.get_mut(key.as_str())) {
+                undo_alias(child, rest, rename);
+            }
+        }
+        Some((PathSeg::List, rest)) => {
+            if let Value::Array(items) = value {
+                items
+                    .iter_mut()
+                    .for_each(|item| undo_alias(item, rest, rename));
+            }
         }
     }
 }

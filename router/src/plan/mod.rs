@@ -61,6 +61,16 @@ pub enum FetchKind {
     },
 }
 
+/// An internal alias to undo after merging: objects of type `object` at `path` carry the
+/// value of `key` under `alias`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rename {
+    pub path: ResponsePath,
+    pub object: Name,
+    pub alias: Name,
+    pub key: Name,
+}
+
 #[derive(Clone, Debug)]
 pub struct Fetch {
     pub id: usize,
@@ -72,6 +82,8 @@ pub struct Fetch {
     pub query: String,
     /// Client variables the subgraph operation uses.
     pub variables: Vec<Name>,
+    /// Internal aliases to rename back, shortest paths first.
+    pub renames: Vec<Rename>,
 }
 
 #[derive(Clone, Debug)]
@@ -117,6 +129,7 @@ struct Draft {
     kind: DraftKind,
     selections: Vec<Sel>,
     depth: usize,
+    renames: Vec<Rename>,
 }
 
 enum DraftKind {
@@ -141,6 +154,8 @@ struct Planner<'a> {
     /// field of a keyless type be fetched through an ancestor entity (or the root) in another
     /// subgraph.
     scope: std::cell::RefCell<Option<Scope>>,
+    /// Internal aliases introduced while planning the current fetch.
+    renames: std::cell::RefCell<Vec<Rename>>,
     /// Root selections to send to other subgraphs (re-entries), by subgraph.
     reentries: std::cell::RefCell<IndexMap<GraphId, Vec<Sel>>>,
 }
@@ -182,6 +197,7 @@ pub fn plan_operation(
         at_entity_root: std::cell::Cell::new(false),
         revision: std::cell::Cell::new(0),
         scope: std::cell::RefCell::new(None),
+        renames: std::cell::RefCell::new(Vec::new()),
         reentries: std::cell::RefCell::new(IndexMap::new()),
     };
     let root_type = operation.root_type.clone();
@@ -200,6 +216,7 @@ pub fn plan_operation(
             kind: DraftKind::Root(operation.kind),
             selections: Vec::new(),
             depth: 0,
+            renames: Vec::new(),
         });
         planner.plan_fetch(id, &root_type, &selections, &[])?;
     }
@@ -218,6 +235,7 @@ pub fn plan_operation(
                 kind: DraftKind::Root(operation.kind),
                 selections: Vec::new(),
                 depth: 0,
+                renames: Vec::new(),
             });
             planner.plan_fetch(id, &root_type, &selections, &[])?;
         }
@@ -298,6 +316,11 @@ fn finish(
         kind,
         query,
         variables,
+        renames: {
+            let mut renames = draft.renames;
+            renames.sort_by_key(|r| r.path.len());
+            renames
+        },
     }
 }
 
@@ -490,8 +513,11 @@ impl<'a> Planner<'a> {
             root_query,
             ..Scope::default()
         }));
+        let saved_renames = self.renames.take();
         let planned = self.plan_level(graph, parent_type, selections, path, None, &mut jumps);
         self.scope.replace(saved);
+        let renames = self.renames.replace(saved_renames);
+        self.drafts[fetch_id].renames.extend(renames);
         let planned = planned?;
         match &self.drafts[fetch_id].kind {
             DraftKind::Root(_) => self.drafts[fetch_id].selections = planned,
@@ -529,6 +555,7 @@ impl<'a> Planner<'a> {
                 },
                 selections: vec![typename_sel()],
                 depth,
+                renames: Vec::new(),
             });
             fetch_of_jump[index] = Some(id);
             for (type_name, fields) in &jump.fields {
@@ -545,6 +572,8 @@ impl<'a> Planner<'a> {
                 );
                 self.scope.replace(saved);
                 self.at_entity_root.set(false);
+                let renames = self.renames.take();
+                self.drafts[id].renames.extend(renames);
                 let planned = planned?;
                 self.drafts[id].selections.push(Sel::Fragment(FragmentSel {
                     type_condition: Some(type_name.clone()),
@@ -698,7 +727,53 @@ impl<'a> Planner<'a> {
                 selections: inner,
             }));
         }
+        self.alias_conflicting_fields(graph, path, &mut out);
         Ok(out)
+    }
+
+    /// Sibling fragments may select the same response key with different types in this
+    /// subgraph (`User.id: ID!` next to `Admin.id: ID`), which the subgraph would reject.
+    /// Later occurrences get an internal alias, renamed back when the result is merged.
+    fn alias_conflicting_fields(&self, graph: GraphId, path: &[PathSeg], selections: &mut [Sel]) {
+        let mut seen: std::collections::HashMap<Name, String> = std::collections::HashMap::new();
+        for selection in selections.iter_mut() {
+            let Sel::Fragment(fragment) = selection else {
+                continue;
+            };
+            let Some(object) = fragment.type_condition.clone() else {
+                continue;
+            };
+            for inner in fragment.selections.iter_mut() {
+                let Sel::Field(field) = inner else { continue };
+                if field.name == "__typename" {
+                    continue;
+                }
+                let signature = self
+                    .supergraph
+                    .field_in_graph(graph, &object, &field.name)
+                    .and_then(|f| f.type_in_graph.clone())
+                    .unwrap_or_else(|| field.ty.to_string());
+                let key = field.response_key().clone();
+                match seen.get(&key) {
+                    None => {
+                        seen.insert(key, signature);
+                    }
+                    Some(first) if *first == signature => {}
+                    Some(_) => {
+                        let alias = format!("_looma_{}_{}", object, key);
+                        if let Ok(alias) = Name::new(&alias) {
+                            self.renames.borrow_mut().push(Rename {
+                                path: path.to_vec(),
+                                object: object.clone(),
+                                alias: alias.clone(),
+                                key,
+                            });
+                            field.alias = Some(alias);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
