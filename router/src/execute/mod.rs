@@ -294,7 +294,9 @@ fn select_representation(
     for selection in selections {
         match selection {
             Sel::Field(field) => {
-                let value = object.get(field.name.as_str())?;
+                // Requirements fetched under an internal alias are read from it but sent
+                // under the field's name.
+                let value = object.get(field.response_key().as_str())?;
                 let selected = if field.selections.is_empty() {
                     value.clone()
                 } else {

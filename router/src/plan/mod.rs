@@ -1197,11 +1197,30 @@ impl<'a> Planner<'a> {
                 })
                 .ok_or_else(unresolvable)?,
         };
-        let requires = field_name
+        let mut requires = field_name
             .and_then(|name| self.supergraph.field_in_graph(target, &target_type, name))
             .and_then(|f| f.requires.as_ref())
             .map(|r| operation::from_field_set(&r.selection_set))
             .unwrap_or_default();
+        // A required field with arguments may clash with the client's own selection of that
+        // field with other arguments: fetch it under an internal alias.
+        for required in &mut requires {
+            if let Sel::Field(required) = required
+                && !required.arguments.is_empty()
+            {
+                let arguments: String = required
+                    .arguments
+                    .iter()
+                    .map(|a| format!("{}:{}", a.name, a.value))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let digest = arguments.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+                });
+                required.alias =
+                    Name::new(&format!("_looma_requires_{}_{digest:x}", required.name)).ok();
+            }
+        }
 
         // Fetch key and requirements here (possibly through further jumps, which must land
         // before this one).
@@ -1230,9 +1249,26 @@ impl<'a> Planner<'a> {
 
         let mut representation = vec![typename_sel()];
         merge_into(&mut representation, key_sels);
-        merge_into(&mut representation, requires);
+        merge_into(&mut representation, requires.clone());
 
-        let index = self.jump_slot(jumps, target, path, |i| !blocked.contains(&i));
+        // A jump can carry one value per field in a representation: requirements asking for
+        // the same field with other arguments need a jump of their own.
+        let conflicts = |i: usize| {
+            jumps[i].representations.get(parent_type).is_some_and(|spec| {
+                requires.iter().any(|required| match required {
+                    Sel::Field(required) => spec.selections.iter().any(|existing| {
+                        matches!(existing, Sel::Field(e) if e.name == required.name && e.arguments != required.arguments)
+                    }),
+                    Sel::Fragment(_) => false,
+                })
+            })
+        };
+        let usable: Vec<bool> = (0..jumps.len())
+            .map(|i| !blocked.contains(&i) && !conflicts(i))
+            .collect();
+        let index = self.jump_slot(jumps, target, path, |i| {
+            usable.get(i).copied().unwrap_or(false)
+        });
         let jump = &mut jumps[index];
         jump.after.extend(after.into_iter().filter(|&a| a != index));
         jump.fields
