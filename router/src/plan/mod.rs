@@ -675,7 +675,7 @@ impl<'a> Planner<'a> {
         jumps: &mut Vec<Jump>,
     ) -> Result<Vec<Sel>, PlanError> {
         let mut out = vec![typename_sel()];
-        let possible = self.supergraph.possible_types_in_graph(graph, parent_type);
+        let possible = self.safe_possible_types(graph, parent_type);
         if possible.is_empty() {
             // The subgraph knows no implementation: it can only answer the interface's own
             // fields; anything else must be reachable elsewhere or the plan fails.
@@ -729,6 +729,45 @@ impl<'a> Planner<'a> {
         }
         self.alias_conflicting_fields(graph, path, &mut out);
         Ok(out)
+    }
+
+    /// The object types to expand an abstract level into. Below a shareable path that
+    /// several subgraphs could resolve from the nearest entity, only the members all of them
+    /// know are safe (another plan could have taken the path through any of them).
+    fn safe_possible_types(&self, graph: GraphId, abstract_type: &Name) -> Vec<Name> {
+        let sg = self.supergraph;
+        let possible = sg.possible_types_in_graph(graph, abstract_type);
+        let scope = self.scope.borrow();
+        let Some(ancestry) = scope.as_ref().map(|s| &s.ancestry) else {
+            return possible;
+        };
+        for from in (0..ancestry.len()).rev() {
+            let entity = &ancestry[from].parent_type;
+            if sg.keys(graph, entity).is_empty() {
+                continue;
+            }
+            let chain = &ancestry[from..];
+            let candidates: Vec<GraphId> = (0..sg.subgraphs.len())
+                .filter(|&g| {
+                    !sg.resolvable_keys(g, entity).is_empty()
+                        && chain
+                            .iter()
+                            .all(|a| sg.graph_resolves_field(g, &a.parent_type, &a.field.name))
+                })
+                .collect();
+            if candidates.len() <= 1 || !candidates.contains(&graph) {
+                return possible;
+            }
+            let in_every: Vec<Vec<Name>> = candidates
+                .iter()
+                .map(|&g| sg.possible_types_in_graph(g, abstract_type))
+                .collect();
+            return possible
+                .into_iter()
+                .filter(|t| in_every.iter().all(|types| types.contains(t)))
+                .collect();
+        }
+        possible
     }
 
     /// Sibling fragments may select the same response key with different types in this
