@@ -7,10 +7,17 @@
 
 use crate::plan::operation::{FieldSel, NormalizedOperation, Sel};
 use crate::supergraph::Supergraph;
+use apollo_compiler::Name;
 use apollo_compiler::ast;
 use apollo_compiler::schema::ExtendedType;
-use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
+
+/// A step of the response path, kept cheap (names are shared) and turned into JSON only when
+/// an error needs it.
+enum PathItem {
+    Key(Name),
+    Index(usize),
+}
 
 /// A null reached a non-null position and must propagate to the parent.
 struct NullBubble;
@@ -68,15 +75,18 @@ impl Shaper<'_> {
         &self,
         runtime_type: &str,
         selections: &'s [Sel],
-        into: &mut IndexMap<String, Vec<&'s FieldSel>>,
+        into: &mut Vec<(&'s Name, Vec<&'s FieldSel>)>,
     ) {
         for selection in selections {
             match selection {
                 Sel::Field(field) => {
                     if self.included(&field.directives) {
-                        into.entry(field.response_key().to_string())
-                            .or_default()
-                            .push(field);
+                        // Selection sets are small: a linear scan beats hashing here.
+                        let key = field.response_key();
+                        match into.iter_mut().find(|(k, _)| *k == key) {
+                            Some((_, fields)) => fields.push(field),
+                            None => into.push((key, vec![field])),
+                        }
                     }
                 }
                 Sel::Fragment(fragment) => {
@@ -97,26 +107,29 @@ impl Shaper<'_> {
         runtime_type: &str,
         selections: &[Sel],
         object: &Map<String, Value>,
-        path: &mut Vec<Value>,
+        path: &mut Vec<PathItem>,
         is_root: bool,
     ) -> Result<Map<String, Value>, NullBubble> {
-        let mut grouped = IndexMap::new();
+        let mut grouped = Vec::with_capacity(selections.len());
         self.collect(runtime_type, selections, &mut grouped);
         let mut out = Map::with_capacity(grouped.len());
         for (key, fields) in grouped {
             let first = fields[0];
             if first.name == "__typename" {
-                out.insert(key, Value::String(runtime_type.to_owned()));
+                out.insert(key.to_string(), Value::String(runtime_type.to_owned()));
                 continue;
             }
             if is_root && (first.name == "__schema" || first.name == "__type") {
                 out.insert(
-                    key.clone(),
-                    self.introspection.get(&key).cloned().unwrap_or(Value::Null),
+                    key.to_string(),
+                    self.introspection
+                        .get(key.as_str())
+                        .cloned()
+                        .unwrap_or(Value::Null),
                 );
                 continue;
             }
-            path.push(Value::String(key.clone()));
+            path.push(PathItem::Key(key.clone()));
             // Fields requested more than once under one key merge their selections.
             let sub_selections: std::borrow::Cow<[Sel]> = if fields.len() == 1 {
                 std::borrow::Cow::Borrowed(&first.selections)
@@ -128,11 +141,12 @@ impl Shaper<'_> {
                         .collect(),
                 )
             };
-            let completed = self.complete(&first.ty, object.get(&key), &sub_selections, path);
+            let completed =
+                self.complete(&first.ty, object.get(key.as_str()), &sub_selections, path);
             path.pop();
             match completed {
                 Ok(value) => {
-                    out.insert(key, value);
+                    out.insert(key.to_string(), value);
                 }
                 Err(NullBubble) => return Err(NullBubble),
             }
@@ -145,7 +159,7 @@ impl Shaper<'_> {
         ty: &ast::Type,
         value: Option<&Value>,
         selections: &[Sel],
-        path: &mut Vec<Value>,
+        path: &mut Vec<PathItem>,
     ) -> Result<Value, NullBubble> {
         let non_null = ty.is_non_null();
         let value = match value {
@@ -165,7 +179,7 @@ impl Shaper<'_> {
                     let mut out = Vec::with_capacity(items.len());
                     let mut failed = false;
                     for (i, item) in items.iter().enumerate() {
-                        path.push(Value::from(i));
+                        path.push(PathItem::Index(i));
                         let completed = self.complete(inner, Some(item), selections, path);
                         path.pop();
                         match completed {
@@ -246,8 +260,15 @@ impl Shaper<'_> {
     }
 
     /// Records why a non-null field came out null, unless a subgraph already explained it.
-    fn note_null(&mut self, path: &[Value]) {
+    fn note_null(&mut self, path: &[PathItem]) {
         if self.errors.is_empty() {
+            let path: Vec<Value> = path
+                .iter()
+                .map(|item| match item {
+                    PathItem::Key(key) => Value::String(key.to_string()),
+                    PathItem::Index(i) => Value::from(*i),
+                })
+                .collect();
             self.errors.push(json!({
                 "message": "Cannot return null for non-nullable field",
                 "path": path,
