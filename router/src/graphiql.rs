@@ -33,8 +33,9 @@ const PAGE: &str = r#"<!doctype html>
       fetcher,
       defaultEditorToolsVisibility: true,
       shouldPersistHeaders: true,
-      defaultHeaders: '{\n  "Authorization": "Bearer <access token from the login mutation>"\n}',
-      defaultQuery: 'mutation Login {\n  login(email: "admin@looma.local", password: "...") {\n    accessToken\n  }\n}\n',
+      defaultQuery: '# 1. Log in (looma dev prints the first admin\'s password and writes it to data/dev-admin.txt).\n' +
+        '# 2. Open the Headers tab below and enter {"Authorization": "Bearer <accessToken>"}.\n' +
+        'mutation Login {\n  login(email: "admin@looma.local", password: "...") {\n    accessToken\n  }\n}\n',
     }));
   </script>
 </body>
