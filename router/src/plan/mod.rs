@@ -1339,56 +1339,48 @@ impl<'a> Planner<'a> {
     ) -> Result<Vec<Sel>, PlanError> {
         let mut out = vec![typename_sel()];
         for selection in selections {
+            // The real `__typename` and fragments on other types come from the owner.
+            let to_owner = match selection {
+                Sel::Field(field) => field.name == "__typename",
+                Sel::Fragment(fragment) => fragment
+                    .type_condition
+                    .as_ref()
+                    .is_some_and(|c| c != interface),
+            };
+            if to_owner {
+                self.jump_for(
+                    graph,
+                    interface,
+                    selection.clone(),
+                    None,
+                    path,
+                    provided,
+                    jumps,
+                    &mut out,
+                )?;
+                continue;
+            }
             match selection {
-                Sel::Field(field) if field.name == "__typename" => {
-                    self.jump_for(
-                        graph,
-                        interface,
-                        selection.clone(),
-                        None,
-                        path,
-                        provided,
-                        jumps,
-                        &mut out,
-                    )?;
-                }
                 Sel::Field(field) => {
                     self.plan_field(graph, interface, field, path, provided, jumps, &mut out)?
                 }
                 Sel::Fragment(fragment) => {
-                    let same_type = fragment
-                        .type_condition
-                        .as_ref()
-                        .is_none_or(|c| c == interface);
-                    if same_type {
-                        let inner = self.plan_interface_object_level(
-                            graph,
-                            interface,
-                            &fragment.selections,
-                            path,
-                            provided,
-                            jumps,
-                        )?;
-                        if fragment.directives.is_empty() {
-                            merge_into(&mut out, inner);
-                        } else {
-                            out.push(Sel::Fragment(FragmentSel {
-                                type_condition: None,
-                                directives: fragment.directives.clone(),
-                                selections: inner,
-                            }));
-                        }
+                    let inner = self.plan_interface_object_level(
+                        graph,
+                        interface,
+                        &fragment.selections,
+                        path,
+                        provided,
+                        jumps,
+                    )?;
+                    if fragment.directives.is_empty() {
+                        merge_into(&mut out, inner);
                     } else {
-                        self.jump_for(
-                            graph,
-                            interface,
-                            selection.clone(),
-                            None,
-                            path,
-                            provided,
-                            jumps,
-                            &mut out,
-                        )?;
+                        out.push(Sel::Fragment(FragmentSel {
+                            type_condition: None,
+                            directives: fragment.directives.clone(),
+                            selections: inner,
+                        }));
                     }
                 }
             }
