@@ -1,7 +1,6 @@
 //! The router's HTTP face: `POST /graphql` (and `GET` for queries), `/health`, `/ready`, and
 //! supergraph hot reload. Everything GraphQL happens in [`crate::pipeline`].
 
-use crate::auth::EdgeVerifier;
 use crate::config::RouterConfig;
 use crate::execute::{HttpTransport, SubgraphTransport};
 use crate::pipeline::{self, GraphqlRequest, LoadedSupergraph};
@@ -71,7 +70,7 @@ impl RouterService {
         forwarded: Option<ForwardedPrincipalCodec>,
         transport: Arc<dyn SubgraphTransport>,
     ) -> Arc<Self> {
-        let verifier = EdgeVerifier::new(
+        let verifier = looma_server::RemoteVerifier::new(
             config.jwks_url.clone(),
             config.identity_url.clone(),
             &config.token_issuer,

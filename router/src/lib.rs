@@ -4,7 +4,6 @@
 //! - [`plan`]: turn a client operation into a query plan (pure, no I/O).
 //! - [`execute`]: run a plan against subgraphs and shape the response.
 
-pub mod auth;
 pub mod compose;
 pub mod config;
 pub mod execute;

@@ -7,9 +7,11 @@
 
 mod graphql;
 mod health;
+mod remote_verifier;
 
 pub use graphql::{execute_graphql, graphql_error_response};
 pub use health::{ReadinessCheck, health_routes};
+pub use remote_verifier::RemoteVerifier;
 
 use axum::Router;
 use std::future::Future;

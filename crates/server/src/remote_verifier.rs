@@ -1,7 +1,7 @@
-//! Authentication at the edge: bearer JWTs are verified against identity's JWKS (cached,
-//! refetched when a token names an unknown key), API keys are checked with identity (cached
-//! briefly). A request with bad credentials is refused before any subgraph is called; a good
-//! one is forwarded with the principal signed into `x-looma-principal`.
+//! Credentials checked against identity over the network, for every component that is not
+//! identity: bearer JWTs are verified against identity's JWKS (cached, refetched when a token
+//! names an unknown key), API keys are checked with identity's `caller` query (cached
+//! briefly). The router uses it at the edge; a subgraph called directly uses it too.
 
 use async_trait::async_trait;
 use looma_auth::token::{JwkSet, VerificationKeys};
@@ -17,7 +17,7 @@ const JWKS_MIN_REFETCH: Duration = Duration::from_secs(5);
 /// API key checks are remembered this long; a revoked key stops working within it.
 const API_KEY_TTL: Duration = Duration::from_secs(30);
 
-pub struct EdgeVerifier {
+pub struct RemoteVerifier {
     jwks_url: Option<String>,
     identity_url: Option<String>,
     issuer: String,
@@ -27,14 +27,14 @@ pub struct EdgeVerifier {
     api_keys: moka::future::Cache<String, Principal>,
 }
 
-impl EdgeVerifier {
+impl RemoteVerifier {
     pub fn new(
         jwks_url: Option<String>,
         identity_url: Option<String>,
         issuer: &str,
         audience: &str,
     ) -> Self {
-        EdgeVerifier {
+        RemoteVerifier {
             jwks_url,
             identity_url,
             issuer: issuer.to_owned(),
@@ -82,7 +82,7 @@ impl EdgeVerifier {
 }
 
 #[async_trait]
-impl CredentialVerifier for EdgeVerifier {
+impl CredentialVerifier for RemoteVerifier {
     async fn verify_access_token(&self, token: &str) -> Result<Principal, AuthError> {
         let keys = match self.cached_keys() {
             Some((keys, fetched)) if fetched.elapsed() < JWKS_TTL => keys,
