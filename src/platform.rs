@@ -203,8 +203,19 @@ async fn build_router(
             let supergraph = looma_router::read_supergraph(&path)?;
             let forwarded =
                 ForwardedPrincipalCodec::new(config.server.router_secret.expose().as_bytes());
-            let service =
-                looma_router::RouterService::new(supergraph, config.router.clone(), forwarded);
+            // The router needs no database, only the cache (persisted queries).
+            let cache = match shared {
+                Some(shared) => shared.cache.clone(),
+                None => looma_cache::connect(&config.cache)
+                    .await
+                    .context("connecting the cache (config key `cache.redis_url`)")?,
+            };
+            let service = looma_router::RouterService::new(
+                supergraph,
+                config.router.clone(),
+                forwarded,
+                cache,
+            );
             looma_router::spawn_reloader(service.clone(), path);
             Ok(looma_router::router(service))
         }

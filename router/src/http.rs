@@ -12,12 +12,19 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use looma_auth::{Authenticator, ForwardedPrincipalCodec};
+use looma_cache::Cache;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 pub const COMPONENT: &str = "router";
+/// How long a persisted query is remembered after it was last registered.
+const APQ_TTL: Duration = Duration::from_secs(24 * 3600);
+
+fn apq_key(hash: &str) -> String {
+    format!("router:apq:{hash}")
+}
 /// Accepted from clients (or generated), logged, forwarded to subgraphs, and echoed back.
 const REQUEST_ID: &str = "x-request-id";
 
@@ -42,8 +49,9 @@ pub struct RouterService {
     authenticator: Authenticator,
     /// Signs the verified principal for subgraphs; `None` forwards no principal.
     forwarded: Option<ForwardedPrincipalCodec>,
-    /// Automatic persisted queries: operation text by SHA-256 (Apollo APQ protocol).
-    persisted: moka::sync::Cache<String, Arc<str>>,
+    /// Automatic persisted queries (Apollo APQ protocol): operation text by SHA-256, in the
+    /// shared cache so every router replica knows a query once one has seen it.
+    persisted: Arc<dyn Cache>,
 }
 
 impl RouterService {
@@ -51,6 +59,7 @@ impl RouterService {
         supergraph: Supergraph,
         config: RouterConfig,
         forwarded: Option<ForwardedPrincipalCodec>,
+        cache: Arc<dyn Cache>,
     ) -> Arc<Self> {
         let timeouts = config
             .subgraph_timeouts_ms
@@ -61,13 +70,14 @@ impl RouterService {
             Duration::from_millis(config.subgraph_timeout_ms),
             timeouts,
         ));
-        Self::with_transport(supergraph, config, forwarded, transport)
+        Self::with_transport(supergraph, config, forwarded, cache, transport)
     }
 
     pub fn with_transport(
         supergraph: Supergraph,
         config: RouterConfig,
         forwarded: Option<ForwardedPrincipalCodec>,
+        cache: Arc<dyn Cache>,
         transport: Arc<dyn SubgraphTransport>,
     ) -> Arc<Self> {
         let verifier = looma_server::RemoteVerifier::new(
@@ -87,7 +97,7 @@ impl RouterService {
             transport,
             authenticator,
             forwarded,
-            persisted: moka::sync::Cache::new(10_000),
+            persisted: cache,
         })
     }
 
@@ -179,7 +189,7 @@ impl RouterService {
 
     pub async fn handle(&self, request: &GraphqlRequest, headers: &HeaderMap) -> Value {
         let resolved;
-        let request = match self.resolve_persisted(request) {
+        let request = match self.resolve_persisted(request).await {
             Ok(Some(with_query)) => {
                 resolved = with_query;
                 &resolved
@@ -200,7 +210,10 @@ impl RouterService {
 
     /// Automatic persisted queries: a request may carry only the hash of a query sent
     /// before; one carrying both registers the text after checking the hash.
-    fn resolve_persisted(&self, request: &GraphqlRequest) -> Result<Option<GraphqlRequest>, Value> {
+    async fn resolve_persisted(
+        &self,
+        request: &GraphqlRequest,
+    ) -> Result<Option<GraphqlRequest>, Value> {
         let Some(persisted) = request
             .extensions
             .as_ref()
@@ -234,19 +247,29 @@ impl RouterService {
                         "the query does not match its sha256Hash",
                     ));
                 }
-                self.persisted.insert(hash, Arc::from(query));
+                if let Err(error) = self
+                    .persisted
+                    .set(&apq_key(&hash), query.as_bytes(), APQ_TTL)
+                    .await
+                {
+                    tracing::warn!(%error, "could not store a persisted query");
+                }
                 Ok(None)
             }
-            None => match self.persisted.get(&hash) {
-                Some(query) => Ok(Some(GraphqlRequest {
-                    query: Some(query.to_string()),
-                    ..request.clone()
-                })),
-                None => Err(pipeline::request_error(
-                    "PERSISTED_QUERY_NOT_FOUND",
-                    "PersistedQueryNotFound",
-                )),
-            },
+            None => {
+                // A cache outage reads as "not found": the client then sends the full text.
+                let stored = self.persisted.get(&apq_key(&hash)).await.ok().flatten();
+                match stored.and_then(|bytes| String::from_utf8(bytes).ok()) {
+                    Some(query) => Ok(Some(GraphqlRequest {
+                        query: Some(query),
+                        ..request.clone()
+                    })),
+                    None => Err(pipeline::request_error(
+                        "PERSISTED_QUERY_NOT_FOUND",
+                        "PersistedQueryNotFound",
+                    )),
+                }
+            }
         }
     }
 }

@@ -703,3 +703,48 @@ async fn graphiql_is_served_from_the_binary() {
     assert_eq!(missing.status(), 404);
     router.stop().await;
 }
+
+/// With Redis configured, a query persisted through one router replica is known to another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persisted_queries_are_shared_through_redis_needs_redis_server() {
+    let Ok(redis_url) = std::env::var("LOOMA_TEST_REDIS_URL") else {
+        eprintln!("skipped: LOOMA_TEST_REDIS_URL is not set");
+        return;
+    };
+    let prefix = format!("looma-test:{}:", uuid::Uuid::new_v4().simple());
+    let with_redis = |config: &mut LoomaConfig| {
+        config.cache.redis_url = Some(redis_url.clone());
+        config.cache.key_prefix = prefix.clone();
+    };
+    let first = RouterFixture::start_with(with_redis).await;
+    let second = RouterFixture::start_with(with_redis).await;
+    let query = "{ users { id } }";
+    let hash: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(query.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
+    let (_, unknown) = second.post(json!({"extensions": extensions})).await;
+    assert_eq!(code(&unknown), "PERSISTED_QUERY_NOT_FOUND");
+    let (_, registered) = first
+        .post(json!({"query": query, "extensions": extensions}))
+        .await;
+    assert!(data(&registered)["users"].is_array());
+    let (_, by_hash) = second.post(json!({"extensions": extensions})).await;
+    assert_eq!(
+        data(&by_hash)["users"].as_array().unwrap().len(),
+        looma_testkit::USERS
+    );
+    first.stop().await;
+    second.stop().await;
+    let cache = looma_cache::RedisCache::connect(&redis_url, &prefix, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert!(
+        cache.clear_prefix().await.unwrap() >= 1,
+        "the persisted query was stored in Redis"
+    );
+}
