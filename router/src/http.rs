@@ -3,7 +3,7 @@
 
 use crate::config::RouterConfig;
 use crate::execute::{HttpTransport, SubgraphTransport};
-use crate::pipeline::{self, GraphqlRequest, LoadedSupergraph};
+use crate::pipeline::{self, GraphqlRequest, LoadedSupergraph, ResponseBody};
 use crate::supergraph::Supergraph;
 use axum::Router;
 use axum::body::Bytes;
@@ -187,7 +187,7 @@ impl RouterService {
         &self.config
     }
 
-    pub async fn handle(&self, request: &GraphqlRequest, headers: &HeaderMap) -> Value {
+    pub async fn handle(&self, request: &GraphqlRequest, headers: &HeaderMap) -> ResponseBody {
         let resolved;
         let request = match self.resolve_persisted(request).await {
             Ok(Some(with_query)) => {
@@ -195,7 +195,7 @@ impl RouterService {
                 &resolved
             }
             Ok(None) => request,
-            Err(body) => return body,
+            Err(body) => return ResponseBody::from_request_error(body),
         };
         let loaded = self.current();
         pipeline::execute(
@@ -385,14 +385,20 @@ async fn respond(
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
         operation = request.operation_name.as_deref().unwrap_or(""),
-        errors = body
-            .get("errors")
-            .and_then(serde_json::Value::as_array)
-            .map_or(0, Vec::len),
+        errors = body.errors.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "graphql request"
     );
-    let mut response = json_response(StatusCode::OK, body);
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response();
     if let Some(value) = request_id {
         response.headers_mut().insert(REQUEST_ID, value);
     }

@@ -216,35 +216,59 @@ pub async fn execute(
     transport: &dyn SubgraphTransport,
     request: &GraphqlRequest,
     headers: &http::HeaderMap,
-) -> Value {
+) -> ResponseBody {
+    match execute_inner(loaded, config, transport, request, headers).await {
+        Ok(body) => body,
+        Err(error) => ResponseBody::from_request_error(error),
+    }
+}
+
+async fn execute_inner(
+    loaded: &LoadedSupergraph,
+    config: &RouterConfig,
+    transport: &dyn SubgraphTransport,
+    request: &GraphqlRequest,
+    headers: &http::HeaderMap,
+) -> Result<ResponseBody, Value> {
     let Some(query) = request.query.as_deref().filter(|q| !q.trim().is_empty()) else {
-        return request_error("BAD_USER_INPUT", "the request has no query");
+        return Err(request_error("BAD_USER_INPUT", "the request has no query"));
     };
     let prepared = match prepare(loaded, config, query, request.operation_name.as_deref()) {
         Ok(prepared) => prepared,
-        Err(body) => return body,
+        Err(body) => return Err(body),
     };
     let Ok(operation) = prepared
         .document
         .operations
         .get(request.operation_name.as_deref())
     else {
-        return request_error("GRAPHQL_VALIDATION_FAILED", "unknown operation");
+        return Err(request_error(
+            "GRAPHQL_VALIDATION_FAILED",
+            "unknown operation",
+        ));
     };
     let raw_variables = match &request.variables {
         None | Some(Value::Null) => json!({}),
         Some(Value::Object(map)) => Value::Object(map.clone()),
-        Some(_) => return request_error("BAD_USER_INPUT", "`variables` must be an object"),
+        Some(_) => {
+            return Err(request_error(
+                "BAD_USER_INPUT",
+                "`variables` must be an object",
+            ));
+        }
     };
     let Ok(json_map) = serde_json::from_value::<apollo_compiler::response::JsonMap>(raw_variables)
     else {
-        return request_error("BAD_USER_INPUT", "`variables` could not be read");
+        return Err(request_error(
+            "BAD_USER_INPUT",
+            "`variables` could not be read",
+        ));
     };
     let api_schema = &loaded.supergraph.api_schema;
     let coerced =
         match apollo_compiler::request::coerce_variable_values(api_schema, operation, &json_map) {
             Ok(coerced) => coerced,
-            Err(error) => return request_error("BAD_USER_INPUT", error.message().to_string()),
+            Err(error) => return Err(request_error("BAD_USER_INPUT", error.message().to_string())),
         };
     let variables: Map<String, Value> = serde_json::to_value(coerced.into_inner())
         .ok()
@@ -258,7 +282,7 @@ pub async fn execute(
             api_schema, operation, &json_map,
         ) {
             Ok(coerced) => coerced,
-            Err(error) => return request_error("BAD_USER_INPUT", error.message().to_string()),
+            Err(error) => return Err(request_error("BAD_USER_INPUT", error.message().to_string())),
         };
         match introspection::partial_execute(
             api_schema,
@@ -280,7 +304,10 @@ pub async fn execute(
                 }
             }
             Err(error) => {
-                return request_error("GRAPHQL_VALIDATION_FAILED", error.message().to_string());
+                return Err(request_error(
+                    "GRAPHQL_VALIDATION_FAILED",
+                    error.message().to_string(),
+                ));
             }
         }
     }
@@ -300,9 +327,32 @@ pub async fn execute(
         errors: &mut errors,
     };
     let data = shaper.shape(&prepared.plan.operation, &fetched.data);
-    if errors.is_empty() {
-        json!({ "data": data })
-    } else {
-        json!({ "data": data, "errors": errors })
+    Ok(ResponseBody {
+        errors,
+        data: serde_json::value::RawValue::from_string(data).ok(),
+    })
+}
+
+/// A GraphQL response: errors first (as the spec suggests), then `data` already rendered as
+/// JSON text in request order. No `data` key at all for request errors.
+#[derive(Debug, serde::Serialize)]
+pub struct ResponseBody {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Box<serde_json::value::RawValue>>,
+}
+
+impl ResponseBody {
+    /// A request error body (`{"errors": [...]}`, built by [`request_error`]).
+    pub fn from_request_error(body: Value) -> ResponseBody {
+        let errors = match body {
+            Value::Object(mut map) => match map.remove("errors") {
+                Some(Value::Array(errors)) => errors,
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        ResponseBody { errors, data: None }
     }
 }

@@ -1,4 +1,5 @@
-//! Response shaping: projects the merged response tree onto the client's operation.
+//! Response shaping: projects the merged response tree onto the client's operation, writing
+//! the client's `data` straight into one JSON buffer.
 //!
 //! This is where aliases, `__typename`, type conditions and `@skip`/`@include` take effect,
 //! where fields the planner added (keys, requirements) disappear, where fields come out in
@@ -31,20 +32,25 @@ pub struct Shaper<'a> {
 }
 
 impl Shaper<'_> {
-    /// The `data` of the client response (`null` if a root non-null field was null).
-    pub fn shape(&mut self, operation: &NormalizedOperation, data: &Value) -> Value {
+    /// The `data` of the client response as JSON text (`null` if a root non-null field was
+    /// null), fields in request order.
+    pub fn shape(&mut self, operation: &NormalizedOperation, data: &Value) -> String {
         let empty = Map::new();
         let root = data.as_object().unwrap_or(&empty);
-        match self.shape_object(
+        let mut out = Vec::with_capacity(4096);
+        let written = self.write_object(
+            &mut out,
             &operation.root_type,
             &operation.selections,
             root,
             &mut Vec::new(),
             true,
-        ) {
-            Ok(object) => Value::Object(object),
-            Err(NullBubble) => Value::Null,
+        );
+        if written.is_err() {
+            return "null".to_owned();
         }
+        // Only JSON text (valid UTF-8) is ever written.
+        String::from_utf8(out).unwrap_or_else(|_| "null".to_owned())
     }
 
     fn included(&self, directives: &[apollo_compiler::Node<ast::Directive>]) -> bool {
@@ -102,30 +108,33 @@ impl Shaper<'_> {
         }
     }
 
-    fn shape_object(
+    fn write_object(
         &mut self,
+        out: &mut Vec<u8>,
         runtime_type: &str,
         selections: &[Sel],
         object: &Map<String, Value>,
         path: &mut Vec<PathItem>,
         is_root: bool,
-    ) -> Result<Map<String, Value>, NullBubble> {
+    ) -> Result<(), NullBubble> {
         let mut grouped = Vec::with_capacity(selections.len());
         self.collect(runtime_type, selections, &mut grouped);
-        let mut out = Map::with_capacity(grouped.len());
-        for (key, fields) in grouped {
+        out.push(b'{');
+        for (index, (key, fields)) in grouped.into_iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            write_json(out, key.as_str());
+            out.push(b':');
             let first = fields[0];
             if first.name == "__typename" {
-                out.insert(key.to_string(), Value::String(runtime_type.to_owned()));
+                write_json(out, runtime_type);
                 continue;
             }
             if is_root && (first.name == "__schema" || first.name == "__type") {
-                out.insert(
-                    key.to_string(),
-                    self.introspection
-                        .get(key.as_str())
-                        .cloned()
-                        .unwrap_or(Value::Null),
+                write_json(
+                    out,
+                    self.introspection.get(key.as_str()).unwrap_or(&Value::Null),
                 );
                 continue;
             }
@@ -141,34 +150,40 @@ impl Shaper<'_> {
                         .collect(),
                 )
             };
-            let completed =
-                self.complete(&first.ty, object.get(key.as_str()), &sub_selections, path);
+            let completed = self.complete(
+                out,
+                &first.ty,
+                object.get(key.as_str()),
+                &sub_selections,
+                path,
+            );
             path.pop();
-            match completed {
-                Ok(value) => {
-                    out.insert(key.to_string(), value);
-                }
-                Err(NullBubble) => return Err(NullBubble),
-            }
+            completed?;
         }
-        Ok(out)
+        out.push(b'}');
+        Ok(())
     }
 
+    /// Writes one field value. On `Err` the caller's object becomes null; whatever this
+    /// call wrote is discarded by the nearest nullable ancestor.
     fn complete(
         &mut self,
+        out: &mut Vec<u8>,
         ty: &ast::Type,
         value: Option<&Value>,
         selections: &[Sel],
         path: &mut Vec<PathItem>,
-    ) -> Result<Value, NullBubble> {
+    ) -> Result<(), NullBubble> {
         let non_null = ty.is_non_null();
+        let start = out.len();
         let value = match value {
             None | Some(Value::Null) => {
                 return if non_null {
                     self.note_null(path);
                     Err(NullBubble)
                 } else {
-                    Ok(Value::Null)
+                    out.extend_from_slice(b"null");
+                    Ok(())
                 };
             }
             Some(value) => value,
@@ -176,25 +191,21 @@ impl Shaper<'_> {
         let outcome = match ty {
             ast::Type::List(inner) | ast::Type::NonNullList(inner) => match value {
                 Value::Array(items) => {
-                    let mut out = Vec::with_capacity(items.len());
-                    let mut failed = false;
+                    out.push(b'[');
+                    let mut outcome = Ok(());
                     for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
                         path.push(PathItem::Index(i));
-                        let completed = self.complete(inner, Some(item), selections, path);
+                        outcome = self.complete(out, inner, Some(item), selections, path);
                         path.pop();
-                        match completed {
-                            Ok(v) => out.push(v),
-                            Err(NullBubble) => {
-                                failed = true;
-                                break;
-                            }
+                        if outcome.is_err() {
+                            break;
                         }
                     }
-                    if failed {
-                        Err(NullBubble)
-                    } else {
-                        Ok(Value::Array(out))
-                    }
+                    out.push(b']');
+                    outcome
                 }
                 _ => Err(NullBubble),
             },
@@ -222,24 +233,33 @@ impl Shaper<'_> {
                             {
                                 Err(NullBubble)
                             } else {
-                                self.shape_object(&runtime, selections, object, path, false)
-                                    .map(Value::Object)
+                                self.write_object(out, &runtime, selections, object, path, false)
                             }
                         }
                         _ => Err(NullBubble),
                     },
                     Some(ExtendedType::Enum(enumeration)) => match value.as_str() {
-                        Some(v) if self.enum_value_visible(enumeration, v) => Ok(value.clone()),
+                        Some(v) if self.enum_value_visible(enumeration, v) => {
+                            write_json(out, value);
+                            Ok(())
+                        }
                         _ => Err(NullBubble),
                     },
-                    _ => Ok(value.clone()),
+                    _ => {
+                        write_json(out, value);
+                        Ok(())
+                    }
                 }
             }
         };
         match outcome {
-            Ok(v) => Ok(v),
+            Ok(()) => Ok(()),
             Err(NullBubble) if non_null => Err(NullBubble),
-            Err(NullBubble) => Ok(Value::Null),
+            Err(NullBubble) => {
+                out.truncate(start);
+                out.extend_from_slice(b"null");
+                Ok(())
+            }
         }
     }
 
@@ -276,4 +296,9 @@ impl Shaper<'_> {
             }));
         }
     }
+}
+
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Serializing a string or a JSON value into memory cannot fail.
+    let _ = serde_json::to_writer(out, value);
 }
