@@ -98,13 +98,14 @@ impl SubgraphTransport for HttpTransport {
 /// Where an object sits in the response tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Step {
-    Key(String),
+    /// Response keys are shared names: recording a location clones no strings.
+    Key(apollo_compiler::Name),
     Index(usize),
 }
 
 fn step_to_json(step: &Step) -> Value {
     match step {
-        Step::Key(k) => Value::String(k.clone()),
+        Step::Key(k) => Value::String(k.to_string()),
         Step::Index(i) => Value::from(*i),
     }
 }
@@ -262,7 +263,7 @@ fn collect_objects<'d>(
         },
         Some((PathSeg::Key(key), rest)) => {
             if let Some(child) = value.as_object().and_then(|o| o.get(key.as_str())) {
-                location.push(Step::Key(key.to_string()));
+                location.push(Step::Key(key.clone()));
                 collect_objects(child, rest, location, out);
                 location.pop();
             }
@@ -508,7 +509,7 @@ fn pointer_mut<'d>(data: &'d mut Value, location: &[Step]) -> Option<&'d mut Val
     let mut current = data;
     for step in location {
         current = match step {
-            Step::Key(key) => current.as_object_mut()?.get_mut(key)?,
+            Step::Key(key) => current.as_object_mut()?.get_mut(key.as_str())?,
             Step::Index(i) => current.as_array_mut()?.get_mut(*i)?,
         };
     }
