@@ -273,10 +273,13 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
     let mut components = Component::SUBGRAPHS.to_vec();
     components.push(Component::Router);
     let platform = Platform::start_with(shared, config, &components, false).await?;
-    println!("\nLooma is running (ctrl-c stops it). Open the router in a browser for GraphiQL:");
+    println!("\nLooma is running (ctrl-c stops it):");
     for running in &platform.components {
         let base = format!("http://{}", running.addr);
         println!("  {:<10} {base}/graphql", running.component.name());
+        if running.component == Component::Router {
+            println!("  {:<10} {base}/  (GraphiQL)", "");
+        }
         if running.component == Component::Identity {
             println!("  {:<10} {base}/.well-known/jwks.json", "");
         }
