@@ -104,6 +104,16 @@ impl RouterFixture {
     }
 }
 
+/// The APQ `extensions` naming `query` by its SHA-256.
+fn apq_extensions(query: &str) -> Value {
+    use sha2::Digest;
+    let hash: String = sha2::Sha256::digest(query.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    json!({"persistedQuery": {"version": 1, "sha256Hash": hash}})
+}
+
 fn data(body: &Value) -> &Value {
     assert!(body.get("errors").is_none(), "unexpected errors: {body}");
     &body["data"]
@@ -396,14 +406,7 @@ async fn limits_and_bad_requests_have_codes() {
 async fn automatic_persisted_queries() {
     let router = RouterFixture::start().await;
     let query = "{ me { username } }";
-    let hash: String = {
-        use sha2::Digest;
-        sha2::Sha256::digest(query.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
-    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
+    let extensions = apq_extensions(query);
     let (_, unknown) = router.post(json!({"extensions": extensions})).await;
     assert_eq!(code(&unknown), "PERSISTED_QUERY_NOT_FOUND");
     let (_, registered) = router
@@ -747,14 +750,7 @@ async fn persisted_queries_are_shared_through_redis_needs_redis_server() {
     let first = RouterFixture::start_with(with_redis).await;
     let second = RouterFixture::start_with(with_redis).await;
     let query = "{ users { id } }";
-    let hash: String = {
-        use sha2::Digest;
-        sha2::Sha256::digest(query.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
-    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
+    let extensions = apq_extensions(query);
     let (_, unknown) = second.post(json!({"extensions": extensions})).await;
     assert_eq!(code(&unknown), "PERSISTED_QUERY_NOT_FOUND");
     let (_, registered) = first

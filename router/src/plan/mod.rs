@@ -649,15 +649,7 @@ impl<'a> Planner<'a> {
                         provided,
                         jumps,
                     )?;
-                    if fragment.directives.is_empty() {
-                        out.extend(inner);
-                    } else {
-                        out.push(Sel::Fragment(FragmentSel {
-                            type_condition: None,
-                            directives: fragment.directives.clone(),
-                            selections: inner,
-                        }));
-                    }
+                    push_flattened(&mut out, fragment, inner);
                 }
             }
         }
@@ -1373,15 +1365,7 @@ impl<'a> Planner<'a> {
                         provided,
                         jumps,
                     )?;
-                    if fragment.directives.is_empty() {
-                        merge_into(&mut out, inner);
-                    } else {
-                        out.push(Sel::Fragment(FragmentSel {
-                            type_condition: None,
-                            directives: fragment.directives.clone(),
-                            selections: inner,
-                        }));
-                    }
+                    push_flattened(&mut out, fragment, inner);
                 }
             }
         }
@@ -1425,6 +1409,20 @@ impl<'a> Planner<'a> {
                 self.provides_directly(graph, type_name, &fragment.selections, provided)
             }
         })
+    }
+}
+
+/// Adds the planned inner selections of `fragment`: inlined when the fragment has no
+/// conditions, kept under a condition-only fragment otherwise.
+fn push_flattened(out: &mut Vec<Sel>, fragment: &FragmentSel, inner: Vec<Sel>) {
+    if fragment.directives.is_empty() {
+        merge_into(out, inner);
+    } else {
+        out.push(Sel::Fragment(FragmentSel {
+            type_condition: None,
+            directives: fragment.directives.clone(),
+            selections: inner,
+        }));
     }
 }
 
