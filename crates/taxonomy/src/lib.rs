@@ -1,0 +1,19 @@
+//! The shared recruiting vocabulary of Looma: skills with aliases (Chinese and English), education
+//! levels, CSCO 2022 job-title normalisation, and a jieba segmenter that keeps domain words whole.
+//!
+//! Used by the resume parser, the job matcher and the search engine so they agree on names.
+//! All data is embedded at compile time (`data/`, built by `scripts/taxonomy/build.py` plus
+//! hand-written tables) and indexed lazily once per process; nothing here does I/O or panics on
+//! user input.
+
+mod education;
+mod segment;
+mod skills;
+mod text;
+mod titles;
+
+pub use education::EducationLevel;
+pub use segment::{Segmenter, is_known_school, user_dictionary};
+pub use skills::{Skill, SkillMatch, SkillSource, SkillTaxonomy};
+pub use text::normalize_text;
+pub use titles::{TitleMatch, normalize_title};

@@ -1,0 +1,167 @@
+//! Text normalisation shared by every matcher in this crate: NFKC (full-width to ASCII), one
+//! dash for date ranges, tidy whitespace. Pure functions, no allocation beyond the output.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Unicode NFKC (full-width digits/letters/colons → ASCII), plus: unify dashes/tildes used in
+/// date ranges (–—~～ → -), collapse runs of spaces/tabs (keep newlines), trim line ends.
+pub fn normalize_text(text: &str) -> String {
+    // NFKC leaves ASCII unchanged, and most data and resume lines are ASCII or plain CJK.
+    if text.is_ascii() {
+        tidy(text, text.chars())
+    } else {
+        tidy(text, text.nfkc())
+    }
+}
+
+fn tidy(text: &str, chars: impl Iterator<Item = char>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut line = String::new();
+    let mut pending_space = false;
+    let flush = |line: &mut String, out: &mut String| {
+        out.push_str(line.trim_end());
+        line.clear();
+    };
+    for ch in chars {
+        let ch = unify_dash(ch);
+        match ch {
+            '\n' => {
+                pending_space = false;
+                flush(&mut line, &mut out);
+                out.push('\n');
+            }
+            '\r' => {}
+            c if c == ' ' || c == '\t' || (c.is_whitespace() && c != '\n') => {
+                pending_space = !line.is_empty();
+            }
+            c => {
+                if pending_space {
+                    line.push(' ');
+                    pending_space = false;
+                }
+                line.push(c);
+            }
+        }
+    }
+    flush(&mut line, &mut out);
+    out
+}
+
+/// Maps the dash and tilde look-alikes that resumes use in ranges ("2019.03–2021.06") to '-'.
+pub(crate) fn unify_dash(ch: char) -> char {
+    match ch {
+        '\u{2010}'..='\u{2015}'
+        | '\u{2212}'
+        | '\u{FE58}'
+        | '\u{FE63}'
+        | '\u{FF0D}'
+        | '~'
+        | '\u{301C}'
+        | '\u{FF5E}'
+        | '\u{223C}' => '-',
+        c => c,
+    }
+}
+
+/// Text normalised character by character, remembering for every byte of the normalised text
+/// the byte offset in the original it came from, so matches can be reported on the caller's text.
+pub(crate) struct MappedText {
+    pub(crate) text: String,
+    /// `origin[i]` = original byte offset of normalised byte `i`; one extra entry = original length.
+    origin: Vec<usize>,
+}
+
+impl MappedText {
+    pub(crate) fn new(original: &str) -> Self {
+        let mut text = String::with_capacity(original.len());
+        let mut origin = Vec::with_capacity(original.len() + 1);
+        for (offset, ch) in original.char_indices() {
+            if ch.is_ascii() || is_cjk_ideograph(ch) {
+                text.push(ch);
+                origin.resize(origin.len() + ch.len_utf8(), offset);
+                continue;
+            }
+            let before = text.len();
+            for n in std::iter::once(ch).nfkc() {
+                text.push(unify_dash(n));
+            }
+            origin.resize(origin.len() + (text.len() - before), offset);
+        }
+        origin.push(original.len());
+        MappedText { text, origin }
+    }
+
+    /// Original byte range of the normalised range `start..end` (`original` is the text given to `new`).
+    pub(crate) fn original_range(
+        &self,
+        original: &str,
+        start: usize,
+        end: usize,
+    ) -> (usize, usize) {
+        let original_start = self.origin[start];
+        let last_char_start = self.origin[end.saturating_sub(1).max(start)];
+        let last_char_len = original[last_char_start..]
+            .chars()
+            .next()
+            .map_or(0, char::len_utf8);
+        (original_start, last_char_start + last_char_len)
+    }
+}
+
+pub(crate) fn is_cjk_ideograph(ch: char) -> bool {
+    matches!(ch, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{2FA1F}')
+}
+
+/// Normalised lookup key: NFKC, whitespace collapsed, ASCII lowercase.
+pub(crate) fn lookup_key(text: &str) -> String {
+    let normalized = normalize_text(text);
+    normalized
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_width_digits_and_colon_become_ascii() {
+        assert_eq!(
+            normalize_text("电话：１３８００１３８０００"),
+            "电话:13800138000"
+        );
+    }
+
+    #[test]
+    fn date_ranges_get_one_dash() {
+        assert_eq!(normalize_text("２０１９．０３－至今"), "2019.03-至今");
+        assert_eq!(normalize_text("2019.03–2021.06"), "2019.03-2021.06");
+        assert_eq!(normalize_text("2019.03 ~ 2021.06"), "2019.03 - 2021.06");
+        assert_eq!(
+            normalize_text("2019年3月～2020年5月"),
+            "2019年3月-2020年5月"
+        );
+        assert_eq!(normalize_text("2018—2020"), "2018-2020");
+    }
+
+    #[test]
+    fn whitespace_is_collapsed_but_newlines_kept() {
+        assert_eq!(
+            normalize_text("  Java \t\t Python  \r\n  Go  \n\n"),
+            "Java Python\nGo\n\n"
+        );
+        assert_eq!(normalize_text("姓名\u{3000}\u{3000}张三"), "姓名 张三");
+    }
+
+    #[test]
+    fn mapped_text_reports_original_offsets() {
+        let original = "熟悉Ｊａｖａ开发";
+        let mapped = MappedText::new(original);
+        assert_eq!(mapped.text, "熟悉Java开发");
+        let start = mapped.text.find("Java").unwrap_or_default();
+        let (s, e) = mapped.original_range(original, start, start + 4);
+        assert_eq!(&original[s..e], "Ｊａｖａ");
+    }
+}
