@@ -7,7 +7,9 @@ use looma_core::config::ConfigError;
 use looma_core::secret::redact_url;
 use looma_core::telemetry::LogConfig;
 use looma_db::DatabaseConfig;
+use looma_embed::EmbedConfig;
 use looma_identity::IdentityConfig;
+use looma_resume::ResumeConfig;
 use looma_router::RouterConfig;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -21,6 +23,9 @@ pub struct LoomaConfig {
     pub cache: CacheConfig,
     pub log: LogConfig,
     pub identity: IdentityConfig,
+    pub resume: ResumeConfig,
+    /// The sentence-embedding model every component of the process shares.
+    pub embed: EmbedConfig,
     pub router: RouterConfig,
 }
 
@@ -55,6 +60,7 @@ impl LoomaConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.database.validate()?;
         self.identity.validate()?;
+        self.resume.validate()?;
         self.router.validate()?;
         let secret = self.server.router_secret.expose();
         if !secret.is_empty() && secret.len() < looma_auth::forwarded::MIN_SECRET_LEN {
@@ -71,6 +77,7 @@ impl LoomaConfig {
         let mut copy = self.clone();
         copy.database.url = redact_url(&copy.database.url);
         copy.cache.redis_url = copy.cache.redis_url.as_deref().map(redact_url);
+        copy.resume.search_url = copy.resume.search_url.as_deref().map(redact_url);
         copy
     }
 

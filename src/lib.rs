@@ -7,3 +7,14 @@ pub mod platform;
 
 pub use config::LoomaConfig;
 pub use platform::{Component, Platform};
+
+/// A subgraph's federation SDL, as its `_service { sdl }` returns it.
+pub fn sdl(component: Component) -> String {
+    match component {
+        Component::Identity => looma_identity::sdl(),
+        Component::Resume => looma_resume::sdl(),
+        Component::Router => {
+            String::from("# the router is not a subgraph; see `looma serve router`\n")
+        }
+    }
+}

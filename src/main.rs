@@ -76,6 +76,23 @@ enum Command {
         #[arg(value_enum)]
         component: Component,
     },
+    /// Score a component against a judged fixture set and print the metrics.
+    Eval {
+        #[command(subcommand)]
+        target: EvalTarget,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalTarget {
+    /// Field-level precision/recall/F1 of resume parsing over `<stem>.expected.json` files.
+    Resumes {
+        #[arg(long, default_value = "tests/fixtures/resumes")]
+        dir: PathBuf,
+        /// Also list each resume's wrong fields.
+        #[arg(long)]
+        verbose: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -127,8 +144,11 @@ fn config_file(cli: &Cli) -> Option<PathBuf> {
 async fn run(cli: Cli) -> Result<()> {
     let file = config_file(&cli);
     if let Command::Sdl { component } = cli.command {
-        print!("{}", sdl(component));
+        print!("{}", looma::sdl(component));
         return Ok(());
+    }
+    if let Command::Eval { target } = &cli.command {
+        return eval(target);
     }
     if let Command::Plan {
         supergraph,
@@ -171,7 +191,27 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Compose { subgraphs, output } => compose(&subgraphs, output.as_deref()).await,
-        Command::Sdl { .. } | Command::Plan { .. } => Ok(()),
+        Command::Sdl { .. } | Command::Plan { .. } | Command::Eval { .. } => Ok(()),
+    }
+}
+
+fn eval(target: &EvalTarget) -> Result<()> {
+    match target {
+        EvalTarget::Resumes { dir, verbose } => {
+            let config = looma_resume::ResumeConfig::default();
+            let limits = looma_resume::domain::extract::ExtractLimits {
+                max_decompressed_bytes: config.max_docx_decompressed_bytes,
+            };
+            let report = looma_resume::eval::evaluate(dir, limits)
+                .with_context(|| format!("evaluating {}", dir.display()))?;
+            print!("{}", report.render());
+            if *verbose {
+                for (file, fields) in &report.misses {
+                    println!("{file}: {}", fields.join(", "));
+                }
+            }
+            Ok(())
+        }
     }
 }
 
@@ -222,14 +262,6 @@ async fn fetch_sdl(url: &str) -> Result<String> {
         .context("the response has no data._service.sdl")
 }
 
-fn sdl(component: Component) -> String {
-    match component {
-        Component::Identity => looma_identity::sdl(),
-        Component::Router => {
-            String::from("# the router is not a subgraph; see `looma serve router`\n")
-        }
-    }
-}
 
 fn print_config(config: &LoomaConfig, file: Option<&std::path::Path>) {
     let source = file.map_or("defaults and environment".to_owned(), |f| {
@@ -247,11 +279,18 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
     }
     let host = config.server.host;
     let identity_url = format!("http://{host}:{}/graphql", config.identity.port);
-    let sources = vec![looma_router::compose::SubgraphSource {
-        name: "identity".into(),
-        url: identity_url.clone(),
-        sdl: looma_identity::sdl(),
-    }];
+    let sources = vec![
+        looma_router::compose::SubgraphSource {
+            name: "identity".into(),
+            url: identity_url.clone(),
+            sdl: looma_identity::sdl(),
+        },
+        looma_router::compose::SubgraphSource {
+            name: "resume".into(),
+            url: format!("http://{host}:{}/graphql", config.resume.port),
+            sdl: looma_resume::sdl(),
+        },
+    ];
     let supergraph = looma_router::compose::compose(&sources)
         .map_err(|e| anyhow::anyhow!("composing the dev supergraph:\n{e}"))?;
     std::fs::create_dir_all("data").context("creating ./data")?;

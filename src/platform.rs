@@ -19,16 +19,19 @@ pub enum Component {
     Router,
     /// Users, login, API keys, JWKS, configuration and feature flags (port 8211).
     Identity,
+    /// Resume upload, parsing, profiles and embeddings (port 8207).
+    Resume,
 }
 
 impl Component {
     /// Subgraphs `looma dev` runs (the router joins them once it can compose them).
-    pub const SUBGRAPHS: &'static [Component] = &[Component::Identity];
+    pub const SUBGRAPHS: &'static [Component] = &[Component::Identity, Component::Resume];
 
     pub fn name(self) -> &'static str {
         match self {
             Component::Router => looma_router::http::COMPONENT,
             Component::Identity => looma_identity::COMPONENT,
+            Component::Resume => looma_resume::COMPONENT,
         }
     }
 
@@ -41,6 +44,7 @@ impl Component {
         match self {
             Component::Router => config.router.port,
             Component::Identity => config.identity.port,
+            Component::Resume => config.resume.port,
         }
     }
 }
@@ -51,6 +55,8 @@ pub struct Shared {
     pub db: DatabaseConnection,
     pub cache: Arc<dyn Cache>,
     pub forwarded: Option<ForwardedPrincipalCodec>,
+    /// One embedding model per process, loaded on first use.
+    pub embedder: looma_embed::EmbeddingService,
 }
 
 /// Connects the database (migrating it when configured to) and the cache.
@@ -76,10 +82,18 @@ pub async fn open_shared(config: &LoomaConfig) -> Result<Shared> {
         trusts_router = forwarded.is_some(),
         "shared resources ready"
     );
+    let embedder = looma_embed::EmbeddingService::new(config.embed.clone());
+    if !embedder.is_available() {
+        tracing::warn!(
+            model_dir = %embedder.model_dir().display(),
+            "embedding model not installed: semantic features answer MODEL_UNAVAILABLE until `scripts/install-model` runs"
+        );
+    }
     Ok(Shared {
         db,
         cache,
         forwarded,
+        embedder,
     })
 }
 
@@ -230,7 +244,45 @@ async fn build_router(
             .context("starting identity")?;
             Ok(looma_identity::router(service, shared.forwarded.clone()))
         }
+        Component::Resume => {
+            let shared = shared.context("resume needs the database")?;
+            let service = looma_resume::start(
+                shared.db.clone(),
+                config.resume.clone(),
+                shared.embedder.clone(),
+                shared.forwarded.clone(),
+            );
+            Ok(looma_resume::router(
+                service,
+                subgraph_verifier(config),
+                shared.forwarded.clone(),
+            ))
+        }
     }
+}
+
+/// How a subgraph other than identity checks bearer tokens and API keys sent to it directly:
+/// against identity (the router's `jwks_url`/`identity_url`, defaulting to identity's port on
+/// this host).
+pub fn subgraph_verifier(config: &LoomaConfig) -> Arc<dyn looma_auth::CredentialVerifier> {
+    let host = config.server.host;
+    let port = config.identity.port;
+    let jwks = config
+        .router
+        .jwks_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{host}:{port}/.well-known/jwks.json"));
+    let identity = config
+        .router
+        .identity_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{host}:{port}/graphql"));
+    Arc::new(looma_server::RemoteVerifier::new(
+        Some(jwks),
+        Some(identity),
+        &config.identity.issuer,
+        &config.identity.audience,
+    ))
 }
 
 async fn shutdown_signal() {

@@ -7,12 +7,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_identity_init;
+mod m20261125_000002_resume_init;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_identity_init::Migration)]
+        vec![
+            Box::new(m20261125_000001_identity_init::Migration),
+            Box::new(m20261125_000002_resume_init::Migration),
+        ]
     }
 }

@@ -19,6 +19,9 @@ pub struct RouterConfig {
     pub max_aliases: usize,
     pub max_root_fields: usize,
     pub max_request_bytes: usize,
+    /// Largest file in a multipart upload (GraphQL multipart request spec); the whole
+    /// multipart body may exceed it by 1 MB.
+    pub max_upload_bytes: usize,
     /// Allow `__schema` / `__type` introspection of the API schema.
     pub introspection: bool,
     /// Plans kept in memory, by operation text and name.
@@ -44,6 +47,7 @@ impl Default for RouterConfig {
             max_aliases: 200,
             max_root_fields: 64,
             max_request_bytes: 2 * 1024 * 1024,
+            max_upload_bytes: 10 * 1024 * 1024,
             introspection: true,
             plan_cache_size: 1_024,
             jwks_url: None,
@@ -61,6 +65,7 @@ impl RouterConfig {
             ("router.max_aliases", self.max_aliases),
             ("router.max_root_fields", self.max_root_fields),
             ("router.max_request_bytes", self.max_request_bytes),
+            ("router.max_upload_bytes", self.max_upload_bytes),
         ] {
             if value == 0 {
                 return Err(format!("config key `{key}`: must be greater than 0"));

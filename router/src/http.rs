@@ -208,6 +208,21 @@ impl RouterService {
         .await
     }
 
+    /// Executes a request whose variables carry uploaded files (multipart).
+    pub async fn handle_with_uploads(
+        &self,
+        request: &GraphqlRequest,
+        headers: &HeaderMap,
+        uploads: crate::uploads::Uploads,
+    ) -> ResponseBody {
+        let transport = crate::uploads::UploadingTransport {
+            inner: self.transport.clone(),
+            uploads,
+        };
+        let loaded = self.current();
+        pipeline::execute(&loaded, &self.config, &transport, request, headers).await
+    }
+
     /// Automatic persisted queries: a request may carry only the hash of a query sent
     /// before; one carrying both registers the text after checking the hash.
     async fn resolve_persisted(
@@ -322,7 +337,10 @@ pub fn spawn_reloader(service: Arc<RouterService>, path: PathBuf) -> tokio::task
 }
 
 pub fn router(service: Arc<RouterService>) -> Router {
-    let limit = service.config.max_request_bytes;
+    let limit = service
+        .config
+        .max_request_bytes
+        .max(service.config.max_upload_bytes + 1024 * 1024);
     let ready_service = service.clone();
     let checks = vec![looma_server::ReadinessCheck::new("subgraphs", move || {
         let service = ready_service.clone();
@@ -351,6 +369,25 @@ async fn graphql_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/"));
+    if multipart {
+        return graphql_multipart(service, headers, body).await;
+    }
+    if body.len() > service.config.max_request_bytes {
+        return json_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            pipeline::request_error(
+                "BAD_USER_INPUT",
+                format!(
+                    "the request body exceeds {} bytes",
+                    service.config.max_request_bytes
+                ),
+            ),
+        );
+    }
     let request: GraphqlRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
@@ -368,6 +405,96 @@ async fn graphql_post(
         Err(response) => return response,
     };
     respond(&service, &request, &forwarded).await
+}
+
+/// A GraphQL multipart request (file uploads): CSRF preflight header required, file sizes
+/// limited, files forwarded only to the subgraph whose fetch uses them.
+async fn graphql_multipart(service: Arc<RouterService>, headers: HeaderMap, body: Bytes) -> Response {
+    if !looma_server::CSRF_PREFLIGHT_HEADERS
+        .iter()
+        .any(|h| headers.contains_key(*h))
+    {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            pipeline::request_error(
+                "BAD_USER_INPUT",
+                "multipart requests must carry an `apollo-require-preflight` (or `x-looma-csrf`) header",
+            ),
+        );
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(service.config.max_upload_bytes)
+        .max_num_files(4);
+    let parsed =
+        async_graphql::http::receive_body(content_type, futures::io::Cursor::new(body), options)
+            .await;
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                pipeline::request_error(
+                    "BAD_USER_INPUT",
+                    format!(
+                        "a file exceeds the {} byte upload limit",
+                        service.config.max_upload_bytes
+                    ),
+                ),
+            );
+        }
+        Err(error) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                pipeline::request_error(
+                    "BAD_USER_INPUT",
+                    format!("not a valid GraphQL multipart request: {error}"),
+                ),
+            );
+        }
+    };
+    let uploads: Vec<crate::uploads::UploadedFile> = parsed
+        .uploads
+        .iter()
+        .map(|u| crate::uploads::UploadedFile {
+            filename: u.filename.clone(),
+            content_type: u.content_type.clone(),
+            bytes: u.content.clone(),
+        })
+        .collect();
+    let request = GraphqlRequest {
+        query: Some(parsed.query.clone()),
+        operation_name: parsed.operation_name.clone(),
+        variables: serde_json::to_value(&parsed.variables).ok(),
+        extensions: None,
+    };
+    let forwarded = match service.subgraph_headers(&headers).await {
+        Ok(forwarded) => forwarded,
+        Err(response) => return response,
+    };
+    let started = std::time::Instant::now();
+    let body = service
+        .handle_with_uploads(&request, &forwarded, Arc::new(uploads))
+        .await;
+    tracing::info!(
+        operation = request.operation_name.as_deref().unwrap_or(""),
+        errors = body.errors.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "graphql multipart request"
+    );
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
 }
 
 /// Executes and answers, echoing the request id and logging the outcome.

@@ -12,6 +12,7 @@ pub mod http;
 pub mod pipeline;
 pub mod plan;
 pub mod supergraph;
+pub mod uploads;
 
 pub use config::RouterConfig;
 pub use http::{RouterService, read_supergraph, router, spawn_reloader};

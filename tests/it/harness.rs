@@ -44,12 +44,43 @@ macro_rules! on_each_backend {
     };
 }
 
+/// Like `on_each_backend!`, with more subgraphs behind a router (`[Component::Resume]`).
+#[macro_export]
+macro_rules! on_each_backend_with {
+    ($components:expr; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::harness::run_with(super::$name, $crate::harness::Backend::Sqlite, $components).await;
+                }
+            )*
+        }
+        mod postgres_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::harness::run_with(super::$name, $crate::harness::Backend::PostgresRedis, $components).await;
+                }
+            )*
+        }
+    };
+}
+
 pub async fn run<F, Fut>(test: F, backend: Backend)
 where
     F: FnOnce(TestPlatform) -> Fut,
     Fut: std::future::Future<Output = TestPlatform>,
 {
-    let Some(platform) = TestPlatform::start(backend).await else {
+    run_with(test, backend, &[]).await
+}
+
+pub async fn run_with<F, Fut>(test: F, backend: Backend, components: &[Component])
+where
+    F: FnOnce(TestPlatform) -> Fut,
+    Fut: std::future::Future<Output = TestPlatform>,
+{
+    let Some(platform) = TestPlatform::start_with(backend, components).await else {
         return;
     };
     let platform = test(platform).await;
@@ -163,7 +194,12 @@ pub struct TestPlatform {
     pub backend: Backend,
     pub config: LoomaConfig,
     platform: Option<Platform>,
+    /// Subgraphs besides identity, then the router, when the test asked for them.
+    extra: Vec<Platform>,
+    components: Vec<Component>,
     pub identity_url: String,
+    /// `http://host:port` of the router, when started.
+    pub router_url: Option<String>,
     pub http: reqwest::Client,
     _postgres: Option<PostgresDatabase>,
     _redis: Option<RedisNamespace>,
@@ -181,11 +217,20 @@ pub enum Auth {
 
 impl TestPlatform {
     pub async fn start(backend: Backend) -> Option<TestPlatform> {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Identity, plus `components` and a router composed over all of them.
+    pub async fn start_with(backend: Backend, components: &[Component]) -> Option<TestPlatform> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = LoomaConfig::default();
         config.server.router_secret = Secret::new(ROUTER_SECRET);
         config.identity.login_max_failures = 3;
         config.log.level = "warn".into();
+        if let Ok(model_dir) = std::env::var("LOOMA_EMBED__MODEL_DIR") {
+            config.embed.model_dir = model_dir.into();
+        }
+        config.resume.poll_interval_ms = 200;
         let mut postgres = None;
         let mut redis = None;
         match backend {
@@ -240,17 +285,26 @@ impl TestPlatform {
             })
             .await
             .expect("admin created");
-        let platform = Platform::start_with(shared, &config, &[Component::Identity], true)
+        let platform = Platform::start_with(shared.clone(), &config, &[Component::Identity], true)
             .await
             .expect("platform starts");
         let identity_url = format!(
             "http://{}",
             platform.addr(Component::Identity).expect("identity runs")
         );
+        config.router.jwks_url = Some(format!("{identity_url}/.well-known/jwks.json"));
+        config.router.identity_url = Some(format!("{identity_url}/graphql"));
+        let supergraph_path = dir.path().join("supergraph.graphql");
+        config.router.supergraph_path = Some(supergraph_path);
+        let (extra, router_url) =
+            start_extra(&config, Some(shared), components, &identity_url).await;
         Some(TestPlatform {
             backend,
             config,
             platform: Some(platform),
+            extra,
+            components: components.to_vec(),
+            router_url,
             identity_url,
             http: reqwest::Client::new(),
             _postgres: postgres,
@@ -272,13 +326,50 @@ impl TestPlatform {
             platform.addr(Component::Identity).expect("identity")
         );
         self.platform = Some(platform);
+        self.restart_extra().await;
         self
     }
 
+    /// Stops and starts again only the extra subgraphs and the router (a subgraph crash).
+    pub async fn restart_extra(&mut self) {
+        for platform in self.extra.drain(..) {
+            platform.shutdown().await.expect("clean shutdown");
+        }
+        self.config.router.jwks_url = Some(format!("{}/.well-known/jwks.json", self.identity_url));
+        self.config.router.identity_url = Some(format!("{}/graphql", self.identity_url));
+        let (extra, router_url) =
+            start_extra(&self.config, None, &self.components, &self.identity_url).await;
+        self.extra = extra;
+        self.router_url = router_url;
+    }
+
     pub async fn stop(mut self) {
+        for platform in self.extra.drain(..) {
+            platform.shutdown().await.expect("clean shutdown");
+        }
         if let Some(platform) = self.platform.take() {
             platform.shutdown().await.expect("clean shutdown");
         }
+    }
+
+    /// POSTs a GraphQL request to the router and returns the JSON body.
+    pub async fn gql_router(&self, auth: &Auth, query: &str, variables: Value) -> Value {
+        let url = self.router_url.as_deref().expect("the test started a router");
+        let request = self
+            .http
+            .post(format!("{url}/graphql"))
+            .json(&json!({"query": query, "variables": variables}));
+        let response = with_auth(request, auth).send().await.expect("router answers");
+        response.json().await.expect("JSON body")
+    }
+
+    /// The address of a running extra component (`http://host:port`).
+    pub fn url(&self, component: Component) -> String {
+        self.extra
+            .iter()
+            .find_map(|p| p.addr(component))
+            .map(|addr| format!("http://{addr}"))
+            .expect("component runs")
     }
 
     pub fn db(&self) -> &sea_orm::DatabaseConnection {
@@ -296,12 +387,7 @@ impl TestPlatform {
             .http
             .post(format!("{}/graphql", self.identity_url))
             .json(&json!({"query": query, "variables": variables}));
-        request = match auth {
-            Auth::None => request,
-            Auth::Bearer(token) => request.bearer_auth(token),
-            Auth::ApiKey(key) => request.header("x-api-key", key),
-            Auth::Header(name, value) => request.header(*name, value),
-        };
+        request = with_auth(request, auth);
         let response = request.send().await.expect("identity answers");
         response.json().await.expect("JSON body")
     }
@@ -347,6 +433,58 @@ impl TestPlatform {
             .to_owned();
         (id, Auth::Bearer(token))
     }
+}
+
+pub fn with_auth(request: reqwest::RequestBuilder, auth: &Auth) -> reqwest::RequestBuilder {
+    match auth {
+        Auth::None => request,
+        Auth::Bearer(token) => request.bearer_auth(token),
+        Auth::ApiKey(key) => request.header("x-api-key", key),
+        Auth::Header(name, value) => request.header(*name, value),
+    }
+}
+
+/// Starts `components` (sharing `shared` when given) and a router composed over identity and
+/// them. Returns the platforms and the router's URL.
+async fn start_extra(
+    config: &LoomaConfig,
+    shared: Option<platform::Shared>,
+    components: &[Component],
+    identity_url: &str,
+) -> (Vec<Platform>, Option<String>) {
+    if components.is_empty() {
+        return (Vec::new(), None);
+    }
+    let subgraphs = match shared {
+        Some(shared) => Platform::start_with(shared, config, components, true).await,
+        None => Platform::start(config, components, true).await,
+    }
+    .expect("subgraphs start");
+    let mut sources = vec![looma_router::compose::SubgraphSource {
+        name: "identity".into(),
+        url: format!("{identity_url}/graphql"),
+        sdl: looma_identity::sdl(),
+    }];
+    for &component in components {
+        let addr = subgraphs.addr(component).expect("subgraph runs");
+        sources.push(looma_router::compose::SubgraphSource {
+            name: component.name().into(),
+            url: format!("http://{addr}/graphql"),
+            sdl: looma::sdl(component),
+        });
+    }
+    let supergraph = looma_router::compose::compose(&sources).expect("the test supergraph composes");
+    let path = config
+        .router
+        .supergraph_path
+        .clone()
+        .expect("a supergraph path");
+    std::fs::write(&path, supergraph).expect("write supergraph");
+    let router = Platform::start(config, &[Component::Router], true)
+        .await
+        .expect("router starts");
+    let url = format!("http://{}", router.addr(Component::Router).expect("router"));
+    (vec![subgraphs, router], Some(url))
 }
 
 /// The `extensions.code` of the first error, or panics showing the body.

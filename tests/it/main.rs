@@ -8,5 +8,6 @@ mod harness;
 mod cli;
 mod identity_auth;
 mod identity_config;
+mod resume;
 mod router;
 mod schema_registry;

@@ -31,6 +31,10 @@ pub enum ErrorCode {
     GraphqlValidationFailed,
     /// The operation is over a configured limit (depth, complexity, size).
     OperationLimit,
+    /// A capability needs a model that is not installed; the message names the fix.
+    ModelUnavailable,
+    /// A backing server (search engine, vector store) cannot be reached; retry later.
+    BackendUnavailable,
     /// A bug or an unavailable backing store; details are logged, not returned.
     Internal,
 }
@@ -49,6 +53,8 @@ impl ErrorCode {
             ErrorCode::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             ErrorCode::OperationLimit => "OPERATION_LIMIT",
+            ErrorCode::ModelUnavailable => "MODEL_UNAVAILABLE",
+            ErrorCode::BackendUnavailable => "BACKEND_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL_SERVER_ERROR",
         }
     }

@@ -27,6 +27,114 @@ where
         Ok(request) => request.into_inner(),
         Err(rejection) => return rejection_response(rejection),
     };
+    execute_request(schema, authenticator, headers, request, attach).await
+}
+
+/// Limits for components that accept file uploads (GraphQL multipart request spec).
+#[derive(Clone, Copy, Debug)]
+pub struct UploadLimits {
+    /// Largest whole request body.
+    pub max_body_bytes: usize,
+    /// Largest single file.
+    pub max_file_bytes: usize,
+    pub max_files: usize,
+}
+
+/// Headers that prove a multipart request was not sent by a plain HTML form from another
+/// site (a "simple" cross-origin request cannot set them), as Apollo's CSRF prevention does.
+pub const CSRF_PREFLIGHT_HEADERS: &[&str] = &[
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "graphql-preflight",
+    "x-looma-csrf",
+];
+
+/// [`execute_graphql`] for components that take uploads: JSON bodies as usual; multipart
+/// bodies only with a CSRF preflight header, within `limits` (the multipart parser itself
+/// has no limits).
+pub async fn execute_graphql_with_uploads<Q, M, S>(
+    schema: &Schema<Q, M, S>,
+    authenticator: &Authenticator,
+    request: axum::extract::Request,
+    limits: UploadLimits,
+    attach: impl FnOnce(async_graphql::Request) -> async_graphql::Request,
+) -> Response
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let multipart = content_type
+        .as_deref()
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/"));
+    if multipart && !CSRF_PREFLIGHT_HEADERS.iter().any(|h| headers.contains_key(*h)) {
+        return graphql_error_response(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadUserInput,
+            "CSRF_PREFLIGHT_REQUIRED",
+            "multipart requests must carry an `apollo-require-preflight` (or `x-looma-csrf`) header",
+        );
+    }
+    let bytes = match axum::body::to_bytes(body, limits.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return graphql_error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::BadUserInput,
+                "FILE_TOO_LARGE",
+                &format!("the request body exceeds {} bytes", limits.max_body_bytes),
+            );
+        }
+    };
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(limits.max_file_bytes)
+        .max_num_files(limits.max_files);
+    let parsed = async_graphql::http::receive_body(
+        content_type,
+        futures::io::Cursor::new(bytes),
+        options,
+    )
+    .await;
+    let request = match parsed {
+        Ok(request) => request,
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
+            return graphql_error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::BadUserInput,
+                "FILE_TOO_LARGE",
+                &format!("a file exceeds {} bytes", limits.max_file_bytes),
+            );
+        }
+        Err(error) => {
+            return graphql_error_response(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadUserInput,
+                "INVALID_REQUEST",
+                &format!("the request is not a GraphQL request: {error}"),
+            );
+        }
+    };
+    execute_request(schema, authenticator, &headers, request, attach).await
+}
+
+async fn execute_request<Q, M, S>(
+    schema: &Schema<Q, M, S>,
+    authenticator: &Authenticator,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+    attach: impl FnOnce(async_graphql::Request) -> async_graphql::Request,
+) -> Response
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
     let caller = match authenticator.authenticate(headers).await {
         Ok(caller) => caller,
         Err(error) => {

@@ -9,7 +9,10 @@ mod graphql;
 mod health;
 mod remote_verifier;
 
-pub use graphql::{execute_graphql, graphql_error_response};
+pub use graphql::{
+    CSRF_PREFLIGHT_HEADERS, UploadLimits, execute_graphql, execute_graphql_with_uploads,
+    graphql_error_response,
+};
 pub use health::{ReadinessCheck, health_routes};
 pub use remote_verifier::RemoteVerifier;
 

@@ -25,6 +25,21 @@ pub trait SubgraphTransport: Send + Sync {
         body: Value,
         headers: &http::HeaderMap,
     ) -> Result<Value, String>;
+
+    /// Sends a request whose variables carry files (GraphQL multipart request spec).
+    async fn send_with_files(
+        &self,
+        subgraph: &Subgraph,
+        body: Value,
+        headers: &http::HeaderMap,
+        files: &[(String, crate::uploads::UploadedFile)],
+    ) -> Result<Value, String> {
+        let _ = (body, headers, files);
+        Err(format!(
+            "file uploads to subgraph `{}` are not supported by this transport",
+            subgraph.name
+        ))
+    }
 }
 
 /// Pooled keep-alive HTTP to subgraphs, with a timeout per subgraph.
@@ -82,16 +97,52 @@ impl SubgraphTransport for HttpTransport {
                     "connection failed".to_owned()
                 }
             })?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
+        read_graphql_response(response).await
+    }
+
+    async fn send_with_files(
+        &self,
+        subgraph: &Subgraph,
+        body: Value,
+        headers: &http::HeaderMap,
+        files: &[(String, crate::uploads::UploadedFile)],
+    ) -> Result<Value, String> {
+        let form = crate::uploads::multipart_form(body, files)?;
+        let response = self
+            .client
+            .post(&subgraph.url)
+            .timeout(
+                self.timeouts
+                    .get(&subgraph.name)
+                    .copied()
+                    .unwrap_or(self.default_timeout),
+            )
+            .headers(headers.clone())
+            .header("apollo-require-preflight", "true")
+            .multipart(form)
+            .send()
             .await
-            .map_err(|e| format!("reading the response: {e}"))?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(value) if value.is_object() => Ok(value),
-            _ if !status.is_success() => Err(format!("HTTP {status}")),
-            _ => Err("the response is not a GraphQL JSON object".to_owned()),
-        }
+            .map_err(|e| {
+                if e.is_timeout() {
+                    "timed out".to_owned()
+                } else {
+                    "connection failed".to_owned()
+                }
+            })?;
+        read_graphql_response(response).await
+    }
+}
+
+async fn read_graphql_response(response: reqwest::Response) -> Result<Value, String> {
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| format!("reading the response: {e}"))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(value) if value.is_object() => Ok(value),
+        _ if !status.is_success() => Err(format!("HTTP {status}")),
+        _ => Err("the response is not a GraphQL JSON object".to_owned()),
     }
 }
 

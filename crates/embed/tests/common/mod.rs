@@ -1,0 +1,53 @@
+//! Finding the installed model for tests that need it. Such tests fail, never skip, when it
+//! is missing: CI installs it with `scripts/install-model` before running them.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use looma_embed::{DEFAULT_MODEL_DIR, MiniLmEmbedder};
+
+/// `LOOMA_EMBED__MODEL_DIR` if set, else the default directory under the workspace root.
+pub fn model_dir() -> PathBuf {
+    match std::env::var_os("LOOMA_EMBED__MODEL_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(DEFAULT_MODEL_DIR),
+    }
+}
+
+/// The model, loaded once per test binary. Panics with the install command when absent.
+pub fn embedder() -> Arc<MiniLmEmbedder> {
+    static EMBEDDER: OnceLock<Arc<MiniLmEmbedder>> = OnceLock::new();
+    EMBEDDER
+        .get_or_init(|| {
+            let dir = model_dir();
+            match MiniLmEmbedder::load(&dir) {
+                Ok(embedder) => Arc::new(embedder),
+                Err(error) => panic!(
+                    "this test needs the embedding model: {error}\n\
+                     (CI runs `scripts/install-model` first; set LOOMA_EMBED__MODEL_DIR to use \
+                     another directory)"
+                ),
+            }
+        })
+        .clone()
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+pub fn norm(vector: &[f32]) -> f32 {
+    cosine(vector, vector).sqrt()
+}
+
+pub fn max_abs_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "vectors of different widths");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}

@@ -1,0 +1,313 @@
+//! The bilingual analyzer: jieba segmentation for Chinese, word splitting for Latin text,
+//! lowercasing and ASCII folding, punctuation and whitespace dropped.
+//!
+//! Two modes share one segmentation so that documents and queries agree:
+//! - [`SegmentMode::Index`] emits every word plus the dictionary sub-words of long Chinese words
+//!   and the parts of connector-joined Latin words (`node.js` → `node`, `js`, `node.js`), all at
+//!   the position of the word they belong to. A query for 工程 therefore finds 工程师.
+//! - [`SegmentMode::Query`] emits only whole words, so a query is not widened by sub-words.
+//!
+//! Positions are word ordinals (punctuation does not count), which keeps phrase queries working
+//! across spacing and punctuation differences ("Java, Spring" matches the phrase "java spring").
+//!
+//! This module never touches an index; it only turns text into tokens.
+
+use std::sync::Arc;
+
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, Token, TokenStream, Tokenizer,
+};
+use tantivy_jieba::jieba_rs::{Jieba, Token as JiebaToken};
+
+use crate::EngineError;
+
+/// The tokenizer name registered on every tantivy index of the embedded engine.
+pub(crate) const TEXT_TOKENIZER: &str = "looma_bilingual";
+
+/// Tokens longer than this (in bytes) are dropped: they are base64 blobs, URLs, hashes.
+const MAX_TOKEN_BYTES: usize = 80;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SegmentMode {
+    Index,
+    Query,
+}
+
+/// A shared jieba instance: the default dictionary plus the optional user dictionary.
+#[derive(Clone)]
+pub(crate) struct Segmenter {
+    jieba: Arc<Jieba>,
+}
+
+impl Segmenter {
+    /// `user_dictionary` uses jieba's format: one `word [frequency [tag]]` per line. Domain words
+    /// (skills, titles, schools) listed there stay whole instead of being split into characters.
+    pub(crate) fn new(user_dictionary: Option<&str>) -> Result<Segmenter, EngineError> {
+        let mut jieba = Jieba::new();
+        if let Some(dictionary) = user_dictionary {
+            let mut reader = std::io::BufReader::new(dictionary.as_bytes());
+            jieba.load_dict(&mut reader).map_err(|error| {
+                EngineError::Internal(format!("cannot load the jieba user dictionary: {error}"))
+            })?;
+        }
+        Ok(Segmenter {
+            jieba: Arc::new(jieba),
+        })
+    }
+
+    /// The words of `text` (byte ranges into it), punctuation and whitespace left out, in order,
+    /// without sub-words. Used for suggestion keys.
+    pub(crate) fn word_starts(&self, text: &str) -> Vec<usize> {
+        self.jieba
+            .cut(text, true)
+            .into_iter()
+            .filter_map(|token| trim_to_word(token.word).map(|(start, _)| token.byte_start + start))
+            .collect()
+    }
+
+    /// Splits `text` into tokens before normalisation (lowercasing and folding happen in the
+    /// filters of the [`TextAnalyzer`]).
+    pub(crate) fn segment(&self, text: &str, mode: SegmentMode) -> Vec<Token> {
+        let raw = match mode {
+            SegmentMode::Index => self.jieba.cut_for_search(text, true),
+            SegmentMode::Query => self.jieba.cut(text, true),
+        };
+        let spans = merge_split_latin_words(text, &raw, &main_word_flags(&raw));
+        let mut tokens = Vec::with_capacity(spans.len());
+        let mut position = 0usize;
+        // Sub-words come right before the word they belong to, so their position is the
+        // position the next main word will get.
+        for (byte_start, byte_end, is_main) in spans {
+            let Some((start, end)) = trim_to_word(&text[byte_start..byte_end]) else {
+                continue;
+            };
+            tokens.push(Token {
+                offset_from: byte_start + start,
+                offset_to: byte_start + end,
+                position,
+                text: fold_full_width(&text[byte_start + start..byte_start + end]),
+                position_length: 1,
+            });
+            if is_main {
+                position += 1;
+            }
+        }
+        // Offsets must not go backwards (tantivy's snippet generator relies on it), and sub-words
+        // were emitted before the word containing them. Positions stay non-decreasing because
+        // every word's sub-words lie inside it.
+        tokens.sort_by_key(|token| (token.offset_from, token.offset_to));
+        tokens
+    }
+
+    pub(crate) fn analyzer(&self, mode: SegmentMode) -> TextAnalyzer {
+        TextAnalyzer::builder(BilingualTokenizer {
+            segmenter: self.clone(),
+            mode,
+        })
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+    }
+}
+
+/// Search mode emits sub-words before the word that contains them, and main words never
+/// overlap: walking backwards, a token is a main word exactly when it ends at or before the start
+/// of the main word after it.
+fn main_word_flags(tokens: &[JiebaToken<'_>]) -> Vec<bool> {
+    let mut flags = vec![false; tokens.len()];
+    let mut next_main_start = usize::MAX;
+    for (index, token) in tokens.iter().enumerate().rev() {
+        if token.byte_end <= next_main_start {
+            flags[index] = true;
+            next_main_start = token.byte_start;
+        }
+    }
+    flags
+}
+
+/// Byte spans `(start, end, is_main_word)` of the jieba tokens, with adjacent main words made
+/// only of non-CJK letters and digits joined again: jieba splits Latin words at letters outside
+/// ASCII (`Café` → `Caf`, `é`) and full-width letters (`Ｊａｖａ`) into single characters.
+fn merge_split_latin_words(
+    text: &str,
+    tokens: &[JiebaToken<'_>],
+    main_word: &[bool],
+) -> Vec<(usize, usize, bool)> {
+    let is_latin_word =
+        |word: &str| !word.is_empty() && word.chars().all(|c| c.is_alphanumeric() && !is_cjk(c));
+    let mut spans: Vec<(usize, usize, bool)> = Vec::with_capacity(tokens.len());
+    for (token, &is_main) in tokens.iter().zip(main_word) {
+        if is_main
+            && is_latin_word(token.word)
+            && let Some(last) = spans.last_mut()
+            && last.2
+            && last.1 == token.byte_start
+            && is_latin_word(&text[last.0..last.1])
+        {
+            last.1 = token.byte_end;
+            continue;
+        }
+        spans.push((token.byte_start, token.byte_end, is_main));
+    }
+    spans
+}
+
+/// Han, kana and hangul: scripts jieba segments by dictionary rather than by spaces.
+fn is_cjk(c: char) -> bool {
+    matches!(c,
+        '\u{3040}'..='\u{30FF}'
+        | '\u{3400}'..='\u{4DBF}'
+        | '\u{4E00}'..='\u{9FFF}'
+        | '\u{AC00}'..='\u{D7AF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{2FA1F}')
+}
+
+/// The byte range of `word` without leading/trailing punctuation, or `None` when nothing
+/// word-like remains. `+` and `#` stay at the end (`c++`, `c#`); inner connectors stay
+/// (`node.js`).
+fn trim_to_word(word: &str) -> Option<(usize, usize)> {
+    let is_word_char = |c: char| c.is_alphanumeric();
+    let start = word.find(is_word_char)?;
+    let mut end = word.rfind(is_word_char)?;
+    end += word[end..].chars().next().map_or(1, char::len_utf8);
+    let tail = &word[end..];
+    let kept_tail = tail.len() - tail.trim_start_matches(['+', '#']).len();
+    Some((start, end + kept_tail))
+}
+
+/// Full-width Latin letters and digits (common in Chinese input methods) to ASCII.
+fn fold_full_width(word: &str) -> String {
+    word.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            other => other,
+        })
+        .collect()
+}
+
+#[derive(Clone)]
+struct BilingualTokenizer {
+    segmenter: Segmenter,
+    mode: SegmentMode,
+}
+
+impl Tokenizer for BilingualTokenizer {
+    type TokenStream<'a> = SegmentedTokens;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> SegmentedTokens {
+        SegmentedTokens {
+            tokens: self.segmenter.segment(text, self.mode),
+            next: 0,
+        }
+    }
+}
+
+pub(crate) struct SegmentedTokens {
+    tokens: Vec<Token>,
+    /// Index of the token after the current one.
+    next: usize,
+}
+
+impl TokenStream for SegmentedTokens {
+    fn advance(&mut self) -> bool {
+        if self.next < self.tokens.len() {
+            self.next += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
+}
+
+/// Runs `analyzer` over `text` and returns `(position, term text)` pairs.
+pub(crate) fn analyze(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        let token = stream.token();
+        out.push((token.position, token.text.clone()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(mode: SegmentMode, text: &str) -> Vec<(usize, String)> {
+        let segmenter = Segmenter::new(None).expect("default dictionary loads");
+        analyze(&mut segmenter.analyzer(mode), text)
+    }
+
+    #[test]
+    fn chinese_words_get_sub_words_at_the_same_position_in_index_mode() {
+        let tokens = terms(SegmentMode::Index, "北京大学的工程师");
+        assert!(tokens.contains(&(0, "北京".to_string())), "{tokens:?}");
+        assert!(tokens.contains(&(0, "北京大学".to_string())), "{tokens:?}");
+        let engineer_position = tokens
+            .iter()
+            .find(|(_, t)| t == "工程师")
+            .map(|(p, _)| *p)
+            .expect("工程师 is a word");
+        assert!(
+            tokens.contains(&(engineer_position, "工程".to_string())),
+            "{tokens:?}"
+        );
+    }
+
+    #[test]
+    fn offsets_never_go_backwards() {
+        let segmenter = Segmenter::new(None).expect("dictionary");
+        let tokens = segmenter.segment("北京大学的机器学习工程师 node.js", SegmentMode::Index);
+        for pair in tokens.windows(2) {
+            assert!(pair[0].offset_from <= pair[1].offset_from, "{tokens:?}");
+            assert!(pair[0].position <= pair[1].position, "{tokens:?}");
+        }
+    }
+
+    #[test]
+    fn query_mode_keeps_whole_words_only() {
+        let tokens = terms(SegmentMode::Query, "工程师");
+        assert_eq!(tokens, vec![(0, "工程师".to_string())]);
+    }
+
+    #[test]
+    fn latin_is_lowercased_folded_and_punctuation_dropped() {
+        let tokens = terms(SegmentMode::Query, "Café, Java。 C++ (Ｊａｖａ)");
+        let texts: Vec<&str> = tokens.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(texts, vec!["cafe", "java", "c++", "java"]);
+        let positions: Vec<usize> = tokens.iter().map(|(p, _)| *p).collect();
+        assert_eq!(positions, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn connector_joined_words_are_searchable_by_parts() {
+        let tokens = terms(SegmentMode::Index, "node.js developer");
+        let texts: Vec<&str> = tokens.iter().map(|(_, t)| t.as_str()).collect();
+        assert!(
+            texts.contains(&"node") && texts.contains(&"node.js"),
+            "{texts:?}"
+        );
+    }
+
+    #[test]
+    fn user_dictionary_keeps_domain_words_whole() {
+        let segmenter = Segmenter::new(Some("后端开发 1000 n\n")).expect("dictionary loads");
+        let tokens = analyze(
+            &mut segmenter.analyzer(SegmentMode::Query),
+            "后端开发工程师",
+        );
+        assert_eq!(tokens[0].1, "后端开发");
+    }
+}

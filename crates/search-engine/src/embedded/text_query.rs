@@ -1,0 +1,324 @@
+//! Turns a user's query string and [`Filters`] into tantivy queries.
+//!
+//! The syntax is parsed by tantivy's query grammar (words, `"phrases"`, `+must`, `-mustnot`,
+//! `AND`/`OR`/`NOT`, parentheses, `field:word` for title/content/name/skills), but the leaves
+//! are built here so that the bilingual analyzer, field boosts and the fuzzy rules of
+//! [`TextQuery::fuzzy`](crate::TextQuery::fuzzy) apply the same way everywhere.
+//!
+//! Malformed syntax (an unclosed quote or parenthesis, a dangling operator) is not an error:
+//! the grammar's lenient mode recovers what it can and the rest is searched as plain words, the
+//! way a search box is expected to behave. Only a query with nothing searchable left (empty,
+//! only punctuation) or with syntax this engine does not offer (ranges, regexes, `field:*`) is an
+//! [`EngineError::InvalidQuery`].
+//!
+//! Filters become tantivy queries with a constant zero score, so they restrict matches without
+//! changing the ranking, and totals and facets are computed over exactly the filtered set.
+
+use std::ops::Bound;
+
+use tantivy::Term;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    RangeQuery, TermQuery, TermSetQuery,
+};
+use tantivy::query_grammar::{self, Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::tokenizer::TextAnalyzer;
+
+use crate::embedded::analyzer::analyze;
+use crate::embedded::text::SchemaFields;
+use crate::{EngineError, Filters};
+
+const TITLE_BOOST: f32 = 2.0;
+/// Fuzzy variants score below the exact term so exact matches rank first.
+const FUZZY_BOOST: f32 = 0.3;
+const FUZZY_ONE_EDIT_FROM_CHARS: usize = 5;
+const FUZZY_TWO_EDITS_FROM_CHARS: usize = 9;
+
+pub(crate) struct TextQueryBuilder<'a> {
+    pub(crate) fields: &'a SchemaFields,
+    pub(crate) analyzer: TextAnalyzer,
+    pub(crate) fuzzy: bool,
+}
+
+impl TextQueryBuilder<'_> {
+    /// The tantivy query for `text`, or `InvalidQuery` when nothing searchable remains.
+    pub(crate) fn build(&mut self, text: &str) -> Result<Box<dyn Query>, EngineError> {
+        if text.trim().is_empty() {
+            return Err(EngineError::InvalidQuery(
+                "the search query is empty".into(),
+            ));
+        }
+        let ast = match query_grammar::parse_query(text) {
+            Ok(ast) => ast,
+            Err(_) => query_grammar::parse_query_lenient(text).0,
+        };
+        match self.build_ast(ast)? {
+            Some(query) => Ok(query),
+            None => Err(EngineError::InvalidQuery(format!(
+                "the search query {text:?} has no searchable words"
+            ))),
+        }
+    }
+
+    fn build_ast(&mut self, ast: UserInputAst) -> Result<Option<Box<dyn Query>>, EngineError> {
+        match ast {
+            UserInputAst::Clause(children) => {
+                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for (occur, child) in children {
+                    if let Some(query) = self.build_ast(child)? {
+                        clauses.push((to_tantivy_occur(occur), query));
+                    }
+                }
+                if clauses.is_empty() {
+                    return Ok(None);
+                }
+                if clauses.iter().all(|(occur, _)| *occur == Occur::MustNot) {
+                    // "-java" alone means "everything but java".
+                    clauses.push((Occur::Should, Box::new(AllQuery)));
+                }
+                Ok(Some(Box::new(BooleanQuery::new(clauses))))
+            }
+            UserInputAst::Boost(child, boost) => Ok(self
+                .build_ast(*child)?
+                .map(|query| Box::new(BoostQuery::new(query, boost.0 as f32)) as Box<dyn Query>)),
+            UserInputAst::Leaf(leaf) => self.build_leaf(*leaf),
+        }
+    }
+
+    fn build_leaf(&mut self, leaf: UserInputLeaf) -> Result<Option<Box<dyn Query>>, EngineError> {
+        match leaf {
+            UserInputLeaf::Literal(literal) => Ok(self.build_literal(literal)),
+            UserInputLeaf::All => Ok(Some(Box::new(AllQuery))),
+            UserInputLeaf::Set { elements, .. } => {
+                let words: Vec<Box<dyn Query>> = elements
+                    .iter()
+                    .filter_map(|element| self.words_query(element, &self.default_fields()))
+                    .collect();
+                Ok(any_of(words))
+            }
+            UserInputLeaf::Range { .. } | UserInputLeaf::Regex { .. } => {
+                Err(EngineError::InvalidQuery(
+                    "ranges and regular expressions are not supported in search queries; use \
+                     words, \"phrases\", +must, -mustnot, AND, OR, NOT and parentheses (and the \
+                     filters for years and salaries)"
+                        .into(),
+                ))
+            }
+            UserInputLeaf::Exists { field } => Err(EngineError::InvalidQuery(format!(
+                "`{field}:*` is not supported in search queries"
+            ))),
+        }
+    }
+
+    fn default_fields(&self) -> Vec<(Field, f32)> {
+        vec![
+            (self.fields.title, TITLE_BOOST),
+            (self.fields.content, 1.0),
+            (self.fields.name, 1.0),
+            (self.fields.skills_text, 1.0),
+        ]
+    }
+
+    fn build_literal(&mut self, literal: UserInputLiteral) -> Option<Box<dyn Query>> {
+        let (fields, text) = match literal.field_name.as_deref() {
+            None => (self.default_fields(), literal.phrase.clone()),
+            Some(name) => match self.named_field(name) {
+                Some(field) => (vec![field], literal.phrase.clone()),
+                // `foo:bar` with an unknown `foo` is just text (a URL, a time, "c:...").
+                None => (self.default_fields(), format!("{name}:{}", literal.phrase)),
+            },
+        };
+        let quoted = !matches!(literal.delimiter, Delimiter::None);
+        if quoted {
+            self.phrase_query(&text, literal.slop, &fields)
+        } else {
+            self.words_query(&text, &fields)
+        }
+    }
+
+    fn named_field(&self, name: &str) -> Option<(Field, f32)> {
+        match name.to_ascii_lowercase().as_str() {
+            "title" => Some((self.fields.title, TITLE_BOOST)),
+            "content" => Some((self.fields.content, 1.0)),
+            "name" => Some((self.fields.name, 1.0)),
+            "skill" | "skills" => Some((self.fields.skills_text, 1.0)),
+            _ => None,
+        }
+    }
+
+    /// A quoted phrase: the words in order (within `slop`) in any one of `fields`.
+    fn phrase_query(
+        &mut self,
+        text: &str,
+        slop: u32,
+        fields: &[(Field, f32)],
+    ) -> Option<Box<dyn Query>> {
+        let tokens = analyze(&mut self.analyzer, text);
+        if tokens.len() < 2 {
+            let (_, word) = tokens.into_iter().next()?;
+            return any_of(
+                fields
+                    .iter()
+                    .map(|(f, b)| self.term_query(*f, *b, &word))
+                    .collect(),
+            );
+        }
+        let per_field = fields
+            .iter()
+            .map(|(field, boost)| {
+                let terms: Vec<(usize, Term)> = tokens
+                    .iter()
+                    .map(|(position, word)| (*position, Term::from_field_text(*field, word)))
+                    .collect();
+                boosted(
+                    Box::new(PhraseQuery::new_with_offset_and_slop(terms, slop)),
+                    *boost,
+                )
+            })
+            .collect();
+        any_of(per_field)
+    }
+
+    /// Unquoted text: each word in any field. A bare word the analyzer splits further (a Chinese
+    /// compound, `node.js`) becomes its words ORed, ranked by how many match.
+    fn words_query(&self, text: &str, fields: &[(Field, f32)]) -> Option<Box<dyn Query>> {
+        let tokens = analyze(&mut self.analyzer.clone(), text);
+        let words: Vec<Box<dyn Query>> = tokens
+            .iter()
+            .filter_map(|(_, word)| {
+                let mut alternatives: Vec<Box<dyn Query>> = fields
+                    .iter()
+                    .map(|(f, b)| self.term_query(*f, *b, word))
+                    .collect();
+                if self.fuzzy {
+                    alternatives
+                        .extend(fields.iter().filter_map(|(f, b)| fuzzy_query(*f, *b, word)));
+                }
+                any_of(alternatives)
+            })
+            .collect();
+        any_of(words)
+    }
+
+    fn term_query(&self, field: Field, boost: f32, word: &str) -> Box<dyn Query> {
+        let term = Term::from_field_text(field, word);
+        boosted(
+            Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+            boost,
+        )
+    }
+}
+
+/// Latin words of 5+ letters match at edit distance 1, of 9+ at distance 2; other words
+/// (Chinese, short, with digits or symbols) only exactly.
+fn fuzzy_query(field: Field, boost: f32, word: &str) -> Option<Box<dyn Query>> {
+    if !word.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let length = word.chars().count();
+    let distance = if length >= FUZZY_TWO_EDITS_FROM_CHARS {
+        2
+    } else if length >= FUZZY_ONE_EDIT_FROM_CHARS {
+        1
+    } else {
+        return None;
+    };
+    let term = Term::from_field_text(field, word);
+    Some(boosted(
+        Box::new(FuzzyTermQuery::new(term, distance, true)),
+        boost * FUZZY_BOOST,
+    ))
+}
+
+fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
+    if (boost - 1.0).abs() < f32::EPSILON {
+        query
+    } else {
+        Box::new(BoostQuery::new(query, boost))
+    }
+}
+
+fn any_of(mut queries: Vec<Box<dyn Query>>) -> Option<Box<dyn Query>> {
+    match queries.len() {
+        0 => None,
+        1 => queries.pop(),
+        _ => Some(Box::new(BooleanQuery::new(
+            queries.into_iter().map(|q| (Occur::Should, q)).collect(),
+        ))),
+    }
+}
+
+fn to_tantivy_occur(occur: Option<query_grammar::Occur>) -> Occur {
+    match occur {
+        Some(query_grammar::Occur::Must) => Occur::Must,
+        Some(query_grammar::Occur::MustNot) => Occur::MustNot,
+        Some(query_grammar::Occur::Should) | None => Occur::Should,
+    }
+}
+
+/// `filters` as one query (all constraints ANDed), or `None` when there is no constraint.
+/// Mirrors [`Filters::matches`]: a document without a value never passes a constraint on it.
+pub(crate) fn filter_query(filters: &Filters, fields: &SchemaFields) -> Option<Box<dyn Query>> {
+    let mut musts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let exact = |field: Field, value: &str| -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, value),
+            IndexRecordOption::Basic,
+        ))
+    };
+    let one_of = |field: Field, values: &[String]| -> Box<dyn Query> {
+        Box::new(TermSetQuery::new(
+            values.iter().map(|v| Term::from_field_text(field, v)),
+        ))
+    };
+    for skill in &filters.skills_all {
+        musts.push((Occur::Must, exact(fields.skills, skill)));
+    }
+    for (field, values) in [
+        (fields.skills, &filters.skills_any),
+        (fields.city, &filters.cities),
+        (fields.degree, &filters.degrees),
+        (fields.status, &filters.statuses),
+    ] {
+        if !values.is_empty() {
+            musts.push((Occur::Must, one_of(field, values)));
+        }
+    }
+    if filters.min_years.is_some() || filters.max_years.is_some() {
+        musts.push((
+            Occur::Must,
+            f64_range(fields.years, filters.min_years, filters.max_years),
+        ));
+    }
+    // The document's range [low, high] must overlap the wanted [min, max].
+    if let Some(min) = filters.salary_min {
+        musts.push((Occur::Must, f64_range(fields.salary_high, Some(min), None)));
+    }
+    if let Some(max) = filters.salary_max {
+        musts.push((Occur::Must, f64_range(fields.salary_low, None, Some(max))));
+    }
+    if musts.is_empty() {
+        return None;
+    }
+    Some(Box::new(ConstScoreQuery::new(
+        Box::new(BooleanQuery::new(musts)),
+        0.0,
+    )))
+}
+
+/// Values in `[min, max]`; documents without a value never match, even with one side open.
+fn f64_range(field: Field, min: Option<f64>, max: Option<f64>) -> Box<dyn Query> {
+    let bound = |value: Option<f64>| match value {
+        Some(value) => Bound::Included(Term::from_field_f64(field, value)),
+        None => Bound::Unbounded,
+    };
+    let (lower, upper) = match (min, max) {
+        (None, None) => (
+            Bound::Included(Term::from_field_f64(field, f64::MIN)),
+            Bound::Unbounded,
+        ),
+        _ => (bound(min), bound(max)),
+    };
+    Box::new(RangeQuery::new(lower, upper))
+}

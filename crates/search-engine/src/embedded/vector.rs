@@ -1,0 +1,814 @@
+//! [`AnnVectorIndex`]: the embedded [`VectorIndex`], an HNSW graph (usearch) per collection with
+//! the points' filter fields kept in memory beside it.
+//!
+//! ## Why usearch
+//! usearch 2.26 (C++ HNSW behind cxx, Apache-2.0) was picked over hannoy 0.3 (LMDB): in the
+//! trial it inserted 5k×64d in 459 ms with 500/500 recall@1, supports removal, in-place upsert,
+//! predicate-filtered search and exact search, and keeps the whole graph in memory, which is
+//! what low-latency filtered search needs. hannoy is transactional on disk but rebuilds after
+//! deletes; durability here comes from our own log instead (below).
+//!
+//! ## Metrics and exactness
+//! Every vector is stored as its unit-length direction (in usearch, inner-product metric, i.e.
+//! cosine) plus its norm (here). Cosine, dot product and euclidean distance are all recomputed
+//! exactly from direction and norm for the candidates, and results are ordered by that exact
+//! score. Where the candidates come from decides exactness:
+//! - collections (or filter matches) of at most `exact_scan_below` points are scanned in full:
+//!   exact for every metric;
+//! - larger ones take an oversampled candidate set from the cosine graph: cosine results are as
+//!   good as HNSW recall; dot and euclidean results are exact re-rankings of cosine neighbours,
+//!   which is the true order when vectors have (nearly) equal norms, as normalised embeddings do,
+//!   and an approximation otherwise.
+//!
+//! ## Filters
+//! A filtered search first counts the points passing [`Filters::matches`]; up to
+//! `exact_scan_below` matches are scored exactly (so a selective filter still returns `top_k`),
+//! more go through usearch's predicate-filtered graph search, which falls back to the exact scan
+//! if the graph walk finds fewer than `top_k`.
+//!
+//! ## Durability
+//! Files per collection in `dir/<collection>/`: `CURRENT` (JSON: generation, dimension),
+//! `graph-<gen>.usearch` and `points-<gen>.json` (a snapshot) and `log-<gen>.bin` (every write
+//! since). A write is appended to the log and fsynced before it is applied, so a write that
+//! returned `Ok` survives a crash. [`AnnVectorIndex::flush`], a log past `snapshot_log_bytes`
+//! and dropping the index write a new snapshot generation; `CURRENT` is replaced atomically
+//! only after the new files are synced, so a crash at any moment leaves one complete generation.
+//! String ids map to u64 graph keys; the mapping is part of the snapshot and the log.
+//!
+//! ## Cost
+//! A batch of upserts is inserted into the graph from one thread per core. Filtered searches
+//! evaluate [`Filters::matches`] per point over the in-memory fields (O(n) for a selective filter),
+//! which dominates their latency at 100k points; interning the filter fields into a compact
+//! array is the next step if that matters.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use usearch::{Index as Graph, IndexOptions, MetricKind, ScalarKind};
+
+use crate::embedded::vector_log::{self, LoggedOperation, OperationLog};
+use crate::{
+    Collection, DocumentFields, EngineError, Filters, Metric, VectorHit, VectorIndex, VectorPoint,
+    VectorQuery,
+};
+
+pub(crate) const MAX_TOP_K: usize = 1000;
+/// Concurrent graph operations usearch is prepared for (it needs one context per thread).
+const GRAPH_THREADS: usize = 8;
+
+/// Tuning of [`AnnVectorIndex`]; the defaults suit up to a few hundred thousand points.
+#[derive(Clone, Debug)]
+pub struct AnnVectorOptions {
+    /// Collections and filter matches up to this many points are searched exactly.
+    pub exact_scan_below: usize,
+    /// A snapshot is written when the log grows past this many bytes.
+    pub snapshot_log_bytes: u64,
+    /// HNSW graph degree (usearch `connectivity`).
+    pub connectivity: usize,
+    pub expansion_add: usize,
+    pub expansion_search: usize,
+}
+
+impl Default for AnnVectorOptions {
+    fn default() -> Self {
+        AnnVectorOptions {
+            exact_scan_below: 2_000,
+            snapshot_log_bytes: 256 * 1024 * 1024,
+            connectivity: 16,
+            expansion_add: 64,
+            expansion_search: 96,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Current {
+    generation: u64,
+    dimension: usize,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct StoredPoint {
+    key: u64,
+    id: String,
+    norm: f32,
+    fields: DocumentFields,
+}
+
+struct PendingUpsert {
+    point: StoredPoint,
+    direction: Vec<f32>,
+}
+
+struct PointSet {
+    by_key: HashMap<u64, StoredPoint>,
+    key_of: HashMap<String, u64>,
+    next_key: u64,
+}
+
+struct VectorCollection {
+    dir: PathBuf,
+    dimension: usize,
+    options: AnnVectorOptions,
+    graph: Graph,
+    points: PointSet,
+    generation: u64,
+    log: OperationLog,
+}
+
+/// The embedded vector engine (usearch HNSW, durable through a write-ahead log).
+#[derive(Clone)]
+pub struct AnnVectorIndex {
+    engine: Arc<VectorEngine>,
+}
+
+struct VectorEngine {
+    dimension: usize,
+    collections: HashMap<Collection, RwLock<VectorCollection>>,
+    graph_slots: Semaphore,
+}
+
+fn io_error(context: String) -> impl Fn(std::io::Error) -> EngineError {
+    move |error| EngineError::Internal(format!("{context}: {error}"))
+}
+
+fn graph_error<E: std::fmt::Display>(context: &'static str) -> impl Fn(E) -> EngineError {
+    move |error| EngineError::Internal(format!("{context}: {error}"))
+}
+
+impl AnnVectorIndex {
+    pub fn open(dir: &Path, dimension: usize) -> Result<AnnVectorIndex, EngineError> {
+        AnnVectorIndex::open_with_options(dir, dimension, AnnVectorOptions::default())
+    }
+
+    pub fn open_with_options(
+        dir: &Path,
+        dimension: usize,
+        options: AnnVectorOptions,
+    ) -> Result<AnnVectorIndex, EngineError> {
+        if dimension == 0 {
+            return Err(EngineError::Internal(
+                "a vector index needs a dimension above 0".into(),
+            ));
+        }
+        let mut collections = HashMap::new();
+        for collection in Collection::ALL {
+            let path = dir.join(collection.as_str());
+            let opened = VectorCollection::open(path, dimension, options.clone())?;
+            collections.insert(collection, RwLock::new(opened));
+        }
+        Ok(AnnVectorIndex {
+            engine: Arc::new(VectorEngine {
+                dimension,
+                collections,
+                graph_slots: Semaphore::new(GRAPH_THREADS),
+            }),
+        })
+    }
+
+    /// Writes a snapshot of every collection with pending log records, so the next open does not
+    /// replay them. Writes are durable without it; this only shortens start-up.
+    pub async fn flush(&self) -> Result<(), EngineError> {
+        self.run(|engine| {
+            for collection in engine.collections.values() {
+                write_lock(collection)?.snapshot_if_logged()?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn run<T, F>(&self, work: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&VectorEngine) -> Result<T, EngineError> + Send + 'static,
+    {
+        let engine = Arc::clone(&self.engine);
+        tokio::task::spawn_blocking(move || work(&engine))
+            .await
+            .map_err(|error| EngineError::Internal(format!("vector index task failed: {error}")))?
+    }
+}
+
+impl Drop for VectorEngine {
+    fn drop(&mut self) {
+        for collection in self.collections.values() {
+            if let Ok(mut collection) = collection.write()
+                && let Err(error) = collection.snapshot_if_logged()
+            {
+                tracing::warn!(%error, "vector snapshot on shutdown failed; the log still has every write");
+            }
+        }
+    }
+}
+
+impl VectorEngine {
+    fn collection(&self, collection: Collection) -> Result<&RwLock<VectorCollection>, EngineError> {
+        self.collections.get(&collection).ok_or_else(|| {
+            EngineError::Internal(format!("collection {} is not open", collection.as_str()))
+        })
+    }
+
+    fn check_vector(&self, vector: &[f32]) -> Result<(), EngineError> {
+        if vector.len() != self.dimension {
+            return Err(EngineError::DimensionMismatch {
+                expected: self.dimension,
+                got: vector.len(),
+            });
+        }
+        if vector.iter().any(|v| !v.is_finite()) {
+            return Err(EngineError::InvalidQuery(
+                "vectors must not contain NaN or infinite values".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn write_lock(
+    lock: &RwLock<VectorCollection>,
+) -> Result<std::sync::RwLockWriteGuard<'_, VectorCollection>, EngineError> {
+    lock.write()
+        .map_err(|_| EngineError::Internal("a vector collection lock is poisoned".into()))
+}
+
+fn read_lock(
+    lock: &RwLock<VectorCollection>,
+) -> Result<std::sync::RwLockReadGuard<'_, VectorCollection>, EngineError> {
+    lock.read()
+        .map_err(|_| EngineError::Internal("a vector collection lock is poisoned".into()))
+}
+
+fn new_graph(dimension: usize, options: &AnnVectorOptions) -> Result<Graph, EngineError> {
+    let graph = Graph::new(&IndexOptions {
+        dimensions: dimension,
+        metric: MetricKind::IP,
+        quantization: ScalarKind::F32,
+        connectivity: options.connectivity,
+        expansion_add: options.expansion_add,
+        expansion_search: options.expansion_search,
+        multi: false,
+    })
+    .map_err(graph_error("cannot create the vector graph"))?;
+    graph
+        .reserve_capacity_and_threads(1024, GRAPH_THREADS)
+        .map_err(graph_error("cannot reserve graph memory"))?;
+    Ok(graph)
+}
+
+impl VectorCollection {
+    fn open(
+        dir: PathBuf,
+        dimension: usize,
+        options: AnnVectorOptions,
+    ) -> Result<VectorCollection, EngineError> {
+        fs::create_dir_all(&dir).map_err(io_error(format!("cannot create {}", dir.display())))?;
+        let current_path = dir.join("CURRENT");
+        let current: Current = if current_path.exists() {
+            let text = fs::read_to_string(&current_path)
+                .map_err(io_error(format!("cannot read {}", current_path.display())))?;
+            serde_json::from_str(&text).map_err(|error| {
+                EngineError::Internal(format!("{} is damaged: {error}", current_path.display()))
+            })?
+        } else {
+            Current {
+                generation: 0,
+                dimension,
+            }
+        };
+        if current.dimension != dimension {
+            return Err(EngineError::DimensionMismatch {
+                expected: current.dimension,
+                got: dimension,
+            });
+        }
+        let graph = new_graph(dimension, &options)?;
+        let mut points = PointSet {
+            by_key: HashMap::new(),
+            key_of: HashMap::new(),
+            next_key: 0,
+        };
+        if current.generation > 0 {
+            let graph_path = dir.join(format!("graph-{}.usearch", current.generation));
+            graph
+                .load(&graph_path.to_string_lossy())
+                .map_err(graph_error("cannot load the vector graph"))?;
+            graph
+                .reserve_capacity_and_threads(graph.size().max(1024), GRAPH_THREADS)
+                .map_err(graph_error("cannot reserve graph memory"))?;
+            let points_path = dir.join(format!("points-{}.json", current.generation));
+            let text = fs::read(&points_path)
+                .map_err(io_error(format!("cannot read {}", points_path.display())))?;
+            let stored: Vec<StoredPoint> = serde_json::from_slice(&text).map_err(|error| {
+                EngineError::Internal(format!("{} is damaged: {error}", points_path.display()))
+            })?;
+            for point in stored {
+                points.next_key = points.next_key.max(point.key + 1);
+                points.key_of.insert(point.id.clone(), point.key);
+                points.by_key.insert(point.key, point);
+            }
+        }
+        let log_path = dir.join(format!("log-{}.bin", current.generation));
+        let (operations, log) = vector_log::replay(&log_path)?;
+        let mut collection = VectorCollection {
+            dir,
+            dimension,
+            options,
+            graph,
+            points,
+            generation: current.generation,
+            log,
+        };
+        collection.apply_all(operations)?;
+        Ok(collection)
+    }
+
+    /// Applies logged operations in order; runs of upserts go into the graph in parallel.
+    fn apply_all(&mut self, operations: Vec<LoggedOperation>) -> Result<(), EngineError> {
+        let mut upserts: Vec<PendingUpsert> = Vec::new();
+        for operation in operations {
+            match operation {
+                LoggedOperation::Upsert {
+                    key,
+                    id,
+                    fields,
+                    direction,
+                    norm,
+                } => upserts.push(PendingUpsert {
+                    point: StoredPoint {
+                        key,
+                        id,
+                        norm,
+                        fields: *fields,
+                    },
+                    direction,
+                }),
+                LoggedOperation::Delete { id } => {
+                    self.apply_upserts(std::mem::take(&mut upserts))?;
+                    self.remove_id(&id)?;
+                }
+                LoggedOperation::Clear => {
+                    upserts.clear();
+                    self.graph = new_graph(self.dimension, &self.options)?;
+                    self.points.by_key.clear();
+                    self.points.key_of.clear();
+                }
+            }
+        }
+        self.apply_upserts(upserts)
+    }
+
+    fn apply_upserts(&mut self, upserts: Vec<PendingUpsert>) -> Result<(), EngineError> {
+        if upserts.is_empty() {
+            return Ok(());
+        }
+        // Within one run the last write of an id wins.
+        let mut last_write: HashMap<&str, usize> = HashMap::with_capacity(upserts.len());
+        for (index, upsert) in upserts.iter().enumerate() {
+            last_write.insert(upsert.point.id.as_str(), index);
+        }
+        let keep: Vec<bool> = upserts
+            .iter()
+            .enumerate()
+            .map(|(index, upsert)| last_write.get(upsert.point.id.as_str()) == Some(&index))
+            .collect();
+        drop(last_write);
+        let upserts: Vec<PendingUpsert> = upserts
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(upsert, keep)| keep.then_some(upsert))
+            .collect();
+        for upsert in &upserts {
+            self.remove_id(&upsert.point.id)?;
+        }
+        let needed = self.graph.size() + upserts.len();
+        if needed > self.graph.capacity() {
+            let grown = needed.max(self.graph.capacity() * 2).max(1024);
+            self.graph
+                .reserve_capacity_and_threads(grown, GRAPH_THREADS)
+                .map_err(graph_error("cannot grow the vector graph"))?;
+        }
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, GRAPH_THREADS);
+        let chunk = upserts.len().div_ceil(workers);
+        let graph = &self.graph;
+        let failures: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = upserts
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        for upsert in part {
+                            if let Err(error) = graph.add(upsert.point.key, &upsert.direction) {
+                                return Some(error.to_string());
+                            }
+                        }
+                        None
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|handle| {
+                    handle
+                        .join()
+                        .unwrap_or(Some("a graph insert panicked".into()))
+                })
+                .collect()
+        });
+        for upsert in upserts {
+            let point = upsert.point;
+            // Only points that made it into the graph are recorded.
+            if !self.graph.contains(point.key) {
+                continue;
+            }
+            self.points.next_key = self.points.next_key.max(point.key + 1);
+            self.points.key_of.insert(point.id.clone(), point.key);
+            self.points.by_key.insert(point.key, point);
+        }
+        match failures.into_iter().next() {
+            Some(error) => Err(EngineError::Internal(format!(
+                "cannot add a vector: {error}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn remove_id(&mut self, id: &str) -> Result<(), EngineError> {
+        if let Some(key) = self.points.key_of.remove(id) {
+            self.points.by_key.remove(&key);
+            self.graph
+                .remove(key)
+                .map_err(graph_error("cannot remove a vector"))?;
+        }
+        Ok(())
+    }
+
+    /// Logs `operations` durably, then applies them.
+    fn write(&mut self, operations: Vec<LoggedOperation>) -> Result<(), EngineError> {
+        let mut records = Vec::new();
+        for operation in &operations {
+            vector_log::encode(operation, &mut records);
+        }
+        self.log.append(&records)?;
+        self.apply_all(operations)?;
+        if self.log.len_bytes() > self.options.snapshot_log_bytes {
+            self.snapshot()?;
+        }
+        Ok(())
+    }
+
+    fn snapshot_if_logged(&mut self) -> Result<(), EngineError> {
+        if self.log.len_bytes() > 0 {
+            self.snapshot()?;
+        }
+        Ok(())
+    }
+
+    /// Writes generation `n + 1` (graph, points, empty log), switches `CURRENT` to it, then
+    /// removes generation `n`.
+    fn snapshot(&mut self) -> Result<(), EngineError> {
+        let next = self.generation + 1;
+        let graph_path = self.dir.join(format!("graph-{next}.usearch"));
+        self.graph
+            .save(&graph_path.to_string_lossy())
+            .map_err(graph_error("cannot save the vector graph"))?;
+        sync_file(&graph_path)?;
+        let points: Vec<&StoredPoint> = self.points.by_key.values().collect();
+        let points_json = serde_json::to_vec(&points)
+            .map_err(|error| EngineError::Internal(format!("cannot encode points: {error}")))?;
+        let points_path = self.dir.join(format!("points-{next}.json"));
+        write_synced(&points_path, &points_json)?;
+        let log_path = self.dir.join(format!("log-{next}.bin"));
+        let _ = fs::remove_file(&log_path);
+        let (_, log) = vector_log::replay(&log_path)?;
+        let current = serde_json::to_vec(&Current {
+            generation: next,
+            dimension: self.dimension,
+        })
+        .map_err(|error| EngineError::Internal(format!("cannot encode CURRENT: {error}")))?;
+        let staged = self.dir.join("CURRENT.tmp");
+        write_synced(&staged, &current)?;
+        fs::rename(&staged, self.dir.join("CURRENT")).map_err(io_error(format!(
+            "cannot replace {}/CURRENT",
+            self.dir.display()
+        )))?;
+        sync_file(&self.dir)?;
+        let previous = self.generation;
+        self.generation = next;
+        self.log = log;
+        for stale in [
+            format!("graph-{previous}.usearch"),
+            format!("points-{previous}.json"),
+            format!("log-{previous}.bin"),
+        ] {
+            let _ = fs::remove_file(self.dir.join(stale));
+        }
+        Ok(())
+    }
+
+    fn search(
+        &self,
+        query: &VectorQuery,
+        graph_slots: &Semaphore,
+    ) -> Result<Vec<VectorHit>, EngineError> {
+        if self.points.by_key.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (direction, norm) = split_direction(&query.vector);
+        let exact_limit = self.options.exact_scan_below;
+        let candidates: Vec<u64> = if query.filters.is_empty() {
+            if self.points.by_key.len() <= exact_limit {
+                self.points.by_key.keys().copied().collect()
+            } else {
+                let _slot = graph_slots.acquire();
+                self.graph
+                    .search(&direction, oversample(query.top_k))
+                    .map_err(graph_error("vector search failed"))?
+                    .keys
+            }
+        } else {
+            let mut matching = Vec::new();
+            let mut too_many = false;
+            for (key, point) in &self.points.by_key {
+                if query.filters.matches(&point.fields) {
+                    matching.push(*key);
+                    if matching.len() > exact_limit {
+                        too_many = true;
+                        break;
+                    }
+                }
+            }
+            if too_many {
+                let found = {
+                    let _slot = graph_slots.acquire();
+                    self.graph
+                        .filtered_search(&direction, oversample(query.top_k), |key| {
+                            passes(&self.points, &query.filters, key)
+                        })
+                        .map_err(graph_error("filtered vector search failed"))?
+                        .keys
+                };
+                if found.len() >= query.top_k {
+                    found
+                } else {
+                    self.points
+                        .by_key
+                        .iter()
+                        .filter(|(_, p)| query.filters.matches(&p.fields))
+                        .map(|(key, _)| *key)
+                        .collect()
+                }
+            } else {
+                matching
+            }
+        };
+        self.rank_exactly(&candidates, &direction, norm, query)
+    }
+
+    fn rank_exactly(
+        &self,
+        candidates: &[u64],
+        direction: &[f32],
+        norm: f32,
+        query: &VectorQuery,
+    ) -> Result<Vec<VectorHit>, EngineError> {
+        let mut stored = vec![0f32; self.dimension];
+        let mut scored: Vec<(f32, Option<f32>, &str)> = Vec::with_capacity(candidates.len());
+        for key in candidates {
+            let Some(point) = self.points.by_key.get(key) else {
+                continue;
+            };
+            let found = self
+                .graph
+                .get(*key, &mut stored)
+                .map_err(graph_error("cannot read a vector"))?;
+            if found == 0 {
+                continue;
+            }
+            let cosine = dot(direction, &stored);
+            let (score, distance) = match query.metric {
+                Metric::Cosine => (cosine, None),
+                Metric::Dot => (cosine * norm * point.norm, None),
+                Metric::Euclidean => {
+                    let squared =
+                        norm * norm + point.norm * point.norm - 2.0 * cosine * norm * point.norm;
+                    let distance = squared.max(0.0).sqrt();
+                    (1.0 / (1.0 + distance), Some(distance))
+                }
+            };
+            scored.push((score, distance, point.id.as_str()));
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(b.2)));
+        Ok(scored
+            .into_iter()
+            .take(query.top_k)
+            .map(|(score, distance, id)| VectorHit {
+                id: id.to_string(),
+                score,
+                distance,
+            })
+            .collect())
+    }
+}
+
+fn passes(points: &PointSet, filters: &Filters, key: u64) -> bool {
+    points
+        .by_key
+        .get(&key)
+        .is_some_and(|point| filters.matches(&point.fields))
+}
+
+/// How many graph neighbours to fetch for an exact re-ranking of `top_k`.
+fn oversample(top_k: usize) -> usize {
+    (top_k * 3).max(64)
+}
+
+/// The unit direction and the norm of `vector` (a zero vector keeps a zero direction).
+fn split_direction(vector: &[f32]) -> (Vec<f32>, f32) {
+    let norm = dot(vector, vector).sqrt();
+    if norm == 0.0 {
+        return (vector.to_vec(), 0.0);
+    }
+    (vector.iter().map(|v| v / norm).collect(), norm)
+}
+
+/// Dot product in 8 independent lanes so the compiler can vectorise it.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks_a = a.chunks_exact(8);
+    let chunks_b = b.chunks_exact(8);
+    let tail: f32 = chunks_a
+        .remainder()
+        .iter()
+        .zip(chunks_b.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in chunks_a.zip(chunks_b) {
+        for lane in 0..8 {
+            lanes[lane] += x[lane] * y[lane];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+fn sync_file(path: &Path) -> Result<(), EngineError> {
+    fs::File::open(path)
+        .and_then(|file| file.sync_all())
+        .map_err(io_error(format!("cannot sync {}", path.display())))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), EngineError> {
+    use std::io::Write;
+    fs::File::create(path)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        })
+        .map_err(io_error(format!("cannot write {}", path.display())))
+}
+
+/// A counting semaphore bounding concurrent graph searches to the contexts usearch reserved.
+struct Semaphore {
+    available: Mutex<usize>,
+    freed: Condvar,
+}
+
+struct SemaphorePermit<'a> {
+    semaphore: &'a Semaphore,
+}
+
+impl Semaphore {
+    fn new(permits: usize) -> Semaphore {
+        Semaphore {
+            available: Mutex::new(permits),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) -> SemaphorePermit<'_> {
+        let mut available = self
+            .available
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while *available == 0 {
+            available = self
+                .freed
+                .wait(available)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *available -= 1;
+        SemaphorePermit { semaphore: self }
+    }
+}
+
+impl Drop for SemaphorePermit<'_> {
+    fn drop(&mut self) {
+        let mut available = self
+            .semaphore
+            .available
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *available += 1;
+        self.semaphore.freed.notify_one();
+    }
+}
+
+#[async_trait]
+impl VectorIndex for AnnVectorIndex {
+    fn backend(&self) -> &'static str {
+        "usearch"
+    }
+
+    fn dimension(&self) -> usize {
+        self.engine.dimension
+    }
+
+    async fn upsert(
+        &self,
+        collection: Collection,
+        points: &[VectorPoint],
+    ) -> Result<(), EngineError> {
+        for point in points {
+            self.engine.check_vector(&point.vector)?;
+            if point.id.trim().is_empty() {
+                return Err(EngineError::InvalidQuery(
+                    "a vector point has an empty id".into(),
+                ));
+            }
+        }
+        if points.is_empty() {
+            return Ok(());
+        }
+        let points = points.to_vec();
+        self.run(move |engine| {
+            let mut target = write_lock(engine.collection(collection)?)?;
+            let mut next_key = target.points.next_key;
+            let operations = points
+                .into_iter()
+                .map(|point| {
+                    let (direction, norm) = split_direction(&point.vector);
+                    next_key += 1;
+                    LoggedOperation::Upsert {
+                        key: next_key - 1,
+                        id: point.id,
+                        fields: Box::new(point.fields),
+                        direction,
+                        norm,
+                    }
+                })
+                .collect();
+            target.write(operations)
+        })
+        .await
+    }
+
+    async fn delete(&self, collection: Collection, ids: &[String]) -> Result<(), EngineError> {
+        let ids = ids.to_vec();
+        self.run(move |engine| {
+            let mut target = write_lock(engine.collection(collection)?)?;
+            let operations: Vec<LoggedOperation> = ids
+                .into_iter()
+                .filter(|id| target.points.key_of.contains_key(id))
+                .map(|id| LoggedOperation::Delete { id })
+                .collect();
+            if operations.is_empty() {
+                return Ok(());
+            }
+            target.write(operations)
+        })
+        .await
+    }
+
+    async fn clear(&self, collection: Collection) -> Result<(), EngineError> {
+        self.run(move |engine| {
+            let mut target = write_lock(engine.collection(collection)?)?;
+            target.write(vec![LoggedOperation::Clear])
+        })
+        .await
+    }
+
+    async fn search(&self, query: &VectorQuery) -> Result<Vec<VectorHit>, EngineError> {
+        if query.top_k == 0 || query.top_k > MAX_TOP_K {
+            return Err(EngineError::InvalidQuery(format!(
+                "top_k must be between 1 and {MAX_TOP_K}, got {}",
+                query.top_k
+            )));
+        }
+        self.engine.check_vector(&query.vector)?;
+        let query = query.clone();
+        self.run(move |engine| {
+            read_lock(engine.collection(query.collection)?)?.search(&query, &engine.graph_slots)
+        })
+        .await
+    }
+
+    async fn count(&self, collection: Collection) -> Result<u64, EngineError> {
+        let target = read_lock(self.engine.collection(collection)?)?;
+        Ok(target.points.by_key.len() as u64)
+    }
+}

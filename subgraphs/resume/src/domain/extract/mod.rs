@@ -1,0 +1,105 @@
+//! Bytes → plain text, per format, with a quality check: text that is empty or mostly garbage
+//! is reported as [`ExtractError::NeedsOcr`] instead of being parsed into a fake profile.
+//!
+//! Pure and synchronous; the service runs it on a blocking thread under a time limit.
+
+mod docx;
+mod pdf;
+mod text;
+
+use super::format::DocumentFormat;
+
+/// Resource limits for one extraction.
+#[derive(Clone, Copy, Debug)]
+pub struct ExtractLimits {
+    /// Upper bound on the decompressed size of a DOCX's XML parts (zip bombs).
+    pub max_decompressed_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extracted {
+    pub text: String,
+    /// Which extractor produced the text (`pdf-extract`, `lopdf`, `pdf-ucs2`, `docx`, ...).
+    pub method: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    /// The document has no extractable text layer (scanned, outlined or undecodable).
+    #[error("no readable text layer ({0}); the document needs OCR")]
+    NeedsOcr(String),
+    /// The document is damaged or violates a limit; retrying will not help.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub fn extract_text(
+    bytes: &[u8],
+    format: DocumentFormat,
+    limits: ExtractLimits,
+) -> Result<Extracted, ExtractError> {
+    let extracted = match format {
+        DocumentFormat::Pdf => return pdf::extract(bytes),
+        DocumentFormat::Docx => Extracted {
+            text: docx::extract(bytes, limits.max_decompressed_bytes)?,
+            method: "docx",
+        },
+        DocumentFormat::Txt => Extracted {
+            text: text::decode(bytes),
+            method: "text",
+        },
+        DocumentFormat::Html => Extracted {
+            text: text::html_to_text(&text::decode(bytes)),
+            method: "html",
+        },
+        DocumentFormat::Markdown => Extracted {
+            text: text::markdown_to_text(&text::decode(bytes)),
+            method: "markdown",
+        },
+    };
+    assess(&extracted.text)?;
+    Ok(extracted)
+}
+
+/// Rejects text that cannot be a real document: too short, or mostly characters that real
+/// resumes never contain (replacement characters, private-use glyph codes, control bytes).
+pub(crate) fn assess(text: &str) -> Result<(), ExtractError> {
+    let mut meaningful = 0usize;
+    let mut garbage = 0usize;
+    for c in text.chars().filter(|c| !c.is_whitespace()) {
+        if c == '\u{FFFD}'
+            || ('\u{E000}'..='\u{F8FF}').contains(&c)
+            || (c.is_control())
+        {
+            garbage += 1;
+        } else if c.is_alphanumeric() {
+            meaningful += 1;
+        }
+    }
+    if meaningful < 20 {
+        return Err(ExtractError::NeedsOcr(format!(
+            "only {meaningful} letters or digits found"
+        )));
+    }
+    let total = meaningful + garbage;
+    if garbage * 100 > total * 20 {
+        return Err(ExtractError::NeedsOcr(format!(
+            "{}% of the characters are undecodable",
+            garbage * 100 / total.max(1)
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_or_garbage_text_needs_ocr() {
+        assert!(matches!(assess("  \n "), Err(ExtractError::NeedsOcr(_))));
+        let garbage: String = std::iter::repeat_n('\u{E001}', 200).collect::<String>() + "abc";
+        assert!(matches!(assess(&garbage), Err(ExtractError::NeedsOcr(_))));
+        assert!(assess("张伟 高级后端开发工程师 熟悉 Java Spring Boot Kubernetes").is_ok());
+    }
+}

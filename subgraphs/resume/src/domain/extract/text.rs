@@ -1,0 +1,211 @@
+//! Plain text, HTML and Markdown: decode the bytes (UTF-8, UTF-16 with BOM, or GB18030 —
+//! Chinese resumes saved on Windows are often GBK) and strip markup to lines of text.
+
+/// Decodes text bytes; never fails (undecodable bytes become U+FFFD and count as garbage).
+pub fn decode(bytes: &[u8]) -> String {
+    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, _) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
+        return text.into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => {
+            let (text, _, _) = encoding_rs::GB18030.decode(bytes);
+            text.into_owned()
+        }
+    }
+}
+
+const BLOCK_TAGS: &[&str] = &[
+    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
+    "header", "footer", "ul", "ol", "table", "hr", "dt", "dd", "blockquote", "pre",
+];
+const CELL_TAGS: &[&str] = &["td", "th"];
+
+/// Visible text of an HTML document: scripts/styles dropped, block elements on their own
+/// lines, table cells separated, entities decoded.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    let mut skip_until: Option<&'static str> = None;
+    while let Some(open) = rest.find('<') {
+        if skip_until.is_none() {
+            out.push_str(&decode_entities(&rest[..open]));
+        }
+        rest = &rest[open..];
+        if rest.starts_with("<!--") {
+            rest = rest.find("-->").map_or("", |end| &rest[end + 3..]);
+            continue;
+        }
+        let Some(close) = rest.find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = rest[1..close].trim();
+        rest = &rest[close + 1..];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if let Some(until) = skip_until {
+            if closing && name == until {
+                skip_until = None;
+            }
+            continue;
+        }
+        match name.as_str() {
+            "script" if !closing => skip_until = Some("script"),
+            "style" if !closing => skip_until = Some("style"),
+            "head" if !closing => skip_until = Some("head"),
+            n if BLOCK_TAGS.contains(&n) => out.push('\n'),
+            n if CELL_TAGS.contains(&n) && !closing => out.push_str("  "),
+            _ => {}
+        }
+    }
+    if skip_until.is_none() {
+        out.push_str(&decode_entities(rest));
+    }
+    tidy_lines(&out)
+}
+
+fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.replace(['\n', '\r'], " ");
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let Some(semi) = rest[..rest.len().min(12)].find(';') else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let entity = &rest[1..semi];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "nbsp" => Some(' '),
+            "middot" => Some('·'),
+            "ndash" => Some('–'),
+            "mdash" => Some('—'),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out.replace(['\n', '\r'], " ")
+}
+
+/// Markdown to text: heading marks, emphasis, list bullets and link syntax removed.
+pub fn markdown_to_text(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    for line in markdown.lines() {
+        let mut line = line.trim();
+        while let Some(rest) = line.strip_prefix('#') {
+            line = rest;
+        }
+        let line = line.trim_start();
+        let line = line
+            .strip_prefix("- ")
+            .or_else(|| line.strip_prefix("* "))
+            .or_else(|| line.strip_prefix("+ "))
+            .map(|rest| format!("• {rest}"))
+            .unwrap_or_else(|| line.to_owned());
+        let line = strip_links(&line).replace("**", "").replace("__", "").replace('`', "");
+        if line.chars().all(|c| c == '-' || c == '=' || c == '*' || c == '_') && !line.is_empty() {
+            out.push('\n');
+            continue;
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `[text](url)` → `text`; images dropped.
+fn strip_links(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find("](").map(|i| open + i) else {
+            break;
+        };
+        let Some(end) = rest[close..].find(')').map(|i| close + i) else {
+            break;
+        };
+        let is_image = open > 0 && rest.as_bytes()[open - 1] == b'!';
+        out.push_str(&rest[..if is_image { open - 1 } else { open }]);
+        if !is_image {
+            out.push_str(&rest[open + 1..close]);
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn tidy_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.is_empty() {
+            continue;
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_gbk_and_utf16() {
+        let (gbk, _, _) = encoding_rs::GBK.encode("张伟 工作经历");
+        assert_eq!(decode(&gbk), "张伟 工作经历");
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "李娜".encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        assert_eq!(decode(&utf16), "李娜");
+    }
+
+    #[test]
+    fn html_keeps_visible_text_by_line() {
+        let html = "<html><head><title>x</title><style>p{}</style></head><body><h1>Jane &amp; Doe</h1><p>Skills:<br>Rust</p><table><tr><td>a</td><td>b</td></tr></table><script>var x=1;</script></body></html>";
+        assert_eq!(html_to_text(html), "Jane & Doe\nSkills:\nRust\na b\n");
+    }
+
+    #[test]
+    fn markdown_strips_syntax() {
+        let md = "# Jane Doe\n**Email:** [jane@example.com](mailto:jane@example.com)\n- Rust\n---\n";
+        assert_eq!(
+            markdown_to_text(md),
+            "Jane Doe\nEmail: jane@example.com\n• Rust\n\n"
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! Contact details: name, email, phone (normalised to E.164), city.
+
+use super::lexicon::{CITIES, city_in};
+use regex::Regex;
+use std::sync::LazyLock;
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+        .expect("static regex")
+});
+/// Mainland mobile numbers, optionally with +86 and separators.
+static MAINLAND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[^0-9+])(?:(?:\+|00)?86[ \-]?)?(1[3-9][0-9])[ \-]?([0-9]{4})[ \-]?([0-9]{4})(?:[^0-9]|$)")
+        .expect("static regex")
+});
+/// International numbers written with a leading +country code.
+static INTERNATIONAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\+([1-9][0-9]{0,2})[ \-.]?(?:\(0\))?[ \-.]?(\(?[0-9]{1,4}\)?(?:[ \-.]?[0-9]{2,5}){1,4})")
+        .expect("static regex")
+});
+static NAME_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:姓\s*名|^name)\s*:?\s*([\p{Han}·]{2,5}|[A-Z][A-Za-z'.-]+(?:\s+[A-Z][A-Za-z'.-]+){1,3})")
+        .expect("static regex")
+});
+static CITY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(现居住?地?|居住地|所在地|所在城市|现居城市|目前所在地|城市|地址|家庭住址|location|city|address|based in|lives in|residence|现居)\s*:?\s*([^\n|,;，；]{2,40})")
+        .expect("static regex")
+});
+
+pub fn email(text: &str) -> Option<String> {
+    EMAIL.find(text).map(|m| m.as_str().trim_end_matches('.').to_lowercase())
+}
+
+/// The first phone number, in E.164.
+pub fn phone(text: &str) -> Option<String> {
+    let mainland = MAINLAND
+        .captures(text)
+        .map(|c| (c.get(1).map_or(0, |m| m.start()), format!("+86{}{}{}", &c[1], &c[2], &c[3])));
+    let international = INTERNATIONAL.captures_iter(text).find_map(|c| {
+        let country = &c[1];
+        let rest: String = c[2].chars().filter(char::is_ascii_digit).collect();
+        let digits = country.len() + rest.len();
+        if !(8..=15).contains(&digits) {
+            return None;
+        }
+        Some((c.get(0).map_or(0, |m| m.start()), format!("+{country}{rest}")))
+    });
+    match (mainland, international) {
+        (Some(m), Some(i)) => Some(if i.0 < m.0 && !i.1.starts_with("+86") { i.1 } else { m.1 }),
+        (Some(m), None) => Some(m.1),
+        (None, Some(i)) => Some(i.1),
+        (None, None) => None,
+    }
+}
+
+const NOT_NAMES: &[&str] = &[
+    "个人简历", "简历", "求职简历", "个人履历", "resume", "curriculum vitae", "cv", "简 历",
+];
+
+fn is_han_name(s: &str) -> bool {
+    let chars: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (2..=4).contains(&chars.len())
+        && chars.iter().all(|c| is_han(*c) || *c == '·')
+        && !super::lexicon::looks_like_heading_word(s)
+}
+
+pub fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
+}
+
+fn is_latin_name(s: &str) -> bool {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    (2..=4).contains(&words.len())
+        && words.iter().all(|w| {
+            w.chars().next().is_some_and(|c| c.is_uppercase())
+                && w.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '-' | '.'))
+        })
+        && !words.iter().any(|w| {
+            let lower = w.to_lowercase();
+            matches!(
+                lower.as_str(),
+                "resume" | "curriculum" | "vitae" | "engineer" | "developer" | "manager"
+                    | "senior" | "analyst" | "designer" | "summary" | "profile" | "skills"
+                    | "experience" | "education" | "contact" | "street" | "road"
+            )
+        })
+        && CITIES.iter().all(|(_, en)| !s.contains(en))
+}
+
+/// Title-cases an all-caps Latin name (`JANE DOE` → `Jane Doe`).
+fn tidy_name(name: &str) -> String {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.chars().any(is_han) {
+        return name.replace(' ', "");
+    }
+    if name.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase) {
+        return name
+            .split(' ')
+            .map(|w| {
+                let mut chars = w.chars();
+                match chars.next() {
+                    Some(first) => first.to_string() + &chars.as_str().to_lowercase(),
+                    None => String::new(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    name
+}
+
+/// The candidate's name: a labelled `姓名：` / `Name:` first, else the first line of the
+/// header that looks like a name.
+pub fn name(header: &[String], text: &str) -> Option<String> {
+    if let Some(c) = text.lines().find_map(|line| NAME_LABEL.captures(line.trim())) {
+        return Some(tidy_name(&c[1]));
+    }
+    for line in header.iter().take(6) {
+        let lower = line.to_lowercase();
+        if NOT_NAMES.contains(&lower.trim()) {
+            continue;
+        }
+        for segment in line.split(['|', '/', ',', '，', '·', '—']).take(1) {
+            let segment = segment.trim();
+            let first_part = segment.split("  ").next().unwrap_or(segment).trim();
+            for candidate in [segment, first_part] {
+                if is_han_name(candidate) || is_latin_name(candidate) {
+                    return Some(tidy_name(candidate));
+                }
+            }
+            // "张伟 高级工程师": a Han name followed by a headline.
+            if let Some(first) = segment.split_whitespace().next()
+                && first.chars().any(is_han)
+                && is_han_name(first)
+            {
+                return Some(tidy_name(first));
+            }
+        }
+    }
+    None
+}
+
+/// The city the candidate lives in: a labelled line first, else a known city in the header.
+pub fn city(header: &[String], text: &str) -> Option<String> {
+    for c in CITY_LABEL.captures_iter(text) {
+        let label = c[1].to_lowercase();
+        if label.contains("期望") {
+            continue;
+        }
+        if let Some(city) = city_in(&c[2]) {
+            return Some(city);
+        }
+        let value = c[2].trim();
+        if label.starts_with("based") || label.starts_with("location") || label == "city" {
+            let first = value.split(',').next().unwrap_or(value).trim();
+            if !first.is_empty() && first.chars().all(|ch| ch.is_alphabetic() || ch == ' ') {
+                return Some(first.to_owned());
+            }
+        }
+    }
+    header.iter().take(8).find_map(|line| {
+        if EMAIL.is_match(line) && line.split_whitespace().count() <= 1 {
+            return None;
+        }
+        city_in(line)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_become_e164() {
+        assert_eq!(phone("电话：138-1234-5678"), Some("+8613812345678".into()));
+        assert_eq!(phone("+86 138 1234 5678"), Some("+8613812345678".into()));
+        assert_eq!(phone("Tel: 13812345678;"), Some("+8613812345678".into()));
+        assert_eq!(phone("Phone: +1 (415) 555-0132"), Some("+14155550132".into()));
+        assert_eq!(phone("+44 20 7946 0958"), Some("+442079460958".into()));
+        assert_eq!(phone("2019.03-2021.05"), None);
+        assert_eq!(phone("ID 110105194912310021"), None);
+    }
+
+    #[test]
+    fn names() {
+        let header = |lines: &[&str]| lines.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(name(&header(&["个人简历", "张伟"]), ""), Some("张伟".into()));
+        assert_eq!(name(&header(&["张 伟 | 高级工程师"]), ""), Some("张伟".into()));
+        assert_eq!(name(&header(&["JANE DOE", "Senior Engineer"]), ""), Some("Jane Doe".into()));
+        assert_eq!(name(&[], "姓名:李娜  性别:女"), Some("李娜".into()));
+        assert_eq!(name(&header(&["Senior Software Engineer"]), ""), None);
+    }
+
+    #[test]
+    fn cities() {
+        assert_eq!(city(&[], "现居:上海市浦东新区"), Some("上海".into()));
+        assert_eq!(city(&[], "所在地:广东省深圳市"), Some("深圳".into()));
+        assert_eq!(city(&[], "Location: Shanghai, China"), Some("Shanghai".into()));
+        assert_eq!(city(&[], "Based in London, UK"), Some("London".into()));
+        assert_eq!(
+            city(&["Jane Doe".into(), "Berlin · jane@example.com".into()], ""),
+            Some("Berlin".into())
+        );
+    }
+}

@@ -1,0 +1,273 @@
+//! Dates and date ranges in resume lines, in the forms recruiters see:
+//! `2019.03 - 至今`, `2019年3月-2021年5月`, `2019/03-2021/05`, `Mar 2019 - Present`,
+//! `03/2019 - 06/2021`, `2016 - 2020`. Input is already NFKC-normalised with dashes unified.
+//!
+//! A hand-written scanner rather than one regex: a month is only a month when its digit run
+//! ends (so `2019-2021` is two years, not 2019-02).
+
+use crate::domain::profile::YearMonth;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateRange {
+    pub start: Option<YearMonth>,
+    pub end: Option<YearMonth>,
+    /// The range runs to the present (`至今`, `Present`).
+    pub current: bool,
+    /// Byte span of the whole range in the line.
+    pub span: (usize, usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Token {
+    Date(YearMonth),
+    Present,
+}
+
+const MONTHS: &[(&str, u32)] = &[
+    ("january", 1),
+    ("february", 2),
+    ("march", 3),
+    ("april", 4),
+    ("may", 5),
+    ("june", 6),
+    ("july", 7),
+    ("august", 8),
+    ("september", 9),
+    ("sept", 9),
+    ("october", 10),
+    ("november", 11),
+    ("december", 12),
+    ("jan", 1),
+    ("feb", 2),
+    ("mar", 3),
+    ("apr", 4),
+    ("jun", 6),
+    ("jul", 7),
+    ("aug", 8),
+    ("sep", 9),
+    ("oct", 10),
+    ("nov", 11),
+    ("dec", 12),
+];
+
+const PRESENT: &[&str] = &[
+    "至今", "今", "现在", "目前", "present", "now", "current", "today", "ongoing",
+];
+
+fn digit_run(bytes: &[u8], start: usize) -> usize {
+    bytes[start..].iter().take_while(|b| b.is_ascii_digit()).count()
+}
+
+/// All dates and present-markers of a line, in order, with their byte spans.
+fn tokens(line: &str) -> Vec<(Token, usize, usize)> {
+    let bytes = line.as_bytes();
+    let lower = line.to_ascii_lowercase();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit()) {
+            let len = digit_run(bytes, i);
+            let run = &line[i..i + len];
+            if len == 4 && (run.starts_with("19") || run.starts_with("20")) {
+                let year: i32 = run.parse().unwrap_or(0);
+                let mut end = i + len;
+                let mut month = None;
+                // YYYY[./-年]MM[月]([./-]DD[日])?
+                let rest = &line[end..];
+                let sep_len = rest
+                    .chars()
+                    .next()
+                    .filter(|c| matches!(c, '.' | '/' | '-' | '年'))
+                    .map_or(0, char::len_utf8);
+                if sep_len > 0 {
+                    let mut j = end + sep_len;
+                    while j < bytes.len() && bytes[j] == b' ' {
+                        j += 1;
+                    }
+                    let mlen = digit_run(bytes, j);
+                    if (1..=2).contains(&mlen) {
+                        let m: u32 = line[j..j + mlen].parse().unwrap_or(0);
+                        if (1..=12).contains(&m) {
+                            month = Some(m);
+                            end = j + mlen;
+                            if line[end..].starts_with('月') {
+                                end += '月'.len_utf8();
+                            } else if let Some(c) = line[end..].chars().next()
+                                && matches!(c, '.' | '/' | '-')
+                            {
+                                let dlen = digit_run(bytes, end + 1);
+                                if (1..=2).contains(&dlen) {
+                                    end += 1 + dlen;
+                                }
+                            }
+                            if line[end..].starts_with('日') {
+                                end += '日'.len_utf8();
+                            }
+                        }
+                    } else if sep_len == '年'.len_utf8() {
+                        end += sep_len;
+                    }
+                }
+                let mut start = i;
+                // MM/YYYY
+                if month.is_none() && i >= 2 && matches!(bytes[i - 1], b'/' | b'.' | b'-') {
+                    let mut k = i - 1;
+                    let mut digits = 0;
+                    while k > 0 && bytes[k - 1].is_ascii_digit() && digits < 3 {
+                        k -= 1;
+                        digits += 1;
+                    }
+                    if (1..=2).contains(&digits) && (k == 0 || !bytes[k - 1].is_ascii_digit()) {
+                        let m: u32 = line[k..i - 1].parse().unwrap_or(0);
+                        if (1..=12).contains(&m) {
+                            month = Some(m);
+                            start = k;
+                        }
+                    }
+                }
+                // Month name before the year: "Mar 2019", "March, 2019", "Mar. 2019".
+                if month.is_none() {
+                    let before = lower[..i].trim_end_matches([' ', ',', '.']);
+                    for &(name, m) in MONTHS {
+                        if before.ends_with(name) {
+                            let k = before.len() - name.len();
+                            if k == 0 || !lower.as_bytes()[k - 1].is_ascii_alphabetic() {
+                                month = Some(m);
+                                start = k;
+                                break;
+                            }
+                        }
+                    }
+                }
+                found.push((Token::Date(YearMonth::new(year, month)), start, end));
+                i = end.max(i + len);
+                continue;
+            }
+            i += len;
+            continue;
+        }
+        if b.is_ascii_alphabetic() || b >= 0x80 {
+            let word_start = i == 0 || !bytes[i - 1].is_ascii_alphabetic();
+            if word_start {
+                let matched = PRESENT.iter().find(|p| {
+                    lower[i..].starts_with(*p)
+                        && (!p.is_ascii()
+                            || !lower.as_bytes().get(i + p.len()).is_some_and(u8::is_ascii_alphabetic))
+                });
+                if let Some(p) = matched {
+                    found.push((Token::Present, i, i + p.len()));
+                    i += p.len();
+                    continue;
+                }
+            }
+        }
+        i += line[i..].chars().next().map_or(1, char::len_utf8);
+    }
+    found
+}
+
+fn is_range_separator(between: &str) -> bool {
+    let t = between.trim().to_lowercase();
+    matches!(
+        t.as_str(),
+        "-" | "--" | "~" | "至" | "到" | "to" | "until" | "till" | "—" | "–" | "－" | "~~"
+    )
+}
+
+/// Date ranges in a line, in order. A lone date becomes a range with only an end (a
+/// graduation date) unless `lone_is_start`.
+pub fn date_ranges(line: &str) -> Vec<DateRange> {
+    let found = tokens(line);
+    let mut ranges = Vec::new();
+    let mut k = 0;
+    while k < found.len() {
+        let (token, start, end) = found[k];
+        if let Token::Date(first) = token
+            && let Some(&(next, nstart, nend)) = found.get(k + 1)
+            && (is_range_separator(&line[end..nstart])
+                || (next == Token::Present && line[end..nstart].trim().is_empty()))
+        {
+            let (second, current) = match next {
+                Token::Date(d) => (Some(d), false),
+                Token::Present => (None, true),
+            };
+            ranges.push(DateRange {
+                start: Some(first),
+                end: second,
+                current,
+                span: (start, nend),
+            });
+            k += 2;
+            continue;
+        }
+        if let Token::Date(only) = token {
+            ranges.push(DateRange {
+                start: None,
+                end: Some(only),
+                current: false,
+                span: (start, end),
+            });
+        }
+        k += 1;
+    }
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ym(year: i32, month: u32) -> Option<YearMonth> {
+        Some(YearMonth::new(year, Some(month)))
+    }
+
+    fn first(line: &str) -> DateRange {
+        date_ranges(line)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no range in {line}"))
+    }
+
+    #[test]
+    fn chinese_forms() {
+        let r = first("2019.03 - 至今 阿里巴巴");
+        assert_eq!((r.start, r.end, r.current), (ym(2019, 3), None, true));
+        let r = first("2019年3月-2021年5月");
+        assert_eq!((r.start, r.end), (ym(2019, 3), ym(2021, 5)));
+        let r = first("2019/03-2021/05");
+        assert_eq!((r.start, r.end), (ym(2019, 3), ym(2021, 5)));
+        let r = first("2012.09.01-2016.06.30");
+        assert_eq!((r.start, r.end), (ym(2012, 9), ym(2016, 6)));
+        let r = first("2019年3月至今");
+        assert_eq!((r.start, r.current), (ym(2019, 3), true));
+    }
+
+    #[test]
+    fn english_forms() {
+        let r = first("Senior Engineer, Google  Mar 2019 - Present");
+        assert_eq!((r.start, r.end, r.current), (ym(2019, 3), None, true));
+        let r = first("03/2019 - 06/2021");
+        assert_eq!((r.start, r.end), (ym(2019, 3), ym(2021, 6)));
+        let r = first("September 2015 to June 2019");
+        assert_eq!((r.start, r.end), (ym(2015, 9), ym(2019, 6)));
+        let r = first("2016 - 2020");
+        assert_eq!(
+            (r.start, r.end),
+            (Some(YearMonth::new(2016, None)), Some(YearMonth::new(2020, None)))
+        );
+        let r = first("2019-2021");
+        assert_eq!(
+            (r.start, r.end),
+            (Some(YearMonth::new(2019, None)), Some(YearMonth::new(2021, None)))
+        );
+    }
+
+    #[test]
+    fn phones_and_lone_dates() {
+        assert!(date_ranges("电话：13812345678").is_empty());
+        let r = first("Graduated 2016");
+        assert_eq!((r.start, r.end), (None, Some(YearMonth::new(2016, None))));
+        assert!(date_ranges("Nowhere near").is_empty());
+    }
+}

@@ -1,0 +1,366 @@
+//! Education and experience entries inside their sections.
+//!
+//! An entry is anchored on a line with a date range; its header (school / company / title /
+//! degree / major) is the rest of that line plus short neighbouring lines that are not
+//! description bullets. Everything until the next anchor is the entry's description.
+
+use super::dates::{DateRange, date_ranges};
+use super::lexicon::{city_in, is_company, is_title, school_in};
+use crate::domain::profile::{Education, Experience};
+use looma_taxonomy::EducationLevel;
+
+/// Bullets, long sentences and lines ending like prose are descriptions, not headers.
+fn is_description(line: &str) -> bool {
+    let t = line.trim();
+    t.starts_with(['•', '-', '*', '·', '●', '▪', '◦', '○', '■', '➢', '>', '√'])
+        || t.chars().next().is_some_and(|c| c.is_ascii_digit()) && t.contains(['、', '.']) && date_ranges(t).is_empty()
+        || t.chars().count() > 60
+        || t.ends_with(['。', ';', '；'])
+        || t.contains("负责")
+        || t.starts_with("职责")
+        || t.starts_with("工作内容")
+        || t.starts_with("主要")
+}
+
+/// Splits at whitespace next to a Han character (`阿里巴巴 高级工程师`, `美团 Java开发`), keeping
+/// Latin phrases (`Senior Software Engineer`) whole.
+fn split_han_spaces(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            let mut j = i;
+            while j < chars.len() && chars[j].is_whitespace() {
+                j += 1;
+            }
+            let before = current.chars().next_back();
+            let after = chars.get(j).copied();
+            let han = |c: Option<char>| c.is_some_and(super::contact::is_han);
+            if han(before) || han(after) || j - i >= 2 {
+                pieces.push(std::mem::take(&mut current));
+            } else {
+                current.push(' ');
+            }
+            i = j;
+            continue;
+        }
+        current.push(chars[i]);
+        i += 1;
+    }
+    pieces.push(current);
+    pieces
+}
+
+/// Splits a header line into fields at separators recruiters use.
+fn fields(text: &str) -> Vec<String> {
+    let mut pieces = split_han_spaces(text);
+    for sep in ["|", "｜", "\t", "  ", " · ", "·", " - ", " — ", ",", "，", " at ", " @ ", "@"] {
+        pieces = pieces
+            .iter()
+            .flat_map(|p| p.split(sep).map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+    }
+    pieces
+        .into_iter()
+        .map(|p| {
+            p.trim()
+                .trim_matches(|c: char| matches!(c, '(' | ')' | '（' | '）' | ':' | '-' | '—'))
+                .trim()
+                .to_owned()
+        })
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn without_span(line: &str, span: (usize, usize)) -> String {
+    format!("{} {}", &line[..span.0], &line[span.1..])
+}
+
+struct Anchor {
+    line: usize,
+    range: DateRange,
+}
+
+fn anchors(lines: &[String], experience: bool) -> Vec<Anchor> {
+    let mut anchors = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let ranges = date_ranges(line);
+        let chosen = ranges
+            .iter()
+            .find(|r| r.start.is_some())
+            .or_else(|| if experience { None } else { ranges.first() });
+        if let Some(range) = chosen
+            && !(is_description(line) && line.chars().count() > 60)
+        {
+            anchors.push(Anchor {
+                line: i,
+                range: *range,
+            });
+        }
+    }
+    anchors
+}
+
+/// Header context for each anchor: the anchor line's remaining text, plus up to two short
+/// non-description lines above it (not claimed by the previous entry) and, when still needed,
+/// up to two below it.
+fn header_lines(lines: &[String], anchors: &[Anchor], k: usize) -> (Vec<String>, usize) {
+    let anchor = &anchors[k];
+    let floor = if k == 0 {
+        0
+    } else {
+        anchors[k - 1].line + 1
+    };
+    let mut header = Vec::new();
+    let mut above = Vec::new();
+    let mut i = anchor.line;
+    while i > floor && above.len() < 2 {
+        let line = &lines[i - 1];
+        if is_description(line) {
+            break;
+        }
+        above.push(line.clone());
+        i -= 1;
+    }
+    above.reverse();
+    header.extend(above);
+    header.push(without_span(&lines[anchor.line], anchor.range.span));
+    let next_anchor = anchors.get(k + 1).map_or(lines.len(), |a| a.line);
+    // Lines above the next anchor that belong to the next entry's header.
+    let mut below_end = anchor.line + 1;
+    while below_end < next_anchor && below_end < anchor.line + 3 {
+        let line = &lines[below_end];
+        if is_description(line) {
+            break;
+        }
+        below_end += 1;
+    }
+    for line in &lines[anchor.line + 1..below_end] {
+        header.push(line.clone());
+    }
+    (header, below_end)
+}
+
+pub fn education(lines: &[String]) -> Vec<Education> {
+    let anchors = anchors(lines, false);
+    let mut entries = Vec::new();
+    if anchors.is_empty() {
+        // No dates: one entry per school line.
+        for line in lines {
+            if let Some(school) = school_in(line) {
+                entries.push(education_from(&[line.clone()], None, school));
+            }
+        }
+        return entries;
+    }
+    for k in 0..anchors.len() {
+        let (header, _) = header_lines(lines, &anchors, k);
+        let joined = header.join("  ");
+        let Some(school) = school_in(&joined) else {
+            // A date line without a school (an award, a course) is not an education entry.
+            continue;
+        };
+        entries.push(education_from(&header, Some(anchors[k].range), school));
+    }
+    entries
+}
+
+fn education_from(header: &[String], range: Option<DateRange>, school: String) -> Education {
+    let joined = header.join("  ");
+    let degree = EducationLevel::detect(&joined).map(|d| d.code().to_owned());
+    let major = major(header, &school);
+    Education {
+        school: Some(school),
+        degree,
+        major,
+        start: range.and_then(|r| r.start),
+        end: range.and_then(|r| r.end),
+    }
+}
+
+const DEGREE_WORDS: &[&str] = &[
+    "本科", "学士", "硕士", "研究生", "博士", "大专", "专科", "高中", "中专", "统招", "全日制",
+    "在读", "毕业", "学位", "双学位", "硕士研究生", "博士研究生", "高职",
+];
+
+fn is_degree_word(piece: &str) -> bool {
+    let lower = piece.to_lowercase();
+    let lower = lower.trim_matches(|c: char| !c.is_alphanumeric());
+    DEGREE_WORDS.contains(&piece)
+        || (EducationLevel::detect(piece).is_some() && piece.chars().count() <= 12
+            && !lower.contains(" in ") && !lower.contains(" of "))
+        || matches!(lower, "gpa" | "major" | "minor")
+}
+
+fn major(header: &[String], school: &str) -> Option<String> {
+    let joined = header.join("  ");
+    // Labelled: 专业：X / Major: X
+    for label in ["专业:", "专业 ", "Major:", "Major in "] {
+        if let Some(at) = joined.find(label) {
+            let rest = &joined[at + label.len()..];
+            if let Some(value) = fields(rest).into_iter().next() {
+                return Some(value);
+            }
+        }
+    }
+    // English: "Bachelor of Science in Computer Science", "B.S. in Economics", "MSc, Finance".
+    for field in fields(&joined) {
+        if let Some(at) = field.find(" in ") {
+            let (before, after) = field.split_at(at);
+            if EducationLevel::detect(before).is_some() {
+                let value = after[4..].trim();
+                if !value.is_empty() {
+                    return Some(value.to_owned());
+                }
+            }
+        }
+    }
+    for field in fields(&joined) {
+        let field = field.replace(school, "");
+        let field = field.trim();
+        if field.is_empty() || is_degree_word(field) || field.starts_with("GPA") {
+            continue;
+        }
+        if city_in(field).is_some_and(|c| c == field) {
+            continue;
+        }
+        if date_ranges(field).is_empty() && !field.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            // Strip a trailing degree word glued on ("计算机科学与技术本科").
+            let mut value = field.to_owned();
+            for word in DEGREE_WORDS {
+                if let Some(stripped) = value.strip_suffix(word) {
+                    value = stripped.trim().to_owned();
+                }
+            }
+            if !value.is_empty() && value.chars().count() <= 40 {
+                return Some(value);
+            }
+        }
+    }
+    None
+}
+
+pub fn experience(lines: &[String]) -> Vec<Experience> {
+    let anchors = anchors(lines, true);
+    let mut entries = Vec::new();
+    for k in 0..anchors.len() {
+        let (header, description_start) = header_lines(lines, &anchors, k);
+        let description_end = anchors.get(k + 1).map_or(lines.len(), |next| {
+            // The next entry's header lines above its anchor are not our description.
+            let mut end = next.line;
+            let mut taken = 0;
+            while end > description_start && taken < 2 && !is_description(&lines[end - 1]) {
+                end -= 1;
+                taken += 1;
+            }
+            end
+        });
+        let range = anchors[k].range;
+        let (company, title) = company_and_title(&header);
+        entries.push(Experience {
+            company,
+            title,
+            start: range.start,
+            end: range.end,
+            current: range.current,
+            description: lines[description_start.min(description_end)..description_end].join("\n"),
+        });
+    }
+    entries
+}
+
+fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
+    let mut company = None;
+    let mut title = None;
+    let mut unknown = Vec::new();
+    for line in header {
+        for field in fields(line) {
+            if field.chars().count() > 50 || !date_ranges(&field).is_empty() {
+                continue;
+            }
+            if city_in(&field).is_some_and(|c| field.starts_with(&c) && field.chars().count() <= c.chars().count() + 4) {
+                continue;
+            }
+            let lower = field.to_lowercase();
+            if matches!(lower.as_str(), "remote" | "full-time" | "part-time" | "全职" | "兼职" | "远程") {
+                continue;
+            }
+            if company.is_none() && is_company(&field) {
+                company = Some(field);
+            } else if title.is_none() && is_title(&field) {
+                title = Some(field);
+            } else {
+                unknown.push(field);
+            }
+        }
+    }
+    let mut unknown = unknown.into_iter();
+    if company.is_none() {
+        company = unknown.next();
+    }
+    if title.is_none() {
+        title = unknown.next();
+    }
+    (company, title)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::profile::YearMonth;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect()
+    }
+
+    #[test]
+    fn chinese_education_line() {
+        let entries = education(&lines("2012.09-2016.06  浙江大学  计算机科学与技术  本科"));
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!(e.school.as_deref(), Some("浙江大学"));
+        assert_eq!(e.degree.as_deref(), Some("BACHELOR"));
+        assert_eq!(e.major.as_deref(), Some("计算机科学与技术"));
+        assert_eq!(e.start, Some(YearMonth::new(2012, Some(9))));
+    }
+
+    #[test]
+    fn english_education_block() {
+        let entries = education(&lines(
+            "Stanford University\nM.S. in Computer Science, 2014 - 2016\nUniversity of Michigan\nBachelor of Science in Mathematics | Sep 2010 - May 2014",
+        ));
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].school.as_deref(), Some("Stanford University"));
+        assert_eq!(entries[0].degree.as_deref(), Some("MASTER"));
+        assert_eq!(entries[0].major.as_deref(), Some("Computer Science"));
+        assert_eq!(entries[1].school.as_deref(), Some("University of Michigan"));
+        assert_eq!(entries[1].major.as_deref(), Some("Mathematics"));
+    }
+
+    #[test]
+    fn experience_entries() {
+        let entries = experience(&lines(
+            "2019.03 - 至今  阿里巴巴  高级后端开发工程师\n• 负责交易系统\n• 设计缓存\n2016.07-2019.02 | 上海某某网络科技有限公司 | Java开发工程师\n负责订单服务",
+        ));
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].company.as_deref(), Some("阿里巴巴"));
+        assert_eq!(entries[0].title.as_deref(), Some("高级后端开发工程师"));
+        assert!(entries[0].current);
+        assert_eq!(entries[1].company.as_deref(), Some("上海某某网络科技有限公司"));
+        assert_eq!(entries[1].title.as_deref(), Some("Java开发工程师"));
+    }
+
+    #[test]
+    fn english_experience_layouts() {
+        let entries = experience(&lines(
+            "Senior Software Engineer\nGoogle, Mountain View\nMar 2019 – Present\n- Built things\nStripe | Software Engineer | 06/2016 - 02/2019\n- Payments",
+        ));
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].company.as_deref(), Some("Google"));
+        assert_eq!(entries[0].title.as_deref(), Some("Senior Software Engineer"));
+        assert_eq!(entries[1].company.as_deref(), Some("Stripe"));
+        assert_eq!(entries[1].title.as_deref(), Some("Software Engineer"));
+    }
+}

@@ -1,0 +1,309 @@
+//! Word lists the parser leans on: cities, company and job-title markers, schools.
+
+use super::contact::is_han;
+
+/// Cities as (Chinese, English) names.
+pub const CITIES: &[(&str, &str)] = &[
+    ("北京", "Beijing"),
+    ("上海", "Shanghai"),
+    ("深圳", "Shenzhen"),
+    ("广州", "Guangzhou"),
+    ("杭州", "Hangzhou"),
+    ("成都", "Chengdu"),
+    ("南京", "Nanjing"),
+    ("武汉", "Wuhan"),
+    ("西安", "Xi'an"),
+    ("苏州", "Suzhou"),
+    ("天津", "Tianjin"),
+    ("重庆", "Chongqing"),
+    ("长沙", "Changsha"),
+    ("厦门", "Xiamen"),
+    ("青岛", "Qingdao"),
+    ("大连", "Dalian"),
+    ("合肥", "Hefei"),
+    ("郑州", "Zhengzhou"),
+    ("济南", "Jinan"),
+    ("沈阳", "Shenyang"),
+    ("宁波", "Ningbo"),
+    ("无锡", "Wuxi"),
+    ("东莞", "Dongguan"),
+    ("佛山", "Foshan"),
+    ("珠海", "Zhuhai"),
+    ("福州", "Fuzhou"),
+    ("昆明", "Kunming"),
+    ("哈尔滨", "Harbin"),
+    ("长春", "Changchun"),
+    ("石家庄", "Shijiazhuang"),
+    ("南昌", "Nanchang"),
+    ("贵阳", "Guiyang"),
+    ("南宁", "Nanning"),
+    ("太原", "Taiyuan"),
+    ("兰州", "Lanzhou"),
+    ("海口", "Haikou"),
+    ("三亚", "Sanya"),
+    ("香港", "Hong Kong"),
+    ("澳门", "Macau"),
+    ("台北", "Taipei"),
+    ("新加坡", "Singapore"),
+    ("东京", "Tokyo"),
+    ("大阪", "Osaka"),
+    ("首尔", "Seoul"),
+    ("伦敦", "London"),
+    ("巴黎", "Paris"),
+    ("柏林", "Berlin"),
+    ("慕尼黑", "Munich"),
+    ("阿姆斯特丹", "Amsterdam"),
+    ("都柏林", "Dublin"),
+    ("苏黎世", "Zurich"),
+    ("斯德哥尔摩", "Stockholm"),
+    ("马德里", "Madrid"),
+    ("纽约", "New York"),
+    ("旧金山", "San Francisco"),
+    ("西雅图", "Seattle"),
+    ("洛杉矶", "Los Angeles"),
+    ("波士顿", "Boston"),
+    ("芝加哥", "Chicago"),
+    ("奥斯汀", "Austin"),
+    ("圣何塞", "San Jose"),
+    ("山景城", "Mountain View"),
+    ("多伦多", "Toronto"),
+    ("温哥华", "Vancouver"),
+    ("悉尼", "Sydney"),
+    ("墨尔本", "Melbourne"),
+    ("班加罗尔", "Bangalore"),
+    ("迪拜", "Dubai"),
+];
+
+/// The earliest known city mentioned in `text`, named in the text's language.
+pub fn city_in(text: &str) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for (zh, en) in CITIES {
+        if let Some(at) = text.find(zh) {
+            if best.is_none_or(|(pos, _)| at < pos) {
+                best = Some((at, zh));
+            }
+        }
+        if let Some(at) = find_word(text, en) {
+            if best.is_none_or(|(pos, _)| at < pos) {
+                best = Some((at, en));
+            }
+        }
+    }
+    best.map(|(_, name)| name.to_owned())
+}
+
+/// Position of `word` in `text` at word boundaries (ASCII).
+pub fn find_word(text: &str, word: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = text[from..].find(word) {
+        let at = from + found;
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        if !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+        {
+            return Some(at);
+        }
+        from = at + word.len();
+    }
+    None
+}
+
+const TITLE_MARKERS_ZH: &[&str] = &[
+    "工程师", "经理", "总监", "专员", "分析师", "设计师", "主管", "实习生", "实习", "顾问",
+    "架构师", "负责人", "运营", "助理", "组长", "主任", "会计", "出纳", "代表", "研究员",
+    "科学家", "总裁", "总经理", "副总", "合伙人", "讲师", "编辑", "策划", "秘书", "店长",
+    "客服", "专家", "开发", "测试", "产品", "HRBP", "招聘", "程序员", "技术员", "leader",
+    "Leader",
+];
+const TITLE_MARKERS_EN: &[&str] = &[
+    "engineer", "developer", "manager", "director", "analyst", "designer", "intern",
+    "consultant", "specialist", "scientist", "architect", "lead", "head", "officer",
+    "representative", "recruiter", "accountant", "administrator", "coordinator", "associate",
+    "executive", "vp", "president", "partner", "programmer", "tester", "assistant", "owner",
+    "researcher", "advisor", "auditor", "controller", "cto", "ceo", "cfo", "coo", "hrbp",
+    "strategist", "writer", "editor", "marketer", "planner", "technician", "principal",
+    "staff", "sde", "swe", "qa", "devops", "sre", "teacher", "lecturer", "fellow",
+];
+
+pub fn is_title(text: &str) -> bool {
+    if text.chars().any(is_han) {
+        return TITLE_MARKERS_ZH.iter().any(|m| text.contains(m)) && !is_company(text);
+    }
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.iter().any(|w| TITLE_MARKERS_EN.contains(w))
+        && !words.last().is_some_and(|w| COMPANY_SUFFIXES_EN.contains(w))
+}
+
+const COMPANY_MARKERS_ZH: &[&str] = &[
+    "公司", "集团", "有限", "科技", "银行", "研究院", "研究所", "事务所", "医院", "工作室",
+    "网络", "证券", "基金", "保险", "传媒", "咨询", "股份", "控股", "实验室", "中心",
+];
+const KNOWN_COMPANIES: &[&str] = &[
+    "阿里巴巴", "阿里云", "腾讯", "字节跳动", "百度", "美团", "京东", "华为", "小米", "网易",
+    "拼多多", "滴滴", "快手", "蚂蚁", "携程", "微软", "谷歌", "亚马逊", "招商银行", "平安",
+    "德勤", "普华永道", "毕马威", "安永", "联想", "中兴", "大疆", "比亚迪", "顺丰", "蔚来",
+    "小红书", "哔哩哔哩", "B站", "知乎", "贝壳", "瓜子", "唯品会", "苏宁", "海尔", "格力",
+    "宁德时代", "商汤", "旷视", "科大讯飞", "用友", "金蝶", "新浪", "搜狐", "360", "OPPO",
+    "vivo", "Google", "Microsoft", "Amazon", "Meta", "Facebook", "Apple", "Netflix", "Uber",
+    "Airbnb", "Stripe", "Salesforce", "IBM", "Oracle", "Intel", "ByteDance", "Alibaba",
+    "Tencent", "Baidu", "Shopify", "Spotify", "Deloitte", "PwC", "KPMG", "EY", "Accenture",
+    "McKinsey", "Goldman Sachs", "JPMorgan", "J.P. Morgan", "Morgan Stanley", "HSBC",
+    "Barclays", "Citi", "Citibank", "Huawei", "Xiaomi", "NetEase", "Meituan", "JD.com",
+    "Adobe", "Nvidia", "NVIDIA", "SAP", "Siemens", "Bosch", "Unilever", "P&G",
+    "Procter & Gamble", "L'Oréal", "Nike", "Tesla", "LinkedIn", "Twitter", "Dropbox",
+    "Atlassian", "Canva", "Grab", "Shopee", "Sea", "Revolut", "Monzo", "Deliveroo",
+    "Booking.com", "Zalando", "Ocado", "BBC", "Vodafone",
+];
+const COMPANY_SUFFIXES_EN: &[&str] = &[
+    "inc", "ltd", "llc", "corp", "corporation", "company", "co", "group", "technologies",
+    "technology", "labs", "bank", "consulting", "partners", "systems", "solutions", "gmbh",
+    "plc", "studio", "studios", "agency", "software", "capital", "ventures", "holdings",
+    "limited", "university", "institute", "games", "media", "networks", "analytics",
+    "foundation", "hospital",
+];
+
+pub fn is_company(text: &str) -> bool {
+    if KNOWN_COMPANIES
+        .iter()
+        .any(|c| if c.is_ascii() { find_word(text, c).is_some() } else { text.contains(c) })
+    {
+        return true;
+    }
+    if text.chars().any(is_han) {
+        return COMPANY_MARKERS_ZH.iter().any(|m| text.contains(m));
+    }
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.last().is_some_and(|w| COMPANY_SUFFIXES_EN.contains(w))
+        || words
+            .iter()
+            .any(|w| matches!(*w, "inc" | "ltd" | "llc" | "gmbh" | "plc" | "corp" | "limited"))
+}
+
+/// A school name in a fragment, if any (`浙江大学`, `Stanford University`, `University of
+/// Oxford`, `MIT`).
+pub fn school_in(text: &str) -> Option<String> {
+    for part in text.split(['|', ',', '，', '\t', '/', '(', ')', '（', '）', ';', '；']) {
+        for piece in part.split("  ").chain(std::iter::once(part)) {
+            let piece = piece.trim();
+            if piece.is_empty() {
+                continue;
+            }
+            if piece.chars().any(is_han) {
+                for word in piece.split_whitespace() {
+                    if let Some(school) = han_school(word) {
+                        return Some(school);
+                    }
+                }
+            } else if let Some(school) = latin_school(piece) {
+                return Some(school);
+            }
+        }
+    }
+    None
+}
+
+fn han_school(word: &str) -> Option<String> {
+    for suffix in ["大学", "学院", "学校", "中学", "高中"] {
+        if let Some(at) = word.find(suffix) {
+            let end = at + suffix.len();
+            let name: String = word[..end]
+                .chars()
+                .rev()
+                .take_while(|c| is_han(*c) || *c == '(' || *c == ')')
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            // Keep a campus suffix like 北京大学(深圳)?  Rare; the bare name is what recruiters use.
+            if name.chars().count() >= 4 {
+                return Some(name);
+            }
+        }
+    }
+    if looma_taxonomy::is_known_school(word) {
+        return Some(word.to_owned());
+    }
+    None
+}
+
+fn latin_school(piece: &str) -> Option<String> {
+    let words: Vec<&str> = piece.split_whitespace().collect();
+    let markers = ["University", "College", "Institute", "School", "Academy", "Polytechnic"];
+    let at = words.iter().position(|w| {
+        let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+        markers.contains(&w)
+    })?;
+    // Extend left over capitalised words, right over "of X Y" / "at X".
+    let mut start = at;
+    while start > 0 {
+        let w = words[start - 1];
+        if w.chars().next().is_some_and(|c| c.is_uppercase()) || w == "&" {
+            start -= 1;
+        } else {
+            break;
+        }
+    }
+    let mut end = at + 1;
+    if words.get(end).is_some_and(|w| matches!(*w, "of" | "at" | "for")) {
+        end += 1;
+        while let Some(w) = words.get(end) {
+            if w.chars().next().is_some_and(|c| c.is_uppercase()) || matches!(*w, "of" | "and" | "&") {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+    }
+    let name = words[start..end].join(" ");
+    let name = name.trim_matches(|c: char| !c.is_alphanumeric() && c != ')');
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// Words that look like a short Han name but are labels or headings.
+pub fn looks_like_heading_word(s: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "简历", "个人简历", "基本信息", "个人信息", "联系方式", "教育背景", "教育经历", "工作经历",
+        "工作经验", "项目经验", "专业技能", "技能特长", "自我评价", "个人简介", "求职意向",
+        "姓名", "性别", "年龄", "电话", "手机", "邮箱", "地址", "学历", "籍贯", "民族", "男", "女",
+        "汉族", "本科", "硕士", "博士", "大专", "未婚", "已婚", "党员", "群众", "团员",
+        "中共党员", "共青团员",
+    ];
+    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    WORDS.contains(&compact.as_str())
+        || super::sections::heading(&compact).is_some()
+        || super::lexicon::CITIES.iter().any(|(zh, _)| *zh == compact)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schools() {
+        assert_eq!(school_in("2012.09-2016.06 浙江大学 计算机科学与技术 本科"), Some("浙江大学".into()));
+        assert_eq!(school_in("Stanford University, B.S. Computer Science"), Some("Stanford University".into()));
+        assert_eq!(school_in("University of Oxford | MSc"), Some("University of Oxford".into()));
+        assert_eq!(school_in("Google | Software Engineer"), None);
+    }
+
+    #[test]
+    fn companies_and_titles() {
+        assert!(is_company("阿里巴巴集团"));
+        assert!(is_company("上海某某网络科技有限公司"));
+        assert!(is_company("Google"));
+        assert!(is_company("Acme Technologies Inc."));
+        assert!(is_title("高级后端开发工程师"));
+        assert!(is_title("Senior Software Engineer"));
+        assert!(!is_title("Acme Technologies"));
+        assert!(!is_company("Senior Software Engineer"));
+    }
+}

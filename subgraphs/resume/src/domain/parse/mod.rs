@@ -1,0 +1,159 @@
+//! Resume text → [`Profile`]. Pure: no I/O, no clock (the caller passes `as_of`).
+//!
+//! Steps: NFKC normalisation, ID-number masking, sections, contact, education, experience,
+//! skills on the shared taxonomy, keywords, total years.
+
+mod contact;
+pub mod dates;
+mod entries;
+mod lexicon;
+pub mod sections;
+
+use crate::domain::pii;
+use crate::domain::profile::{Experience, Profile, YearMonth};
+use looma_taxonomy::{EducationLevel, Segmenter, SkillTaxonomy, normalize_text};
+use sections::{SectionKind, split_sections};
+
+/// Normalised, ID-masked text: what is stored and what the profile is parsed from.
+pub fn prepare_text(raw: &str) -> String {
+    pii::mask_id_numbers(&normalize_text(raw))
+}
+
+/// Parses prepared text (see [`prepare_text`]). `as_of` ends current positions.
+pub fn parse_profile(text: &str, as_of: YearMonth) -> Profile {
+    let sections = split_sections(text);
+    let header: Vec<String> = sections
+        .iter()
+        .filter(|s| matches!(s.kind, SectionKind::Header | SectionKind::Basic))
+        .flat_map(|s| s.lines.iter().cloned())
+        .collect();
+    let lines_of = |kind: SectionKind| -> Vec<String> {
+        sections
+            .iter()
+            .filter(|s| s.kind == kind)
+            .flat_map(|s| s.lines.iter().cloned())
+            .collect()
+    };
+    let education = entries::education(&lines_of(SectionKind::Education));
+    let experience = entries::experience(&lines_of(SectionKind::Experience));
+    let skills = skills(text);
+    let summary_lines = lines_of(SectionKind::Summary);
+    let summary = (!summary_lines.is_empty()).then(|| {
+        let joined = summary_lines.join(" ");
+        joined.chars().take(500).collect::<String>()
+    });
+    let highest_degree = education
+        .iter()
+        .filter_map(|e| e.degree.as_deref().and_then(EducationLevel::from_code))
+        .max()
+        .map(|d| d.code().to_owned());
+    let headline = experience
+        .iter()
+        .find(|e| e.current)
+        .or(experience.first())
+        .and_then(|e| e.title.clone());
+    let keywords = Segmenter::builtin()
+        .keywords(text, 12)
+        .into_iter()
+        .map(|(word, _)| word)
+        .collect();
+    Profile {
+        language: language(text).into(),
+        name: contact::name(&header, text),
+        email: contact::email(text),
+        phone: contact::phone(text),
+        city: contact::city(&header, text),
+        total_years: total_years(&experience, as_of),
+        education,
+        experience,
+        skills,
+        keywords,
+        summary,
+        highest_degree,
+        headline,
+    }
+}
+
+fn skills(text: &str) -> Vec<String> {
+    let mut skills: Vec<String> = Vec::new();
+    for found in SkillTaxonomy::builtin().extract(text) {
+        if !skills.contains(&found.skill.name) {
+            skills.push(found.skill.name.clone());
+        }
+    }
+    skills
+}
+
+fn language(text: &str) -> &'static str {
+    let han = text.chars().filter(|c| contact::is_han(*c)).count();
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    if han * 5 >= letters.max(1) { "zh" } else { "en" }
+}
+
+/// Length of the union of experience intervals in years, one decimal.
+pub fn total_years(experience: &[Experience], as_of: YearMonth) -> Option<f64> {
+    let mut intervals: Vec<(i32, i32)> = experience
+        .iter()
+        .filter_map(|e| {
+            let start = e.start?.ordinal();
+            let end = if e.current { as_of.ordinal() } else { e.end?.ordinal() };
+            (end >= start).then_some((start, end.min(as_of.ordinal())))
+        })
+        .collect();
+    if intervals.is_empty() {
+        return None;
+    }
+    intervals.sort_unstable();
+    let mut months = 0;
+    let (mut start, mut end) = intervals[0];
+    for &(s, e) in &intervals[1..] {
+        if s <= end {
+            end = end.max(e);
+        } else {
+            months += end - start;
+            (start, end) = (s, e);
+        }
+    }
+    months += end - start;
+    Some((months as f64 / 12.0 * 10.0).round() / 10.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ZH: &str = "个人简历\n张伟\n电话：１３８-1234-5678  邮箱：zhangwei@example.com\n现居：上海\n身份证号：11010519491231002X\n\n【教育背景】\n2012.09-2016.06  浙江大学  计算机科学与技术  本科\n\n【工作经历】\n2019.03 - 至今  阿里巴巴  高级后端开发工程师\n• 负责交易系统，使用 Java、Spring Boot、k8s\n2016.07-2019.02 | 上海某某网络科技有限公司 | Java开发工程师\n• 负责订单服务，MySQL、Redis\n\n【专业技能】\n熟悉机器学习，掌握 Python\n";
+
+    #[test]
+    fn parses_a_chinese_resume() {
+        let text = prepare_text(ZH);
+        assert!(!text.contains("11010519491231002X"));
+        let profile = parse_profile(&text, YearMonth::new(2026, Some(11)));
+        assert_eq!(profile.language, "zh");
+        assert_eq!(profile.name.as_deref(), Some("张伟"));
+        assert_eq!(profile.phone.as_deref(), Some("+8613812345678"));
+        assert_eq!(profile.email.as_deref(), Some("zhangwei@example.com"));
+        assert_eq!(profile.city.as_deref(), Some("上海"));
+        assert_eq!(profile.education.len(), 1);
+        assert_eq!(profile.experience.len(), 2);
+        assert_eq!(profile.headline.as_deref(), Some("高级后端开发工程师"));
+        assert_eq!(profile.highest_degree.as_deref(), Some("BACHELOR"));
+        // 2016-07 .. 2026-11 without gaps.
+        assert_eq!(profile.total_years, Some(10.3));
+        for skill in ["Java", "Spring Boot", "Kubernetes", "MySQL", "Redis", "Machine Learning", "Python"] {
+            assert!(profile.skills.iter().any(|s| s == skill), "{skill} in {:?}", profile.skills);
+        }
+    }
+
+    #[test]
+    fn overlapping_jobs_count_once() {
+        let job = |s: (i32, u32), e: Option<(i32, u32)>| Experience {
+            start: Some(YearMonth::new(s.0, Some(s.1))),
+            end: e.map(|(y, m)| YearMonth::new(y, Some(m))),
+            current: e.is_none(),
+            ..Default::default()
+        };
+        let jobs = [job((2018, 1), Some((2020, 1))), job((2019, 1), Some((2021, 1))), job((2022, 1), None)];
+        assert_eq!(total_years(&jobs, YearMonth::new(2023, Some(1))), Some(4.0));
+    }
+}

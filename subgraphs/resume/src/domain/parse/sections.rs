@@ -1,0 +1,241 @@
+//! Splitting a resume into sections by its headings, in Chinese and English
+//! (`【教育背景】`, `一、工作经历`, `PROFESSIONAL EXPERIENCE`, `Skills:` ...).
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SectionKind {
+    /// Lines before the first heading: name, contact, headline.
+    Header,
+    Basic,
+    Education,
+    Experience,
+    Projects,
+    Skills,
+    Summary,
+    Certificates,
+    Other,
+}
+
+const HEADINGS: &[(&str, SectionKind)] = &[
+    ("基本信息", SectionKind::Basic),
+    ("个人信息", SectionKind::Basic),
+    ("联系方式", SectionKind::Basic),
+    ("个人资料", SectionKind::Basic),
+    ("contact", SectionKind::Basic),
+    ("contact information", SectionKind::Basic),
+    ("contact info", SectionKind::Basic),
+    ("personal information", SectionKind::Basic),
+    ("personal details", SectionKind::Basic),
+    ("personal info", SectionKind::Basic),
+    ("教育经历", SectionKind::Education),
+    ("教育背景", SectionKind::Education),
+    ("教育经验", SectionKind::Education),
+    ("学历背景", SectionKind::Education),
+    ("学习经历", SectionKind::Education),
+    ("教育", SectionKind::Education),
+    ("education", SectionKind::Education),
+    ("education background", SectionKind::Education),
+    ("educational background", SectionKind::Education),
+    ("academic background", SectionKind::Education),
+    ("education & training", SectionKind::Education),
+    ("工作经历", SectionKind::Experience),
+    ("工作经验", SectionKind::Experience),
+    ("实习经历", SectionKind::Experience),
+    ("实习经验", SectionKind::Experience),
+    ("职业经历", SectionKind::Experience),
+    ("工作履历", SectionKind::Experience),
+    ("工作及实习经历", SectionKind::Experience),
+    ("experience", SectionKind::Experience),
+    ("work experience", SectionKind::Experience),
+    ("professional experience", SectionKind::Experience),
+    ("employment history", SectionKind::Experience),
+    ("employment", SectionKind::Experience),
+    ("work history", SectionKind::Experience),
+    ("career history", SectionKind::Experience),
+    ("internship", SectionKind::Experience),
+    ("internships", SectionKind::Experience),
+    ("internship experience", SectionKind::Experience),
+    ("relevant experience", SectionKind::Experience),
+    ("项目经验", SectionKind::Projects),
+    ("项目经历", SectionKind::Projects),
+    ("项目", SectionKind::Projects),
+    ("主要项目", SectionKind::Projects),
+    ("projects", SectionKind::Projects),
+    ("project experience", SectionKind::Projects),
+    ("selected projects", SectionKind::Projects),
+    ("key projects", SectionKind::Projects),
+    ("专业技能", SectionKind::Skills),
+    ("技能特长", SectionKind::Skills),
+    ("技能", SectionKind::Skills),
+    ("技术栈", SectionKind::Skills),
+    ("个人技能", SectionKind::Skills),
+    ("技能证书", SectionKind::Skills),
+    ("技术能力", SectionKind::Skills),
+    ("专业能力", SectionKind::Skills),
+    ("skills", SectionKind::Skills),
+    ("technical skills", SectionKind::Skills),
+    ("core skills", SectionKind::Skills),
+    ("skills & tools", SectionKind::Skills),
+    ("skills and tools", SectionKind::Skills),
+    ("core competencies", SectionKind::Skills),
+    ("key skills", SectionKind::Skills),
+    ("tech stack", SectionKind::Skills),
+    ("自我评价", SectionKind::Summary),
+    ("个人简介", SectionKind::Summary),
+    ("个人总结", SectionKind::Summary),
+    ("自我介绍", SectionKind::Summary),
+    ("个人优势", SectionKind::Summary),
+    ("个人评价", SectionKind::Summary),
+    ("求职意向", SectionKind::Summary),
+    ("职业目标", SectionKind::Summary),
+    ("summary", SectionKind::Summary),
+    ("profile", SectionKind::Summary),
+    ("professional summary", SectionKind::Summary),
+    ("career summary", SectionKind::Summary),
+    ("about me", SectionKind::Summary),
+    ("about", SectionKind::Summary),
+    ("objective", SectionKind::Summary),
+    ("career objective", SectionKind::Summary),
+    ("证书", SectionKind::Certificates),
+    ("资格证书", SectionKind::Certificates),
+    ("证书资质", SectionKind::Certificates),
+    ("荣誉奖项", SectionKind::Certificates),
+    ("获奖情况", SectionKind::Certificates),
+    ("获奖经历", SectionKind::Certificates),
+    ("语言能力", SectionKind::Certificates),
+    ("certifications", SectionKind::Certificates),
+    ("certificates", SectionKind::Certificates),
+    ("awards", SectionKind::Certificates),
+    ("honors", SectionKind::Certificates),
+    ("honors & awards", SectionKind::Certificates),
+    ("languages", SectionKind::Certificates),
+    ("兴趣爱好", SectionKind::Other),
+    ("interests", SectionKind::Other),
+    ("hobbies", SectionKind::Other),
+    ("references", SectionKind::Other),
+    ("publications", SectionKind::Other),
+];
+
+#[derive(Clone, Debug)]
+pub struct Section {
+    pub kind: SectionKind,
+    pub lines: Vec<String>,
+}
+
+/// Removes numbering and decoration around a heading: `一、`, `1.`, `【】`, `■`, `:`.
+fn strip_decoration(line: &str) -> &str {
+    let mut t = line.trim();
+    for prefix in ["一、", "二、", "三、", "四、", "五、", "六、", "七、", "八、", "九、", "十、"] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            t = rest;
+        }
+    }
+    let t = t.trim_start_matches(|c: char| {
+        c.is_ascii_digit() || matches!(c, '.' | '、' | ')' | '(' | '#' | ' ')
+    });
+    t.trim_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '【' | '】' | '[' | ']' | '「' | '」' | '《' | '》' | '■' | '□' | '●' | '◆' | '◇'
+                    | '▶' | '►' | '*' | '#' | '=' | '-' | '_' | '|' | ':' | '：' | '>' | '·' | '•'
+                    | '/'
+            )
+    })
+}
+
+fn lookup(candidate: &str) -> Option<SectionKind> {
+    let lower = candidate.to_lowercase();
+    let lower = lower.trim();
+    HEADINGS
+        .iter()
+        .find(|(name, _)| *name == lower)
+        .map(|(_, kind)| *kind)
+}
+
+/// The section a line opens, and the content that follows the heading on the same line
+/// (`Skills: Rust, Go` → Skills with `Rust, Go`).
+pub fn heading(line: &str) -> Option<(SectionKind, Option<String>)> {
+    let stripped = strip_decoration(line);
+    if stripped.is_empty() || stripped.chars().count() > 40 {
+        return None;
+    }
+    if let Some(kind) = lookup(stripped) {
+        return Some((kind, None));
+    }
+    if let Some((head, rest)) = stripped.split_once([':', '：']) {
+        let rest = rest.trim();
+        if let Some(kind) = lookup(strip_decoration(head)) {
+            return Some((kind, (!rest.is_empty()).then(|| rest.to_owned())));
+        }
+    }
+    None
+}
+
+/// Also accepts `Skills: Rust, Go` lines longer than a heading.
+fn inline_heading(line: &str) -> Option<(SectionKind, Option<String>)> {
+    let (head, rest) = line.split_once(':')?;
+    let kind = lookup(strip_decoration(head))?;
+    if !matches!(kind, SectionKind::Skills | SectionKind::Summary) {
+        return None;
+    }
+    Some((kind, Some(rest.trim().to_owned())))
+}
+
+pub fn split_sections(text: &str) -> Vec<Section> {
+    let mut sections = vec![Section {
+        kind: SectionKind::Header,
+        lines: Vec::new(),
+    }];
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some((kind, rest)) = heading(line).or_else(|| inline_heading(line)) {
+            let mut lines = Vec::new();
+            if let Some(rest) = rest {
+                lines.push(rest);
+            }
+            sections.push(Section { kind, lines });
+            continue;
+        }
+        if let Some(current) = sections.last_mut() {
+            current.lines.push(line.to_owned());
+        }
+    }
+    sections
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headings_in_many_styles() {
+        assert_eq!(heading("【教育背景】"), Some((SectionKind::Education, None)));
+        assert_eq!(heading("一、工作经历"), Some((SectionKind::Experience, None)));
+        assert_eq!(heading("教育经历："), Some((SectionKind::Education, None)));
+        assert_eq!(
+            heading("PROFESSIONAL EXPERIENCE"),
+            Some((SectionKind::Experience, None))
+        );
+        assert_eq!(heading("## Skills"), Some((SectionKind::Skills, None)));
+        assert_eq!(
+            heading("Skills: Rust, Go"),
+            Some((SectionKind::Skills, Some("Rust, Go".into())))
+        );
+        assert_eq!(heading("负责教育经历相关系统的开发"), None);
+        assert_eq!(heading("Experience with Kubernetes"), None);
+    }
+
+    #[test]
+    fn splits_in_order() {
+        let sections = split_sections("张伟\n电话\n\n教育背景\n浙江大学\n工作经历\n阿里巴巴\n");
+        let kinds: Vec<_> = sections.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            [SectionKind::Header, SectionKind::Education, SectionKind::Experience]
+        );
+        assert_eq!(sections[0].lines, ["张伟", "电话"]);
+    }
+}

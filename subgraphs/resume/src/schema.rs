@@ -1,0 +1,535 @@
+//! The resume subgraph's GraphQL surface: thin resolvers that check permissions, call the
+//! service and map errors. `Resume @key(fields: "id")` resolves in batches (one SQL
+//! statement per `_entities` batch) through a DataLoader.
+
+use crate::ResumeError;
+use crate::domain::pii;
+use crate::domain::profile::{Education as EducationRecord, Experience as ExperienceRecord, Profile};
+use crate::service::{ResumeService, Upload as UploadInput};
+use crate::store::{ResumeFilter as StoreFilter, resume};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{
+    ComplexObject, Context, EmptySubscription, Enum, ID, InputObject, Object, Result, Schema,
+    SimpleObject, Upload,
+};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use looma_auth::{Caller, Principal, permission};
+use looma_core::GraphqlResultExt;
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+
+pub type ResumeSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn build_schema(service: ResumeService) -> ResumeSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .limit_depth(16)
+        .limit_complexity(5_000)
+        .data(service)
+        .finish()
+}
+
+/// Per-request data: the DataLoader batching `Resume` entity lookups.
+pub fn attach_loaders(
+    request: async_graphql::Request,
+    service: &ResumeService,
+) -> async_graphql::Request {
+    request.data(DataLoader::new(ResumeLoader(service.clone()), tokio::spawn))
+}
+
+fn service<'a>(ctx: &Context<'a>) -> &'a ResumeService {
+    ctx.data_unchecked::<ResumeService>()
+}
+
+fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
+    static ANONYMOUS: std::sync::LazyLock<Caller> = std::sync::LazyLock::new(Caller::anonymous);
+    ctx.data_opt::<Caller>().unwrap_or(&ANONYMOUS)
+}
+
+fn require<'a>(ctx: &Context<'a>, permission: &str) -> Result<&'a Principal> {
+    caller(ctx).require(permission).gql()
+}
+
+fn sees_pii(ctx: &Context<'_>) -> bool {
+    caller(ctx)
+        .principal()
+        .is_some_and(|p| p.has(permission::RESUME_PII))
+}
+
+pub struct ResumeLoader(ResumeService);
+
+impl Loader<String> for ResumeLoader {
+    type Value = Arc<resume::Model>;
+    type Error = Arc<ResumeError>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        let models = self.0.get_many(keys).await.map_err(Arc::new)?;
+        Ok(models.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect())
+    }
+}
+
+// ---- types ---------------------------------------------------------------------------
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ResumeStatus {
+    /// Stored; waiting for (or in) parsing.
+    Received,
+    /// Parsed into a profile; waiting to be indexed into search.
+    Parsed,
+    /// Parsed and searchable.
+    Indexed,
+    /// Could not be processed; see `failureReason`. `reprocessResume` retries.
+    Failed,
+    /// No readable text layer (scanned document); OCR is needed.
+    NeedsOcr,
+}
+
+impl ResumeStatus {
+    fn from_store(value: &str) -> Self {
+        match value {
+            crate::store::status::PARSED => ResumeStatus::Parsed,
+            crate::store::status::INDEXED => ResumeStatus::Indexed,
+            crate::store::status::FAILED => ResumeStatus::Failed,
+            crate::store::status::NEEDS_OCR => ResumeStatus::NeedsOcr,
+            _ => ResumeStatus::Received,
+        }
+    }
+
+    fn to_store(self) -> &'static str {
+        match self {
+            ResumeStatus::Received => crate::store::status::RECEIVED,
+            ResumeStatus::Parsed => crate::store::status::PARSED,
+            ResumeStatus::Indexed => crate::store::status::INDEXED,
+            ResumeStatus::Failed => crate::store::status::FAILED,
+            ResumeStatus::NeedsOcr => crate::store::status::NEEDS_OCR,
+        }
+    }
+}
+
+/// The uploaded file as received.
+#[derive(SimpleObject)]
+pub struct ResumeFile {
+    pub filename: String,
+    /// Detected from the content, not taken from the client.
+    pub content_type: String,
+    pub format: crate::domain::format::DocumentFormat,
+    pub size_bytes: i64,
+    /// SHA-256 of the content (duplicates share it).
+    pub sha256: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject)]
+pub struct Education {
+    pub school: Option<String>,
+    /// `HIGH_SCHOOL`, `ASSOCIATE`, `BACHELOR`, `MASTER` or `DOCTORATE`.
+    pub degree: Option<String>,
+    pub major: Option<String>,
+    /// `YYYY-MM` or `YYYY`.
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+impl From<&EducationRecord> for Education {
+    fn from(e: &EducationRecord) -> Self {
+        Education {
+            school: e.school.clone(),
+            degree: e.degree.clone(),
+            major: e.major.clone(),
+            start: e.start.map(|d| d.to_string()),
+            end: e.end.map(|d| d.to_string()),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Experience {
+    pub company: Option<String>,
+    pub title: Option<String>,
+    pub start: Option<String>,
+    /// Null with `current: true` for a position held today.
+    pub end: Option<String>,
+    pub current: bool,
+    pub description: String,
+}
+
+impl From<&ExperienceRecord> for Experience {
+    fn from(e: &ExperienceRecord) -> Self {
+        Experience {
+            company: e.company.clone(),
+            title: e.title.clone(),
+            start: e.start.map(|d| d.to_string()),
+            end: e.end.map(|d| d.to_string()),
+            current: e.current,
+            description: e.description.clone(),
+        }
+    }
+}
+
+/// The structured profile. Contact fields (name, email, phone) are masked unless the caller
+/// holds `resume:pii`; `contactMasked` says which the caller got.
+#[derive(SimpleObject)]
+pub struct CandidateProfile {
+    /// `zh` or `en`.
+    pub language: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// E.164.
+    pub phone: Option<String>,
+    pub city: Option<String>,
+    pub contact_masked: bool,
+    pub education: Vec<Education>,
+    pub experience: Vec<Experience>,
+    /// Canonical skill names (the shared taxonomy).
+    pub skills: Vec<String>,
+    pub keywords: Vec<String>,
+    pub summary: Option<String>,
+    /// Years of experience: the union of the positions' intervals.
+    pub total_years: Option<f64>,
+    pub highest_degree: Option<String>,
+    pub headline: Option<String>,
+}
+
+fn profile_view(profile: &Profile, unmasked: bool) -> CandidateProfile {
+    let mask = |value: &Option<String>, f: fn(&str) -> String| {
+        value.as_deref().map(|v| if unmasked { v.to_owned() } else { f(v) })
+    };
+    CandidateProfile {
+        language: profile.language.clone(),
+        name: mask(&profile.name, pii::mask_name),
+        email: mask(&profile.email, pii::mask_email),
+        phone: mask(&profile.phone, pii::mask_phone),
+        city: profile.city.clone(),
+        contact_masked: !unmasked,
+        education: profile.education.iter().map(Education::from).collect(),
+        experience: profile.experience.iter().map(Experience::from).collect(),
+        skills: profile.skills.clone(),
+        keywords: profile.keywords.clone(),
+        summary: profile.summary.clone(),
+        total_years: profile.total_years,
+        highest_degree: profile.highest_degree.clone(),
+        headline: profile.headline.clone(),
+    }
+}
+
+/// A candidate's resume: the file, its processing status and the parsed profile.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Resume {
+    pub id: ID,
+    #[graphql(skip)]
+    model: Arc<resume::Model>,
+}
+
+impl Resume {
+    fn new(model: Arc<resume::Model>) -> Self {
+        Resume {
+            id: ID(model.id.clone()),
+            model,
+        }
+    }
+
+    fn parsed_profile(&self) -> Option<Profile> {
+        self.model
+            .profile
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+    }
+}
+
+#[ComplexObject]
+impl Resume {
+    async fn status(&self) -> ResumeStatus {
+        ResumeStatus::from_store(&self.model.status)
+    }
+
+    /// Why the last processing attempt failed (`FAILED`, `NEEDS_OCR`).
+    async fn failure_reason(&self) -> Option<&str> {
+        self.model.failure_reason.as_deref()
+    }
+
+    /// Processing attempts so far.
+    async fn attempts(&self) -> i32 {
+        self.model.attempts
+    }
+
+    async fn file(&self) -> ResumeFile {
+        ResumeFile {
+            filename: self.model.filename.clone(),
+            content_type: self.model.content_type.clone(),
+            format: crate::domain::format::DocumentFormat::parse(&self.model.format)
+                .unwrap_or(crate::domain::format::DocumentFormat::Txt),
+            size_bytes: self.model.size_bytes,
+            sha256: self.model.content_hash.clone(),
+            uploaded_at: self.model.created_at,
+        }
+    }
+
+    /// Null until the resume is parsed.
+    async fn profile(&self, ctx: &Context<'_>) -> Option<CandidateProfile> {
+        self.parsed_profile().map(|p| profile_view(&p, sees_pii(ctx)))
+    }
+
+    /// Canonical skills (empty until parsed).
+    async fn skills(&self) -> Vec<String> {
+        self.parsed_profile().map(|p| p.skills).unwrap_or_default()
+    }
+
+    /// The extracted text (ID numbers always masked; contacts masked without `resume:pii`).
+    async fn text(&self, ctx: &Context<'_>) -> Option<String> {
+        let text = self.model.text.as_deref()?;
+        if sees_pii(ctx) {
+            return Some(text.to_owned());
+        }
+        let name = self.parsed_profile().and_then(|p| p.name);
+        Some(pii::mask_contacts(text, name.as_deref()))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.model.updated_at
+    }
+
+    async fn parsed_at(&self) -> Option<DateTime<Utc>> {
+        self.model.parsed_at
+    }
+
+    async fn indexed_at(&self) -> Option<DateTime<Utc>> {
+        self.model.indexed_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct UploadResult {
+    pub resume: Resume,
+    /// True when the same content was uploaded before; `resume` is that earlier upload.
+    pub duplicate: bool,
+}
+
+#[derive(InputObject, Default)]
+pub struct ResumeFilter {
+    pub status: Option<Vec<ResumeStatus>>,
+    /// A canonical skill name or an alias (`k8s`).
+    pub skill: Option<String>,
+    pub city: Option<String>,
+    /// Highest degree code.
+    pub degree: Option<String>,
+    pub min_years: Option<f64>,
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ResumeEdge {
+    pub cursor: String,
+    pub node: Resume,
+}
+
+#[derive(SimpleObject)]
+pub struct ResumeConnection {
+    pub edges: Vec<ResumeEdge>,
+    pub page_info: PageInfo,
+}
+
+const MAX_PAGE: i32 = 100;
+
+fn encode_cursor(id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("resume:{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ResumeError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("resume:").map(str::to_owned))
+        .filter(|id| id.len() <= 64)
+        .ok_or_else(|| ResumeError::invalid("after", "not a cursor this API returned"))
+}
+
+// ---- operations ------------------------------------------------------------------------
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// One resume by id (null when it does not exist). Needs `resume:read`.
+    async fn resume(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Resume>> {
+        require(ctx, permission::RESUME_READ)?;
+        let loader = ctx.data_unchecked::<DataLoader<ResumeLoader>>();
+        let model = loader
+            .load_one(id.to_string())
+            .await
+            .map_err(|error| looma_core::error::to_graphql_error(error.as_ref()))?;
+        Ok(model.map(Resume::new))
+    }
+
+    /// Resumes, newest first, with filters and cursor pagination (`first` ≤ 100).
+    async fn resumes(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ResumeFilter>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<ResumeConnection> {
+        require(ctx, permission::RESUME_READ)?;
+        if !(1..=MAX_PAGE).contains(&first) {
+            return Err(ResumeError::invalid("first", format!("must be between 1 and {MAX_PAGE}")))
+                .gql();
+        }
+        let after = after.as_deref().map(decode_cursor).transpose().gql()?;
+        let filter = filter.unwrap_or_default();
+        if filter.min_years.is_some_and(|y| !(0.0..=80.0).contains(&y)) {
+            return Err(ResumeError::invalid("filter.minYears", "must be between 0 and 80")).gql();
+        }
+        let skill = filter.skill.as_deref().map(|s| {
+            looma_taxonomy::SkillTaxonomy::builtin()
+                .get(s)
+                .map(|skill| skill.name.clone())
+                .unwrap_or_else(|| s.trim().to_owned())
+        });
+        let store_filter = StoreFilter {
+            statuses: filter
+                .status
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.to_store().to_owned())
+                .collect(),
+            skill,
+            city: filter.city,
+            degree: filter.degree,
+            min_years: filter.min_years,
+        };
+        let mut models = service(ctx)
+            .list(&store_filter, after.as_deref(), first as u64 + 1)
+            .await
+            .gql()?;
+        let has_next_page = models.len() > first as usize;
+        models.truncate(first as usize);
+        let end_cursor = models.last().map(|m| encode_cursor(&m.id));
+        Ok(ResumeConnection {
+            edges: models
+                .into_iter()
+                .map(|m| ResumeEdge {
+                    cursor: encode_cursor(&m.id),
+                    node: Resume::new(Arc::new(m)),
+                })
+                .collect(),
+            page_info: PageInfo {
+                has_next_page,
+                end_cursor,
+            },
+        })
+    }
+
+    /// Federation entity resolver for `Resume`, batched through the DataLoader.
+    #[graphql(entity)]
+    async fn find_resume_by_id(&self, ctx: &Context<'_>, #[graphql(key)] id: ID) -> Result<Option<Resume>> {
+        require(ctx, permission::RESUME_READ)?;
+        let loader = ctx.data_unchecked::<DataLoader<ResumeLoader>>();
+        let model = loader
+            .load_one(id.to_string())
+            .await
+            .map_err(|error| looma_core::error::to_graphql_error(error.as_ref()))?;
+        Ok(model.map(Resume::new))
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Uploads a resume file (GraphQL multipart request). Acknowledged once the file and
+    /// its metadata are stored; parsing continues in the background (watch `status`).
+    /// Uploading the same content again returns the existing resume. Needs `resume:write`.
+    async fn upload_resume(&self, ctx: &Context<'_>, file: Upload) -> Result<UploadResult> {
+        let principal = require(ctx, permission::RESUME_WRITE)?;
+        let value = file
+            .value(ctx)
+            .map_err(|_| ResumeError::invalid("file", "no file was attached under this variable"))
+            .gql()?;
+        let filename = file_name(&value.filename);
+        let mut bytes = Vec::new();
+        value
+            .into_read()
+            .read_to_end(&mut bytes)
+            .map_err(|e| ResumeError::invalid("file", format!("could not read the upload: {e}")))
+            .gql()?;
+        upload(ctx, principal, &filename, bytes).await
+    }
+
+    /// Uploads a resume sent as base64 (for clients that cannot send multipart).
+    async fn upload_resume_base64(
+        &self,
+        ctx: &Context<'_>,
+        filename: String,
+        content_base64: String,
+    ) -> Result<UploadResult> {
+        let principal = require(ctx, permission::RESUME_WRITE)?;
+        let limit = service(ctx).config().max_upload_bytes;
+        if content_base64.len() as u64 > limit.saturating_mul(4) / 3 + 4 {
+            return Err(ResumeError::FileTooLarge {
+                size: content_base64.len() as u64 * 3 / 4,
+                limit,
+            })
+            .gql();
+        }
+        let compact: String = content_base64.split_whitespace().collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(compact.as_bytes())
+            .map_err(|e| ResumeError::invalid("contentBase64", format!("not valid base64: {e}")))
+            .gql()?;
+        upload(ctx, principal, &filename, bytes).await
+    }
+
+    /// Parses a resume again (after `FAILED`/`NEEDS_OCR`, or to pick up parser improvements).
+    async fn reprocess_resume(&self, ctx: &Context<'_>, id: ID) -> Result<Resume> {
+        require(ctx, permission::RESUME_WRITE)?;
+        let model = service(ctx).reprocess(id.as_str()).await.gql()?;
+        Ok(Resume::new(Arc::new(model)))
+    }
+
+    /// Deletes a resume and its file, and removes it from search.
+    async fn delete_resume(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        require(ctx, permission::RESUME_WRITE)?;
+        service(ctx).delete(id.as_str()).await.gql()?;
+        Ok(true)
+    }
+}
+
+fn file_name(name: &str) -> String {
+    if name.trim().is_empty() {
+        "resume".into()
+    } else {
+        name.to_owned()
+    }
+}
+
+async fn upload(
+    ctx: &Context<'_>,
+    principal: &Principal,
+    filename: &str,
+    bytes: Vec<u8>,
+) -> Result<UploadResult> {
+    let (model, created) = service(ctx)
+        .upload(UploadInput {
+            filename: filename.to_owned(),
+            bytes,
+            uploaded_by: Some(principal.subject.clone()),
+        })
+        .await
+        .gql()?;
+    Ok(UploadResult {
+        resume: Resume::new(Arc::new(model)),
+        duplicate: !created,
+    })
+}

@@ -1,0 +1,442 @@
+//! Resume use cases: accept an upload (validated, de-duplicated, committed before it is
+//! acknowledged), the background worker that parses and embeds, and the outbox dispatcher
+//! that delivers index updates to search until they succeed.
+
+use crate::config::ResumeConfig;
+use crate::domain::extract::{ExtractError, ExtractLimits, extract_text};
+use crate::domain::format::{DocumentFormat, FormatError, detect_format};
+use crate::domain::parse::{parse_profile, prepare_text};
+use crate::domain::pii;
+use crate::domain::profile::{Profile, YearMonth};
+use crate::indexer::SearchIndexer;
+use crate::store::{self, NewResume, ParsedResume, ResumeFilter, ResumeStore, resume, status};
+use crate::ResumeError;
+use chrono::{Datelike, Duration as ChronoDuration, Utc};
+use looma_embed::{EmbedError, EmbeddingService};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+#[derive(Clone)]
+pub struct ResumeService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: ResumeStore,
+    config: ResumeConfig,
+    embedder: EmbeddingService,
+    indexer: Option<SearchIndexer>,
+    work: Notify,
+    outbox: Notify,
+}
+
+pub struct Upload {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    pub uploaded_by: Option<String>,
+}
+
+impl ResumeService {
+    pub fn new(
+        store: ResumeStore,
+        config: ResumeConfig,
+        embedder: EmbeddingService,
+        indexer: Option<SearchIndexer>,
+    ) -> Self {
+        ResumeService {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                embedder,
+                indexer,
+                work: Notify::new(),
+                outbox: Notify::new(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &ResumeStore {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &ResumeConfig {
+        &self.inner.config
+    }
+
+    pub fn embedder(&self) -> &EmbeddingService {
+        &self.inner.embedder
+    }
+
+    /// Validates and stores an upload. Returns the stored resume and whether it is new
+    /// (`false`: the same content was uploaded before, and that resume is returned).
+    pub async fn upload(&self, upload: Upload) -> Result<(resume::Model, bool), ResumeError> {
+        let config = &self.inner.config;
+        let size = upload.bytes.len() as u64;
+        if size > config.max_upload_bytes {
+            return Err(ResumeError::FileTooLarge {
+                size,
+                limit: config.max_upload_bytes,
+            });
+        }
+        let filename = sanitize_filename(&upload.filename)?;
+        let format = detect_format(&upload.bytes, &filename).map_err(|e| match e {
+            FormatError::Empty => ResumeError::invalid("file", "the file is empty"),
+            FormatError::Unsupported(_) => ResumeError::UnsupportedFormat(e.to_string()),
+        })?;
+        if format == DocumentFormat::Docx {
+            check_docx_container(&upload.bytes, config.max_docx_decompressed_bytes)?;
+        }
+        let hash = hex(&Sha256::digest(&upload.bytes));
+        let new = NewResume {
+            id: uuid::Uuid::now_v7().to_string(),
+            content_hash: hash,
+            filename,
+            content_type: format.mime_type().into(),
+            format: format.as_str().into(),
+            size_bytes: size as i64,
+            uploaded_by: upload.uploaded_by,
+        };
+        let (model, created) = self
+            .inner
+            .store
+            .insert_upload(new, upload.bytes, Utc::now())
+            .await?;
+        if created {
+            self.inner.work.notify_one();
+        }
+        Ok((model, created))
+    }
+
+    pub async fn get(&self, id: &str) -> Result<resume::Model, ResumeError> {
+        self.inner
+            .store
+            .get(id)
+            .await?
+            .ok_or_else(|| ResumeError::NotFound(id.to_owned()))
+    }
+
+    pub async fn get_many(&self, ids: &[String]) -> Result<Vec<resume::Model>, ResumeError> {
+        self.inner.store.get_many(ids).await
+    }
+
+    pub async fn list(
+        &self,
+        filter: &ResumeFilter,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<resume::Model>, ResumeError> {
+        self.inner.store.list(filter, after, limit).await
+    }
+
+    /// Queues a resume for parsing again (after a failure, or a parser upgrade).
+    pub async fn reprocess(&self, id: &str) -> Result<resume::Model, ResumeError> {
+        if !self.inner.store.reset_for_reprocess(id, Utc::now()).await? {
+            return Err(ResumeError::NotFound(id.to_owned()));
+        }
+        self.inner.work.notify_one();
+        self.get(id).await
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), ResumeError> {
+        if !self.inner.store.delete(id, Utc::now()).await? {
+            return Err(ResumeError::NotFound(id.to_owned()));
+        }
+        self.inner.outbox.notify_one();
+        Ok(())
+    }
+
+    /// Runs the parser worker and the outbox dispatcher until the process ends.
+    pub fn spawn_background(&self) {
+        let worker = self.clone();
+        tokio::spawn(async move { worker.run_worker().await });
+        let dispatcher = self.clone();
+        tokio::spawn(async move { dispatcher.run_outbox().await });
+    }
+
+    async fn run_worker(self) {
+        let poll = Duration::from_millis(self.inner.config.poll_interval_ms);
+        loop {
+            loop {
+                match self.process_next().await {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(error) => {
+                        tracing::warn!(%error, "resume worker: could not process; retrying later");
+                        break;
+                    }
+                }
+            }
+            let _ = tokio::time::timeout(poll, self.inner.work.notified()).await;
+        }
+    }
+
+    /// Claims and processes one resume. `Ok(false)` when nothing is waiting.
+    pub async fn process_next(&self) -> Result<bool, ResumeError> {
+        let now = Utc::now();
+        let lease = now + ChronoDuration::seconds(self.inner.config.lease_secs as i64);
+        let Some(claimed) = self.inner.store.claim_next(now, lease).await? else {
+            return Ok(false);
+        };
+        let id = claimed.id.clone();
+        if claimed.attempts > self.inner.config.max_attempts {
+            let reason = format!(
+                "gave up after {} attempts (the parser crashed or timed out each time)",
+                self.inner.config.max_attempts
+            );
+            self.inner
+                .store
+                .save_failed(&id, status::FAILED, &reason, Utc::now())
+                .await?;
+            return Ok(true);
+        }
+        let Some(bytes) = self.inner.store.file_bytes(&id).await? else {
+            self.inner
+                .store
+                .save_failed(&id, status::FAILED, "the stored file is missing", Utc::now())
+                .await?;
+            return Ok(true);
+        };
+        let format = DocumentFormat::parse(&claimed.format).unwrap_or(DocumentFormat::Txt);
+        let limits = ExtractLimits {
+            max_decompressed_bytes: self.inner.config.max_docx_decompressed_bytes,
+        };
+        let as_of = {
+            let today = Utc::now().date_naive();
+            YearMonth::new(today.year(), Some(today.month()))
+        };
+        let parse = tokio::task::spawn_blocking(move || -> Result<(String, Profile), ExtractError> {
+            let extracted = extract_text(&bytes, format, limits)?;
+            let text = prepare_text(&extracted.text);
+            let profile = parse_profile(&text, as_of);
+            Ok((text, profile))
+        });
+        let timeout = Duration::from_secs(self.inner.config.parse_timeout_secs);
+        let outcome = match tokio::time::timeout(timeout, parse).await {
+            Err(_) => Err((
+                status::FAILED,
+                format!("parsing took longer than {}s", timeout.as_secs()),
+            )),
+            Ok(Err(join_error)) => Err((status::FAILED, format!("the parser crashed: {join_error}"))),
+            Ok(Ok(Err(ExtractError::NeedsOcr(reason)))) => Err((status::NEEDS_OCR, reason)),
+            Ok(Ok(Err(ExtractError::Invalid(reason)))) => Err((status::FAILED, reason)),
+            Ok(Ok(Ok(parsed))) => Ok(parsed),
+        };
+        let (text, profile) = match outcome {
+            Ok(parsed) => parsed,
+            Err((final_status, reason)) => {
+                tracing::info!(resume = %id, status = final_status, %reason, "resume not parsed");
+                self.inner
+                    .store
+                    .save_failed(&id, final_status, &reason, Utc::now())
+                    .await?;
+                return Ok(true);
+            }
+        };
+        let embedding = match self.inner.embedder.embed_one(&embedding_text(&profile)).await {
+            Ok(vector) => Some(vector),
+            Err(EmbedError::ModelUnavailable { .. }) => {
+                tracing::warn!(resume = %id, "embedding model not installed; stored without a vector");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(resume = %id, %error, "embedding failed; stored without a vector");
+                None
+            }
+        };
+        let parsed = ParsedResume {
+            profile_json: serde_json::to_string(&profile)
+                .map_err(|e| ResumeError::Internal(e.to_string()))?,
+            text,
+            skills: profile.skills.clone(),
+            city: profile.city.clone(),
+            degree: profile.highest_degree.clone(),
+            total_years: profile.total_years,
+            embedding,
+        };
+        self.inner.store.save_parsed(&id, parsed, Utc::now()).await?;
+        tracing::info!(resume = %id, "resume parsed");
+        self.inner.outbox.notify_one();
+        Ok(true)
+    }
+
+    async fn run_outbox(self) {
+        let poll = Duration::from_millis(self.inner.config.poll_interval_ms);
+        loop {
+            if let Err(error) = self.dispatch_outbox().await {
+                tracing::warn!(%error, "resume outbox: dispatch failed");
+            }
+            let _ = tokio::time::timeout(poll, self.inner.outbox.notified()).await;
+        }
+    }
+
+    /// Sends due outbox rows to search. Failures are retried with exponential backoff; rows
+    /// are only removed once search has accepted them.
+    pub async fn dispatch_outbox(&self) -> Result<usize, ResumeError> {
+        let rows = self.inner.store.due_outbox(Utc::now(), 50).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut delivered = 0;
+        for row in rows {
+            let result = match &self.inner.indexer {
+                None => Err("no search URL configured (`resume.search_url`)".to_owned()),
+                Some(indexer) => self.deliver(indexer, &row).await,
+            };
+            match result {
+                Ok(()) => {
+                    self.inner.store.outbox_done(&row, Utc::now()).await?;
+                    delivered += 1;
+                }
+                Err(error) => {
+                    let backoff = 2i64.saturating_pow(row.attempts.clamp(0, 8) as u32).min(300);
+                    tracing::debug!(resume = %row.resume_id, %error, backoff, "index update deferred");
+                    self.inner
+                        .store
+                        .outbox_retry(&row, Utc::now() + ChronoDuration::seconds(backoff), &error)
+                        .await?;
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
+    async fn deliver(&self, indexer: &SearchIndexer, row: &store::outbox::Model) -> Result<(), String> {
+        if row.action == store::OUTBOX_DELETE {
+            return indexer.remove(vec![row.resume_id.clone()]).await;
+        }
+        let Some(model) = self
+            .inner
+            .store
+            .get(&row.resume_id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            // Deleted since: the delete row that follows removes it from the index.
+            return Ok(());
+        };
+        indexer.index(vec![index_document(&model)]).await
+    }
+
+    /// Queues every parsed resume for indexing again (`looma search reindex` calls this).
+    pub async fn requeue_all_for_index(&self) -> Result<usize, ResumeError> {
+        let ids = self.inner.store.parsed_ids().await?;
+        for id in &ids {
+            self.inner.store.enqueue_upsert(id, Utc::now()).await?;
+        }
+        self.inner.outbox.notify_one();
+        Ok(ids.len())
+    }
+}
+
+/// What represents a candidate for semantic search: headline, skills, roles, summary.
+pub fn embedding_text(profile: &Profile) -> String {
+    let mut parts = Vec::new();
+    if let Some(headline) = &profile.headline {
+        parts.push(headline.clone());
+    }
+    if !profile.skills.is_empty() {
+        parts.push(format!("Skills: {}", profile.skills.join(", ")));
+    }
+    for job in profile.experience.iter().take(4) {
+        let role = [job.title.as_deref(), job.company.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" @ ");
+        if !role.is_empty() {
+            parts.push(role);
+        }
+    }
+    if let Some(summary) = &profile.summary {
+        parts.push(summary.clone());
+    }
+    parts.join(". ")
+}
+
+/// The search document for a parsed resume. Contact details never leave this subgraph
+/// unmasked: the content is the masked text, the name travels in its own field.
+pub fn index_document(model: &resume::Model) -> serde_json::Value {
+    let profile: Profile = model
+        .profile
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or_default();
+    let content = pii::mask_contacts(model.text.as_deref().unwrap_or(""), profile.name.as_deref());
+    let title = profile
+        .headline
+        .clone()
+        .unwrap_or_else(|| format!("Resume {}", model.filename));
+    let vector = model.embedding.as_ref().map(|bytes| {
+        bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect::<Vec<f32>>()
+    });
+    json!({
+        "id": model.id,
+        "collection": "RESUMES",
+        "title": title,
+        "content": content,
+        "skills": profile.skills,
+        "city": profile.city,
+        "degree": profile.highest_degree,
+        "years": profile.total_years,
+        "status": model.status,
+        "name": profile.name,
+        "metadata": {
+            "language": profile.language,
+            "headline": profile.headline,
+            "totalYears": profile.total_years,
+            "highestDegree": profile.highest_degree,
+            "city": profile.city,
+        },
+        "vector": vector,
+    })
+}
+
+fn sanitize_filename(name: &str) -> Result<String, ResumeError> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name).trim();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    if cleaned.is_empty() {
+        return Err(ResumeError::invalid("filename", "must not be empty"));
+    }
+    Ok(cleaned)
+}
+
+/// Rejects DOCX containers that declare more decompressed XML than allowed, before storing.
+fn check_docx_container(bytes: &[u8], limit: u64) -> Result<(), ResumeError> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| ResumeError::UnsupportedFormat(format!("damaged DOCX (zip: {e})")))?;
+    let mut declared = 0u64;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| ResumeError::UnsupportedFormat(format!("damaged DOCX (zip: {e})")))?;
+        declared = declared.saturating_add(entry.size());
+    }
+    let document_size = archive
+        .by_name("word/document.xml")
+        .map_err(|_| {
+            ResumeError::UnsupportedFormat("not a DOCX: word/document.xml is missing".into())
+        })?
+        .size();
+    if document_size > limit || declared > limit.saturating_mul(2) {
+        return Err(ResumeError::invalid(
+            "file",
+            format!(
+                "the DOCX expands to {} MB, over the {} MB limit (a zip bomb?)",
+                declared.max(document_size) / (1024 * 1024),
+                limit / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
