@@ -92,6 +92,9 @@ enum EvalTarget {
         /// Also list each resume's wrong fields.
         #[arg(long)]
         verbose: bool,
+        /// Print one file's extracted text and parsed profile instead.
+        #[arg(long)]
+        show: Option<PathBuf>,
     },
 }
 
@@ -197,11 +200,16 @@ async fn run(cli: Cli) -> Result<()> {
 
 fn eval(target: &EvalTarget) -> Result<()> {
     match target {
-        EvalTarget::Resumes { dir, verbose } => {
+        EvalTarget::Resumes { dir, verbose, show } => {
             let config = looma_resume::ResumeConfig::default();
             let limits = looma_resume::domain::extract::ExtractLimits {
                 max_decompressed_bytes: config.max_docx_decompressed_bytes,
             };
+            if let Some(file) = show {
+                let (text, profile) = looma_resume::eval::show(file, limits)?;
+                println!("{text}\n----\n{profile}");
+                return Ok(());
+            }
             let report = looma_resume::eval::evaluate(dir, limits)
                 .with_context(|| format!("evaluating {}", dir.display()))?;
             print!("{}", report.render());
@@ -261,7 +269,6 @@ async fn fetch_sdl(url: &str) -> Result<String> {
         .map(str::to_owned)
         .context("the response has no data._service.sdl")
 }
-
 
 fn print_config(config: &LoomaConfig, file: Option<&std::path::Path>) {
     let source = file.map_or("defaults and environment".to_owned(), |f| {

@@ -152,7 +152,7 @@ impl Platform {
                 component.port(config)
             };
             let addr = SocketAddr::new(config.server.host, port);
-            let router = build_router(component, config, shared.as_ref()).await?;
+            let router = build_router(component, config, shared.as_ref(), stopped.clone()).await?;
             let listener = looma_server::bind(addr)
                 .await
                 .with_context(|| format!("binding {} to {addr}", component.name()))?;
@@ -208,6 +208,7 @@ async fn build_router(
     component: Component,
     config: &LoomaConfig,
     shared: Option<&Shared>,
+    stopped: watch::Receiver<bool>,
 ) -> Result<axum::Router> {
     match component {
         Component::Router => {
@@ -251,6 +252,7 @@ async fn build_router(
                 config.resume.clone(),
                 shared.embedder.clone(),
                 shared.forwarded.clone(),
+                stopped,
             );
             Ok(looma_resume::router(
                 service,

@@ -337,10 +337,7 @@ pub fn spawn_reloader(service: Arc<RouterService>, path: PathBuf) -> tokio::task
 }
 
 pub fn router(service: Arc<RouterService>) -> Router {
-    let limit = service
-        .config
-        .max_request_bytes
-        .max(service.config.max_upload_bytes + 1024 * 1024);
+    let limit = body_limit(&service.config);
     let ready_service = service.clone();
     let checks = vec![looma_server::ReadinessCheck::new("subgraphs", move || {
         let service = ready_service.clone();
@@ -353,6 +350,14 @@ pub fn router(service: Arc<RouterService>) -> Router {
         .with_state(service)
         .merge(looma_server::health_routes(COMPONENT, checks));
     looma_server::with_edge_layers(routes, limit)
+}
+
+/// The largest body accepted: ordinary requests, or an upload (multipart, or base64 in JSON,
+/// which inflates by 4/3) of up to `max_upload_bytes`.
+fn body_limit(config: &RouterConfig) -> usize {
+    config
+        .max_request_bytes
+        .max(config.max_upload_bytes / 3 * 4 + 2 * 1024 * 1024)
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {
@@ -376,18 +381,6 @@ async fn graphql_post(
     if multipart {
         return graphql_multipart(service, headers, body).await;
     }
-    if body.len() > service.config.max_request_bytes {
-        return json_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            pipeline::request_error(
-                "BAD_USER_INPUT",
-                format!(
-                    "the request body exceeds {} bytes",
-                    service.config.max_request_bytes
-                ),
-            ),
-        );
-    }
     let request: GraphqlRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
@@ -409,7 +402,11 @@ async fn graphql_post(
 
 /// A GraphQL multipart request (file uploads): CSRF preflight header required, file sizes
 /// limited, files forwarded only to the subgraph whose fetch uses them.
-async fn graphql_multipart(service: Arc<RouterService>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql_multipart(
+    service: Arc<RouterService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if !looma_server::CSRF_PREFLIGHT_HEADERS
         .iter()
         .any(|h| headers.contains_key(*h))

@@ -71,7 +71,10 @@ pub fn multipart_form(
 ) -> Result<reqwest::multipart::Form, String> {
     let mut map = Map::new();
     for (i, (path, _)) in files.iter().enumerate() {
-        map.insert(i.to_string(), Value::Array(vec![Value::String(path.clone())]));
+        map.insert(
+            i.to_string(),
+            Value::Array(vec![Value::String(path.clone())]),
+        );
     }
     let mut form = reqwest::multipart::Form::new()
         .text("operations", body.to_string())

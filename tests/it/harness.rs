@@ -216,10 +216,6 @@ pub enum Auth {
 }
 
 impl TestPlatform {
-    pub async fn start(backend: Backend) -> Option<TestPlatform> {
-        Self::start_with(backend, &[]).await
-    }
-
     /// Identity, plus `components` and a router composed over all of them.
     pub async fn start_with(backend: Backend, components: &[Component]) -> Option<TestPlatform> {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -354,12 +350,18 @@ impl TestPlatform {
 
     /// POSTs a GraphQL request to the router and returns the JSON body.
     pub async fn gql_router(&self, auth: &Auth, query: &str, variables: Value) -> Value {
-        let url = self.router_url.as_deref().expect("the test started a router");
+        let url = self
+            .router_url
+            .as_deref()
+            .expect("the test started a router");
         let request = self
             .http
             .post(format!("{url}/graphql"))
             .json(&json!({"query": query, "variables": variables}));
-        let response = with_auth(request, auth).send().await.expect("router answers");
+        let response = with_auth(request, auth)
+            .send()
+            .await
+            .expect("router answers");
         response.json().await.expect("JSON body")
     }
 
@@ -473,7 +475,8 @@ async fn start_extra(
             sdl: looma::sdl(component),
         });
     }
-    let supergraph = looma_router::compose::compose(&sources).expect("the test supergraph composes");
+    let supergraph =
+        looma_router::compose::compose(&sources).expect("the test supergraph composes");
     let path = config
         .router
         .supergraph_path

@@ -27,16 +27,28 @@ fn identity_schema_is_committed() {
     assert_committed("identity.graphql", looma_identity::sdl());
 }
 
+#[test]
+fn resume_schema_is_committed() {
+    assert_committed("resume.graphql", looma_resume::sdl());
+}
+
 /// The supergraph of the default deployment (every subgraph on its default port), as
 /// `looma compose` writes it; `looma serve router --supergraph schema/supergraph.graphql`
 /// serves it.
 #[test]
 fn supergraph_is_committed() {
-    let sources = vec![looma_router::compose::SubgraphSource {
-        name: "identity".into(),
-        url: "http://127.0.0.1:8211/graphql".into(),
-        sdl: looma_identity::sdl(),
-    }];
+    let sources = vec![
+        looma_router::compose::SubgraphSource {
+            name: "identity".into(),
+            url: "http://127.0.0.1:8211/graphql".into(),
+            sdl: looma_identity::sdl(),
+        },
+        looma_router::compose::SubgraphSource {
+            name: "resume".into(),
+            url: "http://127.0.0.1:8207/graphql".into(),
+            sdl: looma_resume::sdl(),
+        },
+    ];
     let supergraph = looma_router::compose::compose(&sources).expect("our subgraphs compose");
     looma_router::supergraph::Supergraph::parse(&supergraph).expect("and the router loads them");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/supergraph.graphql");
@@ -44,6 +56,7 @@ fn supergraph_is_committed() {
     assert!(
         committed == supergraph,
         "schema/supergraph.graphql is out of date; regenerate it with \
-         `cargo run -- compose --subgraph identity=http://127.0.0.1:8211/graphql=schema/identity.graphql --output schema/supergraph.graphql`"
+         `cargo run -- compose --subgraph identity=http://127.0.0.1:8211/graphql=schema/identity.graphql \\
+         --subgraph resume=http://127.0.0.1:8207/graphql=schema/resume.graphql --output schema/supergraph.graphql`"
     );
 }

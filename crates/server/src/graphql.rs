@@ -73,7 +73,11 @@ where
     let multipart = content_type
         .as_deref()
         .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/"));
-    if multipart && !CSRF_PREFLIGHT_HEADERS.iter().any(|h| headers.contains_key(*h)) {
+    if multipart
+        && !CSRF_PREFLIGHT_HEADERS
+            .iter()
+            .any(|h| headers.contains_key(*h))
+    {
         return graphql_error_response(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadUserInput,
@@ -95,12 +99,9 @@ where
     let options = async_graphql::http::MultipartOptions::default()
         .max_file_size(limits.max_file_bytes)
         .max_num_files(limits.max_files);
-    let parsed = async_graphql::http::receive_body(
-        content_type,
-        futures::io::Cursor::new(bytes),
-        options,
-    )
-    .await;
+    let parsed =
+        async_graphql::http::receive_body(content_type, futures::io::Cursor::new(bytes), options)
+            .await;
     let request = match parsed {
         Ok(request) => request,
         Err(async_graphql::ParseRequestError::PayloadTooLarge) => {

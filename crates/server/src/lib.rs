@@ -30,7 +30,10 @@ pub const DEFAULT_BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
 /// Wraps a component's routes in the layers every component needs.
 pub fn with_edge_layers(router: Router, body_limit_bytes: usize) -> Router {
     router
+        // The explicit limit below governs; axum's own 2 MB extractor default must not.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(body_limit_bytes))
+        .layer(axum::middleware::map_response(graphql_shaped_limit_errors))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
 }
@@ -50,4 +53,28 @@ pub async fn serve(
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The body limit layer answers 413 in plain text; clients of a GraphQL API get a GraphQL error
+/// with a code instead.
+async fn graphql_shaped_limit_errors(
+    response: axum::response::Response,
+) -> axum::response::Response {
+    if response.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
+    if is_json {
+        return response;
+    }
+    graphql_error_response(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        looma_core::ErrorCode::BadUserInput,
+        "PAYLOAD_TOO_LARGE",
+        "the request body is larger than this endpoint accepts",
+    )
 }

@@ -120,7 +120,9 @@ impl User {
     }
 }
 
+/// Relay page information, shared by every subgraph's connections.
 #[derive(SimpleObject)]
+#[graphql(shareable)]
 pub struct PageInfo {
     end_cursor: Option<String>,
     has_next_page: bool,

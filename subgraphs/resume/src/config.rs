@@ -44,7 +44,10 @@ impl ResumeConfig {
     pub fn validate(&self) -> Result<(), String> {
         for (key, value) in [
             ("resume.max_upload_bytes", self.max_upload_bytes),
-            ("resume.max_docx_decompressed_bytes", self.max_docx_decompressed_bytes),
+            (
+                "resume.max_docx_decompressed_bytes",
+                self.max_docx_decompressed_bytes,
+            ),
             ("resume.parse_timeout_secs", self.parse_timeout_secs),
             ("resume.lease_secs", self.lease_secs),
             ("resume.poll_interval_ms", self.poll_interval_ms),

@@ -67,7 +67,11 @@ impl Counts {
     }
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
     }
     fn add(&mut self, other: Counts) {
         self.tp += other.tp;
@@ -112,20 +116,35 @@ impl EvalReport {
     pub fn render(&self) -> String {
         let mut out = format!(
             "resumes: {}   status correct: {}/{}\n\n{:<18} {:>9} {:>9} {:>9}   tp/fp/fn\n",
-            self.documents, self.status_correct, self.documents, "field", "precision", "recall", "F1"
+            self.documents,
+            self.status_correct,
+            self.documents,
+            "field",
+            "precision",
+            "recall",
+            "F1"
         );
         for (group, fields) in GROUPS {
             for field in *fields {
                 let c = self.fields.get(field).copied().unwrap_or_default();
                 out.push_str(&format!(
                     "{:<18} {:>9.3} {:>9.3} {:>9.3}   {}/{}/{}\n",
-                    field, c.precision(), c.recall(), c.f1(), c.tp, c.fp, c.fn_
+                    field,
+                    c.precision(),
+                    c.recall(),
+                    c.f1(),
+                    c.tp,
+                    c.fp,
+                    c.fn_
                 ));
             }
             let g = self.group(fields);
             out.push_str(&format!(
                 "{:<18} {:>9.3} {:>9.3} {:>9.3}\n\n",
-                format!("= {group}"), g.precision(), g.recall(), g.f1()
+                format!("= {group}"),
+                g.precision(),
+                g.recall(),
+                g.f1()
             ));
         }
         out
@@ -145,10 +164,26 @@ fn single(expected: Option<&str>, predicted: Option<&str>) -> Counts {
     let e = expected.map(norm).filter(|v| !v.is_empty());
     let p = predicted.map(norm).filter(|v| !v.is_empty());
     match (e, p) {
-        (Some(e), Some(p)) if e == p => Counts { tp: 1, fp: 0, fn_: 0 },
-        (Some(_), Some(_)) => Counts { tp: 0, fp: 1, fn_: 1 },
-        (Some(_), None) => Counts { tp: 0, fp: 0, fn_: 1 },
-        (None, Some(_)) => Counts { tp: 0, fp: 1, fn_: 0 },
+        (Some(e), Some(p)) if e == p => Counts {
+            tp: 1,
+            fp: 0,
+            fn_: 0,
+        },
+        (Some(_), Some(_)) => Counts {
+            tp: 0,
+            fp: 1,
+            fn_: 1,
+        },
+        (Some(_), None) => Counts {
+            tp: 0,
+            fp: 0,
+            fn_: 1,
+        },
+        (None, Some(_)) => Counts {
+            tp: 0,
+            fp: 1,
+            fn_: 0,
+        },
         (None, None) => Counts::default(),
     }
 }
@@ -162,7 +197,11 @@ fn sets(expected: BTreeSet<String>, predicted: BTreeSet<String>) -> Counts {
 }
 
 fn opt_set<'a>(values: impl Iterator<Item = Option<&'a str>>) -> BTreeSet<String> {
-    values.flatten().map(norm).filter(|v| !v.is_empty()).collect()
+    values
+        .flatten()
+        .map(norm)
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 fn date_pair(start: Option<String>, end: Option<String>) -> String {
@@ -175,10 +214,22 @@ fn date_pair(start: Option<String>, end: Option<String>) -> String {
 
 fn score(expected: &ExpectedProfile, profile: &Profile) -> BTreeMap<&'static str, Counts> {
     let mut fields = BTreeMap::new();
-    fields.insert("name", single(expected.name.as_deref(), profile.name.as_deref()));
-    fields.insert("email", single(expected.email.as_deref(), profile.email.as_deref()));
-    fields.insert("phone", single(expected.phone.as_deref(), profile.phone.as_deref()));
-    fields.insert("city", single(expected.city.as_deref(), profile.city.as_deref()));
+    fields.insert(
+        "name",
+        single(expected.name.as_deref(), profile.name.as_deref()),
+    );
+    fields.insert(
+        "email",
+        single(expected.email.as_deref(), profile.email.as_deref()),
+    );
+    fields.insert(
+        "phone",
+        single(expected.phone.as_deref(), profile.phone.as_deref()),
+    );
+    fields.insert(
+        "city",
+        single(expected.city.as_deref(), profile.city.as_deref()),
+    );
     fields.insert(
         "school",
         sets(
@@ -259,10 +310,22 @@ fn score(expected: &ExpectedProfile, profile: &Profile) -> BTreeMap<&'static str
     fields.insert(
         "total_years",
         match (expected.total_years.is_some(), years_ok) {
-            (true, true) => Counts { tp: 1, fp: 0, fn_: 0 },
-            (true, false) => Counts { tp: 0, fp: u32::from(profile.total_years.is_some()), fn_: 1 },
+            (true, true) => Counts {
+                tp: 1,
+                fp: 0,
+                fn_: 0,
+            },
+            (true, false) => Counts {
+                tp: 0,
+                fp: u32::from(profile.total_years.is_some()),
+                fn_: 1,
+            },
             (false, true) => Counts::default(),
-            (false, false) => Counts { tp: 0, fp: 1, fn_: 0 },
+            (false, false) => Counts {
+                tp: 0,
+                fp: 1,
+                fn_: 0,
+            },
         },
     );
     fields
@@ -318,4 +381,17 @@ pub fn evaluate(dir: &Path, limits: ExtractLimits) -> std::io::Result<EvalReport
         }
     }
     Ok(report)
+}
+
+/// One file's prepared text and parsed profile (pretty JSON), for debugging the parser.
+pub fn show(path: &Path, limits: ExtractLimits) -> std::io::Result<(String, String)> {
+    let bytes = std::fs::read(path)?;
+    let name = path.to_string_lossy();
+    let format = detect_format(&bytes, &name).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let extracted =
+        extract_text(&bytes, format, limits).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let text = prepare_text(&extracted.text);
+    let profile = parse_profile(&text, YearMonth::new(2026, Some(11)));
+    let json = serde_json::to_string_pretty(&profile).map_err(std::io::Error::other)?;
+    Ok((format!("[{}]\n{text}", extracted.method), json))
 }

@@ -43,7 +43,10 @@ impl SearchIndexer {
         let response = self
             .http
             .post(&self.url)
-            .header(looma_auth::FORWARDED_PRINCIPAL_HEADER, self.principal_header())
+            .header(
+                looma_auth::FORWARDED_PRINCIPAL_HEADER,
+                self.principal_header(),
+            )
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await

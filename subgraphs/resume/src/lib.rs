@@ -34,12 +34,14 @@ use std::sync::atomic::Ordering;
 
 pub const COMPONENT: &str = "resume";
 
-/// Builds the service and, when configured, starts its background worker and outbox.
+/// Builds the service and, when configured, starts its background worker and outbox, which
+/// run until `stop` turns true.
 pub fn start(
     db: DatabaseConnection,
     config: ResumeConfig,
     embedder: EmbeddingService,
     forwarded: Option<ForwardedPrincipalCodec>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> ResumeService {
     let indexer = match (&config.search_url, forwarded) {
         (Some(url), Some(codec)) => Some(indexer::SearchIndexer::new(url.clone(), codec)),
@@ -54,7 +56,7 @@ pub fn start(
     let worker = config.worker_enabled;
     let service = ResumeService::new(store::ResumeStore::new(db), config, embedder, indexer);
     if worker {
-        service.spawn_background();
+        service.spawn_background(stop);
     }
     service
 }
@@ -75,7 +77,7 @@ pub fn router(
 ) -> Router {
     let max_file = service.config().max_upload_bytes as usize;
     // Base64 inflates by 4/3; leave room for the rest of the request.
-    let max_body = max_file / 3 * 4 + 1024 * 1024;
+    let max_body = max_file / 3 * 4 + 2 * 1024 * 1024;
     let state = AppState {
         schema: schema::build_schema(service.clone()),
         service: service.clone(),
@@ -126,7 +128,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         outbox,
     );
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         body,
     )
 }

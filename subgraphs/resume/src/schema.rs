@@ -4,7 +4,9 @@
 
 use crate::ResumeError;
 use crate::domain::pii;
-use crate::domain::profile::{Education as EducationRecord, Experience as ExperienceRecord, Profile};
+use crate::domain::profile::{
+    Education as EducationRecord, Experience as ExperienceRecord, Profile,
+};
 use crate::service::{ResumeService, Upload as UploadInput};
 use crate::store::{ResumeFilter as StoreFilter, resume};
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -66,7 +68,10 @@ impl Loader<String> for ResumeLoader {
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
         let models = self.0.get_many(keys).await.map_err(Arc::new)?;
-        Ok(models.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect())
+        Ok(models
+            .into_iter()
+            .map(|m| (m.id.clone(), Arc::new(m)))
+            .collect())
     }
 }
 
@@ -194,7 +199,9 @@ pub struct CandidateProfile {
 
 fn profile_view(profile: &Profile, unmasked: bool) -> CandidateProfile {
     let mask = |value: &Option<String>, f: fn(&str) -> String| {
-        value.as_deref().map(|v| if unmasked { v.to_owned() } else { f(v) })
+        value
+            .as_deref()
+            .map(|v| if unmasked { v.to_owned() } else { f(v) })
     };
     CandidateProfile {
         language: profile.language.clone(),
@@ -269,7 +276,8 @@ impl Resume {
 
     /// Null until the resume is parsed.
     async fn profile(&self, ctx: &Context<'_>) -> Option<CandidateProfile> {
-        self.parsed_profile().map(|p| profile_view(&p, sees_pii(ctx)))
+        self.parsed_profile()
+            .map(|p| profile_view(&p, sees_pii(ctx)))
     }
 
     /// Canonical skills (empty until parsed).
@@ -322,7 +330,9 @@ pub struct ResumeFilter {
     pub min_years: Option<f64>,
 }
 
+/// Relay page information, shared by every subgraph's connections.
 #[derive(SimpleObject)]
+#[graphql(shareable)]
 pub struct PageInfo {
     pub has_next_page: bool,
     pub end_cursor: Option<String>,
@@ -383,13 +393,20 @@ impl Query {
     ) -> Result<ResumeConnection> {
         require(ctx, permission::RESUME_READ)?;
         if !(1..=MAX_PAGE).contains(&first) {
-            return Err(ResumeError::invalid("first", format!("must be between 1 and {MAX_PAGE}")))
-                .gql();
+            return Err(ResumeError::invalid(
+                "first",
+                format!("must be between 1 and {MAX_PAGE}"),
+            ))
+            .gql();
         }
         let after = after.as_deref().map(decode_cursor).transpose().gql()?;
         let filter = filter.unwrap_or_default();
         if filter.min_years.is_some_and(|y| !(0.0..=80.0).contains(&y)) {
-            return Err(ResumeError::invalid("filter.minYears", "must be between 0 and 80")).gql();
+            return Err(ResumeError::invalid(
+                "filter.minYears",
+                "must be between 0 and 80",
+            ))
+            .gql();
         }
         let skill = filter.skill.as_deref().map(|s| {
             looma_taxonomy::SkillTaxonomy::builtin()
@@ -433,7 +450,11 @@ impl Query {
 
     /// Federation entity resolver for `Resume`, batched through the DataLoader.
     #[graphql(entity)]
-    async fn find_resume_by_id(&self, ctx: &Context<'_>, #[graphql(key)] id: ID) -> Result<Option<Resume>> {
+    async fn find_resume_by_id(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(key)] id: ID,
+    ) -> Result<Option<Resume>> {
         require(ctx, permission::RESUME_READ)?;
         let loader = ctx.data_unchecked::<DataLoader<ResumeLoader>>();
         let model = loader

@@ -2,6 +2,7 @@
 //! acknowledged), the background worker that parses and embeds, and the outbox dispatcher
 //! that delivers index updates to search until they succeed.
 
+use crate::ResumeError;
 use crate::config::ResumeConfig;
 use crate::domain::extract::{ExtractError, ExtractLimits, extract_text};
 use crate::domain::format::{DocumentFormat, FormatError, detect_format};
@@ -10,7 +11,6 @@ use crate::domain::pii;
 use crate::domain::profile::{Profile, YearMonth};
 use crate::indexer::SearchIndexer;
 use crate::store::{self, NewResume, ParsedResume, ResumeFilter, ResumeStore, resume, status};
-use crate::ResumeError;
 use chrono::{Datelike, Duration as ChronoDuration, Utc};
 use looma_embed::{EmbedError, EmbeddingService};
 use serde_json::json;
@@ -149,12 +149,25 @@ impl ResumeService {
         Ok(())
     }
 
-    /// Runs the parser worker and the outbox dispatcher until the process ends.
-    pub fn spawn_background(&self) {
+    /// Runs the parser worker and the outbox dispatcher until `stop` turns true. A parse in
+    /// flight at that moment is abandoned; its lease expires and another worker retakes it.
+    pub fn spawn_background(&self, stop: tokio::sync::watch::Receiver<bool>) {
         let worker = self.clone();
-        tokio::spawn(async move { worker.run_worker().await });
+        let mut worker_stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = worker.run_worker() => {}
+                _ = worker_stop.wait_for(|s| *s) => {}
+            }
+        });
         let dispatcher = self.clone();
-        tokio::spawn(async move { dispatcher.run_outbox().await });
+        let mut dispatcher_stop = stop;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = dispatcher.run_outbox() => {}
+                _ = dispatcher_stop.wait_for(|s| *s) => {}
+            }
+        });
     }
 
     async fn run_worker(self) {
@@ -196,7 +209,12 @@ impl ResumeService {
         let Some(bytes) = self.inner.store.file_bytes(&id).await? else {
             self.inner
                 .store
-                .save_failed(&id, status::FAILED, "the stored file is missing", Utc::now())
+                .save_failed(
+                    &id,
+                    status::FAILED,
+                    "the stored file is missing",
+                    Utc::now(),
+                )
                 .await?;
             return Ok(true);
         };
@@ -208,19 +226,22 @@ impl ResumeService {
             let today = Utc::now().date_naive();
             YearMonth::new(today.year(), Some(today.month()))
         };
-        let parse = tokio::task::spawn_blocking(move || -> Result<(String, Profile), ExtractError> {
-            let extracted = extract_text(&bytes, format, limits)?;
-            let text = prepare_text(&extracted.text);
-            let profile = parse_profile(&text, as_of);
-            Ok((text, profile))
-        });
+        let parse =
+            tokio::task::spawn_blocking(move || -> Result<(String, Profile), ExtractError> {
+                let extracted = extract_text(&bytes, format, limits)?;
+                let text = prepare_text(&extracted.text);
+                let profile = parse_profile(&text, as_of);
+                Ok((text, profile))
+            });
         let timeout = Duration::from_secs(self.inner.config.parse_timeout_secs);
         let outcome = match tokio::time::timeout(timeout, parse).await {
             Err(_) => Err((
                 status::FAILED,
                 format!("parsing took longer than {}s", timeout.as_secs()),
             )),
-            Ok(Err(join_error)) => Err((status::FAILED, format!("the parser crashed: {join_error}"))),
+            Ok(Err(join_error)) => {
+                Err((status::FAILED, format!("the parser crashed: {join_error}")))
+            }
             Ok(Ok(Err(ExtractError::NeedsOcr(reason)))) => Err((status::NEEDS_OCR, reason)),
             Ok(Ok(Err(ExtractError::Invalid(reason)))) => Err((status::FAILED, reason)),
             Ok(Ok(Ok(parsed))) => Ok(parsed),
@@ -236,7 +257,12 @@ impl ResumeService {
                 return Ok(true);
             }
         };
-        let embedding = match self.inner.embedder.embed_one(&embedding_text(&profile)).await {
+        let embedding = match self
+            .inner
+            .embedder
+            .embed_one(&embedding_text(&profile))
+            .await
+        {
             Ok(vector) => Some(vector),
             Err(EmbedError::ModelUnavailable { .. }) => {
                 tracing::warn!(resume = %id, "embedding model not installed; stored without a vector");
@@ -257,7 +283,10 @@ impl ResumeService {
             total_years: profile.total_years,
             embedding,
         };
-        self.inner.store.save_parsed(&id, parsed, Utc::now()).await?;
+        self.inner
+            .store
+            .save_parsed(&id, parsed, Utc::now())
+            .await?;
         tracing::info!(resume = %id, "resume parsed");
         self.inner.outbox.notify_one();
         Ok(true)
@@ -292,7 +321,9 @@ impl ResumeService {
                     delivered += 1;
                 }
                 Err(error) => {
-                    let backoff = 2i64.saturating_pow(row.attempts.clamp(0, 8) as u32).min(300);
+                    let backoff = 2i64
+                        .saturating_pow(row.attempts.clamp(0, 8) as u32)
+                        .min(300);
                     tracing::debug!(resume = %row.resume_id, %error, backoff, "index update deferred");
                     self.inner
                         .store
@@ -304,7 +335,11 @@ impl ResumeService {
         Ok(delivered)
     }
 
-    async fn deliver(&self, indexer: &SearchIndexer, row: &store::outbox::Model) -> Result<(), String> {
+    async fn deliver(
+        &self,
+        indexer: &SearchIndexer,
+        row: &store::outbox::Model,
+    ) -> Result<(), String> {
         if row.action == store::OUTBOX_DELETE {
             return indexer.remove(vec![row.resume_id.clone()]).await;
         }

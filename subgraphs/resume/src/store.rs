@@ -164,7 +164,9 @@ impl ResumeStore {
                 && sql.contains("FROM \"resume_resumes\"")
                 && sql.contains("\"resume_resumes\".\"id\" IN")
             {
-                observed.resume_lookups_by_id.fetch_add(1, Ordering::Relaxed);
+                observed
+                    .resume_lookups_by_id
+                    .fetch_add(1, Ordering::Relaxed);
             }
         });
         ResumeStore { db, counters }
@@ -245,7 +247,9 @@ impl ResumeStore {
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<resume::Model>, ResumeError> {
-        Ok(resume::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
+        Ok(resume::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?)
     }
 
     /// Many resumes in one statement (the entity DataLoader's batch).
@@ -271,11 +275,14 @@ impl ResumeStore {
             condition = condition.add(resume::Column::Status.is_in(filter.statuses.clone()));
         }
         if let Some(skill) = &filter.skill {
-            let escaped = skill.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            condition = condition.add(
-                Expr::col(resume::Column::Skills)
-                    .like(sea_orm::sea_query::LikeExpr::new(format!("%|{escaped}|%")).escape('\\')),
-            );
+            let escaped = skill
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            condition = condition
+                .add(Expr::col(resume::Column::Skills).like(
+                    sea_orm::sea_query::LikeExpr::new(format!("%|{escaped}|%")).escape('\\'),
+                ));
         }
         if let Some(city) = &filter.city {
             condition = condition.add(resume::Column::City.eq(city.clone()));
@@ -323,18 +330,21 @@ impl ResumeStore {
             .all(&self.db)
             .await?;
         for candidate in candidates {
-            let mut claim = resume::Entity::update_many()
+            // Conditional on the lease still being free: of two workers racing for the same
+            // row, exactly one update matches.
+            let claim = resume::Entity::update_many()
                 .col_expr(resume::Column::LeaseUntil, Expr::value(lease_until))
                 .col_expr(
                     resume::Column::Attempts,
                     Expr::col(resume::Column::Attempts).add(1),
                 )
                 .filter(resume::Column::Id.eq(candidate.id.clone()))
-                .filter(resume::Column::Status.eq(status::RECEIVED));
-            claim = match candidate.lease_until {
-                Some(previous) => claim.filter(resume::Column::LeaseUntil.eq(previous)),
-                None => claim.filter(resume::Column::LeaseUntil.is_null()),
-            };
+                .filter(resume::Column::Status.eq(status::RECEIVED))
+                .filter(
+                    Condition::any()
+                        .add(resume::Column::LeaseUntil.is_null())
+                        .add(resume::Column::LeaseUntil.lt(now)),
+                );
             if claim.exec(&self.db).await?.rows_affected == 1 {
                 return self.get(&candidate.id).await;
             }
@@ -360,8 +370,14 @@ impl ResumeStore {
             .map(|v| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
         resume::Entity::update_many()
             .col_expr(resume::Column::Status, Expr::value(status::PARSED))
-            .col_expr(resume::Column::FailureReason, Expr::value(Option::<String>::None))
-            .col_expr(resume::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                resume::Column::FailureReason,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                resume::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .col_expr(resume::Column::Profile, Expr::value(parsed.profile_json))
             .col_expr(resume::Column::Text, Expr::value(parsed.text))
             .col_expr(resume::Column::Skills, Expr::value(skills))
@@ -390,7 +406,10 @@ impl ResumeStore {
         resume::Entity::update_many()
             .col_expr(resume::Column::Status, Expr::value(final_status))
             .col_expr(resume::Column::FailureReason, Expr::value(reason))
-            .col_expr(resume::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                resume::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .col_expr(resume::Column::UpdatedAt, Expr::value(now))
             .filter(resume::Column::Id.eq(id))
             .exec(&self.db)
@@ -399,11 +418,21 @@ impl ResumeStore {
     }
 
     /// Puts a resume back to `RECEIVED` so the worker parses it again.
-    pub async fn reset_for_reprocess(&self, id: &str, now: DateTime<Utc>) -> Result<bool, ResumeError> {
+    pub async fn reset_for_reprocess(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ResumeError> {
         let result = resume::Entity::update_many()
             .col_expr(resume::Column::Status, Expr::value(status::RECEIVED))
-            .col_expr(resume::Column::FailureReason, Expr::value(Option::<String>::None))
-            .col_expr(resume::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                resume::Column::FailureReason,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                resume::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .col_expr(resume::Column::Attempts, Expr::value(0))
             .col_expr(resume::Column::UpdatedAt, Expr::value(now))
             .filter(resume::Column::Id.eq(id))
@@ -416,7 +445,9 @@ impl ResumeStore {
     pub async fn delete(&self, id: &str, now: DateTime<Utc>) -> Result<bool, ResumeError> {
         let tx = self.db.begin().await?;
         file::Entity::delete_by_id(id.to_owned()).exec(&tx).await?;
-        let deleted = resume::Entity::delete_by_id(id.to_owned()).exec(&tx).await?;
+        let deleted = resume::Entity::delete_by_id(id.to_owned())
+            .exec(&tx)
+            .await?;
         if deleted.rows_affected == 1 {
             enqueue(&tx, id, OUTBOX_DELETE, now).await?;
         }
@@ -439,7 +470,11 @@ impl ResumeStore {
     }
 
     /// The index accepted the row: drop it and mark the resume indexed (an upsert).
-    pub async fn outbox_done(&self, row: &outbox::Model, now: DateTime<Utc>) -> Result<(), ResumeError> {
+    pub async fn outbox_done(
+        &self,
+        row: &outbox::Model,
+        now: DateTime<Utc>,
+    ) -> Result<(), ResumeError> {
         let tx = self.db.begin().await?;
         outbox::Entity::delete_by_id(row.id).exec(&tx).await?;
         if row.action == OUTBOX_UPSERT {

@@ -55,9 +55,7 @@ impl DocumentFormat {
 pub enum FormatError {
     #[error("the file is empty")]
     Empty,
-    #[error(
-        "{0} files are not supported; upload PDF, DOCX, TXT, HTML or Markdown"
-    )]
+    #[error("{0} files are not supported; upload PDF, DOCX, TXT, HTML or Markdown")]
     Unsupported(&'static str),
 }
 
@@ -80,7 +78,10 @@ pub fn detect_format(bytes: &[u8], filename: &str) -> Result<DocumentFormat, For
         };
     }
     const BINARY: &[(&[u8], &str)] = &[
-        (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", "Legacy Word/Excel (.doc/.xls)"),
+        (
+            b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
+            "Legacy Word/Excel (.doc/.xls)",
+        ),
         (b"\x89PNG", "PNG image"),
         (b"\xFF\xD8\xFF", "JPEG image"),
         (b"GIF8", "GIF image"),

@@ -11,16 +11,21 @@ static ID_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").expect("static regex")
 });
-static PHONE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\+?[0-9][0-9 ()\-]{7,}[0-9]").expect("static regex")
-});
+static PHONE_LIKE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\+?[0-9][0-9 ()\-]{7,}[0-9]").expect("static regex"));
 
 /// Replaces every resident ID number with asterisks, keeping its last four characters.
 pub fn mask_id_numbers(text: &str) -> String {
     ID_NUMBER
         .replace_all(text, |caps: &regex::Captures| {
             let number = &caps[2];
-            format!("{}{}{}{}", &caps[1], "*".repeat(14), &number[14..], &caps[3])
+            format!(
+                "{}{}{}{}",
+                &caps[1],
+                "*".repeat(14),
+                &number[14..],
+                &caps[3]
+            )
         })
         .into_owned()
 }
@@ -82,7 +87,10 @@ pub fn mask_contacts(text: &str, name: Option<&str>) -> String {
 }
 
 fn looks_like_date_range(text: &str) -> bool {
-    let digits: String = text.chars().filter(|c| c.is_ascii_digit() || *c == '-').collect();
+    let digits: String = text
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '-')
+        .collect();
     let parts: Vec<&str> = digits.split('-').filter(|p| !p.is_empty()).collect();
     parts.len() >= 2
         && parts
@@ -99,7 +107,10 @@ mod tests {
         let text = "身份证号：11010519491231002X 电话 13812345678";
         let masked = mask_id_numbers(text);
         assert_eq!(masked, "身份证号：**************002X 电话 13812345678");
-        assert_eq!(mask_id_numbers("订单 1234567890123456789012"), "订单 1234567890123456789012");
+        assert_eq!(
+            mask_id_numbers("订单 1234567890123456789012"),
+            "订单 1234567890123456789012"
+        );
     }
 
     #[test]

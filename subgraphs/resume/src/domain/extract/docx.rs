@@ -107,8 +107,11 @@ fn document_text(xml: &str) -> Result<String, ExtractError> {
                 }
                 b"tc" => {
                     let cell = cells.pop().unwrap_or_default();
-                    let filled: Vec<&String> =
-                        cell.paragraphs.iter().filter(|p| !p.trim().is_empty()).collect();
+                    let filled: Vec<&String> = cell
+                        .paragraphs
+                        .iter()
+                        .filter(|p| !p.trim().is_empty())
+                        .collect();
                     let text = if filled.len() <= 1 {
                         None
                     } else {
@@ -118,9 +121,12 @@ fn document_text(xml: &str) -> Result<String, ExtractError> {
                         continue;
                     };
                     match text {
-                        None => row
-                            .inline
-                            .push(filled.first().map(|p| p.trim().to_owned()).unwrap_or_default()),
+                        None => row.inline.push(
+                            filled
+                                .first()
+                                .map(|p| p.trim().to_owned())
+                                .unwrap_or_default(),
+                        ),
                         Some(block) => {
                             row.flush_inline();
                             row.out.push_str(&block);
@@ -194,7 +200,8 @@ mod tests {
 
     #[test]
     fn zip_bomb_stops_at_the_limit() {
-        let filler = "<w:p><w:r><w:t>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa</w:t></w:r></w:p>".repeat(40_000);
+        let filler =
+            "<w:p><w:r><w:t>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa</w:t></w:r></w:p>".repeat(40_000);
         let xml = format!("<w:document {NS}><w:body>{filler}</w:body></w:document>");
         let bytes = docx(&xml);
         assert!(bytes.len() < 100_000, "compressed {}", bytes.len());

@@ -67,10 +67,7 @@ pub(crate) fn assess(text: &str) -> Result<(), ExtractError> {
     let mut meaningful = 0usize;
     let mut garbage = 0usize;
     for c in text.chars().filter(|c| !c.is_whitespace()) {
-        if c == '\u{FFFD}'
-            || ('\u{E000}'..='\u{F8FF}').contains(&c)
-            || (c.is_control())
-        {
+        if c == '\u{FFFD}' || ('\u{E000}'..='\u{F8FF}').contains(&c) || (c.is_control()) {
             garbage += 1;
         } else if c.is_alphanumeric() {
             meaningful += 1;

@@ -15,7 +15,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let mut last_problem = String::from("no text layer");
-    match catch_unwind(AssertUnwindSafe(|| pdf_extract::extract_text_from_mem(bytes))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        pdf_extract::extract_text_from_mem(bytes)
+    })) {
         Ok(Ok(text)) => match assess(&text) {
             Ok(()) => {
                 return Ok(Extracted {

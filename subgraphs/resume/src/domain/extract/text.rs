@@ -17,8 +17,29 @@ pub fn decode(bytes: &[u8]) -> String {
 }
 
 const BLOCK_TAGS: &[&str] = &[
-    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
-    "header", "footer", "ul", "ol", "table", "hr", "dt", "dd", "blockquote", "pre",
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "ul",
+    "ol",
+    "table",
+    "hr",
+    "dt",
+    "dd",
+    "blockquote",
+    "pre",
 ];
 const CELL_TAGS: &[&str] = &["td", "th"];
 
@@ -133,8 +154,15 @@ pub fn markdown_to_text(markdown: &str) -> String {
             .or_else(|| line.strip_prefix("+ "))
             .map(|rest| format!("• {rest}"))
             .unwrap_or_else(|| line.to_owned());
-        let line = strip_links(&line).replace("**", "").replace("__", "").replace('`', "");
-        if line.chars().all(|c| c == '-' || c == '=' || c == '*' || c == '_') && !line.is_empty() {
+        let line = strip_links(&line)
+            .replace("**", "")
+            .replace("__", "")
+            .replace('`', "");
+        if line
+            .chars()
+            .all(|c| c == '-' || c == '=' || c == '*' || c == '_')
+            && !line.is_empty()
+        {
             out.push('\n');
             continue;
         }
@@ -202,7 +230,8 @@ mod tests {
 
     #[test]
     fn markdown_strips_syntax() {
-        let md = "# Jane Doe\n**Email:** [jane@example.com](mailto:jane@example.com)\n- Rust\n---\n";
+        let md =
+            "# Jane Doe\n**Email:** [jane@example.com](mailto:jane@example.com)\n- Rust\n---\n";
         assert_eq!(
             markdown_to_text(md),
             "Jane Doe\nEmail: jane@example.com\n• Rust\n\n"

@@ -15,8 +15,10 @@ static MAINLAND: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// International numbers written with a leading +country code.
 static INTERNATIONAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\+([1-9][0-9]{0,2})[ \-.]?(?:\(0\))?[ \-.]?(\(?[0-9]{1,4}\)?(?:[ \-.]?[0-9]{2,5}){1,4})")
-        .expect("static regex")
+    Regex::new(
+        r"\+([1-9][0-9]{0,2})[ \-.]?(?:\(0\))?[ \-.]?(\(?[0-9]{1,4}\)?(?:[ \-.]?[0-9]{2,5}){1,4})",
+    )
+    .expect("static regex")
 });
 static NAME_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:姓\s*名|^name)\s*:?\s*([\p{Han}·]{2,5}|[A-Z][A-Za-z'.-]+(?:\s+[A-Z][A-Za-z'.-]+){1,3})")
@@ -28,14 +30,19 @@ static CITY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub fn email(text: &str) -> Option<String> {
-    EMAIL.find(text).map(|m| m.as_str().trim_end_matches('.').to_lowercase())
+    EMAIL
+        .find(text)
+        .map(|m| m.as_str().trim_end_matches('.').to_lowercase())
 }
 
 /// The first phone number, in E.164.
 pub fn phone(text: &str) -> Option<String> {
-    let mainland = MAINLAND
-        .captures(text)
-        .map(|c| (c.get(1).map_or(0, |m| m.start()), format!("+86{}{}{}", &c[1], &c[2], &c[3])));
+    let mainland = MAINLAND.captures(text).map(|c| {
+        (
+            c.get(1).map_or(0, |m| m.start()),
+            format!("+86{}{}{}", &c[1], &c[2], &c[3]),
+        )
+    });
     let international = INTERNATIONAL.captures_iter(text).find_map(|c| {
         let country = &c[1];
         let rest: String = c[2].chars().filter(char::is_ascii_digit).collect();
@@ -43,10 +50,17 @@ pub fn phone(text: &str) -> Option<String> {
         if !(8..=15).contains(&digits) {
             return None;
         }
-        Some((c.get(0).map_or(0, |m| m.start()), format!("+{country}{rest}")))
+        Some((
+            c.get(0).map_or(0, |m| m.start()),
+            format!("+{country}{rest}"),
+        ))
     });
     match (mainland, international) {
-        (Some(m), Some(i)) => Some(if i.0 < m.0 && !i.1.starts_with("+86") { i.1 } else { m.1 }),
+        (Some(m), Some(i)) => Some(if i.0 < m.0 && !i.1.starts_with("+86") {
+            i.1
+        } else {
+            m.1
+        }),
         (Some(m), None) => Some(m.1),
         (None, Some(i)) => Some(i.1),
         (None, None) => None,
@@ -54,7 +68,14 @@ pub fn phone(text: &str) -> Option<String> {
 }
 
 const NOT_NAMES: &[&str] = &[
-    "个人简历", "简历", "求职简历", "个人履历", "resume", "curriculum vitae", "cv", "简 历",
+    "个人简历",
+    "简历",
+    "求职简历",
+    "个人履历",
+    "resume",
+    "curriculum vitae",
+    "cv",
+    "简 历",
 ];
 
 fn is_han_name(s: &str) -> bool {
@@ -73,15 +94,30 @@ fn is_latin_name(s: &str) -> bool {
     (2..=4).contains(&words.len())
         && words.iter().all(|w| {
             w.chars().next().is_some_and(|c| c.is_uppercase())
-                && w.chars().all(|c| c.is_alphabetic() || matches!(c, '\'' | '-' | '.'))
+                && w.chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, '\'' | '-' | '.'))
         })
         && !words.iter().any(|w| {
             let lower = w.to_lowercase();
             matches!(
                 lower.as_str(),
-                "resume" | "curriculum" | "vitae" | "engineer" | "developer" | "manager"
-                    | "senior" | "analyst" | "designer" | "summary" | "profile" | "skills"
-                    | "experience" | "education" | "contact" | "street" | "road"
+                "resume"
+                    | "curriculum"
+                    | "vitae"
+                    | "engineer"
+                    | "developer"
+                    | "manager"
+                    | "senior"
+                    | "analyst"
+                    | "designer"
+                    | "summary"
+                    | "profile"
+                    | "skills"
+                    | "experience"
+                    | "education"
+                    | "contact"
+                    | "street"
+                    | "road"
             )
         })
         && CITIES.iter().all(|(_, en)| !s.contains(en))
@@ -93,7 +129,11 @@ fn tidy_name(name: &str) -> String {
     if name.chars().any(is_han) {
         return name.replace(' ', "");
     }
-    if name.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase) {
+    if name
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .all(char::is_uppercase)
+    {
         return name
             .split(' ')
             .map(|w| {
@@ -112,7 +152,10 @@ fn tidy_name(name: &str) -> String {
 /// The candidate's name: a labelled `姓名：` / `Name:` first, else the first line of the
 /// header that looks like a name.
 pub fn name(header: &[String], text: &str) -> Option<String> {
-    if let Some(c) = text.lines().find_map(|line| NAME_LABEL.captures(line.trim())) {
+    if let Some(c) = text
+        .lines()
+        .find_map(|line| NAME_LABEL.captures(line.trim()))
+    {
         return Some(tidy_name(&c[1]));
     }
     for line in header.iter().take(6) {
@@ -175,7 +218,10 @@ mod tests {
         assert_eq!(phone("电话：138-1234-5678"), Some("+8613812345678".into()));
         assert_eq!(phone("+86 138 1234 5678"), Some("+8613812345678".into()));
         assert_eq!(phone("Tel: 13812345678;"), Some("+8613812345678".into()));
-        assert_eq!(phone("Phone: +1 (415) 555-0132"), Some("+14155550132".into()));
+        assert_eq!(
+            phone("Phone: +1 (415) 555-0132"),
+            Some("+14155550132".into())
+        );
         assert_eq!(phone("+44 20 7946 0958"), Some("+442079460958".into()));
         assert_eq!(phone("2019.03-2021.05"), None);
         assert_eq!(phone("ID 110105194912310021"), None);
@@ -184,9 +230,18 @@ mod tests {
     #[test]
     fn names() {
         let header = |lines: &[&str]| lines.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(name(&header(&["个人简历", "张伟"]), ""), Some("张伟".into()));
-        assert_eq!(name(&header(&["张 伟 | 高级工程师"]), ""), Some("张伟".into()));
-        assert_eq!(name(&header(&["JANE DOE", "Senior Engineer"]), ""), Some("Jane Doe".into()));
+        assert_eq!(
+            name(&header(&["个人简历", "张伟"]), ""),
+            Some("张伟".into())
+        );
+        assert_eq!(
+            name(&header(&["张 伟 | 高级工程师"]), ""),
+            Some("张伟".into())
+        );
+        assert_eq!(
+            name(&header(&["JANE DOE", "Senior Engineer"]), ""),
+            Some("Jane Doe".into())
+        );
         assert_eq!(name(&[], "姓名:李娜  性别:女"), Some("李娜".into()));
         assert_eq!(name(&header(&["Senior Software Engineer"]), ""), None);
     }
@@ -195,7 +250,10 @@ mod tests {
     fn cities() {
         assert_eq!(city(&[], "现居:上海市浦东新区"), Some("上海".into()));
         assert_eq!(city(&[], "所在地:广东省深圳市"), Some("深圳".into()));
-        assert_eq!(city(&[], "Location: Shanghai, China"), Some("Shanghai".into()));
+        assert_eq!(
+            city(&[], "Location: Shanghai, China"),
+            Some("Shanghai".into())
+        );
         assert_eq!(city(&[], "Based in London, UK"), Some("London".into()));
         assert_eq!(
             city(&["Jane Doe".into(), "Berlin · jane@example.com".into()], ""),

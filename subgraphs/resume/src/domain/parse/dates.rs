@@ -55,7 +55,10 @@ const PRESENT: &[&str] = &[
 ];
 
 fn digit_run(bytes: &[u8], start: usize) -> usize {
-    bytes[start..].iter().take_while(|b| b.is_ascii_digit()).count()
+    bytes[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count()
 }
 
 /// All dates and present-markers of a line, in order, with their byte spans.
@@ -153,7 +156,10 @@ fn tokens(line: &str) -> Vec<(Token, usize, usize)> {
                 let matched = PRESENT.iter().find(|p| {
                     lower[i..].starts_with(*p)
                         && (!p.is_ascii()
-                            || !lower.as_bytes().get(i + p.len()).is_some_and(u8::is_ascii_alphabetic))
+                            || !lower
+                                .as_bytes()
+                                .get(i + p.len())
+                                .is_some_and(u8::is_ascii_alphabetic))
                 });
                 if let Some(p) = matched {
                     found.push((Token::Present, i, i + p.len()));
@@ -254,12 +260,18 @@ mod tests {
         let r = first("2016 - 2020");
         assert_eq!(
             (r.start, r.end),
-            (Some(YearMonth::new(2016, None)), Some(YearMonth::new(2020, None)))
+            (
+                Some(YearMonth::new(2016, None)),
+                Some(YearMonth::new(2020, None))
+            )
         );
         let r = first("2019-2021");
         assert_eq!(
             (r.start, r.end),
-            (Some(YearMonth::new(2019, None)), Some(YearMonth::new(2021, None)))
+            (
+                Some(YearMonth::new(2019, None)),
+                Some(YearMonth::new(2021, None))
+            )
         );
     }
 

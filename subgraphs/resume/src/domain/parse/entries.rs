@@ -13,7 +13,9 @@ use looma_taxonomy::EducationLevel;
 fn is_description(line: &str) -> bool {
     let t = line.trim();
     t.starts_with(['•', '-', '*', '·', '●', '▪', '◦', '○', '■', '➢', '>', '√'])
-        || t.chars().next().is_some_and(|c| c.is_ascii_digit()) && t.contains(['、', '.']) && date_ranges(t).is_empty()
+        || t.chars().next().is_some_and(|c| c.is_ascii_digit())
+            && t.contains(['、', '.'])
+            && date_ranges(t).is_empty()
         || t.chars().count() > 60
         || t.ends_with(['。', ';', '；'])
         || t.contains("负责")
@@ -56,7 +58,9 @@ fn split_han_spaces(text: &str) -> Vec<String> {
 /// Splits a header line into fields at separators recruiters use.
 fn fields(text: &str) -> Vec<String> {
     let mut pieces = split_han_spaces(text);
-    for sep in ["|", "｜", "\t", "  ", " · ", "·", " - ", " — ", ",", "，", " at ", " @ ", "@"] {
+    for sep in [
+        "|", "｜", "\t", "  ", " · ", "·", " - ", " — ", ",", "，", " at ", " @ ", "@",
+    ] {
         pieces = pieces
             .iter()
             .flat_map(|p| p.split(sep).map(str::to_owned).collect::<Vec<_>>())
@@ -108,11 +112,7 @@ fn anchors(lines: &[String], experience: bool) -> Vec<Anchor> {
 /// up to two below it.
 fn header_lines(lines: &[String], anchors: &[Anchor], k: usize) -> (Vec<String>, usize) {
     let anchor = &anchors[k];
-    let floor = if k == 0 {
-        0
-    } else {
-        anchors[k - 1].line + 1
-    };
+    let floor = if k == 0 { 0 } else { anchors[k - 1].line + 1 };
     let mut header = Vec::new();
     let mut above = Vec::new();
     let mut i = anchor.line;
@@ -181,16 +181,34 @@ fn education_from(header: &[String], range: Option<DateRange>, school: String) -
 }
 
 const DEGREE_WORDS: &[&str] = &[
-    "本科", "学士", "硕士", "研究生", "博士", "大专", "专科", "高中", "中专", "统招", "全日制",
-    "在读", "毕业", "学位", "双学位", "硕士研究生", "博士研究生", "高职",
+    "本科",
+    "学士",
+    "硕士",
+    "研究生",
+    "博士",
+    "大专",
+    "专科",
+    "高中",
+    "中专",
+    "统招",
+    "全日制",
+    "在读",
+    "毕业",
+    "学位",
+    "双学位",
+    "硕士研究生",
+    "博士研究生",
+    "高职",
 ];
 
 fn is_degree_word(piece: &str) -> bool {
     let lower = piece.to_lowercase();
     let lower = lower.trim_matches(|c: char| !c.is_alphanumeric());
     DEGREE_WORDS.contains(&piece)
-        || (EducationLevel::detect(piece).is_some() && piece.chars().count() <= 12
-            && !lower.contains(" in ") && !lower.contains(" of "))
+        || (EducationLevel::detect(piece).is_some()
+            && piece.chars().count() <= 12
+            && !lower.contains(" in ")
+            && !lower.contains(" of "))
         || matches!(lower, "gpa" | "major" | "minor")
 }
 
@@ -280,11 +298,16 @@ fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
             if field.chars().count() > 50 || !date_ranges(&field).is_empty() {
                 continue;
             }
-            if city_in(&field).is_some_and(|c| field.starts_with(&c) && field.chars().count() <= c.chars().count() + 4) {
+            if city_in(&field).is_some_and(|c| {
+                field.starts_with(&c) && field.chars().count() <= c.chars().count() + 4
+            }) {
                 continue;
             }
             let lower = field.to_lowercase();
-            if matches!(lower.as_str(), "remote" | "full-time" | "part-time" | "全职" | "兼职" | "远程") {
+            if matches!(
+                lower.as_str(),
+                "remote" | "full-time" | "part-time" | "全职" | "兼职" | "远程"
+            ) {
                 continue;
             }
             if company.is_none() && is_company(&field) {
@@ -312,7 +335,10 @@ mod tests {
     use crate::domain::profile::YearMonth;
 
     fn lines(text: &str) -> Vec<String> {
-        text.lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect()
+        text.lines()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect()
     }
 
     #[test]
@@ -348,7 +374,10 @@ mod tests {
         assert_eq!(entries[0].company.as_deref(), Some("阿里巴巴"));
         assert_eq!(entries[0].title.as_deref(), Some("高级后端开发工程师"));
         assert!(entries[0].current);
-        assert_eq!(entries[1].company.as_deref(), Some("上海某某网络科技有限公司"));
+        assert_eq!(
+            entries[1].company.as_deref(),
+            Some("上海某某网络科技有限公司")
+        );
         assert_eq!(entries[1].title.as_deref(), Some("Java开发工程师"));
     }
 
@@ -359,7 +388,10 @@ mod tests {
         ));
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].company.as_deref(), Some("Google"));
-        assert_eq!(entries[0].title.as_deref(), Some("Senior Software Engineer"));
+        assert_eq!(
+            entries[0].title.as_deref(),
+            Some("Senior Software Engineer")
+        );
         assert_eq!(entries[1].company.as_deref(), Some("Stripe"));
         assert_eq!(entries[1].title.as_deref(), Some("Software Engineer"));
     }

@@ -110,20 +110,102 @@ pub fn find_word(text: &str, word: &str) -> Option<usize> {
 }
 
 const TITLE_MARKERS_ZH: &[&str] = &[
-    "工程师", "经理", "总监", "专员", "分析师", "设计师", "主管", "实习生", "实习", "顾问",
-    "架构师", "负责人", "运营", "助理", "组长", "主任", "会计", "出纳", "代表", "研究员",
-    "科学家", "总裁", "总经理", "副总", "合伙人", "讲师", "编辑", "策划", "秘书", "店长",
-    "客服", "专家", "开发", "测试", "产品", "HRBP", "招聘", "程序员", "技术员", "leader",
+    "工程师",
+    "经理",
+    "总监",
+    "专员",
+    "分析师",
+    "设计师",
+    "主管",
+    "实习生",
+    "实习",
+    "顾问",
+    "架构师",
+    "负责人",
+    "运营",
+    "助理",
+    "组长",
+    "主任",
+    "会计",
+    "出纳",
+    "代表",
+    "研究员",
+    "科学家",
+    "总裁",
+    "总经理",
+    "副总",
+    "合伙人",
+    "讲师",
+    "编辑",
+    "策划",
+    "秘书",
+    "店长",
+    "客服",
+    "专家",
+    "开发",
+    "测试",
+    "产品",
+    "HRBP",
+    "招聘",
+    "程序员",
+    "技术员",
+    "leader",
     "Leader",
 ];
 const TITLE_MARKERS_EN: &[&str] = &[
-    "engineer", "developer", "manager", "director", "analyst", "designer", "intern",
-    "consultant", "specialist", "scientist", "architect", "lead", "head", "officer",
-    "representative", "recruiter", "accountant", "administrator", "coordinator", "associate",
-    "executive", "vp", "president", "partner", "programmer", "tester", "assistant", "owner",
-    "researcher", "advisor", "auditor", "controller", "cto", "ceo", "cfo", "coo", "hrbp",
-    "strategist", "writer", "editor", "marketer", "planner", "technician", "principal",
-    "staff", "sde", "swe", "qa", "devops", "sre", "teacher", "lecturer", "fellow",
+    "engineer",
+    "developer",
+    "manager",
+    "director",
+    "analyst",
+    "designer",
+    "intern",
+    "consultant",
+    "specialist",
+    "scientist",
+    "architect",
+    "lead",
+    "head",
+    "officer",
+    "representative",
+    "recruiter",
+    "accountant",
+    "administrator",
+    "coordinator",
+    "associate",
+    "executive",
+    "vp",
+    "president",
+    "partner",
+    "programmer",
+    "tester",
+    "assistant",
+    "owner",
+    "researcher",
+    "advisor",
+    "auditor",
+    "controller",
+    "cto",
+    "ceo",
+    "cfo",
+    "coo",
+    "hrbp",
+    "strategist",
+    "writer",
+    "editor",
+    "marketer",
+    "planner",
+    "technician",
+    "principal",
+    "staff",
+    "sde",
+    "swe",
+    "qa",
+    "devops",
+    "sre",
+    "teacher",
+    "lecturer",
+    "fellow",
 ];
 
 pub fn is_title(text: &str) -> bool {
@@ -136,42 +218,198 @@ pub fn is_title(text: &str) -> bool {
         .filter(|w| !w.is_empty())
         .collect();
     words.iter().any(|w| TITLE_MARKERS_EN.contains(w))
-        && !words.last().is_some_and(|w| COMPANY_SUFFIXES_EN.contains(w))
+        && !words
+            .last()
+            .is_some_and(|w| COMPANY_SUFFIXES_EN.contains(w))
 }
 
 const COMPANY_MARKERS_ZH: &[&str] = &[
-    "公司", "集团", "有限", "科技", "银行", "研究院", "研究所", "事务所", "医院", "工作室",
-    "网络", "证券", "基金", "保险", "传媒", "咨询", "股份", "控股", "实验室", "中心",
+    "公司",
+    "集团",
+    "有限",
+    "科技",
+    "银行",
+    "研究院",
+    "研究所",
+    "事务所",
+    "医院",
+    "工作室",
+    "网络",
+    "证券",
+    "基金",
+    "保险",
+    "传媒",
+    "咨询",
+    "股份",
+    "控股",
+    "实验室",
+    "中心",
 ];
 const KNOWN_COMPANIES: &[&str] = &[
-    "阿里巴巴", "阿里云", "腾讯", "字节跳动", "百度", "美团", "京东", "华为", "小米", "网易",
-    "拼多多", "滴滴", "快手", "蚂蚁", "携程", "微软", "谷歌", "亚马逊", "招商银行", "平安",
-    "德勤", "普华永道", "毕马威", "安永", "联想", "中兴", "大疆", "比亚迪", "顺丰", "蔚来",
-    "小红书", "哔哩哔哩", "B站", "知乎", "贝壳", "瓜子", "唯品会", "苏宁", "海尔", "格力",
-    "宁德时代", "商汤", "旷视", "科大讯飞", "用友", "金蝶", "新浪", "搜狐", "360", "OPPO",
-    "vivo", "Google", "Microsoft", "Amazon", "Meta", "Facebook", "Apple", "Netflix", "Uber",
-    "Airbnb", "Stripe", "Salesforce", "IBM", "Oracle", "Intel", "ByteDance", "Alibaba",
-    "Tencent", "Baidu", "Shopify", "Spotify", "Deloitte", "PwC", "KPMG", "EY", "Accenture",
-    "McKinsey", "Goldman Sachs", "JPMorgan", "J.P. Morgan", "Morgan Stanley", "HSBC",
-    "Barclays", "Citi", "Citibank", "Huawei", "Xiaomi", "NetEase", "Meituan", "JD.com",
-    "Adobe", "Nvidia", "NVIDIA", "SAP", "Siemens", "Bosch", "Unilever", "P&G",
-    "Procter & Gamble", "L'Oréal", "Nike", "Tesla", "LinkedIn", "Twitter", "Dropbox",
-    "Atlassian", "Canva", "Grab", "Shopee", "Sea", "Revolut", "Monzo", "Deliveroo",
-    "Booking.com", "Zalando", "Ocado", "BBC", "Vodafone",
+    "阿里巴巴",
+    "阿里云",
+    "腾讯",
+    "字节跳动",
+    "百度",
+    "美团",
+    "京东",
+    "华为",
+    "小米",
+    "网易",
+    "拼多多",
+    "滴滴",
+    "快手",
+    "蚂蚁",
+    "携程",
+    "微软",
+    "谷歌",
+    "亚马逊",
+    "招商银行",
+    "平安",
+    "德勤",
+    "普华永道",
+    "毕马威",
+    "安永",
+    "联想",
+    "中兴",
+    "大疆",
+    "比亚迪",
+    "顺丰",
+    "蔚来",
+    "小红书",
+    "哔哩哔哩",
+    "B站",
+    "知乎",
+    "贝壳",
+    "瓜子",
+    "唯品会",
+    "苏宁",
+    "海尔",
+    "格力",
+    "宁德时代",
+    "商汤",
+    "旷视",
+    "科大讯飞",
+    "用友",
+    "金蝶",
+    "新浪",
+    "搜狐",
+    "360",
+    "OPPO",
+    "vivo",
+    "Google",
+    "Microsoft",
+    "Amazon",
+    "Meta",
+    "Facebook",
+    "Apple",
+    "Netflix",
+    "Uber",
+    "Airbnb",
+    "Stripe",
+    "Salesforce",
+    "IBM",
+    "Oracle",
+    "Intel",
+    "ByteDance",
+    "Alibaba",
+    "Tencent",
+    "Baidu",
+    "Shopify",
+    "Spotify",
+    "Deloitte",
+    "PwC",
+    "KPMG",
+    "EY",
+    "Accenture",
+    "McKinsey",
+    "Goldman Sachs",
+    "JPMorgan",
+    "J.P. Morgan",
+    "Morgan Stanley",
+    "HSBC",
+    "Barclays",
+    "Citi",
+    "Citibank",
+    "Huawei",
+    "Xiaomi",
+    "NetEase",
+    "Meituan",
+    "JD.com",
+    "Adobe",
+    "Nvidia",
+    "NVIDIA",
+    "SAP",
+    "Siemens",
+    "Bosch",
+    "Unilever",
+    "P&G",
+    "Procter & Gamble",
+    "L'Oréal",
+    "Nike",
+    "Tesla",
+    "LinkedIn",
+    "Twitter",
+    "Dropbox",
+    "Atlassian",
+    "Canva",
+    "Grab",
+    "Shopee",
+    "Sea",
+    "Revolut",
+    "Monzo",
+    "Deliveroo",
+    "Booking.com",
+    "Zalando",
+    "Ocado",
+    "BBC",
+    "Vodafone",
 ];
 const COMPANY_SUFFIXES_EN: &[&str] = &[
-    "inc", "ltd", "llc", "corp", "corporation", "company", "co", "group", "technologies",
-    "technology", "labs", "bank", "consulting", "partners", "systems", "solutions", "gmbh",
-    "plc", "studio", "studios", "agency", "software", "capital", "ventures", "holdings",
-    "limited", "university", "institute", "games", "media", "networks", "analytics",
-    "foundation", "hospital",
+    "inc",
+    "ltd",
+    "llc",
+    "corp",
+    "corporation",
+    "company",
+    "co",
+    "group",
+    "technologies",
+    "technology",
+    "labs",
+    "bank",
+    "consulting",
+    "partners",
+    "systems",
+    "solutions",
+    "gmbh",
+    "plc",
+    "studio",
+    "studios",
+    "agency",
+    "software",
+    "capital",
+    "ventures",
+    "holdings",
+    "limited",
+    "university",
+    "institute",
+    "games",
+    "media",
+    "networks",
+    "analytics",
+    "foundation",
+    "hospital",
 ];
 
 pub fn is_company(text: &str) -> bool {
-    if KNOWN_COMPANIES
-        .iter()
-        .any(|c| if c.is_ascii() { find_word(text, c).is_some() } else { text.contains(c) })
-    {
+    if KNOWN_COMPANIES.iter().any(|c| {
+        if c.is_ascii() {
+            find_word(text, c).is_some()
+        } else {
+            text.contains(c)
+        }
+    }) {
         return true;
     }
     if text.chars().any(is_han) {
@@ -182,10 +420,15 @@ pub fn is_company(text: &str) -> bool {
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
-    words.last().is_some_and(|w| COMPANY_SUFFIXES_EN.contains(w))
-        || words
-            .iter()
-            .any(|w| matches!(*w, "inc" | "ltd" | "llc" | "gmbh" | "plc" | "corp" | "limited"))
+    words
+        .last()
+        .is_some_and(|w| COMPANY_SUFFIXES_EN.contains(w))
+        || words.iter().any(|w| {
+            matches!(
+                *w,
+                "inc" | "ltd" | "llc" | "gmbh" | "plc" | "corp" | "limited"
+            )
+        })
 }
 
 /// A school name in a fragment, if any (`浙江大学`, `Stanford University`, `University of
@@ -237,7 +480,14 @@ fn han_school(word: &str) -> Option<String> {
 
 fn latin_school(piece: &str) -> Option<String> {
     let words: Vec<&str> = piece.split_whitespace().collect();
-    let markers = ["University", "College", "Institute", "School", "Academy", "Polytechnic"];
+    let markers = [
+        "University",
+        "College",
+        "Institute",
+        "School",
+        "Academy",
+        "Polytechnic",
+    ];
     let at = words.iter().position(|w| {
         let w = w.trim_matches(|c: char| !c.is_alphanumeric());
         markers.contains(&w)
@@ -253,10 +503,15 @@ fn latin_school(piece: &str) -> Option<String> {
         }
     }
     let mut end = at + 1;
-    if words.get(end).is_some_and(|w| matches!(*w, "of" | "at" | "for")) {
+    if words
+        .get(end)
+        .is_some_and(|w| matches!(*w, "of" | "at" | "for"))
+    {
         end += 1;
         while let Some(w) = words.get(end) {
-            if w.chars().next().is_some_and(|c| c.is_uppercase()) || matches!(*w, "of" | "and" | "&") {
+            if w.chars().next().is_some_and(|c| c.is_uppercase())
+                || matches!(*w, "of" | "and" | "&")
+            {
                 end += 1;
             } else {
                 break;
@@ -271,11 +526,45 @@ fn latin_school(piece: &str) -> Option<String> {
 /// Words that look like a short Han name but are labels or headings.
 pub fn looks_like_heading_word(s: &str) -> bool {
     const WORDS: &[&str] = &[
-        "简历", "个人简历", "基本信息", "个人信息", "联系方式", "教育背景", "教育经历", "工作经历",
-        "工作经验", "项目经验", "专业技能", "技能特长", "自我评价", "个人简介", "求职意向",
-        "姓名", "性别", "年龄", "电话", "手机", "邮箱", "地址", "学历", "籍贯", "民族", "男", "女",
-        "汉族", "本科", "硕士", "博士", "大专", "未婚", "已婚", "党员", "群众", "团员",
-        "中共党员", "共青团员",
+        "简历",
+        "个人简历",
+        "基本信息",
+        "个人信息",
+        "联系方式",
+        "教育背景",
+        "教育经历",
+        "工作经历",
+        "工作经验",
+        "项目经验",
+        "专业技能",
+        "技能特长",
+        "自我评价",
+        "个人简介",
+        "求职意向",
+        "姓名",
+        "性别",
+        "年龄",
+        "电话",
+        "手机",
+        "邮箱",
+        "地址",
+        "学历",
+        "籍贯",
+        "民族",
+        "男",
+        "女",
+        "汉族",
+        "本科",
+        "硕士",
+        "博士",
+        "大专",
+        "未婚",
+        "已婚",
+        "党员",
+        "群众",
+        "团员",
+        "中共党员",
+        "共青团员",
     ];
     let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     WORDS.contains(&compact.as_str())
@@ -289,9 +578,18 @@ mod tests {
 
     #[test]
     fn schools() {
-        assert_eq!(school_in("2012.09-2016.06 浙江大学 计算机科学与技术 本科"), Some("浙江大学".into()));
-        assert_eq!(school_in("Stanford University, B.S. Computer Science"), Some("Stanford University".into()));
-        assert_eq!(school_in("University of Oxford | MSc"), Some("University of Oxford".into()));
+        assert_eq!(
+            school_in("2012.09-2016.06 浙江大学 计算机科学与技术 本科"),
+            Some("浙江大学".into())
+        );
+        assert_eq!(
+            school_in("Stanford University, B.S. Computer Science"),
+            Some("Stanford University".into())
+        );
+        assert_eq!(
+            school_in("University of Oxford | MSc"),
+            Some("University of Oxford".into())
+        );
         assert_eq!(school_in("Google | Software Engineer"), None);
     }
 

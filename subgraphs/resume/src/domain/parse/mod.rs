@@ -87,7 +87,11 @@ fn skills(text: &str) -> Vec<String> {
 fn language(text: &str) -> &'static str {
     let han = text.chars().filter(|c| contact::is_han(*c)).count();
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
-    if han * 5 >= letters.max(1) { "zh" } else { "en" }
+    if han * 5 >= letters.max(1) {
+        "zh"
+    } else {
+        "en"
+    }
 }
 
 /// Length of the union of experience intervals in years, one decimal.
@@ -96,7 +100,11 @@ pub fn total_years(experience: &[Experience], as_of: YearMonth) -> Option<f64> {
         .iter()
         .filter_map(|e| {
             let start = e.start?.ordinal();
-            let end = if e.current { as_of.ordinal() } else { e.end?.ordinal() };
+            let end = if e.current {
+                as_of.ordinal()
+            } else {
+                e.end?.ordinal()
+            };
             (end >= start).then_some((start, end.min(as_of.ordinal())))
         })
         .collect();
@@ -140,8 +148,20 @@ mod tests {
         assert_eq!(profile.highest_degree.as_deref(), Some("BACHELOR"));
         // 2016-07 .. 2026-11 without gaps.
         assert_eq!(profile.total_years, Some(10.3));
-        for skill in ["Java", "Spring Boot", "Kubernetes", "MySQL", "Redis", "Machine Learning", "Python"] {
-            assert!(profile.skills.iter().any(|s| s == skill), "{skill} in {:?}", profile.skills);
+        for skill in [
+            "Java",
+            "Spring Boot",
+            "Kubernetes",
+            "MySQL",
+            "Redis",
+            "Machine Learning",
+            "Python",
+        ] {
+            assert!(
+                profile.skills.iter().any(|s| s == skill),
+                "{skill} in {:?}",
+                profile.skills
+            );
         }
     }
 
@@ -153,7 +173,11 @@ mod tests {
             current: e.is_none(),
             ..Default::default()
         };
-        let jobs = [job((2018, 1), Some((2020, 1))), job((2019, 1), Some((2021, 1))), job((2022, 1), None)];
+        let jobs = [
+            job((2018, 1), Some((2020, 1))),
+            job((2019, 1), Some((2021, 1))),
+            job((2022, 1), None),
+        ];
         assert_eq!(total_years(&jobs, YearMonth::new(2023, Some(1))), Some(4.0));
     }
 }

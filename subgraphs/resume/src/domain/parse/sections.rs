@@ -124,7 +124,9 @@ pub struct Section {
 /// Removes numbering and decoration around a heading: `一、`, `1.`, `【】`, `■`, `:`.
 fn strip_decoration(line: &str) -> &str {
     let mut t = line.trim();
-    for prefix in ["一、", "二、", "三、", "四、", "五、", "六、", "七、", "八、", "九、", "十、"] {
+    for prefix in [
+        "一、", "二、", "三、", "四、", "五、", "六、", "七、", "八、", "九、", "十、",
+    ] {
         if let Some(rest) = t.strip_prefix(prefix) {
             t = rest;
         }
@@ -136,8 +138,31 @@ fn strip_decoration(line: &str) -> &str {
         c.is_whitespace()
             || matches!(
                 c,
-                '【' | '】' | '[' | ']' | '「' | '」' | '《' | '》' | '■' | '□' | '●' | '◆' | '◇'
-                    | '▶' | '►' | '*' | '#' | '=' | '-' | '_' | '|' | ':' | '：' | '>' | '·' | '•'
+                '【' | '】'
+                    | '['
+                    | ']'
+                    | '「'
+                    | '」'
+                    | '《'
+                    | '》'
+                    | '■'
+                    | '□'
+                    | '●'
+                    | '◆'
+                    | '◇'
+                    | '▶'
+                    | '►'
+                    | '*'
+                    | '#'
+                    | '='
+                    | '-'
+                    | '_'
+                    | '|'
+                    | ':'
+                    | '：'
+                    | '>'
+                    | '·'
+                    | '•'
                     | '/'
             )
     })
@@ -212,8 +237,14 @@ mod tests {
 
     #[test]
     fn headings_in_many_styles() {
-        assert_eq!(heading("【教育背景】"), Some((SectionKind::Education, None)));
-        assert_eq!(heading("一、工作经历"), Some((SectionKind::Experience, None)));
+        assert_eq!(
+            heading("【教育背景】"),
+            Some((SectionKind::Education, None))
+        );
+        assert_eq!(
+            heading("一、工作经历"),
+            Some((SectionKind::Experience, None))
+        );
         assert_eq!(heading("教育经历："), Some((SectionKind::Education, None)));
         assert_eq!(
             heading("PROFESSIONAL EXPERIENCE"),
@@ -234,7 +265,11 @@ mod tests {
         let kinds: Vec<_> = sections.iter().map(|s| s.kind).collect();
         assert_eq!(
             kinds,
-            [SectionKind::Header, SectionKind::Education, SectionKind::Experience]
+            [
+                SectionKind::Header,
+                SectionKind::Education,
+                SectionKind::Experience
+            ]
         );
         assert_eq!(sections[0].lines, ["张伟", "电话"]);
     }
