@@ -100,6 +100,8 @@ pub struct EvalReport {
     pub fields: BTreeMap<&'static str, Counts>,
     /// Per document: file and the fields that were wrong.
     pub misses: Vec<(String, Vec<String>)>,
+    /// Predicted skills outside the labelled vocabulary (`skills-scope.txt`), not scored.
+    pub unscored_skills: usize,
 }
 
 impl EvalReport {
@@ -147,6 +149,10 @@ impl EvalReport {
                 g.f1()
             ));
         }
+        out.push_str(&format!(
+            "skills outside the labelled vocabulary (predicted, not scored): {}\n",
+            self.unscored_skills
+        ));
         out
     }
 }
@@ -212,7 +218,11 @@ fn date_pair(start: Option<String>, end: Option<String>) -> String {
     )
 }
 
-fn score(expected: &ExpectedProfile, profile: &Profile) -> BTreeMap<&'static str, Counts> {
+fn score(
+    expected: &ExpectedProfile,
+    profile: &Profile,
+    scope: Option<&BTreeSet<String>>,
+) -> BTreeMap<&'static str, Counts> {
     let mut fields = BTreeMap::new();
     fields.insert(
         "name",
@@ -299,7 +309,12 @@ fn score(expected: &ExpectedProfile, profile: &Profile) -> BTreeMap<&'static str
         "skills",
         sets(
             expected.skills.iter().map(|s| norm(s)).collect(),
-            profile.skills.iter().map(|s| norm(s)).collect(),
+            profile
+                .skills
+                .iter()
+                .map(|s| norm(s))
+                .filter(|s| scope.is_none_or(|scope| scope.contains(s)))
+                .collect(),
         ),
     );
     let years_ok = match (expected.total_years, profile.total_years) {
@@ -340,6 +355,16 @@ pub fn evaluate(dir: &Path, limits: ExtractLimits) -> std::io::Result<EvalReport
         .filter(|p| p.to_string_lossy().ends_with(".expected.json"))
         .collect();
     entries.sort();
+    // The vocabulary the labels were written in, when the fixture set declares one.
+    let scope: Option<BTreeSet<String>> = std::fs::read_to_string(dir.join("skills-scope.txt"))
+        .ok()
+        .map(|text| {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(norm)
+                .collect()
+        });
     for path in entries {
         let expected: Expected = serde_json::from_slice(&std::fs::read(&path)?)
             .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
@@ -367,7 +392,14 @@ pub fn evaluate(dir: &Path, limits: ExtractLimits) -> std::io::Result<EvalReport
         let mut wrong = Vec::new();
         if let Some(expected_profile) = &expected.profile {
             let profile = profile.unwrap_or_default();
-            for (field, counts) in score(expected_profile, &profile) {
+            if let Some(scope) = &scope {
+                report.unscored_skills += profile
+                    .skills
+                    .iter()
+                    .filter(|s| !scope.contains(&norm(s)))
+                    .count();
+            }
+            for (field, counts) in score(expected_profile, &profile, scope.as_ref()) {
                 if counts.fp + counts.fn_ > 0 {
                     wrong.push(field.to_owned());
                 }

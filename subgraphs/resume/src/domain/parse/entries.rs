@@ -95,8 +95,12 @@ fn anchors(lines: &[String], experience: bool) -> Vec<Anchor> {
             .iter()
             .find(|r| r.start.is_some())
             .or_else(|| if experience { None } else { ranges.first() });
+        let bullet = line
+            .trim_start()
+            .starts_with(['•', '-', '*', '·', '●', '▪', '◦', '○', '■', '➢', '>', '√']);
         if let Some(range) = chosen
-            && !(is_description(line) && line.chars().count() > 60)
+            && !(bullet && line.chars().count() > 60)
+            && line.chars().count() <= 160
         {
             anchors.push(Anchor {
                 line: i,
@@ -238,7 +242,11 @@ fn major(header: &[String], school: &str) -> Option<String> {
     for field in fields(&joined) {
         let field = field.replace(school, "");
         let field = field.trim();
-        if field.is_empty() || is_degree_word(field) || field.starts_with("GPA") {
+        if field.is_empty()
+            || school.contains(field)
+            || is_degree_word(field)
+            || field.starts_with("GPA")
+        {
             continue;
         }
         if city_in(field).is_some_and(|c| c == field) {

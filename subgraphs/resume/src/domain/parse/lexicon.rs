@@ -1,6 +1,7 @@
 //! Word lists the parser leans on: cities, company and job-title markers, schools.
 
 use super::contact::is_han;
+use looma_taxonomy::EducationLevel;
 
 /// Cities as (Chinese, English) names.
 pub const CITIES: &[(&str, &str)] = &[
@@ -432,8 +433,31 @@ pub fn is_company(text: &str) -> bool {
 }
 
 /// A school name in a fragment, if any (`浙江大学`, `Stanford University`, `University of
-/// Oxford`, `MIT`).
+/// Oxford`, `University of California, Berkeley`).
 pub fn school_in(text: &str) -> Option<String> {
+    let school = school_in_parts(text)?;
+    // "University of California, Berkeley": a campus after a comma belongs to the name.
+    if school.starts_with("University of")
+        && let Some(at) = text.find(&school)
+        && let Some(rest) = text[at + school.len()..].strip_prefix(", ")
+    {
+        let campus: Vec<&str> = rest
+            .split_whitespace()
+            .take_while(|w| {
+                w.chars().next().is_some_and(char::is_uppercase)
+                    && w.chars().all(|c| c.is_alphabetic())
+                    && EducationLevel::detect(w).is_none()
+            })
+            .take(2)
+            .collect();
+        if !campus.is_empty() {
+            return Some(format!("{school}, {}", campus.join(" ")));
+        }
+    }
+    Some(school)
+}
+
+fn school_in_parts(text: &str) -> Option<String> {
     for part in text.split(['|', ',', '，', '\t', '/', '(', ')', '（', '）', ';', '；']) {
         for piece in part.split("  ").chain(std::iter::once(part)) {
             let piece = piece.trim();
