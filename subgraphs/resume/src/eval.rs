@@ -102,6 +102,8 @@ pub struct EvalReport {
     pub misses: Vec<(String, Vec<String>)>,
     /// Predicted skills outside the labelled vocabulary (`skills-scope.txt`), not scored.
     pub unscored_skills: usize,
+    /// Time spent detecting, extracting and parsing (reading the files excluded).
+    pub parse_time: std::time::Duration,
 }
 
 impl EvalReport {
@@ -152,6 +154,13 @@ impl EvalReport {
         out.push_str(&format!(
             "skills outside the labelled vocabulary (predicted, not scored): {}\n",
             self.unscored_skills
+        ));
+        let secs = self.parse_time.as_secs_f64();
+        out.push_str(&format!(
+            "extract + parse: {:.1} ms for {} resumes ({:.1} resumes/s, one thread)\n",
+            secs * 1000.0,
+            self.documents,
+            self.documents as f64 / secs.max(1e-9)
         ));
         out
     }
@@ -375,6 +384,7 @@ pub fn evaluate(dir: &Path, limits: ExtractLimits) -> std::io::Result<EvalReport
             .and_then(|d| YearMonth::parse(&d[..7.min(d.len())]))
             .unwrap_or(YearMonth::new(2026, Some(11)));
         report.documents += 1;
+        let started = std::time::Instant::now();
         let outcome = detect_format(&bytes, &expected.file)
             .map_err(|e| ExtractError::Invalid(e.to_string()))
             .and_then(|format| extract_text(&bytes, format, limits));
@@ -386,6 +396,7 @@ pub fn evaluate(dir: &Path, limits: ExtractLimits) -> std::io::Result<EvalReport
             Err(ExtractError::NeedsOcr(_)) => ("NEEDS_OCR", None),
             Err(ExtractError::Invalid(_)) => ("FAILED", None),
         };
+        report.parse_time += started.elapsed();
         if status == expected.expected_status {
             report.status_correct += 1;
         }

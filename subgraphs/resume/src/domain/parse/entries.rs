@@ -154,7 +154,7 @@ pub fn education(lines: &[String]) -> Vec<Education> {
         // No dates: one entry per school line.
         for line in lines {
             if let Some(school) = school_in(line) {
-                entries.push(education_from(&[line.clone()], None, school));
+                entries.push(education_from(std::slice::from_ref(line), None, school));
             }
         }
         return entries;

@@ -79,15 +79,15 @@ pub const CITIES: &[(&str, &str)] = &[
 pub fn city_in(text: &str) -> Option<String> {
     let mut best: Option<(usize, &str)> = None;
     for (zh, en) in CITIES {
-        if let Some(at) = text.find(zh) {
-            if best.is_none_or(|(pos, _)| at < pos) {
-                best = Some((at, zh));
-            }
+        if let Some(at) = text.find(zh)
+            && best.is_none_or(|(pos, _)| at < pos)
+        {
+            best = Some((at, zh));
         }
-        if let Some(at) = find_word(text, en) {
-            if best.is_none_or(|(pos, _)| at < pos) {
-                best = Some((at, en));
-            }
+        if let Some(at) = find_word(text, en)
+            && best.is_none_or(|(pos, _)| at < pos)
+        {
+            best = Some((at, en));
         }
     }
     best.map(|(_, name)| name.to_owned())
