@@ -132,6 +132,8 @@ mod tests {
     #[test]
     fn file_then_env_override_defaults() {
         figment::Jail::expect_with(|jail| {
+            // Only the variables a test sets, not the ones CI exports.
+            jail.clear_env();
             jail.create_file("looma.toml", "[server]\nport = 9000\n")?;
             let from_file: Sample = load(Some(Path::new("looma.toml"))).expect("loads");
             assert_eq!(from_file.server.port, 9000);
@@ -151,6 +153,8 @@ mod tests {
     #[test]
     fn bad_value_names_its_key() {
         figment::Jail::expect_with(|jail| {
+            // Only the variables a test sets, not the ones CI exports.
+            jail.clear_env();
             jail.set_env("LOOMA_SERVER__PORT", "not-a-port");
             let error = load::<Sample>(None).expect_err("must fail");
             assert!(error.0.contains("server.port"), "{}", error.0);
@@ -162,6 +166,8 @@ mod tests {
     #[test]
     fn unknown_key_in_file_is_rejected() {
         figment::Jail::expect_with(|jail| {
+            // Only the variables a test sets, not the ones CI exports.
+            jail.clear_env();
             jail.create_file("looma.toml", "[server]\nprot = 9000\n")?;
             let error = load::<Sample>(Some(Path::new("looma.toml"))).expect_err("must fail");
             assert!(error.0.contains("prot"), "{}", error.0);
