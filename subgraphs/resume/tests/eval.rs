@@ -24,7 +24,7 @@ fn fixture_set_scores_stay_above_the_floors() {
     );
     let floors = [
         ("contact", 0.95),
-        ("education", 0.88),
+        ("education", 0.92),
         ("dates", 0.95),
         ("experience", 0.95),
         ("skills", 0.95),

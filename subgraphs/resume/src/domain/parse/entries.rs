@@ -122,7 +122,7 @@ fn header_lines(lines: &[String], anchors: &[Anchor], k: usize) -> (Vec<String>,
     let mut i = anchor.line;
     while i > floor && above.len() < 2 {
         let line = &lines[i - 1];
-        if is_description(line) {
+        if is_description(line) || !line.chars().any(char::is_alphanumeric) {
             break;
         }
         above.push(line.clone());
@@ -136,7 +136,7 @@ fn header_lines(lines: &[String], anchors: &[Anchor], k: usize) -> (Vec<String>,
     let mut below_end = anchor.line + 1;
     while below_end < next_anchor && below_end < anchor.line + 3 {
         let line = &lines[below_end];
-        if is_description(line) {
+        if is_description(line) || !line.chars().any(char::is_alphanumeric) {
             break;
         }
         below_end += 1;
@@ -238,6 +238,19 @@ fn major(header: &[String], school: &str) -> Option<String> {
                 }
             }
         }
+    }
+    // "School - B.S., Computer Science": the field right after the degree.
+    let all = fields(&joined);
+    if !joined.chars().any(super::contact::is_han)
+        && let Some(at) = all
+            .iter()
+            .position(|f| !school.contains(f.as_str()) && EducationLevel::detect(f).is_some())
+        && let Some(next) = all.get(at + 1)
+        && !school.contains(next.as_str())
+        && date_ranges(next).is_empty()
+        && EducationLevel::detect(next).is_none()
+    {
+        return Some(next.clone());
     }
     for field in fields(&joined) {
         let field = field.replace(school, "");

@@ -534,7 +534,7 @@ fn latin_school(piece: &str) -> Option<String> {
         end += 1;
         while let Some(w) = words.get(end) {
             if w.chars().next().is_some_and(|c| c.is_uppercase())
-                || matches!(*w, "of" | "and" | "&")
+                || matches!(*w, "of" | "and" | "&" | "the")
             {
                 end += 1;
             } else {
