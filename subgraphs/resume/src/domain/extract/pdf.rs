@@ -13,7 +13,28 @@ use lopdf::{Document, Object};
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+/// Panics inside pdf-extract are expected (and caught): keep them out of stderr, which the
+/// default hook would fill with a message and backtrace per CJK PDF. Every other panic still
+/// reaches the previous hook.
+fn quiet_pdf_extract_panics() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_pdf_extract = info
+                .location()
+                .is_some_and(|l| l.file().contains("pdf-extract"));
+            if in_pdf_extract {
+                tracing::debug!(panic = %info, "pdf-extract panicked (caught)");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    quiet_pdf_extract_panics();
     let mut last_problem = String::from("no text layer");
     match catch_unwind(AssertUnwindSafe(|| {
         pdf_extract::extract_text_from_mem(bytes)
