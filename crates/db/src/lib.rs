@@ -151,6 +151,14 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbError> {
         .map_err(DbError::Unreachable)
 }
 
+/// Whether a write failed on a unique constraint (a duplicate), on either backend.
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
 pub fn backend_name(db: &DatabaseConnection) -> &'static str {
     match db.get_database_backend() {
         DbBackend::Postgres => "postgres",

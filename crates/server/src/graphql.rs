@@ -179,3 +179,20 @@ fn request_error(error: async_graphql::Error) -> async_graphql::ServerError {
     server_error.locations.clear();
     server_error
 }
+
+/// The caller a request was authenticated as (anonymous when none was attached).
+pub fn caller<'a>(ctx: &async_graphql::Context<'a>) -> &'a looma_auth::Caller {
+    static ANONYMOUS: std::sync::LazyLock<looma_auth::Caller> =
+        std::sync::LazyLock::new(looma_auth::Caller::anonymous);
+    ctx.data_opt::<looma_auth::Caller>().unwrap_or(&ANONYMOUS)
+}
+
+/// The caller's principal if it holds `permission`, else a coded GraphQL error.
+pub fn require<'a>(
+    ctx: &async_graphql::Context<'a>,
+    permission: &str,
+) -> async_graphql::Result<&'a looma_auth::Principal> {
+    caller(ctx)
+        .require(permission)
+        .map_err(|error| looma_core::error::to_graphql_error(&error))
+}

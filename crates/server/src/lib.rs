@@ -10,8 +10,8 @@ mod health;
 mod remote_verifier;
 
 pub use graphql::{
-    CSRF_PREFLIGHT_HEADERS, UploadLimits, execute_graphql, execute_graphql_with_uploads,
-    graphql_error_response,
+    CSRF_PREFLIGHT_HEADERS, UploadLimits, caller, execute_graphql, execute_graphql_with_uploads,
+    graphql_error_response, require,
 };
 pub use health::{ReadinessCheck, health_routes};
 pub use remote_verifier::RemoteVerifier;

@@ -107,9 +107,4 @@ impl CodedError for IdentityError {
 }
 
 /// True when the database refused a write because a unique key already exists.
-pub fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
-    matches!(
-        error.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
-}
+pub use looma_db::is_unique_violation;

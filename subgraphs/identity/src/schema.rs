@@ -11,8 +11,9 @@ use async_graphql::{
     Context, EmptySubscription, Enum, ID, InputObject, Json, Object, Result, Schema, SimpleObject,
 };
 use chrono::{DateTime, Utc};
-use looma_auth::{Caller, Principal, PrincipalKind, permission};
+use looma_auth::{Principal, PrincipalKind, permission};
 use looma_core::GraphqlResultExt;
+use looma_server::{caller, require};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -40,15 +41,6 @@ pub fn attach_loaders(
 
 fn service<'a>(ctx: &Context<'a>) -> &'a IdentityService {
     ctx.data_unchecked::<IdentityService>()
-}
-
-fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
-    static ANONYMOUS: std::sync::LazyLock<Caller> = std::sync::LazyLock::new(Caller::anonymous);
-    ctx.data_opt::<Caller>().unwrap_or(&ANONYMOUS)
-}
-
-fn require<'a>(ctx: &Context<'a>, permission: &str) -> Result<&'a Principal> {
-    caller(ctx).require(permission).gql()
 }
 
 fn author_of(principal: &Principal) -> String {

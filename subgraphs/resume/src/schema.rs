@@ -16,8 +16,9 @@ use async_graphql::{
 };
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use looma_auth::{Caller, Principal, permission};
+use looma_auth::{Principal, permission};
 use looma_core::GraphqlResultExt;
+use looma_server::{caller, require};
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
@@ -43,15 +44,6 @@ pub fn attach_loaders(
 
 fn service<'a>(ctx: &Context<'a>) -> &'a ResumeService {
     ctx.data_unchecked::<ResumeService>()
-}
-
-fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
-    static ANONYMOUS: std::sync::LazyLock<Caller> = std::sync::LazyLock::new(Caller::anonymous);
-    ctx.data_opt::<Caller>().unwrap_or(&ANONYMOUS)
-}
-
-fn require<'a>(ctx: &Context<'a>, permission: &str) -> Result<&'a Principal> {
-    caller(ctx).require(permission).gql()
 }
 
 fn sees_pii(ctx: &Context<'_>) -> bool {

@@ -4,6 +4,7 @@
 
 use crate::ResumeError;
 use chrono::{DateTime, Utc};
+use looma_db::is_unique_violation;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
@@ -546,11 +547,4 @@ async fn enqueue<C: sea_orm::ConnectionTrait>(
     .insert(db)
     .await?;
     Ok(())
-}
-
-fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
-    matches!(
-        error.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
 }
