@@ -11,6 +11,7 @@ use looma_embed::EmbedConfig;
 use looma_identity::IdentityConfig;
 use looma_resume::ResumeConfig;
 use looma_router::RouterConfig;
+use looma_search::SearchConfig;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::path::Path;
@@ -24,6 +25,7 @@ pub struct LoomaConfig {
     pub log: LogConfig,
     pub identity: IdentityConfig,
     pub resume: ResumeConfig,
+    pub search: SearchConfig,
     /// The sentence-embedding model every component of the process shares.
     pub embed: EmbedConfig,
     pub router: RouterConfig,
@@ -61,6 +63,7 @@ impl LoomaConfig {
         self.database.validate()?;
         self.identity.validate()?;
         self.resume.validate()?;
+        self.search.validate()?;
         self.router.validate()?;
         let secret = self.server.router_secret.expose();
         if !secret.is_empty() && secret.len() < looma_auth::forwarded::MIN_SECRET_LEN {
@@ -78,6 +81,8 @@ impl LoomaConfig {
         copy.database.url = redact_url(&copy.database.url);
         copy.cache.redis_url = copy.cache.redis_url.as_deref().map(redact_url);
         copy.resume.search_url = copy.resume.search_url.as_deref().map(redact_url);
+        copy.search.elasticsearch_url = copy.search.elasticsearch_url.as_deref().map(redact_url);
+        copy.search.qdrant_url = copy.search.qdrant_url.as_deref().map(redact_url);
         copy
     }
 

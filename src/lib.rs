@@ -13,6 +13,7 @@ pub fn sdl(component: Component) -> String {
     match component {
         Component::Identity => looma_identity::sdl(),
         Component::Resume => looma_resume::sdl(),
+        Component::Search => looma_search::sdl(),
         Component::Router => {
             String::from("# the router is not a subgraph; see `looma serve router`\n")
         }

@@ -286,6 +286,7 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
     }
     let host = config.server.host;
     let identity_url = format!("http://{host}:{}/graphql", config.identity.port);
+    let search_url = format!("http://{host}:{}/graphql", config.search.port);
     let sources = vec![
         looma_router::compose::SubgraphSource {
             name: "identity".into(),
@@ -297,7 +298,13 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
             url: format!("http://{host}:{}/graphql", config.resume.port),
             sdl: looma_resume::sdl(),
         },
+        looma_router::compose::SubgraphSource {
+            name: "search".into(),
+            url: search_url.clone(),
+            sdl: looma_search::sdl(),
+        },
     ];
+    config.resume.search_url.get_or_insert(search_url);
     let supergraph = looma_router::compose::compose(&sources)
         .map_err(|e| anyhow::anyhow!("composing the dev supergraph:\n{e}"))?;
     std::fs::create_dir_all("data").context("creating ./data")?;

@@ -21,17 +21,21 @@ pub enum Component {
     Identity,
     /// Resume upload, parsing, profiles and embeddings (port 8207).
     Resume,
+    /// Text, vector, semantic and hybrid search and suggestions (port 8210).
+    Search,
 }
 
 impl Component {
     /// Subgraphs `looma dev` runs (the router joins them once it can compose them).
-    pub const SUBGRAPHS: &'static [Component] = &[Component::Identity, Component::Resume];
+    pub const SUBGRAPHS: &'static [Component] =
+        &[Component::Identity, Component::Resume, Component::Search];
 
     pub fn name(self) -> &'static str {
         match self {
             Component::Router => looma_router::http::COMPONENT,
             Component::Identity => looma_identity::COMPONENT,
             Component::Resume => looma_resume::COMPONENT,
+            Component::Search => looma_search::COMPONENT,
         }
     }
 
@@ -45,6 +49,7 @@ impl Component {
             Component::Router => config.router.port,
             Component::Identity => config.identity.port,
             Component::Resume => config.resume.port,
+            Component::Search => config.search.port,
         }
     }
 }
@@ -255,6 +260,16 @@ async fn build_router(
                 stopped,
             );
             Ok(looma_resume::router(
+                service,
+                subgraph_verifier(config),
+                shared.forwarded.clone(),
+            ))
+        }
+        Component::Search => {
+            let shared = shared.context("search needs the shared embedder")?;
+            let service = looma_search::start(config.search.clone(), shared.embedder.clone())
+                .context("opening the search indexes (config keys `search.*`)")?;
+            Ok(looma_search::router(
                 service,
                 subgraph_verifier(config),
                 shared.forwarded.clone(),

@@ -227,6 +227,7 @@ impl TestPlatform {
             config.embed.model_dir = model_dir.into();
         }
         config.resume.poll_interval_ms = 200;
+        config.search.data_dir = dir.path().join("search");
         let mut postgres = None;
         let mut redis = None;
         match backend {
@@ -435,6 +436,23 @@ impl TestPlatform {
             .to_owned();
         (id, Auth::Bearer(token))
     }
+
+    /// A service credential: an API key holding `permissions`.
+    pub async fn api_key(&self, name: &str, permissions: &[&str]) -> Auth {
+        let created = self
+            .gql(
+                &self.admin().await,
+                "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
+                json!({"input": {"name": name, "permissions": permissions}}),
+            )
+            .await;
+        Auth::ApiKey(
+            created["data"]["createApiKey"]["secret"]
+                .as_str()
+                .unwrap_or_else(|| panic!("createApiKey failed: {created}"))
+                .to_owned(),
+        )
+    }
 }
 
 pub fn with_auth(request: reqwest::RequestBuilder, auth: &Auth) -> reqwest::RequestBuilder {
@@ -457,18 +475,36 @@ async fn start_extra(
     if components.is_empty() {
         return (Vec::new(), None);
     }
-    let subgraphs = match shared {
-        Some(shared) => Platform::start_with(shared, config, components, true).await,
-        None => Platform::start(config, components, true).await,
+    // Search starts first so resume can be pointed at its (ephemeral) port.
+    let mut config = config.clone();
+    let mut platforms = Vec::new();
+    let mut addrs = Vec::new();
+    let (first, rest): (Vec<Component>, Vec<Component>) =
+        components.iter().partition(|c| **c == Component::Search);
+    for group in [first, rest] {
+        if group.is_empty() {
+            continue;
+        }
+        let started = match shared.clone() {
+            Some(shared) => Platform::start_with(shared, &config, &group, true).await,
+            None => Platform::start(&config, &group, true).await,
+        }
+        .expect("subgraphs start");
+        for &component in &group {
+            let addr = started.addr(component).expect("subgraph runs");
+            if component == Component::Search {
+                config.resume.search_url = Some(format!("http://{addr}/graphql"));
+            }
+            addrs.push((component, addr));
+        }
+        platforms.push(started);
     }
-    .expect("subgraphs start");
     let mut sources = vec![looma_router::compose::SubgraphSource {
         name: "identity".into(),
         url: format!("{identity_url}/graphql"),
         sdl: looma_identity::sdl(),
     }];
-    for &component in components {
-        let addr = subgraphs.addr(component).expect("subgraph runs");
+    for &(component, addr) in &addrs {
         sources.push(looma_router::compose::SubgraphSource {
             name: component.name().into(),
             url: format!("http://{addr}/graphql"),
@@ -483,11 +519,12 @@ async fn start_extra(
         .clone()
         .expect("a supergraph path");
     std::fs::write(&path, supergraph).expect("write supergraph");
-    let router = Platform::start(config, &[Component::Router], true)
+    let router = Platform::start(&config, &[Component::Router], true)
         .await
         .expect("router starts");
     let url = format!("http://{}", router.addr(Component::Router).expect("router"));
-    (vec![subgraphs, router], Some(url))
+    platforms.push(router);
+    (platforms, Some(url))
 }
 
 /// The `extensions.code` of the first error, or panics showing the body.

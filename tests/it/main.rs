@@ -11,3 +11,4 @@ mod identity_config;
 mod resume;
 mod router;
 mod schema_registry;
+mod search;

@@ -32,6 +32,11 @@ fn resume_schema_is_committed() {
     assert_committed("resume.graphql", looma_resume::sdl());
 }
 
+#[test]
+fn search_schema_is_committed() {
+    assert_committed("search.graphql", looma_search::sdl());
+}
+
 /// The supergraph of the default deployment (every subgraph on its default port), as
 /// `looma compose` writes it; `looma serve router --supergraph schema/supergraph.graphql`
 /// serves it.
@@ -48,6 +53,11 @@ fn supergraph_is_committed() {
             url: "http://127.0.0.1:8207/graphql".into(),
             sdl: looma_resume::sdl(),
         },
+        looma_router::compose::SubgraphSource {
+            name: "search".into(),
+            url: "http://127.0.0.1:8210/graphql".into(),
+            sdl: looma_search::sdl(),
+        },
     ];
     let supergraph = looma_router::compose::compose(&sources).expect("our subgraphs compose");
     looma_router::supergraph::Supergraph::parse(&supergraph).expect("and the router loads them");
@@ -57,6 +67,7 @@ fn supergraph_is_committed() {
         committed == supergraph,
         "schema/supergraph.graphql is out of date; regenerate it with \
          `cargo run -- compose --subgraph identity=http://127.0.0.1:8211/graphql=schema/identity.graphql \\
-         --subgraph resume=http://127.0.0.1:8207/graphql=schema/resume.graphql --output schema/supergraph.graphql`"
+         --subgraph resume=http://127.0.0.1:8207/graphql=schema/resume.graphql \\
+         --subgraph search=http://127.0.0.1:8210/graphql=schema/search.graphql --output schema/supergraph.graphql`"
     );
 }

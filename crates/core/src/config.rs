@@ -1,5 +1,6 @@
 //! Layered configuration: built-in defaults, then `looma.toml` (or `--config FILE`), then the
-//! environment. `LOOMA_SECTION__KEY=value` sets `section.key`; `DATABASE_URL` and `REDIS_URL`
+//! environment. `LOOMA_SECTION__KEY=value` sets `section.key`; `DATABASE_URL`, `REDIS_URL`,
+//! `ELASTICSEARCH_URL` and `QDRANT_URL`
 //! are honoured as the conventional names for `database.url` and `cache.redis_url`.
 //!
 //! Errors name the key that was wrong and where its value came from, so a bad value stops
@@ -50,6 +51,16 @@ pub fn layered<T: Serialize + Default>(file: Option<&Path>) -> Figment {
             Env::raw()
                 .only(&["REDIS_URL"])
                 .map(|_| "cache.redis_url".into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["ELASTICSEARCH_URL"])
+                .map(|_| "search.elasticsearch_url".into()),
+        )
+        .merge(
+            Env::raw()
+                .only(&["QDRANT_URL"])
+                .map(|_| "search.qdrant_url".into()),
         )
 }
 

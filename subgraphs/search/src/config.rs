@@ -1,0 +1,99 @@
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The search component's settings (`[search]` in `looma.toml`, `LOOMA_SEARCH__*`;
+/// `ELASTICSEARCH_URL` and `QDRANT_URL` select the production backends).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    pub port: u16,
+    /// Where the embedded engines keep their indexes (tantivy and the vector graph).
+    pub data_dir: PathBuf,
+    /// Elasticsearch for full text instead of the embedded tantivy index.
+    pub elasticsearch_url: Option<String>,
+    /// Chinese analysis on Elasticsearch: `cjk_bigram` (built in), `ik` or `smartcn` (plugins).
+    pub elasticsearch_chinese_analysis: String,
+    /// Qdrant (gRPC, e.g. `http://qdrant:6334`) for vectors instead of the embedded graph.
+    pub qdrant_url: Option<String>,
+    /// Prefix of Elasticsearch index and Qdrant collection names.
+    pub index_prefix: String,
+    /// Largest `topK` of a vector, semantic or hybrid search.
+    pub max_top_k: usize,
+    /// Largest page of a text search (`first`).
+    pub max_page_size: usize,
+    /// Deepest result a text search may page to (`offset + first`).
+    pub max_result_window: usize,
+    /// Documents per `indexDocuments` call.
+    pub max_batch: usize,
+    /// How many of each list hybrid search fuses (text and vector candidates).
+    pub hybrid_candidates: usize,
+    /// Reciprocal rank fusion's k: `score = Σ 1 / (k + rank)`.
+    pub rrf_k: f64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            port: 8210,
+            data_dir: PathBuf::from("data/search"),
+            elasticsearch_url: None,
+            elasticsearch_chinese_analysis: "cjk_bigram".into(),
+            qdrant_url: None,
+            index_prefix: "looma".into(),
+            max_top_k: 500,
+            max_page_size: 100,
+            max_result_window: 10_000,
+            max_batch: 1_000,
+            hybrid_candidates: 100,
+            rrf_k: 60.0,
+        }
+    }
+}
+
+impl SearchConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("search.max_top_k", self.max_top_k),
+            ("search.max_page_size", self.max_page_size),
+            ("search.max_result_window", self.max_result_window),
+            ("search.max_batch", self.max_batch),
+            ("search.hybrid_candidates", self.hybrid_candidates),
+        ] {
+            if value == 0 {
+                return Err(format!("config key `{key}`: must be greater than 0"));
+            }
+        }
+        if self.max_top_k > 1_000 {
+            return Err("config key `search.max_top_k`: at most 1000".into());
+        }
+        if self.max_page_size > self.max_result_window {
+            return Err(
+                "config key `search.max_page_size`: must not exceed `search.max_result_window`"
+                    .into(),
+            );
+        }
+        if !(self.rrf_k.is_finite() && self.rrf_k >= 1.0) {
+            return Err("config key `search.rrf_k`: must be at least 1".into());
+        }
+        if !matches!(
+            self.elasticsearch_chinese_analysis.as_str(),
+            "cjk_bigram" | "ik" | "smartcn"
+        ) {
+            return Err(
+                "config key `search.elasticsearch_chinese_analysis`: one of cjk_bigram, ik, smartcn"
+                    .into(),
+            );
+        }
+        let valid_prefix = !self.index_prefix.is_empty()
+            && self
+                .index_prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'));
+        if !valid_prefix {
+            return Err(
+                "config key `search.index_prefix`: lowercase letters, digits, '-' and '_'".into(),
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+use looma_auth::AuthError;
+use looma_core::{CodedError, ErrorCode};
+use looma_search_engine::EngineError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("invalid `{field}`: {reason}")]
+    InvalidInput { field: String, reason: String },
+    #[error("invalid `{field}`: the vector has {got} dimensions; this index expects {expected}")]
+    DimensionMismatch {
+        field: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{0}")]
+    ModelUnavailable(String),
+    #[error("index writes need service credentials (an API key holding `search:index`)")]
+    ServiceOnly,
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("{0}")]
+    BackendUnavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl SearchError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        SearchError::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<EngineError> for SearchError {
+    fn from(error: EngineError) -> Self {
+        match error {
+            EngineError::InvalidQuery(reason) => SearchError::invalid("query", reason),
+            EngineError::DimensionMismatch { expected, got } => SearchError::DimensionMismatch {
+                field: "vector".into(),
+                expected,
+                got,
+            },
+            EngineError::Unavailable(message) => SearchError::BackendUnavailable(message),
+            EngineError::Internal(message) => SearchError::Internal(message),
+        }
+    }
+}
+
+impl From<looma_embed::EmbedError> for SearchError {
+    fn from(error: looma_embed::EmbedError) -> Self {
+        match error {
+            looma_embed::EmbedError::ModelUnavailable { .. } => {
+                SearchError::ModelUnavailable(error.to_string())
+            }
+            looma_embed::EmbedError::InvalidInput(reason) => SearchError::invalid("query", reason),
+            other => SearchError::Internal(format!("embedding failed: {other}")),
+        }
+    }
+}
+
+impl CodedError for SearchError {
+    fn code(&self) -> ErrorCode {
+        use SearchError::*;
+        match self {
+            InvalidInput { .. } | DimensionMismatch { .. } => ErrorCode::BadUserInput,
+            ModelUnavailable(_) => ErrorCode::ModelUnavailable,
+            ServiceOnly => ErrorCode::Forbidden,
+            Auth(error) => error.code(),
+            BackendUnavailable(_) => ErrorCode::BackendUnavailable,
+            Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn reason(&self) -> Option<&'static str> {
+        match self {
+            SearchError::DimensionMismatch { .. } => Some("DIMENSION_MISMATCH"),
+            SearchError::ServiceOnly => Some("SERVICE_CREDENTIALS_REQUIRED"),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! `looma eval search`: nDCG@10 of text, semantic and hybrid search over the judged set in
+//! `tests/fixtures/search/` (documents, queries with graded relevance). The documents are
+//! embedded with the real model and indexed into fresh embedded engines; the queries run
+//! through [`SearchService`], exactly as the API runs them.
+
+use crate::service::{Hit, RankedRequest, TextRequest};
+use crate::{Engines, SearchConfig, SearchError, SearchService};
+use looma_embed::EmbeddingService;
+use looma_search_engine::{Collection, Document, DocumentFields, Filters};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+const CUTOFF: usize = 10;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JudgedDocument {
+    id: String,
+    collection: String,
+    title: String,
+    content: String,
+    #[serde(default)]
+    skills: Vec<String>,
+    city: Option<String>,
+    degree: Option<String>,
+    years: Option<f64>,
+    salary_min: Option<f64>,
+    salary_max: Option<f64>,
+    status: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct JudgedQuery {
+    pub id: String,
+    pub collection: String,
+    pub query: String,
+    pub language: String,
+    pub kind: String,
+    pub relevant: HashMap<String, u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    Text,
+    Semantic,
+    Hybrid,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Text, Mode::Semantic, Mode::Hybrid];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Text => "text",
+            Mode::Semantic => "semantic",
+            Mode::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// nDCG@10 per query and mode.
+pub struct Report {
+    pub queries: Vec<JudgedQuery>,
+    /// `scores[mode][query index]`.
+    pub scores: BTreeMap<Mode, Vec<f64>>,
+    /// Modes that could not run, with the reason (the model is missing).
+    pub skipped: Vec<(Mode, String)>,
+}
+
+impl Report {
+    pub fn mean(&self, mode: Mode) -> Option<f64> {
+        self.mean_where(mode, |_| true)
+    }
+
+    fn mean_where(&self, mode: Mode, keep: impl Fn(&JudgedQuery) -> bool) -> Option<f64> {
+        let scores = self.scores.get(&mode)?;
+        let picked: Vec<f64> = self
+            .queries
+            .iter()
+            .zip(scores)
+            .filter(|(q, _)| keep(q))
+            .map(|(_, s)| *s)
+            .collect();
+        (!picked.is_empty()).then(|| picked.iter().sum::<f64>() / picked.len() as f64)
+    }
+
+    pub fn render(&self, verbose: bool) -> String {
+        let mut out = format!("nDCG@{CUTOFF} over {} judged queries\n", self.queries.len());
+        out.push_str(&format!(
+            "{:<10} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10}\n",
+            "mode", "all", "zh", "en", "mixed", "keyword", "paraphrase"
+        ));
+        for mode in Mode::ALL {
+            if let Some((_, reason)) = self.skipped.iter().find(|(m, _)| *m == mode) {
+                out.push_str(&format!("{:<10} skipped: {reason}\n", mode.name()));
+                continue;
+            }
+            let cell = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.3}"));
+            out.push_str(&format!(
+                "{:<10} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10}\n",
+                mode.name(),
+                cell(self.mean(mode)),
+                cell(self.mean_where(mode, |q| q.language == "zh")),
+                cell(self.mean_where(mode, |q| q.language == "en")),
+                cell(self.mean_where(mode, |q| q.language == "mixed")),
+                cell(self.mean_where(mode, |q| q.kind == "keyword")),
+                cell(self.mean_where(mode, |q| q.kind == "paraphrase")),
+            ));
+        }
+        if verbose {
+            for (i, query) in self.queries.iter().enumerate() {
+                let per_mode: Vec<String> = Mode::ALL
+                    .iter()
+                    .filter_map(|m| {
+                        self.scores
+                            .get(m)
+                            .map(|s| format!("{} {:.2}", m.name(), s[i]))
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "{} [{} {}] {:?}: {}\n",
+                    query.id,
+                    query.language,
+                    query.kind,
+                    query.query,
+                    per_mode.join("  ")
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Normalized discounted cumulative gain at `k` with gains `2^grade - 1`.
+pub fn ndcg_at(ranked: &[String], relevant: &HashMap<String, u8>, k: usize) -> f64 {
+    let gain = |grade: u8| f64::from((1u32 << grade.min(8)) - 1);
+    let dcg: f64 = ranked
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, id)| gain(relevant.get(id).copied().unwrap_or(0)) / ((i + 2) as f64).log2())
+        .sum();
+    let mut grades: Vec<u8> = relevant.values().copied().collect();
+    grades.sort_unstable_by(|a, b| b.cmp(a));
+    let ideal: f64 = grades
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, grade)| gain(*grade) / ((i + 2) as f64).log2())
+        .sum();
+    if ideal == 0.0 { 0.0 } else { dcg / ideal }
+}
+
+fn collection(name: &str) -> Result<Collection, SearchError> {
+    Collection::parse(&name.to_ascii_lowercase())
+        .ok_or_else(|| SearchError::invalid("collection", format!("unknown collection `{name}`")))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SearchError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SearchError::Internal(format!("reading {}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| SearchError::Internal(format!("parsing {}: {e}", path.display())))
+}
+
+/// Indexes the judged documents into fresh engines under `work_dir` and runs every query in
+/// every mode the model allows.
+pub async fn evaluate(
+    fixtures: &Path,
+    embedder: EmbeddingService,
+    work_dir: &Path,
+) -> Result<Report, SearchError> {
+    let judged: Vec<JudgedDocument> = read_json(&fixtures.join("documents.json"))?;
+    let queries: Vec<JudgedQuery> = read_json(&fixtures.join("queries.json"))?;
+    let engines = Engines::ephemeral(work_dir, embedder.dimension())?;
+    let service = SearchService::new(engines, embedder.clone(), SearchConfig::default());
+
+    let mut skipped = Vec::new();
+    let texts: Vec<String> = judged
+        .iter()
+        .map(|d| format!("{}. {}", d.title, d.content))
+        .collect();
+    let vectors = match embedder.embed(texts).await {
+        Ok(vectors) => Some(vectors),
+        Err(error) => {
+            let reason = error.to_string();
+            skipped.push((Mode::Semantic, reason.clone()));
+            skipped.push((Mode::Hybrid, reason));
+            None
+        }
+    };
+    let mut documents = Vec::with_capacity(judged.len());
+    for (i, doc) in judged.into_iter().enumerate() {
+        documents.push(Document {
+            collection: collection(&doc.collection)?,
+            id: doc.id,
+            title: doc.title,
+            content: doc.content,
+            fields: DocumentFields {
+                skills: doc.skills,
+                city: doc.city,
+                degree: doc.degree,
+                years: doc.years,
+                salary_min: doc.salary_min,
+                salary_max: doc.salary_max,
+                status: doc.status,
+                name: doc.name,
+            },
+            metadata: serde_json::Value::Null,
+            vector: vectors.as_ref().and_then(|v| v.get(i).cloned()),
+        });
+    }
+    service.index(documents).await?;
+
+    let mut scores: BTreeMap<Mode, Vec<f64>> = BTreeMap::new();
+    for query in &queries {
+        let collection = collection(&query.collection)?;
+        for mode in Mode::ALL {
+            if skipped.iter().any(|(m, _)| *m == mode) {
+                continue;
+            }
+            let hits = run(&service, mode, collection, &query.query).await?;
+            let ranked: Vec<String> = hits.into_iter().map(|h| h.id).collect();
+            scores
+                .entry(mode)
+                .or_default()
+                .push(ndcg_at(&ranked, &query.relevant, CUTOFF));
+        }
+    }
+    Ok(Report {
+        queries,
+        scores,
+        skipped,
+    })
+}
+
+async fn run(
+    service: &SearchService,
+    mode: Mode,
+    collection: Collection,
+    query: &str,
+) -> Result<Vec<Hit>, SearchError> {
+    let ranked = RankedRequest {
+        collection,
+        top_k: CUTOFF,
+        filters: Filters::default(),
+    };
+    match mode {
+        Mode::Text => Ok(service
+            .text_search(TextRequest {
+                collection,
+                query: query.to_owned(),
+                filters: Filters::default(),
+                facets: Vec::new(),
+                first: CUTOFF,
+                after: None,
+                fuzzy: true,
+                highlight: false,
+            })
+            .await?
+            .hits),
+        Mode::Semantic => service.semantic_search(ranked, query).await,
+        Mode::Hybrid => service.hybrid_search(ranked, query, None).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn ndcg_is_one_for_the_ideal_order_and_lower_otherwise() {
+        let relevant: HashMap<String, u8> = [("a".to_owned(), 3), ("b".to_owned(), 1)]
+            .into_iter()
+            .collect();
+        assert!((ndcg_at(&ids(&["a", "b", "x"]), &relevant, 10) - 1.0).abs() < 1e-12);
+        let swapped = ndcg_at(&ids(&["b", "a"]), &relevant, 10);
+        // DCG = 1/1 + 7/log2(3); IDCG = 7 + 1/log2(3).
+        let expected = (1.0 + 7.0 / 3f64.log2()) / (7.0 + 1.0 / 3f64.log2());
+        assert!((swapped - expected).abs() < 1e-12, "{swapped}");
+        assert_eq!(ndcg_at(&ids(&["x", "y"]), &relevant, 10), 0.0);
+        assert_eq!(ndcg_at(&ids(&["a"]), &HashMap::new(), 10), 0.0);
+        // Beyond the cutoff nothing counts.
+        let late: Vec<String> = (0..10)
+            .map(|i| format!("n{i}"))
+            .chain(ids(&["a"]))
+            .collect();
+        assert_eq!(ndcg_at(&late, &relevant, 10), 0.0);
+    }
+}

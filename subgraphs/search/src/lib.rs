@@ -1,0 +1,108 @@
+//! The search subgraph (port 8210): full-text, vector, semantic and hybrid search plus
+//! suggestions over resumes, jobs and knowledge documents, with index writes from the
+//! owning subgraphs.
+//!
+//! Rooms: `schema.rs` (GraphQL, thin), `service.rs` (use cases), `domain/` (pure: rank
+//! fusion, cursors, validation), `engines.rs` (embedded tantivy + usearch by default,
+//! Elasticsearch / Qdrant when configured), `eval.rs` (`looma eval search`), `corpus.rs`
+//! (generated documents for benchmarks).
+
+pub mod config;
+pub mod corpus;
+pub mod domain;
+pub mod engines;
+mod error;
+pub mod eval;
+pub mod schema;
+pub mod service;
+
+pub use config::SearchConfig;
+pub use engines::Engines;
+pub use error::SearchError;
+pub use service::SearchService;
+
+use async_graphql::SDLExportOptions;
+use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::post;
+use looma_auth::{Authenticator, CredentialVerifier, ForwardedPrincipalCodec};
+use looma_embed::EmbeddingService;
+use looma_server::ReadinessCheck;
+use schema::SearchSchema;
+use std::sync::Arc;
+
+pub const COMPONENT: &str = "search";
+
+/// Largest request body: a batch of documents with their vectors.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Opens the configured engines and builds the service.
+pub fn start(
+    config: SearchConfig,
+    embedder: EmbeddingService,
+) -> Result<SearchService, SearchError> {
+    let engines = Engines::open(&config, embedder.dimension())?;
+    tracing::info!(
+        text = engines.text.backend(),
+        vector = engines.vector.backend(),
+        "search engines open"
+    );
+    Ok(SearchService::new(engines, embedder, config))
+}
+
+#[derive(Clone)]
+struct AppState {
+    schema: SearchSchema,
+    authenticator: Authenticator,
+}
+
+/// The HTTP routes: `/graphql`, `/health`, `/ready`.
+pub fn router(
+    service: SearchService,
+    verifier: Arc<dyn CredentialVerifier>,
+    forwarded: Option<ForwardedPrincipalCodec>,
+) -> Router {
+    let state = AppState {
+        schema: schema::build_schema(service.clone()),
+        authenticator: Authenticator::new(verifier, forwarded),
+    };
+    let checks = vec![ReadinessCheck::new("indexes", move || {
+        let service = service.clone();
+        Box::pin(async move { service.stats().await.map(|_| ()).map_err(|e| e.to_string()) })
+    })];
+    let routes = Router::new()
+        .route("/graphql", post(graphql))
+        .with_state(state)
+        .merge(looma_server::health_routes(COMPONENT, checks));
+    looma_server::with_edge_layers(routes, MAX_BODY_BYTES)
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    looma_server::execute_graphql(
+        &state.schema,
+        &state.authenticator,
+        &headers,
+        request,
+        |req| req,
+    )
+    .await
+}
+
+/// The subgraph's federation SDL, as `_service { sdl }` returns it.
+pub fn sdl() -> String {
+    async_graphql::Schema::build(
+        schema::Query,
+        schema::Mutation,
+        async_graphql::EmptySubscription,
+    )
+    .enable_federation()
+    .finish()
+    .sdl_with_options(SDLExportOptions::new().federation())
+}

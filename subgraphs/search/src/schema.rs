@@ -1,0 +1,647 @@
+//! The search subgraph's GraphQL surface: thin resolvers that check permissions, convert
+//! arguments and call the service. Hits carry the owning entity (`Resume` / `Job` by key)
+//! so the router fetches details from the subgraph that owns them.
+
+use crate::SearchError;
+use crate::service::{Hit, RankedRequest, SearchService, TextRequest};
+use async_graphql::types::Json;
+use async_graphql::{
+    ComplexObject, Context, EmptySubscription, Enum, ID, InputObject, Object, Result, Schema,
+    SimpleObject,
+};
+use looma_auth::{Principal, PrincipalKind, permission};
+use looma_core::GraphqlResultExt;
+use looma_search_engine::{
+    Collection, Document, DocumentFields, FacetField, Filters, Metric,
+    SuggestionKind as EngineSuggestionKind,
+};
+use looma_server::require;
+
+pub type SearchSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn build_schema(service: SearchService) -> SearchSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .limit_depth(16)
+        .limit_complexity(5_000)
+        .data(service)
+        .finish()
+}
+
+fn service<'a>(ctx: &Context<'a>) -> &'a SearchService {
+    ctx.data_unchecked::<SearchService>()
+}
+
+// ---- types ---------------------------------------------------------------------------
+
+/// What is searched: candidates' resumes, job postings, or the assistant's knowledge documents.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SearchCollection {
+    Resumes,
+    Jobs,
+    Knowledge,
+}
+
+impl From<SearchCollection> for Collection {
+    fn from(value: SearchCollection) -> Self {
+        match value {
+            SearchCollection::Resumes => Collection::Resumes,
+            SearchCollection::Jobs => Collection::Jobs,
+            SearchCollection::Knowledge => Collection::Knowledge,
+        }
+    }
+}
+
+impl From<Collection> for SearchCollection {
+    fn from(value: Collection) -> Self {
+        match value {
+            Collection::Resumes => SearchCollection::Resumes,
+            Collection::Jobs => SearchCollection::Jobs,
+            Collection::Knowledge => SearchCollection::Knowledge,
+        }
+    }
+}
+
+/// Reading a collection needs `search:read` plus the owner's read permission.
+fn require_read<'a>(ctx: &Context<'a>, collection: SearchCollection) -> Result<&'a Principal> {
+    let principal = require(ctx, permission::SEARCH_READ)?;
+    match collection {
+        SearchCollection::Resumes => require(ctx, permission::RESUME_READ),
+        SearchCollection::Jobs => require(ctx, permission::JOB_READ),
+        SearchCollection::Knowledge => Ok(principal),
+    }
+}
+
+/// Index writes: service credentials (API keys, signed service principals) holding
+/// `search:index`; people never write indexes directly, whatever their role.
+fn require_indexer(ctx: &Context<'_>) -> Result<()> {
+    let principal = require(ctx, permission::SEARCH_INDEX)?;
+    if principal.kind != PrincipalKind::Service {
+        return Err(SearchError::ServiceOnly).gql();
+    }
+    Ok(())
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum SearchFacetField {
+    Skills,
+    City,
+    Degree,
+    Status,
+}
+
+impl From<SearchFacetField> for FacetField {
+    fn from(value: SearchFacetField) -> Self {
+        match value {
+            SearchFacetField::Skills => FacetField::Skills,
+            SearchFacetField::City => FacetField::City,
+            SearchFacetField::Degree => FacetField::Degree,
+            SearchFacetField::Status => FacetField::Status,
+        }
+    }
+}
+
+impl From<FacetField> for SearchFacetField {
+    fn from(value: FacetField) -> Self {
+        match value {
+            FacetField::Skills => SearchFacetField::Skills,
+            FacetField::City => SearchFacetField::City,
+            FacetField::Degree => SearchFacetField::Degree,
+            FacetField::Status => SearchFacetField::Status,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum VectorMetric {
+    /// Cosine similarity (score in [-1, 1]).
+    Cosine,
+    /// Dot product.
+    Dot,
+    /// Euclidean distance; `score` is `1 / (1 + distance)` and `distance` is set.
+    Euclidean,
+}
+
+impl From<VectorMetric> for Metric {
+    fn from(value: VectorMetric) -> Self {
+        match value {
+            VectorMetric::Cosine => Metric::Cosine,
+            VectorMetric::Dot => Metric::Dot,
+            VectorMetric::Euclidean => Metric::Euclidean,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum SuggestionKind {
+    Title,
+    Skill,
+    /// A candidate's name (only for callers holding `resume:pii`) or a company's name.
+    Name,
+}
+
+impl From<EngineSuggestionKind> for SuggestionKind {
+    fn from(value: EngineSuggestionKind) -> Self {
+        match value {
+            EngineSuggestionKind::Title => SuggestionKind::Title,
+            EngineSuggestionKind::Skill => SuggestionKind::Skill,
+            EngineSuggestionKind::Name => SuggestionKind::Name,
+        }
+    }
+}
+
+/// Constraints every result must meet. Lists are alternatives (any value matches) except
+/// `skills`, which must all be present; skill aliases (`k8s`) are accepted.
+#[derive(InputObject, Default)]
+pub struct SearchFilter {
+    /// Every one of these skills.
+    pub skills: Option<Vec<String>>,
+    /// At least one of these skills.
+    pub any_skills: Option<Vec<String>>,
+    pub cities: Option<Vec<String>>,
+    /// Education level codes: HIGH_SCHOOL, ASSOCIATE, BACHELOR, MASTER, DOCTORATE.
+    pub degrees: Option<Vec<String>>,
+    pub statuses: Option<Vec<String>>,
+    pub min_years: Option<f64>,
+    pub max_years: Option<f64>,
+    /// The document's salary range must overlap `[salaryMin, salaryMax]`.
+    pub salary_min: Option<f64>,
+    pub salary_max: Option<f64>,
+}
+
+impl From<SearchFilter> for Filters {
+    fn from(value: SearchFilter) -> Self {
+        Filters {
+            skills_all: value.skills.unwrap_or_default(),
+            skills_any: value.any_skills.unwrap_or_default(),
+            cities: value.cities.unwrap_or_default(),
+            degrees: value.degrees.unwrap_or_default(),
+            statuses: value.statuses.unwrap_or_default(),
+            min_years: value.min_years,
+            max_years: value.max_years,
+            salary_min: value.salary_min,
+            salary_max: value.salary_max,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct TextSearchOptions {
+    #[graphql(default_with = "SearchCollection::Resumes")]
+    pub collection: SearchCollection,
+    pub filter: Option<SearchFilter>,
+    /// Count matching documents per value of these fields.
+    #[graphql(default)]
+    pub facets: Vec<SearchFacetField>,
+    #[graphql(default = 20)]
+    pub first: i32,
+    pub after: Option<String>,
+    /// Typo tolerance: words of 5+ characters match at one edit, 9+ at two.
+    #[graphql(default = true)]
+    pub fuzzy: bool,
+    #[graphql(default = true)]
+    pub highlight: bool,
+}
+
+impl Default for TextSearchOptions {
+    fn default() -> Self {
+        TextSearchOptions {
+            collection: SearchCollection::Resumes,
+            filter: None,
+            facets: Vec::new(),
+            first: 20,
+            after: None,
+            fuzzy: true,
+            highlight: true,
+        }
+    }
+}
+
+/// A matched fragment of one field; matches are wrapped in `<em>…</em>`, the rest is
+/// HTML-escaped.
+#[derive(SimpleObject)]
+pub struct SearchHighlight {
+    pub field: String,
+    pub fragment: String,
+}
+
+/// A resume, resolved by the resume subgraph.
+#[derive(SimpleObject)]
+#[graphql(name = "Resume", unresolvable = "id")]
+pub struct ResumeRef {
+    pub id: ID,
+}
+
+/// A job posting, resolved by the subgraph that owns jobs.
+#[derive(SimpleObject)]
+#[graphql(name = "Job", unresolvable = "id")]
+pub struct JobRef {
+    pub id: ID,
+}
+
+/// One result. `textRank`/`vectorRank` say where each ranking placed it (1-based; null when
+/// that ranking did not return it): hybrid search shows both.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct SearchHit {
+    pub id: ID,
+    pub collection: SearchCollection,
+    pub title: String,
+    /// A plain-text excerpt around the best match (or the beginning).
+    pub snippet: String,
+    /// Higher is better: BM25 for text, similarity for vectors, the fused RRF score for hybrid.
+    pub score: f64,
+    /// Returned as the owner indexed it.
+    pub metadata: Json<serde_json::Value>,
+    pub highlights: Vec<SearchHighlight>,
+    pub text_rank: Option<i32>,
+    pub text_score: Option<f64>,
+    pub vector_rank: Option<i32>,
+    pub vector_score: Option<f64>,
+    /// Euclidean distance (vector search with `EUCLIDEAN`).
+    pub distance: Option<f64>,
+}
+
+#[ComplexObject]
+impl SearchHit {
+    /// The resume this hit is (RESUMES collection), resolved by the resume subgraph.
+    async fn resume(&self) -> Option<ResumeRef> {
+        (self.collection == SearchCollection::Resumes).then(|| ResumeRef {
+            id: self.id.clone(),
+        })
+    }
+
+    /// The job this hit is (JOBS collection).
+    async fn job(&self) -> Option<JobRef> {
+        (self.collection == SearchCollection::Jobs).then(|| JobRef {
+            id: self.id.clone(),
+        })
+    }
+}
+
+fn rank(value: Option<usize>) -> Option<i32> {
+    value.map(|r| i32::try_from(r).unwrap_or(i32::MAX))
+}
+
+impl From<Hit> for SearchHit {
+    fn from(hit: Hit) -> Self {
+        SearchHit {
+            id: ID(hit.id),
+            collection: hit.collection.into(),
+            title: hit.title,
+            snippet: hit.snippet,
+            score: hit.score,
+            metadata: Json(hit.metadata),
+            highlights: hit
+                .highlights
+                .into_iter()
+                .map(|h| SearchHighlight {
+                    field: h.field,
+                    fragment: h.fragment,
+                })
+                .collect(),
+            text_rank: rank(hit.text_rank),
+            text_score: hit.text_score.map(f64::from),
+            vector_rank: rank(hit.vector_rank),
+            vector_score: hit.vector_score.map(f64::from),
+            distance: hit.distance.map(f64::from),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct SearchFacet {
+    pub field: SearchFacetField,
+    /// Most frequent first.
+    pub values: Vec<FacetValue>,
+}
+
+/// Relay page information, shared by every subgraph's connections.
+#[derive(SimpleObject)]
+#[graphql(shareable)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct TextSearchResult {
+    pub hits: Vec<SearchHit>,
+    /// Documents matching the query and filters (all pages).
+    pub total: u64,
+    pub facets: Vec<SearchFacet>,
+    /// Pass `endCursor` as `options.after` for the next page.
+    pub page_info: PageInfo,
+}
+
+#[derive(SimpleObject)]
+pub struct Suggestion {
+    pub text: String,
+    pub kind: SuggestionKind,
+    /// How many documents carry it.
+    pub count: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct CollectionStats {
+    pub collection: SearchCollection,
+    pub documents: u64,
+    pub vectors: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct SearchBackends {
+    /// `tantivy` or `elasticsearch`.
+    pub text: String,
+    /// `usearch` or `qdrant`.
+    pub vector: String,
+    pub dimension: i32,
+    pub collections: Vec<CollectionStats>,
+}
+
+/// A document as its owner sends it for indexing.
+#[derive(InputObject)]
+pub struct IndexDocumentInput {
+    /// The owner's entity id (resume id, job id), unique within the collection.
+    pub id: ID,
+    pub collection: SearchCollection,
+    pub title: String,
+    pub content: String,
+    #[graphql(default)]
+    pub skills: Vec<String>,
+    pub city: Option<String>,
+    pub degree: Option<String>,
+    pub years: Option<f64>,
+    pub salary_min: Option<f64>,
+    pub salary_max: Option<f64>,
+    pub status: Option<String>,
+    /// A person's or company's name: searchable; suggested only to callers allowed to see it.
+    pub name: Option<String>,
+    pub metadata: Option<Json<serde_json::Value>>,
+    /// The owner's embedding of the document (the index's dimension).
+    pub vector: Option<Vec<f32>>,
+}
+
+impl From<IndexDocumentInput> for Document {
+    fn from(input: IndexDocumentInput) -> Self {
+        Document {
+            id: input.id.to_string(),
+            collection: input.collection.into(),
+            title: input.title,
+            content: input.content,
+            fields: DocumentFields {
+                skills: input.skills,
+                city: input.city,
+                degree: input.degree,
+                years: input.years,
+                salary_min: input.salary_min,
+                salary_max: input.salary_max,
+                status: input.status,
+                name: input.name,
+            },
+            metadata: input
+                .metadata
+                .map(|m| m.0)
+                .unwrap_or(serde_json::Value::Null),
+            vector: input.vector,
+        }
+    }
+}
+
+fn ranked(
+    collection: SearchCollection,
+    top_k: i32,
+    filter: Option<SearchFilter>,
+) -> Result<RankedRequest> {
+    Ok(RankedRequest {
+        collection: collection.into(),
+        top_k: usize::try_from(top_k)
+            .map_err(|_| SearchError::invalid("topK", format!("must be at least 1 (got {top_k})")))
+            .gql()?,
+        filters: filter.map(Filters::from).unwrap_or_default(),
+    })
+}
+
+fn hits(hits: Vec<Hit>) -> Vec<SearchHit> {
+    hits.into_iter().map(SearchHit::from).collect()
+}
+
+// ---- operations ------------------------------------------------------------------------
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Full-text search (BM25). Syntax: words (any may match, more matches rank higher),
+    /// `"a phrase"`, `+required`, `-excluded`, `AND`/`OR`/`NOT` and parentheses. Chinese is
+    /// segmented into words. Typo tolerant unless `fuzzy: false`. Needs `search:read` and
+    /// read access to the collection (`resume:read`, `job:read`).
+    async fn text_search(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        options: Option<TextSearchOptions>,
+    ) -> Result<TextSearchResult> {
+        let options = options.unwrap_or_default();
+        require_read(ctx, options.collection)?;
+        let first = usize::try_from(options.first)
+            .map_err(|_| SearchError::invalid("first", "must be at least 1"))
+            .gql()?;
+        let page = service(ctx)
+            .text_search(TextRequest {
+                collection: options.collection.into(),
+                query,
+                filters: options.filter.map(Filters::from).unwrap_or_default(),
+                facets: options.facets.into_iter().map(FacetField::from).collect(),
+                first,
+                after: options.after,
+                fuzzy: options.fuzzy,
+                highlight: options.highlight,
+            })
+            .await
+            .gql()?;
+        Ok(TextSearchResult {
+            hits: hits(page.hits),
+            total: page.total,
+            facets: page
+                .facets
+                .into_iter()
+                .map(|facet| SearchFacet {
+                    field: facet.field.into(),
+                    values: facet
+                        .values
+                        .into_iter()
+                        .map(|v| FacetValue {
+                            value: v.value,
+                            count: v.count,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                end_cursor: page.end_cursor,
+            },
+        })
+    }
+
+    /// Nearest neighbours of a vector (the index's dimension, see `searchBackends`).
+    async fn vector_search(
+        &self,
+        ctx: &Context<'_>,
+        vector: Vec<f32>,
+        #[graphql(default = 10)] top_k: i32,
+        filter: Option<SearchFilter>,
+        #[graphql(default_with = "VectorMetric::Cosine")] metric: VectorMetric,
+        #[graphql(default_with = "SearchCollection::Resumes")] collection: SearchCollection,
+    ) -> Result<Vec<SearchHit>> {
+        require_read(ctx, collection)?;
+        let request = ranked(collection, top_k, filter)?;
+        let found = service(ctx)
+            .vector_search(request, vector, metric.into())
+            .await
+            .gql()?;
+        Ok(hits(found))
+    }
+
+    /// Search by meaning: the query is embedded (all-MiniLM-L6-v2), then searched by cosine
+    /// similarity. `MODEL_UNAVAILABLE` when the model is not installed.
+    async fn semantic_search(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        #[graphql(default = 10)] top_k: i32,
+        filter: Option<SearchFilter>,
+        #[graphql(default_with = "SearchCollection::Resumes")] collection: SearchCollection,
+    ) -> Result<Vec<SearchHit>> {
+        require_read(ctx, collection)?;
+        let request = ranked(collection, top_k, filter)?;
+        let found = service(ctx).semantic_search(request, &query).await.gql()?;
+        Ok(hits(found))
+    }
+
+    /// Text and semantic rankings fused by reciprocal rank fusion (`Σ 1/(rrfK + rank)`); each
+    /// hit shows its `textRank` and `vectorRank`.
+    async fn hybrid_search(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        #[graphql(default = 10)] top_k: i32,
+        filter: Option<SearchFilter>,
+        #[graphql(default_with = "SearchCollection::Resumes")] collection: SearchCollection,
+        #[graphql(
+            desc = "Fusion constant; larger values flatten the advantage of top ranks (default 60)."
+        )]
+        rrf_k: Option<f64>,
+    ) -> Result<Vec<SearchHit>> {
+        require_read(ctx, collection)?;
+        let request = ranked(collection, top_k, filter)?;
+        let found = service(ctx)
+            .hybrid_search(request, &query, rrf_k)
+            .await
+            .gql()?;
+        Ok(hits(found))
+    }
+
+    /// Completions as the user types: titles, skills and names whose words start with
+    /// `prefix` (typo tolerant for longer prefixes), most frequent first. Candidate names are
+    /// suggested only to callers holding `resume:pii`.
+    async fn suggest(
+        &self,
+        ctx: &Context<'_>,
+        prefix: String,
+        #[graphql(default_with = "SearchCollection::Resumes")] collection: SearchCollection,
+        #[graphql(default = 8)] limit: i32,
+    ) -> Result<Vec<Suggestion>> {
+        let principal = require_read(ctx, collection)?;
+        let limit = crate::domain::validate::count("limit", limit, 20).gql()?;
+        let mut kinds = vec![EngineSuggestionKind::Title, EngineSuggestionKind::Skill];
+        let names_visible = match collection {
+            SearchCollection::Resumes => principal.has(permission::RESUME_PII),
+            SearchCollection::Jobs | SearchCollection::Knowledge => true,
+        };
+        if names_visible {
+            kinds.push(EngineSuggestionKind::Name);
+        }
+        let found = service(ctx)
+            .suggest(collection.into(), &prefix, limit, kinds)
+            .await
+            .gql()?;
+        Ok(found
+            .into_iter()
+            .map(|s| Suggestion {
+                text: s.text,
+                kind: s.kind.into(),
+                count: s.count,
+            })
+            .collect())
+    }
+
+    /// Which backends serve search and how many documents each collection holds.
+    async fn search_backends(&self, ctx: &Context<'_>) -> Result<SearchBackends> {
+        require(ctx, permission::SEARCH_READ)?;
+        let service = service(ctx);
+        let stats = service.stats().await.gql()?;
+        Ok(SearchBackends {
+            text: service.engines().text.backend().to_owned(),
+            vector: service.engines().vector.backend().to_owned(),
+            dimension: i32::try_from(service.dimension()).unwrap_or(i32::MAX),
+            collections: stats
+                .into_iter()
+                .map(|s| CollectionStats {
+                    collection: s.collection.into(),
+                    documents: s.documents,
+                    vectors: s.vectors,
+                })
+                .collect(),
+        })
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Inserts or replaces documents (searchable when this returns). Service credentials
+    /// holding `search:index` only. Returns the number of documents written.
+    async fn index_documents(
+        &self,
+        ctx: &Context<'_>,
+        documents: Vec<IndexDocumentInput>,
+    ) -> Result<i32> {
+        require_indexer(ctx)?;
+        let documents: Vec<Document> = documents.into_iter().map(Document::from).collect();
+        let written = service(ctx).index(documents).await.gql()?;
+        Ok(i32::try_from(written).unwrap_or(i32::MAX))
+    }
+
+    /// Removes documents by id (unknown ids are ignored). Service credentials only.
+    async fn remove_documents(
+        &self,
+        ctx: &Context<'_>,
+        collection: SearchCollection,
+        ids: Vec<ID>,
+    ) -> Result<i32> {
+        require_indexer(ctx)?;
+        let ids: Vec<String> = ids.into_iter().map(|id| id.to_string()).collect();
+        let removed = service(ctx).remove(collection.into(), ids).await.gql()?;
+        Ok(i32::try_from(removed).unwrap_or(i32::MAX))
+    }
+
+    /// Empties a collection before a rebuild (`looma search reindex`). Service credentials only.
+    async fn clear_collection(
+        &self,
+        ctx: &Context<'_>,
+        collection: SearchCollection,
+    ) -> Result<bool> {
+        require_indexer(ctx)?;
+        service(ctx).clear(collection.into()).await.gql()?;
+        Ok(true)
+    }
+}

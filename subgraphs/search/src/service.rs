@@ -1,0 +1,506 @@
+//! The search use cases: index and remove documents, and the five query kinds. Validation
+//! and fusion rules live in `domain/`; the engines behind `Engines` do the searching.
+
+use crate::domain::fusion::{self, Ranked};
+use crate::domain::{cursor, validate};
+use crate::engines::Engines;
+use crate::{SearchConfig, SearchError};
+use looma_embed::EmbeddingService;
+use looma_search_engine::{
+    Collection, Document, Facet, FacetField, Filters, Highlight, Metric, StoredDocument,
+    SuggestQuery, Suggestion, SuggestionKind, TextQuery, VectorHit, VectorPoint, VectorQuery,
+};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Characters of content shown as the snippet of a hit found by meaning only.
+const SNIPPET_CHARS: usize = 160;
+
+#[derive(Clone)]
+pub struct SearchService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engines: Engines,
+    embedder: EmbeddingService,
+    config: SearchConfig,
+}
+
+/// A text search as the API receives it.
+#[derive(Clone, Debug)]
+pub struct TextRequest {
+    pub collection: Collection,
+    pub query: String,
+    pub filters: Filters,
+    pub facets: Vec<FacetField>,
+    pub first: usize,
+    pub after: Option<String>,
+    pub fuzzy: bool,
+    pub highlight: bool,
+}
+
+/// One result, whichever way it was found. Rank fields are set by the searches that ranked it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    pub id: String,
+    pub collection: Collection,
+    pub title: String,
+    pub snippet: String,
+    pub score: f64,
+    pub metadata: serde_json::Value,
+    pub highlights: Vec<Highlight>,
+    pub text_rank: Option<usize>,
+    pub text_score: Option<f32>,
+    pub vector_rank: Option<usize>,
+    pub vector_score: Option<f32>,
+    /// Euclidean distance, for vector searches with that metric.
+    pub distance: Option<f32>,
+}
+
+pub struct TextPage {
+    pub hits: Vec<Hit>,
+    pub total: u64,
+    pub facets: Vec<Facet>,
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+/// A vector-ranked search (vector, semantic or hybrid) without paging.
+#[derive(Clone, Debug)]
+pub struct RankedRequest {
+    pub collection: Collection,
+    pub top_k: usize,
+    pub filters: Filters,
+}
+
+/// Per-collection document counts, for operators and reindex checks.
+pub struct CollectionStats {
+    pub collection: Collection,
+    pub documents: u64,
+    pub vectors: u64,
+}
+
+impl SearchService {
+    pub fn new(engines: Engines, embedder: EmbeddingService, config: SearchConfig) -> Self {
+        SearchService {
+            inner: Arc::new(Inner {
+                engines,
+                embedder,
+                config,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &SearchConfig {
+        &self.inner.config
+    }
+
+    pub fn engines(&self) -> &Engines {
+        &self.inner.engines
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.inner.engines.vector.dimension()
+    }
+
+    // ---- writes ----------------------------------------------------------------------
+
+    /// Inserts or replaces documents (text and, when present, vectors). A document sent
+    /// without a vector loses any vector it had. Idempotent: owners retry freely.
+    pub async fn index(&self, documents: Vec<Document>) -> Result<usize, SearchError> {
+        let max = self.inner.config.max_batch;
+        if documents.len() > max {
+            return Err(SearchError::invalid(
+                "documents",
+                format!("at most {max} documents per call"),
+            ));
+        }
+        let dimension = self.dimension();
+        for (at, doc) in documents.iter().enumerate() {
+            validate::document(at, doc, dimension)?;
+        }
+        let mut by_collection: HashMap<Collection, Vec<Document>> = HashMap::new();
+        for doc in documents {
+            by_collection.entry(doc.collection).or_default().push(doc);
+        }
+        let mut written = 0;
+        for (collection, docs) in by_collection {
+            // Last write wins within one batch too.
+            let mut latest: HashMap<String, usize> = HashMap::new();
+            for (i, doc) in docs.iter().enumerate() {
+                latest.insert(doc.id.clone(), i);
+            }
+            let docs: Vec<Document> = docs
+                .into_iter()
+                .enumerate()
+                .filter(|(i, doc)| latest.get(&doc.id) == Some(i))
+                .map(|(_, doc)| doc)
+                .collect();
+            self.inner.engines.text.upsert(&docs).await?;
+            let (with, without): (Vec<&Document>, Vec<&Document>) =
+                docs.iter().partition(|d| d.vector.is_some());
+            let points: Vec<VectorPoint> = with
+                .iter()
+                .filter_map(|d| {
+                    d.vector.as_ref().map(|v| VectorPoint {
+                        id: d.id.clone(),
+                        vector: v.clone(),
+                        fields: d.fields.clone(),
+                    })
+                })
+                .collect();
+            if !points.is_empty() {
+                self.inner
+                    .engines
+                    .vector
+                    .upsert(collection, &points)
+                    .await?;
+            }
+            if !without.is_empty() {
+                let ids: Vec<String> = without.iter().map(|d| d.id.clone()).collect();
+                self.inner.engines.vector.delete(collection, &ids).await?;
+            }
+            written += docs.len();
+        }
+        Ok(written)
+    }
+
+    /// Removes documents by id; unknown ids are ignored. Returns how many ids were given.
+    pub async fn remove(
+        &self,
+        collection: Collection,
+        ids: Vec<String>,
+    ) -> Result<usize, SearchError> {
+        let max = self.inner.config.max_batch;
+        if ids.len() > max {
+            return Err(SearchError::invalid(
+                "ids",
+                format!("at most {max} ids per call"),
+            ));
+        }
+        self.inner.engines.text.delete(collection, &ids).await?;
+        self.inner.engines.vector.delete(collection, &ids).await?;
+        Ok(ids.len())
+    }
+
+    /// Empties a collection (the first step of a reindex).
+    pub async fn clear(&self, collection: Collection) -> Result<(), SearchError> {
+        self.inner.engines.text.clear(collection).await?;
+        self.inner.engines.vector.clear(collection).await?;
+        Ok(())
+    }
+
+    pub async fn stats(&self) -> Result<Vec<CollectionStats>, SearchError> {
+        let mut stats = Vec::new();
+        for collection in Collection::ALL {
+            stats.push(CollectionStats {
+                collection,
+                documents: self.inner.engines.text.count(collection).await?,
+                vectors: self.inner.engines.vector.count(collection).await?,
+            });
+        }
+        Ok(stats)
+    }
+
+    // ---- queries ---------------------------------------------------------------------
+
+    pub async fn text_search(&self, request: TextRequest) -> Result<TextPage, SearchError> {
+        let config = &self.inner.config;
+        let query = validate::query_text("query", &request.query, validate::MAX_QUERY_CHARS)?;
+        let filters = validate::filters("filter", request.filters)?;
+        if request.first == 0 || request.first > config.max_page_size {
+            return Err(SearchError::invalid(
+                "first",
+                format!("must be between 1 and {}", config.max_page_size),
+            ));
+        }
+        let print = cursor::fingerprint(&json!([
+            request.collection.as_str(),
+            query,
+            filters,
+            request.fuzzy
+        ]));
+        let offset = match request.after.as_deref() {
+            Some(after) => cursor::decode(after, &print)?,
+            None => 0,
+        };
+        if offset + request.first > config.max_result_window {
+            return Err(SearchError::invalid(
+                "after",
+                format!(
+                    "results deeper than {} are not served; refine the query or filters",
+                    config.max_result_window
+                ),
+            ));
+        }
+        let results = self
+            .inner
+            .engines
+            .text
+            .search(&TextQuery {
+                collection: request.collection,
+                query,
+                filters,
+                facets: request.facets,
+                limit: request.first,
+                offset,
+                fuzzy: request.fuzzy,
+                highlight: request.highlight,
+            })
+            .await?;
+        let next = offset + results.hits.len();
+        let has_next_page = (next as u64) < results.total && next < config.max_result_window;
+        let hits = results
+            .hits
+            .into_iter()
+            .enumerate()
+            .map(|(i, hit)| Hit {
+                id: hit.id,
+                collection: request.collection,
+                title: hit.title,
+                snippet: hit.snippet,
+                score: f64::from(hit.score),
+                metadata: hit.metadata,
+                highlights: hit.highlights,
+                text_rank: Some(offset + i + 1),
+                text_score: Some(hit.score),
+                vector_rank: None,
+                vector_score: None,
+                distance: None,
+            })
+            .collect::<Vec<_>>();
+        Ok(TextPage {
+            end_cursor: (!hits.is_empty()).then(|| cursor::encode(next, &print)),
+            hits,
+            total: results.total,
+            facets: results.facets,
+            has_next_page,
+        })
+    }
+
+    fn check_ranked(&self, request: &mut RankedRequest) -> Result<(), SearchError> {
+        let max = self.inner.config.max_top_k;
+        if request.top_k == 0 || request.top_k > max {
+            return Err(SearchError::invalid(
+                "topK",
+                format!("must be between 1 and {max} (got {})", request.top_k),
+            ));
+        }
+        request.filters = validate::filters("filter", std::mem::take(&mut request.filters))?;
+        Ok(())
+    }
+
+    pub async fn vector_search(
+        &self,
+        mut request: RankedRequest,
+        vector: Vec<f32>,
+        metric: Metric,
+    ) -> Result<Vec<Hit>, SearchError> {
+        self.check_ranked(&mut request)?;
+        validate::vector("vector", &vector, self.dimension())?;
+        let hits = self.nearest(&request, vector, metric).await?;
+        self.render_vector_hits(request.collection, hits).await
+    }
+
+    /// Embeds `query` with the shared model, then searches by cosine similarity.
+    pub async fn semantic_search(
+        &self,
+        mut request: RankedRequest,
+        query: &str,
+    ) -> Result<Vec<Hit>, SearchError> {
+        self.check_ranked(&mut request)?;
+        let query = validate::query_text("query", query, validate::MAX_QUERY_CHARS)?;
+        let vector = self.inner.embedder.embed_one(&query).await?;
+        let hits = self.nearest(&request, vector, Metric::Cosine).await?;
+        self.render_vector_hits(request.collection, hits).await
+    }
+
+    /// Text (BM25) and semantic rankings fused by reciprocal rank fusion; each hit keeps its
+    /// rank and score in both lists.
+    pub async fn hybrid_search(
+        &self,
+        mut request: RankedRequest,
+        query: &str,
+        rrf_k: Option<f64>,
+    ) -> Result<Vec<Hit>, SearchError> {
+        self.check_ranked(&mut request)?;
+        let query = validate::query_text("query", query, validate::MAX_QUERY_CHARS)?;
+        let k = rrf_k.unwrap_or(self.inner.config.rrf_k);
+        if !(k.is_finite() && (1.0..=10_000.0).contains(&k)) {
+            return Err(SearchError::invalid("rrfK", "must be between 1 and 10000"));
+        }
+        let candidates = self.inner.config.hybrid_candidates.max(request.top_k);
+        let vector = self.inner.embedder.embed_one(&query).await?;
+        let text_query = TextQuery {
+            collection: request.collection,
+            query,
+            filters: request.filters.clone(),
+            facets: Vec::new(),
+            limit: candidates,
+            offset: 0,
+            fuzzy: true,
+            highlight: true,
+        };
+        let vector_request = RankedRequest {
+            top_k: candidates,
+            ..request.clone()
+        };
+        let (text, nearest) = tokio::join!(
+            self.inner.engines.text.search(&text_query),
+            self.nearest(&vector_request, vector, Metric::Cosine)
+        );
+        let text = text?;
+        let nearest = nearest?;
+        let text_ranked: Vec<Ranked> = text
+            .hits
+            .iter()
+            .map(|h| Ranked {
+                id: h.id.clone(),
+                score: h.score,
+            })
+            .collect();
+        let vector_ranked: Vec<Ranked> = nearest
+            .iter()
+            .map(|h| Ranked {
+                id: h.id.clone(),
+                score: h.score,
+            })
+            .collect();
+        let mut fused = fusion::reciprocal_rank_fusion(&text_ranked, &vector_ranked, k);
+        fused.truncate(request.top_k);
+        let mut from_text: HashMap<String, looma_search_engine::TextHit> =
+            text.hits.into_iter().map(|h| (h.id.clone(), h)).collect();
+        let missing: Vec<String> = fused
+            .iter()
+            .filter(|f| !from_text.contains_key(&f.id))
+            .map(|f| f.id.clone())
+            .collect();
+        let stored = self.stored(request.collection, &missing).await?;
+        let mut hits = Vec::with_capacity(fused.len());
+        for entry in fused {
+            let (title, snippet, metadata, highlights) = match from_text.remove(&entry.id) {
+                Some(hit) => (hit.title, hit.snippet, hit.metadata, hit.highlights),
+                None => match stored.get(&entry.id) {
+                    Some(doc) => (
+                        doc.title.clone(),
+                        leading_chars(&doc.content, SNIPPET_CHARS),
+                        doc.metadata.clone(),
+                        Vec::new(),
+                    ),
+                    // In the vector index but not (yet) in the text store: skip it.
+                    None => continue,
+                },
+            };
+            hits.push(Hit {
+                id: entry.id,
+                collection: request.collection,
+                title,
+                snippet,
+                score: entry.score,
+                metadata,
+                highlights,
+                text_rank: entry.text_rank,
+                text_score: entry.text_score,
+                vector_rank: entry.vector_rank,
+                vector_score: entry.vector_score,
+                distance: None,
+            });
+        }
+        Ok(hits)
+    }
+
+    pub async fn suggest(
+        &self,
+        collection: Collection,
+        prefix: &str,
+        limit: usize,
+        kinds: Vec<SuggestionKind>,
+    ) -> Result<Vec<Suggestion>, SearchError> {
+        let prefix = validate::query_text("prefix", prefix, validate::MAX_PREFIX_CHARS)?;
+        Ok(self
+            .inner
+            .engines
+            .text
+            .suggest(&SuggestQuery {
+                collection,
+                prefix,
+                limit,
+                kinds,
+            })
+            .await?)
+    }
+
+    // ---- helpers ---------------------------------------------------------------------
+
+    async fn nearest(
+        &self,
+        request: &RankedRequest,
+        vector: Vec<f32>,
+        metric: Metric,
+    ) -> Result<Vec<VectorHit>, SearchError> {
+        Ok(self
+            .inner
+            .engines
+            .vector
+            .search(&VectorQuery {
+                collection: request.collection,
+                vector,
+                top_k: request.top_k,
+                filters: request.filters.clone(),
+                metric,
+            })
+            .await?)
+    }
+
+    async fn stored(
+        &self,
+        collection: Collection,
+        ids: &[String],
+    ) -> Result<HashMap<String, StoredDocument>, SearchError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let docs = self.inner.engines.text.get(collection, ids).await?;
+        Ok(docs.into_iter().map(|d| (d.id.clone(), d)).collect())
+    }
+
+    async fn render_vector_hits(
+        &self,
+        collection: Collection,
+        hits: Vec<VectorHit>,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
+        let stored = self.stored(collection, &ids).await?;
+        Ok(hits
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, hit)| {
+                let doc = stored.get(&hit.id)?;
+                Some(Hit {
+                    id: hit.id,
+                    collection,
+                    title: doc.title.clone(),
+                    snippet: leading_chars(&doc.content, SNIPPET_CHARS),
+                    score: f64::from(hit.score),
+                    metadata: doc.metadata.clone(),
+                    highlights: Vec::new(),
+                    text_rank: None,
+                    text_score: None,
+                    vector_rank: Some(i + 1),
+                    vector_score: Some(hit.score),
+                    distance: hit.distance,
+                })
+            })
+            .collect())
+    }
+}
+
+fn leading_chars(text: &str, max: usize) -> String {
+    let trimmed = text.trim();
+    match trimmed.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", trimmed[..end].trim_end()),
+        None => trimmed.to_owned(),
+    }
+}
