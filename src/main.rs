@@ -76,6 +76,11 @@ enum Command {
         #[arg(value_enum)]
         component: Component,
     },
+    /// Search index maintenance.
+    Search {
+        #[command(subcommand)]
+        task: SearchTask,
+    },
     /// Score a component against a judged fixture set and print the metrics.
     Eval {
         #[command(subcommand)]
@@ -95,6 +100,34 @@ enum EvalTarget {
         /// Print one file's extracted text and parsed profile instead.
         #[arg(long)]
         show: Option<PathBuf>,
+    },
+    /// nDCG@10 of text, semantic and hybrid search over a judged query set.
+    Search {
+        #[arg(long, default_value = "tests/fixtures/search")]
+        dir: PathBuf,
+        /// Also print every query's score per mode.
+        #[arg(long)]
+        verbose: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SearchTask {
+    /// Rebuild a search collection from its owner's tables (the source of truth), with a
+    /// progress bar. Talks to the running search subgraph; authenticates with --api-key (a key
+    /// holding `search:index`) or else the shared `server.router_secret`.
+    Reindex {
+        /// `resumes`, `jobs`, `knowledge` or `all`.
+        #[arg(default_value = "all")]
+        collection: String,
+        /// The search subgraph's GraphQL URL (default: this host's search port).
+        #[arg(long)]
+        search_url: Option<String>,
+        #[arg(long, env = "LOOMA_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Documents per request.
+        #[arg(long, default_value_t = 200)]
+        batch: usize,
     },
 }
 
@@ -151,7 +184,7 @@ async fn run(cli: Cli) -> Result<()> {
         return Ok(());
     }
     if let Command::Eval { target } = &cli.command {
-        return eval(target);
+        return eval(target, file.as_deref()).await;
     }
     if let Command::Plan {
         supergraph,
@@ -194,12 +227,25 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Compose { subgraphs, output } => compose(&subgraphs, output.as_deref()).await,
+        Command::Search { task } => search_task(&config, task).await,
         Command::Sdl { .. } | Command::Plan { .. } | Command::Eval { .. } => Ok(()),
     }
 }
 
-fn eval(target: &EvalTarget) -> Result<()> {
+async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()> {
     match target {
+        EvalTarget::Search { dir, verbose } => {
+            let config = LoomaConfig::load(file)?;
+            let embedder = looma_embed::EmbeddingService::new(config.embed.clone());
+            let work =
+                std::env::temp_dir().join(format!("looma-eval-search-{}", std::process::id()));
+            let report =
+                looma_search::eval::evaluate(dir, embedder, config.search.clone(), &work).await;
+            let _ = std::fs::remove_dir_all(&work);
+            let report = report.with_context(|| format!("evaluating {}", dir.display()))?;
+            print!("{}", report.render(*verbose));
+            Ok(())
+        }
         EvalTarget::Resumes { dir, verbose, show } => {
             let config = looma_resume::ResumeConfig::default();
             let limits = looma_resume::domain::extract::ExtractLimits {
@@ -221,6 +267,77 @@ fn eval(target: &EvalTarget) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn search_task(config: &LoomaConfig, task: SearchTask) -> Result<()> {
+    let SearchTask::Reindex {
+        collection,
+        search_url,
+        api_key,
+        batch,
+    } = task;
+    if !(1..=1000).contains(&batch) {
+        bail!("--batch must be between 1 and 1000");
+    }
+    let url = search_url.unwrap_or_else(|| {
+        format!(
+            "http://{}:{}/graphql",
+            config.server.host, config.search.port
+        )
+    });
+    let indexer = match api_key {
+        Some(key) => looma_resume::indexer::SearchIndexer::with_api_key(url.clone(), key),
+        None => {
+            let codec = looma_auth::ForwardedPrincipalCodec::new(
+                config.server.router_secret.expose().as_bytes(),
+            )
+            .context(
+                "no credentials for search: pass --api-key (a key holding search:index) or set \
+                 server.router_secret to the secret the search subgraph trusts",
+            )?;
+            looma_resume::indexer::SearchIndexer::new(url.clone(), codec)
+        }
+    };
+    let collections: Vec<&str> = match collection.as_str() {
+        "all" => vec!["resumes", "jobs", "knowledge"],
+        "resumes" | "jobs" | "knowledge" => vec![collection.as_str()],
+        other => bail!("unknown collection `{other}`: resumes, jobs, knowledge or all"),
+    };
+    let db = looma_db::connect(&config.database)
+        .await
+        .context("opening the database (config key `database.url`)")?;
+    for name in collections {
+        match name {
+            "resumes" => {
+                let service = looma_resume::ResumeService::new(
+                    looma_resume::store::ResumeStore::new(db.clone()),
+                    config.resume.clone(),
+                    looma_embed::EmbeddingService::new(config.embed.clone()),
+                    None,
+                );
+                let bar = indicatif::ProgressBar::new(0).with_style(
+                    indicatif::ProgressStyle::with_template(
+                        "resumes  [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                let sent = service
+                    .reindex(&indexer, batch, |done, total| {
+                        bar.set_length(total);
+                        bar.set_position(done);
+                    })
+                    .await
+                    .with_context(|| format!("reindexing resumes into {url}"))?;
+                bar.finish();
+                println!("resumes: {sent} documents indexed");
+            }
+            other => println!(
+                "{other}: nothing to rebuild: no subgraph in this build owns that collection yet"
+            ),
+        }
+    }
+    Ok(())
 }
 
 async fn compose(specs: &[String], output: Option<&std::path::Path>) -> Result<()> {

@@ -20,6 +20,7 @@ crate::on_each_backend_with!(&[looma::Component::Search];
 mod with_resume {
     crate::on_each_backend_with!(&[looma::Component::Search, looma::Component::Resume];
         an_uploaded_resume_becomes_a_search_hit,
+        reindex_rebuilds_from_the_resume_tables,
     );
     use super::*;
 }
@@ -661,17 +662,18 @@ async fn without_the_model_only_meaning_based_search_stops(mut p: TestPlatform) 
     p
 }
 
-async fn an_uploaded_resume_becomes_a_search_hit(p: TestPlatform) -> TestPlatform {
-    let admin = p.admin().await;
+/// Uploads a fixture resume through the router and waits until search has it.
+async fn upload_and_wait_indexed(p: &TestPlatform, admin: &Auth, fixture: &str) -> String {
     let file = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/resumes/en-05-qa-engineer.txt"),
+            .join("tests/fixtures/resumes")
+            .join(fixture),
     )
     .unwrap();
     use base64::Engine;
     let body = p
         .gql_router(
-            &admin,
+            admin,
             "mutation($f: String!, $c: String!) { uploadResumeBase64(filename: $f, contentBase64: $c) { resume { id } } }",
             json!({"f": "qa.txt", "c": base64::engine::general_purpose::STANDARD.encode(file)}),
         )
@@ -699,6 +701,12 @@ async fn an_uploaded_resume_becomes_a_search_hit(p: TestPlatform) -> TestPlatfor
         assert!(Instant::now() < deadline, "still {status}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    id
+}
+
+async fn an_uploaded_resume_becomes_a_search_hit(p: TestPlatform) -> TestPlatform {
+    let admin = p.admin().await;
+    let id = upload_and_wait_indexed(&p, &admin, "en-05-qa-engineer.txt").await;
     // One operation: the hit from search, its details from the resume subgraph.
     let body = p
         .gql_router(
@@ -734,4 +742,66 @@ async fn an_uploaded_resume_becomes_a_search_hit(p: TestPlatform) -> TestPlatfor
     let body = text(&p, &admin, &format!("\"{email}\""), json!({})).await;
     assert_eq!(data(&body)["textSearch"]["total"], 0, "{body}");
     p
+}
+
+async fn reindex_rebuilds_from_the_resume_tables(p: TestPlatform) -> TestPlatform {
+    let admin = p.admin().await;
+    let id = upload_and_wait_indexed(&p, &admin, "zh-07-qa-engineer.txt").await;
+    let key = p.api_key("reindexer", &["search:index"]).await;
+    let Auth::ApiKey(secret) = &key else {
+        unreachable!()
+    };
+    // The index loses the document (an index wiped by an operator, a lost volume...).
+    data(
+        &p.gql_router(
+            &key,
+            "mutation($ids: [ID!]!) { removeDocuments(collection: RESUMES, ids: $ids) }",
+            json!({"ids": [id]}),
+        )
+        .await,
+    );
+    assert!(!qa_hits(&p, &admin).await.contains(&id));
+
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_looma"))
+        .args(["search", "reindex", "resumes", "--search-url"])
+        .arg(format!("{}/graphql", p.url(looma::Component::Search)))
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &p.config.database.url)
+        .env("LOOMA_API_KEY", secret)
+        .env("LOOMA_LOG__LEVEL", "warn")
+        .output()
+        .expect("looma runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("resumes: 1 documents indexed"), "{stdout}");
+    assert!(qa_hits(&p, &admin).await.contains(&id));
+
+    // Without credentials it refuses before touching anything.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_looma"))
+        .args(["search", "reindex", "resumes"])
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &p.config.database.url)
+        .env_remove("LOOMA_API_KEY")
+        .env_remove("LOOMA_SERVER__ROUTER_SECRET")
+        .output()
+        .expect("looma runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--api-key"));
+    p
+}
+
+async fn qa_hits(p: &TestPlatform, auth: &Auth) -> Vec<String> {
+    let body = p
+        .gql_router(
+            auth,
+            "{ textSearch(query: \"测试\", options: {first: 50}) { hits { id } } }",
+            json!({}),
+        )
+        .await;
+    ids(&data(&body)["textSearch"]["hits"])
 }

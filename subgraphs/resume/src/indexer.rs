@@ -1,6 +1,7 @@
 //! The client side of search indexing: sends resume documents to the search subgraph's
-//! `indexDocuments` / `removeDocuments` mutations as a service principal holding
-//! `search:index`, signed with the router secret like any forwarded principal.
+//! `indexDocuments` / `removeDocuments` / `clearCollection` mutations as a service principal
+//! holding `search:index`: signed with the router secret like any forwarded principal, or as
+//! an API key (`looma search reindex --api-key`).
 
 use looma_auth::{ForwardedPrincipalCodec, Principal, PrincipalKind, permission};
 use serde_json::{Value, json};
@@ -10,43 +11,62 @@ use std::time::Duration;
 pub type IndexDocument = Value;
 
 #[derive(Clone)]
+enum Credential {
+    Forwarded(ForwardedPrincipalCodec),
+    ApiKey(String),
+}
+
+#[derive(Clone)]
 pub struct SearchIndexer {
     url: String,
-    codec: ForwardedPrincipalCodec,
+    credential: Credential,
     http: reqwest::Client,
 }
 
 impl SearchIndexer {
+    /// Signs a service principal with the router secret the search subgraph trusts.
     pub fn new(url: String, codec: ForwardedPrincipalCodec) -> Self {
+        Self::with_credential(url, Credential::Forwarded(codec))
+    }
+
+    /// Authenticates with an API key holding `search:index`.
+    pub fn with_api_key(url: String, key: String) -> Self {
+        Self::with_credential(url, Credential::ApiKey(key))
+    }
+
+    fn with_credential(url: String, credential: Credential) -> Self {
         SearchIndexer {
             url,
-            codec,
+            credential,
             http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap_or_default(),
         }
     }
 
-    fn principal_header(&self) -> String {
-        let principal = Principal {
-            subject: "resume-indexer".into(),
-            kind: PrincipalKind::Service,
-            email: None,
-            roles: Vec::new(),
-            permissions: [permission::SEARCH_INDEX.to_owned()].into_iter().collect(),
-        };
-        self.codec.encode(&principal)
+    fn authenticate(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credential {
+            Credential::Forwarded(codec) => {
+                let principal = Principal {
+                    subject: "resume-indexer".into(),
+                    kind: PrincipalKind::Service,
+                    email: None,
+                    roles: Vec::new(),
+                    permissions: [permission::SEARCH_INDEX.to_owned()].into_iter().collect(),
+                };
+                request.header(
+                    looma_auth::FORWARDED_PRINCIPAL_HEADER,
+                    codec.encode(&principal),
+                )
+            }
+            Credential::ApiKey(key) => request.header("x-api-key", key),
+        }
     }
 
     async fn call(&self, query: &str, variables: Value) -> Result<(), String> {
         let response = self
-            .http
-            .post(&self.url)
-            .header(
-                looma_auth::FORWARDED_PRINCIPAL_HEADER,
-                self.principal_header(),
-            )
+            .authenticate(self.http.post(&self.url))
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await
@@ -77,6 +97,15 @@ impl SearchIndexer {
         self.call(
             "mutation Remove($ids: [ID!]!) { removeDocuments(collection: RESUMES, ids: $ids) }",
             json!({ "ids": ids }),
+        )
+        .await
+    }
+
+    /// Empties the resumes collection (the first step of a full reindex).
+    pub async fn clear(&self) -> Result<(), String> {
+        self.call(
+            "mutation { clearCollection(collection: RESUMES) }",
+            json!({}),
         )
         .await
     }

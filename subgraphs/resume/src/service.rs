@@ -356,7 +356,33 @@ impl ResumeService {
         indexer.index(vec![index_document(&model)]).await
     }
 
-    /// Queues every parsed resume for indexing again (`looma search reindex` calls this).
+    /// Rebuilds the search collection from this subgraph's tables (`looma search reindex
+    /// resumes`): empties it, then sends every parsed resume in batches of `batch`, calling
+    /// `progress(sent, total)` after each. Resumes parsed meanwhile reach search through the
+    /// outbox as usual.
+    pub async fn reindex(
+        &self,
+        indexer: &SearchIndexer,
+        batch: usize,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<u64, ResumeError> {
+        let ids = self.inner.store.parsed_ids().await?;
+        let total = ids.len() as u64;
+        let unreachable = |e: String| ResumeError::Internal(format!("reindex stopped: {e}"));
+        indexer.clear().await.map_err(unreachable)?;
+        progress(0, total);
+        let mut sent = 0u64;
+        for chunk in ids.chunks(batch.max(1)) {
+            let models = self.inner.store.get_many(chunk).await?;
+            let documents: Vec<_> = models.iter().map(index_document).collect();
+            indexer.index(documents).await.map_err(unreachable)?;
+            sent += chunk.len() as u64;
+            progress(sent, total);
+        }
+        Ok(sent)
+    }
+
+    /// Queues every parsed resume for indexing again, through the outbox.
     pub async fn requeue_all_for_index(&self) -> Result<usize, ResumeError> {
         let ids = self.inner.store.parsed_ids().await?;
         for id in &ids {

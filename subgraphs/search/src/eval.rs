@@ -74,7 +74,8 @@ impl Report {
         self.mean_where(mode, |_| true)
     }
 
-    fn mean_where(&self, mode: Mode, keep: impl Fn(&JudgedQuery) -> bool) -> Option<f64> {
+    /// The mean over the queries `keep` selects.
+    pub fn mean_where(&self, mode: Mode, keep: impl Fn(&JudgedQuery) -> bool) -> Option<f64> {
         let scores = self.scores.get(&mode)?;
         let picked: Vec<f64> = self
             .queries
@@ -166,16 +167,17 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SearchErr
 }
 
 /// Indexes the judged documents into fresh engines under `work_dir` and runs every query in
-/// every mode the model allows.
+/// every mode the model allows, with `config`'s ranking settings (hybrid weights, RRF k).
 pub async fn evaluate(
     fixtures: &Path,
     embedder: EmbeddingService,
+    config: SearchConfig,
     work_dir: &Path,
 ) -> Result<Report, SearchError> {
     let judged: Vec<JudgedDocument> = read_json(&fixtures.join("documents.json"))?;
     let queries: Vec<JudgedQuery> = read_json(&fixtures.join("queries.json"))?;
     let engines = Engines::ephemeral(work_dir, embedder.dimension())?;
-    let service = SearchService::new(engines, embedder.clone(), SearchConfig::default());
+    let service = SearchService::new(engines, embedder.clone(), config);
 
     let mut skipped = Vec::new();
     let texts: Vec<String> = judged
@@ -262,7 +264,7 @@ async fn run(
             .await?
             .hits),
         Mode::Semantic => service.semantic_search(ranked, query).await,
-        Mode::Hybrid => service.hybrid_search(ranked, query, None).await,
+        Mode::Hybrid => service.hybrid_search(ranked, query, None, None).await,
     }
 }
 

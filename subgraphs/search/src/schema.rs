@@ -526,8 +526,9 @@ impl Query {
         Ok(hits(found))
     }
 
-    /// Text and semantic rankings fused by reciprocal rank fusion (`Σ 1/(rrfK + rank)`); each
-    /// hit shows its `textRank` and `vectorRank`.
+    /// Text and semantic rankings fused by reciprocal rank fusion
+    /// (`1/(rrfK + textRank) + vectorWeight/(rrfK + vectorRank)`); each hit shows its
+    /// `textRank` and `vectorRank`.
     async fn hybrid_search(
         &self,
         ctx: &Context<'_>,
@@ -539,11 +540,15 @@ impl Query {
             desc = "Fusion constant; larger values flatten the advantage of top ranks (default 60)."
         )]
         rrf_k: Option<f64>,
+        #[graphql(
+            desc = "Weight of the semantic ranking against the text ranking's 1 (default: from config, by the query's language)."
+        )]
+        vector_weight: Option<f64>,
     ) -> Result<Vec<SearchHit>> {
         require_read(ctx, collection)?;
         let request = ranked(collection, top_k, filter)?;
         let found = service(ctx)
-            .hybrid_search(request, &query, rrf_k)
+            .hybrid_search(request, &query, rrf_k, vector_weight)
             .await
             .gql()?;
         Ok(hits(found))

@@ -324,12 +324,27 @@ impl SearchService {
         mut request: RankedRequest,
         query: &str,
         rrf_k: Option<f64>,
+        vector_weight: Option<f64>,
     ) -> Result<Vec<Hit>, SearchError> {
         self.check_ranked(&mut request)?;
         let query = validate::query_text("query", query, validate::MAX_QUERY_CHARS)?;
-        let k = rrf_k.unwrap_or(self.inner.config.rrf_k);
+        let config = &self.inner.config;
+        let k = rrf_k.unwrap_or(config.rrf_k);
         if !(k.is_finite() && (1.0..=10_000.0).contains(&k)) {
             return Err(SearchError::invalid("rrfK", "must be between 1 and 10000"));
+        }
+        let weight = vector_weight.unwrap_or_else(|| {
+            fusion::vector_weight_for(
+                &query,
+                config.hybrid_vector_weight,
+                config.hybrid_vector_weight_chinese,
+            )
+        });
+        if !(weight.is_finite() && (0.0..=10.0).contains(&weight)) {
+            return Err(SearchError::invalid(
+                "vectorWeight",
+                "must be between 0 and 10",
+            ));
         }
         let candidates = self.inner.config.hybrid_candidates.max(request.top_k);
         let vector = self.inner.embedder.embed_one(&query).await?;
@@ -368,7 +383,7 @@ impl SearchService {
                 score: h.score,
             })
             .collect();
-        let mut fused = fusion::reciprocal_rank_fusion(&text_ranked, &vector_ranked, k);
+        let mut fused = fusion::reciprocal_rank_fusion(&text_ranked, &vector_ranked, k, weight);
         fused.truncate(request.top_k);
         let mut from_text: HashMap<String, looma_search_engine::TextHit> =
             text.hits.into_iter().map(|h| (h.id.clone(), h)).collect();

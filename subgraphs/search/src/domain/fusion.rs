@@ -32,9 +32,15 @@ impl Fused {
     }
 }
 
-/// Fuses a text ranking and a vector ranking (each best first). Ties are broken by the better
+/// Fuses a text ranking and a vector ranking (each best first): a document scores
+/// `1/(k + text rank) + vector_weight/(k + vector rank)`. Ties are broken by the better
 /// single-list rank, then by id, so the order is deterministic.
-pub fn reciprocal_rank_fusion(text: &[Ranked], vector: &[Ranked], k: f64) -> Vec<Fused> {
+pub fn reciprocal_rank_fusion(
+    text: &[Ranked],
+    vector: &[Ranked],
+    k: f64,
+    vector_weight: f64,
+) -> Vec<Fused> {
     let mut fused: Vec<Fused> = Vec::with_capacity(text.len() + vector.len());
     let mut position: HashMap<&str, usize> = HashMap::new();
     for (index, hit) in text.iter().enumerate() {
@@ -52,7 +58,7 @@ pub fn reciprocal_rank_fusion(text: &[Ranked], vector: &[Ranked], k: f64) -> Vec
         });
     }
     for (index, hit) in vector.iter().enumerate() {
-        let contribution = 1.0 / (k + (index + 1) as f64);
+        let contribution = vector_weight / (k + (index + 1) as f64);
         match position.get(hit.id.as_str()) {
             Some(&at) => {
                 let entry = &mut fused[at];
@@ -84,6 +90,32 @@ pub fn reciprocal_rank_fusion(text: &[Ranked], vector: &[Ranked], k: f64) -> Vec
     fused
 }
 
+/// The share of a text's letters that are CJK ideographs (0.0 for none, 1.0 for all).
+pub fn cjk_share(text: &str) -> f64 {
+    let mut letters = 0usize;
+    let mut cjk = 0usize;
+    for c in text.chars().filter(|c| c.is_alphanumeric()) {
+        letters += 1;
+        if matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+        {
+            cjk += 1;
+        }
+    }
+    if letters == 0 {
+        0.0
+    } else {
+        cjk as f64 / letters as f64
+    }
+}
+
+/// The vector list's weight for a query: `english` for Latin-script queries, sliding to
+/// `chinese` as the share of CJK characters grows (the embedding model reads English far
+/// better than Chinese).
+pub fn vector_weight_for(query: &str, english: f64, chinese: f64) -> f64 {
+    let share = cjk_share(query);
+    english + (chinese - english) * share
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,7 +132,8 @@ mod tests {
 
     #[test]
     fn a_document_both_lists_rank_beats_single_list_leaders() {
-        let fused = reciprocal_rank_fusion(&list(&["a", "b", "c"]), &list(&["d", "c", "a"]), 60.0);
+        let fused =
+            reciprocal_rank_fusion(&list(&["a", "b", "c"]), &list(&["d", "c", "a"]), 60.0, 1.0);
         let ids: Vec<&str> = fused.iter().map(|f| f.id.as_str()).collect();
         // a: 1/61 + 1/63, c: 1/63 + 1/62, d: 1/61, b: 1/62
         assert_eq!(ids, ["a", "c", "d", "b"]);
@@ -115,17 +148,38 @@ mod tests {
     #[test]
     fn ties_prefer_the_better_single_rank_then_the_id() {
         // x is text #1 only, y is vector #1 only: equal scores, equal best rank → by id.
-        let fused = reciprocal_rank_fusion(&list(&["y"]), &list(&["x"]), 60.0);
+        let fused = reciprocal_rank_fusion(&list(&["y"]), &list(&["x"]), 60.0, 1.0);
         assert_eq!(fused[0].id, "x");
         assert_eq!(fused[0].score, fused[1].score);
     }
 
     #[test]
     fn empty_and_duplicate_inputs() {
-        assert!(reciprocal_rank_fusion(&[], &[], 60.0).is_empty());
-        let fused = reciprocal_rank_fusion(&list(&["a", "a"]), &[], 60.0);
+        assert!(reciprocal_rank_fusion(&[], &[], 60.0, 1.0).is_empty());
+        let fused = reciprocal_rank_fusion(&list(&["a", "a"]), &[], 60.0, 1.0);
         assert_eq!(fused.len(), 1);
         assert_eq!(fused[0].text_rank, Some(1));
+    }
+
+    #[test]
+    fn weights_follow_the_query_script() {
+        assert_eq!(cjk_share("java backend"), 0.0);
+        assert_eq!(cjk_share("后端开发"), 1.0);
+        assert_eq!(cjk_share("Go 后端"), 0.5);
+        assert_eq!(cjk_share("  ,, "), 0.0);
+        assert_eq!(vector_weight_for("kubernetes", 1.0, 0.2), 1.0);
+        assert!((vector_weight_for("运维", 1.0, 0.2) - 0.2).abs() < 1e-12);
+        assert!((vector_weight_for("Go 后端", 1.0, 0.2) - 0.6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_vector_weight_scales_the_vector_list() {
+        let text = list(&["a"]);
+        let vector = list(&["b"]);
+        assert_eq!(reciprocal_rank_fusion(&text, &vector, 60.0, 0.5)[0].id, "a");
+        assert_eq!(reciprocal_rank_fusion(&text, &vector, 60.0, 2.0)[0].id, "b");
+        let fused = reciprocal_rank_fusion(&text, &vector, 60.0, 0.0);
+        assert_eq!(fused[1].score, 0.0);
     }
 
     #[test]
@@ -133,7 +187,7 @@ mod tests {
         let text = list(&["a", "m1", "m2", "b"]);
         let vector = list(&["c", "n1", "n2", "b"]);
         // k=1: a = 1/2 beats b = 1/5 + 1/5; k=60: b = 2/64 beats a = 1/61.
-        assert_eq!(reciprocal_rank_fusion(&text, &vector, 1.0)[0].id, "a");
-        assert_eq!(reciprocal_rank_fusion(&text, &vector, 60.0)[0].id, "b");
+        assert_eq!(reciprocal_rank_fusion(&text, &vector, 1.0, 1.0)[0].id, "a");
+        assert_eq!(reciprocal_rank_fusion(&text, &vector, 60.0, 1.0)[0].id, "b");
     }
 }
