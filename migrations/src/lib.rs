@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_identity_init;
 mod m20261125_000002_resume_init;
+mod m20261125_000003_matching_init;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_identity_init::Migration),
             Box::new(m20261125_000002_resume_init::Migration),
+            Box::new(m20261125_000003_matching_init::Migration),
         ]
     }
 }

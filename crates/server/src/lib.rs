@@ -8,6 +8,7 @@
 mod graphql;
 mod health;
 mod remote_verifier;
+mod service_client;
 
 pub use graphql::{
     CSRF_PREFLIGHT_HEADERS, UploadLimits, caller, execute_graphql, execute_graphql_with_uploads,
@@ -15,6 +16,7 @@ pub use graphql::{
 };
 pub use health::{ReadinessCheck, health_routes};
 pub use remote_verifier::RemoteVerifier;
+pub use service_client::{ServiceCallError, ServiceClient};
 
 use axum::Router;
 use std::future::Future;

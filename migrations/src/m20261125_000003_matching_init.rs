@@ -1,0 +1,242 @@
+//! Matching: job postings (with their embedding), the outbox of job index updates for the
+//! search subgraph, and the history of match runs.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum MatchingJobs {
+    Table,
+    Id,
+    Title,
+    Company,
+    Description,
+    RequiredSkills,
+    PreferredSkills,
+    SkillsExtracted,
+    MinYears,
+    Education,
+    City,
+    Remote,
+    SalaryMin,
+    SalaryMax,
+    Status,
+    Embedding,
+    CreatedBy,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum MatchingOutbox {
+    Table,
+    Id,
+    JobId,
+    Action,
+    Attempts,
+    NextAttemptAt,
+    LastError,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum MatchingRuns {
+    Table,
+    Id,
+    Direction,
+    SubjectId,
+    RequestedBy,
+    Filters,
+    ResultLimit,
+    WeightsVersion,
+    Weights,
+    Results,
+    DurationMs,
+    CreatedAt,
+}
+
+fn timestamp<T: IntoIden>(name: T) -> ColumnDef {
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
+}
+
+fn id<T: IntoIden>(name: T) -> ColumnDef {
+    ColumnDef::new(name)
+        .string_len(64)
+        .not_null()
+        .primary_key()
+        .to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(MatchingJobs::Table)
+                    .col(id(MatchingJobs::Id))
+                    .col(
+                        ColumnDef::new(MatchingJobs::Title)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(MatchingJobs::Company).string_len(200).null())
+                    .col(ColumnDef::new(MatchingJobs::Description).text().not_null())
+                    .col(
+                        ColumnDef::new(MatchingJobs::RequiredSkills)
+                            .text()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MatchingJobs::PreferredSkills)
+                            .text()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MatchingJobs::SkillsExtracted)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(ColumnDef::new(MatchingJobs::MinYears).double().null())
+                    .col(
+                        ColumnDef::new(MatchingJobs::Education)
+                            .string_len(16)
+                            .null(),
+                    )
+                    .col(ColumnDef::new(MatchingJobs::City).string_len(100).null())
+                    .col(
+                        ColumnDef::new(MatchingJobs::Remote)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(ColumnDef::new(MatchingJobs::SalaryMin).double().null())
+                    .col(ColumnDef::new(MatchingJobs::SalaryMax).double().null())
+                    .col(
+                        ColumnDef::new(MatchingJobs::Status)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(MatchingJobs::Embedding).binary().null())
+                    .col(
+                        ColumnDef::new(MatchingJobs::CreatedBy)
+                            .string_len(64)
+                            .null(),
+                    )
+                    .col(timestamp(MatchingJobs::CreatedAt))
+                    .col(timestamp(MatchingJobs::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("matching_jobs_status")
+                    .table(MatchingJobs::Table)
+                    .col(MatchingJobs::Status)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(MatchingOutbox::Table)
+                    .col(
+                        ColumnDef::new(MatchingOutbox::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(MatchingOutbox::JobId)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MatchingOutbox::Action)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MatchingOutbox::Attempts)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(timestamp(MatchingOutbox::NextAttemptAt))
+                    .col(ColumnDef::new(MatchingOutbox::LastError).text().null())
+                    .col(timestamp(MatchingOutbox::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(MatchingRuns::Table)
+                    .col(id(MatchingRuns::Id))
+                    .col(
+                        ColumnDef::new(MatchingRuns::Direction)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MatchingRuns::SubjectId)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MatchingRuns::RequestedBy)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(MatchingRuns::Filters).text().not_null())
+                    .col(
+                        ColumnDef::new(MatchingRuns::ResultLimit)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MatchingRuns::WeightsVersion)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(MatchingRuns::Weights).text().not_null())
+                    .col(ColumnDef::new(MatchingRuns::Results).text().not_null())
+                    .col(ColumnDef::new(MatchingRuns::DurationMs).double().not_null())
+                    .col(timestamp(MatchingRuns::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("matching_runs_subject")
+                    .table(MatchingRuns::Table)
+                    .col(MatchingRuns::SubjectId)
+                    .col(MatchingRuns::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            MatchingRuns::Table.into_iden(),
+            MatchingOutbox::Table.into_iden(),
+            MatchingJobs::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
