@@ -9,6 +9,7 @@ use looma_core::telemetry::LogConfig;
 use looma_db::DatabaseConfig;
 use looma_embed::EmbedConfig;
 use looma_identity::IdentityConfig;
+use looma_matching::MatchingConfig;
 use looma_resume::ResumeConfig;
 use looma_router::RouterConfig;
 use looma_search::SearchConfig;
@@ -26,6 +27,7 @@ pub struct LoomaConfig {
     pub identity: IdentityConfig,
     pub resume: ResumeConfig,
     pub search: SearchConfig,
+    pub matching: MatchingConfig,
     /// The sentence-embedding model every component of the process shares.
     pub embed: EmbedConfig,
     pub router: RouterConfig,
@@ -64,6 +66,7 @@ impl LoomaConfig {
         self.identity.validate()?;
         self.resume.validate()?;
         self.search.validate()?;
+        self.matching.validate()?;
         self.router.validate()?;
         let secret = self.server.router_secret.expose();
         if !secret.is_empty() && secret.len() < looma_auth::forwarded::MIN_SECRET_LEN {
@@ -83,6 +86,13 @@ impl LoomaConfig {
         copy.resume.search_url = copy.resume.search_url.as_deref().map(redact_url);
         copy.search.elasticsearch_url = copy.search.elasticsearch_url.as_deref().map(redact_url);
         copy.search.qdrant_url = copy.search.qdrant_url.as_deref().map(redact_url);
+        for url in [
+            &mut copy.matching.search_url,
+            &mut copy.matching.resume_url,
+            &mut copy.matching.identity_url,
+        ] {
+            *url = url.as_deref().map(redact_url);
+        }
         copy
     }
 

@@ -101,6 +101,11 @@ enum EvalTarget {
         #[arg(long)]
         show: Option<PathBuf>,
     },
+    /// NDCG@10 of matching (ours and a keyword-overlap baseline) over judged jobs × resumes.
+    Matching {
+        #[arg(long, default_value = "tests/fixtures/matching")]
+        dir: PathBuf,
+    },
     /// nDCG@10 of text, semantic and hybrid search over a judged query set.
     Search {
         #[arg(long, default_value = "tests/fixtures/search")]
@@ -234,6 +239,16 @@ async fn run(cli: Cli) -> Result<()> {
 
 async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()> {
     match target {
+        EvalTarget::Matching { dir } => {
+            let config = LoomaConfig::load(file)?;
+            let embedder = looma_embed::EmbeddingService::new(config.embed.clone());
+            let weights = looma_matching::domain::weights::Weights::defaults();
+            let report = looma_matching::eval::evaluate(dir, &embedder, &weights)
+                .await
+                .with_context(|| format!("evaluating {}", dir.display()))?;
+            print!("{}", report.render());
+            Ok(())
+        }
         EvalTarget::Search { dir, verbose } => {
             let config = LoomaConfig::load(file)?;
             let embedder = looma_embed::EmbeddingService::new(config.embed.clone());
@@ -419,6 +434,11 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
             name: "search".into(),
             url: search_url.clone(),
             sdl: looma_search::sdl(),
+        },
+        looma_router::compose::SubgraphSource {
+            name: "matching".into(),
+            url: format!("http://{host}:{}/graphql", config.matching.port),
+            sdl: looma_matching::sdl(),
         },
     ];
     config.resume.search_url.get_or_insert(search_url);

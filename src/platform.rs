@@ -23,12 +23,18 @@ pub enum Component {
     Resume,
     /// Text, vector, semantic and hybrid search and suggestions (port 8210).
     Search,
+    /// Jobs and explainable job ↔ candidate matching (port 8208).
+    Matching,
 }
 
 impl Component {
     /// Subgraphs `looma dev` runs (the router joins them once it can compose them).
-    pub const SUBGRAPHS: &'static [Component] =
-        &[Component::Identity, Component::Resume, Component::Search];
+    pub const SUBGRAPHS: &'static [Component] = &[
+        Component::Identity,
+        Component::Resume,
+        Component::Search,
+        Component::Matching,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -36,6 +42,7 @@ impl Component {
             Component::Identity => looma_identity::COMPONENT,
             Component::Resume => looma_resume::COMPONENT,
             Component::Search => looma_search::COMPONENT,
+            Component::Matching => looma_matching::COMPONENT,
         }
     }
 
@@ -50,6 +57,7 @@ impl Component {
             Component::Identity => config.identity.port,
             Component::Resume => config.resume.port,
             Component::Search => config.search.port,
+            Component::Matching => config.matching.port,
         }
     }
 }
@@ -260,6 +268,42 @@ async fn build_router(
                 stopped,
             );
             Ok(looma_resume::router(
+                service,
+                subgraph_verifier(config),
+                shared.forwarded.clone(),
+            ))
+        }
+        Component::Matching => {
+            let shared = shared.context("matching needs the database")?;
+            let host = config.server.host;
+            let local = |port: u16| format!("http://{host}:{port}/graphql");
+            let peers = looma_matching::Peers {
+                identity_url: config
+                    .matching
+                    .identity_url
+                    .clone()
+                    .or_else(|| config.router.identity_url.clone())
+                    .unwrap_or_else(|| local(config.identity.port)),
+                resume_url: config
+                    .matching
+                    .resume_url
+                    .clone()
+                    .unwrap_or_else(|| local(config.resume.port)),
+                search_url: config
+                    .matching
+                    .search_url
+                    .clone()
+                    .unwrap_or_else(|| local(config.search.port)),
+            };
+            let service = looma_matching::start(
+                shared.db.clone(),
+                config.matching.clone(),
+                shared.embedder.clone(),
+                shared.forwarded.clone(),
+                peers,
+                stopped,
+            );
+            Ok(looma_matching::router(
                 service,
                 subgraph_verifier(config),
                 shared.forwarded.clone(),

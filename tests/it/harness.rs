@@ -227,6 +227,7 @@ impl TestPlatform {
             config.embed.model_dir = model_dir.into();
         }
         config.resume.poll_interval_ms = 200;
+        config.matching.poll_interval_ms = 200;
         config.search.data_dir = dir.path().join("search");
         let mut postgres = None;
         let mut redis = None;
@@ -475,28 +476,35 @@ async fn start_extra(
     if components.is_empty() {
         return (Vec::new(), None);
     }
-    // Search starts first so resume can be pointed at its (ephemeral) port.
+    // One at a time, search first, so each later component is pointed at the earlier ones'
+    // (ephemeral) ports.
     let mut config = config.clone();
     let mut platforms = Vec::new();
     let mut addrs = Vec::new();
-    let (first, rest): (Vec<Component>, Vec<Component>) =
-        components.iter().partition(|c| **c == Component::Search);
-    for group in [first, rest] {
-        if group.is_empty() {
-            continue;
-        }
+    let mut ordered: Vec<Component> = components.to_vec();
+    ordered.sort_by_key(|c| match c {
+        Component::Search => 0,
+        Component::Resume => 1,
+        _ => 2,
+    });
+    config.matching.identity_url = Some(format!("{identity_url}/graphql"));
+    for component in ordered {
         let started = match shared.clone() {
-            Some(shared) => Platform::start_with(shared, &config, &group, true).await,
-            None => Platform::start(&config, &group, true).await,
+            Some(shared) => Platform::start_with(shared, &config, &[component], true).await,
+            None => Platform::start(&config, &[component], true).await,
         }
         .expect("subgraphs start");
-        for &component in &group {
-            let addr = started.addr(component).expect("subgraph runs");
-            if component == Component::Search {
-                config.resume.search_url = Some(format!("http://{addr}/graphql"));
+        let addr = started.addr(component).expect("subgraph runs");
+        let url = format!("http://{addr}/graphql");
+        match component {
+            Component::Search => {
+                config.resume.search_url = Some(url.clone());
+                config.matching.search_url = Some(url);
             }
-            addrs.push((component, addr));
+            Component::Resume => config.matching.resume_url = Some(url),
+            _ => {}
         }
+        addrs.push((component, addr));
         platforms.push(started);
     }
     let mut sources = vec![looma_router::compose::SubgraphSource {

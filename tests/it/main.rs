@@ -8,6 +8,7 @@ mod harness;
 mod cli;
 mod identity_auth;
 mod identity_config;
+mod matching;
 mod resume;
 mod router;
 mod schema_registry;

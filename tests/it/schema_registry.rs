@@ -33,6 +33,11 @@ fn resume_schema_is_committed() {
 }
 
 #[test]
+fn matching_schema_is_committed() {
+    assert_committed("matching.graphql", looma_matching::sdl());
+}
+
+#[test]
 fn search_schema_is_committed() {
     assert_committed("search.graphql", looma_search::sdl());
 }
@@ -58,6 +63,11 @@ fn supergraph_is_committed() {
             url: "http://127.0.0.1:8210/graphql".into(),
             sdl: looma_search::sdl(),
         },
+        looma_router::compose::SubgraphSource {
+            name: "matching".into(),
+            url: "http://127.0.0.1:8208/graphql".into(),
+            sdl: looma_matching::sdl(),
+        },
     ];
     let supergraph = looma_router::compose::compose(&sources).expect("our subgraphs compose");
     looma_router::supergraph::Supergraph::parse(&supergraph).expect("and the router loads them");
@@ -68,6 +78,7 @@ fn supergraph_is_committed() {
         "schema/supergraph.graphql is out of date; regenerate it with \
          `cargo run -- compose --subgraph identity=http://127.0.0.1:8211/graphql=schema/identity.graphql \\
          --subgraph resume=http://127.0.0.1:8207/graphql=schema/resume.graphql \\
-         --subgraph search=http://127.0.0.1:8210/graphql=schema/search.graphql --output schema/supergraph.graphql`"
+         --subgraph search=http://127.0.0.1:8210/graphql=schema/search.graphql \\
+         --subgraph matching=http://127.0.0.1:8208/graphql=schema/matching.graphql --output schema/supergraph.graphql`"
     );
 }

@@ -6,12 +6,14 @@
 //! hand-written tables) and indexed lazily once per process; nothing here does I/O or panics on
 //! user input.
 
+mod city;
 mod education;
 mod segment;
 mod skills;
 mod text;
 mod titles;
 
+pub use city::{canonical_city, city_spellings};
 pub use education::EducationLevel;
 pub use segment::{Segmenter, is_known_school, user_dictionary};
 pub use skills::{Skill, SkillMatch, SkillSource, SkillTaxonomy};

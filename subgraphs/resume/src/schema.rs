@@ -287,6 +287,16 @@ impl Resume {
         Some(pii::mask_contacts(text, name.as_deref()))
     }
 
+    /// The profile's sentence embedding (all-MiniLM-L6-v2, 384 dimensions), once parsed.
+    async fn embedding(&self) -> Option<Vec<f32>> {
+        self.model.embedding.as_ref().map(|bytes| {
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        })
+    }
+
     async fn created_at(&self) -> DateTime<Utc> {
         self.model.created_at
     }

@@ -454,6 +454,7 @@ pub fn index_document(model: &resume::Model) -> serde_json::Value {
             "totalYears": profile.total_years,
             "highestDegree": profile.highest_degree,
             "city": profile.city,
+            "skills": profile.skills,
         },
         "vector": vector,
     })

@@ -1,0 +1,131 @@
+//! The matching subgraph (port 8208): jobs, explainable weighted matching in both directions
+//! (candidate generation through search, exact scoring here) and the match history.
+//!
+//! Rooms: `schema.rs` (GraphQL, thin), `service.rs` (use cases, job outbox), `domain/` (pure:
+//! score and explanations, weights, hard filters), `store.rs` (the only database access),
+//! `clients.rs` (identity, resume and search as a signed service), `eval.rs`
+//! (`looma eval matching`).
+
+pub mod clients;
+pub mod config;
+pub mod domain;
+mod error;
+pub mod eval;
+pub mod schema;
+pub mod service;
+pub mod store;
+
+pub use config::MatchingConfig;
+pub use error::MatchingError;
+pub use service::MatchingService;
+
+use async_graphql::SDLExportOptions;
+use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::post;
+use looma_auth::{Authenticator, CredentialVerifier, ForwardedPrincipalCodec};
+use looma_db::DatabaseConnection;
+use looma_embed::EmbeddingService;
+use looma_server::ReadinessCheck;
+use schema::MatchingSchema;
+use std::sync::Arc;
+
+pub const COMPONENT: &str = "matching";
+
+/// URLs of the subgraphs matching calls.
+pub struct Peers {
+    pub identity_url: String,
+    pub resume_url: String,
+    pub search_url: String,
+}
+
+/// Builds the service and, when configured, starts the job outbox dispatcher (until `stop`).
+pub fn start(
+    db: DatabaseConnection,
+    config: MatchingConfig,
+    embedder: EmbeddingService,
+    forwarded: Option<ForwardedPrincipalCodec>,
+    peers: Peers,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> MatchingService {
+    let clients = match forwarded {
+        Some(codec) => Some(clients::Clients::new(
+            codec,
+            peers.identity_url,
+            peers.resume_url,
+            peers.search_url,
+        )),
+        None => {
+            tracing::warn!(
+                "server.router_secret is not set: matching cannot call search, resume or identity"
+            );
+            None
+        }
+    };
+    let worker = config.worker_enabled;
+    let service = MatchingService::new(store::MatchingStore::new(db), config, embedder, clients);
+    if worker {
+        service.spawn_background(stop);
+    }
+    service
+}
+
+#[derive(Clone)]
+struct AppState {
+    schema: MatchingSchema,
+    service: MatchingService,
+    authenticator: Authenticator,
+}
+
+/// The HTTP routes: `/graphql`, `/health`, `/ready`.
+pub fn router(
+    service: MatchingService,
+    verifier: Arc<dyn CredentialVerifier>,
+    forwarded: Option<ForwardedPrincipalCodec>,
+) -> Router {
+    let state = AppState {
+        schema: schema::build_schema(service.clone()),
+        service: service.clone(),
+        authenticator: Authenticator::new(verifier, forwarded),
+    };
+    let db = service.store().connection().clone();
+    let checks = vec![ReadinessCheck::new("database", move || {
+        let db = db.clone();
+        Box::pin(async move { looma_db::ping(&db).await.map_err(|e| e.to_string()) })
+    })];
+    let routes = Router::new()
+        .route("/graphql", post(graphql))
+        .with_state(state)
+        .merge(looma_server::health_routes(COMPONENT, checks));
+    looma_server::with_edge_layers(routes, looma_server::DEFAULT_BODY_LIMIT_BYTES)
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    looma_server::execute_graphql(
+        &state.schema,
+        &state.authenticator,
+        &headers,
+        request,
+        |req| schema::attach_loaders(req, &state.service),
+    )
+    .await
+}
+
+/// The subgraph's federation SDL, as `_service { sdl }` returns it.
+pub fn sdl() -> String {
+    async_graphql::Schema::build(
+        schema::Query,
+        schema::Mutation,
+        async_graphql::EmptySubscription,
+    )
+    .enable_federation()
+    .finish()
+    .sdl_with_options(SDLExportOptions::new().federation())
+}

@@ -1,0 +1,825 @@
+//! Matching use cases: jobs (create, update, close; skills extracted when not given; embedded;
+//! indexed into search through the outbox), matches in both directions (search shortlist,
+//! then exact scoring, hard filters, history) and the outbox dispatcher.
+
+use crate::clients::{Candidate, Clients, ResumeFacts, ShortlistQuery, strings};
+use crate::domain::filters::{HardFilters, Side};
+use crate::domain::score::{CandidateFacts, JobFacts, MatchScore, Semantic, score};
+use crate::domain::weights::Weights;
+use crate::store::{MatchingStore, job, run, status};
+use crate::{MatchingConfig, MatchingError};
+use chrono::Utc;
+use looma_embed::EmbeddingService;
+use looma_taxonomy::{EducationLevel, SkillTaxonomy, city_spellings};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+const MAX_TITLE: usize = 200;
+const MAX_DESCRIPTION: usize = 50_000;
+const MAX_SKILLS: usize = 50;
+const EXTRACTED_SKILLS: usize = 12;
+
+#[derive(Clone)]
+pub struct MatchingService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: MatchingStore,
+    config: MatchingConfig,
+    embedder: EmbeddingService,
+    clients: Option<Clients>,
+    outbox: Notify,
+}
+
+/// A job as created or updated (all fields for create; `None` keeps the value on update).
+#[derive(Clone, Debug, Default)]
+pub struct JobInput {
+    pub title: Option<String>,
+    pub company: Option<String>,
+    pub description: Option<String>,
+    pub required_skills: Option<Vec<String>>,
+    pub preferred_skills: Option<Vec<String>>,
+    pub min_years: Option<Option<f64>>,
+    pub education: Option<Option<String>>,
+    pub city: Option<Option<String>>,
+    pub remote: Option<bool>,
+    pub salary_min: Option<Option<f64>>,
+    pub salary_max: Option<Option<f64>>,
+}
+
+/// One scored pair, ready to show.
+#[derive(Clone, Debug)]
+pub struct Scored {
+    /// The job id (jobs direction) or resume id (candidates direction).
+    pub id: String,
+    pub score: MatchScore,
+}
+
+pub struct MatchOutcome {
+    pub run_id: String,
+    pub weights: Weights,
+    pub matches: Vec<Scored>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Direction {
+    /// Jobs for a resume.
+    Jobs,
+    /// Candidates for a job.
+    Candidates,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Jobs => "JOBS",
+            Direction::Candidates => "CANDIDATES",
+        }
+    }
+}
+
+fn canonical_skills(field: &str, skills: Vec<String>) -> Result<Vec<String>, MatchingError> {
+    if skills.len() > MAX_SKILLS {
+        return Err(MatchingError::invalid(
+            field,
+            format!("at most {MAX_SKILLS} skills"),
+        ));
+    }
+    let taxonomy = SkillTaxonomy::builtin();
+    let mut out: Vec<String> = Vec::new();
+    for skill in skills {
+        let trimmed = skill.trim();
+        if trimmed.is_empty() || trimmed.chars().count() > 100 {
+            return Err(MatchingError::invalid(
+                field,
+                "skills must be 1 to 100 characters",
+            ));
+        }
+        let name = taxonomy
+            .get(trimmed)
+            .map_or_else(|| trimmed.to_owned(), |s| s.name.clone());
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+fn optional_number(field: &str, value: Option<f64>) -> Result<Option<f64>, MatchingError> {
+    match value {
+        Some(v) if !(v.is_finite() && v >= 0.0) => {
+            Err(MatchingError::invalid(field, "must be a finite number ≥ 0"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// The job as the scorer sees it (skills parsed once per job).
+pub struct JobView {
+    pub required: Vec<String>,
+    pub preferred: Vec<String>,
+    pub education: Option<EducationLevel>,
+    pub model: job::Model,
+}
+
+impl JobView {
+    pub fn new(model: job::Model) -> JobView {
+        JobView {
+            required: model.required(),
+            preferred: model.preferred(),
+            education: model
+                .education
+                .as_deref()
+                .and_then(EducationLevel::from_code),
+            model,
+        }
+    }
+
+    pub fn facts(&self) -> JobFacts<'_> {
+        JobFacts {
+            required_skills: &self.required,
+            preferred_skills: &self.preferred,
+            min_years: self.model.min_years,
+            education: self.education,
+            city: self.model.city.as_deref(),
+            remote: self.model.remote,
+            salary_min: self.model.salary_min,
+            salary_max: self.model.salary_max,
+        }
+    }
+
+    fn side(&self) -> Side<'_> {
+        Side {
+            city: self.model.city.as_deref(),
+            remote: self.model.remote,
+            salary_min: self.model.salary_min,
+            salary_max: self.model.salary_max,
+        }
+    }
+}
+
+/// A candidate as the scorer sees it, from a search hit's metadata or a resume profile.
+pub struct CandidateView {
+    pub skills: Vec<String>,
+    pub years: Option<f64>,
+    pub degree: Option<EducationLevel>,
+    pub city: Option<String>,
+}
+
+impl CandidateView {
+    pub fn from_metadata(metadata: &Value) -> CandidateView {
+        CandidateView {
+            skills: strings(&metadata["skills"]),
+            years: metadata["totalYears"].as_f64(),
+            degree: metadata["highestDegree"]
+                .as_str()
+                .and_then(EducationLevel::from_code),
+            city: metadata["city"].as_str().map(str::to_owned),
+        }
+    }
+
+    pub fn from_resume(resume: &ResumeFacts) -> CandidateView {
+        CandidateView {
+            skills: resume.skills.clone(),
+            years: resume.years,
+            degree: resume.degree.as_deref().and_then(EducationLevel::from_code),
+            city: resume.city.clone(),
+        }
+    }
+
+    pub fn facts(&self) -> CandidateFacts<'_> {
+        CandidateFacts {
+            skills: &self.skills,
+            years: self.years,
+            degree: self.degree,
+            city: self.city.as_deref(),
+            salary_min: None,
+            salary_max: None,
+        }
+    }
+
+    fn side(&self) -> Side<'_> {
+        Side {
+            city: self.city.as_deref(),
+            remote: false,
+            salary_min: None,
+            salary_max: None,
+        }
+    }
+}
+
+/// What a job's embedding represents: title, skills and description.
+pub fn job_embedding_text(
+    title: &str,
+    required: &[String],
+    preferred: &[String],
+    description: &str,
+) -> String {
+    let mut skills = required.to_vec();
+    skills.extend(preferred.iter().cloned());
+    let head: String = description.chars().take(1500).collect();
+    format!("{title}. Skills: {}. {head}", skills.join(", "))
+}
+
+/// The search document for a job.
+pub fn index_document(model: &job::Model) -> Value {
+    let required = model.required();
+    let preferred = model.preferred();
+    let mut skills = required.clone();
+    skills.extend(preferred.iter().cloned());
+    json!({
+        "id": model.id,
+        "collection": "JOBS",
+        "title": model.title,
+        "content": format!("{}\n{}", model.company.as_deref().unwrap_or(""), model.description),
+        "skills": skills,
+        "city": model.city,
+        "degree": model.education,
+        "years": model.min_years,
+        "salaryMin": model.salary_min,
+        "salaryMax": model.salary_max,
+        "status": model.status,
+        "name": model.company,
+        "metadata": {
+            "company": model.company,
+            "remote": model.remote,
+            "requiredSkills": required,
+            "preferredSkills": preferred,
+            "minYears": model.min_years,
+            "education": model.education,
+            "city": model.city,
+        },
+        "vector": model.vector(),
+    })
+}
+
+impl MatchingService {
+    pub fn new(
+        store: MatchingStore,
+        config: MatchingConfig,
+        embedder: EmbeddingService,
+        clients: Option<Clients>,
+    ) -> Self {
+        MatchingService {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                embedder,
+                clients,
+                outbox: Notify::new(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &MatchingStore {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &MatchingConfig {
+        &self.inner.config
+    }
+
+    fn clients(&self) -> Result<&Clients, MatchingError> {
+        self.inner.clients.as_ref().ok_or_else(|| {
+            MatchingError::Dependency(
+                "matching cannot reach search, resume and identity: set server.router_secret"
+                    .into(),
+            )
+        })
+    }
+
+    // ---- jobs --------------------------------------------------------------------------
+
+    pub async fn create_job(
+        &self,
+        input: JobInput,
+        author: &str,
+    ) -> Result<job::Model, MatchingError> {
+        let now = Utc::now();
+        let blank = job::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            title: String::new(),
+            company: None,
+            description: String::new(),
+            required_skills: "[]".into(),
+            preferred_skills: "[]".into(),
+            skills_extracted: false,
+            min_years: None,
+            education: None,
+            city: None,
+            remote: false,
+            salary_min: None,
+            salary_max: None,
+            status: status::OPEN.into(),
+            embedding: None,
+            created_by: Some(author.to_owned()),
+            created_at: now,
+            updated_at: now,
+        };
+        let model = self.apply(blank, input, true).await?;
+        let saved = self.inner.store.save_job(model, true).await?;
+        self.inner.outbox.notify_one();
+        Ok(saved)
+    }
+
+    pub async fn update_job(&self, id: &str, input: JobInput) -> Result<job::Model, MatchingError> {
+        let current = self.job(id).await?;
+        let model = self.apply(current, input, false).await?;
+        let saved = self.inner.store.save_job(model, false).await?;
+        self.inner.outbox.notify_one();
+        Ok(saved)
+    }
+
+    pub async fn set_status(&self, id: &str, open: bool) -> Result<job::Model, MatchingError> {
+        let mut model = self.job(id).await?;
+        model.status = if open { status::OPEN } else { status::CLOSED }.into();
+        model.updated_at = Utc::now();
+        let saved = self.inner.store.save_job(model, false).await?;
+        self.inner.outbox.notify_one();
+        Ok(saved)
+    }
+
+    pub async fn job(&self, id: &str) -> Result<job::Model, MatchingError> {
+        self.inner
+            .store
+            .job(id)
+            .await?
+            .ok_or_else(|| MatchingError::NotFound {
+                what: "job",
+                id: id.to_owned(),
+            })
+    }
+
+    async fn apply(
+        &self,
+        mut model: job::Model,
+        input: JobInput,
+        create: bool,
+    ) -> Result<job::Model, MatchingError> {
+        if let Some(title) = input.title {
+            let title = title.trim().to_owned();
+            if title.is_empty() || title.chars().count() > MAX_TITLE {
+                return Err(MatchingError::invalid(
+                    "title",
+                    format!("1 to {MAX_TITLE} characters"),
+                ));
+            }
+            model.title = title;
+        } else if create {
+            return Err(MatchingError::invalid("title", "is required"));
+        }
+        if let Some(company) = input.company {
+            model.company = Some(company.trim().to_owned()).filter(|c| !c.is_empty());
+        }
+        let description_changed = input.description.is_some();
+        if let Some(description) = input.description {
+            if description.chars().count() > MAX_DESCRIPTION {
+                return Err(MatchingError::invalid(
+                    "description",
+                    format!("at most {MAX_DESCRIPTION} characters"),
+                ));
+            }
+            model.description = description;
+        }
+        let mut required = match input.required_skills {
+            Some(skills) => {
+                model.skills_extracted = false;
+                Some(canonical_skills("requiredSkills", skills)?)
+            }
+            None => None,
+        };
+        if let Some(skills) = input.preferred_skills {
+            model.preferred_skills =
+                serde_json::to_string(&canonical_skills("preferredSkills", skills)?)
+                    .unwrap_or_else(|_| "[]".into());
+        }
+        // Skills come from the description when none were given (or the extracted ones are
+        // refreshed when the description changes).
+        let extract = match &required {
+            Some(skills) => skills.is_empty(),
+            None => create || (model.skills_extracted && description_changed),
+        };
+        if extract {
+            let text = format!("{}\n{}", model.title, model.description);
+            let mut found: Vec<String> = Vec::new();
+            for m in SkillTaxonomy::builtin().extract(&text) {
+                if !found.contains(&m.skill.name) {
+                    found.push(m.skill.name.clone());
+                }
+            }
+            found.truncate(EXTRACTED_SKILLS);
+            model.skills_extracted = true;
+            required = Some(found);
+        }
+        if let Some(required) = required {
+            model.required_skills =
+                serde_json::to_string(&required).unwrap_or_else(|_| "[]".into());
+        }
+        if let Some(min_years) = input.min_years {
+            model.min_years = optional_number("minYears", min_years)?;
+            if model.min_years.is_some_and(|y| y > 60.0) {
+                return Err(MatchingError::invalid("minYears", "at most 60"));
+            }
+        }
+        if let Some(education) = input.education {
+            model.education = match education {
+                Some(code) => Some(
+                    EducationLevel::from_code(&code)
+                        .ok_or_else(|| {
+                            MatchingError::invalid(
+                                "education",
+                                "one of HIGH_SCHOOL, ASSOCIATE, BACHELOR, MASTER, DOCTORATE",
+                            )
+                        })?
+                        .code()
+                        .to_owned(),
+                ),
+                None => None,
+            };
+        }
+        if let Some(city) = input.city {
+            model.city = city.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+        }
+        if let Some(remote) = input.remote {
+            model.remote = remote;
+        }
+        if let Some(min) = input.salary_min {
+            model.salary_min = optional_number("salaryMin", min)?;
+        }
+        if let Some(max) = input.salary_max {
+            model.salary_max = optional_number("salaryMax", max)?;
+        }
+        if let (Some(min), Some(max)) = (model.salary_min, model.salary_max)
+            && min > max
+        {
+            return Err(MatchingError::invalid(
+                "salaryMin",
+                "is greater than salaryMax",
+            ));
+        }
+        model.updated_at = Utc::now();
+        let text = job_embedding_text(
+            &model.title,
+            &model.required(),
+            &model.preferred(),
+            &model.description,
+        );
+        model.embedding = match self.inner.embedder.embed_one(&text).await {
+            Ok(vector) => Some(vector.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            Err(error) => {
+                tracing::warn!(%error, "job saved without an embedding; semantic scores are neutral");
+                None
+            }
+        };
+        Ok(model)
+    }
+
+    // ---- matching ----------------------------------------------------------------------
+
+    async fn settings(&self) -> Result<Weights, MatchingError> {
+        let settings = self.clients()?.settings().await?;
+        if !settings.enabled {
+            return Err(MatchingError::FeatureDisabled);
+        }
+        Ok(settings.weights)
+    }
+
+    fn check_limit(&self, limit: i32) -> Result<usize, MatchingError> {
+        let max = self.inner.config.max_limit;
+        match usize::try_from(limit) {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(MatchingError::invalid(
+                "limit",
+                format!("must be between 1 and {max} (got {limit})"),
+            )),
+        }
+    }
+
+    fn check_filters(filters: HardFilters) -> Result<HardFilters, MatchingError> {
+        for (field, value) in [
+            ("filter.salaryMin", filters.salary_min),
+            ("filter.salaryMax", filters.salary_max),
+            ("filter.minYears", filters.min_years),
+        ] {
+            optional_number(field, value)?;
+        }
+        if let (Some(min), Some(max)) = (filters.salary_min, filters.salary_max)
+            && min > max
+        {
+            return Err(MatchingError::invalid(
+                "filter.salaryMin",
+                "is greater than salaryMax",
+            ));
+        }
+        if filters.cities.len() > 50 {
+            return Err(MatchingError::invalid("filter.cities", "at most 50 cities"));
+        }
+        Ok(filters.canonical())
+    }
+
+    /// Search filters that implement the hard filters early (they are checked again exactly).
+    fn search_filter(filters: &HardFilters, extra: Value) -> Value {
+        let mut filter = extra;
+        if !filters.cities.is_empty() {
+            let mut cities: Vec<String> = filters
+                .cities
+                .iter()
+                .flat_map(|c| city_spellings(c))
+                .collect();
+            cities.dedup();
+            filter["cities"] = json!(cities);
+        }
+        filter
+    }
+
+    /// Candidates for a job: a shortlist from search (nearest profiles + text matches on the
+    /// job's skills), scored exactly, filtered, best first; recorded in the history.
+    pub async fn match_candidates(
+        &self,
+        job_id: &str,
+        filters: HardFilters,
+        limit: i32,
+        requested_by: &str,
+    ) -> Result<MatchOutcome, MatchingError> {
+        let started = Instant::now();
+        let limit = self.check_limit(limit)?;
+        let filters = Self::check_filters(filters)?;
+        let weights = self.settings().await?;
+        let job = JobView::new(self.job(job_id).await?);
+        let mut extra = json!({});
+        let min_years = match (
+            filters.min_years,
+            filters
+                .enforce_job_minimum_years
+                .then_some(job.model.min_years)
+                .flatten(),
+        ) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(min) = min_years {
+            extra["minYears"] = json!(min);
+        }
+        let vector = job.model.vector();
+        let text = skill_query(&job.required, &job.preferred);
+        let shortlist = self
+            .clients()?
+            .shortlist(ShortlistQuery {
+                collection: "RESUMES",
+                vector: vector.as_deref(),
+                text,
+                filter: Self::search_filter(&filters, extra),
+                vector_candidates: self.inner.config.vector_candidates,
+                text_candidates: self.inner.config.text_candidates,
+            })
+            .await?;
+        let mut scored: Vec<Scored> = Vec::with_capacity(shortlist.candidates.len());
+        for Candidate {
+            id,
+            similarity,
+            metadata,
+        } in shortlist.candidates
+        {
+            let candidate = CandidateView::from_metadata(&metadata);
+            if !filters.admits(&candidate.side(), candidate.years, job.model.min_years) {
+                continue;
+            }
+            let semantic =
+                semantic_evidence(similarity, shortlist.similarity_floor, vector.is_some());
+            scored.push(Scored {
+                score: score(&job.facts(), &candidate.facts(), semantic, &weights),
+                id,
+            });
+        }
+        self.finish(
+            Direction::Candidates,
+            job_id,
+            filters,
+            limit,
+            weights,
+            scored,
+            requested_by,
+            started,
+        )
+        .await
+    }
+
+    /// Open jobs for a resume: a shortlist of jobs from search, scored exactly against the
+    /// resume's profile.
+    pub async fn match_jobs(
+        &self,
+        resume_id: &str,
+        filters: HardFilters,
+        limit: i32,
+        requested_by: &str,
+    ) -> Result<MatchOutcome, MatchingError> {
+        let started = Instant::now();
+        let limit = self.check_limit(limit)?;
+        let filters = Self::check_filters(filters)?;
+        let weights = self.settings().await?;
+        let clients = self.clients()?;
+        let resume = clients
+            .resume(resume_id)
+            .await?
+            .ok_or_else(|| MatchingError::NotFound {
+                what: "resume",
+                id: resume_id.to_owned(),
+            })?;
+        if !resume.parsed {
+            return Err(MatchingError::invalid(
+                "resumeId",
+                "the resume is not parsed yet (see its status)",
+            ));
+        }
+        let candidate = CandidateView::from_resume(&resume);
+        let mut extra = json!({ "statuses": [status::OPEN] });
+        if filters.salary_min.is_some() {
+            extra["salaryMin"] = json!(filters.salary_min);
+        }
+        if filters.salary_max.is_some() {
+            extra["salaryMax"] = json!(filters.salary_max);
+        }
+        // Remote jobs pass a city filter, so cities are applied exactly below, not in search.
+        let search_filters = HardFilters {
+            cities: Vec::new(),
+            ..filters.clone()
+        };
+        let shortlist = clients
+            .shortlist(ShortlistQuery {
+                collection: "JOBS",
+                vector: resume.embedding.as_deref(),
+                text: skill_query(&resume.skills, &[]),
+                filter: Self::search_filter(&search_filters, extra),
+                vector_candidates: self.inner.config.vector_candidates,
+                text_candidates: self.inner.config.text_candidates,
+            })
+            .await?;
+        let similarity: std::collections::HashMap<String, Option<f32>> = shortlist
+            .candidates
+            .iter()
+            .map(|c| (c.id.clone(), c.similarity))
+            .collect();
+        let ids: Vec<String> = shortlist.candidates.iter().map(|c| c.id.clone()).collect();
+        let jobs = self.inner.store.jobs(&ids).await?;
+        let mut scored = Vec::with_capacity(jobs.len());
+        for model in jobs {
+            if model.status != status::OPEN {
+                continue;
+            }
+            let job = JobView::new(model);
+            if !filters.admits(&job.side(), candidate.years, job.model.min_years) {
+                continue;
+            }
+            let semantic = semantic_evidence(
+                similarity.get(&job.model.id).copied().flatten(),
+                shortlist.similarity_floor,
+                resume.embedding.is_some(),
+            );
+            scored.push(Scored {
+                score: score(&job.facts(), &candidate.facts(), semantic, &weights),
+                id: job.model.id.clone(),
+            });
+        }
+        self.finish(
+            Direction::Jobs,
+            resume_id,
+            filters,
+            limit,
+            weights,
+            scored,
+            requested_by,
+            started,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        direction: Direction,
+        subject: &str,
+        filters: HardFilters,
+        limit: usize,
+        weights: Weights,
+        mut scored: Vec<Scored>,
+        requested_by: &str,
+        started: Instant,
+    ) -> Result<MatchOutcome, MatchingError> {
+        scored.sort_by(|a, b| {
+            b.score
+                .total
+                .total_cmp(&a.score.total)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        scored.truncate(limit);
+        let run_id = uuid::Uuid::now_v7().to_string();
+        let results: Vec<Value> = scored
+            .iter()
+            .map(|s| json!({ "id": s.id, "score": s.score.total }))
+            .collect();
+        self.inner
+            .store
+            .record_run(run::Model {
+                id: run_id.clone(),
+                direction: direction.as_str().into(),
+                subject_id: subject.to_owned(),
+                requested_by: requested_by.to_owned(),
+                filters: serde_json::to_string(&filters).unwrap_or_else(|_| "{}".into()),
+                result_limit: limit as i32,
+                weights_version: weights.version,
+                weights: weights.to_json().to_string(),
+                results: Value::Array(results).to_string(),
+                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                created_at: Utc::now(),
+            })
+            .await?;
+        Ok(MatchOutcome {
+            run_id,
+            weights,
+            matches: scored,
+        })
+    }
+
+    // ---- outbox ------------------------------------------------------------------------
+
+    /// Delivers due job index updates to search; returns how many were delivered.
+    pub async fn dispatch_outbox(&self) -> Result<usize, MatchingError> {
+        let Ok(clients) = self.clients() else {
+            return Ok(0);
+        };
+        let rows = self.inner.store.due_outbox(Utc::now(), 100).await?;
+        let mut delivered = 0;
+        for row in rows {
+            let outcome = match self.inner.store.job(&row.job_id).await? {
+                Some(model) => clients.index_jobs(vec![index_document(&model)]).await,
+                None => Ok(()),
+            };
+            match outcome {
+                Ok(()) => {
+                    self.inner.store.outbox_done(row.id).await?;
+                    delivered += 1;
+                }
+                Err(error) => {
+                    let backoff = Duration::from_millis(
+                        500 * 2u64.saturating_pow(row.attempts.clamp(0, 8) as u32),
+                    );
+                    let next = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
+                    self.inner
+                        .store
+                        .outbox_retry(&row, next, &error.to_string())
+                        .await?;
+                    break;
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Runs the outbox dispatcher until `stop` turns true.
+    pub fn spawn_background(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let interval = Duration::from_millis(service.inner.config.poll_interval_ms);
+            loop {
+                if let Err(error) = service.dispatch_outbox().await {
+                    tracing::warn!(%error, "job index delivery failed; retrying");
+                }
+                tokio::select! {
+                    _ = service.inner.outbox.notified() => {}
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        });
+    }
+}
+
+/// A text query over skills: multi-word skills quoted, all alternatives.
+fn skill_query(first: &[String], second: &[String]) -> String {
+    first
+        .iter()
+        .chain(second)
+        .take(20)
+        .map(|s| {
+            let cleaned: String = s.chars().filter(|c| !matches!(c, '"' | '\\')).collect();
+            if cleaned.chars().all(char::is_alphanumeric) {
+                cleaned
+            } else {
+                format!("\"{cleaned}\"")
+            }
+        })
+        .filter(|s| !s.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn semantic_evidence(similarity: Option<f32>, floor: Option<f32>, has_vector: bool) -> Semantic {
+    match (similarity, floor) {
+        (Some(s), _) => Semantic::Similarity(s),
+        (None, Some(f)) if has_vector => Semantic::AtMost(f),
+        _ => Semantic::Unknown,
+    }
+}

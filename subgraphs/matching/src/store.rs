@@ -1,0 +1,286 @@
+//! Matching's tables (`matching_*`) and every query against them: jobs, the outbox of job
+//! index updates (committed with the job write, so search never misses one) and match runs.
+
+use crate::MatchingError;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+pub mod job {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "matching_jobs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub title: String,
+        pub company: Option<String>,
+        pub description: String,
+        /// JSON array of canonical skill names.
+        pub required_skills: String,
+        pub preferred_skills: String,
+        /// The skills were extracted from the description (none were given).
+        pub skills_extracted: bool,
+        pub min_years: Option<f64>,
+        pub education: Option<String>,
+        pub city: Option<String>,
+        pub remote: bool,
+        pub salary_min: Option<f64>,
+        pub salary_max: Option<f64>,
+        /// `OPEN` or `CLOSED`.
+        pub status: String,
+        /// Little-endian f32s.
+        pub embedding: Option<Vec<u8>>,
+        pub created_by: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+
+    impl Model {
+        pub fn required(&self) -> Vec<String> {
+            serde_json::from_str(&self.required_skills).unwrap_or_default()
+        }
+
+        pub fn preferred(&self) -> Vec<String> {
+            serde_json::from_str(&self.preferred_skills).unwrap_or_default()
+        }
+
+        pub fn vector(&self) -> Option<Vec<f32>> {
+            self.embedding.as_ref().map(|bytes| {
+                bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect()
+            })
+        }
+    }
+}
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "matching_outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub job_id: String,
+        /// `upsert` or `delete`.
+        pub action: String,
+        pub attempts: i32,
+        pub next_attempt_at: DateTimeUtc,
+        pub last_error: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod run {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "matching_runs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// `JOBS` (jobs for a resume) or `CANDIDATES` (candidates for a job).
+        pub direction: String,
+        pub subject_id: String,
+        pub requested_by: String,
+        /// JSON of the hard filters.
+        pub filters: String,
+        pub result_limit: i32,
+        pub weights_version: i32,
+        /// JSON of the normalised weights used.
+        pub weights: String,
+        /// JSON array of `{id, score}`, best first.
+        pub results: String,
+        pub duration_ms: f64,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod status {
+    pub const OPEN: &str = "OPEN";
+    pub const CLOSED: &str = "CLOSED";
+}
+
+pub const OUTBOX_UPSERT: &str = "upsert";
+
+#[derive(Clone)]
+pub struct MatchingStore {
+    db: DatabaseConnection,
+}
+
+impl MatchingStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        MatchingStore { db }
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Inserts or replaces a job and queues its index update, in one transaction.
+    pub async fn save_job(
+        &self,
+        model: job::Model,
+        insert: bool,
+    ) -> Result<job::Model, MatchingError> {
+        let tx = self.db.begin().await?;
+        let now = model.updated_at;
+        let id = model.id.clone();
+        let active: job::ActiveModel = model.into();
+        let active = active.reset_all();
+        let saved = if insert {
+            active.insert(&tx).await?
+        } else {
+            active.update(&tx).await?
+        };
+        outbox::ActiveModel {
+            job_id: Set(id),
+            action: Set(OUTBOX_UPSERT.to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            last_error: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&tx)
+        .await?;
+        tx.commit().await?;
+        Ok(saved)
+    }
+
+    pub async fn job(&self, id: &str) -> Result<Option<job::Model>, MatchingError> {
+        Ok(job::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
+    }
+
+    /// Jobs by id in one statement (entity batches, shortlists); unknown ids are skipped.
+    pub async fn jobs(&self, ids: &[String]) -> Result<Vec<job::Model>, MatchingError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(job::Entity::find()
+            .filter(job::Column::Id.is_in(ids.iter().cloned()))
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Jobs newest first, optionally only one status, after a cursor id.
+    pub async fn list_jobs(
+        &self,
+        status: Option<&str>,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<job::Model>, MatchingError> {
+        let mut query = job::Entity::find();
+        if let Some(status) = status {
+            query = query.filter(job::Column::Status.eq(status));
+        }
+        if let Some(after) = after {
+            query = query.filter(job::Column::Id.lt(after));
+        }
+        Ok(query
+            .order_by_desc(job::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn job_ids(&self) -> Result<Vec<String>, MatchingError> {
+        Ok(job::Entity::find()
+            .select_only()
+            .column(job::Column::Id)
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn due_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<outbox::Model>, MatchingError> {
+        Ok(outbox::Entity::find()
+            .filter(outbox::Column::NextAttemptAt.lte(now))
+            .order_by_asc(outbox::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn outbox_done(&self, id: i64) -> Result<(), MatchingError> {
+        outbox::Entity::delete_by_id(id).exec(&self.db).await?;
+        Ok(())
+    }
+
+    pub async fn outbox_retry(
+        &self,
+        row: &outbox::Model,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), MatchingError> {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(next_attempt_at))
+            .col_expr(outbox::Column::LastError, Expr::value(error))
+            .filter(outbox::Column::Id.eq(row.id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn outbox_len(&self) -> Result<u64, MatchingError> {
+        Ok(outbox::Entity::find().count(&self.db).await?)
+    }
+
+    pub async fn record_run(&self, model: run::Model) -> Result<(), MatchingError> {
+        let active: run::ActiveModel = model.into();
+        active.reset_all().insert(&self.db).await?;
+        Ok(())
+    }
+
+    pub async fn run(&self, id: &str) -> Result<Option<run::Model>, MatchingError> {
+        Ok(run::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
+    }
+
+    /// Runs newest first, optionally for one subject, after a cursor (`created_at`, id).
+    pub async fn runs(
+        &self,
+        subject: Option<&str>,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<run::Model>, MatchingError> {
+        let mut query = run::Entity::find();
+        if let Some(subject) = subject {
+            query = query.filter(run::Column::SubjectId.eq(subject));
+        }
+        if let Some(after) = after {
+            query = query.filter(run::Column::Id.lt(after));
+        }
+        Ok(query
+            .order_by_desc(run::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+}
