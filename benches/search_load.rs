@@ -381,10 +381,18 @@ async fn run() -> anyhow::Result<()> {
     );
     config.router.jwks_url = Some(format!("{identity_url}/.well-known/jwks.json"));
     config.router.identity_url = Some(format!("{identity_url}/graphql"));
-    let subgraphs = Platform::start_with(shared, &config, &[Component::Search], true).await?;
+    let subgraphs =
+        Platform::start_with(shared.clone(), &config, &[Component::Search], true).await?;
     let search_url = format!(
         "http://{}",
         subgraphs.addr(Component::Search).expect("search")
+    );
+    config.matching.search_url = Some(format!("{search_url}/graphql"));
+    config.matching.identity_url = Some(format!("{identity_url}/graphql"));
+    let matching = Platform::start_with(shared, &config, &[Component::Matching], true).await?;
+    let matching_url = format!(
+        "http://{}",
+        matching.addr(Component::Matching).expect("matching")
     );
     let supergraph = looma_router::compose::compose(&[
         looma_router::compose::SubgraphSource {
@@ -396,6 +404,11 @@ async fn run() -> anyhow::Result<()> {
             name: "search".into(),
             url: format!("{search_url}/graphql"),
             sdl: looma_search::sdl(),
+        },
+        looma_router::compose::SubgraphSource {
+            name: "matching".into(),
+            url: format!("{matching_url}/graphql"),
+            sdl: looma_matching::sdl(),
         },
     ])
     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -451,8 +464,80 @@ async fn run() -> anyhow::Result<()> {
             row.print();
         }
     }
+    match_candidates(&http, &router_url, &token, queries).await?;
     router.shutdown().await?;
+    matching.shutdown().await?;
     subgraphs.shutdown().await?;
     identity_platform.shutdown().await?;
+    Ok(())
+}
+
+/// Matching over the same 100,000 documents: jobs created through the router, then
+/// `matchCandidates` (search shortlist of 200 + 100, exact scoring, history write) for the
+/// top 50.
+async fn match_candidates(
+    http: &reqwest::Client,
+    router_url: &str,
+    token: &str,
+    queries: usize,
+) -> anyhow::Result<()> {
+    let post = |query: &str, variables: Value| {
+        http.post(format!("{router_url}/graphql"))
+            .bearer_auth(token)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+    };
+    let jobs = [
+        json!({"title": "Senior Backend Engineer", "requiredSkills": ["Java", "Go", "Kubernetes"], "preferredSkills": ["Kafka"], "minYears": 5, "city": "上海"}),
+        json!({"title": "机器学习工程师", "description": "负责推荐系统排序模型，熟悉PyTorch与深度学习", "minYears": 3, "city": "北京"}),
+        json!({"title": "Site Reliability Engineer", "requiredSkills": ["Kubernetes", "Terraform", "Linux"], "remote": true}),
+        json!({"title": "QA Engineer", "requiredSkills": ["Selenium", "Python"], "city": "深圳", "education": "BACHELOR"}),
+        json!({"title": "Data Engineer", "requiredSkills": ["Spark", "Flink", "Kafka"], "minYears": 4, "city": "杭州"}),
+    ];
+    let mut ids = Vec::new();
+    for job in jobs {
+        let body: Value = post(
+            "mutation($i: CreateJobInput!) { createJob(input: $i) { id } }",
+            json!({"i": job}),
+        )
+        .await?
+        .json()
+        .await?;
+        ids.push(
+            body["data"]["createJob"]["id"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("createJob failed: {body}"))?
+                .to_owned(),
+        );
+    }
+    let query = "query($j: ID!) { matchCandidates(jobId: $j, limit: 50) { runId matches { resume { id } score explanation { missingSkills components { component contribution } } } } }";
+    let warm: Value = post(query, json!({"j": ids[0]})).await?.json().await?;
+    if warm.get("errors").is_some() {
+        anyhow::bail!("matchCandidates failed: {warm}");
+    }
+    let returned = warm["data"]["matchCandidates"]["matches"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let mut row = Row {
+        name: "matchCandidates top50",
+        where_: "router",
+        samples: Vec::new(),
+        errors: 0,
+    };
+    for q in 0..queries {
+        let started = Instant::now();
+        let body: Value = post(query, json!({"j": ids[q % ids.len()]}))
+            .await?
+            .json()
+            .await?;
+        let elapsed = started.elapsed();
+        if body.get("errors").is_some() {
+            row.errors += 1;
+        } else {
+            row.samples.push(elapsed);
+        }
+    }
+    row.print();
+    println!("(the first job's match returned {returned} candidates)");
     Ok(())
 }

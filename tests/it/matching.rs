@@ -382,12 +382,12 @@ async fn weights_flags_history_filters_and_bad_input(p: TestPlatform) -> TestPla
     let body = match_candidates(&p, &w.admin, &w.qa_job, json!({"cities": ["Chengdu"]}), 10).await;
     assert_eq!(
         resume_ids(&data(&body)["matchCandidates"]),
-        [w.qa_zh.clone()]
+        std::slice::from_ref(&w.qa_zh)
     );
     let body = match_candidates(&p, &w.admin, &w.qa_job, json!({"minYears": 10}), 10).await;
     assert_eq!(
         resume_ids(&data(&body)["matchCandidates"]),
-        [w.qa_en.clone()]
+        std::slice::from_ref(&w.qa_en)
     );
     let body = p
         .gql_router(&w.admin, "query($r: ID!) { matchJobs(resumeId: $r, filter: {remote: true}) { matches { job { id } } } }", json!({"r": w.go}))
@@ -425,11 +425,11 @@ async fn weights_flags_history_filters_and_bad_input(p: TestPlatform) -> TestPla
     // Bad input.
     let cases = [
         (
-            format!("{{ matchCandidates(jobId: \"nope\") {{ runId }} }}"),
+            "{ matchCandidates(jobId: \"nope\") { runId } }".to_owned(),
             "NOT_FOUND",
         ),
         (
-            format!("{{ matchJobs(resumeId: \"nope\") {{ runId }} }}"),
+            "{ matchJobs(resumeId: \"nope\") { runId } }".to_owned(),
             "NOT_FOUND",
         ),
         (

@@ -686,7 +686,7 @@ async fn upload_and_wait_indexed(p: &TestPlatform, admin: &Auth, fixture: &str) 
     loop {
         let body = p
             .gql_router(
-                &admin,
+                admin,
                 "query($id: ID!) { resume(id: $id) { status } }",
                 json!({"id": id}),
             )

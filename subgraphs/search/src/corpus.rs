@@ -455,7 +455,15 @@ impl Corpus {
         Document {
             id,
             collection,
-            metadata: json!({ "language": if chinese { "zh" } else { "en" }, "role": role.title_en }),
+            // Resumes carry what the resume subgraph indexes (matching scores from it).
+            metadata: json!({
+                "language": if chinese { "zh" } else { "en" },
+                "role": role.title_en,
+                "skills": skills,
+                "totalYears": years,
+                "highestDegree": degree,
+                "city": city,
+            }),
             title,
             content,
             fields: DocumentFields {

@@ -529,6 +529,7 @@ impl Query {
     /// Text and semantic rankings fused by reciprocal rank fusion
     /// (`1/(rrfK + textRank) + vectorWeight/(rrfK + vectorRank)`); each hit shows its
     /// `textRank` and `vectorRank`.
+    #[allow(clippy::too_many_arguments)] // each is a GraphQL argument
     async fn hybrid_search(
         &self,
         ctx: &Context<'_>,
