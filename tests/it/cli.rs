@@ -152,3 +152,31 @@ fn migrate_and_create_admin() {
     assert!(generated.status.success(), "{}", text(&generated.stderr));
     assert!(text(&generated.stdout).contains("generated password: "));
 }
+
+#[test]
+fn the_example_config_loads_and_production_urls_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("looma.example.toml");
+    let out = looma(
+        dir.path(),
+        &["--config", example.to_str().unwrap(), "config"],
+        &[
+            ("ELASTICSEARCH_URL", "http://elastic:s3cret@es:9200"),
+            ("QDRANT_URL", "http://qdrant:6334"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("elasticsearch_url = \"http://elastic:***@es:9200\""),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("qdrant_url = \"http://qdrant:6334\""),
+        "{printed}"
+    );
+    assert!(!printed.contains("s3cret"));
+    for section in ["[embed]", "[resume]", "[search]", "[matching]"] {
+        assert!(printed.contains(section), "{section} in {printed}");
+    }
+}

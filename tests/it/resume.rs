@@ -18,6 +18,7 @@ crate::on_each_backend_with!(&[looma::Component::Resume];
     entity_batches_are_one_sql_lookup,
     index_updates_survive_a_search_outage,
     list_filters_and_pages,
+    a_parse_over_the_time_limit_fails_and_can_be_retried,
 );
 
 const RESUME_FIELDS: &str = "id status failureReason attempts skills text
@@ -633,5 +634,46 @@ async fn list_filters_and_pages(p: TestPlatform) -> TestPlatform {
             .unwrap()
             .is_empty()
     );
+    p
+}
+
+async fn a_parse_over_the_time_limit_fails_and_can_be_retried(mut p: TestPlatform) -> TestPlatform {
+    // A 1 ms limit against a 1 MB resume (a real one with its project list pasted many
+    // times): no parser gets through that much text in a millisecond.
+    p.config.resume.parse_timeout_ms = 1;
+    p.restart_extra().await;
+    let admin = p.admin().await;
+    let mut long = fixture("resumes/zh-07-qa-engineer.txt");
+    let section = long.clone();
+    while long.len() < 1024 * 1024 {
+        long.extend_from_slice(&section);
+    }
+    let body = upload_base64(&p, &admin, "long.txt", &long).await;
+    let id = id_of(&body);
+    let failed = wait_processed(&p, &admin, &id).await;
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    assert!(
+        failed["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("1 ms limit"),
+        "{failed}"
+    );
+    assert!(failed["profile"].is_null());
+
+    // With a sane limit the same stored file parses: nothing was lost.
+    p.config.resume.parse_timeout_ms = 30_000;
+    p.restart_extra().await;
+    let body = p
+        .gql_router(
+            &admin,
+            "mutation($id: ID!) { reprocessResume(id: $id) { status } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(data(&body)["reprocessResume"]["status"], "RECEIVED");
+    let parsed = wait_processed(&p, &admin, &id).await;
+    assert_eq!(parsed["status"], "PARSED", "{parsed}");
+    assert!(parsed["profile"]["name"].is_string(), "{parsed}");
     p
 }

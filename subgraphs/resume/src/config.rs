@@ -10,7 +10,7 @@ pub struct ResumeConfig {
     /// Largest decompressed XML a DOCX may expand to (zip bombs).
     pub max_docx_decompressed_bytes: u64,
     /// Extraction + parsing of one file must finish within this.
-    pub parse_timeout_secs: u64,
+    pub parse_timeout_ms: u64,
     /// A claimed resume not finished within this is picked up again (crash recovery).
     pub lease_secs: u64,
     /// How often the worker looks for unfinished work even without a wake-up.
@@ -30,7 +30,7 @@ impl Default for ResumeConfig {
             port: 8207,
             max_upload_bytes: 10 * 1024 * 1024,
             max_docx_decompressed_bytes: 50 * 1024 * 1024,
-            parse_timeout_secs: 30,
+            parse_timeout_ms: 30_000,
             lease_secs: 120,
             poll_interval_ms: 2_000,
             max_attempts: 3,
@@ -48,7 +48,7 @@ impl ResumeConfig {
                 "resume.max_docx_decompressed_bytes",
                 self.max_docx_decompressed_bytes,
             ),
-            ("resume.parse_timeout_secs", self.parse_timeout_secs),
+            ("resume.parse_timeout_ms", self.parse_timeout_ms),
             ("resume.lease_secs", self.lease_secs),
             ("resume.poll_interval_ms", self.poll_interval_ms),
         ] {
@@ -62,9 +62,9 @@ impl ResumeConfig {
         if self.max_attempts < 1 {
             return Err("config key `resume.max_attempts`: at least 1".into());
         }
-        if self.lease_secs <= self.parse_timeout_secs {
+        if self.lease_secs.saturating_mul(1000) <= self.parse_timeout_ms {
             return Err(
-                "config key `resume.lease_secs`: must exceed `resume.parse_timeout_secs`".into(),
+                "config key `resume.lease_secs`: must exceed `resume.parse_timeout_ms`".into(),
             );
         }
         Ok(())

@@ -233,11 +233,15 @@ impl ResumeService {
                 let profile = parse_profile(&text, as_of);
                 Ok((text, profile))
             });
-        let timeout = Duration::from_secs(self.inner.config.parse_timeout_secs);
+        let timeout = Duration::from_millis(self.inner.config.parse_timeout_ms);
         let outcome = match tokio::time::timeout(timeout, parse).await {
+            // The blocking thread finishes on its own; its result is dropped.
             Err(_) => Err((
                 status::FAILED,
-                format!("parsing took longer than {}s", timeout.as_secs()),
+                format!(
+                    "parsing took longer than the {} ms limit (resume.parse_timeout_ms)",
+                    timeout.as_millis()
+                ),
             )),
             Ok(Err(join_error)) => {
                 Err((status::FAILED, format!("the parser crashed: {join_error}")))
