@@ -300,8 +300,8 @@ async fn search_task(config: &LoomaConfig, task: SearchTask) -> Result<()> {
             config.server.host, config.search.port
         )
     });
-    let indexer = match api_key {
-        Some(key) => looma_resume::indexer::SearchIndexer::with_api_key(url.clone(), key),
+    let client = match api_key {
+        Some(key) => looma_server::ServiceClient::api_key("search", url.clone(), key),
         None => {
             let codec = looma_auth::ForwardedPrincipalCodec::new(
                 config.server.router_secret.expose().as_bytes(),
@@ -310,7 +310,13 @@ async fn search_task(config: &LoomaConfig, task: SearchTask) -> Result<()> {
                 "no credentials for search: pass --api-key (a key holding search:index) or set \
                  server.router_secret to the secret the search subgraph trusts",
             )?;
-            looma_resume::indexer::SearchIndexer::new(url.clone(), codec)
+            looma_server::ServiceClient::signed(
+                "search",
+                url.clone(),
+                codec,
+                "looma-reindex",
+                &[looma_auth::permission::SEARCH_INDEX],
+            )
         }
     };
     let collections: Vec<&str> = match collection.as_str() {
@@ -321,38 +327,58 @@ async fn search_task(config: &LoomaConfig, task: SearchTask) -> Result<()> {
     let db = looma_db::connect(&config.database)
         .await
         .context("opening the database (config key `database.url`)")?;
+    let embedder = looma_embed::EmbeddingService::new(config.embed.clone());
     for name in collections {
-        match name {
-            "resumes" => {
-                let service = looma_resume::ResumeService::new(
-                    looma_resume::store::ResumeStore::new(db.clone()),
-                    config.resume.clone(),
-                    looma_embed::EmbeddingService::new(config.embed.clone()),
-                    None,
+        let bar = progress_bar(name);
+        let progress = |done: u64, total: u64| {
+            bar.set_length(total);
+            bar.set_position(done);
+        };
+        let sent = match name {
+            "resumes" => looma_resume::ResumeService::new(
+                looma_resume::store::ResumeStore::new(db.clone()),
+                config.resume.clone(),
+                embedder.clone(),
+                None,
+            )
+            .reindex(
+                &looma_resume::indexer::SearchIndexer::from_client(client.clone()),
+                batch,
+                progress,
+            )
+            .await
+            .with_context(|| format!("reindexing resumes into {url}"))?,
+            "jobs" => looma_matching::MatchingService::new(
+                looma_matching::store::MatchingStore::new(db.clone()),
+                config.matching.clone(),
+                embedder.clone(),
+                None,
+            )
+            .reindex(&client, batch, progress)
+            .await
+            .with_context(|| format!("reindexing jobs into {url}"))?,
+            other => {
+                bar.finish_and_clear();
+                println!(
+                    "{other}: nothing to rebuild: no subgraph in this build owns that collection yet"
                 );
-                let bar = indicatif::ProgressBar::new(0).with_style(
-                    indicatif::ProgressStyle::with_template(
-                        "resumes  [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
-                    )
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
-                let sent = service
-                    .reindex(&indexer, batch, |done, total| {
-                        bar.set_length(total);
-                        bar.set_position(done);
-                    })
-                    .await
-                    .with_context(|| format!("reindexing resumes into {url}"))?;
-                bar.finish();
-                println!("resumes: {sent} documents indexed");
+                continue;
             }
-            other => println!(
-                "{other}: nothing to rebuild: no subgraph in this build owns that collection yet"
-            ),
-        }
+        };
+        bar.finish();
+        println!("{name}: {sent} documents indexed");
     }
     Ok(())
+}
+
+fn progress_bar(collection: &str) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{collection:<9} [{{bar:40}}] {{pos}}/{{len}} ({{per_sec}}, eta {{eta}})"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    )
 }
 
 async fn compose(specs: &[String], output: Option<&std::path::Path>) -> Result<()> {

@@ -313,8 +313,54 @@ async fn matches_both_ways_with_explanations(p: TestPlatform) -> TestPlatform {
             .iter()
             .any(|s| s == "Selenium")
     }));
+
+    // `looma search reindex jobs` rebuilds the JOBS collection from matching's table.
+    let key = p.api_key("reindexer", &["search:index"]).await;
+    let Auth::ApiKey(secret) = &key else {
+        unreachable!()
+    };
+    data(
+        &p.gql_router(
+            &key,
+            "mutation { clearCollection(collection: JOBS) }",
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(job_documents(&p, &w.admin).await, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_looma"))
+        .args(["search", "reindex", "jobs", "--batch", "2", "--search-url"])
+        .arg(format!("{}/graphql", p.url(looma::Component::Search)))
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &p.config.database.url)
+        .env("LOOMA_API_KEY", secret)
+        .env("LOOMA_LOG__LEVEL", "warn")
+        .output()
+        .expect("looma runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("jobs: 3 documents indexed"), "{stdout}");
+    assert_eq!(job_documents(&p, &w.admin).await, 3);
     let _ = (&w.go_job, &w.java);
     p
+}
+
+async fn job_documents(p: &TestPlatform, admin: &Auth) -> u64 {
+    let body = p
+        .gql_router(
+            admin,
+            "{ searchBackends { collections { collection documents } } }",
+            json!({}),
+        )
+        .await;
+    data(&body)["searchBackends"]["collections"][1]["documents"]
+        .as_u64()
+        .unwrap()
 }
 
 async fn set_weights(p: &TestPlatform, admin: &Auth, weights: Value) -> i64 {

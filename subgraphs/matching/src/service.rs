@@ -743,6 +743,36 @@ impl MatchingService {
         })
     }
 
+    /// Rebuilds the JOBS search collection from this subgraph's table (`looma search reindex
+    /// jobs`): empties it, then sends every job in batches, calling `progress(sent, total)`.
+    pub async fn reindex(
+        &self,
+        search: &looma_server::ServiceClient,
+        batch: usize,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<u64, MatchingError> {
+        let ids = self.inner.store.job_ids().await?;
+        let total = ids.len() as u64;
+        search
+            .query("mutation { clearCollection(collection: JOBS) }", json!({}))
+            .await?;
+        progress(0, total);
+        let mut sent = 0u64;
+        for chunk in ids.chunks(batch.max(1)) {
+            let jobs = self.inner.store.jobs(chunk).await?;
+            let documents: Vec<Value> = jobs.iter().map(index_document).collect();
+            search
+                .query(
+                    "mutation($d: [IndexDocumentInput!]!) { indexDocuments(documents: $d) }",
+                    json!({ "d": documents }),
+                )
+                .await?;
+            sent += chunk.len() as u64;
+            progress(sent, total);
+        }
+        Ok(sent)
+    }
+
     // ---- outbox ------------------------------------------------------------------------
 
     /// Delivers due job index updates to search; returns how many were delivered.

@@ -28,11 +28,9 @@ impl SearchIndexer {
         }
     }
 
-    /// Authenticates with an API key holding `search:index`.
-    pub fn with_api_key(url: String, key: String) -> Self {
-        SearchIndexer {
-            client: ServiceClient::api_key("search", url, key),
-        }
+    /// Calls search through a client the caller configured (an operator command's API key).
+    pub fn from_client(client: ServiceClient) -> Self {
+        SearchIndexer { client }
     }
 
     async fn call(&self, query: &str, variables: Value) -> Result<(), String> {
