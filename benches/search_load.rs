@@ -282,7 +282,11 @@ async fn run() -> anyhow::Result<()> {
     }
 
     // ---- 1. indexing -------------------------------------------------------------------
-    let service = looma_search::start(config.search.clone(), embedder.clone())?;
+    let service = looma_search::start(
+        config.search.clone(),
+        embedder.clone(),
+        looma_server::FeatureFlags::always_on(),
+    )?;
     let mut corpus = Corpus::new(2026, embedder.dimension());
     let (mut text_time, mut vector_time) = (Duration::ZERO, Duration::ZERO);
     let mut vectors = 0usize;

@@ -311,8 +311,32 @@ async fn build_router(
         }
         Component::Search => {
             let shared = shared.context("search needs the shared embedder")?;
-            let service = looma_search::start(config.search.clone(), shared.embedder.clone())
-                .context("opening the search indexes (config keys `search.*`)")?;
+            let flags = match &shared.forwarded {
+                Some(codec) => looma_server::FeatureFlags::new(
+                    looma_server::ServiceClient::signed(
+                        "identity",
+                        config
+                            .search
+                            .identity_url
+                            .clone()
+                            .or_else(|| config.router.identity_url.clone())
+                            .unwrap_or_else(|| {
+                                format!(
+                                    "http://{}:{}/graphql",
+                                    config.server.host, config.identity.port
+                                )
+                            }),
+                        codec.clone(),
+                        "search",
+                        &[looma_auth::permission::CONFIG_READ],
+                    ),
+                    std::time::Duration::from_millis(config.search.feature_flag_cache_ms),
+                ),
+                None => looma_server::FeatureFlags::always_on(),
+            };
+            let service =
+                looma_search::start(config.search.clone(), shared.embedder.clone(), flags)
+                    .context("opening the search indexes (config keys `search.*`)")?;
             Ok(looma_search::router(
                 service,
                 subgraph_verifier(config),

@@ -15,6 +15,7 @@ crate::on_each_backend_with!(&[looma::Component::Search];
     deletes_and_restart_persistence,
     bad_input_is_refused,
     without_the_model_only_meaning_based_search_stops,
+    feature_flags_turn_query_kinds_off,
 );
 
 mod with_resume {
@@ -804,4 +805,63 @@ async fn qa_hits(p: &TestPlatform, auth: &Auth) -> Vec<String> {
         )
         .await;
     ids(&data(&body)["textSearch"]["hits"])
+}
+
+async fn set_flag(p: &TestPlatform, admin: &Auth, name: &str, enabled: bool) {
+    data(
+        &p.gql_router(
+            admin,
+            "mutation($n: String!, $e: Boolean!) { setFeatureFlag(name: $n, enabled: $e) { enabled } }",
+            json!({"n": name, "e": enabled}),
+        )
+        .await,
+    );
+}
+
+/// Polls `query` until its first error code is `code` (`None`: no error); flags are cached
+/// for `search.feature_flag_cache_ms`.
+async fn eventually(p: &TestPlatform, auth: &Auth, query: &str, code: Option<&str>) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = p.gql_router(auth, query, json!({})).await;
+        let got = body["errors"][0]["extensions"]["code"].as_str();
+        if got == code {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "expected {code:?}, got {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn feature_flags_turn_query_kinds_off(p: TestPlatform) -> TestPlatform {
+    let admin = p.admin().await;
+    let key = indexer(&p).await;
+    data(&index(&p, &key, with_vectors(&p, documents()).await).await);
+    let text_query = "{ textSearch(query: \"payment\") { total } }";
+    let suggest_query = "{ suggest(prefix: \"kube\") { text } }";
+    let semantic_query = "{ semanticSearch(query: \"servers at night\") { id } }";
+    let hybrid_query = "{ hybridSearch(query: \"servers at night\") { id } }";
+
+    set_flag(&p, &admin, "text_search", false).await;
+    let body = eventually(&p, &admin, text_query, Some("FEATURE_DISABLED")).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("text_search")
+    );
+    eventually(&p, &admin, suggest_query, Some("FEATURE_DISABLED")).await;
+    eventually(&p, &admin, hybrid_query, Some("FEATURE_DISABLED")).await;
+    eventually(&p, &admin, semantic_query, None).await;
+    // Index writes go on: owners must not lose updates while a query kind is off.
+    data(&index(&p, &key, documents()).await);
+    set_flag(&p, &admin, "text_search", true).await;
+    eventually(&p, &admin, text_query, None).await;
+
+    set_flag(&p, &admin, "vector_search", false).await;
+    eventually(&p, &admin, semantic_query, Some("FEATURE_DISABLED")).await;
+    eventually(&p, &admin, text_query, None).await;
+    set_flag(&p, &admin, "vector_search", true).await;
+    eventually(&p, &admin, semantic_query, None).await;
+    p
 }

@@ -5,11 +5,13 @@
 //! A subgraph's `lib.rs` builds its schema and calls these helpers; it never re-implements
 //! them. Nothing here knows about any one subgraph's types.
 
+mod feature_flags;
 mod graphql;
 mod health;
 mod remote_verifier;
 mod service_client;
 
+pub use feature_flags::FeatureFlags;
 pub use graphql::{
     CSRF_PREFLIGHT_HEADERS, UploadLimits, caller, execute_graphql, execute_graphql_with_uploads,
     graphql_error_response, require,

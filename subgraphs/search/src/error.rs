@@ -14,6 +14,8 @@ pub enum SearchError {
     },
     #[error("{0}")]
     ModelUnavailable(String),
+    #[error("{0} is turned off (feature flag `{1}`)")]
+    FeatureDisabled(&'static str, &'static str),
     #[error("index writes need service credentials (an API key holding `search:index`)")]
     ServiceOnly,
     #[error(transparent)]
@@ -67,6 +69,7 @@ impl CodedError for SearchError {
             InvalidInput { .. } | DimensionMismatch { .. } => ErrorCode::BadUserInput,
             ModelUnavailable(_) => ErrorCode::ModelUnavailable,
             ServiceOnly => ErrorCode::Forbidden,
+            FeatureDisabled(..) => ErrorCode::FeatureDisabled,
             Auth(error) => error.code(),
             BackendUnavailable(_) => ErrorCode::BackendUnavailable,
             Internal(_) => ErrorCode::Internal,

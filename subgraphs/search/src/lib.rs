@@ -39,10 +39,11 @@ pub const COMPONENT: &str = "search";
 /// Largest request body: a batch of documents with their vectors.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
-/// Opens the configured engines and builds the service.
+/// Opens the configured engines and builds the service; `flags` gate the query kinds.
 pub fn start(
     config: SearchConfig,
     embedder: EmbeddingService,
+    flags: looma_server::FeatureFlags,
 ) -> Result<SearchService, SearchError> {
     let engines = Engines::open(&config, embedder.dimension())?;
     tracing::info!(
@@ -50,7 +51,7 @@ pub fn start(
         vector = engines.vector.backend(),
         "search engines open"
     );
-    Ok(SearchService::new(engines, embedder, config))
+    Ok(SearchService::with_flags(engines, embedder, config, flags))
 }
 
 #[derive(Clone)]

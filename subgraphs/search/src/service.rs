@@ -10,6 +10,7 @@ use looma_search_engine::{
     Collection, Document, Facet, FacetField, Filters, Highlight, Metric, StoredDocument,
     SuggestQuery, Suggestion, SuggestionKind, TextQuery, VectorHit, VectorPoint, VectorQuery,
 };
+use looma_server::FeatureFlags;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,7 +27,11 @@ struct Inner {
     engines: Engines,
     embedder: EmbeddingService,
     config: SearchConfig,
+    flags: FeatureFlags,
 }
+
+const TEXT_SEARCH: &str = "text_search";
+const VECTOR_SEARCH: &str = "vector_search";
 
 /// A text search as the API receives it.
 #[derive(Clone, Debug)]
@@ -83,14 +88,38 @@ pub struct CollectionStats {
 }
 
 impl SearchService {
+    /// A service with every feature on (see [`with_flags`](Self::with_flags)).
     pub fn new(engines: Engines, embedder: EmbeddingService, config: SearchConfig) -> Self {
+        Self::with_flags(engines, embedder, config, FeatureFlags::always_on())
+    }
+
+    /// A service that honours identity's `text_search` and `vector_search` flags.
+    pub fn with_flags(
+        engines: Engines,
+        embedder: EmbeddingService,
+        config: SearchConfig,
+        flags: FeatureFlags,
+    ) -> Self {
         SearchService {
             inner: Arc::new(Inner {
                 engines,
                 embedder,
                 config,
+                flags,
             }),
         }
+    }
+
+    async fn require_feature(&self, flag: &'static str) -> Result<(), SearchError> {
+        if self.inner.flags.enabled(flag).await {
+            return Ok(());
+        }
+        let what = if flag == TEXT_SEARCH {
+            "full-text search"
+        } else {
+            "vector search"
+        };
+        Err(SearchError::FeatureDisabled(what, flag))
     }
 
     pub fn config(&self) -> &SearchConfig {
@@ -207,6 +236,7 @@ impl SearchService {
     // ---- queries ---------------------------------------------------------------------
 
     pub async fn text_search(&self, request: TextRequest) -> Result<TextPage, SearchError> {
+        self.require_feature(TEXT_SEARCH).await?;
         let config = &self.inner.config;
         let query = validate::query_text("query", &request.query, validate::MAX_QUERY_CHARS)?;
         let filters = validate::filters("filter", request.filters)?;
@@ -298,6 +328,7 @@ impl SearchService {
         vector: Vec<f32>,
         metric: Metric,
     ) -> Result<Vec<Hit>, SearchError> {
+        self.require_feature(VECTOR_SEARCH).await?;
         self.check_ranked(&mut request)?;
         validate::vector("vector", &vector, self.dimension())?;
         let hits = self.nearest(&request, vector, metric).await?;
@@ -310,6 +341,7 @@ impl SearchService {
         mut request: RankedRequest,
         query: &str,
     ) -> Result<Vec<Hit>, SearchError> {
+        self.require_feature(VECTOR_SEARCH).await?;
         self.check_ranked(&mut request)?;
         let query = validate::query_text("query", query, validate::MAX_QUERY_CHARS)?;
         let vector = self.inner.embedder.embed_one(&query).await?;
@@ -326,6 +358,8 @@ impl SearchService {
         rrf_k: Option<f64>,
         vector_weight: Option<f64>,
     ) -> Result<Vec<Hit>, SearchError> {
+        self.require_feature(TEXT_SEARCH).await?;
+        self.require_feature(VECTOR_SEARCH).await?;
         self.check_ranked(&mut request)?;
         let query = validate::query_text("query", query, validate::MAX_QUERY_CHARS)?;
         let config = &self.inner.config;
@@ -433,6 +467,7 @@ impl SearchService {
         limit: usize,
         kinds: Vec<SuggestionKind>,
     ) -> Result<Vec<Suggestion>, SearchError> {
+        self.require_feature(TEXT_SEARCH).await?;
         let prefix = validate::query_text("prefix", prefix, validate::MAX_PREFIX_CHARS)?;
         Ok(self
             .inner
