@@ -43,6 +43,8 @@ pub struct ServerConfig {
     /// header (at least 32 characters). Empty: subgraphs trust no forwarded principal; in
     /// `looma dev` a random one is generated for the single process.
     pub router_secret: Secret,
+    /// How long a component reuses identity's feature flags before asking again.
+    pub feature_flag_cache_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +52,7 @@ impl Default for ServerConfig {
         ServerConfig {
             host: IpAddr::from([127, 0, 0, 1]),
             router_secret: Secret::default(),
+            feature_flag_cache_ms: 2_000,
         }
     }
 }

@@ -265,6 +265,7 @@ async fn build_router(
                 config.resume.clone(),
                 shared.embedder.clone(),
                 shared.forwarded.clone(),
+                feature_flags(config, shared, "resume"),
                 stopped,
             );
             Ok(looma_resume::router(
@@ -282,8 +283,7 @@ async fn build_router(
                     .matching
                     .identity_url
                     .clone()
-                    .or_else(|| config.router.identity_url.clone())
-                    .unwrap_or_else(|| local(config.identity.port)),
+                    .unwrap_or_else(|| identity_url(config)),
                 resume_url: config
                     .matching
                     .resume_url
@@ -311,29 +311,7 @@ async fn build_router(
         }
         Component::Search => {
             let shared = shared.context("search needs the shared embedder")?;
-            let flags = match &shared.forwarded {
-                Some(codec) => looma_server::FeatureFlags::new(
-                    looma_server::ServiceClient::signed(
-                        "identity",
-                        config
-                            .search
-                            .identity_url
-                            .clone()
-                            .or_else(|| config.router.identity_url.clone())
-                            .unwrap_or_else(|| {
-                                format!(
-                                    "http://{}:{}/graphql",
-                                    config.server.host, config.identity.port
-                                )
-                            }),
-                        codec.clone(),
-                        "search",
-                        &[looma_auth::permission::CONFIG_READ],
-                    ),
-                    std::time::Duration::from_millis(config.search.feature_flag_cache_ms),
-                ),
-                None => looma_server::FeatureFlags::always_on(),
-            };
+            let flags = feature_flags(config, shared, "search");
             let service =
                 looma_search::start(config.search.clone(), shared.embedder.clone(), flags)
                     .context("opening the search indexes (config keys `search.*`)")?;
@@ -343,6 +321,39 @@ async fn build_router(
                 shared.forwarded.clone(),
             ))
         }
+    }
+}
+
+/// Identity's GraphQL URL as other components reach it: the router's `identity_url`, else
+/// identity's port on this host.
+pub fn identity_url(config: &LoomaConfig) -> String {
+    config.router.identity_url.clone().unwrap_or_else(|| {
+        format!(
+            "http://{}:{}/graphql",
+            config.server.host, config.identity.port
+        )
+    })
+}
+
+/// Identity's feature flags for `component`, read as a signed service (every flag on when no
+/// router secret is configured: nothing could be verified).
+fn feature_flags(
+    config: &LoomaConfig,
+    shared: &Shared,
+    component: &str,
+) -> looma_server::FeatureFlags {
+    match &shared.forwarded {
+        Some(codec) => looma_server::FeatureFlags::new(
+            looma_server::ServiceClient::signed(
+                "identity",
+                identity_url(config),
+                codec.clone(),
+                component,
+                &[looma_auth::permission::CONFIG_READ],
+            ),
+            std::time::Duration::from_millis(config.server.feature_flag_cache_ms),
+        ),
+        None => looma_server::FeatureFlags::always_on(),
     }
 }
 

@@ -228,7 +228,7 @@ impl TestPlatform {
         }
         config.resume.poll_interval_ms = 200;
         config.matching.poll_interval_ms = 200;
-        config.search.feature_flag_cache_ms = 100;
+        config.server.feature_flag_cache_ms = 100;
         config.search.data_dir = dir.path().join("search");
         let mut postgres = None;
         let mut redis = None;

@@ -19,6 +19,7 @@ crate::on_each_backend_with!(&[looma::Component::Resume];
     index_updates_survive_a_search_outage,
     list_filters_and_pages,
     a_parse_over_the_time_limit_fails_and_can_be_retried,
+    the_processing_flag_stops_uploads_only,
 );
 
 const RESUME_FIELDS: &str = "id status failureReason attempts skills text
@@ -675,5 +676,74 @@ async fn a_parse_over_the_time_limit_fails_and_can_be_retried(mut p: TestPlatfor
     let parsed = wait_processed(&p, &admin, &id).await;
     assert_eq!(parsed["status"], "PARSED", "{parsed}");
     assert!(parsed["profile"]["name"].is_string(), "{parsed}");
+    p
+}
+
+async fn the_processing_flag_stops_uploads_only(p: TestPlatform) -> TestPlatform {
+    let admin = p.admin().await;
+    let body = upload_base64(
+        &p,
+        &admin,
+        "qa.txt",
+        &fixture("resumes/en-05-qa-engineer.txt"),
+    )
+    .await;
+    let id = id_of(&body);
+    assert_eq!(wait_processed(&p, &admin, &id).await["status"], "PARSED");
+    let set = |enabled: bool| {
+        let p = &p;
+        let admin = admin.clone();
+        async move {
+            data(&p
+                .gql_router(
+                    &admin,
+                    "mutation($e: Boolean!) { setFeatureFlag(name: \"resume_processing\", enabled: $e) { enabled } }",
+                    json!({"e": enabled}),
+                )
+                .await)
+            .clone()
+        }
+    };
+    set(false).await;
+    // Flags are cached briefly (server.feature_flag_cache_ms): poll until the switch shows.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let body = upload_base64(
+            &p,
+            &admin,
+            "recruiter.txt",
+            &fixture("resumes/en-11-recruiter.txt"),
+        )
+        .await;
+        if body["errors"][0]["extensions"]["code"] == "FEATURE_DISABLED" {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("resume_processing")
+    );
+    // Reading what is stored goes on.
+    assert_eq!(get_resume(&p, &admin, &id).await["status"], "PARSED");
+    set(true).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = upload_base64(
+            &p,
+            &admin,
+            "recruiter.txt",
+            &fixture("resumes/en-11-recruiter.txt"),
+        )
+        .await;
+        if body.get("errors").is_none() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     p
 }

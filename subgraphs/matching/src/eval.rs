@@ -6,6 +6,7 @@ use crate::MatchingError;
 use crate::domain::score::{CandidateFacts, JobFacts, Semantic, score};
 use crate::domain::weights::Weights;
 use crate::service::job_embedding_text;
+use looma_core::metrics::ndcg_at;
 use looma_embed::EmbeddingService;
 use looma_taxonomy::{EducationLevel, Segmenter};
 use serde::Deserialize;
@@ -92,25 +93,6 @@ impl Report {
         }
         out
     }
-}
-
-pub fn ndcg_at(ranked: &[&str], relevant: &HashMap<String, u8>, k: usize) -> f64 {
-    let gain = |grade: u8| f64::from((1u32 << grade.min(8)) - 1);
-    let dcg: f64 = ranked
-        .iter()
-        .take(k)
-        .enumerate()
-        .map(|(i, id)| gain(relevant.get(*id).copied().unwrap_or(0)) / ((i + 2) as f64).log2())
-        .sum();
-    let mut grades: Vec<u8> = relevant.values().copied().collect();
-    grades.sort_unstable_by(|a, b| b.cmp(a));
-    let ideal: f64 = grades
-        .iter()
-        .take(k)
-        .enumerate()
-        .map(|(i, g)| gain(*g) / ((i + 2) as f64).log2())
-        .sum();
-    if ideal == 0.0 { 0.0 } else { dcg / ideal }
 }
 
 fn words(text: &str) -> HashSet<String> {

@@ -13,6 +13,8 @@ pub enum ResumeError {
     NotFound(String),
     #[error("{0}")]
     ModelUnavailable(String),
+    #[error("resume uploads and processing are turned off (feature flag `resume_processing`)")]
+    FeatureDisabled,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("storage: {0}")]
@@ -39,6 +41,7 @@ impl CodedError for ResumeError {
             }
             NotFound(_) => ErrorCode::NotFound,
             ModelUnavailable(_) => ErrorCode::ModelUnavailable,
+            FeatureDisabled => ErrorCode::FeatureDisabled,
             Auth(error) => error.code(),
             Storage(_) | Internal(_) => ErrorCode::Internal,
         }

@@ -35,12 +35,13 @@ use std::sync::atomic::Ordering;
 pub const COMPONENT: &str = "resume";
 
 /// Builds the service and, when configured, starts its background worker and outbox, which
-/// run until `stop` turns true.
+/// run until `stop` turns true. Uploads and reprocessing honour the `resume_processing` flag.
 pub fn start(
     db: DatabaseConnection,
     config: ResumeConfig,
     embedder: EmbeddingService,
     forwarded: Option<ForwardedPrincipalCodec>,
+    flags: looma_server::FeatureFlags,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> ResumeService {
     let indexer = match (&config.search_url, forwarded) {
@@ -54,7 +55,8 @@ pub fn start(
         _ => None,
     };
     let worker = config.worker_enabled;
-    let service = ResumeService::new(store::ResumeStore::new(db), config, embedder, indexer);
+    let service = ResumeService::new(store::ResumeStore::new(db), config, embedder, indexer)
+        .with_feature_flags(flags);
     if worker {
         service.spawn_background(stop);
     }

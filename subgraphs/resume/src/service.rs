@@ -32,6 +32,7 @@ struct Inner {
     indexer: Option<SearchIndexer>,
     work: Notify,
     outbox: Notify,
+    flags: looma_server::FeatureFlags,
 }
 
 pub struct Upload {
@@ -55,7 +56,24 @@ impl ResumeService {
                 indexer,
                 work: Notify::new(),
                 outbox: Notify::new(),
+                flags: looma_server::FeatureFlags::always_on(),
             }),
+        }
+    }
+
+    /// Gates uploads and reprocessing on identity's `resume_processing` flag.
+    pub fn with_feature_flags(mut self, flags: looma_server::FeatureFlags) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.flags = flags;
+        }
+        self
+    }
+
+    async fn require_processing(&self) -> Result<(), ResumeError> {
+        if self.inner.flags.enabled("resume_processing").await {
+            Ok(())
+        } else {
+            Err(ResumeError::FeatureDisabled)
         }
     }
 
@@ -74,6 +92,7 @@ impl ResumeService {
     /// Validates and stores an upload. Returns the stored resume and whether it is new
     /// (`false`: the same content was uploaded before, and that resume is returned).
     pub async fn upload(&self, upload: Upload) -> Result<(resume::Model, bool), ResumeError> {
+        self.require_processing().await?;
         let config = &self.inner.config;
         let size = upload.bytes.len() as u64;
         if size > config.max_upload_bytes {
@@ -134,6 +153,7 @@ impl ResumeService {
 
     /// Queues a resume for parsing again (after a failure, or a parser upgrade).
     pub async fn reprocess(&self, id: &str) -> Result<resume::Model, ResumeError> {
+        self.require_processing().await?;
         if !self.inner.store.reset_for_reprocess(id, Utc::now()).await? {
             return Err(ResumeError::NotFound(id.to_owned()));
         }

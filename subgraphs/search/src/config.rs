@@ -34,11 +34,6 @@ pub struct SearchConfig {
     /// Weight of the semantic ranking for all-Chinese queries; mixed queries slide between
     /// the two by their share of Chinese characters (the bundled model reads English better).
     pub hybrid_vector_weight_chinese: f64,
-    /// Identity's GraphQL URL for the `text_search` / `vector_search` feature flags; default:
-    /// this host's identity port.
-    pub identity_url: Option<String>,
-    /// How long flag values are reused before asking identity again.
-    pub feature_flag_cache_ms: u64,
 }
 
 impl Default for SearchConfig {
@@ -61,8 +56,6 @@ impl Default for SearchConfig {
             // rankings lowered hybrid nDCG@10 (0.676 at 1.0, 0.705 at 0.0). Raise it with a
             // multilingual model.
             hybrid_vector_weight_chinese: 0.0,
-            identity_url: None,
-            feature_flag_cache_ms: 2_000,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::service::{Hit, RankedRequest, TextRequest};
 use crate::{Engines, SearchConfig, SearchError, SearchService};
+use looma_core::metrics::ndcg_at;
 use looma_embed::EmbeddingService;
 use looma_search_engine::{Collection, Document, DocumentFields, Filters};
 use serde::Deserialize;
@@ -134,26 +135,6 @@ impl Report {
     }
 }
 
-/// Normalized discounted cumulative gain at `k` with gains `2^grade - 1`.
-pub fn ndcg_at(ranked: &[String], relevant: &HashMap<String, u8>, k: usize) -> f64 {
-    let gain = |grade: u8| f64::from((1u32 << grade.min(8)) - 1);
-    let dcg: f64 = ranked
-        .iter()
-        .take(k)
-        .enumerate()
-        .map(|(i, id)| gain(relevant.get(id).copied().unwrap_or(0)) / ((i + 2) as f64).log2())
-        .sum();
-    let mut grades: Vec<u8> = relevant.values().copied().collect();
-    grades.sort_unstable_by(|a, b| b.cmp(a));
-    let ideal: f64 = grades
-        .iter()
-        .take(k)
-        .enumerate()
-        .map(|(i, grade)| gain(*grade) / ((i + 2) as f64).log2())
-        .sum();
-    if ideal == 0.0 { 0.0 } else { dcg / ideal }
-}
-
 fn collection(name: &str) -> Result<Collection, SearchError> {
     Collection::parse(&name.to_ascii_lowercase())
         .ok_or_else(|| SearchError::invalid("collection", format!("unknown collection `{name}`")))
@@ -265,34 +246,5 @@ async fn run(
             .hits),
         Mode::Semantic => service.semantic_search(ranked, query).await,
         Mode::Hybrid => service.hybrid_search(ranked, query, None, None).await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ids(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    #[test]
-    fn ndcg_is_one_for_the_ideal_order_and_lower_otherwise() {
-        let relevant: HashMap<String, u8> = [("a".to_owned(), 3), ("b".to_owned(), 1)]
-            .into_iter()
-            .collect();
-        assert!((ndcg_at(&ids(&["a", "b", "x"]), &relevant, 10) - 1.0).abs() < 1e-12);
-        let swapped = ndcg_at(&ids(&["b", "a"]), &relevant, 10);
-        // DCG = 1/1 + 7/log2(3); IDCG = 7 + 1/log2(3).
-        let expected = (1.0 + 7.0 / 3f64.log2()) / (7.0 + 1.0 / 3f64.log2());
-        assert!((swapped - expected).abs() < 1e-12, "{swapped}");
-        assert_eq!(ndcg_at(&ids(&["x", "y"]), &relevant, 10), 0.0);
-        assert_eq!(ndcg_at(&ids(&["a"]), &HashMap::new(), 10), 0.0);
-        // Beyond the cutoff nothing counts.
-        let late: Vec<String> = (0..10)
-            .map(|i| format!("n{i}"))
-            .chain(ids(&["a"]))
-            .collect();
-        assert_eq!(ndcg_at(&late, &relevant, 10), 0.0);
     }
 }
