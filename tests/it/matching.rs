@@ -346,6 +346,41 @@ async fn matches_both_ways_with_explanations(p: TestPlatform) -> TestPlatform {
     );
     assert!(stdout.contains("jobs: 3 documents indexed"), "{stdout}");
     assert_eq!(job_documents(&p, &w.admin).await, 3);
+
+    // Updates: a cleared city and a remote flag; new skills are normalised; the index follows.
+    let body = p
+        .gql_router(
+            &w.admin,
+            "mutation($j: ID!) { updateJob(id: $j, input: {city: null, remote: true, requiredSkills: [\"selenium\", \"py3\"]}) { city remote requiredSkills skillsExtracted title } }",
+            json!({"j": w.qa_job}),
+        )
+        .await;
+    let updated = &data(&body)["updateJob"];
+    assert_eq!(updated["city"], Value::Null);
+    assert_eq!(updated["remote"], true);
+    assert_eq!(updated["requiredSkills"], json!(["Selenium", "Python"]));
+    assert_eq!(
+        updated["title"], "QA Automation Engineer",
+        "untouched fields stay"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body = p
+            .gql_router(&w.admin, "query($r: ID!) { matchJobs(resumeId: $r, filter: {remote: true}) { matches { job { id } } } }", json!({"r": w.qa_en}))
+            .await;
+        let found = data(&body)["matchJobs"]["matches"].clone();
+        if found
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["job"]["id"] == w.qa_job.as_str()))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the remote job never matched: {found}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let _ = (&w.go_job, &w.java);
     p
 }
