@@ -46,9 +46,10 @@ impl Component {
         }
     }
 
-    /// Whether the component needs the database and cache (the router needs neither).
+    /// Whether the component needs the database and cache (the router and search need
+    /// neither: search keeps its own indexes).
     pub fn needs_storage(self) -> bool {
-        !matches!(self, Component::Router)
+        !matches!(self, Component::Router | Component::Search)
     }
 
     pub fn port(self, config: &LoomaConfig) -> u16 {
@@ -265,7 +266,7 @@ async fn build_router(
                 config.resume.clone(),
                 shared.embedder.clone(),
                 shared.forwarded.clone(),
-                feature_flags(config, shared, "resume"),
+                feature_flags(config, shared.forwarded.as_ref(), "resume"),
                 stopped,
             );
             Ok(looma_resume::router(
@@ -310,15 +311,22 @@ async fn build_router(
             ))
         }
         Component::Search => {
-            let shared = shared.context("search needs the shared embedder")?;
-            let flags = feature_flags(config, shared, "search");
-            let service =
-                looma_search::start(config.search.clone(), shared.embedder.clone(), flags)
-                    .context("opening the search indexes (config keys `search.*`)")?;
+            // Alone (`looma serve search`) it opens no database: only the embedder and the
+            // router secret, which `Shared` carries when other components run beside it.
+            let (embedder, forwarded) = match shared {
+                Some(shared) => (shared.embedder.clone(), shared.forwarded.clone()),
+                None => (
+                    looma_embed::EmbeddingService::new(config.embed.clone()),
+                    ForwardedPrincipalCodec::new(config.server.router_secret.expose().as_bytes()),
+                ),
+            };
+            let flags = feature_flags(config, forwarded.as_ref(), "search");
+            let service = looma_search::start(config.search.clone(), embedder, flags)
+                .context("opening the search indexes (config keys `search.*`)")?;
             Ok(looma_search::router(
                 service,
                 subgraph_verifier(config),
-                shared.forwarded.clone(),
+                forwarded,
             ))
         }
     }
@@ -339,10 +347,10 @@ pub fn identity_url(config: &LoomaConfig) -> String {
 /// router secret is configured: nothing could be verified).
 fn feature_flags(
     config: &LoomaConfig,
-    shared: &Shared,
+    forwarded: Option<&ForwardedPrincipalCodec>,
     component: &str,
 ) -> looma_server::FeatureFlags {
-    match &shared.forwarded {
+    match forwarded {
         Some(codec) => looma_server::FeatureFlags::new(
             looma_server::ServiceClient::signed(
                 "identity",
