@@ -206,7 +206,7 @@ impl Resume {
 pub struct MatchFilter {
     /// The other side's city must be one of these (either language; remote jobs pass).
     pub cities: Option<Vec<String>>,
-    /// Jobs: only remote (`true`) or only on-site (`false`) ones.
+    /// Jobs: only remote (`true`) or only on-site (`false`) ones (ignored for candidates).
     pub remote: Option<bool>,
     /// The job's salary range must overlap `[salaryMin, salaryMax]`.
     pub salary_min: Option<f64>,

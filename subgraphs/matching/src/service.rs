@@ -576,6 +576,11 @@ impl MatchingService {
                 text_candidates: self.inner.config.text_candidates,
             })
             .await?;
+        // `remote` describes jobs; it does not apply to candidates.
+        let candidate_filters = HardFilters {
+            remote: None,
+            ..filters.clone()
+        };
         let mut scored: Vec<Scored> = Vec::with_capacity(shortlist.candidates.len());
         for Candidate {
             id,
@@ -584,7 +589,7 @@ impl MatchingService {
         } in shortlist.candidates
         {
             let candidate = CandidateView::from_metadata(&metadata);
-            if !filters.admits(&candidate.side(), candidate.years, job.model.min_years) {
+            if !candidate_filters.admits(&candidate.side(), candidate.years, job.model.min_years) {
                 continue;
             }
             let semantic =
