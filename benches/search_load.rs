@@ -165,6 +165,7 @@ async fn in_process(
     let city = CITIES[i % CITIES.len()].to_owned();
     let ranked = |filters: Filters| RankedRequest {
         collection: Collection::Resumes,
+        names: true,
         top_k: 10,
         filters,
     };
@@ -177,6 +178,7 @@ async fn in_process(
         after: None,
         fuzzy: true,
         highlight: true,
+        names: true,
     };
     // Distinct texts per query kind: the embedder caches repeated texts.
     let semantic = format!("{} in-process {i}", SEMANTIC[i % SEMANTIC.len()]);

@@ -436,7 +436,7 @@ async fn suggestions_complete_and_hide_names(p: TestPlatform) -> TestPlatform {
             .any(|s| s["kind"] == "NAME")
     );
     let (_, viewer) = p.user_with_roles("viewer@example.com", &["viewer"]).await;
-    let body = suggest(viewer, "name").await;
+    let body = suggest(viewer.clone(), "name").await;
     assert!(
         data(&body)["suggest"]
             .as_array()
@@ -445,6 +445,13 @@ async fn suggestions_complete_and_hide_names(p: TestPlatform) -> TestPlatform {
             .all(|s| s["kind"] != "NAME"),
         "{body}"
     );
+    // Nor can a candidate be found by name (text or hybrid) without `resume:pii`.
+    let body = text(&p, &admin, "name", json!({})).await;
+    assert_eq!(data(&body)["textSearch"]["total"], 6);
+    let body = text(&p, &viewer, "name", json!({})).await;
+    assert_eq!(data(&body)["textSearch"]["total"], 0, "{body}");
+    let body = text(&p, &viewer, "name:\"Name of r-go\"", json!({})).await;
+    assert_eq!(data(&body)["textSearch"]["total"], 0, "{body}");
     p
 }
 

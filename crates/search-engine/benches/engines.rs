@@ -308,6 +308,7 @@ fn main() {
         offset: 0,
         fuzzy: false,
         highlight: true,
+        names: true,
     };
     let mut text_rng = StdRng::seed_from_u64(7);
     let text_queries: Vec<String> = (0..queries + 10)

@@ -161,6 +161,9 @@ pub struct TextQuery {
     /// Typo tolerance: terms of 5+ characters match at edit distance 1, 9+ at distance 2.
     pub fuzzy: bool,
     pub highlight: bool,
+    /// Whether the `name` field is searched and highlighted: only for callers allowed to see
+    /// names (a candidate's name must not be findable, or shown, by anyone else).
+    pub names: bool,
 }
 
 /// One field's matched fragment, HTML-escaped, with matches wrapped in `<em>…</em>`.

@@ -151,6 +151,8 @@ fn facet_agg_name(field: FacetField) -> &'static str {
 
 /// Fields searched by the text query, with their boosts.
 const SEARCH_FIELDS: [&str; 4] = ["title^3", "skills.text^2", "name^2", "content"];
+/// The same without `name`, for callers who may not see names.
+const SEARCH_FIELDS_WITHOUT_NAMES: [&str; 3] = ["title^3", "skills.text^2", "content"];
 
 /// The `_search` body for a text query.
 pub fn search_body(query: &TextQuery) -> Value {
@@ -160,7 +162,7 @@ pub fn search_body(query: &TextQuery) -> Value {
     } else {
         let mut query_string = json!({
             "query": to_lucene(text, query.fuzzy),
-            "fields": SEARCH_FIELDS,
+            "fields": if query.names { &SEARCH_FIELDS[..] } else { &SEARCH_FIELDS_WITHOUT_NAMES[..] },
             "default_operator": "OR",
             "allow_leading_wildcard": false,
             "analyze_wildcard": false,
@@ -198,7 +200,9 @@ pub fn search_body(query: &TextQuery) -> Value {
     );
     if query.highlight {
         highlight_fields.insert("skills.text".into(), json!({ "number_of_fragments": 0 }));
-        highlight_fields.insert("name".into(), json!({ "number_of_fragments": 0 }));
+        if query.names {
+            highlight_fields.insert("name".into(), json!({ "number_of_fragments": 0 }));
+        }
     }
     let mut body = json!({
         "from": query.offset,
@@ -615,6 +619,7 @@ mod tests {
             offset: 0,
             fuzzy: false,
             highlight: false,
+            names: true,
         }
     }
 

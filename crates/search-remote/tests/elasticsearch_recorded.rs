@@ -96,6 +96,7 @@ fn text_query(query: &str) -> TextQuery {
         offset: 0,
         fuzzy: false,
         highlight: false,
+        names: true,
     }
 }
 
@@ -217,6 +218,7 @@ async fn search_sends_filters_facets_highlight_and_fuzziness_and_reads_the_hits(
         offset: 20,
         fuzzy: true,
         highlight: true,
+        names: true,
         ..text_query("rust backend -java")
     };
     let results = index.search(&query).await.expect("search");

@@ -85,6 +85,7 @@ async fn elasticsearch_round_trip_on_a_live_server() {
         offset: 0,
         fuzzy: false,
         highlight: true,
+        names: true,
     };
     let results = index.search(&query).await.expect("search");
     let mut ids: Vec<_> = results.hits.iter().map(|h| h.id.clone()).collect();

@@ -227,6 +227,7 @@ async fn run(
 ) -> Result<Vec<Hit>, SearchError> {
     let ranked = RankedRequest {
         collection,
+        names: true,
         top_k: CUTOFF,
         filters: Filters::default(),
     };
@@ -241,6 +242,7 @@ async fn run(
                 after: None,
                 fuzzy: true,
                 highlight: false,
+                names: true,
             })
             .await?
             .hits),

@@ -414,12 +414,23 @@ impl From<IndexDocumentInput> for Document {
     }
 }
 
+/// Whether the caller may see (and so find by) names in `collection`: candidates' names need
+/// `resume:pii`; companies' names are public.
+fn names_visible(principal: &Principal, collection: SearchCollection) -> bool {
+    match collection {
+        SearchCollection::Resumes => principal.has(permission::RESUME_PII),
+        SearchCollection::Jobs | SearchCollection::Knowledge => true,
+    }
+}
+
 fn ranked(
+    principal: &Principal,
     collection: SearchCollection,
     top_k: i32,
     filter: Option<SearchFilter>,
 ) -> Result<RankedRequest> {
     Ok(RankedRequest {
+        names: names_visible(principal, collection),
         collection: collection.into(),
         top_k: usize::try_from(top_k)
             .map_err(|_| SearchError::invalid("topK", format!("must be at least 1 (got {top_k})")))
@@ -449,7 +460,7 @@ impl Query {
         options: Option<TextSearchOptions>,
     ) -> Result<TextSearchResult> {
         let options = options.unwrap_or_default();
-        require_read(ctx, options.collection)?;
+        let principal = require_read(ctx, options.collection)?;
         let first = usize::try_from(options.first)
             .map_err(|_| SearchError::invalid("first", "must be at least 1"))
             .gql()?;
@@ -463,6 +474,7 @@ impl Query {
                 after: options.after,
                 fuzzy: options.fuzzy,
                 highlight: options.highlight,
+                names: names_visible(principal, options.collection),
             })
             .await
             .gql()?;
@@ -501,8 +513,8 @@ impl Query {
         #[graphql(default_with = "VectorMetric::Cosine")] metric: VectorMetric,
         #[graphql(default_with = "SearchCollection::Resumes")] collection: SearchCollection,
     ) -> Result<Vec<SearchHit>> {
-        require_read(ctx, collection)?;
-        let request = ranked(collection, top_k, filter)?;
+        let principal = require_read(ctx, collection)?;
+        let request = ranked(principal, collection, top_k, filter)?;
         let found = service(ctx)
             .vector_search(request, vector, metric.into())
             .await
@@ -520,8 +532,8 @@ impl Query {
         filter: Option<SearchFilter>,
         #[graphql(default_with = "SearchCollection::Resumes")] collection: SearchCollection,
     ) -> Result<Vec<SearchHit>> {
-        require_read(ctx, collection)?;
-        let request = ranked(collection, top_k, filter)?;
+        let principal = require_read(ctx, collection)?;
+        let request = ranked(principal, collection, top_k, filter)?;
         let found = service(ctx).semantic_search(request, &query).await.gql()?;
         Ok(hits(found))
     }
@@ -546,8 +558,8 @@ impl Query {
         )]
         vector_weight: Option<f64>,
     ) -> Result<Vec<SearchHit>> {
-        require_read(ctx, collection)?;
-        let request = ranked(collection, top_k, filter)?;
+        let principal = require_read(ctx, collection)?;
+        let request = ranked(principal, collection, top_k, filter)?;
         let found = service(ctx)
             .hybrid_search(request, &query, rrf_k, vector_weight)
             .await
@@ -568,11 +580,7 @@ impl Query {
         let principal = require_read(ctx, collection)?;
         let limit = crate::domain::validate::count("limit", limit, 20).gql()?;
         let mut kinds = vec![EngineSuggestionKind::Title, EngineSuggestionKind::Skill];
-        let names_visible = match collection {
-            SearchCollection::Resumes => principal.has(permission::RESUME_PII),
-            SearchCollection::Jobs | SearchCollection::Knowledge => true,
-        };
-        if names_visible {
+        if names_visible(principal, collection) {
             kinds.push(EngineSuggestionKind::Name);
         }
         let found = service(ctx)

@@ -44,6 +44,8 @@ pub struct TextRequest {
     pub after: Option<String>,
     pub fuzzy: bool,
     pub highlight: bool,
+    /// The caller may see names: match and highlight the `name` field too.
+    pub names: bool,
 }
 
 /// One result, whichever way it was found. Rank fields are set by the searches that ranked it.
@@ -78,6 +80,8 @@ pub struct RankedRequest {
     pub collection: Collection,
     pub top_k: usize,
     pub filters: Filters,
+    /// The caller may see names (hybrid's text side matches the `name` field too).
+    pub names: bool,
 }
 
 /// Per-collection document counts, for operators and reindex checks.
@@ -278,6 +282,7 @@ impl SearchService {
                 offset,
                 fuzzy: request.fuzzy,
                 highlight: request.highlight,
+                names: request.names,
             })
             .await?;
         let next = offset + results.hits.len();
@@ -293,7 +298,7 @@ impl SearchService {
                 snippet: hit.snippet,
                 score: f64::from(hit.score),
                 metadata: hit.metadata,
-                highlights: hit.highlights,
+                highlights: visible_highlights(hit.highlights, request.names),
                 text_rank: Some(offset + i + 1),
                 text_score: Some(hit.score),
                 vector_rank: None,
@@ -391,6 +396,7 @@ impl SearchService {
             offset: 0,
             fuzzy: true,
             highlight: true,
+            names: request.names,
         };
         let vector_request = RankedRequest {
             top_k: candidates,
@@ -430,7 +436,12 @@ impl SearchService {
         let mut hits = Vec::with_capacity(fused.len());
         for entry in fused {
             let (title, snippet, metadata, highlights) = match from_text.remove(&entry.id) {
-                Some(hit) => (hit.title, hit.snippet, hit.metadata, hit.highlights),
+                Some(hit) => (
+                    hit.title,
+                    hit.snippet,
+                    hit.metadata,
+                    visible_highlights(hit.highlights, request.names),
+                ),
                 None => match stored.get(&entry.id) {
                     Some(doc) => (
                         doc.title.clone(),
@@ -545,6 +556,15 @@ impl SearchService {
             })
             .collect())
     }
+}
+
+/// Highlights the caller may see: never the `name` field without permission to see names
+/// (whatever a backend returns).
+fn visible_highlights(highlights: Vec<Highlight>, names: bool) -> Vec<Highlight> {
+    highlights
+        .into_iter()
+        .filter(|h| names || h.field != "name")
+        .collect()
 }
 
 fn leading_chars(text: &str, max: usize) -> String {

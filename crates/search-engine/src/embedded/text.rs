@@ -404,6 +404,7 @@ impl CollectionIndex {
             fields: &self.fields,
             analyzer: segmenter.analyzer(SegmentMode::Query),
             fuzzy: query.fuzzy,
+            names: query.names,
         }
         .build(&query.query)?;
         let full_query: Box<dyn Query> = match filter_query(&query.filters, &self.fields) {

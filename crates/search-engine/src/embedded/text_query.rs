@@ -39,6 +39,8 @@ pub(crate) struct TextQueryBuilder<'a> {
     pub(crate) fields: &'a SchemaFields,
     pub(crate) analyzer: TextAnalyzer,
     pub(crate) fuzzy: bool,
+    /// Search the `name` field too.
+    pub(crate) names: bool,
 }
 
 impl TextQueryBuilder<'_> {
@@ -112,12 +114,15 @@ impl TextQueryBuilder<'_> {
     }
 
     fn default_fields(&self) -> Vec<(Field, f32)> {
-        vec![
+        let mut fields = vec![
             (self.fields.title, TITLE_BOOST),
             (self.fields.content, 1.0),
-            (self.fields.name, 1.0),
             (self.fields.skills_text, 1.0),
-        ]
+        ];
+        if self.names {
+            fields.push((self.fields.name, 1.0));
+        }
+        fields
     }
 
     fn build_literal(&mut self, literal: UserInputLiteral) -> Option<Box<dyn Query>> {
@@ -141,7 +146,7 @@ impl TextQueryBuilder<'_> {
         match name.to_ascii_lowercase().as_str() {
             "title" => Some((self.fields.title, TITLE_BOOST)),
             "content" => Some((self.fields.content, 1.0)),
-            "name" => Some((self.fields.name, 1.0)),
+            "name" if self.names => Some((self.fields.name, 1.0)),
             "skill" | "skills" => Some((self.fields.skills_text, 1.0)),
             _ => None,
         }
