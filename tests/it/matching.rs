@@ -478,6 +478,20 @@ async fn weights_flags_history_filters_and_bad_input(p: TestPlatform) -> TestPla
         json!([]),
         "no remote jobs"
     );
+    // A salary filter keeps jobs that post no salary (none of these do); remote is ignored
+    // for candidates.
+    let body = p
+        .gql_router(&w.admin, "query($r: ID!) { matchJobs(resumeId: $r, filter: {salaryMin: 30000}) { matches { job { id } } } }", json!({"r": w.go}))
+        .await;
+    assert!(
+        !data(&body)["matchJobs"]["matches"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{body}"
+    );
+    let body = match_candidates(&p, &w.admin, &w.qa_job, json!({"remote": true}), 10).await;
+    assert_eq!(resume_ids(&data(&body)["matchCandidates"]).len(), 5);
 
     // Closed jobs leave job matches.
     data(

@@ -598,6 +598,28 @@ async fn bad_input_is_refused(p: TestPlatform) -> TestPlatform {
         .await;
     assert_eq!(error_reason(&body), "DIMENSION_MISMATCH");
 
+    // Cursors are not signed: an edited offset is refused, never overflowed.
+    let body = text(&p, &admin, "engineer OR developer", json!({"first": 1})).await;
+    let cursor = data(&body)["textSearch"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let decoded = String::from_utf8(engine.decode(&cursor).unwrap()).unwrap();
+    let print = decoded.rsplit(':').next().unwrap();
+    for offset in ["18446744073709551610", "10000"] {
+        let forged = engine.encode(format!("text:{offset}:{print}"));
+        let body = text(
+            &p,
+            &admin,
+            "engineer OR developer",
+            json!({"first": 1, "after": forged}),
+        )
+        .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{offset}: {body}");
+    }
+
     // Bad documents are refused whole; what was stored stays.
     let mut bad = documents();
     bad[0]["title"] = json!("replaced");

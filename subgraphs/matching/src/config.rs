@@ -40,13 +40,14 @@ impl Default for MatchingConfig {
 
 impl MatchingConfig {
     pub fn validate(&self) -> Result<(), String> {
-        for (key, value) in [
-            ("matching.vector_candidates", self.vector_candidates),
-            ("matching.text_candidates", self.text_candidates),
-            ("matching.max_limit", self.max_limit),
+        // Search serves at most 500 nearest neighbours and 100 text hits per request.
+        for (key, value, max) in [
+            ("matching.vector_candidates", self.vector_candidates, 500),
+            ("matching.text_candidates", self.text_candidates, 100),
+            ("matching.max_limit", self.max_limit, 1000),
         ] {
-            if value == 0 || value > 1000 {
-                return Err(format!("config key `{key}`: between 1 and 1000"));
+            if value == 0 || value > max {
+                return Err(format!("config key `{key}`: between 1 and {max}"));
             }
         }
         if self.poll_interval_ms == 0 {

@@ -10,6 +10,11 @@ pub enum MatchingError {
     NotFound { what: &'static str, id: String },
     #[error("job matching is turned off (feature flag `job_matching`)")]
     FeatureDisabled,
+    #[error("{0}")]
+    Conflict(String),
+    /// A subgraph matching called refused the request with a code the client can act on.
+    #[error("{message}")]
+    Upstream { code: ErrorCode, message: String },
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("{0}")]
@@ -31,7 +36,19 @@ impl MatchingError {
 
 impl From<ServiceCallError> for MatchingError {
     fn from(error: ServiceCallError) -> Self {
-        MatchingError::Dependency(error.to_string())
+        let passed_through = match error.code() {
+            Some("BAD_USER_INPUT") => Some(ErrorCode::BadUserInput),
+            Some("FEATURE_DISABLED") => Some(ErrorCode::FeatureDisabled),
+            Some("MODEL_UNAVAILABLE") => Some(ErrorCode::ModelUnavailable),
+            _ => None,
+        };
+        match (passed_through, &error) {
+            (Some(code), ServiceCallError::Refused { message, .. }) => MatchingError::Upstream {
+                code,
+                message: message.clone(),
+            },
+            _ => MatchingError::Dependency(error.to_string()),
+        }
     }
 }
 
@@ -42,6 +59,8 @@ impl CodedError for MatchingError {
             InvalidInput { .. } => ErrorCode::BadUserInput,
             NotFound { .. } => ErrorCode::NotFound,
             FeatureDisabled => ErrorCode::FeatureDisabled,
+            Conflict(_) => ErrorCode::Conflict,
+            Upstream { code, .. } => *code,
             Auth(error) => error.code(),
             Dependency(_) => ErrorCode::SubgraphUnavailable,
             Storage(_) | Internal(_) => ErrorCode::Internal,

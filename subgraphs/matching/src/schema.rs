@@ -156,7 +156,7 @@ impl Job {
         filter: Option<MatchFilter>,
         #[graphql(default = 20)] limit: i32,
     ) -> Result<Vec<CandidateMatch>> {
-        let principal = require(ctx, permission::MATCH_RUN)?;
+        let principal = require_matching(ctx)?;
         let outcome = service(ctx)
             .match_candidates(
                 &self.model.id,
@@ -187,7 +187,7 @@ impl Resume {
         filter: Option<MatchFilter>,
         #[graphql(default = 20)] limit: i32,
     ) -> Result<Vec<JobMatch>> {
-        let principal = require(ctx, permission::MATCH_RUN)?;
+        let principal = require_matching(ctx)?;
         let outcome = service(ctx)
             .match_jobs(
                 &self.id,
@@ -330,8 +330,9 @@ pub struct JobMatch {
 
 #[ComplexObject]
 impl JobMatch {
-    /// The job (null if it was deleted since).
+    /// The job (null if it was deleted since). Needs `job:read`.
     async fn job(&self, ctx: &Context<'_>) -> Result<Option<Job>> {
+        require(ctx, permission::JOB_READ)?;
         load_job(ctx, &self.job_id).await
     }
 }
@@ -538,6 +539,14 @@ fn subject(principal: &Principal) -> &str {
     &principal.subject
 }
 
+/// Matching reads both sides: `match:run` plus read access to resumes and jobs.
+fn require_matching<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
+    let principal = require(ctx, permission::MATCH_RUN)?;
+    require(ctx, permission::RESUME_READ)?;
+    require(ctx, permission::JOB_READ)?;
+    Ok(principal)
+}
+
 // ---- operations ------------------------------------------------------------------------
 
 pub struct Query;
@@ -594,7 +603,7 @@ impl Query {
         filter: Option<MatchFilter>,
         #[graphql(default = 20)] limit: i32,
     ) -> Result<JobMatchResult> {
-        let principal = require(ctx, permission::MATCH_RUN)?;
+        let principal = require_matching(ctx)?;
         let outcome = service(ctx)
             .match_jobs(
                 &resume_id,
@@ -620,7 +629,7 @@ impl Query {
         filter: Option<MatchFilter>,
         #[graphql(default = 20)] limit: i32,
     ) -> Result<CandidateMatchResult> {
-        let principal = require(ctx, permission::MATCH_RUN)?;
+        let principal = require_matching(ctx)?;
         let outcome = service(ctx)
             .match_candidates(
                 &job_id,

@@ -20,6 +20,8 @@ const MAX_TITLE: usize = 200;
 const MAX_DESCRIPTION: usize = 50_000;
 const MAX_SKILLS: usize = 50;
 const EXTRACTED_SKILLS: usize = 12;
+/// Each city expands to up to six spellings in the search filter (search takes 50 values).
+const MAX_FILTER_CITIES: usize = 8;
 
 #[derive(Clone)]
 pub struct MatchingService {
@@ -320,24 +322,26 @@ impl MatchingService {
             updated_at: now,
         };
         let model = self.apply(blank, input, true).await?;
-        let saved = self.inner.store.save_job(model, true).await?;
+        let saved = self.inner.store.save_job(model, None).await?;
         self.inner.outbox.notify_one();
         Ok(saved)
     }
 
     pub async fn update_job(&self, id: &str, input: JobInput) -> Result<job::Model, MatchingError> {
         let current = self.job(id).await?;
+        let expected = current.updated_at;
         let model = self.apply(current, input, false).await?;
-        let saved = self.inner.store.save_job(model, false).await?;
+        let saved = self.inner.store.save_job(model, Some(expected)).await?;
         self.inner.outbox.notify_one();
         Ok(saved)
     }
 
     pub async fn set_status(&self, id: &str, open: bool) -> Result<job::Model, MatchingError> {
         let mut model = self.job(id).await?;
+        let expected = model.updated_at;
         model.status = if open { status::OPEN } else { status::CLOSED }.into();
         model.updated_at = Utc::now();
-        let saved = self.inner.store.save_job(model, false).await?;
+        let saved = self.inner.store.save_job(model, Some(expected)).await?;
         self.inner.outbox.notify_one();
         Ok(saved)
     }
@@ -514,8 +518,11 @@ impl MatchingService {
                 "is greater than salaryMax",
             ));
         }
-        if filters.cities.len() > 50 {
-            return Err(MatchingError::invalid("filter.cities", "at most 50 cities"));
+        if filters.cities.len() > MAX_FILTER_CITIES {
+            return Err(MatchingError::invalid(
+                "filter.cities",
+                format!("at most {MAX_FILTER_CITIES} cities"),
+            ));
         }
         Ok(filters.canonical())
     }
@@ -640,14 +647,9 @@ impl MatchingService {
             ));
         }
         let candidate = CandidateView::from_resume(&resume);
-        let mut extra = json!({ "statuses": [status::OPEN] });
-        if filters.salary_min.is_some() {
-            extra["salaryMin"] = json!(filters.salary_min);
-        }
-        if filters.salary_max.is_some() {
-            extra["salaryMax"] = json!(filters.salary_max);
-        }
-        // Remote jobs pass a city filter, so cities are applied exactly below, not in search.
+        // Salary and cities are applied exactly below, not in search: jobs without a posted
+        // salary pass a salary filter, and remote jobs pass a city filter.
+        let extra = json!({ "statuses": [status::OPEN] });
         let search_filters = HardFilters {
             cities: Vec::new(),
             ..filters.clone()

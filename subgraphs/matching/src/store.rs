@@ -139,21 +139,41 @@ impl MatchingStore {
         &self.db
     }
 
-    /// Inserts or replaces a job and queues its index update, in one transaction.
+    /// Inserts a job (`expected_updated_at: None`) or replaces it if nobody changed it since
+    /// `expected_updated_at` (else `CONFLICT`), and queues its index update, in one
+    /// transaction.
     pub async fn save_job(
         &self,
         model: job::Model,
-        insert: bool,
+        expected_updated_at: Option<DateTime<Utc>>,
     ) -> Result<job::Model, MatchingError> {
         let tx = self.db.begin().await?;
         let now = model.updated_at;
         let id = model.id.clone();
         let active: job::ActiveModel = model.into();
         let active = active.reset_all();
-        let saved = if insert {
-            active.insert(&tx).await?
-        } else {
-            active.update(&tx).await?
+        let saved = match expected_updated_at {
+            None => active.insert(&tx).await?,
+            Some(expected) => {
+                let updated = job::Entity::update_many()
+                    .set(active)
+                    .filter(job::Column::Id.eq(id.clone()))
+                    .filter(job::Column::UpdatedAt.eq(expected))
+                    .exec(&tx)
+                    .await?;
+                if updated.rows_affected != 1 {
+                    return Err(MatchingError::Conflict(format!(
+                        "job `{id}` changed while this update was prepared; read it and retry"
+                    )));
+                }
+                job::Entity::find_by_id(id.clone())
+                    .one(&tx)
+                    .await?
+                    .ok_or_else(|| MatchingError::NotFound {
+                        what: "job",
+                        id: id.clone(),
+                    })?
+            }
         };
         outbox::ActiveModel {
             job_id: Set(id),

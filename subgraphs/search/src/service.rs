@@ -260,7 +260,12 @@ impl SearchService {
             Some(after) => cursor::decode(after, &print)?,
             None => 0,
         };
-        if offset + request.first > config.max_result_window {
+        // Cursors are not signed: an edited offset must not overflow (checked_add) or reach
+        // past the window.
+        if offset
+            .checked_add(request.first)
+            .is_none_or(|end| end > config.max_result_window)
+        {
             return Err(SearchError::invalid(
                 "after",
                 format!(
