@@ -183,9 +183,11 @@ impl Clients {
             });
         }
         let near = candidates.len();
+        let mut seen: std::collections::HashSet<String> =
+            candidates.iter().map(|c| c.id.clone()).collect();
         for hit in data["words"]["hits"].as_array().into_iter().flatten() {
             let id = hit["id"].as_str().unwrap_or_default();
-            if candidates[..near].iter().any(|c| c.id == id) {
+            if !seen.insert(id.to_owned()) {
                 continue;
             }
             candidates.push(Candidate {

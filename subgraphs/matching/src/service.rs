@@ -800,9 +800,7 @@ impl MatchingService {
                     delivered += 1;
                 }
                 Err(error) => {
-                    let backoff = Duration::from_millis(
-                        500 * 2u64.saturating_pow(row.attempts.clamp(0, 8) as u32),
-                    );
+                    let backoff = looma_core::retry::backoff(row.attempts);
                     let next = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
                     self.inner
                         .store

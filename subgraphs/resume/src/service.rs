@@ -345,14 +345,10 @@ impl ResumeService {
                     delivered += 1;
                 }
                 Err(error) => {
-                    let backoff = 2i64
-                        .saturating_pow(row.attempts.clamp(0, 8) as u32)
-                        .min(300);
-                    tracing::debug!(resume = %row.resume_id, %error, backoff, "index update deferred");
-                    self.inner
-                        .store
-                        .outbox_retry(&row, Utc::now() + ChronoDuration::seconds(backoff), &error)
-                        .await?;
+                    let backoff = looma_core::retry::backoff(row.attempts);
+                    tracing::debug!(resume = %row.resume_id, %error, ?backoff, "index update deferred");
+                    let next = Utc::now() + ChronoDuration::from_std(backoff).unwrap_or_default();
+                    self.inner.store.outbox_retry(&row, next, &error).await?;
                 }
             }
         }
