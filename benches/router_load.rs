@@ -83,7 +83,7 @@ fn run_router(supergraph_path: &str) {
     runtime().block_on(async {
         let sdl = std::fs::read_to_string(supergraph_path).expect("supergraph file");
         let supergraph = looma_router::supergraph::Supergraph::parse(&sdl).expect("supergraph");
-        let cache = std::sync::Arc::new(looma_cache::LocalCache::new("bench:", 10_000));
+        let cache = std::sync::Arc::new(looma_cache::LocalCache::new("bench:", 16 * 1024 * 1024));
         let service = RouterService::new(supergraph, RouterConfig::default(), None, cache);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

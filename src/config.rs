@@ -45,6 +45,11 @@ pub struct ServerConfig {
     pub router_secret: Secret,
     /// How long a component reuses identity's feature flags before asking again.
     pub feature_flag_cache_ms: u64,
+    /// Subgraph ports answer only requests signed with `router_secret` (the router, services)
+    /// or carrying an API key; anonymous calls and user tokens sent to them directly are
+    /// refused (`/health`, `/ready` and the JWKS stay open). Unset: on in `looma serve`, off
+    /// in `looma dev`.
+    pub require_trusted_callers: Option<bool>,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +58,7 @@ impl Default for ServerConfig {
             host: IpAddr::from([127, 0, 0, 1]),
             router_secret: Secret::default(),
             feature_flag_cache_ms: 2_000,
+            require_trusted_callers: None,
         }
     }
 }

@@ -8,6 +8,41 @@ use looma_core::Secret;
 use std::io::BufRead;
 use std::path::PathBuf;
 
+/// `print!` that returns a [`StdoutError`] instead of panicking: with `?`, a reader that went
+/// away (`looma eval resumes --show FILE | head`) ends the command, and `main` ends quietly on
+/// that broken pipe, as the writer upstream of `head` should.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*).map_err(StdoutError)
+    }};
+}
+
+/// `println!` the same way as [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(StdoutError)
+    }};
+}
+
+/// Writing the command's output failed. Kept apart from other I/O errors so that only a closed
+/// stdout, not a broken network connection, ends a command quietly.
+#[derive(Debug)]
+struct StdoutError(std::io::Error);
+
+impl std::fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "writing to stdout: {}", self.0)
+    }
+}
+
+impl std::error::Error for StdoutError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "looma",
@@ -168,11 +203,23 @@ fn main() -> std::process::ExitCode {
         .and_then(|runtime| runtime.block_on(run(cli)));
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader of our output is gone (`| head`): nothing left to say, and nobody to
+        // say it to.
+        Err(error) if is_broken_pipe(&error) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "error: {error:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<StdoutError>()
+            .is_some_and(|e| e.0.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn config_file(cli: &Cli) -> Option<PathBuf> {
@@ -185,7 +232,7 @@ fn config_file(cli: &Cli) -> Option<PathBuf> {
 async fn run(cli: Cli) -> Result<()> {
     let file = config_file(&cli);
     if let Command::Sdl { component } = cli.command {
-        print!("{}", looma::sdl(component));
+        out!("{}", looma::sdl(component))?;
         return Ok(());
     }
     if let Command::Eval { target } = &cli.command {
@@ -203,10 +250,10 @@ async fn run(cli: Cli) -> Result<()> {
         match looma_router::pipeline::prepare(&loaded, &config, query, operation_name.as_deref()) {
             Ok(prepared) => {
                 for fetch in &prepared.plan.fetches {
-                    println!("{}", looma_router::plan::describe_fetch(fetch));
+                    outln!("{}", looma_router::plan::describe_fetch(fetch))?;
                 }
             }
-            Err(errors) => println!("{errors:#}"),
+            Err(errors) => outln!("{errors:#}")?,
         }
         return Ok(());
     }
@@ -221,17 +268,21 @@ async fn run(cli: Cli) -> Result<()> {
             if supergraph.is_some() {
                 config.router.supergraph_path = supergraph;
             }
-            print_config(&config, file.as_deref());
+            // Production: subgraph ports answer only the router and services.
+            config.server.require_trusted_callers.get_or_insert(true);
+            print_config(&config, file.as_deref())?;
             let platform = Platform::start(&config, &[component], false).await?;
             platform.run_until_signal().await
         }
         Command::Migrate { status } => migrate(&config, status).await,
         Command::Admin { task } => admin(&config, task).await,
         Command::Config => {
-            println!("{}", config.to_redacted_toml());
+            outln!("{}", config.to_redacted_toml())?;
             Ok(())
         }
-        Command::Compose { subgraphs, output } => compose(&subgraphs, output.as_deref()).await,
+        Command::Compose { subgraphs, output } => {
+            compose(&config, &subgraphs, output.as_deref()).await
+        }
         Command::Search { task } => search_task(&config, task).await,
         Command::Sdl { .. } | Command::Plan { .. } | Command::Eval { .. } => Ok(()),
     }
@@ -246,7 +297,7 @@ async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()>
             let report = looma_matching::eval::evaluate(dir, &embedder, &weights)
                 .await
                 .with_context(|| format!("evaluating {}", dir.display()))?;
-            print!("{}", report.render());
+            out!("{}", report.render())?;
             Ok(())
         }
         EvalTarget::Search { dir, verbose } => {
@@ -258,7 +309,7 @@ async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()>
                 looma_search::eval::evaluate(dir, embedder, config.search.clone(), &work).await;
             let _ = std::fs::remove_dir_all(&work);
             let report = report.with_context(|| format!("evaluating {}", dir.display()))?;
-            print!("{}", report.render(*verbose));
+            out!("{}", report.render(*verbose))?;
             Ok(())
         }
         EvalTarget::Resumes { dir, verbose, show } => {
@@ -268,15 +319,15 @@ async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()>
             };
             if let Some(file) = show {
                 let (text, profile) = looma_resume::eval::show(file, limits)?;
-                println!("{text}\n----\n{profile}");
+                outln!("{text}\n----\n{profile}")?;
                 return Ok(());
             }
             let report = looma_resume::eval::evaluate(dir, limits)
                 .with_context(|| format!("evaluating {}", dir.display()))?;
-            print!("{}", report.render());
+            out!("{}", report.render())?;
             if *verbose {
                 for (file, fields) in &report.misses {
-                    println!("{file}: {}", fields.join(", "));
+                    outln!("{file}: {}", fields.join(", "))?;
                 }
             }
             Ok(())
@@ -359,14 +410,14 @@ async fn search_task(config: &LoomaConfig, task: SearchTask) -> Result<()> {
             .with_context(|| format!("reindexing jobs into {url}"))?,
             other => {
                 bar.finish_and_clear();
-                println!(
+                outln!(
                     "{other}: nothing to rebuild: no subgraph in this build owns that collection yet"
-                );
+                )?;
                 continue;
             }
         };
         bar.finish();
-        println!("{name}: {sent} documents indexed");
+        outln!("{name}: {sent} documents indexed")?;
     }
     Ok(())
 }
@@ -381,7 +432,15 @@ fn progress_bar(collection: &str) -> indicatif::ProgressBar {
     )
 }
 
-async fn compose(specs: &[String], output: Option<&std::path::Path>) -> Result<()> {
+async fn compose(
+    config: &LoomaConfig,
+    specs: &[String],
+    output: Option<&std::path::Path>,
+) -> Result<()> {
+    // Subgraphs in lock-down answer `_service` only to signed callers: sign as the router
+    // does when the secret is configured.
+    let codec =
+        looma_auth::ForwardedPrincipalCodec::new(config.server.router_secret.expose().as_bytes());
     let mut sources = Vec::new();
     for spec in specs {
         let mut parts = spec.splitn(3, '=');
@@ -392,7 +451,7 @@ async fn compose(specs: &[String], output: Option<&std::path::Path>) -> Result<(
             Some(file) => {
                 std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
             }
-            None => fetch_sdl(url)
+            None => fetch_sdl(url, codec.as_ref())
                 .await
                 .with_context(|| format!("fetching the SDL of `{name}` from {url}"))?,
         };
@@ -409,14 +468,23 @@ async fn compose(specs: &[String], output: Option<&std::path::Path>) -> Result<(
     match output {
         Some(path) => std::fs::write(path, &supergraph)
             .with_context(|| format!("writing {}", path.display()))?,
-        None => print!("{supergraph}"),
+        None => out!("{supergraph}")?,
     }
     Ok(())
 }
 
-async fn fetch_sdl(url: &str) -> Result<String> {
-    let response: serde_json::Value = reqwest::Client::new()
-        .post(url)
+async fn fetch_sdl(
+    url: &str,
+    codec: Option<&looma_auth::ForwardedPrincipalCodec>,
+) -> Result<String> {
+    let mut request = reqwest::Client::new().post(url);
+    if let Some(codec) = codec {
+        request = request.header(
+            looma_server::ROUTER_MARKER_HEADER,
+            looma_server::router_marker(codec),
+        );
+    }
+    let response: serde_json::Value = request
         .json(&serde_json::json!({"query": "{ _service { sdl } }"}))
         .send()
         .await?
@@ -428,20 +496,23 @@ async fn fetch_sdl(url: &str) -> Result<String> {
         .context("the response has no data._service.sdl")
 }
 
-fn print_config(config: &LoomaConfig, file: Option<&std::path::Path>) {
+fn print_config(config: &LoomaConfig, file: Option<&std::path::Path>) -> Result<()> {
     let source = file.map_or("defaults and environment".to_owned(), |f| {
         f.display().to_string()
     });
-    println!(
+    outln!(
         "# effective configuration ({source}), secrets redacted\n{}",
         config.to_redacted_toml()
-    );
+    )?;
+    Ok(())
 }
 
 async fn dev(config: &mut LoomaConfig) -> Result<()> {
     if config.server.router_secret.is_empty() {
         config.server.router_secret = Secret::new(random_secret());
     }
+    // One process on a developer's machine: subgraph ports stay open to GraphiQL and curl.
+    config.server.require_trusted_callers.get_or_insert(false);
     let host = config.server.host;
     let identity_url = format!("http://{host}:{}/graphql", config.identity.port);
     let search_url = format!("http://{host}:{}/graphql", config.search.port);
@@ -483,27 +554,27 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
     config.router.identity_url.get_or_insert(identity_url);
     config.router.token_issuer = config.identity.issuer.clone();
     config.router.token_audience = config.identity.audience.clone();
-    print_config(config, None);
+    print_config(config, None)?;
     let shared = platform::open_shared(config).await?;
     let first_admin = bootstrap_dev_admin(config, &shared).await?;
     let mut components = Component::SUBGRAPHS.to_vec();
     components.push(Component::Router);
     let platform = Platform::start_with(shared, config, &components, false).await?;
-    println!("\nLooma is running (ctrl-c stops it):");
+    outln!("\nLooma is running (ctrl-c stops it):")?;
     for running in &platform.components {
         let base = format!("http://{}", running.addr);
-        println!("  {:<10} {base}/graphql", running.component.name());
+        outln!("  {:<10} {base}/graphql", running.component.name())?;
         if running.component == Component::Router {
-            println!("  {:<10} {base}/  (GraphiQL)", "");
+            outln!("  {:<10} {base}/  (GraphiQL)", "")?;
         }
         if running.component == Component::Identity {
-            println!("  {:<10} {base}/.well-known/jwks.json", "");
+            outln!("  {:<10} {base}/.well-known/jwks.json", "")?;
         }
-        println!("  {:<10} {base}/health  {base}/ready", "");
+        outln!("  {:<10} {base}/health  {base}/ready", "")?;
     }
     if let Some((email, password)) = first_admin {
-        println!("\nFirst admin created: {email} / {password}");
-        println!("(also written to data/dev-admin.txt; log in with the `login` mutation)");
+        outln!("\nFirst admin created: {email} / {password}")?;
+        outln!("(also written to data/dev-admin.txt; log in with the `login` mutation)")?;
     }
     platform.run_until_signal().await
 }
@@ -550,15 +621,15 @@ async fn migrate(config: &LoomaConfig, status: bool) -> Result<()> {
     if status {
         let (applied, pending) = looma_db::migration_status(&db).await?;
         for name in applied {
-            println!("applied  {name}");
+            outln!("applied  {name}")?;
         }
         for name in pending {
-            println!("pending  {name}");
+            outln!("pending  {name}")?;
         }
         return Ok(());
     }
     let applied = looma_db::migrate(&db).await?;
-    println!("{applied} migration(s) applied");
+    outln!("{applied} migration(s) applied")?;
     Ok(())
 }
 
@@ -592,18 +663,20 @@ async fn admin(config: &LoomaConfig, task: AdminTask) -> Result<()> {
                     roles,
                 })
                 .await?;
-            println!(
+            outln!(
                 "created user {} ({}) with roles {:?}",
-                user.row.email, user.row.id, user.roles
-            );
+                user.row.email,
+                user.row.id,
+                user.roles
+            )?;
             if generated {
-                println!("generated password: {password}");
+                outln!("generated password: {password}")?;
             }
             Ok(())
         }
         AdminTask::RotateSigningKey => {
             let kid = service.rotate_signing_key().await?;
-            println!("now signing with key {kid}");
+            outln!("now signing with key {kid}")?;
             Ok(())
         }
     }

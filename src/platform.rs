@@ -158,6 +158,20 @@ impl Platform {
         ephemeral_ports: bool,
     ) -> Result<Platform> {
         let (stop, stopped) = watch::channel(false);
+        let lock_down = config.server.require_trusted_callers.unwrap_or(false);
+        let trusted_signer =
+            ForwardedPrincipalCodec::new(config.server.router_secret.expose().as_bytes());
+        if lock_down
+            && trusted_signer.is_none()
+            && components.iter().any(|c| *c != Component::Router)
+        {
+            anyhow::bail!(
+                "config key `server.require_trusted_callers` is on (the default for `looma serve`) \
+                 but `server.router_secret` is empty, so the router could not reach this \
+                 subgraph: set the router's secret (32+ characters) here too, or set \
+                 LOOMA_SERVER__REQUIRE_TRUSTED_CALLERS=false"
+            );
+        }
         let mut running = Vec::new();
         for &component in components {
             let port = if ephemeral_ports {
@@ -166,7 +180,11 @@ impl Platform {
                 component.port(config)
             };
             let addr = SocketAddr::new(config.server.host, port);
-            let router = build_router(component, config, shared.as_ref(), stopped.clone()).await?;
+            let mut router =
+                build_router(component, config, shared.as_ref(), stopped.clone()).await?;
+            if lock_down && component != Component::Router {
+                router = looma_server::require_trusted_callers(router, trusted_signer.clone());
+            }
             let listener = looma_server::bind(addr)
                 .await
                 .with_context(|| format!("binding {} to {addr}", component.name()))?;

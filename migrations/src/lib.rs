@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_identity_init;
 mod m20261125_000002_resume_init;
 mod m20261125_000003_matching_init;
+mod m20261126_000004_identity_revocations;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_identity_init::Migration),
             Box::new(m20261125_000002_resume_init::Migration),
             Box::new(m20261125_000003_matching_init::Migration),
+            Box::new(m20261126_000004_identity_revocations::Migration),
         ]
     }
 }

@@ -18,14 +18,28 @@ pub struct RouterConfig {
     pub max_depth: usize,
     pub max_aliases: usize,
     pub max_root_fields: usize,
+    /// Field selections an operation (or fragment) may amount to once every fragment spread
+    /// is expanded: a few hundred bytes of nested spreads can describe billions of fields.
+    pub max_expanded_selections: usize,
+    /// Largest JSON (or GET) request accepted; only multipart uploads may be larger.
     pub max_request_bytes: usize,
     /// Largest file in a multipart upload (GraphQL multipart request spec); the whole
     /// multipart body may exceed it by 1 MB.
     pub max_upload_bytes: usize,
     /// Allow `__schema` / `__type` introspection of the API schema.
     pub introspection: bool,
-    /// Plans kept in memory, by operation text and name.
-    pub plan_cache_size: u64,
+    /// Memory for cached plans (estimated bytes of documents and plans); least used evicted.
+    pub plan_cache_bytes: u64,
+    /// Memory for automatic persisted queries kept by this router (bytes of query text). Only
+    /// operations that validate are stored. With Redis they are also shared between routers
+    /// when smaller than `apq_shared_max_bytes`.
+    pub apq_cache_bytes: u64,
+    pub apq_shared_max_bytes: usize,
+    /// CSRF prevention: a POST whose content type a browser may send cross-site without a
+    /// preflight (none, `text/plain`, `application/x-www-form-urlencoded`,
+    /// `multipart/form-data`) must carry one of these headers, which force a preflight.
+    /// Empty: no check (not recommended).
+    pub csrf_required_headers: Vec<String>,
     /// Identity's JWKS, to verify bearer tokens at the edge. Unset: bearer tokens are refused.
     pub jwks_url: Option<String>,
     /// Identity's GraphQL endpoint, to check API keys at the edge. Unset: API keys are refused.
@@ -46,10 +60,17 @@ impl Default for RouterConfig {
             max_depth: 32,
             max_aliases: 200,
             max_root_fields: 64,
+            max_expanded_selections: 20_000,
             max_request_bytes: 2 * 1024 * 1024,
             max_upload_bytes: 10 * 1024 * 1024,
             introspection: true,
-            plan_cache_size: 1_024,
+            plan_cache_bytes: 64 * 1024 * 1024,
+            apq_cache_bytes: 32 * 1024 * 1024,
+            apq_shared_max_bytes: 256 * 1024,
+            csrf_required_headers: looma_server::CSRF_PREFLIGHT_HEADERS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
             jwks_url: None,
             identity_url: None,
             token_issuer: "looma-identity".into(),
@@ -64,12 +85,33 @@ impl RouterConfig {
             ("router.max_depth", self.max_depth),
             ("router.max_aliases", self.max_aliases),
             ("router.max_root_fields", self.max_root_fields),
+            (
+                "router.max_expanded_selections",
+                self.max_expanded_selections,
+            ),
             ("router.max_request_bytes", self.max_request_bytes),
             ("router.max_upload_bytes", self.max_upload_bytes),
         ] {
             if value == 0 {
                 return Err(format!("config key `{key}`: must be greater than 0"));
             }
+        }
+        for (key, value) in [
+            ("router.plan_cache_bytes", self.plan_cache_bytes),
+            ("router.apq_cache_bytes", self.apq_cache_bytes),
+        ] {
+            if value < 64 * 1024 {
+                return Err(format!("config key `{key}`: must be at least 65536"));
+            }
+        }
+        if let Some(bad) = self
+            .csrf_required_headers
+            .iter()
+            .find(|h| http::HeaderName::from_bytes(h.as_bytes()).is_err())
+        {
+            return Err(format!(
+                "config key `router.csrf_required_headers`: `{bad}` is not a header name"
+            ));
         }
         if self.subgraph_timeout_ms == 0 {
             return Err("config key `router.subgraph_timeout_ms`: must be greater than 0".into());

@@ -5,6 +5,7 @@ use crate::config::RouterConfig;
 use crate::execute::{HttpTransport, SubgraphTransport};
 use crate::pipeline::{self, GraphqlRequest, LoadedSupergraph, ResponseBody};
 use crate::supergraph::Supergraph;
+use apollo_compiler::ast::OperationType;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -49,9 +50,25 @@ pub struct RouterService {
     authenticator: Authenticator,
     /// Signs the verified principal for subgraphs; `None` forwards no principal.
     forwarded: Option<ForwardedPrincipalCodec>,
-    /// Automatic persisted queries (Apollo APQ protocol): operation text by SHA-256, in the
-    /// shared cache so every router replica knows a query once one has seen it.
+    /// Automatic persisted queries (Apollo APQ protocol): operation text by SHA-256, kept
+    /// here within `apq_cache_bytes`, and in the shared cache (Redis) when it is small enough,
+    /// so every router replica knows a query once one has seen it.
+    apq: moka::future::Cache<String, Arc<str>>,
     persisted: Arc<dyn Cache>,
+}
+
+/// Whether the HTTP method lets the operation change state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpMethod {
+    /// Queries only: a GET can be triggered cross-site by a link or an `<img>`.
+    Get,
+    Post,
+}
+
+/// A persisted query sent with its text: stored once its operation has validated.
+struct PendingRegistration {
+    hash: String,
+    query: Arc<str>,
 }
 
 impl RouterService {
@@ -88,11 +105,19 @@ impl RouterService {
         );
         // Clients never get to present a forwarded principal: the edge trusts none.
         let authenticator = Authenticator::new(Arc::new(verifier), None);
+        let apq = moka::future::Cache::builder()
+            .max_capacity(config.apq_cache_bytes)
+            .weigher(|hash: &String, query: &Arc<str>| {
+                u32::try_from(hash.len() + query.len() + 64).unwrap_or(u32::MAX)
+            })
+            .time_to_idle(APQ_TTL)
+            .build();
         Arc::new(RouterService {
             current: RwLock::new(Arc::new(LoadedSupergraph::new(
                 supergraph,
-                config.plan_cache_size,
+                config.plan_cache_bytes,
             ))),
+            apq,
             config,
             transport,
             authenticator,
@@ -119,6 +144,14 @@ impl RouterService {
                     && let Ok(value) = HeaderValue::from_str(&codec.encode(principal))
                 {
                     out.insert(looma_auth::FORWARDED_PRINCIPAL_HEADER, value);
+                }
+                // An anonymous caller still came through the router: subgraphs in lock-down
+                // (`server.require_trusted_callers`) need to know.
+                if caller.principal().is_none()
+                    && let Some(codec) = &self.forwarded
+                    && let Ok(value) = HeaderValue::from_str(&looma_server::router_marker(codec))
+                {
+                    out.insert(looma_server::ROUTER_MARKER_HEADER, value);
                 }
                 Ok(out)
             }
@@ -149,7 +182,7 @@ impl RouterService {
     pub fn replace(&self, supergraph: Supergraph) {
         let loaded = Arc::new(LoadedSupergraph::new(
             supergraph,
-            self.config.plan_cache_size,
+            self.config.plan_cache_bytes,
         ));
         match self.current.write() {
             Ok(mut guard) => *guard = loaded,
@@ -166,7 +199,15 @@ impl RouterService {
             .iter()
             .map(|subgraph| async move {
                 let body = serde_json::json!({"query": "{ __typename }"});
-                match self.transport.send(subgraph, body, &HeaderMap::new()).await {
+                // Signed like an anonymous request through the router, so subgraphs in
+                // lock-down execute the probe instead of refusing it.
+                let mut headers = HeaderMap::new();
+                if let Some(codec) = &self.forwarded
+                    && let Ok(value) = HeaderValue::from_str(&looma_server::router_marker(codec))
+                {
+                    headers.insert(looma_server::ROUTER_MARKER_HEADER, value);
+                }
+                match self.transport.send(subgraph, body, &headers).await {
                     Ok(_) => None,
                     Err(reason) => Some(format!("{}: {reason}", subgraph.name)),
                 }
@@ -187,25 +228,50 @@ impl RouterService {
         &self.config
     }
 
-    pub async fn handle(&self, request: &GraphqlRequest, headers: &HeaderMap) -> ResponseBody {
-        let resolved;
-        let request = match self.resolve_persisted(request).await {
-            Ok(Some(with_query)) => {
-                resolved = with_query;
-                &resolved
+    /// Runs one request: persisted query lookup, prepare (cached), the method check on the
+    /// parsed and selected operation, persisted query registration, execution.
+    pub async fn handle(
+        &self,
+        request: &GraphqlRequest,
+        headers: &HeaderMap,
+        method: HttpMethod,
+    ) -> (StatusCode, ResponseBody) {
+        let (request, registration) = match self.resolve_persisted(request).await {
+            Ok((Some(with_query), registration)) => {
+                (std::borrow::Cow::Owned(with_query), registration)
             }
-            Ok(None) => request,
-            Err(body) => return ResponseBody::from_request_error(body),
+            Ok((None, registration)) => (std::borrow::Cow::Borrowed(request), registration),
+            Err(body) => return (StatusCode::OK, ResponseBody::from_request_error(body)),
         };
         let loaded = self.current();
-        pipeline::execute(
+        let prepared = match pipeline::prepare_request(&loaded, &self.config, &request) {
+            Ok(prepared) => prepared,
+            Err(body) => return (StatusCode::OK, ResponseBody::from_request_error(body)),
+        };
+        if method == HttpMethod::Get && prepared.kind() != OperationType::Query {
+            return (
+                StatusCode::METHOD_NOT_ALLOWED,
+                ResponseBody::from_request_error(pipeline::request_error(
+                    "BAD_REQUEST",
+                    format!(
+                        "{} operations must be sent with POST",
+                        prepared.kind().name()
+                    ),
+                )),
+            );
+        }
+        if let Some(registration) = registration {
+            self.register_persisted(registration).await;
+        }
+        let body = pipeline::execute_prepared(
             &loaded,
-            &self.config,
             self.transport.as_ref(),
-            request,
+            &request,
+            &prepared,
             headers,
         )
-        .await
+        .await;
+        (StatusCode::OK, body)
     }
 
     /// Executes a request whose variables carry uploaded files (multipart).
@@ -224,17 +290,18 @@ impl RouterService {
     }
 
     /// Automatic persisted queries: a request may carry only the hash of a query sent
-    /// before; one carrying both registers the text after checking the hash.
+    /// before (→ the request with its text); one carrying both has its hash checked and is
+    /// registered only after its operation validates (→ the pending registration).
     async fn resolve_persisted(
         &self,
         request: &GraphqlRequest,
-    ) -> Result<Option<GraphqlRequest>, Value> {
+    ) -> Result<(Option<GraphqlRequest>, Option<PendingRegistration>), Value> {
         let Some(persisted) = request
             .extensions
             .as_ref()
             .and_then(|e| e.get("persistedQuery"))
         else {
-            return Ok(None);
+            return Ok((None, None));
         };
         if persisted.get("version").and_then(Value::as_i64) != Some(1) {
             return Err(pipeline::request_error(
@@ -249,10 +316,11 @@ impl RouterService {
             ));
         };
         let hash = hash.to_ascii_lowercase();
+        // Anything but 64 hex digits is no SHA-256: it can match no text and is never looked up.
+        let well_formed = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
         match request.query.as_deref() {
             Some(query) => {
-                use sha2::Digest;
-                let actual: String = sha2::Sha256::digest(query.as_bytes())
+                let actual: String = pipeline::query_hash(query)
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect();
@@ -262,30 +330,59 @@ impl RouterService {
                         "the query does not match its sha256Hash",
                     ));
                 }
-                if let Err(error) = self
-                    .persisted
-                    .set(&apq_key(&hash), query.as_bytes(), APQ_TTL)
-                    .await
-                {
-                    tracing::warn!(%error, "could not store a persisted query");
-                }
-                Ok(None)
+                let registration = PendingRegistration {
+                    hash,
+                    query: Arc::from(query),
+                };
+                Ok((None, Some(registration)))
             }
-            None => {
-                // A cache outage reads as "not found": the client then sends the full text.
-                let stored = self.persisted.get(&apq_key(&hash)).await.ok().flatten();
-                match stored.and_then(|bytes| String::from_utf8(bytes).ok()) {
-                    Some(query) => Ok(Some(GraphqlRequest {
-                        query: Some(query),
+            None if !well_formed => Err(pipeline::request_error(
+                "PERSISTED_QUERY_NOT_FOUND",
+                "PersistedQueryNotFound",
+            )),
+            None => match self.lookup_persisted(&hash).await {
+                Some(query) => Ok((
+                    Some(GraphqlRequest {
+                        query: Some(query.to_string()),
                         ..request.clone()
-                    })),
-                    None => Err(pipeline::request_error(
-                        "PERSISTED_QUERY_NOT_FOUND",
-                        "PersistedQueryNotFound",
-                    )),
-                }
-            }
+                    }),
+                    None,
+                )),
+                None => Err(pipeline::request_error(
+                    "PERSISTED_QUERY_NOT_FOUND",
+                    "PersistedQueryNotFound",
+                )),
+            },
         }
+    }
+
+    async fn lookup_persisted(&self, hash: &str) -> Option<Arc<str>> {
+        if let Some(query) = self.apq.get(hash).await {
+            return Some(query);
+        }
+        if self.persisted.backend() == "local" {
+            return None;
+        }
+        // A cache outage reads as "not found": the client then sends the full text.
+        let stored = self.persisted.get(&apq_key(hash)).await.ok().flatten()?;
+        let query: Arc<str> = Arc::from(String::from_utf8(stored).ok()?);
+        self.apq.insert(hash.to_owned(), query.clone()).await;
+        Some(query)
+    }
+
+    async fn register_persisted(&self, registration: PendingRegistration) {
+        let PendingRegistration { hash, query } = registration;
+        // An in-process shared cache would only hold a second copy of what `apq` holds.
+        if self.persisted.backend() != "local"
+            && query.len() <= self.config.apq_shared_max_bytes
+            && let Err(error) = self
+                .persisted
+                .set(&apq_key(&hash), query.as_bytes(), APQ_TTL)
+                .await
+        {
+            tracing::warn!(%error, "could not store a persisted query");
+        }
+        self.apq.insert(hash, query).await;
     }
 }
 
@@ -352,12 +449,14 @@ pub fn router(service: Arc<RouterService>) -> Router {
     looma_server::with_edge_layers(routes, limit)
 }
 
-/// The largest body accepted: ordinary requests, or an upload (multipart, or base64 in JSON,
-/// which inflates by 4/3) of up to `max_upload_bytes`.
+/// The largest body the edge layer lets through: a multipart upload, read in full up to half
+/// again `max_upload_bytes` so that a file somewhat over the limit gets the multipart parser's
+/// precise GraphQL error (a body cut short only breaks the client's pipe). Every other body is
+/// held to `max_request_bytes` in `graphql_post`.
 fn body_limit(config: &RouterConfig) -> usize {
     config
         .max_request_bytes
-        .max(config.max_upload_bytes / 3 * 4 + 2 * 1024 * 1024)
+        .max(config.max_upload_bytes + config.max_upload_bytes / 2 + 1024 * 1024)
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {
@@ -369,15 +468,90 @@ fn json_response(status: StatusCode, body: Value) -> Response {
     response
 }
 
+/// Content types a browser sends cross-site without a CORS preflight ("simple requests").
+fn is_simple_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "" | "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data"
+    )
+}
+
+/// CSRF prevention as Apollo Router does it: a request a browser could send from another
+/// site without a preflight must prove it was not, by a header only a preflight allows.
+fn csrf_refusal(config: &RouterConfig, headers: &HeaderMap) -> Option<Response> {
+    if config.csrf_required_headers.is_empty() || !is_simple_content_type(headers) {
+        return None;
+    }
+    if config
+        .csrf_required_headers
+        .iter()
+        .any(|name| headers.contains_key(name.as_str()))
+    {
+        return None;
+    }
+    Some(looma_server::graphql_error_response(
+        StatusCode::BAD_REQUEST,
+        looma_core::ErrorCode::BadUserInput,
+        "CSRF_PREFLIGHT_REQUIRED",
+        &format!(
+            "this request could have been sent by a page on another site: send it with \
+             `content-type: application/json`, or add one of these headers: {}",
+            config.csrf_required_headers.join(", ")
+        ),
+    ))
+}
+
+fn payload_too_large(limit: usize, what: &str) -> Response {
+    looma_server::graphql_error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        looma_core::ErrorCode::BadUserInput,
+        "PAYLOAD_TOO_LARGE",
+        &format!("{what} is larger than the {limit} bytes this router accepts"),
+    )
+}
+
 async fn graphql_post(
     State(service): State<Arc<RouterService>>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
+    let headers = request.headers().clone();
+    if let Some(refusal) = csrf_refusal(&service.config, &headers) {
+        return refusal;
+    }
     let multipart = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/"));
+    // Only multipart uploads get the upload limit (enforced by the edge layer); everything
+    // else gets `max_request_bytes`, checked on the declared length first.
+    let limit = if multipart {
+        body_limit(&service.config)
+    } else {
+        service.config.max_request_bytes
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return payload_too_large(limit, "the request body");
+    }
+    let body = match axum::body::to_bytes(request.into_body(), limit).await {
+        Ok(body) => body,
+        Err(_) => return payload_too_large(limit, "the request body"),
+    };
     if multipart {
         return graphql_multipart(service, headers, body).await;
     }
@@ -397,7 +571,7 @@ async fn graphql_post(
         Ok(forwarded) => forwarded,
         Err(response) => return response,
     };
-    respond(&service, &request, &forwarded).await
+    respond(&service, &request, &forwarded, HttpMethod::Post).await
 }
 
 /// A GraphQL multipart request (file uploads): CSRF preflight header required, file sizes
@@ -407,6 +581,8 @@ async fn graphql_multipart(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Multipart is a "simple" content type: `csrf_refusal` already required a preflight
+    // header, unless CSRF prevention was switched off, in which case uploads still need one.
     if !looma_server::CSRF_PREFLIGHT_HEADERS
         .iter()
         .any(|h| headers.contains_key(*h))
@@ -499,9 +675,10 @@ async fn respond(
     service: &RouterService,
     request: &GraphqlRequest,
     forwarded: &HeaderMap,
+    method: HttpMethod,
 ) -> Response {
     let started = std::time::Instant::now();
-    let body = service.handle(request, forwarded).await;
+    let (status, body) = service.handle(request, forwarded, method).await;
     let request_id = forwarded.get(REQUEST_ID).cloned();
     tracing::info!(
         request_id = request_id
@@ -515,7 +692,7 @@ async fn respond(
     );
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = (
-        StatusCode::OK,
+        status,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -561,13 +738,10 @@ async fn graphql_get(
     }
     if params
         .query
-        .as_deref()
-        .is_some_and(|q| q.trim_start().starts_with("mutation"))
+        .as_ref()
+        .is_some_and(|q| q.len() > service.config.max_request_bytes)
     {
-        return json_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            pipeline::request_error("BAD_REQUEST", "mutations must be sent with POST"),
-        );
+        return payload_too_large(service.config.max_request_bytes, "the query");
     }
     let request = GraphqlRequest {
         query: params.query,
@@ -579,7 +753,8 @@ async fn graphql_get(
         Ok(forwarded) => forwarded,
         Err(response) => return response,
     };
-    respond(&service, &request, &forwarded).await
+    // Whether the operation is a query is decided after parsing, on the selected operation.
+    respond(&service, &request, &forwarded, HttpMethod::Get).await
 }
 
 /// A JSON-encoded query parameter (`variables`, `extensions`) of a GET request.

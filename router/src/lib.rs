@@ -9,6 +9,7 @@ pub mod config;
 pub mod execute;
 pub mod graphiql;
 pub mod http;
+pub mod limits;
 pub mod pipeline;
 pub mod plan;
 pub mod supergraph;

@@ -7,7 +7,7 @@ use crate::execute::shape::Shaper;
 use crate::execute::{Execution, SubgraphTransport};
 use crate::plan::{self, QueryPlan, operation};
 use crate::supergraph::Supergraph;
-use apollo_compiler::executable::{ExecutableDocument, Selection, SelectionSet};
+use apollo_compiler::executable::ExecutableDocument;
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{Name, ast, introspection};
 use serde::Deserialize;
@@ -28,29 +28,61 @@ pub struct GraphqlRequest {
     pub extensions: Option<Value>,
 }
 
-/// A planned operation, cached by (text, operation name).
+/// A planned operation, cached by (SHA-256 of the text, operation name).
 pub struct PreparedOperation {
     pub document: Valid<ExecutableDocument>,
     pub plan: QueryPlan,
     pub has_introspection: bool,
+    /// What this entry costs the plan cache, in (estimated) bytes.
+    weight: u32,
 }
+
+impl PreparedOperation {
+    /// Query, mutation or subscription: decided on the parsed, selected operation.
+    pub fn kind(&self) -> ast::OperationType {
+        self.plan.operation.kind
+    }
+}
+
+type PlanKey = ([u8; 32], Option<String>);
 
 /// A supergraph with its derived, reusable state.
 pub struct LoadedSupergraph {
     pub supergraph: Supergraph,
     implementers:
         apollo_compiler::collections::HashMap<Name, apollo_compiler::schema::Implementers>,
-    plans: moka::sync::Cache<(String, Option<String>), Arc<PreparedOperation>>,
+    plans: moka::sync::Cache<PlanKey, Arc<PreparedOperation>>,
 }
 
 impl LoadedSupergraph {
-    pub fn new(supergraph: Supergraph, plan_cache_size: u64) -> Self {
+    /// `plan_cache_bytes` bounds the plan cache by the estimated memory of its entries (the
+    /// document, its source text and the subgraph operations), not by their number.
+    pub fn new(supergraph: Supergraph, plan_cache_bytes: u64) -> Self {
         LoadedSupergraph {
             implementers: supergraph.api_schema.implementers_map(),
             supergraph,
-            plans: moka::sync::Cache::new(plan_cache_size),
+            plans: moka::sync::Cache::builder()
+                .max_capacity(plan_cache_bytes)
+                .weigher(|_key: &PlanKey, prepared: &Arc<PreparedOperation>| prepared.weight)
+                .build(),
         }
     }
+
+    /// Estimated bytes held by the plan cache (for tests and metrics).
+    pub fn plan_cache_weight(&self) -> u64 {
+        self.plans.run_pending_tasks();
+        self.plans.weighted_size()
+    }
+}
+
+/// What a parsed document costs in memory, per byte of its text: the source is kept for
+/// diagnostics, and the AST and validated document hold a node per token.
+const DOCUMENT_BYTES_PER_TEXT_BYTE: usize = 6;
+
+fn plan_weight(query: &str, plan: &QueryPlan) -> u32 {
+    let fetches: usize = plan.fetches.iter().map(|f| f.query.len() * 2 + 256).sum();
+    let total = query.len() * DOCUMENT_BYTES_PER_TEXT_BYTE + fetches + 4096;
+    u32::try_from(total).unwrap_or(u32::MAX)
 }
 
 pub fn request_error(code: &str, message: impl Into<String>) -> Value {
@@ -70,86 +102,35 @@ fn diagnostics(errors: &apollo_compiler::validation::DiagnosticList, code: &str)
     json!({ "errors": list })
 }
 
-fn selection_depth(
-    selection_set: &SelectionSet,
-    document: &ExecutableDocument,
-    seen: &mut Vec<Name>,
-) -> usize {
-    selection_set
-        .selections
-        .iter()
-        .map(|selection| match selection {
-            Selection::Field(field) => {
-                if field.selection_set.selections.is_empty() {
-                    1
-                } else {
-                    1 + selection_depth(&field.selection_set, document, seen)
-                }
-            }
-            Selection::InlineFragment(fragment) => {
-                selection_depth(&fragment.selection_set, document, seen)
-            }
-            Selection::FragmentSpread(spread) => {
-                if seen.contains(&spread.fragment_name) {
-                    return 0;
-                }
-                seen.push(spread.fragment_name.clone());
-                let depth = document
-                    .fragments
-                    .get(&spread.fragment_name)
-                    .map(|f| selection_depth(&f.selection_set, document, seen))
-                    .unwrap_or(0);
-                seen.pop();
-                depth
-            }
-        })
-        .max()
-        .unwrap_or(0)
+/// SHA-256 of an operation text, as APQ clients send it (lower-case hex).
+pub fn query_hash(query: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(query.as_bytes()).into()
 }
 
-fn count_aliases(
-    selection_set: &SelectionSet,
-    document: &ExecutableDocument,
-    budget: &mut usize,
-) -> usize {
-    if *budget == 0 {
-        return 0;
-    }
-    *budget -= 1;
-    selection_set
-        .selections
-        .iter()
-        .map(|selection| match selection {
-            Selection::Field(field) => {
-                usize::from(field.alias.is_some())
-                    + count_aliases(&field.selection_set, document, budget)
-            }
-            Selection::InlineFragment(fragment) => {
-                count_aliases(&fragment.selection_set, document, budget)
-            }
-            Selection::FragmentSpread(spread) => document
-                .fragments
-                .get(&spread.fragment_name)
-                .map(|f| count_aliases(&f.selection_set, document, budget))
-                .unwrap_or(0),
-        })
-        .sum()
-}
-
-/// Parses, validates, checks limits and plans an operation.
+/// Parses, checks limits, validates and plans an operation (cached).
 pub fn prepare(
     loaded: &LoadedSupergraph,
     config: &RouterConfig,
     query: &str,
     operation_name: Option<&str>,
 ) -> Result<Arc<PreparedOperation>, Value> {
-    let key = (query.to_owned(), operation_name.map(str::to_owned));
+    let key = (query_hash(query), operation_name.map(str::to_owned));
     if let Some(prepared) = loaded.plans.get(&key) {
         return Ok(prepared);
     }
     let api_schema = &loaded.supergraph.api_schema;
     let ast = ast::Document::parse(query, "operation.graphql")
         .map_err(|e| diagnostics(&e.errors, "GRAPHQL_PARSE_FAILED"))?;
+    // Before validation: field merging across fragments is where a fragment bomb would
+    // otherwise spend its exponential time.
+    let limits = crate::limits::DocumentLimits {
+        max_depth: config.max_depth,
+        max_aliases: config.max_aliases,
+        max_expanded_selections: config.max_expanded_selections,
+    };
+    crate::limits::check_document(&ast, &limits)
+        .map_err(|e| request_error("OPERATION_LIMIT", e.to_string()))?;
     let document = ast
         .to_executable_validate(api_schema)
         .map_err(|e| diagnostics(&e.errors, "GRAPHQL_VALIDATION_FAILED"))?;
@@ -158,26 +139,6 @@ pub fn prepare(
         .get(operation_name)
         .map_err(|e| request_error("GRAPHQL_VALIDATION_FAILED", e.message().to_string()))?;
 
-    let depth = selection_depth(&operation.selection_set, &document, &mut Vec::new());
-    if depth > config.max_depth {
-        return Err(request_error(
-            "OPERATION_LIMIT",
-            format!(
-                "the operation is {depth} levels deep; the limit is {}",
-                config.max_depth
-            ),
-        ));
-    }
-    let aliases = count_aliases(&operation.selection_set, &document, &mut 100_000);
-    if aliases > config.max_aliases {
-        return Err(request_error(
-            "OPERATION_LIMIT",
-            format!(
-                "the operation uses {aliases} aliases; the limit is {}",
-                config.max_aliases
-            ),
-        ));
-    }
     let root_fields = operation.root_fields(&document).count();
     if root_fields > config.max_root_fields {
         return Err(request_error(
@@ -201,12 +162,25 @@ pub fn prepare(
     let plan = plan::plan_operation(&loaded.supergraph, normalized)
         .map_err(|e| request_error("QUERY_PLANNING_FAILED", e.to_string()))?;
     let prepared = Arc::new(PreparedOperation {
+        weight: plan_weight(query, &plan),
         document,
         plan,
         has_introspection,
     });
     loaded.plans.insert(key, prepared.clone());
     Ok(prepared)
+}
+
+/// Prepares the request's operation: its text must be present.
+pub fn prepare_request(
+    loaded: &LoadedSupergraph,
+    config: &RouterConfig,
+    request: &GraphqlRequest,
+) -> Result<Arc<PreparedOperation>, Value> {
+    let Some(query) = request.query.as_deref().filter(|q| !q.trim().is_empty()) else {
+        return Err(request_error("BAD_USER_INPUT", "the request has no query"));
+    };
+    prepare(loaded, config, query, request.operation_name.as_deref())
 }
 
 /// Runs a request to completion and returns the response body.
@@ -217,7 +191,21 @@ pub async fn execute(
     request: &GraphqlRequest,
     headers: &http::HeaderMap,
 ) -> ResponseBody {
-    match execute_inner(loaded, config, transport, request, headers).await {
+    match prepare_request(loaded, config, request) {
+        Ok(prepared) => execute_prepared(loaded, transport, request, &prepared, headers).await,
+        Err(error) => ResponseBody::from_request_error(error),
+    }
+}
+
+/// Runs an operation already prepared for `request`.
+pub async fn execute_prepared(
+    loaded: &LoadedSupergraph,
+    transport: &dyn SubgraphTransport,
+    request: &GraphqlRequest,
+    prepared: &PreparedOperation,
+    headers: &http::HeaderMap,
+) -> ResponseBody {
+    match execute_inner(loaded, transport, request, prepared, headers).await {
         Ok(body) => body,
         Err(error) => ResponseBody::from_request_error(error),
     }
@@ -225,18 +213,11 @@ pub async fn execute(
 
 async fn execute_inner(
     loaded: &LoadedSupergraph,
-    config: &RouterConfig,
     transport: &dyn SubgraphTransport,
     request: &GraphqlRequest,
+    prepared: &PreparedOperation,
     headers: &http::HeaderMap,
 ) -> Result<ResponseBody, Value> {
-    let Some(query) = request.query.as_deref().filter(|q| !q.trim().is_empty()) else {
-        return Err(request_error("BAD_USER_INPUT", "the request has no query"));
-    };
-    let prepared = match prepare(loaded, config, query, request.operation_name.as_deref()) {
-        Ok(prepared) => prepared,
-        Err(body) => return Err(body),
-    };
     let Ok(operation) = prepared
         .document
         .operations

@@ -307,3 +307,86 @@ fn conflicting_field_types_in_sibling_fragments_get_internal_aliases() {
         ("Bot", "_looma_Bot_id", "id")
     );
 }
+
+/// `subgraph: operation` per fetch.
+fn queries(fetches: &[Fetch]) -> String {
+    fetches
+        .iter()
+        .map(|f| format!("{}: {}", f.subgraph, f.query))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `query{...Fn}` where every fragment spreads the previous one twice (2^n copies of F0).
+fn fragment_bomb(levels: usize, base: &str) -> String {
+    let mut text = format!("query{{...F{levels}}} fragment F0 on Query{{{base}}}");
+    for level in 1..=levels {
+        let previous = level - 1;
+        text.push_str(&format!(
+            " fragment F{level} on Query{{...F{previous} ...F{previous}}}"
+        ));
+    }
+    text
+}
+
+const MERGE_TYPES: &str = r#"
+    type Query @join__type(graph: A) @join__type(graph: B) {
+      me: User @join__field(graph: A)
+      products(first: Int): [Product] @join__field(graph: B)
+    }
+    interface Node @join__type(graph: A) { id: ID! }
+    type User implements Node @join__type(graph: A, key: "id") @join__implements(graph: A, interface: "Node") { id: ID! name: String email: String }
+    type Product @join__type(graph: B) { upc: String name: String }"#;
+
+#[test]
+fn repeated_fragment_spreads_merge_into_one_copy_of_each_field() {
+    let fetches = plan(MERGE_TYPES, &fragment_bomb(10, "__typename me{id}"));
+    assert_eq!(queries(&fetches), "a: query{me{__typename id}}");
+}
+
+#[test]
+fn fields_merge_with_their_selections_in_first_occurrence_order() {
+    let fetches = plan(
+        MERGE_TYPES,
+        "{ me { id } products(first: 2) { upc } me { name ... on User { email id } } ...P } \
+         fragment P on Query { products(first: 2) { name } }",
+    );
+    assert_eq!(
+        queries(&fetches),
+        "a: query{me{__typename id name email}}\nb: query{products(first:2){__typename upc name}}"
+    );
+}
+
+#[test]
+fn fields_under_different_conditions_stay_apart() {
+    let fetches = plan(
+        MERGE_TYPES,
+        "query($v: Boolean!) { me { id } me @include(if: $v) { name } me { email } }",
+    );
+    let text = queries(&fetches);
+    assert!(
+        text.contains("me{__typename id email} me @include(if: $v){__typename name}"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_fragment_bomb_is_refused_before_validation() {
+    let supergraph =
+        Supergraph::parse(&format!("{HEADER}{MERGE_TYPES}")).expect("supergraph parses");
+    let loaded = LoadedSupergraph::new(supergraph, 1024 * 1024);
+    let started = std::time::Instant::now();
+    let error = match prepare(
+        &loaded,
+        &RouterConfig::default(),
+        &fragment_bomb(30, "__typename me{id}"),
+        None,
+    ) {
+        Ok(_) => panic!("a 2^30 fan-out was planned"),
+        Err(error) => error,
+    };
+    assert!(started.elapsed() < std::time::Duration::from_millis(500));
+    assert_eq!(error["errors"][0]["extensions"]["code"], "OPERATION_LIMIT");
+    let message = error["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("limit is 20000"), "{message}");
+}

@@ -180,3 +180,38 @@ fn the_example_config_loads_and_production_urls_come_from_the_environment() {
         assert!(printed.contains(section), "{section} in {printed}");
     }
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `looma eval resumes --show FILE | head -1`: the output is larger than a pipe's buffer, so
+    // the binary meets the closed pipe whatever the timing.
+    let dir = tempfile::tempdir().unwrap();
+    let mut resume = String::from("Jane Doe\nBackend Engineer\n\nExperience\n");
+    while resume.len() < 128 * 1024 {
+        resume.push_str("- Built payment services in Rust and Go on Kubernetes and PostgreSQL.\n");
+    }
+    let file = dir.path().join("long-resume.txt");
+    std::fs::write(&file, resume).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_looma"))
+        .args(["eval", "resumes", "--show"])
+        .arg(&file)
+        .current_dir(dir.path())
+        .env("LOOMA_LOG__LEVEL", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("looma runs");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first_line).unwrap();
+    assert_eq!(first_line.trim(), "[text]", "{first_line}");
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(
+        stderr.is_empty(),
+        "nothing to say on a closed pipe: {stderr}"
+    );
+}

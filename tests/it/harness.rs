@@ -87,6 +87,25 @@ where
     platform.stop().await;
 }
 
+/// Like [`run_with`], with `configure` applied to the configuration before anything starts
+/// (e.g. `server.require_trusted_callers`).
+pub async fn run_configured<F, Fut>(
+    test: F,
+    backend: Backend,
+    components: &[Component],
+    configure: fn(&mut LoomaConfig),
+) where
+    F: FnOnce(TestPlatform) -> Fut,
+    Fut: std::future::Future<Output = TestPlatform>,
+{
+    let Some(platform) = TestPlatform::start_configured(backend, components, configure).await
+    else {
+        return;
+    };
+    let platform = test(platform).await;
+    platform.stop().await;
+}
+
 /// Owns a PostgreSQL database created for one test; drops it when dropped.
 struct PostgresDatabase {
     admin_url: String,
@@ -218,6 +237,15 @@ pub enum Auth {
 impl TestPlatform {
     /// Identity, plus `components` and a router composed over all of them.
     pub async fn start_with(backend: Backend, components: &[Component]) -> Option<TestPlatform> {
+        Self::start_configured(backend, components, |_| {}).await
+    }
+
+    /// [`start_with`](Self::start_with), with `configure` applied to the configuration first.
+    pub async fn start_configured(
+        backend: Backend,
+        components: &[Component],
+        configure: fn(&mut LoomaConfig),
+    ) -> Option<TestPlatform> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = LoomaConfig::default();
         config.server.router_secret = Secret::new(ROUTER_SECRET);
@@ -262,6 +290,7 @@ impl TestPlatform {
                 });
             }
         }
+        configure(&mut config);
         config.validate().expect("test config is valid");
         looma_core::telemetry::init_logging(&config.log);
 
@@ -482,7 +511,12 @@ async fn start_extra(
     let mut config = config.clone();
     let mut platforms = Vec::new();
     let mut addrs = Vec::new();
-    let mut ordered: Vec<Component> = components.to_vec();
+    // `Component::Router` alone asks for the router in front of identity only.
+    let mut ordered: Vec<Component> = components
+        .iter()
+        .copied()
+        .filter(|c| *c != Component::Router)
+        .collect();
     ordered.sort_by_key(|c| match c {
         Component::Search => 0,
         Component::Resume => 1,

@@ -5,6 +5,8 @@
 
 mod harness;
 
+mod hostile;
+
 mod cli;
 mod identity_auth;
 mod identity_config;

@@ -255,7 +255,25 @@ async fn bad_uploads_are_refused_and_nothing_is_lost(p: TestPlatform) -> TestPla
     let body = upload_multipart(&p, &admin, "big.pdf", oversize.clone()).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
     let just_over = [b"%PDF-1.4\n".to_vec(), vec![b'0'; 10 * 1024 * 1024]].concat();
+    // The router holds JSON bodies to `router.max_request_bytes`: base64 is for small files.
     let body = upload_base64(&p, &admin, "big.pdf", &just_over).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(error_reason(&body), "PAYLOAD_TOO_LARGE");
+    // The resume subgraph, called directly, applies its own file limit to base64 uploads.
+    let request = p
+        .http
+        .post(format!("{}/graphql", p.url(Component::Resume)))
+        .json(&json!({
+            "query": "mutation($f: String!, $c: String!) { uploadResumeBase64(filename: $f, contentBase64: $c) { duplicate } }",
+            "variables": {"f": "big.pdf", "c": base64::engine::general_purpose::STANDARD.encode(&just_over)},
+        }));
+    let body: Value = with_auth(request, &admin)
+        .send()
+        .await
+        .expect("resume answers")
+        .json()
+        .await
+        .expect("JSON body");
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
     assert_eq!(error_reason(&body), "FILE_TOO_LARGE");
     // Not base64; multipart without the CSRF header.

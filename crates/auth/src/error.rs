@@ -8,6 +8,8 @@ pub enum AuthError {
     TokenExpired,
     #[error("the access token is not valid: {0}")]
     TokenInvalid(String),
+    #[error("the access token was revoked; sign in again")]
+    TokenRevoked,
     #[error("the access token was signed by an unknown key `{0}`")]
     UnknownSigningKey(String),
     #[error("the API key is not valid")]
@@ -35,6 +37,7 @@ impl CodedError for AuthError {
             AuthError::MissingCredentials => "MISSING_CREDENTIALS",
             AuthError::TokenExpired => "TOKEN_EXPIRED",
             AuthError::TokenInvalid(_) => "TOKEN_INVALID",
+            AuthError::TokenRevoked => "TOKEN_REVOKED",
             AuthError::UnknownSigningKey(_) => "UNKNOWN_SIGNING_KEY",
             AuthError::ApiKeyInvalid => "API_KEY_INVALID",
             AuthError::ForwardedPrincipalInvalid(_) => "FORWARDED_PRINCIPAL_INVALID",

@@ -5,6 +5,8 @@
 //! - [`token`]: ES256 access tokens, signing keys and the JWKS document that publishes them.
 //! - [`forwarded`]: the HMAC-signed principal header the router sets for subgraphs.
 //! - [`Authenticator`]: turns request headers into a [`Caller`] through a [`CredentialVerifier`].
+//! - [`revocation`]: the list of revoked tokens and API keys identity publishes and every
+//!   verifier applies.
 //!
 //! Nothing here touches a database or the network: verifiers that need either are implemented
 //! by the component that owns the data (the identity subgraph) or the JWKS (the router).
@@ -14,6 +16,7 @@ mod error;
 pub mod forwarded;
 pub mod permission;
 mod principal;
+pub mod revocation;
 pub mod token;
 
 pub use authenticate::{API_KEY_HEADER, Authenticator, CredentialVerifier};

@@ -41,8 +41,9 @@ pub struct CacheConfig {
     pub redis_url: Option<String>,
     /// Prepended to every key.
     pub key_prefix: String,
-    /// Entries kept by the in-process cache before the least used are evicted.
-    pub local_capacity: u64,
+    /// Bytes (keys, values and a small per-entry overhead) the in-process cache keeps before
+    /// the least used entries are evicted.
+    pub local_capacity_bytes: u64,
     /// Connect and per-command timeout for Redis, in milliseconds.
     pub redis_timeout_ms: u64,
 }
@@ -52,7 +53,7 @@ impl Default for CacheConfig {
         CacheConfig {
             redis_url: None,
             key_prefix: "looma:".into(),
-            local_capacity: 100_000,
+            local_capacity_bytes: 64 * 1024 * 1024,
             redis_timeout_ms: 2_000,
         }
     }
@@ -74,7 +75,7 @@ pub async fn connect(config: &CacheConfig) -> Result<Arc<dyn Cache>, CacheError>
         }
         None => Ok(Arc::new(LocalCache::new(
             &config.key_prefix,
-            config.local_capacity,
+            config.local_capacity_bytes,
         ))),
     }
 }

@@ -4,6 +4,9 @@ use moka::future::Cache as MokaCache;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What an entry costs besides its key and value (moka's node, the `Arc`, the ttl).
+const ENTRY_OVERHEAD_BYTES: usize = 96;
+
 #[derive(Clone)]
 struct Entry {
     bytes: Arc<[u8]>,
@@ -34,21 +37,33 @@ impl Expiry<String, Entry> for EntryExpiry {
     }
 }
 
-/// In-process cache with per-entry expiry and bounded size.
+/// In-process cache with per-entry expiry, bounded by the bytes of its keys and values.
 pub struct LocalCache {
     prefix: String,
     entries: MokaCache<String, Entry>,
 }
 
 impl LocalCache {
-    pub fn new(prefix: &str, capacity: u64) -> Self {
+    /// `capacity_bytes` bounds keys plus values (plus a fixed overhead per entry); the least
+    /// used entries are evicted first, so small hot counters outlive a flood of large values.
+    pub fn new(prefix: &str, capacity_bytes: u64) -> Self {
         LocalCache {
             prefix: prefix.to_owned(),
             entries: MokaCache::builder()
-                .max_capacity(capacity)
+                .max_capacity(capacity_bytes)
+                .weigher(|key: &String, entry: &Entry| {
+                    u32::try_from(key.len() + entry.bytes.len() + ENTRY_OVERHEAD_BYTES)
+                        .unwrap_or(u32::MAX)
+                })
                 .expire_after(EntryExpiry)
                 .build(),
         }
+    }
+
+    /// Bytes currently held, as the capacity counts them.
+    pub async fn weighted_bytes(&self) -> u64 {
+        self.entries.run_pending_tasks().await;
+        self.entries.weighted_size()
     }
 
     fn key(&self, key: &str) -> String {

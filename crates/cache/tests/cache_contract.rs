@@ -66,7 +66,7 @@ async fn exercise(cache: &dyn Cache) {
 
 #[tokio::test]
 async fn local_cache_contract() {
-    let cache = LocalCache::new("test:", 1_000);
+    let cache = LocalCache::new("test:", 1024 * 1024);
     exercise(&cache).await;
     assert_eq!(cache.backend(), "local");
 }
@@ -93,8 +93,41 @@ async fn redis_cache_contract_needs_redis_server() {
 
 #[tokio::test]
 async fn prefixes_isolate_namespaces() {
-    let a = LocalCache::new("a:", 100);
+    let a = LocalCache::new("a:", 64 * 1024);
     a.set("k", b"1", Duration::from_secs(5)).await.unwrap();
-    let b = LocalCache::new("b:", 100);
+    let b = LocalCache::new("b:", 64 * 1024);
     assert_eq!(b.get("k").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn local_cache_is_bounded_by_bytes_not_entries() {
+    let capacity = 1024 * 1024;
+    let cache = LocalCache::new("bytes:", capacity);
+    cache
+        .increment("hot-counter", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let value = vec![7u8; 100 * 1024];
+    for i in 0..100 {
+        cache
+            .set(&format!("big-{i}"), &value, Duration::from_secs(60))
+            .await
+            .unwrap();
+        // The counter is in use throughout, as a login throttle is.
+        cache
+            .increment("hot-counter", Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    let held = cache.weighted_bytes().await;
+    assert!(held <= capacity, "{held} bytes held, capacity {capacity}");
+    assert!(held > capacity / 2, "the cache is used: {held} bytes");
+    assert_eq!(
+        cache
+            .increment("hot-counter", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        102,
+        "a frequently used small entry survives a flood of large ones"
+    );
 }

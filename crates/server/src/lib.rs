@@ -1,5 +1,6 @@
 //! The HTTP shell every component shares: `/health` and `/ready`, edge layers (body limit,
-//! panic catching, request tracing), authentication of the caller, and GraphQL execution that
+//! panic catching, request tracing), authentication of the caller, the lock-down that admits
+//! only the router and services (`require_trusted_callers`), and GraphQL execution that
 //! guarantees every error carries an `extensions.code`.
 //!
 //! A subgraph's `lib.rs` builds its schema and calls these helpers; it never re-implements
@@ -10,6 +11,7 @@ mod graphql;
 mod health;
 mod remote_verifier;
 mod service_client;
+mod trusted_callers;
 
 pub use feature_flags::FeatureFlags;
 pub use graphql::{
@@ -19,6 +21,9 @@ pub use graphql::{
 pub use health::{ReadinessCheck, health_routes};
 pub use remote_verifier::RemoteVerifier;
 pub use service_client::{ServiceCallError, ServiceClient};
+pub use trusted_callers::{
+    PUBLIC_PATHS, ROUTER_MARKER_HEADER, require_trusted_callers, router_marker,
+};
 
 use axum::Router;
 use std::future::Future;

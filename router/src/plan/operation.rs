@@ -94,6 +94,12 @@ fn condition_directives(directives: &executable::DirectiveList) -> Vec<Node<ast:
 }
 
 /// Converts the chosen operation of a validated document.
+///
+/// Fields are merged as GraphQL execution merges them (same response key and the same
+/// `@skip`/`@include` conditions → one field whose selections are the union), fragments whose
+/// type condition is the enclosing type are flattened into it, and identical neighbouring
+/// fragments become one. A document that spreads one fragment 2^n times therefore normalises
+/// to the size of its distinct fields, not to 2^n copies (`limits` bounds the work first).
 pub fn normalize(
     document: &ExecutableDocument,
     operation: &executable::Operation,
@@ -103,37 +109,148 @@ pub fn normalize(
         name: operation.name.clone(),
         root_type: operation.selection_set.ty.clone(),
         variables: operation.variables.clone(),
-        selections: convert(document, &operation.selection_set),
+        selections: convert(document, &[&operation.selection_set]),
     }
 }
 
-fn convert(document: &ExecutableDocument, selection_set: &executable::SelectionSet) -> Vec<Sel> {
-    selection_set
-        .selections
-        .iter()
-        .filter(|selection| !statically_excluded(selection.directives()))
-        .filter_map(|selection| match selection {
-            Selection::Field(field) => Some(Sel::Field(FieldSel {
+/// Selections of one level while they are being grouped, before conversion.
+enum Group<'d> {
+    Field {
+        field: &'d executable::Field,
+        directives: Vec<Node<ast::Directive>>,
+        sets: Vec<&'d executable::SelectionSet>,
+    },
+    Fragment {
+        type_condition: Option<Name>,
+        directives: Vec<Node<ast::Directive>>,
+        sets: Vec<&'d executable::SelectionSet>,
+    },
+}
+
+#[derive(Default)]
+struct Grouping<'d> {
+    groups: Vec<Group<'d>>,
+    /// (response key, rendered conditions) → index in `groups`.
+    fields: std::collections::HashMap<(Name, String), usize>,
+}
+
+fn render_directives(directives: &[Node<ast::Directive>]) -> String {
+    let mut out = String::new();
+    for directive in directives {
+        let _ = write!(out, " {directive}");
+    }
+    out
+}
+
+impl<'d> Grouping<'d> {
+    fn collect(&mut self, document: &'d ExecutableDocument, set: &'d executable::SelectionSet) {
+        for selection in &set.selections {
+            if statically_excluded(selection.directives()) {
+                continue;
+            }
+            match selection {
+                Selection::Field(field) => {
+                    let directives = condition_directives(&field.directives);
+                    let key = (field.response_key().clone(), render_directives(&directives));
+                    match self.fields.get(&key) {
+                        Some(&index) => {
+                            if let Group::Field { sets, .. } = &mut self.groups[index] {
+                                sets.push(&field.selection_set);
+                            }
+                        }
+                        None => {
+                            self.fields.insert(key, self.groups.len());
+                            self.groups.push(Group::Field {
+                                field,
+                                directives,
+                                sets: vec![&field.selection_set],
+                            });
+                        }
+                    }
+                }
+                Selection::InlineFragment(fragment) => self.fragment(
+                    document,
+                    &set.ty,
+                    fragment.type_condition.clone(),
+                    condition_directives(&fragment.directives),
+                    &fragment.selection_set,
+                ),
+                Selection::FragmentSpread(spread) => {
+                    if let Some(definition) = document.fragments.get(&spread.fragment_name) {
+                        self.fragment(
+                            document,
+                            &set.ty,
+                            Some(definition.type_condition().clone()),
+                            condition_directives(&spread.directives),
+                            &definition.selection_set,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn fragment(
+        &mut self,
+        document: &'d ExecutableDocument,
+        enclosing: &Name,
+        type_condition: Option<Name>,
+        directives: Vec<Node<ast::Directive>>,
+        set: &'d executable::SelectionSet,
+    ) {
+        let same_type = type_condition.as_ref().is_none_or(|t| t == enclosing);
+        if same_type && directives.is_empty() {
+            return self.collect(document, set);
+        }
+        if let Some(Group::Fragment {
+            type_condition: last_condition,
+            directives: last_directives,
+            sets,
+        }) = self.groups.last_mut()
+            && *last_condition == type_condition
+            && *last_directives == directives
+        {
+            sets.push(set);
+            return;
+        }
+        self.groups.push(Group::Fragment {
+            type_condition,
+            directives,
+            sets: vec![set],
+        });
+    }
+}
+
+fn convert(document: &ExecutableDocument, sets: &[&executable::SelectionSet]) -> Vec<Sel> {
+    let mut grouping = Grouping::default();
+    for set in sets {
+        grouping.collect(document, set);
+    }
+    grouping
+        .groups
+        .into_iter()
+        .map(|group| match group {
+            Group::Field {
+                field,
+                directives,
+                sets,
+            } => Sel::Field(FieldSel {
                 alias: field.alias.clone(),
                 name: field.name.clone(),
                 arguments: field.arguments.clone(),
-                directives: condition_directives(&field.directives),
+                directives,
                 ty: field.definition.ty.clone(),
-                selections: convert(document, &field.selection_set),
-            })),
-            Selection::InlineFragment(fragment) => Some(Sel::Fragment(FragmentSel {
-                type_condition: fragment.type_condition.clone(),
-                directives: condition_directives(&fragment.directives),
-                selections: convert(document, &fragment.selection_set),
-            })),
-            Selection::FragmentSpread(spread) => {
-                let definition = document.fragments.get(&spread.fragment_name)?;
-                Some(Sel::Fragment(FragmentSel {
-                    type_condition: Some(definition.type_condition().clone()),
-                    directives: condition_directives(&spread.directives),
-                    selections: convert(document, &definition.selection_set),
-                }))
-            }
+                selections: convert(document, &sets),
+            }),
+            Group::Fragment {
+                type_condition,
+                directives,
+                sets,
+            } => Sel::Fragment(FragmentSel {
+                type_condition,
+                directives,
+                selections: convert(document, &sets),
+            }),
         })
         .collect()
 }

@@ -11,11 +11,15 @@ pub struct IdentityConfig {
     pub audience: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
-    /// Failed logins per email allowed within the window before `RATE_LIMITED`.
+    /// Password checks per email within the window; further attempts get `RATE_LIMITED`
+    /// without a check, even with the right password. A successful login resets the count.
     pub login_max_failures: u64,
     pub login_failure_window_secs: u64,
     /// How often signing keys are re-read, to pick up another replica's rotation.
     pub key_reload_secs: u64,
+    /// How often the revocation list is re-read from the database, to pick up another
+    /// replica's revocations (verifiers poll identity every second on top of this).
+    pub revocation_reload_ms: u64,
 }
 
 impl Default for IdentityConfig {
@@ -29,6 +33,7 @@ impl Default for IdentityConfig {
             login_max_failures: 10,
             login_failure_window_secs: 15 * 60,
             key_reload_secs: 60,
+            revocation_reload_ms: 1_000,
         }
     }
 }
@@ -47,6 +52,7 @@ impl IdentityConfig {
                 self.login_failure_window_secs,
             ),
             ("identity.key_reload_secs", self.key_reload_secs),
+            ("identity.revocation_reload_ms", self.revocation_reload_ms),
         ];
         for (key, value) in positive {
             if value == 0 {

@@ -1,14 +1,16 @@
 //! The identity subgraph (port 8211): users, roles and permissions, login with ES256 access
-//! tokens and rotating refresh tokens, API keys for services, the JWKS document, and the
-//! versioned configuration service with feature flags.
+//! tokens and rotating refresh tokens, API keys for services, the JWKS document, the
+//! revocation list, and the versioned configuration service with feature flags.
 //!
 //! Rooms: `schema.rs` (GraphQL, thin), `service.rs` (use cases), `domain/` (pure rules),
-//! `store.rs` (the only database access), `keys.rs` (signing keys).
+//! `store.rs` (the only database access), `keys.rs` (signing keys), `revocations.rs` (revoked
+//! tokens and API keys).
 
 pub mod config;
 pub mod domain;
 mod error;
 pub mod keys;
+pub mod revocations;
 pub mod schema;
 pub mod service;
 pub mod store;
@@ -33,14 +35,15 @@ use std::sync::Arc;
 
 pub const COMPONENT: &str = "identity";
 
-/// Starts the identity service: seeds roles, loads signing keys, and re-reads them
-/// periodically so a rotation on another replica is picked up.
+/// Starts the identity service: seeds roles, loads signing keys and the revocation list, and
+/// re-reads both periodically so another replica's rotation or revocation is picked up.
 pub async fn start(
     db: DatabaseConnection,
     cache: Arc<dyn Cache>,
     config: IdentityConfig,
 ) -> Result<IdentityService, IdentityError> {
     let reload_every = std::time::Duration::from_secs(config.key_reload_secs);
+    let revocation_reload_every = std::time::Duration::from_millis(config.revocation_reload_ms);
     let service = IdentityService::start(store::IdentityStore::new(db), cache, config).await?;
     let keys = service.keys().clone();
     tokio::spawn(async move {
@@ -53,6 +56,7 @@ pub async fn start(
             }
         }
     });
+    service.spawn_revocation_reloader(revocation_reload_every);
     Ok(service)
 }
 
@@ -63,7 +67,7 @@ struct AppState {
     authenticator: Authenticator,
 }
 
-/// The HTTP routes: `/graphql`, `/.well-known/jwks.json`, `/health`, `/ready`.
+/// The HTTP routes: `/graphql`, `/.well-known/jwks.json`, `/revocations`, `/health`, `/ready`.
 /// `forwarded` is the codec for the router's principal header; `None` trusts no router.
 pub fn router(service: IdentityService, forwarded: Option<ForwardedPrincipalCodec>) -> Router {
     let authenticator = Authenticator::new(Arc::new(service.clone()), forwarded);
@@ -87,6 +91,7 @@ pub fn router(service: IdentityService, forwarded: Option<ForwardedPrincipalCode
     let routes = Router::new()
         .route("/graphql", post(graphql))
         .route("/.well-known/jwks.json", get(jwks))
+        .route(looma_auth::revocation::REVOCATIONS_PATH, get(revocations))
         .with_state(state)
         .merge(looma_server::health_routes(COMPONENT, checks));
     looma_server::with_edge_layers(routes, looma_server::DEFAULT_BODY_LIMIT_BYTES)
@@ -112,6 +117,28 @@ async fn jwks(State(state): State<AppState>) -> impl axum::response::IntoRespons
         [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
         Json(state.service.jwks()),
     )
+}
+
+/// The revocation list for verifiers, who poll it every second or so: `304 Not Modified` when
+/// they already hold the current version (`If-None-Match`). Public, like the JWKS: it names
+/// users and keys only by digest.
+async fn revocations(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let published = state.service.revocations().current();
+    let etag = format!("\"{}\"", published.list.version);
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim() == etag);
+    let response_headers = [
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, "no-cache".to_owned()),
+    ];
+    if unchanged {
+        return (StatusCode::NOT_MODIFIED, response_headers).into_response();
+    }
+    (response_headers, Json(published.list.clone())).into_response()
 }
 
 /// The subgraph's federation SDL, as `_service { sdl }` returns it.

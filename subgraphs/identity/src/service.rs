@@ -9,16 +9,18 @@ use crate::config::IdentityConfig;
 use crate::domain::settings::{self, ValueChange};
 use crate::domain::{credentials, password, validate};
 use crate::keys::KeyRing;
+use crate::revocations::Revocations;
 use crate::store::{
     self, ApiKeyRow, ConfigVersionRow, IdentityStore, RefreshTokenRow, RoleRow, UserRow,
 };
 use chrono::{DateTime, Duration, Utc};
 use looma_auth::token::{AccessClaims, JwkSet};
 use looma_auth::{AuthError, CredentialVerifier, Principal, PrincipalKind, permission};
-use looma_cache::Cache;
+use looma_cache::{Cache, LocalCache};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A user with their role names.
 #[derive(Clone, Debug)]
@@ -75,9 +77,22 @@ pub struct IdentityService {
 struct Inner {
     store: IdentityStore,
     keys: KeyRing,
+    revocations: Revocations,
     cache: Arc<dyn Cache>,
+    /// Counts login attempts while the shared cache is unreachable, so throttling degrades
+    /// to per-process instead of switching off.
+    fallback_attempts: LocalCache,
+    /// Whether the last use of the shared cache for throttling failed, so an outage is
+    /// logged when it starts and ends, not on every attempt.
+    throttle_degraded: AtomicBool,
     config: IdentityConfig,
 }
+
+/// Memory for the in-process fallback counters (a couple of hundred bytes per email).
+const FALLBACK_THROTTLE_BYTES: u64 = 16 * 1024 * 1024;
+/// A revocation is published a minute longer than the tokens it concerns can live, for a
+/// login that had already passed its status check when the account was disabled.
+const REVOCATION_MARGIN_SECS: i64 = 60;
 
 fn now() -> DateTime<Utc> {
     Utc::now()
@@ -105,11 +120,19 @@ impl IdentityService {
         );
         let keys =
             KeyRing::load(store.clone(), &config.issuer, &config.audience, retention).await?;
+        let revocations = Revocations::load(
+            store.clone(),
+            retention + Duration::seconds(REVOCATION_MARGIN_SECS),
+        )
+        .await?;
         Ok(IdentityService {
             inner: Arc::new(Inner {
                 store,
                 keys,
+                revocations,
                 cache,
+                fallback_attempts: LocalCache::new("identity-fallback:", FALLBACK_THROTTLE_BYTES),
+                throttle_degraded: AtomicBool::new(false),
                 config,
             }),
         })
@@ -125,6 +148,37 @@ impl IdentityService {
 
     pub fn keys(&self) -> &KeyRing {
         &self.inner.keys
+    }
+
+    /// Revoked tokens and API keys, as published at `GET /revocations`.
+    pub fn revocations(&self) -> &Revocations {
+        &self.inner.revocations
+    }
+
+    /// Re-reads the revocation list every `every` (other replicas' revocations, expired
+    /// rows) until the service is dropped.
+    pub fn spawn_revocation_reloader(&self, every: std::time::Duration) {
+        let service = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await;
+            let mut failing = false;
+            loop {
+                ticker.tick().await;
+                let Some(inner) = service.upgrade() else {
+                    return;
+                };
+                match inner.revocations.reload().await {
+                    Ok(()) => failing = false,
+                    Err(error) if !failing => {
+                        failing = true;
+                        tracing::warn!(%error, "could not reload the revocation list");
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
     }
 
     pub fn jwks(&self) -> JwkSet {
@@ -254,15 +308,16 @@ impl IdentityService {
             .ok_or_else(|| IdentityError::NotFound(format!("user `{id}`")))
     }
 
-    /// Disabling also revokes every refresh token of the user, ending their sessions once
-    /// their current access token expires.
+    /// Disabling revokes every refresh token of the user and publishes the revocation of
+    /// their access tokens, which every verifier refuses within seconds. Re-enabling keeps the
+    /// tokens issued before it refused; new logins work.
     pub async fn set_user_status(
         &self,
         actor: &Principal,
         id: &str,
         enabled: bool,
     ) -> Result<UserRecord, IdentityError> {
-        self.existing_user(id).await?;
+        let before = self.existing_user(id).await?;
         if !enabled && actor.kind == PrincipalKind::User && actor.subject == id {
             return Err(IdentityError::invalid(
                 "id",
@@ -278,6 +333,17 @@ impl IdentityService {
         self.inner.store.set_user_status(id, status, at).await?;
         if !enabled {
             self.inner.store.revoke_user_refresh_tokens(id, at).await?;
+            self.inner
+                .revocations
+                .revoke_user_tokens(id, None, at)
+                .await?;
+        } else if before.row.status != store::STATUS_ACTIVE {
+            // Every token issued up to this second stays refused; `grant` dates new ones
+            // after it. An account that was active keeps its sessions.
+            self.inner
+                .revocations
+                .revoke_user_tokens(id, Some(at.timestamp() + 1), at)
+                .await?;
         }
         self.existing_user(id).await
     }
@@ -303,9 +369,12 @@ impl IdentityService {
         new_password: String,
     ) -> Result<(), IdentityError> {
         let user = self.existing_user(user_id).await?;
+        // The current password is guessed through here as through `login`: same budget.
+        self.reserve_login_attempt(&user.row.email).await?;
         if !verify_password(current.to_owned(), user.row.password_hash.clone()).await? {
             return Err(IdentityError::InvalidCredentials);
         }
+        self.clear_login_attempts(&user.row.email).await;
         password::check_strength(&new_password, &user.row.email)?;
         let hash = hash_password(new_password).await?;
         let at = now();
@@ -363,34 +432,56 @@ impl IdentityService {
 
     // ---- sessions ----------------------------------------------------------------------
 
-    fn failure_key(email: &str) -> String {
-        format!("identity:login-failures:{}", credentials::digest(email))
+    fn attempts_key(email: &str) -> String {
+        format!("identity:login-attempts:{}", credentials::digest(email))
     }
 
-    async fn failures(&self, email: &str) -> u64 {
-        match self.inner.cache.get(&Self::failure_key(email)).await {
-            Ok(Some(bytes)) => std::str::from_utf8(&bytes)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0),
-            Ok(None) => 0,
-            Err(error) => {
-                tracing::warn!(%error, "login throttle unavailable; allowing the attempt");
-                0
-            }
-        }
-    }
-
-    async fn record_failure(&self, email: &str) {
+    /// Takes one of the `login_max_failures` password checks an email gets per
+    /// `login_failure_window_secs`, before the password is checked, so concurrent attempts
+    /// cannot all pass a read-then-check. The counter is the shared cache's (one budget across
+    /// replicas); while that is unreachable, an in-process counter stands in (a budget per
+    /// process), never no limit at all.
+    async fn reserve_login_attempt(&self, email: &str) -> Result<(), IdentityError> {
+        let key = Self::attempts_key(email);
         let window = std::time::Duration::from_secs(self.inner.config.login_failure_window_secs);
-        if let Err(error) = self
-            .inner
-            .cache
-            .increment(&Self::failure_key(email), window)
-            .await
-        {
-            tracing::warn!(%error, "could not record a failed login");
+        let attempts = match self.inner.cache.increment(&key, window).await {
+            Ok(attempts) => {
+                if self.inner.throttle_degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!("login throttle: shared cache reachable again");
+                }
+                attempts
+            }
+            Err(error) => {
+                if !self.inner.throttle_degraded.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        %error,
+                        "login throttle: shared cache unavailable; counting in process until it is back"
+                    );
+                }
+                self.inner
+                    .fallback_attempts
+                    .increment(&key, window)
+                    .await
+                    .unwrap_or(u64::MAX)
+            }
+        };
+        if attempts > self.inner.config.login_max_failures {
+            return Err(IdentityError::TooManyAttempts);
         }
+        Ok(())
+    }
+
+    /// A successful login gives the email its whole budget back: only failures accumulate
+    /// (an attacker gains a new budget only when the owner signs in). Once the budget is
+    /// spent, even the right password waits out the window, since it is never checked.
+    async fn clear_login_attempts(&self, email: &str) {
+        let key = Self::attempts_key(email);
+        if let Err(error) = self.inner.cache.delete(&key).await
+            && !self.inner.throttle_degraded.load(Ordering::Relaxed)
+        {
+            tracing::warn!(%error, "login throttle: could not reset the attempt counter");
+        }
+        let _ = self.inner.fallback_attempts.delete(&key).await;
     }
 
     /// Email + password → tokens. Unknown email and wrong password are indistinguishable;
@@ -398,9 +489,7 @@ impl IdentityService {
     pub async fn login(&self, email: &str, password: &str) -> Result<TokenGrant, IdentityError> {
         let email =
             validate::normalize_email(email).map_err(|_| IdentityError::InvalidCredentials)?;
-        if self.failures(&email).await >= self.inner.config.login_max_failures {
-            return Err(IdentityError::TooManyAttempts);
-        }
+        self.reserve_login_attempt(&email).await?;
         let user = self.inner.store.user_by_email(&email).await?;
         let stored_hash = user
             .as_ref()
@@ -408,14 +497,15 @@ impl IdentityService {
             .unwrap_or_else(|| DUMMY_HASH.clone());
         let matches = verify_password(password.to_owned(), stored_hash).await?;
         let Some(user) = user.filter(|_| matches) else {
-            self.record_failure(&email).await;
             return Err(IdentityError::InvalidCredentials);
         };
         if user.status != store::STATUS_ACTIVE {
             return Err(IdentityError::AccountDisabled);
         }
         let record = self.existing_user(&user.id).await?;
-        self.grant(record, new_id()).await
+        let grant = self.grant(record, new_id()).await?;
+        self.clear_login_attempts(&email).await;
+        Ok(grant)
     }
 
     /// Rotates a refresh token: the presented one is spent and a new one of the same family
@@ -487,12 +577,15 @@ impl IdentityService {
         let at = now();
         let config = &self.inner.config;
         let access_expires_at = at + Duration::seconds(config.access_token_ttl_secs as i64);
+        // `iat` has a resolution of one second: a user re-enabled this second has a cutoff
+        // of the next one, which their new tokens must not fall before.
+        let cutoff = self.inner.store.user_token_cutoff(&user.row.id, at).await?;
         let claims = AccessClaims {
             iss: config.issuer.clone(),
             sub: user.row.id.clone(),
             aud: config.audience.clone(),
             exp: access_expires_at.timestamp(),
-            iat: at.timestamp(),
+            iat: cutoff.map_or(at.timestamp(), |cutoff| cutoff.max(at.timestamp())),
             jti: new_id(),
             kind: PrincipalKind::User,
             email: Some(user.row.email.clone()),
@@ -597,7 +690,9 @@ impl IdentityService {
         if self.inner.store.api_key_by_id(id).await?.is_none() {
             return Err(IdentityError::NotFound(format!("API key `{id}`")));
         }
-        self.inner.store.revoke_api_key(id, now()).await?;
+        let at = now();
+        self.inner.store.revoke_api_key(id, at).await?;
+        self.inner.revocations.revoke_api_key(id, at).await?;
         self.inner
             .store
             .api_key_by_id(id)
@@ -880,7 +975,14 @@ async fn verify_password(password: String, stored_hash: String) -> Result<bool, 
 impl CredentialVerifier for IdentityService {
     async fn verify_access_token(&self, token: &str) -> Result<Principal, AuthError> {
         match self.inner.keys.verify(token).await {
-            Ok(claims) => Ok(claims.into_principal()),
+            Ok(claims) => {
+                self.inner
+                    .revocations
+                    .current()
+                    .index
+                    .check_token(&claims)?;
+                Ok(claims.into_principal())
+            }
             Err(IdentityError::Auth(error)) => Err(error),
             Err(other) => Err(AuthError::Unavailable(other.to_string())),
         }
@@ -892,5 +994,220 @@ impl CredentialVerifier for IdentityService {
             Err(IdentityError::Auth(error)) => Err(error),
             Err(other) => Err(AuthError::Unavailable(other.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use looma_cache::CacheError;
+    use std::time::Duration as StdDuration;
+
+    /// A shared cache whose server is gone: every call fails, as `RedisCache`'s do then.
+    struct UnreachableCache;
+
+    #[async_trait::async_trait]
+    impl Cache for UnreachableCache {
+        async fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, CacheError> {
+            Err(CacheError::Unavailable("connection refused".into()))
+        }
+        async fn set(
+            &self,
+            _key: &str,
+            _value: &[u8],
+            _ttl: StdDuration,
+        ) -> Result<(), CacheError> {
+            Err(CacheError::Unavailable("connection refused".into()))
+        }
+        async fn delete(&self, _key: &str) -> Result<(), CacheError> {
+            Err(CacheError::Unavailable("connection refused".into()))
+        }
+        async fn increment(&self, _key: &str, _window: StdDuration) -> Result<u64, CacheError> {
+            Err(CacheError::Unavailable("connection refused".into()))
+        }
+        async fn ping(&self) -> Result<(), CacheError> {
+            Err(CacheError::Unavailable("connection refused".into()))
+        }
+        fn backend(&self) -> &'static str {
+            "unreachable"
+        }
+    }
+
+    const EMAIL: &str = "kim@looma.test";
+    const PASSWORD: &str = "Sturdy-Passw0rd-42";
+
+    async fn service_with(cache: Arc<dyn Cache>, window_secs: u64) -> IdentityService {
+        let db = looma_db::connect(&looma_db::DatabaseConfig {
+            url: "sqlite::memory:".into(),
+            max_connections: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        looma_db::migrate(&db).await.unwrap();
+        let config = IdentityConfig {
+            login_max_failures: 3,
+            login_failure_window_secs: window_secs,
+            ..Default::default()
+        };
+        let service = IdentityService::start(IdentityStore::new(db), cache, config)
+            .await
+            .unwrap();
+        service
+            .create_user(NewUser {
+                email: EMAIL.into(),
+                password: PASSWORD.into(),
+                display_name: "Kim".into(),
+                roles: vec![],
+            })
+            .await
+            .unwrap();
+        service
+    }
+
+    fn outcome(result: Result<TokenGrant, IdentityError>) -> &'static str {
+        match result {
+            Ok(_) => "ok",
+            Err(IdentityError::InvalidCredentials) => "checked",
+            Err(IdentityError::TooManyAttempts) => "limited",
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_guesses_get_the_budget_and_no_more() {
+        let service = service_with(Arc::new(LocalCache::new("t:", 1 << 20)), 900).await;
+        let guesses: Vec<_> = (0..20)
+            .map(|i| {
+                let service = service.clone();
+                tokio::spawn(async move {
+                    outcome(service.login(EMAIL, &format!("Guess-{i}-Passw0rd")).await)
+                })
+            })
+            .collect();
+        let mut checked = 0;
+        for guess in guesses {
+            if guess.await.unwrap() == "checked" {
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 3, "exactly the budget is checked");
+        assert_eq!(outcome(service.login(EMAIL, PASSWORD).await), "limited");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unreachable_cache_falls_back_to_an_in_process_limit() {
+        let service = service_with(Arc::new(UnreachableCache), 900).await;
+        let outcomes: Vec<&str> = {
+            let mut outcomes = Vec::new();
+            for _ in 0..6 {
+                outcomes.push(outcome(service.login(EMAIL, "Wrong-Passw0rd-1").await));
+            }
+            outcomes
+        };
+        assert_eq!(
+            outcomes,
+            [
+                "checked", "checked", "checked", "limited", "limited", "limited"
+            ]
+        );
+        assert_eq!(outcome(service.login(EMAIL, PASSWORD).await), "limited");
+        assert_eq!(
+            outcome(service.login("other@looma.test", PASSWORD).await),
+            "checked",
+            "still per account"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn success_restores_the_budget_and_so_does_the_window() {
+        let service = service_with(Arc::new(LocalCache::new("t:", 1 << 20)), 1).await;
+        for _ in 0..2 {
+            assert_eq!(
+                outcome(service.login(EMAIL, "Wrong-Passw0rd-1").await),
+                "checked"
+            );
+        }
+        assert_eq!(outcome(service.login(EMAIL, PASSWORD).await), "ok");
+        for _ in 0..3 {
+            assert_eq!(
+                outcome(service.login(EMAIL, "Wrong-Passw0rd-1").await),
+                "checked",
+                "a successful login resets the count"
+            );
+        }
+        assert_eq!(outcome(service.login(EMAIL, PASSWORD).await), "limited");
+        tokio::time::sleep(StdDuration::from_millis(1_200)).await;
+        assert_eq!(
+            outcome(service.login(EMAIL, PASSWORD).await),
+            "ok",
+            "the window passed"
+        );
+    }
+
+    fn admin() -> Principal {
+        Principal {
+            subject: "admin".into(),
+            kind: PrincipalKind::User,
+            email: None,
+            roles: vec![],
+            permissions: Default::default(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn another_replica_picks_revocations_up_when_it_reloads() {
+        let service = service_with(Arc::new(LocalCache::new("t:", 1 << 20)), 900).await;
+        let replica = IdentityService::start(
+            service.store().clone(),
+            Arc::new(LocalCache::new("t:", 1 << 20)),
+            service.config().clone(),
+        )
+        .await
+        .unwrap();
+        let grant = replica.login(EMAIL, PASSWORD).await.unwrap();
+        service
+            .set_user_status(&admin(), &grant.user.row.id, false)
+            .await
+            .unwrap();
+        replica.revocations().reload().await.unwrap();
+        assert_eq!(
+            replica.verify_access_token(&grant.access_token).await,
+            Err(AuthError::TokenRevoked)
+        );
+        assert_eq!(
+            replica.revocations().current().list,
+            service.revocations().current().list
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn re_enabled_users_get_tokens_dated_after_the_cutoff() {
+        let service = service_with(Arc::new(LocalCache::new("t:", 1 << 20)), 900).await;
+        let admin = admin();
+        let old = service.login(EMAIL, PASSWORD).await.unwrap();
+        let id = old.user.row.id.clone();
+        assert!(service.verify_access_token(&old.access_token).await.is_ok());
+        service.set_user_status(&admin, &id, false).await.unwrap();
+        assert_eq!(
+            service.verify_access_token(&old.access_token).await,
+            Err(AuthError::TokenRevoked)
+        );
+        service.set_user_status(&admin, &id, true).await.unwrap();
+        let new = service.login(EMAIL, PASSWORD).await.unwrap();
+        assert!(
+            service.verify_access_token(&new.access_token).await.is_ok(),
+            "a new login works at once, even within the second of re-enabling"
+        );
+        assert_eq!(
+            service.verify_access_token(&old.access_token).await,
+            Err(AuthError::TokenRevoked),
+            "the old token stays refused"
+        );
+        service.set_user_status(&admin, &id, true).await.unwrap();
+        assert!(
+            service.verify_access_token(&new.access_token).await.is_ok(),
+            "enabling an active account ends no session"
+        );
     }
 }

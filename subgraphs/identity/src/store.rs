@@ -166,17 +166,46 @@ pub mod config_version {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod revocation {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_revocations")]
+    pub struct Model {
+        /// Grows with every row: the version of the published list.
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        /// `user` or `api_key`.
+        pub kind: String,
+        /// User id or API key id.
+        pub subject: String,
+        /// Tokens issued before this Unix time are refused; null refuses all (users only).
+        pub issued_before: Option<i64>,
+        pub created_at: DateTimeUtc,
+        /// After this, no credential the row concerns can still be valid.
+        pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub type UserRow = user::Model;
 pub type RoleRow = role::Model;
 pub type SigningKeyRow = signing_key::Model;
 pub type RefreshTokenRow = refresh_token::Model;
 pub type ApiKeyRow = api_key::Model;
 pub type ConfigVersionRow = config_version::Model;
+pub type RevocationRow = revocation::Model;
 
 pub const STATUS_ACTIVE: &str = "active";
 pub const STATUS_DISABLED: &str = "disabled";
 pub const KEY_ACTIVE: &str = "active";
 pub const KEY_RETIRED: &str = "retired";
+pub const REVOKED_USER: &str = "user";
+pub const REVOKED_API_KEY: &str = "api_key";
 
 pub fn permissions_from_json(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
@@ -615,6 +644,71 @@ impl IdentityStore {
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+
+    // ---- revocations -------------------------------------------------------------------
+
+    pub async fn insert_revocation(
+        &self,
+        kind: &str,
+        subject: &str,
+        issued_before: Option<i64>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), IdentityError> {
+        revocation::ActiveModel {
+            kind: Set(kind.to_owned()),
+            subject: Set(subject.to_owned()),
+            issued_before: Set(issued_before),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest sequence number, expired rows included (0 before the first revocation).
+    pub async fn revocation_version(&self) -> Result<i64, IdentityError> {
+        let newest = revocation::Entity::find()
+            .select_only()
+            .column(revocation::Column::Seq)
+            .order_by_desc(revocation::Column::Seq)
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        Ok(newest.unwrap_or(0))
+    }
+
+    /// The `issued_before` of the user's newest live revocation: tokens issued to them from
+    /// now on must not be older.
+    pub async fn user_token_cutoff(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, IdentityError> {
+        let newest = revocation::Entity::find()
+            .filter(revocation::Column::Kind.eq(REVOKED_USER))
+            .filter(revocation::Column::Subject.eq(user_id))
+            .filter(revocation::Column::ExpiresAt.gt(now))
+            .order_by_desc(revocation::Column::Seq)
+            .one(&self.db)
+            .await?;
+        Ok(newest.and_then(|row| row.issued_before))
+    }
+
+    /// Rows that still matter at `now`, oldest first.
+    pub async fn live_revocations(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RevocationRow>, IdentityError> {
+        Ok(revocation::Entity::find()
+            .filter(revocation::Column::ExpiresAt.gt(now))
+            .order_by_asc(revocation::Column::Seq)
+            .all(&self.db)
+            .await?)
     }
 
     // ---- configuration -----------------------------------------------------------------

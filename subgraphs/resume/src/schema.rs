@@ -189,17 +189,14 @@ pub struct CandidateProfile {
     pub headline: Option<String>,
 }
 
+/// The profile as the caller may see it; without `resume:pii`, masked as `domain::pii`'s
+/// audit table says.
 fn profile_view(profile: &Profile, unmasked: bool) -> CandidateProfile {
-    let mask = |value: &Option<String>, f: fn(&str) -> String| {
-        value
-            .as_deref()
-            .map(|v| if unmasked { v.to_owned() } else { f(v) })
-    };
-    CandidateProfile {
+    let view = CandidateProfile {
         language: profile.language.clone(),
-        name: mask(&profile.name, pii::mask_name),
-        email: mask(&profile.email, pii::mask_email),
-        phone: mask(&profile.phone, pii::mask_phone),
+        name: profile.name.clone(),
+        email: profile.email.clone(),
+        phone: profile.phone.clone(),
         city: profile.city.clone(),
         contact_masked: !unmasked,
         education: profile.education.iter().map(Education::from).collect(),
@@ -210,6 +207,30 @@ fn profile_view(profile: &Profile, unmasked: bool) -> CandidateProfile {
         total_years: profile.total_years,
         highest_degree: profile.highest_degree.clone(),
         headline: profile.headline.clone(),
+    };
+    if unmasked {
+        return view;
+    }
+    let name = profile.name.as_deref();
+    let free_text = |value: Option<String>| value.map(|v| pii::mask_contacts(&v, name));
+    let reveals = |keyword: &str| pii::mask_contacts(keyword, name) != keyword;
+    CandidateProfile {
+        name: view.name.as_deref().map(pii::mask_name),
+        email: view.email.as_deref().map(pii::mask_email),
+        phone: view.phone.as_deref().map(pii::mask_phone),
+        experience: view
+            .experience
+            .into_iter()
+            .map(|e| Experience {
+                title: free_text(e.title),
+                description: pii::mask_contacts(&e.description, name),
+                ..e
+            })
+            .collect(),
+        keywords: view.keywords.into_iter().filter(|k| !reveals(k)).collect(),
+        summary: free_text(view.summary),
+        headline: free_text(view.headline),
+        ..view
     }
 }
 
@@ -254,9 +275,16 @@ impl Resume {
         self.model.attempts
     }
 
-    async fn file(&self) -> ResumeFile {
+    /// The file; without `resume:pii` its name is `resume-<short id>.<ext>` (clients name
+    /// files after the candidate).
+    async fn file(&self, ctx: &Context<'_>) -> ResumeFile {
+        let filename = if sees_pii(ctx) {
+            self.model.filename.clone()
+        } else {
+            pii::masked_filename(&self.model.id, &self.model.filename)
+        };
         ResumeFile {
-            filename: self.model.filename.clone(),
+            filename,
             content_type: self.model.content_type.clone(),
             format: crate::domain::format::DocumentFormat::parse(&self.model.format)
                 .unwrap_or(crate::domain::format::DocumentFormat::Txt),

@@ -439,18 +439,24 @@ pub fn embedding_text(profile: &Profile) -> String {
 }
 
 /// The search document for a parsed resume. Contact details never leave this subgraph
-/// unmasked: the content is the masked text, the name travels in its own field.
+/// unmasked: the content and headline are masked (`domain::pii`), the title is never the
+/// file name, and the name travels only in its own field, which search shows to `resume:pii`
+/// alone.
 pub fn index_document(model: &resume::Model) -> serde_json::Value {
     let profile: Profile = model
         .profile
         .as_deref()
         .and_then(|p| serde_json::from_str(p).ok())
         .unwrap_or_default();
-    let content = pii::mask_contacts(model.text.as_deref().unwrap_or(""), profile.name.as_deref());
-    let title = profile
+    let name = profile.name.as_deref();
+    let content = pii::mask_contacts(model.text.as_deref().unwrap_or(""), name);
+    let headline = profile
         .headline
+        .as_deref()
+        .map(|h| pii::mask_contacts(h, name));
+    let title = headline
         .clone()
-        .unwrap_or_else(|| format!("Resume {}", model.filename));
+        .unwrap_or_else(|| format!("Resume {}", pii::short_id(&model.id)));
     let vector = model.embedding.as_ref().map(|bytes| {
         bytes
             .chunks_exact(4)
@@ -470,7 +476,7 @@ pub fn index_document(model: &resume::Model) -> serde_json::Value {
         "name": profile.name,
         "metadata": {
             "language": profile.language,
-            "headline": profile.headline,
+            "headline": headline,
             "totalYears": profile.total_years,
             "highestDegree": profile.highest_degree,
             "city": profile.city,
