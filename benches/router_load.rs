@@ -7,8 +7,10 @@
 //!
 //! The subgraphs, the router and the load generator run as three processes (this binary
 //! re-executed in different roles), so the router's own CPU time per request can be read
-//! from /proc and reported next to the end-to-end requests/s. No thresholds: numbers are
-//! reported, not asserted.
+//! from /proc and reported next to the end-to-end requests/s. Only HTTP 200 responses whose
+//! JSON has no `errors` count as requests (and in the latencies); GraphQL errors, other statuses
+//! and transport errors are reported on their own line. No thresholds: numbers are reported, not
+//! asserted.
 
 use looma_router::compose::{SubgraphSource, compose};
 use looma_router::{RouterConfig, RouterService};
@@ -63,6 +65,69 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
+}
+
+/// How one timed request ended. Only a `Success` counts towards requests/s and latencies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// HTTP 200 and a JSON body without `errors`.
+    Success,
+    /// HTTP 200, but the body carries `errors` (a failed fetch, a partial result).
+    GraphqlErrors,
+    /// Any status other than 200.
+    HttpStatus,
+    /// HTTP 200 with a body that is not a GraphQL JSON response.
+    InvalidBody,
+    /// The connection failed or the body could not be read.
+    Transport,
+}
+
+/// Only whether `errors` is present is decoded; `data` is skipped without being built.
+#[derive(serde::Deserialize)]
+struct ResponseEnvelope {
+    #[serde(default)]
+    errors: Option<serde::de::IgnoredAny>,
+}
+
+impl Outcome {
+    fn of(status: reqwest::StatusCode, body: &[u8]) -> Outcome {
+        if status != reqwest::StatusCode::OK {
+            return Outcome::HttpStatus;
+        }
+        match serde_json::from_slice::<ResponseEnvelope>(body) {
+            Ok(ResponseEnvelope { errors: None }) => Outcome::Success,
+            Ok(_) => Outcome::GraphqlErrors,
+            Err(_) => Outcome::InvalidBody,
+        }
+    }
+}
+
+/// Requests that did not succeed, by kind; reported next to the successes, never mixed in.
+#[derive(Default)]
+struct Failures {
+    graphql_errors: usize,
+    http_status: usize,
+    invalid_body: usize,
+    transport: usize,
+}
+
+impl Failures {
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Success => {}
+            Outcome::GraphqlErrors => self.graphql_errors += 1,
+            Outcome::HttpStatus => self.http_status += 1,
+            Outcome::InvalidBody => self.invalid_body += 1,
+            Outcome::Transport => self.transport += 1,
+        }
+    }
+
+    fn add(&mut self, other: &Failures) {
+        self.graphql_errors += other.graphql_errors;
+        self.http_status += other.http_status;
+        self.invalid_body += other.invalid_body;
+        self.transport += other.transport;
+    }
 }
 
 /// Role `subgraphs`: serve the four fixtures, print them as one JSON line, wait for stdin to close.
@@ -181,9 +246,13 @@ fn main() {
             .build()
             .expect("client");
         let body = serde_json::json!({ "query": QUERY });
-        let check: serde_json::Value =
-            client.post(&url).json(&body).send().await.expect("router").json().await.expect("json");
-        assert!(check.get("errors").is_none(), "benchmark query failed: {check}");
+        let response = client.post(&url).json(&body).send().await.expect("router");
+        let status = response.status();
+        let check: serde_json::Value = response.json().await.expect("json");
+        assert!(
+            status == reqwest::StatusCode::OK && check.get("errors").is_none(),
+            "benchmark query failed: HTTP {status}, {check}"
+        );
         let bytes = check.to_string().len();
 
         let warmup_end = Instant::now() + Duration::from_secs(2);
@@ -201,26 +270,32 @@ fn main() {
             let body = body.clone();
             workers.push(tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                let mut failures = 0usize;
+                let mut failures = Failures::default();
                 while Instant::now() < deadline {
                     let sent = Instant::now();
                     match client.post(&url).json(&body).send().await {
-                        Ok(response) if response.status().is_success() => match response.bytes().await {
-                            Ok(_) => latencies.push(sent.elapsed()),
-                            Err(_) => failures += 1,
-                        },
-                        _ => failures += 1,
+                        Ok(response) => {
+                            let status = response.status();
+                            match response.bytes().await {
+                                Ok(bytes) => match Outcome::of(status, &bytes) {
+                                    Outcome::Success => latencies.push(sent.elapsed()),
+                                    failure => failures.count(failure),
+                                },
+                                Err(_) => failures.count(Outcome::Transport),
+                            }
+                        }
+                        Err(_) => failures.count(Outcome::Transport),
                     }
                 }
                 (latencies, failures)
             }));
         }
         let mut latencies = Vec::new();
-        let mut failures = 0;
+        let mut failures = Failures::default();
         for worker in workers {
             if let Ok((mut l, f)) = worker.await {
                 latencies.append(&mut l);
-                failures += f;
+                failures.add(&f);
             }
         }
         let elapsed = started.elapsed().as_secs_f64();
@@ -231,12 +306,16 @@ fn main() {
         let cpu_ms_per_request = router_cpu * 1000.0 / requests;
         println!("router_load: {connections} connections, {seconds} s, response {bytes} bytes, 3 processes on one machine");
         println!(
-            "router_load: {} requests, {:.0} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, failures {failures}",
+            "router_load: {} successful requests (HTTP 200, no GraphQL errors), {:.0} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
             latencies.len(),
             latencies.len() as f64 / elapsed,
             ms(percentile(&latencies, 0.50)),
             ms(percentile(&latencies, 0.95)),
             ms(percentile(&latencies, 0.99)),
+        );
+        println!(
+            "router_load: not counted: {} GraphQL error responses, {} other HTTP statuses, {} unreadable bodies, {} transport errors",
+            failures.graphql_errors, failures.http_status, failures.invalid_body, failures.transport
         );
         println!(
             "router_load: router CPU {cpu_ms_per_request:.2} ms/request (≈ {:.0} req/s on 2 dedicated cores)",

@@ -393,7 +393,7 @@ async fn search_task(config: &LoomaConfig, task: SearchTask) -> Result<()> {
                 None,
             )
             .reindex(
-                &looma_resume::indexer::SearchIndexer::from_client(client.clone()),
+                &looma_search_client::SearchClient::from_client(client.clone()),
                 batch,
                 progress,
             )
@@ -405,7 +405,11 @@ async fn search_task(config: &LoomaConfig, task: SearchTask) -> Result<()> {
                 embedder.clone(),
                 None,
             )
-            .reindex(&client, batch, progress)
+            .reindex(
+                &looma_search_client::SearchClient::from_client(client.clone()),
+                batch,
+                progress,
+            )
             .await
             .with_context(|| format!("reindexing jobs into {url}"))?,
             other => {
@@ -477,7 +481,7 @@ async fn fetch_sdl(
     url: &str,
     codec: Option<&looma_auth::ForwardedPrincipalCodec>,
 ) -> Result<String> {
-    let mut request = reqwest::Client::new().post(url);
+    let mut request = looma_server::http_client().post(url);
     if let Some(codec) = codec {
         request = request.header(
             looma_server::ROUTER_MARKER_HEADER,

@@ -284,7 +284,12 @@ async fn build_router(
                 config.resume.clone(),
                 shared.embedder.clone(),
                 shared.forwarded.clone(),
-                feature_flags(config, shared.forwarded.as_ref(), "resume"),
+                feature_flags(
+                    config,
+                    shared.forwarded.as_ref(),
+                    "resume",
+                    identity_url(config),
+                ),
                 stopped,
             );
             Ok(looma_resume::router(
@@ -314,12 +319,19 @@ async fn build_router(
                     .clone()
                     .unwrap_or_else(|| local(config.search.port)),
             };
+            let flags = feature_flags(
+                config,
+                shared.forwarded.as_ref(),
+                "matching",
+                peers.identity_url.clone(),
+            );
             let service = looma_matching::start(
                 shared.db.clone(),
                 config.matching.clone(),
                 shared.embedder.clone(),
                 shared.forwarded.clone(),
                 peers,
+                flags,
                 stopped,
             );
             Ok(looma_matching::router(
@@ -338,7 +350,7 @@ async fn build_router(
                     ForwardedPrincipalCodec::new(config.server.router_secret.expose().as_bytes()),
                 ),
             };
-            let flags = feature_flags(config, forwarded.as_ref(), "search");
+            let flags = feature_flags(config, forwarded.as_ref(), "search", identity_url(config));
             let service = looma_search::start(config.search.clone(), embedder, flags)
                 .context("opening the search indexes (config keys `search.*`)")?;
             Ok(looma_search::router(
@@ -361,18 +373,19 @@ pub fn identity_url(config: &LoomaConfig) -> String {
     })
 }
 
-/// Identity's feature flags for `component`, read as a signed service (every flag on when no
-/// router secret is configured: nothing could be verified).
+/// Identity's feature flags for `component`, read from `identity` (its GraphQL URL) as a signed
+/// service (every flag on when no router secret is configured: nothing could be verified).
 fn feature_flags(
     config: &LoomaConfig,
     forwarded: Option<&ForwardedPrincipalCodec>,
     component: &str,
+    identity: String,
 ) -> looma_server::FeatureFlags {
     match forwarded {
         Some(codec) => looma_server::FeatureFlags::new(
             looma_server::ServiceClient::signed(
                 "identity",
-                identity_url(config),
+                identity,
                 codec.clone(),
                 component,
                 &[looma_auth::permission::CONFIG_READ],

@@ -2,9 +2,10 @@
 //! supergraph hot reload. Everything GraphQL happens in [`crate::pipeline`].
 
 use crate::config::RouterConfig;
-use crate::execute::{HttpTransport, SubgraphTransport};
+use crate::error::RequestError;
 use crate::pipeline::{self, GraphqlRequest, LoadedSupergraph, ResponseBody};
 use crate::supergraph::Supergraph;
+use crate::transport::{HttpTransport, SubgraphTransport};
 use apollo_compiler::ast::OperationType;
 use axum::Router;
 use axum::body::Bytes;
@@ -14,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use looma_auth::{Authenticator, ForwardedPrincipalCodec};
 use looma_cache::Cache;
+use looma_core::ErrorCode;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -241,24 +243,23 @@ impl RouterService {
                 (std::borrow::Cow::Owned(with_query), registration)
             }
             Ok((None, registration)) => (std::borrow::Cow::Borrowed(request), registration),
-            Err(body) => return (StatusCode::OK, ResponseBody::from_request_error(body)),
+            Err(error) => return (error.status, ResponseBody::from_request_error(error)),
         };
         let loaded = self.current();
         let prepared = match pipeline::prepare_request(&loaded, &self.config, &request) {
             Ok(prepared) => prepared,
-            Err(body) => return (StatusCode::OK, ResponseBody::from_request_error(body)),
+            Err(error) => return (error.status, ResponseBody::from_request_error(error)),
         };
         if method == HttpMethod::Get && prepared.kind() != OperationType::Query {
-            return (
-                StatusCode::METHOD_NOT_ALLOWED,
-                ResponseBody::from_request_error(pipeline::request_error(
-                    "BAD_REQUEST",
-                    format!(
-                        "{} operations must be sent with POST",
-                        prepared.kind().name()
-                    ),
-                )),
-            );
+            let error = RequestError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "{} operations must be sent with POST",
+                    prepared.kind().name()
+                ),
+            )
+            .with_status(StatusCode::METHOD_NOT_ALLOWED);
+            return (error.status, ResponseBody::from_request_error(error));
         }
         if let Some(registration) = registration {
             self.register_persisted(registration).await;
@@ -295,7 +296,7 @@ impl RouterService {
     async fn resolve_persisted(
         &self,
         request: &GraphqlRequest,
-    ) -> Result<(Option<GraphqlRequest>, Option<PendingRegistration>), Value> {
+    ) -> Result<(Option<GraphqlRequest>, Option<PendingRegistration>), RequestError> {
         let Some(persisted) = request
             .extensions
             .as_ref()
@@ -304,14 +305,14 @@ impl RouterService {
             return Ok((None, None));
         };
         if persisted.get("version").and_then(Value::as_i64) != Some(1) {
-            return Err(pipeline::request_error(
-                "PERSISTED_QUERY_NOT_SUPPORTED",
+            return Err(RequestError::new(
+                ErrorCode::PersistedQueryNotSupported,
                 "only version 1 of automatic persisted queries is supported",
             ));
         }
         let Some(hash) = persisted.get("sha256Hash").and_then(Value::as_str) else {
-            return Err(pipeline::request_error(
-                "BAD_USER_INPUT",
+            return Err(RequestError::new(
+                ErrorCode::BadUserInput,
                 "persistedQuery needs a sha256Hash",
             ));
         };
@@ -325,8 +326,8 @@ impl RouterService {
                     .map(|b| format!("{b:02x}"))
                     .collect();
                 if actual != hash {
-                    return Err(pipeline::request_error(
-                        "PERSISTED_QUERY_HASH_MISMATCH",
+                    return Err(RequestError::new(
+                        ErrorCode::PersistedQueryHashMismatch,
                         "the query does not match its sha256Hash",
                     ));
                 }
@@ -336,8 +337,8 @@ impl RouterService {
                 };
                 Ok((None, Some(registration)))
             }
-            None if !well_formed => Err(pipeline::request_error(
-                "PERSISTED_QUERY_NOT_FOUND",
+            None if !well_formed => Err(RequestError::new(
+                ErrorCode::PersistedQueryNotFound,
                 "PersistedQueryNotFound",
             )),
             None => match self.lookup_persisted(&hash).await {
@@ -348,8 +349,8 @@ impl RouterService {
                     }),
                     None,
                 )),
-                None => Err(pipeline::request_error(
-                    "PERSISTED_QUERY_NOT_FOUND",
+                None => Err(RequestError::new(
+                    ErrorCode::PersistedQueryNotFound,
                     "PersistedQueryNotFound",
                 )),
             },
@@ -558,13 +559,12 @@ async fn graphql_post(
     let request: GraphqlRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                pipeline::request_error(
-                    "BAD_REQUEST",
-                    format!("the body is not a GraphQL JSON request: {error}"),
-                ),
-            );
+            return RequestError::new(
+                ErrorCode::BadRequest,
+                format!("the body is not a GraphQL JSON request: {error}"),
+            )
+            .with_status(StatusCode::BAD_REQUEST)
+            .into_response();
         }
     };
     let forwarded = match service.subgraph_headers(&headers).await {
@@ -587,13 +587,9 @@ async fn graphql_multipart(
         .iter()
         .any(|h| headers.contains_key(*h))
     {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            pipeline::request_error(
-                "BAD_USER_INPUT",
-                "multipart requests must carry an `apollo-require-preflight` (or `x-looma-csrf`) header",
-            ),
-        );
+        return RequestError::new(ErrorCode::BadUserInput, "multipart requests must carry an `apollo-require-preflight` (or `x-looma-csrf`) header")
+.with_status(StatusCode::BAD_REQUEST)
+.into_response();
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -608,31 +604,29 @@ async fn graphql_multipart(
     let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
-            return json_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                pipeline::request_error(
-                    "BAD_USER_INPUT",
-                    format!(
-                        "a file exceeds the {} byte upload limit",
-                        service.config.max_upload_bytes
-                    ),
+            return RequestError::new(
+                ErrorCode::BadUserInput,
+                format!(
+                    "a file exceeds the {} byte upload limit",
+                    service.config.max_upload_bytes
                 ),
-            );
+            )
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            .into_response();
         }
         Err(error) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                pipeline::request_error(
-                    "BAD_USER_INPUT",
-                    format!("not a valid GraphQL multipart request: {error}"),
-                ),
-            );
+            return RequestError::new(
+                ErrorCode::BadUserInput,
+                format!("not a valid GraphQL multipart request: {error}"),
+            )
+            .with_status(StatusCode::BAD_REQUEST)
+            .into_response();
         }
     };
-    let uploads: Vec<crate::uploads::UploadedFile> = parsed
+    let uploads: Vec<crate::transport::UploadedFile> = parsed
         .uploads
         .iter()
-        .map(|u| crate::uploads::UploadedFile {
+        .map(|u| crate::transport::UploadedFile {
             filename: u.filename.clone(),
             content_type: u.content_type.clone(),
             bytes: u.content.clone(),
@@ -731,10 +725,9 @@ async fn graphql_get(
         (Err(response), _) | (_, Err(response)) => return *response,
     };
     if params.query.is_none() && extensions.is_none() {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            pipeline::request_error("BAD_REQUEST", "GET needs a `query` parameter"),
-        );
+        return RequestError::new(ErrorCode::BadRequest, "GET needs a `query` parameter")
+            .with_status(StatusCode::BAD_REQUEST)
+            .into_response();
     }
     if params
         .query
@@ -762,9 +755,10 @@ fn json_param(name: &str, value: Option<&str>) -> Result<Option<Value>, Box<Resp
     match value.map(serde_json::from_str::<Value>) {
         None => Ok(None),
         Some(Ok(value)) => Ok(Some(value)),
-        Some(Err(_)) => Err(Box::new(json_response(
-            StatusCode::BAD_REQUEST,
-            pipeline::request_error("BAD_REQUEST", format!("`{name}` is not JSON")),
-        ))),
+        Some(Err(_)) => Err(Box::new(
+            RequestError::new(ErrorCode::BadRequest, format!("`{name}` is not JSON"))
+                .with_status(StatusCode::BAD_REQUEST)
+                .into_response(),
+        )),
     }
 }

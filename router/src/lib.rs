@@ -3,9 +3,12 @@
 //! - [`supergraph`]: parse a supergraph SDL into routing metadata and the API schema.
 //! - [`plan`]: turn a client operation into a query plan (pure, no I/O).
 //! - [`execute`]: run a plan against subgraphs and shape the response.
+//! - [`transport`]: how subgraphs are reached (HTTP, or a test double).
+//! - [`pipeline`]: one request end to end without HTTP; [`http`]: the HTTP face.
 
 pub mod compose;
 pub mod config;
+pub mod error;
 pub mod execute;
 pub mod graphiql;
 pub mod http;
@@ -13,6 +16,7 @@ pub mod limits;
 pub mod pipeline;
 pub mod plan;
 pub mod supergraph;
+pub mod transport;
 pub mod uploads;
 
 pub use config::RouterConfig;

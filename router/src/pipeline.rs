@@ -3,13 +3,16 @@
 //! plan, shape the response.
 
 use crate::config::RouterConfig;
+use crate::error::RequestError;
+use crate::execute::Execution;
 use crate::execute::shape::Shaper;
-use crate::execute::{Execution, SubgraphTransport};
 use crate::plan::{self, QueryPlan, operation};
 use crate::supergraph::Supergraph;
+use crate::transport::SubgraphTransport;
 use apollo_compiler::executable::ExecutableDocument;
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{Name, ast, introspection};
+use looma_core::ErrorCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -85,23 +88,6 @@ fn plan_weight(query: &str, plan: &QueryPlan) -> u32 {
     u32::try_from(total).unwrap_or(u32::MAX)
 }
 
-pub fn request_error(code: &str, message: impl Into<String>) -> Value {
-    json!({"errors": [{"message": message.into(), "extensions": {"code": code}}]})
-}
-
-fn diagnostics(errors: &apollo_compiler::validation::DiagnosticList, code: &str) -> Value {
-    let list: Vec<Value> = errors
-        .iter()
-        .map(|d| {
-            let mut error =
-                serde_json::to_value(d.unstable_to_json_compat()).unwrap_or_else(|_| json!({}));
-            error["extensions"] = json!({"code": code});
-            error
-        })
-        .collect();
-    json!({ "errors": list })
-}
-
 /// SHA-256 of an operation text, as APQ clients send it (lower-case hex).
 pub fn query_hash(query: &str) -> [u8; 32] {
     use sha2::Digest;
@@ -114,14 +100,14 @@ pub fn prepare(
     config: &RouterConfig,
     query: &str,
     operation_name: Option<&str>,
-) -> Result<Arc<PreparedOperation>, Value> {
+) -> Result<Arc<PreparedOperation>, RequestError> {
     let key = (query_hash(query), operation_name.map(str::to_owned));
     if let Some(prepared) = loaded.plans.get(&key) {
         return Ok(prepared);
     }
     let api_schema = &loaded.supergraph.api_schema;
     let ast = ast::Document::parse(query, "operation.graphql")
-        .map_err(|e| diagnostics(&e.errors, "GRAPHQL_PARSE_FAILED"))?;
+        .map_err(|e| RequestError::from_diagnostics(ErrorCode::GraphqlParseFailed, &e.errors))?;
     // Before validation: field merging across fragments is where a fragment bomb would
     // otherwise spend its exponential time.
     let limits = crate::limits::DocumentLimits {
@@ -130,19 +116,18 @@ pub fn prepare(
         max_expanded_selections: config.max_expanded_selections,
     };
     crate::limits::check_document(&ast, &limits)
-        .map_err(|e| request_error("OPERATION_LIMIT", e.to_string()))?;
-    let document = ast
-        .to_executable_validate(api_schema)
-        .map_err(|e| diagnostics(&e.errors, "GRAPHQL_VALIDATION_FAILED"))?;
-    let operation = document
-        .operations
-        .get(operation_name)
-        .map_err(|e| request_error("GRAPHQL_VALIDATION_FAILED", e.message().to_string()))?;
+        .map_err(|e| RequestError::new(ErrorCode::OperationLimit, e.to_string()))?;
+    let document = ast.to_executable_validate(api_schema).map_err(|e| {
+        RequestError::from_diagnostics(ErrorCode::GraphqlValidationFailed, &e.errors)
+    })?;
+    let operation = document.operations.get(operation_name).map_err(|e| {
+        RequestError::new(ErrorCode::GraphqlValidationFailed, e.message().to_string())
+    })?;
 
     let root_fields = operation.root_fields(&document).count();
     if root_fields > config.max_root_fields {
-        return Err(request_error(
-            "OPERATION_LIMIT",
+        return Err(RequestError::new(
+            ErrorCode::OperationLimit,
             format!(
                 "the operation selects {root_fields} root fields; the limit is {}",
                 config.max_root_fields
@@ -153,14 +138,14 @@ pub fn prepare(
         .root_fields(&document)
         .any(|f| f.name == "__schema" || f.name == "__type");
     if has_introspection && !config.introspection {
-        return Err(request_error(
-            "INTROSPECTION_DISABLED",
+        return Err(RequestError::new(
+            ErrorCode::IntrospectionDisabled,
             "introspection is disabled on this router",
         ));
     }
     let normalized = operation::normalize(&document, operation);
     let plan = plan::plan_operation(&loaded.supergraph, normalized)
-        .map_err(|e| request_error("QUERY_PLANNING_FAILED", e.to_string()))?;
+        .map_err(|e| RequestError::new(ErrorCode::QueryPlanningFailed, e.to_string()))?;
     let prepared = Arc::new(PreparedOperation {
         weight: plan_weight(query, &plan),
         document,
@@ -176,9 +161,12 @@ pub fn prepare_request(
     loaded: &LoadedSupergraph,
     config: &RouterConfig,
     request: &GraphqlRequest,
-) -> Result<Arc<PreparedOperation>, Value> {
+) -> Result<Arc<PreparedOperation>, RequestError> {
     let Some(query) = request.query.as_deref().filter(|q| !q.trim().is_empty()) else {
-        return Err(request_error("BAD_USER_INPUT", "the request has no query"));
+        return Err(RequestError::new(
+            ErrorCode::BadUserInput,
+            "the request has no query",
+        ));
     };
     prepare(loaded, config, query, request.operation_name.as_deref())
 }
@@ -217,14 +205,14 @@ async fn execute_inner(
     request: &GraphqlRequest,
     prepared: &PreparedOperation,
     headers: &http::HeaderMap,
-) -> Result<ResponseBody, Value> {
+) -> Result<ResponseBody, RequestError> {
     let Ok(operation) = prepared
         .document
         .operations
         .get(request.operation_name.as_deref())
     else {
-        return Err(request_error(
-            "GRAPHQL_VALIDATION_FAILED",
+        return Err(RequestError::new(
+            ErrorCode::GraphqlValidationFailed,
             "unknown operation",
         ));
     };
@@ -232,16 +220,16 @@ async fn execute_inner(
         None | Some(Value::Null) => json!({}),
         Some(Value::Object(map)) => Value::Object(map.clone()),
         Some(_) => {
-            return Err(request_error(
-                "BAD_USER_INPUT",
+            return Err(RequestError::new(
+                ErrorCode::BadUserInput,
                 "`variables` must be an object",
             ));
         }
     };
     let Ok(json_map) = serde_json::from_value::<apollo_compiler::response::JsonMap>(raw_variables)
     else {
-        return Err(request_error(
-            "BAD_USER_INPUT",
+        return Err(RequestError::new(
+            ErrorCode::BadUserInput,
             "`variables` could not be read",
         ));
     };
@@ -249,7 +237,12 @@ async fn execute_inner(
     let coerced =
         match apollo_compiler::request::coerce_variable_values(api_schema, operation, &json_map) {
             Ok(coerced) => coerced,
-            Err(error) => return Err(request_error("BAD_USER_INPUT", error.message().to_string())),
+            Err(error) => {
+                return Err(RequestError::new(
+                    ErrorCode::BadUserInput,
+                    error.message().to_string(),
+                ));
+            }
         };
     let variables: Map<String, Value> = serde_json::to_value(coerced.into_inner())
         .ok()
@@ -263,7 +256,12 @@ async fn execute_inner(
             api_schema, operation, &json_map,
         ) {
             Ok(coerced) => coerced,
-            Err(error) => return Err(request_error("BAD_USER_INPUT", error.message().to_string())),
+            Err(error) => {
+                return Err(RequestError::new(
+                    ErrorCode::BadUserInput,
+                    error.message().to_string(),
+                ));
+            }
         };
         match introspection::partial_execute(
             api_schema,
@@ -285,8 +283,8 @@ async fn execute_inner(
                 }
             }
             Err(error) => {
-                return Err(request_error(
-                    "GRAPHQL_VALIDATION_FAILED",
+                return Err(RequestError::new(
+                    ErrorCode::GraphqlValidationFailed,
                     error.message().to_string(),
                 ));
             }
@@ -325,15 +323,11 @@ pub struct ResponseBody {
 }
 
 impl ResponseBody {
-    /// A request error body (`{"errors": [...]}`, built by [`request_error`]).
-    pub fn from_request_error(body: Value) -> ResponseBody {
-        let errors = match body {
-            Value::Object(mut map) => match map.remove("errors") {
-                Some(Value::Array(errors)) => errors,
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
-        };
-        ResponseBody { errors, data: None }
+    /// The body for a request error: its errors, no `data`.
+    pub fn from_request_error(error: RequestError) -> ResponseBody {
+        ResponseBody {
+            errors: error.errors(),
+            data: None,
+        }
     }
 }

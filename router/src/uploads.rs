@@ -5,20 +5,14 @@
 //! whose variables carry placeholders is re-sent to that subgraph as multipart with the same
 //! files, so only the subgraph that takes the upload ever receives the bytes.
 
-use crate::execute::SubgraphTransport;
 use crate::supergraph::Subgraph;
-use serde_json::{Map, Value};
+use crate::transport::SubgraphTransport;
+use crate::transport::UploadedFile;
+use serde_json::Value;
 use std::sync::Arc;
 
 /// The prefix async-graphql's multipart parser writes where a file goes.
 const PLACEHOLDER: &str = "#__graphql_file__:";
-
-#[derive(Clone, Debug)]
-pub struct UploadedFile {
-    pub filename: String,
-    pub content_type: Option<String>,
-    pub bytes: bytes::Bytes,
-}
 
 /// The files of one client request, by index.
 pub type Uploads = Arc<Vec<UploadedFile>>;
@@ -62,34 +56,6 @@ fn walk(
         }
         _ => {}
     }
-}
-
-/// The multipart form for a subgraph: `operations`, `map`, then one part per file.
-pub fn multipart_form(
-    body: Value,
-    files: &[(String, UploadedFile)],
-) -> Result<reqwest::multipart::Form, String> {
-    let mut map = Map::new();
-    for (i, (path, _)) in files.iter().enumerate() {
-        map.insert(
-            i.to_string(),
-            Value::Array(vec![Value::String(path.clone())]),
-        );
-    }
-    let mut form = reqwest::multipart::Form::new()
-        .text("operations", body.to_string())
-        .text("map", Value::Object(map).to_string());
-    for (i, (_, file)) in files.iter().enumerate() {
-        let mut part = reqwest::multipart::Part::stream(reqwest::Body::from(file.bytes.clone()))
-            .file_name(file.filename.clone());
-        if let Some(content_type) = &file.content_type {
-            part = part
-                .mime_str(content_type)
-                .map_err(|e| format!("bad content type: {e}"))?;
-        }
-        form = form.part(i.to_string(), part);
-    }
-    Ok(form)
 }
 
 /// A transport for one request that carries files: fetches with placeholders go multipart.

@@ -13,6 +13,40 @@ crate::on_each_backend_with!(&[looma::Component::Search, looma::Component::Resum
     weights_flags_history_filters_and_bad_input,
 );
 
+/// Matching whose identity (weights, the `job_matching` flag) cannot be reached.
+mod identity_outage {
+    use looma::Component;
+
+    const COMPONENTS: &[Component] = &[Component::Search, Component::Resume, Component::Matching];
+
+    fn unreachable_identity(config: &mut looma::LoomaConfig) {
+        // Nothing listens on the discard port: connections are refused.
+        config.matching.identity_url = Some("http://127.0.0.1:9/graphql".into());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        crate::harness::run_configured(
+            super::matching_fails_open_when_identity_is_unreachable,
+            crate::harness::Backend::Sqlite,
+            COMPONENTS,
+            unreachable_identity,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_redis() {
+        crate::harness::run_configured(
+            super::matching_fails_open_when_identity_is_unreachable,
+            crate::harness::Backend::PostgresRedis,
+            COMPONENTS,
+            unreachable_identity,
+        )
+        .await;
+    }
+}
+
 const EXPLANATION: &str = "score explanation { score matchedSkills missingSkills
     relatedSkills { skill via } components { component weight score contribution explanation } }";
 
@@ -583,7 +617,11 @@ async fn weights_flags_history_filters_and_bad_input(p: TestPlatform) -> TestPla
         )
         .await,
     );
-    let body = match_candidates(&p, &w.admin, &w.qa_job, json!(null), 2).await;
+    let body = eventually(
+        || match_candidates(&p, &w.admin, &w.qa_job, json!(null), 2),
+        |body| body["errors"][0]["extensions"]["code"] == "FEATURE_DISABLED",
+    )
+    .await;
     assert_eq!(error_code(&body), "FEATURE_DISABLED");
     let body = p
         .gql_router(
@@ -609,8 +647,71 @@ async fn weights_flags_history_filters_and_bad_input(p: TestPlatform) -> TestPla
         )
         .await,
     );
-    let body = match_candidates(&p, &w.admin, &w.qa_job, json!(null), 2).await;
+    let body = eventually(
+        || match_candidates(&p, &w.admin, &w.qa_job, json!(null), 2),
+        |body| body.get("errors").is_none(),
+    )
+    .await;
     assert_eq!(resume_ids(&data(&body)["matchCandidates"]).len(), 2);
     let _ = (&w.java, &w.java_job);
+    p
+}
+
+/// Retries `request` until `done` accepts its answer (feature flags are cached for
+/// `server.feature_flag_cache_ms`), and returns that answer.
+async fn eventually<F, Fut>(request: F, done: impl Fn(&Value) -> bool) -> Value
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = request().await;
+        if done(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "still {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Identity is down for matching: its flag cannot be read (fail-open: on), nor its weights
+/// (the defaults, version 0). Matching still answers.
+async fn matching_fails_open_when_identity_is_unreachable(p: TestPlatform) -> TestPlatform {
+    let admin = p.admin().await;
+    // What matching would obey if it could reach identity.
+    set_weights(&p, &admin, json!({"required_skills": 1})).await;
+    data(
+        &p.gql_router(
+            &admin,
+            "mutation { setFeatureFlag(name: \"job_matching\", enabled: false) { enabled } }",
+            json!({}),
+        )
+        .await,
+    );
+    let resume = upload(&p, &admin, "en-05-qa-engineer.txt").await;
+    let job = create_job(
+        &p,
+        &admin,
+        json!({"title": "QA Automation Engineer",
+               "description": "Own the Selenium regression suite.",
+               "requiredSkills": ["Selenium", "Python"]}),
+    )
+    .await;
+    let job = data(&job)["createJob"]["id"].as_str().unwrap().to_owned();
+    // Until resume and the job reach search, the shortlist is empty.
+    let body = eventually(
+        || match_candidates(&p, &admin, &job, json!(null), 5),
+        |body| {
+            body["data"]["matchCandidates"]["matches"]
+                .as_array()
+                .is_some_and(|matches| !matches.is_empty())
+                || body.get("errors").is_some()
+        },
+    )
+    .await;
+    let result = &data(&body)["matchCandidates"];
+    assert_eq!(result["weightsVersion"], 0, "{body}");
+    assert_eq!(resume_ids(result), vec![resume]);
     p
 }

@@ -739,7 +739,7 @@ async fn graphiql_is_served_from_the_binary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persisted_queries_are_shared_through_redis_needs_redis_server() {
     let Ok(redis_url) = std::env::var("LOOMA_TEST_REDIS_URL") else {
-        eprintln!("skipped: LOOMA_TEST_REDIS_URL is not set");
+        crate::harness::report_skipped("LOOMA_TEST_REDIS_URL is not set");
         return;
     };
     let prefix = format!("looma-test:{}:", uuid::Uuid::new_v4().simple());

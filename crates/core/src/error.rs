@@ -37,6 +37,18 @@ pub enum ErrorCode {
     BackendUnavailable,
     /// A bug or an unavailable backing store; details are logged, not returned.
     Internal,
+    /// The HTTP request itself is malformed (not GraphQL over HTTP, wrong method).
+    BadRequest,
+    /// An automatic persisted query hash the router does not know: send the text.
+    PersistedQueryNotFound,
+    /// An automatic persisted query whose text does not match its hash.
+    PersistedQueryHashMismatch,
+    /// An automatic persisted query protocol version the router does not speak.
+    PersistedQueryNotSupported,
+    /// The router found no way to fetch the operation from its subgraphs.
+    QueryPlanningFailed,
+    /// Introspection is switched off on this router.
+    IntrospectionDisabled,
 }
 
 impl ErrorCode {
@@ -56,6 +68,12 @@ impl ErrorCode {
             ErrorCode::ModelUnavailable => "MODEL_UNAVAILABLE",
             ErrorCode::BackendUnavailable => "BACKEND_UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL_SERVER_ERROR",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            ErrorCode::PersistedQueryHashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
+            ErrorCode::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            ErrorCode::QueryPlanningFailed => "QUERY_PLANNING_FAILED",
+            ErrorCode::IntrospectionDisabled => "INTROSPECTION_DISABLED",
         }
     }
 }
@@ -148,6 +166,13 @@ pub fn ensure_error_codes(errors: &mut [async_graphql::ServerError]) {
     }
 }
 
+/// Classifies an uncoded engine error by its message. Matching English texts is fragile, but
+/// it is the only information there is: async-graphql turns parse errors, validation rule
+/// violations, limit checks and input coercion failures all into a bare `ServerError`
+/// (message, locations, path) before our code sees them, with no kind or source to match
+/// on, and `Schema::execute` gives no hook between those stages. So the texts stay, and an
+/// async-graphql upgrade must be checked against them (`engine_errors_get_codes` pins the
+/// mapping; an unknown text falls back to a validation or internal code, never to none).
 fn classify_engine_error(error: &async_graphql::ServerError) -> ErrorCode {
     let message = error.message.as_str();
     if message.starts_with(" -->") || message.contains("\n  = expected") {

@@ -112,8 +112,27 @@ pub fn tolerate_panics_caught_around_pdf_extract() {
 }
 
 /// DOCX: zip + `word/document.xml` under the decompression limit, then parsing.
+///
+/// Bytes that are not a zip are taken as the XML of `word/document.xml` and stored in a valid
+/// container first: mutations inside a real container almost always break its CRC, so the XML
+/// reader would otherwise never see fuzzed markup.
 pub fn resume_docx(data: &[u8]) {
-    resume_document(data, DocumentFormat::Docx, "resume.docx");
+    if data.starts_with(b"PK") {
+        resume_document(data, DocumentFormat::Docx, "resume.docx");
+    } else if let Some(container) = docx_containing(data) {
+        resume_document(&container, DocumentFormat::Docx, "resume.docx");
+    }
+}
+
+/// A minimal DOCX whose `word/document.xml` holds `xml`, stored uncompressed.
+fn docx_containing(xml: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    writer.start_file("word/document.xml", options).ok()?;
+    writer.write_all(xml).ok()?;
+    Some(writer.finish().ok()?.into_inner())
 }
 
 /// HTML: decoding, markup stripping and entities, then parsing.

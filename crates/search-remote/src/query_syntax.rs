@@ -6,6 +6,8 @@
 //! parenthesis) are passed through and reported by the server as a parse error, which the
 //! adapter maps to `EngineError::InvalidQuery`.
 
+use looma_taxonomy::is_cjk;
+
 /// Characters Lucene's classic query parser treats specially inside a bare term.
 const LUCENE_SPECIAL: &[char] = &[
     '\\', '+', '-', '!', '(', ')', '{', '}', '[', ']', '^', '"', '~', '*', '?', ':', '/', '&', '|',
@@ -92,13 +94,6 @@ fn push_term(out: &mut String, term: &str, fuzzy: bool) {
     if typo_tolerant {
         out.push('~');
     }
-}
-
-/// Han, kana and hangul: scripts written without spaces between words.
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF
-        | 0x20000..=0x2FA1F)
 }
 
 #[cfg(test)]

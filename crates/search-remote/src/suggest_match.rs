@@ -3,7 +3,8 @@
 //! 5+ characters, nearly does (edit distance 1; 2 from 9 characters). Text in CJK scripts has
 //! no spaces, so every CJK character starts a "word" there.
 
-use crate::query_syntax::{FUZZY_MIN_CHARS, FUZZY_TWO_EDITS_CHARS, is_cjk};
+use crate::query_syntax::{FUZZY_MIN_CHARS, FUZZY_TWO_EDITS_CHARS};
+use looma_taxonomy::is_cjk;
 
 pub fn value_matches_prefix(value: &str, prefix: &str) -> bool {
     let prefix: Vec<char> = prefix.trim().to_lowercase().chars().collect();

@@ -30,10 +30,21 @@ fn fields(skills: &[&str], city: &str, years: f64) -> DocumentFields {
     }
 }
 
+/// Straight to stderr, past libtest's output capture: `scripts/test` counts the line as a
+/// skipped test (the same line as `tests/it/harness.rs::report_skipped`).
+fn report_skipped(test: &str, reason: &str) {
+    use std::io::Write;
+    let line = format!("[looma-test] skipped {test}: {reason}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
 #[tokio::test]
 async fn elasticsearch_round_trip_on_a_live_server() {
     let Ok(url) = std::env::var("LOOMA_TEST_ELASTICSEARCH_URL") else {
-        println!("skipped: LOOMA_TEST_ELASTICSEARCH_URL is not set");
+        report_skipped(
+            "elasticsearch_round_trip_on_a_live_server",
+            "LOOMA_TEST_ELASTICSEARCH_URL is not set",
+        );
         return;
     };
     let prefix = unique_prefix();
@@ -152,7 +163,10 @@ async fn elasticsearch_round_trip_on_a_live_server() {
 #[tokio::test]
 async fn qdrant_round_trip_on_a_live_server() {
     let Ok(url) = std::env::var("LOOMA_TEST_QDRANT_URL") else {
-        println!("skipped: LOOMA_TEST_QDRANT_URL is not set");
+        report_skipped(
+            "qdrant_round_trip_on_a_live_server",
+            "LOOMA_TEST_QDRANT_URL is not set",
+        );
         return;
     };
     let prefix = unique_prefix();

@@ -11,6 +11,7 @@ mod graphql;
 mod health;
 mod remote_verifier;
 mod service_client;
+mod subgraph;
 mod trusted_callers;
 
 pub use feature_flags::FeatureFlags;
@@ -21,6 +22,7 @@ pub use graphql::{
 pub use health::{ReadinessCheck, health_routes};
 pub use remote_verifier::RemoteVerifier;
 pub use service_client::{ServiceCallError, ServiceClient};
+pub use subgraph::{SubgraphShell, federation_sdl};
 pub use trusted_callers::{
     PUBLIC_PATHS, ROUTER_MARKER_HEADER, require_trusted_callers, router_marker,
 };
@@ -35,6 +37,15 @@ use tower_http::trace::TraceLayer;
 
 /// Request body limit for components that take no uploads.
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
+
+/// The process's one HTTP client pool, for every outgoing call (service calls, feature flags,
+/// JWKS, API key checks, the revocation list): connections to a peer are reused across all of
+/// them. It has no overall timeout — each request sets its own (`RequestBuilder::timeout`), as
+/// callers differ in how long they may wait. Cloning is cheap (the pool is shared).
+pub fn http_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(reqwest::Client::new).clone()
+}
 
 /// Wraps a component's routes in the layers every component needs.
 pub fn with_edge_layers(router: Router, body_limit_bytes: usize) -> Router {

@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+/// How long fetching the JWKS or checking an API key may take.
+const IDENTITY_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a fetched JWKS is trusted before it is fetched again.
 const JWKS_TTL: Duration = Duration::from_secs(300);
 /// Unknown `kid`s refetch the JWKS at most this often (a flood of forged tokens must not
@@ -51,10 +53,7 @@ impl RemoteVerifier {
         issuer: &str,
         audience: &str,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
+        let http = crate::http_client();
         let revocations_url = revocations_url(identity_url.as_deref(), jwks_url.as_deref());
         if revocations_url.is_none() && (jwks_url.is_some() || identity_url.is_some()) {
             tracing::warn!(
@@ -98,6 +97,7 @@ impl RemoteVerifier {
         let jwks: JwkSet = self
             .http
             .get(url)
+            .timeout(IDENTITY_CALL_TIMEOUT)
             .send()
             .await
             .map_err(|e| AuthError::Unavailable(format!("fetching the JWKS: {e}")))?
@@ -139,6 +139,7 @@ impl RemoteVerifier {
         let response: serde_json::Value = self
             .http
             .post(url)
+            .timeout(IDENTITY_CALL_TIMEOUT)
             .header(looma_auth::API_KEY_HEADER, key)
             .json(&serde_json::json!({"query": "{ caller { subject kind roles permissions } }"}))
             .send()

@@ -7,6 +7,9 @@ use looma_auth::{ForwardedPrincipalCodec, Principal, PrincipalKind};
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// How long one call may take, connection included.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 #[derive(Clone)]
 enum Credential {
     Signed {
@@ -81,10 +84,7 @@ impl ServiceClient {
             service: service.to_owned(),
             url,
             credential,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap_or_default(),
+            http: crate::http_client(),
         }
     }
 
@@ -98,7 +98,7 @@ impl ServiceClient {
             service: self.service.clone(),
             message,
         };
-        let request = self.http.post(&self.url);
+        let request = self.http.post(&self.url).timeout(CALL_TIMEOUT);
         let request = match &self.credential {
             Credential::Signed {
                 codec,

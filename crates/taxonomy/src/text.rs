@@ -1,5 +1,6 @@
 //! Text normalisation shared by every matcher in this crate: NFKC (full-width to ASCII), one
-//! dash for date ranges, tidy whitespace. Pure functions, no allocation beyond the output.
+//! dash for date ranges, tidy whitespace. Also the one home of "is this character Chinese /
+//! CJK?" for the whole workspace. Pure functions, no allocation beyond the output.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -108,8 +109,47 @@ impl MappedText {
     }
 }
 
-pub(crate) fn is_cjk_ideograph(ch: char) -> bool {
-    matches!(ch, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{2FA1F}')
+/// Is `ch` a CJK ideograph (a Han character: Chinese hanzi, Japanese kanji, Korean hanja)?
+///
+/// Counts the CJK Unified Ideographs (U+4E00–9FFF), Extension A (U+3400–4DBF), the
+/// Compatibility Ideographs (U+F900–FAFF) and the Supplementary Ideographic Plane up to the
+/// Compatibility Supplement (Extensions B–F, U+20000–2FA1F). Not kana, not hangul, not CJK
+/// punctuation or full-width forms. The one definition of "Chinese character" in Looma: the
+/// resume parser, the skill and city matchers and the hybrid search weighting all use it.
+pub fn is_cjk_ideograph(ch: char) -> bool {
+    matches!(ch,
+        '\u{3400}'..='\u{4DBF}'
+        | '\u{4E00}'..='\u{9FFF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{2FA1F}')
+}
+
+/// Is `ch` written in a CJK script: an ideograph ([`is_cjk_ideograph`]), kana (Hiragana and
+/// Katakana, U+3040–30FF) or a Hangul syllable (U+AC00–D7AF)?
+///
+/// What the search analyzers treat as "not a Latin word": such characters go to the dictionary
+/// segmenter (jieba) instead of being glued into Latin words, and never get typo tolerance (a
+/// fuzzy term query cannot span several segmented tokens).
+pub fn is_cjk(ch: char) -> bool {
+    is_cjk_ideograph(ch) || matches!(ch, '\u{3040}'..='\u{30FF}' | '\u{AC00}'..='\u{D7AF}')
+}
+
+/// The share of a text's letters and digits that are CJK ideographs: 0.0 for none (or no
+/// letters at all), 1.0 for all. `"Go 后端"` → 0.5.
+pub fn cjk_ideograph_share(text: &str) -> f64 {
+    let mut letters = 0usize;
+    let mut ideographs = 0usize;
+    for ch in text.chars().filter(|c| c.is_alphanumeric()) {
+        letters += 1;
+        if is_cjk_ideograph(ch) {
+            ideographs += 1;
+        }
+    }
+    if letters == 0 {
+        0.0
+    } else {
+        ideographs as f64 / letters as f64
+    }
 }
 
 /// Normalised lookup key: NFKC, whitespace collapsed, ASCII lowercase.
@@ -153,6 +193,28 @@ mod tests {
             "Java Python\nGo\n\n"
         );
         assert_eq!(normalize_text("姓名\u{3000}\u{3000}张三"), "姓名 张三");
+    }
+
+    #[test]
+    fn cjk_ranges() {
+        for ch in ['中', '㐀', '鿿', '豈', '𠀀', '𪚥'] {
+            assert!(is_cjk_ideograph(ch) && is_cjk(ch), "{ch}");
+        }
+        for ch in ['か', 'カ', '한'] {
+            assert!(!is_cjk_ideograph(ch) && is_cjk(ch), "{ch}");
+        }
+        for ch in ['a', 'é', '1', '，', '。', 'Ａ', '\u{3000}'] {
+            assert!(!is_cjk_ideograph(ch) && !is_cjk(ch), "{ch:?}");
+        }
+    }
+
+    #[test]
+    fn ideograph_share_counts_letters_only() {
+        assert_eq!(cjk_ideograph_share("java backend"), 0.0);
+        assert_eq!(cjk_ideograph_share("后端开发"), 1.0);
+        assert_eq!(cjk_ideograph_share("Go 后端"), 0.5);
+        assert_eq!(cjk_ideograph_share("  ,, "), 0.0);
+        assert_eq!(cjk_ideograph_share("カタカナ"), 0.0);
     }
 
     #[test]

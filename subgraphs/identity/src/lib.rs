@@ -19,18 +19,15 @@ pub use config::IdentityConfig;
 pub use error::IdentityError;
 pub use service::IdentityService;
 
-use async_graphql::SDLExportOptions;
-use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use looma_auth::{Authenticator, ForwardedPrincipalCodec};
 use looma_cache::Cache;
 use looma_db::DatabaseConnection;
-use looma_server::ReadinessCheck;
-use schema::IdentitySchema;
+use looma_server::{ReadinessCheck, SubgraphShell};
 use std::sync::Arc;
 
 pub const COMPONENT: &str = "identity";
@@ -60,22 +57,10 @@ pub async fn start(
     Ok(service)
 }
 
-#[derive(Clone)]
-struct AppState {
-    schema: IdentitySchema,
-    service: IdentityService,
-    authenticator: Authenticator,
-}
-
 /// The HTTP routes: `/graphql`, `/.well-known/jwks.json`, `/revocations`, `/health`, `/ready`.
 /// `forwarded` is the codec for the router's principal header; `None` trusts no router.
 pub fn router(service: IdentityService, forwarded: Option<ForwardedPrincipalCodec>) -> Router {
     let authenticator = Authenticator::new(Arc::new(service.clone()), forwarded);
-    let state = AppState {
-        schema: schema::build_schema(service.clone()),
-        service: service.clone(),
-        authenticator,
-    };
     let db = service.store().connection().clone();
     let cache_service = service.clone();
     let checks = vec![
@@ -88,44 +73,32 @@ pub fn router(service: IdentityService, forwarded: Option<ForwardedPrincipalCode
             Box::pin(async move { service.ping_cache().await })
         }),
     ];
-    let routes = Router::new()
-        .route("/graphql", post(graphql))
+    let own_routes = Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route(looma_auth::revocation::REVOCATIONS_PATH, get(revocations))
-        .with_state(state)
-        .merge(looma_server::health_routes(COMPONENT, checks));
-    looma_server::with_edge_layers(routes, looma_server::DEFAULT_BODY_LIMIT_BYTES)
+        .with_state(service.clone());
+    let loaders = service.clone();
+    SubgraphShell::new(COMPONENT, schema::build_schema(service), authenticator)
+        .per_request(move |request| schema::attach_loaders(request, &loaders))
+        .readiness(checks)
+        .routes(own_routes)
+        .into_router()
 }
 
-async fn graphql(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: Result<GraphQLRequest, GraphQLRejection>,
-) -> Response {
-    looma_server::execute_graphql(
-        &state.schema,
-        &state.authenticator,
-        &headers,
-        request,
-        |req| schema::attach_loaders(req, &state.service),
-    )
-    .await
-}
-
-async fn jwks(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+async fn jwks(State(service): State<IdentityService>) -> impl axum::response::IntoResponse {
     (
         [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.service.jwks()),
+        Json(service.jwks()),
     )
 }
 
 /// The revocation list for verifiers, who poll it every second or so: `304 Not Modified` when
 /// they already hold the current version (`If-None-Match`). Public, like the JWKS: it names
 /// users and keys only by digest.
-async fn revocations(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn revocations(State(service): State<IdentityService>, headers: HeaderMap) -> Response {
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
-    let published = state.service.revocations().current();
+    let published = service.revocations().current();
     let etag = format!("\"{}\"", published.list.version);
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
@@ -143,12 +116,5 @@ async fn revocations(State(state): State<AppState>, headers: HeaderMap) -> Respo
 
 /// The subgraph's federation SDL, as `_service { sdl }` returns it.
 pub fn sdl() -> String {
-    async_graphql::Schema::build(
-        schema::Query,
-        schema::Mutation,
-        async_graphql::EmptySubscription,
-    )
-    .enable_federation()
-    .finish()
-    .sdl_with_options(SDLExportOptions::new().federation())
+    looma_server::federation_sdl(schema::Query, schema::Mutation)
 }

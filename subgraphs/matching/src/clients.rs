@@ -1,24 +1,23 @@
-//! What matching asks of other subgraphs, as a signed service principal: identity (weights,
-//! the `job_matching` flag), resume (a candidate's profile and embedding) and search
-//! (candidate generation, job indexing).
+//! What matching asks of other subgraphs, as a signed service principal: identity (weights;
+//! the `job_matching` flag comes through `looma_server::FeatureFlags`), resume (a candidate's
+//! profile and embedding) and search (candidate generation, job indexing).
 
 use crate::MatchingError;
 use crate::domain::weights::Weights;
 use looma_auth::{ForwardedPrincipalCodec, permission};
-use looma_server::ServiceClient;
+use looma_search_client::SearchClient;
+use looma_server::{ServiceCallError, ServiceClient};
 use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How long a match waits for identity's weights before using the defaults.
+const WEIGHTS_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Clients {
     identity: ServiceClient,
     resume: ServiceClient,
     search: ServiceClient,
-}
-
-/// The settings a match runs with.
-pub struct MatchSettings {
-    pub enabled: bool,
-    pub weights: Weights,
 }
 
 /// A candidate as resume profiles it.
@@ -89,20 +88,34 @@ impl Clients {
         }
     }
 
-    pub async fn settings(&self) -> Result<MatchSettings, MatchingError> {
-        let data = self
-            .identity
-            .query(
-                "{ featureFlag(name: \"job_matching\") { enabled }
-                   config(key: \"matching.weights\") { version value } }",
+    /// Identity's `matching.weights`; the defaults when identity has none, or cannot be
+    /// reached within [`WEIGHTS_TIMEOUT`] (an identity outage must not stop matching; the run
+    /// records version 0).
+    pub async fn weights(&self) -> Result<Weights, MatchingError> {
+        let fetched = tokio::time::timeout(
+            WEIGHTS_TIMEOUT,
+            self.identity.query(
+                "{ config(key: \"matching.weights\") { version value } }",
                 json!({}),
-            )
-            .await?;
-        let enabled = data["featureFlag"]["enabled"].as_bool().unwrap_or(true);
+            ),
+        )
+        .await;
+        let data = match fetched {
+            Ok(Ok(data)) => data,
+            Ok(Err(error @ ServiceCallError::Unreachable { .. })) => {
+                tracing::warn!(%error, "matching weights unavailable; using the defaults");
+                return Ok(Weights::defaults());
+            }
+            Ok(Err(error)) => return Err(error.into()),
+            Err(_) => {
+                tracing::warn!(
+                    "identity did not answer in time; matching with the default weights"
+                );
+                return Ok(Weights::defaults());
+            }
+        };
         let version = data["config"]["version"].as_i64().unwrap_or(0) as i32;
-        let weights =
-            Weights::from_json(version, &data["config"]["value"]).unwrap_or_else(Weights::defaults);
-        Ok(MatchSettings { enabled, weights })
+        Ok(Weights::from_json(version, &data["config"]["value"]).unwrap_or_else(Weights::defaults))
     }
 
     pub async fn resume(&self, id: &str) -> Result<Option<ResumeFacts>, MatchingError> {
@@ -210,14 +223,9 @@ impl Clients {
         })
     }
 
-    pub async fn index_jobs(&self, documents: Vec<Value>) -> Result<(), MatchingError> {
-        self.search
-            .query(
-                "mutation($d: [IndexDocumentInput!]!) { indexDocuments(documents: $d) }",
-                json!({ "d": documents }),
-            )
-            .await?;
-        Ok(())
+    /// Search's indexing mutations, as the same service principal (it holds `search:index`).
+    pub fn search_index(&self) -> SearchClient {
+        SearchClient::from_client(self.search.clone())
     }
 }
 

@@ -19,18 +19,11 @@ pub use config::MatchingConfig;
 pub use error::MatchingError;
 pub use service::MatchingService;
 
-use async_graphql::SDLExportOptions;
-use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
 use axum::Router;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
-use axum::routing::post;
 use looma_auth::{Authenticator, CredentialVerifier, ForwardedPrincipalCodec};
 use looma_db::DatabaseConnection;
 use looma_embed::EmbeddingService;
-use looma_server::ReadinessCheck;
-use schema::MatchingSchema;
+use looma_server::{ReadinessCheck, SubgraphShell};
 use std::sync::Arc;
 
 pub const COMPONENT: &str = "matching";
@@ -43,12 +36,14 @@ pub struct Peers {
 }
 
 /// Builds the service and, when configured, starts the job outbox dispatcher (until `stop`).
+/// Matching honours the `job_matching` flag in `flags`.
 pub fn start(
     db: DatabaseConnection,
     config: MatchingConfig,
     embedder: EmbeddingService,
     forwarded: Option<ForwardedPrincipalCodec>,
     peers: Peers,
+    flags: looma_server::FeatureFlags,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> MatchingService {
     let clients = match forwarded {
@@ -66,18 +61,12 @@ pub fn start(
         }
     };
     let worker = config.worker_enabled;
-    let service = MatchingService::new(store::MatchingStore::new(db), config, embedder, clients);
+    let service = MatchingService::new(store::MatchingStore::new(db), config, embedder, clients)
+        .with_feature_flags(flags);
     if worker {
         service.spawn_background(stop);
     }
     service
-}
-
-#[derive(Clone)]
-struct AppState {
-    schema: MatchingSchema,
-    service: MatchingService,
-    authenticator: Authenticator,
 }
 
 /// The HTTP routes: `/graphql`, `/health`, `/ready`.
@@ -86,46 +75,23 @@ pub fn router(
     verifier: Arc<dyn CredentialVerifier>,
     forwarded: Option<ForwardedPrincipalCodec>,
 ) -> Router {
-    let state = AppState {
-        schema: schema::build_schema(service.clone()),
-        service: service.clone(),
-        authenticator: Authenticator::new(verifier, forwarded),
-    };
     let db = service.store().connection().clone();
     let checks = vec![ReadinessCheck::new("database", move || {
         let db = db.clone();
         Box::pin(async move { looma_db::ping(&db).await.map_err(|e| e.to_string()) })
     })];
-    let routes = Router::new()
-        .route("/graphql", post(graphql))
-        .with_state(state)
-        .merge(looma_server::health_routes(COMPONENT, checks));
-    looma_server::with_edge_layers(routes, looma_server::DEFAULT_BODY_LIMIT_BYTES)
-}
-
-async fn graphql(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: Result<GraphQLRequest, GraphQLRejection>,
-) -> Response {
-    looma_server::execute_graphql(
-        &state.schema,
-        &state.authenticator,
-        &headers,
-        request,
-        |req| schema::attach_loaders(req, &state.service),
+    let loaders = service.clone();
+    SubgraphShell::new(
+        COMPONENT,
+        schema::build_schema(service),
+        Authenticator::new(verifier, forwarded),
     )
-    .await
+    .per_request(move |request| schema::attach_loaders(request, &loaders))
+    .readiness(checks)
+    .into_router()
 }
 
 /// The subgraph's federation SDL, as `_service { sdl }` returns it.
 pub fn sdl() -> String {
-    async_graphql::Schema::build(
-        schema::Query,
-        schema::Mutation,
-        async_graphql::EmptySubscription,
-    )
-    .enable_federation()
-    .finish()
-    .sdl_with_options(SDLExportOptions::new().federation())
+    looma_server::federation_sdl(schema::Query, schema::Mutation)
 }

@@ -1,20 +1,22 @@
 //! Matching use cases: jobs (create, update, close; skills extracted when not given; embedded;
 //! indexed into search through the outbox), matches in both directions (search shortlist,
-//! then exact scoring, hard filters, history) and the outbox dispatcher.
+//! then exact scoring, hard filters, history) and the delivery of job index updates (the
+//! dispatcher and its retry policy are `looma_outbox`'s).
 
 use crate::clients::{Candidate, Clients, ResumeFacts, ShortlistQuery, strings};
 use crate::domain::filters::{HardFilters, Side};
 use crate::domain::score::{CandidateFacts, JobFacts, MatchScore, Semantic, score};
 use crate::domain::weights::Weights;
-use crate::store::{MatchingStore, job, run, status};
+use crate::store::{self, MatchingStore, job, run, status};
 use crate::{MatchingConfig, MatchingError};
 use chrono::Utc;
 use looma_embed::EmbeddingService;
+use looma_outbox::{Action, Deliver, DeliveryError, Outbox, OutboxMetrics, OutboxRow};
+use looma_search_client::{Collection, SearchClient, SearchClientError, SearchDocument};
 use looma_taxonomy::{EducationLevel, SkillTaxonomy, city_spellings};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 const MAX_TITLE: usize = 200;
 const MAX_DESCRIPTION: usize = 50_000;
@@ -33,7 +35,9 @@ struct Inner {
     config: MatchingConfig,
     embedder: EmbeddingService,
     clients: Option<Clients>,
-    outbox: Notify,
+    flags: looma_server::FeatureFlags,
+    /// `None` without clients: job index updates wait in the table.
+    outbox: Option<Outbox<JobDelivery>>,
 }
 
 /// A job as created or updated (all fields for create; `None` keeps the value on update).
@@ -227,35 +231,93 @@ pub fn job_embedding_text(
 }
 
 /// The search document for a job.
-pub fn index_document(model: &job::Model) -> Value {
+pub fn index_document(model: &job::Model) -> SearchDocument {
     let required = model.required();
     let preferred = model.preferred();
     let mut skills = required.clone();
     skills.extend(preferred.iter().cloned());
-    json!({
-        "id": model.id,
-        "collection": "JOBS",
-        "title": model.title,
-        "content": format!("{}\n{}", model.company.as_deref().unwrap_or(""), model.description),
-        "skills": skills,
+    let metadata = json!({
+        "company": model.company,
+        "remote": model.remote,
+        "requiredSkills": required,
+        "preferredSkills": preferred,
+        "minYears": model.min_years,
+        "education": model.education,
         "city": model.city,
-        "degree": model.education,
-        "years": model.min_years,
-        "salaryMin": model.salary_min,
-        "salaryMax": model.salary_max,
-        "status": model.status,
-        "name": model.company,
-        "metadata": {
-            "company": model.company,
-            "remote": model.remote,
-            "requiredSkills": required,
-            "preferredSkills": preferred,
-            "minYears": model.min_years,
-            "education": model.education,
-            "city": model.city,
-        },
-        "vector": model.vector(),
-    })
+    });
+    SearchDocument {
+        skills,
+        city: model.city.clone(),
+        degree: model.education.clone(),
+        years: model.min_years,
+        salary_min: model.salary_min,
+        salary_max: model.salary_max,
+        status: Some(model.status.clone()),
+        name: model.company.clone(),
+        metadata,
+        vector: model.vector(),
+        ..SearchDocument::new(
+            model.id.clone(),
+            Collection::Jobs,
+            model.title.clone(),
+            format!(
+                "{}\n{}",
+                model.company.as_deref().unwrap_or(""),
+                model.description
+            ),
+        )
+    }
+}
+
+/// Delivers matching's outbox rows to search: an upsert sends the job's current document
+/// (nothing if it no longer exists), a delete removes it from the JOBS collection.
+struct JobDelivery {
+    store: MatchingStore,
+    search: SearchClient,
+}
+
+#[async_trait::async_trait]
+impl Deliver for JobDelivery {
+    async fn deliver(&self, row: &OutboxRow) -> Result<(), DeliveryError> {
+        let failed = |error: SearchClientError| {
+            if error.is_unavailable() {
+                DeliveryError::Unavailable(error.to_string())
+            } else {
+                DeliveryError::Rejected(error.to_string())
+            }
+        };
+        match row.action {
+            Action::Delete => self
+                .search
+                .remove(Collection::Jobs, std::slice::from_ref(&row.subject_id))
+                .await
+                .map(drop)
+                .map_err(failed),
+            Action::Upsert => {
+                let model = self
+                    .store
+                    .job(&row.subject_id)
+                    .await
+                    .map_err(|e| DeliveryError::Rejected(e.to_string()))?;
+                match model {
+                    Some(model) => self
+                        .search
+                        .index(&[index_document(&model)])
+                        .await
+                        .map(drop)
+                        .map_err(failed),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+fn search_error(error: SearchClientError) -> MatchingError {
+    match error {
+        SearchClientError::Call(call) => call.into(),
+        other => MatchingError::Dependency(other.to_string()),
+    }
 }
 
 impl MatchingService {
@@ -265,15 +327,34 @@ impl MatchingService {
         embedder: EmbeddingService,
         clients: Option<Clients>,
     ) -> Self {
+        let outbox = clients.as_ref().map(|clients| {
+            Outbox::new(
+                store.connection().clone(),
+                store::OUTBOX,
+                JobDelivery {
+                    store: store.clone(),
+                    search: clients.search_index(),
+                },
+            )
+        });
         MatchingService {
             inner: Arc::new(Inner {
                 store,
                 config,
                 embedder,
                 clients,
-                outbox: Notify::new(),
+                flags: looma_server::FeatureFlags::always_on(),
+                outbox,
             }),
         }
+    }
+
+    /// Gates matching on identity's `job_matching` flag (cached, fail-open).
+    pub fn with_feature_flags(mut self, flags: looma_server::FeatureFlags) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.flags = flags;
+        }
+        self
     }
 
     pub fn store(&self) -> &MatchingStore {
@@ -323,7 +404,7 @@ impl MatchingService {
         };
         let model = self.apply(blank, input, true).await?;
         let saved = self.inner.store.save_job(model, None).await?;
-        self.inner.outbox.notify_one();
+        self.wake_outbox();
         Ok(saved)
     }
 
@@ -332,7 +413,7 @@ impl MatchingService {
         let expected = current.updated_at;
         let model = self.apply(current, input, false).await?;
         let saved = self.inner.store.save_job(model, Some(expected)).await?;
-        self.inner.outbox.notify_one();
+        self.wake_outbox();
         Ok(saved)
     }
 
@@ -342,7 +423,7 @@ impl MatchingService {
         model.status = if open { status::OPEN } else { status::CLOSED }.into();
         model.updated_at = Utc::now();
         let saved = self.inner.store.save_job(model, Some(expected)).await?;
-        self.inner.outbox.notify_one();
+        self.wake_outbox();
         Ok(saved)
     }
 
@@ -484,11 +565,10 @@ impl MatchingService {
     // ---- matching ----------------------------------------------------------------------
 
     async fn settings(&self) -> Result<Weights, MatchingError> {
-        let settings = self.clients()?.settings().await?;
-        if !settings.enabled {
+        if !self.inner.flags.enabled("job_matching").await {
             return Err(MatchingError::FeatureDisabled);
         }
-        Ok(settings.weights)
+        self.clients()?.weights().await
     }
 
     fn check_limit(&self, limit: i32) -> Result<usize, MatchingError> {
@@ -754,26 +834,19 @@ impl MatchingService {
     /// jobs`): empties it, then sends every job in batches, calling `progress(sent, total)`.
     pub async fn reindex(
         &self,
-        search: &looma_server::ServiceClient,
+        search: &SearchClient,
         batch: usize,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<u64, MatchingError> {
         let ids = self.inner.store.job_ids().await?;
         let total = ids.len() as u64;
-        search
-            .query("mutation { clearCollection(collection: JOBS) }", json!({}))
-            .await?;
+        search.clear(Collection::Jobs).await.map_err(search_error)?;
         progress(0, total);
         let mut sent = 0u64;
         for chunk in ids.chunks(batch.max(1)) {
             let jobs = self.inner.store.jobs(chunk).await?;
-            let documents: Vec<Value> = jobs.iter().map(index_document).collect();
-            search
-                .query(
-                    "mutation($d: [IndexDocumentInput!]!) { indexDocuments(documents: $d) }",
-                    json!({ "d": documents }),
-                )
-                .await?;
+            let documents: Vec<SearchDocument> = jobs.iter().map(index_document).collect();
+            search.index(&documents).await.map_err(search_error)?;
             sent += chunk.len() as u64;
             progress(sent, total);
         }
@@ -782,53 +855,38 @@ impl MatchingService {
 
     // ---- outbox ------------------------------------------------------------------------
 
-    /// Delivers due job index updates to search; returns how many were delivered.
-    pub async fn dispatch_outbox(&self) -> Result<usize, MatchingError> {
-        let Ok(clients) = self.clients() else {
-            return Ok(0);
-        };
-        let rows = self.inner.store.due_outbox(Utc::now(), 100).await?;
-        let mut delivered = 0;
-        for row in rows {
-            let outcome = match self.inner.store.job(&row.job_id).await? {
-                Some(model) => clients.index_jobs(vec![index_document(&model)]).await,
-                None => Ok(()),
-            };
-            match outcome {
-                Ok(()) => {
-                    self.inner.store.outbox_done(row.id).await?;
-                    delivered += 1;
-                }
-                Err(error) => {
-                    let backoff = looma_core::retry::backoff(row.attempts);
-                    let next = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
-                    self.inner
-                        .store
-                        .outbox_retry(&row, next, &error.to_string())
-                        .await?;
-                    break;
-                }
-            }
+    fn wake_outbox(&self) {
+        if let Some(outbox) = &self.inner.outbox {
+            outbox.wake();
         }
-        Ok(delivered)
+    }
+
+    /// One outbox pass: delivers due job index updates to search (see `looma_outbox` for the
+    /// retry and failure policy); returns how many were delivered.
+    pub async fn dispatch_outbox(&self) -> Result<usize, MatchingError> {
+        match &self.inner.outbox {
+            Some(outbox) => Ok(outbox.dispatch_due().await?),
+            None => Ok(0),
+        }
+    }
+
+    /// The outbox's counters (delivered, failed, pending, lag) for `/metrics`.
+    pub async fn outbox_metrics(&self) -> Result<OutboxMetrics, MatchingError> {
+        match &self.inner.outbox {
+            Some(outbox) => Ok(outbox.metrics().await?),
+            None => Ok(OutboxMetrics {
+                pending: self.inner.store.outbox_len().await?,
+                ..OutboxMetrics::default()
+            }),
+        }
     }
 
     /// Runs the outbox dispatcher until `stop` turns true.
-    pub fn spawn_background(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let service = self.clone();
-        tokio::spawn(async move {
-            let interval = Duration::from_millis(service.inner.config.poll_interval_ms);
-            loop {
-                if let Err(error) = service.dispatch_outbox().await {
-                    tracing::warn!(%error, "job index delivery failed; retrying");
-                }
-                tokio::select! {
-                    _ = service.inner.outbox.notified() => {}
-                    _ = tokio::time::sleep(interval) => {}
-                    _ = stop.wait_for(|s| *s) => break,
-                }
-            }
-        });
+    pub fn spawn_background(&self, stop: tokio::sync::watch::Receiver<bool>) {
+        if let Some(outbox) = &self.inner.outbox {
+            let poll = Duration::from_millis(self.inner.config.poll_interval_ms);
+            outbox.spawn(poll, stop);
+        }
     }
 }
 

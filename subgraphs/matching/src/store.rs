@@ -3,10 +3,10 @@
 
 use crate::MatchingError;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use looma_outbox::{Action, OutboxTable};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 
 pub mod job {
@@ -65,29 +65,6 @@ pub mod job {
     }
 }
 
-pub mod outbox {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "matching_outbox")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub job_id: String,
-        /// `upsert` or `delete`.
-        pub action: String,
-        pub attempts: i32,
-        pub next_attempt_at: DateTimeUtc,
-        pub last_error: Option<String>,
-        pub created_at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 pub mod run {
     use sea_orm::entity::prelude::*;
 
@@ -123,7 +100,11 @@ pub mod status {
     pub const CLOSED: &str = "CLOSED";
 }
 
-pub const OUTBOX_UPSERT: &str = "upsert";
+/// Matching's outbox of job index updates (`looma_outbox` dispatches it).
+pub const OUTBOX: OutboxTable = OutboxTable {
+    table: "matching_outbox",
+    subject_column: "job_id",
+};
 
 #[derive(Clone)]
 pub struct MatchingStore {
@@ -175,17 +156,7 @@ impl MatchingStore {
                     })?
             }
         };
-        outbox::ActiveModel {
-            job_id: Set(id),
-            action: Set(OUTBOX_UPSERT.to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            last_error: Set(None),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&tx)
-        .await?;
+        OUTBOX.enqueue(&tx, &id, Action::Upsert, now).await?;
         tx.commit().await?;
         Ok(saved)
     }
@@ -235,42 +206,9 @@ impl MatchingStore {
             .await?)
     }
 
-    pub async fn due_outbox(
-        &self,
-        now: DateTime<Utc>,
-        limit: u64,
-    ) -> Result<Vec<outbox::Model>, MatchingError> {
-        Ok(outbox::Entity::find()
-            .filter(outbox::Column::NextAttemptAt.lte(now))
-            .order_by_asc(outbox::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?)
-    }
-
-    pub async fn outbox_done(&self, id: i64) -> Result<(), MatchingError> {
-        outbox::Entity::delete_by_id(id).exec(&self.db).await?;
-        Ok(())
-    }
-
-    pub async fn outbox_retry(
-        &self,
-        row: &outbox::Model,
-        next_attempt_at: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), MatchingError> {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(next_attempt_at))
-            .col_expr(outbox::Column::LastError, Expr::value(error))
-            .filter(outbox::Column::Id.eq(row.id))
-            .exec(&self.db)
-            .await?;
-        Ok(())
-    }
-
+    /// Job index updates waiting in the outbox.
     pub async fn outbox_len(&self) -> Result<u64, MatchingError> {
-        Ok(outbox::Entity::find().count(&self.db).await?)
+        Ok(OUTBOX.pending(&self.db).await?)
     }
 
     pub async fn record_run(&self, model: run::Model) -> Result<(), MatchingError> {

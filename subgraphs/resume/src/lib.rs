@@ -4,13 +4,13 @@
 //!
 //! Rooms: `schema.rs` (GraphQL, thin), `service.rs` (use cases, worker, outbox dispatcher),
 //! `domain/` (pure: format detection, text extraction, parsing, PII), `store.rs` (the only
-//! database access), `indexer.rs` (the search client), `eval.rs` (`looma eval resumes`).
+//! database access), `eval.rs` (`looma eval resumes`). Search is called through
+//! `looma_search_client`, the outbox dispatched by `looma_outbox`.
 
 pub mod config;
 pub mod domain;
 mod error;
 pub mod eval;
-pub mod indexer;
 pub mod schema;
 pub mod service;
 pub mod store;
@@ -19,16 +19,14 @@ pub use config::ResumeConfig;
 pub use error::ResumeError;
 pub use service::ResumeService;
 
-use async_graphql::SDLExportOptions;
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
 use looma_auth::{Authenticator, CredentialVerifier, ForwardedPrincipalCodec};
 use looma_db::DatabaseConnection;
 use looma_embed::EmbeddingService;
-use looma_server::{ReadinessCheck, UploadLimits};
-use schema::ResumeSchema;
+use looma_server::{ReadinessCheck, SubgraphShell, UploadLimits};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -45,7 +43,11 @@ pub fn start(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> ResumeService {
     let indexer = match (&config.search_url, forwarded) {
-        (Some(url), Some(codec)) => Some(indexer::SearchIndexer::new(url.clone(), codec)),
+        (Some(url), Some(codec)) => Some(looma_search_client::SearchClient::signed(
+            url.clone(),
+            codec,
+            "resume-indexer",
+        )),
         (Some(_), None) => {
             tracing::warn!(
                 "resume.search_url is set but server.router_secret is not: index updates wait in the outbox"
@@ -63,14 +65,6 @@ pub fn start(
     service
 }
 
-#[derive(Clone)]
-struct AppState {
-    schema: ResumeSchema,
-    service: ResumeService,
-    authenticator: Authenticator,
-    limits: UploadLimits,
-}
-
 /// The HTTP routes: `/graphql`, `/metrics`, `/health`, `/ready`.
 pub fn router(
     service: ResumeService,
@@ -80,55 +74,47 @@ pub fn router(
     let max_file = service.config().max_upload_bytes as usize;
     // Base64 inflates by 4/3; leave room for the rest of the request.
     let max_body = max_file / 3 * 4 + 2 * 1024 * 1024;
-    let state = AppState {
-        schema: schema::build_schema(service.clone()),
-        service: service.clone(),
-        authenticator: Authenticator::new(verifier, forwarded),
-        limits: UploadLimits {
-            max_body_bytes: max_body,
-            max_file_bytes: max_file,
-            max_files: 1,
-        },
+    let limits = UploadLimits {
+        max_body_bytes: max_body,
+        max_file_bytes: max_file,
+        max_files: 1,
     };
     let db = service.store().connection().clone();
     let checks = vec![ReadinessCheck::new("database", move || {
         let db = db.clone();
         Box::pin(async move { looma_db::ping(&db).await.map_err(|e| e.to_string()) })
     })];
-    let routes = Router::new()
-        .route("/graphql", post(graphql))
+    let own_routes = Router::new()
         .route("/metrics", get(metrics))
-        .with_state(state)
-        .merge(looma_server::health_routes(COMPONENT, checks));
-    looma_server::with_edge_layers(routes, max_body)
-}
-
-async fn graphql(State(state): State<AppState>, request: Request) -> Response {
-    looma_server::execute_graphql_with_uploads(
-        &state.schema,
-        &state.authenticator,
-        request,
-        state.limits,
-        |req| schema::attach_loaders(req, &state.service),
+        .with_state(service.clone());
+    let loaders = service.clone();
+    SubgraphShell::new(
+        COMPONENT,
+        schema::build_schema(service),
+        Authenticator::new(verifier, forwarded),
     )
-    .await
+    .per_request(move |request| schema::attach_loaders(request, &loaders))
+    .uploads(limits)
+    .body_limit(max_body)
+    .readiness(checks)
+    .routes(own_routes)
+    .into_router()
 }
 
-/// Prometheus text exposition of the resume store's statement counters and outbox depth.
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let counters = state.service.store().counters();
-    let outbox = state.service.store().outbox_len().await.unwrap_or(0);
-    let body = format!(
+/// Prometheus text exposition of the resume store's statement counters and the outbox's
+/// counters (`looma_outbox::OutboxMetrics`: pending, lag, delivered, failed).
+async fn metrics(State(service): State<ResumeService>) -> impl IntoResponse {
+    let counters = service.store().counters();
+    let outbox = service.outbox_metrics().await.unwrap_or_default();
+    let mut body = format!(
         "# TYPE looma_resume_sql_statements_total counter\n\
          looma_resume_sql_statements_total {}\n\
          # TYPE looma_resume_sql_lookups_by_id_total counter\n\
-         looma_resume_sql_lookups_by_id_total {}\n\
-         # TYPE looma_resume_outbox_pending gauge\n\
-         looma_resume_outbox_pending {}\n",
+         looma_resume_sql_lookups_by_id_total {}\n",
         counters.total.load(Ordering::Relaxed),
         counters.resume_lookups_by_id.load(Ordering::Relaxed),
-        outbox,
     );
+    body.push_str(&outbox.prometheus(COMPONENT));
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -140,12 +126,5 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// The subgraph's federation SDL, as `_service { sdl }` returns it.
 pub fn sdl() -> String {
-    async_graphql::Schema::build(
-        schema::Query,
-        schema::Mutation,
-        async_graphql::EmptySubscription,
-    )
-    .enable_federation()
-    .finish()
-    .sdl_with_options(SDLExportOptions::new().federation())
+    looma_server::federation_sdl(schema::Query, schema::Mutation)
 }

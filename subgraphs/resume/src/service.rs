@@ -1,6 +1,6 @@
 //! Resume use cases: accept an upload (validated, de-duplicated, committed before it is
-//! acknowledged), the background worker that parses and embeds, and the outbox dispatcher
-//! that delivers index updates to search until they succeed.
+//! acknowledged), the background worker that parses and embeds, and the delivery of outbox
+//! rows to search (the dispatcher and its retry policy are `looma_outbox`'s).
 
 use crate::ResumeError;
 use crate::config::ResumeConfig;
@@ -9,10 +9,12 @@ use crate::domain::format::{DocumentFormat, FormatError, detect_format};
 use crate::domain::parse::{parse_profile, prepare_text};
 use crate::domain::pii;
 use crate::domain::profile::{Profile, YearMonth};
-use crate::indexer::SearchIndexer;
 use crate::store::{self, NewResume, ParsedResume, ResumeFilter, ResumeStore, resume, status};
-use chrono::{Datelike, Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Datelike, Duration as ChronoDuration, Utc};
 use looma_embed::{EmbedError, EmbeddingService};
+use looma_outbox::{Action, Deliver, DeliveryError, Outbox, OutboxMetrics, OutboxRow};
+use looma_search_client::{Collection, SearchClient, SearchClientError, SearchDocument};
+use sea_orm::{DatabaseTransaction, DbErr};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::io::Cursor;
@@ -29,9 +31,8 @@ struct Inner {
     store: ResumeStore,
     config: ResumeConfig,
     embedder: EmbeddingService,
-    indexer: Option<SearchIndexer>,
     work: Notify,
-    outbox: Notify,
+    outbox: Outbox<ResumeDelivery>,
     flags: looma_server::FeatureFlags,
 }
 
@@ -46,16 +47,23 @@ impl ResumeService {
         store: ResumeStore,
         config: ResumeConfig,
         embedder: EmbeddingService,
-        indexer: Option<SearchIndexer>,
+        indexer: Option<SearchClient>,
     ) -> Self {
+        let outbox = Outbox::new(
+            store.connection().clone(),
+            store::OUTBOX,
+            ResumeDelivery {
+                store: store.clone(),
+                search: indexer,
+            },
+        );
         ResumeService {
             inner: Arc::new(Inner {
                 store,
                 config,
                 embedder,
-                indexer,
                 work: Notify::new(),
-                outbox: Notify::new(),
+                outbox,
                 flags: looma_server::FeatureFlags::always_on(),
             }),
         }
@@ -165,7 +173,7 @@ impl ResumeService {
         if !self.inner.store.delete(id, Utc::now()).await? {
             return Err(ResumeError::NotFound(id.to_owned()));
         }
-        self.inner.outbox.notify_one();
+        self.inner.outbox.wake();
         Ok(())
     }
 
@@ -180,14 +188,8 @@ impl ResumeService {
                 _ = worker_stop.wait_for(|s| *s) => {}
             }
         });
-        let dispatcher = self.clone();
-        let mut dispatcher_stop = stop;
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = dispatcher.run_outbox() => {}
-                _ = dispatcher_stop.wait_for(|s| *s) => {}
-            }
-        });
+        let poll = Duration::from_millis(self.inner.config.poll_interval_ms);
+        self.inner.outbox.spawn(poll, stop);
     }
 
     async fn run_worker(self) {
@@ -312,68 +314,19 @@ impl ResumeService {
             .save_parsed(&id, parsed, Utc::now())
             .await?;
         tracing::info!(resume = %id, "resume parsed");
-        self.inner.outbox.notify_one();
+        self.inner.outbox.wake();
         Ok(true)
     }
 
-    async fn run_outbox(self) {
-        let poll = Duration::from_millis(self.inner.config.poll_interval_ms);
-        loop {
-            if let Err(error) = self.dispatch_outbox().await {
-                tracing::warn!(%error, "resume outbox: dispatch failed");
-            }
-            let _ = tokio::time::timeout(poll, self.inner.outbox.notified()).await;
-        }
-    }
-
-    /// Sends due outbox rows to search. Failures are retried with exponential backoff; rows
-    /// are only removed once search has accepted them.
+    /// One outbox pass: sends due index updates to search (see `looma_outbox` for the
+    /// retry and failure policy). Returns how many search accepted.
     pub async fn dispatch_outbox(&self) -> Result<usize, ResumeError> {
-        let rows = self.inner.store.due_outbox(Utc::now(), 50).await?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let mut delivered = 0;
-        for row in rows {
-            let result = match &self.inner.indexer {
-                None => Err("no search URL configured (`resume.search_url`)".to_owned()),
-                Some(indexer) => self.deliver(indexer, &row).await,
-            };
-            match result {
-                Ok(()) => {
-                    self.inner.store.outbox_done(&row, Utc::now()).await?;
-                    delivered += 1;
-                }
-                Err(error) => {
-                    let backoff = looma_core::retry::backoff(row.attempts);
-                    tracing::debug!(resume = %row.resume_id, %error, ?backoff, "index update deferred");
-                    let next = Utc::now() + ChronoDuration::from_std(backoff).unwrap_or_default();
-                    self.inner.store.outbox_retry(&row, next, &error).await?;
-                }
-            }
-        }
-        Ok(delivered)
+        Ok(self.inner.outbox.dispatch_due().await?)
     }
 
-    async fn deliver(
-        &self,
-        indexer: &SearchIndexer,
-        row: &store::outbox::Model,
-    ) -> Result<(), String> {
-        if row.action == store::OUTBOX_DELETE {
-            return indexer.remove(vec![row.resume_id.clone()]).await;
-        }
-        let Some(model) = self
-            .inner
-            .store
-            .get(&row.resume_id)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            // Deleted since: the delete row that follows removes it from the index.
-            return Ok(());
-        };
-        indexer.index(vec![index_document(&model)]).await
+    /// The outbox's counters (delivered, failed, pending, lag) for `/metrics`.
+    pub async fn outbox_metrics(&self) -> Result<OutboxMetrics, ResumeError> {
+        Ok(self.inner.outbox.metrics().await?)
     }
 
     /// Rebuilds the search collection from this subgraph's tables (`looma search reindex
@@ -382,20 +335,24 @@ impl ResumeService {
     /// outbox as usual.
     pub async fn reindex(
         &self,
-        indexer: &SearchIndexer,
+        indexer: &SearchClient,
         batch: usize,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<u64, ResumeError> {
         let ids = self.inner.store.parsed_ids().await?;
         let total = ids.len() as u64;
-        let unreachable = |e: String| ResumeError::Internal(format!("reindex stopped: {e}"));
-        indexer.clear().await.map_err(unreachable)?;
+        let unreachable =
+            |e: SearchClientError| ResumeError::Internal(format!("reindex stopped: {e}"));
+        indexer
+            .clear(Collection::Resumes)
+            .await
+            .map_err(unreachable)?;
         progress(0, total);
         let mut sent = 0u64;
         for chunk in ids.chunks(batch.max(1)) {
             let models = self.inner.store.get_many(chunk).await?;
             let documents: Vec<_> = models.iter().map(index_document).collect();
-            indexer.index(documents).await.map_err(unreachable)?;
+            indexer.index(&documents).await.map_err(unreachable)?;
             sent += chunk.len() as u64;
             progress(sent, total);
         }
@@ -408,7 +365,7 @@ impl ResumeService {
         for id in &ids {
             self.inner.store.enqueue_upsert(id, Utc::now()).await?;
         }
-        self.inner.outbox.notify_one();
+        self.inner.outbox.wake();
         Ok(ids.len())
     }
 }
@@ -442,7 +399,7 @@ pub fn embedding_text(profile: &Profile) -> String {
 /// unmasked: the content and headline are masked (`domain::pii`), the title is never the
 /// file name, and the name travels only in its own field, which search shows to `resume:pii`
 /// alone.
-pub fn index_document(model: &resume::Model) -> serde_json::Value {
+pub fn index_document(model: &resume::Model) -> SearchDocument {
     let profile: Profile = model
         .profile
         .as_deref()
@@ -463,27 +420,87 @@ pub fn index_document(model: &resume::Model) -> serde_json::Value {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect::<Vec<f32>>()
     });
-    json!({
-        "id": model.id,
-        "collection": "RESUMES",
-        "title": title,
-        "content": content,
-        "skills": profile.skills,
+    let metadata = json!({
+        "language": profile.language,
+        "headline": headline,
+        "totalYears": profile.total_years,
+        "highestDegree": profile.highest_degree,
         "city": profile.city,
-        "degree": profile.highest_degree,
-        "years": profile.total_years,
-        "status": model.status,
-        "name": profile.name,
-        "metadata": {
-            "language": profile.language,
-            "headline": headline,
-            "totalYears": profile.total_years,
-            "highestDegree": profile.highest_degree,
-            "city": profile.city,
-            "skills": profile.skills,
-        },
-        "vector": vector,
-    })
+        "skills": profile.skills,
+    });
+    SearchDocument {
+        skills: profile.skills,
+        city: profile.city,
+        degree: profile.highest_degree,
+        years: profile.total_years,
+        status: Some(model.status.clone()),
+        name: profile.name,
+        metadata,
+        vector,
+        ..SearchDocument::new(model.id.clone(), Collection::Resumes, title, content)
+    }
+}
+
+/// Delivers resume's outbox rows to search: an upsert sends the resume's current document
+/// (nothing when it was deleted since: the delete row that follows removes it), a delete
+/// removes it from the collection.
+struct ResumeDelivery {
+    store: ResumeStore,
+    /// `None` while `resume.search_url` or the router secret is missing: rows wait.
+    search: Option<SearchClient>,
+}
+
+fn delivery_error(error: SearchClientError) -> DeliveryError {
+    if error.is_unavailable() {
+        DeliveryError::Unavailable(error.to_string())
+    } else {
+        DeliveryError::Rejected(error.to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl Deliver for ResumeDelivery {
+    async fn deliver(&self, row: &OutboxRow) -> Result<(), DeliveryError> {
+        let Some(search) = &self.search else {
+            return Err(DeliveryError::Unavailable(
+                "no search URL configured (`resume.search_url`)".to_owned(),
+            ));
+        };
+        match row.action {
+            Action::Delete => search
+                .remove(Collection::Resumes, std::slice::from_ref(&row.subject_id))
+                .await
+                .map(drop)
+                .map_err(delivery_error),
+            Action::Upsert => {
+                let model = self
+                    .store
+                    .get(&row.subject_id)
+                    .await
+                    .map_err(|e| DeliveryError::Rejected(e.to_string()))?;
+                let Some(model) = model else {
+                    return Ok(());
+                };
+                search
+                    .index(&[index_document(&model)])
+                    .await
+                    .map(drop)
+                    .map_err(delivery_error)
+            }
+        }
+    }
+
+    async fn delivered(
+        &self,
+        tx: &DatabaseTransaction,
+        row: &OutboxRow,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        if row.action == Action::Upsert {
+            ResumeStore::mark_indexed(tx, &row.subject_id, now).await?;
+        }
+        Ok(())
+    }
 }
 
 fn sanitize_filename(name: &str) -> Result<String, ResumeError> {

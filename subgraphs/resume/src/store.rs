@@ -5,6 +5,7 @@
 use crate::ResumeError;
 use chrono::{DateTime, Utc};
 use looma_db::is_unique_violation;
+use looma_outbox::{Action, OutboxTable};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
@@ -70,29 +71,6 @@ pub mod file {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub mod outbox {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "resume_outbox")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub resume_id: String,
-        /// `upsert` or `delete`.
-        pub action: String,
-        pub attempts: i32,
-        pub next_attempt_at: DateTimeUtc,
-        pub last_error: Option<String>,
-        pub created_at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 /// Processing status values stored in `resume_resumes.status`.
 pub mod status {
     pub const RECEIVED: &str = "RECEIVED";
@@ -102,8 +80,11 @@ pub mod status {
     pub const NEEDS_OCR: &str = "NEEDS_OCR";
 }
 
-pub const OUTBOX_UPSERT: &str = "upsert";
-pub const OUTBOX_DELETE: &str = "delete";
+/// Resume's outbox of index updates (`looma_outbox` dispatches it).
+pub const OUTBOX: OutboxTable = OutboxTable {
+    table: "resume_outbox",
+    subject_column: "resume_id",
+};
 
 /// A new upload's metadata.
 pub struct NewResume {
@@ -391,7 +372,7 @@ impl ResumeStore {
             .filter(resume::Column::Id.eq(id))
             .exec(&tx)
             .await?;
-        enqueue(&tx, id, OUTBOX_UPSERT, now).await?;
+        OUTBOX.enqueue(&tx, id, Action::Upsert, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -450,71 +431,37 @@ impl ResumeStore {
             .exec(&tx)
             .await?;
         if deleted.rows_affected == 1 {
-            enqueue(&tx, id, OUTBOX_DELETE, now).await?;
+            OUTBOX.enqueue(&tx, id, Action::Delete, now).await?;
         }
         tx.commit().await?;
         Ok(deleted.rows_affected == 1)
     }
 
-    /// Outbox rows due now, oldest first.
-    pub async fn due_outbox(
-        &self,
+    /// Marks a resume indexed once search accepted its upsert; runs in the transaction that
+    /// removes the outbox row (`looma_outbox::Deliver::delivered`).
+    pub async fn mark_indexed<C: sea_orm::ConnectionTrait>(
+        db: &C,
+        id: &str,
         now: DateTime<Utc>,
-        limit: u64,
-    ) -> Result<Vec<outbox::Model>, ResumeError> {
-        Ok(outbox::Entity::find()
-            .filter(outbox::Column::NextAttemptAt.lte(now))
-            .order_by_asc(outbox::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?)
-    }
-
-    /// The index accepted the row: drop it and mark the resume indexed (an upsert).
-    pub async fn outbox_done(
-        &self,
-        row: &outbox::Model,
-        now: DateTime<Utc>,
-    ) -> Result<(), ResumeError> {
-        let tx = self.db.begin().await?;
-        outbox::Entity::delete_by_id(row.id).exec(&tx).await?;
-        if row.action == OUTBOX_UPSERT {
-            resume::Entity::update_many()
-                .col_expr(resume::Column::Status, Expr::value(status::INDEXED))
-                .col_expr(resume::Column::IndexedAt, Expr::value(now))
-                .col_expr(resume::Column::UpdatedAt, Expr::value(now))
-                .filter(resume::Column::Id.eq(row.resume_id.clone()))
-                .filter(resume::Column::Status.eq(status::PARSED))
-                .exec(&tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn outbox_retry(
-        &self,
-        row: &outbox::Model,
-        next_attempt_at: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), ResumeError> {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(next_attempt_at))
-            .col_expr(outbox::Column::LastError, Expr::value(error))
-            .filter(outbox::Column::Id.eq(row.id))
-            .exec(&self.db)
+    ) -> Result<(), sea_orm::DbErr> {
+        resume::Entity::update_many()
+            .col_expr(resume::Column::Status, Expr::value(status::INDEXED))
+            .col_expr(resume::Column::IndexedAt, Expr::value(now))
+            .col_expr(resume::Column::UpdatedAt, Expr::value(now))
+            .filter(resume::Column::Id.eq(id))
+            .filter(resume::Column::Status.eq(status::PARSED))
+            .exec(db)
             .await?;
         Ok(())
     }
 
+    /// Index updates waiting in the outbox.
     pub async fn outbox_len(&self) -> Result<u64, ResumeError> {
-        use sea_orm::PaginatorTrait;
-        Ok(outbox::Entity::find().count(&self.db).await?)
+        Ok(OUTBOX.pending(&self.db).await?)
     }
 
     pub async fn enqueue_upsert(&self, id: &str, now: DateTime<Utc>) -> Result<(), ResumeError> {
-        enqueue(&self.db, id, OUTBOX_UPSERT, now).await
+        Ok(OUTBOX.enqueue(&self.db, id, Action::Upsert, now).await?)
     }
 
     /// Every resume id with a profile, for a full reindex.
@@ -527,24 +474,4 @@ impl ResumeStore {
             .all(&self.db)
             .await?)
     }
-}
-
-async fn enqueue<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    resume_id: &str,
-    action: &str,
-    now: DateTime<Utc>,
-) -> Result<(), ResumeError> {
-    outbox::ActiveModel {
-        resume_id: Set(resume_id.to_owned()),
-        action: Set(action.to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        last_error: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
 }

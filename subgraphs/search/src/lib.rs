@@ -21,17 +21,10 @@ pub use engines::Engines;
 pub use error::SearchError;
 pub use service::SearchService;
 
-use async_graphql::SDLExportOptions;
-use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
 use axum::Router;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
-use axum::routing::post;
 use looma_auth::{Authenticator, CredentialVerifier, ForwardedPrincipalCodec};
 use looma_embed::EmbeddingService;
-use looma_server::ReadinessCheck;
-use schema::SearchSchema;
+use looma_server::{ReadinessCheck, SubgraphShell};
 use std::sync::Arc;
 
 pub const COMPONENT: &str = "search";
@@ -54,56 +47,24 @@ pub fn start(
     Ok(SearchService::with_flags(engines, embedder, config, flags))
 }
 
-#[derive(Clone)]
-struct AppState {
-    schema: SearchSchema,
-    authenticator: Authenticator,
-}
-
 /// The HTTP routes: `/graphql`, `/health`, `/ready`.
 pub fn router(
     service: SearchService,
     verifier: Arc<dyn CredentialVerifier>,
     forwarded: Option<ForwardedPrincipalCodec>,
 ) -> Router {
-    let state = AppState {
-        schema: schema::build_schema(service.clone()),
-        authenticator: Authenticator::new(verifier, forwarded),
-    };
+    let schema = schema::build_schema(service.clone());
     let checks = vec![ReadinessCheck::new("indexes", move || {
         let service = service.clone();
         Box::pin(async move { service.stats().await.map(|_| ()).map_err(|e| e.to_string()) })
     })];
-    let routes = Router::new()
-        .route("/graphql", post(graphql))
-        .with_state(state)
-        .merge(looma_server::health_routes(COMPONENT, checks));
-    looma_server::with_edge_layers(routes, MAX_BODY_BYTES)
-}
-
-async fn graphql(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: Result<GraphQLRequest, GraphQLRejection>,
-) -> Response {
-    looma_server::execute_graphql(
-        &state.schema,
-        &state.authenticator,
-        &headers,
-        request,
-        |req| req,
-    )
-    .await
+    SubgraphShell::new(COMPONENT, schema, Authenticator::new(verifier, forwarded))
+        .body_limit(MAX_BODY_BYTES)
+        .readiness(checks)
+        .into_router()
 }
 
 /// The subgraph's federation SDL, as `_service { sdl }` returns it.
 pub fn sdl() -> String {
-    async_graphql::Schema::build(
-        schema::Query,
-        schema::Mutation,
-        async_graphql::EmptySubscription,
-    )
-    .enable_federation()
-    .finish()
-    .sdl_with_options(SDLExportOptions::new().federation())
+    looma_server::federation_sdl(schema::Query, schema::Mutation)
 }

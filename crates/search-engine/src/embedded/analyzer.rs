@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use looma_taxonomy::is_cjk;
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, Token, TokenStream, Tokenizer,
 };
@@ -127,8 +128,9 @@ fn main_word_flags(tokens: &[JiebaToken<'_>]) -> Vec<bool> {
 }
 
 /// Byte spans `(start, end, is_main_word)` of the jieba tokens, with adjacent main words made
-/// only of non-CJK letters and digits joined again: jieba splits Latin words at letters outside
-/// ASCII (`Café` → `Caf`, `é`) and full-width letters (`Ｊａｖａ`) into single characters.
+/// only of non-CJK letters and digits (`looma_taxonomy::is_cjk`: Han, kana, hangul) joined again:
+/// jieba splits Latin words at letters outside ASCII (`Café` → `Caf`, `é`) and full-width
+/// letters (`Ｊａｖａ`) into single characters.
 fn merge_split_latin_words(
     text: &str,
     tokens: &[JiebaToken<'_>],
@@ -151,17 +153,6 @@ fn merge_split_latin_words(
         spans.push((token.byte_start, token.byte_end, is_main));
     }
     spans
-}
-
-/// Han, kana and hangul: scripts jieba segments by dictionary rather than by spaces.
-fn is_cjk(c: char) -> bool {
-    matches!(c,
-        '\u{3040}'..='\u{30FF}'
-        | '\u{3400}'..='\u{4DBF}'
-        | '\u{4E00}'..='\u{9FFF}'
-        | '\u{AC00}'..='\u{D7AF}'
-        | '\u{F900}'..='\u{FAFF}'
-        | '\u{20000}'..='\u{2FA1F}')
 }
 
 /// The byte range of `word` without leading/trailing punctuation, or `None` when nothing

@@ -139,4 +139,36 @@ mod tests {
         assert!(f.admits(&side(None, false, None), Some(6.0), Some(5.0)));
         assert!(f.admits(&side(None, false, None), Some(1.0), None));
     }
+
+    /// Issue 12: a resume in "Zhengzhou" never matched a job filter "郑州" (the city table
+    /// knew 21 cities and passed the others through unchanged).
+    #[test]
+    fn cities_match_in_either_language() {
+        let f = HardFilters {
+            cities: vec!["郑州".into()],
+            ..Default::default()
+        }
+        .canonical();
+        for city in ["Zhengzhou", "ZHENGZHOU", "郑州市", "鄭州"] {
+            assert!(
+                f.admits(&side(Some(city), false, None), None, None),
+                "{city}"
+            );
+        }
+        assert!(!f.admits(&side(Some("Zhuhai"), false, None), None, None));
+        let f = HardFilters {
+            cities: vec!["Zhengzhou".into(), "Peking".into()],
+            ..Default::default()
+        }
+        .canonical();
+        assert!(f.admits(&side(Some("郑州"), false, None), None, None));
+        assert!(f.admits(&side(Some("北京市"), false, None), None, None));
+        // A city the table does not know still matches its own spelling.
+        let f = HardFilters {
+            cities: vec!["Springfield".into()],
+            ..Default::default()
+        }
+        .canonical();
+        assert!(f.admits(&side(Some("Springfield"), false, None), None, None));
+    }
 }

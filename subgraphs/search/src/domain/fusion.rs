@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use looma_taxonomy::cjk_ideograph_share;
+
 /// One input list's entry: a document id and the score that list gave it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ranked {
@@ -90,29 +92,11 @@ pub fn reciprocal_rank_fusion(
     fused
 }
 
-/// The share of a text's letters that are CJK ideographs (0.0 for none, 1.0 for all).
-pub fn cjk_share(text: &str) -> f64 {
-    let mut letters = 0usize;
-    let mut cjk = 0usize;
-    for c in text.chars().filter(|c| c.is_alphanumeric()) {
-        letters += 1;
-        if matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
-        {
-            cjk += 1;
-        }
-    }
-    if letters == 0 {
-        0.0
-    } else {
-        cjk as f64 / letters as f64
-    }
-}
-
 /// The vector list's weight for a query: `english` for Latin-script queries, sliding to
-/// `chinese` as the share of CJK characters grows (the embedding model reads English far
-/// better than Chinese).
+/// `chinese` as the share of Chinese characters grows (the embedding model reads English far
+/// better than Chinese). Kana and hangul count as non-Chinese letters.
 pub fn vector_weight_for(query: &str, english: f64, chinese: f64) -> f64 {
-    let share = cjk_share(query);
+    let share = cjk_ideograph_share(query);
     english + (chinese - english) * share
 }
 
@@ -163,10 +147,6 @@ mod tests {
 
     #[test]
     fn weights_follow_the_query_script() {
-        assert_eq!(cjk_share("java backend"), 0.0);
-        assert_eq!(cjk_share("后端开发"), 1.0);
-        assert_eq!(cjk_share("Go 后端"), 0.5);
-        assert_eq!(cjk_share("  ,, "), 0.0);
         assert_eq!(vector_weight_for("kubernetes", 1.0, 0.2), 1.0);
         assert!((vector_weight_for("运维", 1.0, 0.2) - 0.2).abs() < 1e-12);
         assert!((vector_weight_for("Go 后端", 1.0, 0.2) - 0.6).abs() < 1e-12);

@@ -1,6 +1,6 @@
 //! Contact details: name, email, phone (normalised to E.164), city.
 
-use super::lexicon::{CITIES, city_in};
+use super::lexicon::city_in;
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -85,9 +85,8 @@ fn is_han_name(s: &str) -> bool {
         && !super::lexicon::looks_like_heading_word(s)
 }
 
-pub fn is_han(c: char) -> bool {
-    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
-}
+/// A Han character (the workspace's one definition).
+pub use looma_taxonomy::is_cjk_ideograph as is_han;
 
 fn is_latin_name(s: &str) -> bool {
     let words: Vec<&str> = s.split_whitespace().collect();
@@ -120,7 +119,7 @@ fn is_latin_name(s: &str) -> bool {
                     | "road"
             )
         })
-        && CITIES.iter().all(|(_, en)| !s.contains(en))
+        && looma_taxonomy::find_city_in(s).is_none()
 }
 
 /// Title-cases an all-caps Latin name (`JANE DOE` → `Jane Doe`).

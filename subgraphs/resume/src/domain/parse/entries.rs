@@ -5,9 +5,9 @@
 //! description bullets. Everything until the next anchor is the entry's description.
 
 use super::dates::{DateRange, date_ranges};
-use super::lexicon::{city_in, is_company, is_title, school_in};
+use super::lexicon::{is_city, is_company, is_title, school_in};
 use crate::domain::profile::{Education, Experience};
-use looma_taxonomy::EducationLevel;
+use looma_taxonomy::{EducationLevel, find_city_in};
 
 /// Bullets, long sentences and lines ending like prose are descriptions, not headers.
 fn is_description(line: &str) -> bool {
@@ -262,7 +262,7 @@ fn major(header: &[String], school: &str) -> Option<String> {
         {
             continue;
         }
-        if city_in(field).is_some_and(|c| c == field) {
+        if is_city(field) {
             continue;
         }
         if date_ranges(field).is_empty() && !field.chars().all(|c| c.is_ascii_digit() || c == '.') {
@@ -319,9 +319,10 @@ fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
             if field.chars().count() > 50 || !date_ranges(&field).is_empty() {
                 continue;
             }
-            if city_in(&field).is_some_and(|c| {
-                field.starts_with(&c) && field.chars().count() <= c.chars().count() + 4
-            }) {
+            // A city, perhaps with a district: "上海 浦东", "Berlin, DE".
+            if find_city_in(&field)
+                .is_some_and(|c| c.start == 0 && field[c.end..].chars().count() <= 4)
+            {
                 continue;
             }
             let lower = field.to_lowercase();

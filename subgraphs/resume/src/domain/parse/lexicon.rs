@@ -1,96 +1,19 @@
-//! Word lists the parser leans on: cities, company and job-title markers, schools.
+//! Word lists the parser leans on: company and job-title markers, schools; cities come from
+//! the shared table in `looma_taxonomy`.
 
 use super::contact::is_han;
-use looma_taxonomy::EducationLevel;
+use looma_taxonomy::{EducationLevel, find_city_in};
 
-/// Cities as (Chinese, English) names.
-pub const CITIES: &[(&str, &str)] = &[
-    ("北京", "Beijing"),
-    ("上海", "Shanghai"),
-    ("深圳", "Shenzhen"),
-    ("广州", "Guangzhou"),
-    ("杭州", "Hangzhou"),
-    ("成都", "Chengdu"),
-    ("南京", "Nanjing"),
-    ("武汉", "Wuhan"),
-    ("西安", "Xi'an"),
-    ("苏州", "Suzhou"),
-    ("天津", "Tianjin"),
-    ("重庆", "Chongqing"),
-    ("长沙", "Changsha"),
-    ("厦门", "Xiamen"),
-    ("青岛", "Qingdao"),
-    ("大连", "Dalian"),
-    ("合肥", "Hefei"),
-    ("郑州", "Zhengzhou"),
-    ("济南", "Jinan"),
-    ("沈阳", "Shenyang"),
-    ("宁波", "Ningbo"),
-    ("无锡", "Wuxi"),
-    ("东莞", "Dongguan"),
-    ("佛山", "Foshan"),
-    ("珠海", "Zhuhai"),
-    ("福州", "Fuzhou"),
-    ("昆明", "Kunming"),
-    ("哈尔滨", "Harbin"),
-    ("长春", "Changchun"),
-    ("石家庄", "Shijiazhuang"),
-    ("南昌", "Nanchang"),
-    ("贵阳", "Guiyang"),
-    ("南宁", "Nanning"),
-    ("太原", "Taiyuan"),
-    ("兰州", "Lanzhou"),
-    ("海口", "Haikou"),
-    ("三亚", "Sanya"),
-    ("香港", "Hong Kong"),
-    ("澳门", "Macau"),
-    ("台北", "Taipei"),
-    ("新加坡", "Singapore"),
-    ("东京", "Tokyo"),
-    ("大阪", "Osaka"),
-    ("首尔", "Seoul"),
-    ("伦敦", "London"),
-    ("巴黎", "Paris"),
-    ("柏林", "Berlin"),
-    ("慕尼黑", "Munich"),
-    ("阿姆斯特丹", "Amsterdam"),
-    ("都柏林", "Dublin"),
-    ("苏黎世", "Zurich"),
-    ("斯德哥尔摩", "Stockholm"),
-    ("马德里", "Madrid"),
-    ("纽约", "New York"),
-    ("旧金山", "San Francisco"),
-    ("西雅图", "Seattle"),
-    ("洛杉矶", "Los Angeles"),
-    ("波士顿", "Boston"),
-    ("芝加哥", "Chicago"),
-    ("奥斯汀", "Austin"),
-    ("圣何塞", "San Jose"),
-    ("山景城", "Mountain View"),
-    ("多伦多", "Toronto"),
-    ("温哥华", "Vancouver"),
-    ("悉尼", "Sydney"),
-    ("墨尔本", "Melbourne"),
-    ("班加罗尔", "Bangalore"),
-    ("迪拜", "Dubai"),
-];
-
-/// The earliest known city mentioned in `text`, named in the text's language.
+/// The earliest known city mentioned in `text`, named in the text's language (`上海` for
+/// 上海市, `Xi'an` for XI'AN). The table and the rules for free text live in
+/// `looma_taxonomy::find_city_in`.
 pub fn city_in(text: &str) -> Option<String> {
-    let mut best: Option<(usize, &str)> = None;
-    for (zh, en) in CITIES {
-        if let Some(at) = text.find(zh)
-            && best.is_none_or(|(pos, _)| at < pos)
-        {
-            best = Some((at, zh));
-        }
-        if let Some(at) = find_word(text, en)
-            && best.is_none_or(|(pos, _)| at < pos)
-        {
-            best = Some((at, en));
-        }
-    }
-    best.map(|(_, name)| name.to_owned())
+    find_city_in(text).map(|mention| mention.name().to_owned())
+}
+
+/// Whether `text` is a city name and nothing else (`上海`, `上海市`, `Xi'an`).
+pub fn is_city(text: &str) -> bool {
+    find_city_in(text).is_some_and(|mention| mention.is_whole(text))
 }
 
 /// Position of `word` in `text` at word boundaries (ASCII).
@@ -593,7 +516,8 @@ pub fn looks_like_heading_word(s: &str) -> bool {
     let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     WORDS.contains(&compact.as_str())
         || super::sections::heading(&compact).is_some()
-        || super::lexicon::CITIES.iter().any(|(zh, _)| *zh == compact)
+        || looma_taxonomy::lookup_city(&compact)
+            .is_some_and(|city| city.is_distinctive() && city.chinese() == compact)
 }
 
 #[cfg(test)]

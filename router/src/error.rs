@@ -1,0 +1,110 @@
+//! Request errors: why the router answers a request without running it (unreadable body,
+//! unknown persisted query, parse/validation failure, a limit, no plan). Each is tagged with
+//! its [`ErrorCode`] where it arises and rendered once, as `{"errors": [...]}` with
+//! `extensions.code`, by [`RequestError::to_json`] / [`RequestError::into_response`].
+//!
+//! Errors found while running a plan (a subgraph down, errors a subgraph returns) are not
+//! request errors: they travel in the response next to partial data.
+
+use apollo_compiler::validation::DiagnosticList;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use looma_core::ErrorCode;
+use serde_json::{Value, json};
+use std::fmt;
+
+#[derive(Clone, Debug)]
+pub struct RequestError {
+    pub code: ErrorCode,
+    /// The first (usually only) message.
+    pub message: String,
+    /// The HTTP status to answer with: 200 for a GraphQL error in a readable request.
+    pub status: StatusCode,
+    /// Parse or validation diagnostics (`message` and `locations` each); when present, one
+    /// error per diagnostic is rendered, all with `code`.
+    diagnostics: Vec<Value>,
+}
+
+impl RequestError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        RequestError {
+            code,
+            message: message.into(),
+            status: StatusCode::OK,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// Answers with `status` instead of 200.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// apollo-compiler's diagnostics, with their source locations.
+    pub fn from_diagnostics(code: ErrorCode, list: &DiagnosticList) -> Self {
+        let diagnostics: Vec<Value> = list
+            .iter()
+            .map(|d| {
+                serde_json::to_value(d.unstable_to_json_compat()).unwrap_or_else(|_| json!({}))
+            })
+            .collect();
+        let message = diagnostics
+            .first()
+            .and_then(|d| d["message"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        RequestError {
+            code,
+            message,
+            status: StatusCode::OK,
+            diagnostics,
+        }
+    }
+
+    /// The GraphQL errors of the response.
+    pub fn errors(&self) -> Vec<Value> {
+        let extensions = json!({"code": self.code.as_str()});
+        if self.diagnostics.is_empty() {
+            return vec![json!({"message": self.message, "extensions": extensions})];
+        }
+        self.diagnostics
+            .iter()
+            .map(|diagnostic| {
+                let mut error = diagnostic.clone();
+                error["extensions"] = extensions.clone();
+                error
+            })
+            .collect()
+    }
+
+    /// The response body: `{"errors": [...]}`, no `data`.
+    pub fn to_json(&self) -> Value {
+        json!({"errors": self.errors()})
+    }
+
+    /// The HTTP response: `status` and the JSON body.
+    pub fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.to_json())).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
+
+impl From<RequestError> for Value {
+    fn from(error: RequestError) -> Value {
+        error.to_json()
+    }
+}
+
+/// Displays as the response body (`{:#}` pretty-prints it), as `looma plan` shows it.
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.to_json(), f)
+    }
+}
+
+impl std::error::Error for RequestError {}

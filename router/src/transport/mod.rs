@@ -1,0 +1,46 @@
+//! How the router reaches subgraphs: the [`SubgraphTransport`] trait the executor sends
+//! every subgraph request through, its HTTP implementation ([`HttpTransport`], pooled,
+//! timeouts per subgraph), and the uploaded files a request may forward (multipart).
+//! Knows nothing of plans; `execute` and `uploads` both build on it.
+
+mod http_transport;
+
+pub use http_transport::HttpTransport;
+
+use crate::supergraph::Subgraph;
+use serde_json::Value;
+
+/// A file a client uploaded, held in memory until the subgraph that takes it is called.
+#[derive(Clone, Debug)]
+pub struct UploadedFile {
+    pub filename: String,
+    pub content_type: Option<String>,
+    pub bytes: bytes::Bytes,
+}
+
+/// Sends one GraphQL request to a subgraph. Implemented over HTTP by [`HttpTransport`]; tests
+/// may count or fail requests.
+#[async_trait::async_trait]
+pub trait SubgraphTransport: Send + Sync {
+    async fn send(
+        &self,
+        subgraph: &Subgraph,
+        body: Value,
+        headers: &http::HeaderMap,
+    ) -> Result<Value, String>;
+
+    /// Sends a request whose variables carry files (GraphQL multipart request spec).
+    async fn send_with_files(
+        &self,
+        subgraph: &Subgraph,
+        body: Value,
+        headers: &http::HeaderMap,
+        files: &[(String, UploadedFile)],
+    ) -> Result<Value, String> {
+        let _ = (body, headers, files);
+        Err(format!(
+            "file uploads to subgraph `{}` are not supported by this transport",
+            subgraph.name
+        ))
+    }
+}
