@@ -523,6 +523,28 @@ fn payload_too_large(limit: usize, what: &str) -> Response {
     )
 }
 
+/// Reads a body of at most `limit` bytes. A longer one is read to its end (and dropped, never
+/// kept) before it is refused: answering while the client is still sending breaks its pipe
+/// and it never sees the 413. The edge layer caps how much is ever read that way.
+async fn read_body_within(body: axum::body::Body, limit: usize) -> Result<Bytes, ()> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ())?;
+        total = total.saturating_add(chunk.len());
+        if total <= limit {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    if total > limit {
+        Err(())
+    } else {
+        Ok(Bytes::from(kept))
+    }
+}
+
 async fn graphql_post(
     State(service): State<Arc<RouterService>>,
     request: axum::extract::Request,
@@ -536,22 +558,15 @@ async fn graphql_post(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/"));
     // Only multipart uploads get the upload limit (enforced by the edge layer); everything
-    // else gets `max_request_bytes`, checked on the declared length first.
+    // else gets `max_request_bytes`.
     let limit = if multipart {
         body_limit(&service.config)
     } else {
         service.config.max_request_bytes
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return payload_too_large(limit, "the request body");
-    }
-    let body = match axum::body::to_bytes(request.into_body(), limit).await {
+    let body = match read_body_within(request.into_body(), limit).await {
         Ok(body) => body,
-        Err(_) => return payload_too_large(limit, "the request body"),
+        Err(()) => return payload_too_large(limit, "the request body"),
     };
     if multipart {
         return graphql_multipart(service, headers, body).await;
