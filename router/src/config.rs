@@ -8,7 +8,9 @@ pub struct RouterConfig {
     pub port: u16,
     /// Supergraph SDL file; watched and reloaded when it changes. `looma dev` composes one.
     pub supergraph_path: Option<PathBuf>,
-    /// How often the supergraph file is checked for changes.
+    /// How long the supergraph file must be left alone after a change before it is read again
+    /// (a save in several writes is read once), and how often it is polled where the file
+    /// system reports no changes.
     pub reload_interval_ms: u64,
     /// Request timeout for every subgraph...
     pub subgraph_timeout_ms: u64,

@@ -1,7 +1,8 @@
-//! Request errors: why the router answers a request without running it (unreadable body,
-//! unknown persisted query, parse/validation failure, a limit, no plan). Each is tagged with
-//! its [`ErrorCode`] where it arises and rendered once, as `{"errors": [...]}` with
-//! `extensions.code`, by [`RequestError::to_json`] / [`RequestError::into_response`].
+//! Request errors: why the router answers a request without running it (unreadable body, CSRF,
+//! refused credentials, unknown persisted query, parse/validation failure, a limit, no plan).
+//! Each is tagged with its [`ErrorCode`] (and, where it helps, a `reason`) where it arises and
+//! rendered once, as `{"errors": [...]}` with `extensions.code`, by [`RequestError::to_json`] /
+//! [`RequestError::into_response`].
 //!
 //! Errors found while running a plan (a subgraph down, errors a subgraph returns) are not
 //! request errors: they travel in the response next to partial data.
@@ -20,6 +21,8 @@ pub struct RequestError {
     pub message: String,
     /// The HTTP status to answer with: 200 for a GraphQL error in a readable request.
     pub status: StatusCode,
+    /// A finer, stable `extensions.reason` (`CSRF_PREFLIGHT_REQUIRED`, `TOKEN_EXPIRED`, ...).
+    pub reason: Option<&'static str>,
     /// Parse or validation diagnostics (`message` and `locations` each); when present, one
     /// error per diagnostic is rendered, all with `code`.
     diagnostics: Vec<Value>,
@@ -31,6 +34,7 @@ impl RequestError {
             code,
             message: message.into(),
             status: StatusCode::OK,
+            reason: None,
             diagnostics: Vec::new(),
         }
     }
@@ -38,6 +42,12 @@ impl RequestError {
     /// Answers with `status` instead of 200.
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
+        self
+    }
+
+    /// Adds `extensions.reason`.
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
         self
     }
 
@@ -58,13 +68,17 @@ impl RequestError {
             code,
             message,
             status: StatusCode::OK,
+            reason: None,
             diagnostics,
         }
     }
 
     /// The GraphQL errors of the response.
     pub fn errors(&self) -> Vec<Value> {
-        let extensions = json!({"code": self.code.as_str()});
+        let mut extensions = json!({"code": self.code.as_str()});
+        if let Some(reason) = self.reason {
+            extensions["reason"] = Value::from(reason);
+        }
         if self.diagnostics.is_empty() {
             return vec![json!({"message": self.message, "extensions": extensions})];
         }

@@ -153,6 +153,10 @@ pub fn prepare(
         has_introspection,
     });
     loaded.plans.insert(key, prepared.clone());
+    // moka evicts over-weight entries in batched housekeeping; settle it now, so a burst of
+    // large distinct operations cannot hold more than `plan_cache_bytes` while eviction lags.
+    // Only misses get here, and they have just parsed, validated and planned.
+    loaded.plans.run_pending_tasks();
     Ok(prepared)
 }
 

@@ -1,17 +1,15 @@
 //! The principal header the router sets after verifying a caller, so subgraphs need not verify
 //! tokens again.
 //!
-//! Value: `base64url(json {principal, exp}) "." base64url(HMAC-SHA256(secret, first part))`.
-//! Subgraphs trust it only when the HMAC verifies with the secret they share with the router
-//! (`server.router_secret`); without that secret configured they reject the header outright.
-//! The short expiry bounds replay of a captured header.
+//! Value: a compact JWT signed with HS256 under the secret the router shares with the
+//! subgraphs (`server.router_secret`), claims `{principal, exp}` (jsonwebtoken pins the
+//! algorithm, so an `alg: none` or ES256 header is refused). Subgraphs trust it only when it
+//! verifies; without that secret configured they reject the header outright. The short expiry
+//! bounds replay of a captured header.
 
 use crate::{AuthError, Principal};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 pub const FORWARDED_PRINCIPAL_HEADER: &str = "x-looma-principal";
 /// How long a forwarded header stays valid.
@@ -19,14 +17,19 @@ pub const FORWARDED_TTL_SECONDS: i64 = 60;
 pub const MIN_SECRET_LEN: usize = 32;
 
 #[derive(Serialize, Deserialize)]
-struct Envelope {
+struct Claims {
     principal: Principal,
     exp: i64,
 }
 
+/// Cheap to clone: the keys are shared.
 #[derive(Clone)]
-pub struct ForwardedPrincipalCodec {
-    secret: Vec<u8>,
+pub struct ForwardedPrincipalCodec(std::sync::Arc<Keys>);
+
+struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
 }
 
 impl std::fmt::Debug for ForwardedPrincipalCodec {
@@ -38,47 +41,42 @@ impl std::fmt::Debug for ForwardedPrincipalCodec {
 impl ForwardedPrincipalCodec {
     /// `None` when the secret is too short to be safe.
     pub fn new(secret: &[u8]) -> Option<Self> {
-        (secret.len() >= MIN_SECRET_LEN).then(|| ForwardedPrincipalCodec {
-            secret: secret.to_vec(),
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp"]);
+        (secret.len() >= MIN_SECRET_LEN).then(|| {
+            ForwardedPrincipalCodec(std::sync::Arc::new(Keys {
+                encoding: EncodingKey::from_secret(secret),
+                decoding: DecodingKey::from_secret(secret),
+                validation,
+            }))
         })
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length, so this cannot fail.
-        <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length")
-    }
-
     pub fn encode(&self, principal: &Principal) -> String {
-        let envelope = Envelope {
+        let claims = Claims {
             principal: principal.clone(),
             exp: chrono::Utc::now().timestamp() + FORWARDED_TTL_SECONDS,
         };
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&envelope).unwrap_or_default());
-        let mut mac = self.mac();
-        mac.update(payload.as_bytes());
-        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        format!("{payload}.{signature}")
+        // Serialising a principal and signing with an HMAC key cannot fail.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.0.encoding)
+            .expect("HS256 signs any serialisable claims")
     }
 
     pub fn decode(&self, value: &str) -> Result<Principal, AuthError> {
-        let invalid = |why: &str| AuthError::ForwardedPrincipalInvalid(why.to_owned());
-        let (payload, signature) = value.split_once('.').ok_or_else(|| invalid("malformed"))?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| invalid("malformed signature"))?;
-        let mut mac = self.mac();
-        mac.update(payload.as_bytes());
-        mac.verify_slice(&signature)
-            .map_err(|_| invalid("bad signature"))?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| invalid("malformed payload"))?;
-        let envelope: Envelope =
-            serde_json::from_slice(&bytes).map_err(|_| invalid("malformed payload"))?;
-        if envelope.exp < chrono::Utc::now().timestamp() {
-            return Err(invalid("expired"));
-        }
-        Ok(envelope.principal)
+        use jsonwebtoken::errors::ErrorKind;
+        jsonwebtoken::decode::<Claims>(value, &self.0.decoding, &self.0.validation)
+            .map(|data| data.claims.principal)
+            .map_err(|error| {
+                let why = match error.kind() {
+                    ErrorKind::ExpiredSignature => "expired",
+                    ErrorKind::InvalidSignature => "bad signature",
+                    ErrorKind::InvalidAlgorithm => "wrong algorithm",
+                    _ => "malformed",
+                };
+                AuthError::ForwardedPrincipalInvalid(why.to_owned())
+            })
     }
 }
 
@@ -109,12 +107,32 @@ mod tests {
             "other secret must not verify"
         );
 
-        let (payload, signature) = header.split_once('.').unwrap();
-        let forged_payload = format!("{payload}A");
-        assert!(
-            codec
-                .decode(&format!("{forged_payload}.{signature}"))
-                .is_err()
+        let (signed, signature) = header.rsplit_once('.').unwrap();
+        let forged = format!("{signed}A.{signature}");
+        assert_eq!(
+            codec.decode(&forged),
+            Err(AuthError::ForwardedPrincipalInvalid("bad signature".into()))
+        );
+        // An unsigned token with the same claims is refused (the algorithm is pinned).
+        let (_, claims, _) = {
+            let mut parts = header.splitn(3, '.');
+            (parts.next(), parts.next().unwrap(), parts.next())
+        };
+        let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{claims}.");
+        assert!(codec.decode(&unsigned).is_err());
+        // Expired headers are refused.
+        let expired = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &Claims {
+                principal: principal(),
+                exp: chrono::Utc::now().timestamp() - 1,
+            },
+            &EncodingKey::from_secret(&[7u8; 32]),
+        )
+        .unwrap();
+        assert_eq!(
+            codec.decode(&expired),
+            Err(AuthError::ForwardedPrincipalInvalid("expired".into()))
         );
         assert!(codec.decode("garbage").is_err());
         assert!(ForwardedPrincipalCodec::new(b"short").is_none());

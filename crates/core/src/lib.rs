@@ -7,6 +7,7 @@
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod page;
 pub mod retry;
 pub mod secret;
 pub mod telemetry;

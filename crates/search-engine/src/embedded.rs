@@ -11,6 +11,7 @@ mod facets;
 mod suggest;
 mod text;
 mod text_query;
+mod text_schema;
 mod vector;
 mod vector_log;
 

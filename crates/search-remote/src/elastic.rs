@@ -24,59 +24,7 @@ use looma_search_engine::{
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::elastic_body;
-
-/// How Chinese (and other CJK) text is split into words. English text is tokenized the same way
-/// under every option (standard tokenizer rules, lowercased).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ChineseAnalysis {
-    /// Built into every Elasticsearch: overlapping character bigrams (`cjk_bigram`), indexed with
-    /// unigrams so one-character queries match. Works on a stock server; no dictionary.
-    #[default]
-    CjkBigram,
-    /// The `analysis-ik` plugin: `ik_max_word` at index time, `ik_smart` at search time.
-    Ik,
-    /// The official `analysis-smartcn` plugin (`smartcn` analyzer, simplified Chinese).
-    Smartcn,
-}
-
-impl ChineseAnalysis {
-    /// (index-time analyzer, search-time analyzer)
-    pub(crate) fn analyzer_names(self) -> (&'static str, &'static str) {
-        match self {
-            ChineseAnalysis::CjkBigram => ("looma_cjk_index", "looma_cjk_search"),
-            ChineseAnalysis::Ik => ("ik_max_word", "ik_smart"),
-            ChineseAnalysis::Smartcn => ("smartcn", "smartcn"),
-        }
-    }
-
-    /// Custom analyzers to declare in the index settings, if the option needs any.
-    pub(crate) fn custom_analysis(self) -> Option<Value> {
-        match self {
-            ChineseAnalysis::CjkBigram => Some(json!({
-                "filter": {
-                    "looma_cjk_bigram_with_unigrams": {
-                        "type": "cjk_bigram",
-                        "output_unigrams": true,
-                    },
-                },
-                "analyzer": {
-                    "looma_cjk_index": {
-                        "type": "custom",
-                        "tokenizer": "standard",
-                        "filter": ["cjk_width", "lowercase", "looma_cjk_bigram_with_unigrams"],
-                    },
-                    "looma_cjk_search": {
-                        "type": "custom",
-                        "tokenizer": "standard",
-                        "filter": ["cjk_width", "lowercase", "cjk_bigram"],
-                    },
-                },
-            })),
-            ChineseAnalysis::Ik | ChineseAnalysis::Smartcn => None,
-        }
-    }
-}
+use crate::elastic_body::{self, ChineseAnalysis};
 
 /// Per-request timeout; a slower server counts as unavailable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

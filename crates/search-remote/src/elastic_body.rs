@@ -1,6 +1,8 @@
 //! Elasticsearch request bodies and response parsing, as pure functions over JSON: the index
 //! mapping, `Filters` as a `bool.filter`, the search/suggest/bulk/mget bodies, and the
-//! translation of responses (and error bodies) back into the trait's types. No I/O here.
+//! translation of responses (and error bodies) back into the trait's types, and the Chinese
+//! analysis options the mapping is built from (`elastic` uses this module, never the reverse).
+//! No I/O here.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +13,6 @@ use looma_search_engine::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::elastic::ChineseAnalysis;
 use crate::query_syntax::{FUZZINESS, FUZZY_MIN_CHARS, to_lucene};
 use crate::suggest_match::value_matches_prefix;
 
@@ -21,6 +22,58 @@ pub const FACET_SIZE: usize = 100;
 pub const SNIPPET_CHARS: usize = 160;
 /// Terms buckets fetched per suggestion kind before the prefix check narrows them.
 pub const SUGGEST_CANDIDATES: usize = 200;
+
+/// How Chinese (and other CJK) text is split into words. English text is tokenized the same way
+/// under every option (standard tokenizer rules, lowercased).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChineseAnalysis {
+    /// Built into every Elasticsearch: overlapping character bigrams (`cjk_bigram`), indexed with
+    /// unigrams so one-character queries match. Works on a stock server; no dictionary.
+    #[default]
+    CjkBigram,
+    /// The `analysis-ik` plugin: `ik_max_word` at index time, `ik_smart` at search time.
+    Ik,
+    /// The official `analysis-smartcn` plugin (`smartcn` analyzer, simplified Chinese).
+    Smartcn,
+}
+
+impl ChineseAnalysis {
+    /// (index-time analyzer, search-time analyzer)
+    pub(crate) fn analyzer_names(self) -> (&'static str, &'static str) {
+        match self {
+            ChineseAnalysis::CjkBigram => ("looma_cjk_index", "looma_cjk_search"),
+            ChineseAnalysis::Ik => ("ik_max_word", "ik_smart"),
+            ChineseAnalysis::Smartcn => ("smartcn", "smartcn"),
+        }
+    }
+
+    /// Custom analyzers to declare in the index settings, if the option needs any.
+    pub(crate) fn custom_analysis(self) -> Option<Value> {
+        match self {
+            ChineseAnalysis::CjkBigram => Some(json!({
+                "filter": {
+                    "looma_cjk_bigram_with_unigrams": {
+                        "type": "cjk_bigram",
+                        "output_unigrams": true,
+                    },
+                },
+                "analyzer": {
+                    "looma_cjk_index": {
+                        "type": "custom",
+                        "tokenizer": "standard",
+                        "filter": ["cjk_width", "lowercase", "looma_cjk_bigram_with_unigrams"],
+                    },
+                    "looma_cjk_search": {
+                        "type": "custom",
+                        "tokenizer": "standard",
+                        "filter": ["cjk_width", "lowercase", "cjk_bigram"],
+                    },
+                },
+            })),
+            ChineseAnalysis::Ik | ChineseAnalysis::Smartcn => None,
+        }
+    }
+}
 
 /// Settings and mappings for a collection's index.
 pub fn index_definition(analysis: ChineseAnalysis) -> Value {

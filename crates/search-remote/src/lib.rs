@@ -15,5 +15,6 @@ mod qdrant_filter;
 mod query_syntax;
 mod suggest_match;
 
-pub use elastic::{ChineseAnalysis, ElasticsearchTextIndex};
+pub use elastic::ElasticsearchTextIndex;
+pub use elastic_body::ChineseAnalysis;
 pub use qdrant::{QdrantVectorIndex, point_uuid};

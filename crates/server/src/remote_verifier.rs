@@ -33,13 +33,20 @@ pub const REVOCATION_POLL: Duration = Duration::from_secs(1);
 /// A poll that takes longer is abandoned; the next one retries.
 const REVOCATION_POLL_TIMEOUT: Duration = Duration::from_secs(2);
 
+struct FetchedKeys {
+    keys: VerificationKeys,
+    at: Instant,
+}
+
 pub struct RemoteVerifier {
     jwks_url: Option<String>,
     identity_url: Option<String>,
     issuer: String,
     audience: String,
     http: reqwest::Client,
-    keys: RwLock<Option<(VerificationKeys, Instant)>>,
+    /// The JWKS, fetched on first use and after [`JWKS_TTL`]; `try_get_with` makes concurrent
+    /// requests that find it missing share one fetch.
+    keys: moka::future::Cache<(), Arc<FetchedKeys>>,
     api_keys: moka::future::Cache<String, Principal>,
     revocations: Arc<RevocationFeed>,
 }
@@ -74,7 +81,10 @@ impl RemoteVerifier {
                 failing: AtomicBool::new(false),
             }),
             http,
-            keys: RwLock::new(None),
+            keys: moka::future::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(JWKS_TTL)
+                .build(),
             api_keys: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(API_KEY_TTL)
@@ -82,14 +92,7 @@ impl RemoteVerifier {
         }
     }
 
-    fn cached_keys(&self) -> Option<(VerificationKeys, Instant)> {
-        match self.keys.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    async fn refresh_keys(&self) -> Result<VerificationKeys, AuthError> {
+    async fn fetch_keys(&self) -> Result<Arc<FetchedKeys>, AuthError> {
         let url = self
             .jwks_url
             .as_deref()
@@ -104,28 +107,35 @@ impl RemoteVerifier {
             .json()
             .await
             .map_err(|e| AuthError::Unavailable(format!("reading the JWKS: {e}")))?;
-        let keys = VerificationKeys::from_jwks(&jwks, &self.issuer, &self.audience);
-        match self.keys.write() {
-            Ok(mut guard) => *guard = Some((keys.clone(), Instant::now())),
-            Err(poisoned) => *poisoned.into_inner() = Some((keys.clone(), Instant::now())),
-        }
-        Ok(keys)
+        Ok(Arc::new(FetchedKeys {
+            keys: VerificationKeys::from_jwks(&jwks, &self.issuer, &self.audience),
+            at: Instant::now(),
+        }))
+    }
+
+    async fn keys(&self) -> Result<Arc<FetchedKeys>, AuthError> {
+        self.keys
+            .try_get_with((), self.fetch_keys())
+            .await
+            .map_err(|error: Arc<AuthError>| (*error).clone())
     }
 
     async fn verify_signature(&self, token: &str) -> Result<AccessClaims, AuthError> {
-        let keys = match self.cached_keys() {
-            Some((keys, fetched)) if fetched.elapsed() < JWKS_TTL => keys,
-            _ => self.refresh_keys().await?,
-        };
-        match keys.verify(token) {
+        let fetched = self.keys().await?;
+        match fetched.keys.verify(token) {
+            // A key identity rotated in since the last fetch: fetch again, unless that was
+            // moments ago.
             Err(AuthError::UnknownSigningKey(kid)) => {
-                let recently = self
-                    .cached_keys()
-                    .is_some_and(|(_, fetched)| fetched.elapsed() < JWKS_MIN_REFETCH);
-                if recently {
+                if fetched.at.elapsed() < JWKS_MIN_REFETCH {
                     return Err(AuthError::UnknownSigningKey(kid));
                 }
-                self.refresh_keys().await?.verify(token)
+                // Drop the set only if nobody has replaced it meanwhile.
+                if let Some(current) = self.keys.get(&()).await
+                    && Arc::ptr_eq(&current, &fetched)
+                {
+                    self.keys.invalidate(&()).await;
+                }
+                self.keys().await?.keys.verify(token)
             }
             other => other,
         }

@@ -13,6 +13,7 @@ use crate::plan::{Fetch, FetchKind, PathSeg, QueryPlan};
 use crate::supergraph::Supergraph;
 use crate::transport::SubgraphTransport;
 use futures::future::join_all;
+use looma_core::ErrorCode;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -270,7 +271,7 @@ fn select_nested(supergraph: &Supergraph, value: &Value, selections: &[Sel]) -> 
 fn unavailable_error(subgraph: &str, reason: &str, path: Option<Vec<Value>>) -> Value {
     let mut error = json!({
         "message": format!("subgraph `{subgraph}` is unavailable: {reason}"),
-        "extensions": {"code": "SUBGRAPH_UNAVAILABLE", "serviceName": subgraph},
+        "extensions": {"code": ErrorCode::SubgraphUnavailable.as_str(), "serviceName": subgraph},
     });
     if let Some(path) = path {
         error["path"] = Value::Array(path);

@@ -11,6 +11,7 @@ use crate::supergraph::Supergraph;
 use apollo_compiler::Name;
 use apollo_compiler::ast;
 use apollo_compiler::schema::ExtendedType;
+use looma_core::ErrorCode;
 use serde_json::{Map, Value, json};
 
 /// A step of the response path, kept cheap (names are shared) and turned into JSON only when
@@ -292,7 +293,7 @@ impl Shaper<'_> {
             self.errors.push(json!({
                 "message": "Cannot return null for non-nullable field",
                 "path": path,
-                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                "extensions": {"code": ErrorCode::Internal.as_str()},
             }));
         }
     }

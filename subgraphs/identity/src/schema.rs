@@ -13,13 +13,16 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use looma_auth::{Principal, PrincipalKind, permission};
 use looma_core::GraphqlResultExt;
+use looma_core::page::{CursorKind, PageError, PageInfo, page_size_up_to};
 use looma_server::{caller, require};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub type IdentitySchema = Schema<Query, Mutation, EmptySubscription>;
 
-const MAX_PAGE: i32 = 200;
+/// Users are listed up to 200 at a time (more than the shared 100: admin screens list them all).
+const MAX_USERS_PAGE: u64 = 200;
+const USER_CURSOR: CursorKind = CursorKind::new("user");
 const MAX_HISTORY: i32 = 500;
 
 pub fn build_schema(service: IdentityService) -> IdentitySchema {
@@ -29,6 +32,11 @@ pub fn build_schema(service: IdentityService) -> IdentitySchema {
         .limit_complexity(5_000)
         .data(service)
         .finish()
+}
+
+/// A paging argument refused by `looma_core::page`, as identity's invalid-input error.
+fn paging(error: PageError) -> crate::IdentityError {
+    crate::IdentityError::invalid(error.argument(), error.problem())
 }
 
 /// Per-request data: the DataLoader batching `User` entity lookups.
@@ -110,14 +118,6 @@ impl User {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.row.updated_at
     }
-}
-
-/// Relay page information, shared by every subgraph's connections.
-#[derive(SimpleObject)]
-#[graphql(shareable)]
-pub struct PageInfo {
-    end_cursor: Option<String>,
-    has_next_page: bool,
 }
 
 #[derive(SimpleObject)]
@@ -397,18 +397,22 @@ impl Query {
         after: Option<String>,
     ) -> Result<UserConnection> {
         require(ctx, permission::USER_READ)?;
-        if !(1..=MAX_PAGE).contains(&first) {
-            return Err(crate::IdentityError::invalid("first", "must be 1 to 200")).gql();
-        }
-        let (users, has_next_page) = service(ctx)
-            .list_users(after.as_deref(), first as u64)
+        let size = page_size_up_to(first.into(), MAX_USERS_PAGE)
+            .map_err(paging)
+            .gql()?;
+        let after = after
+            .as_deref()
+            .map(|cursor| USER_CURSOR.decode(cursor))
+            .transpose()
+            .map_err(paging)
+            .gql()?;
+        let users = service(ctx)
+            .list_users(after.as_deref(), size + 1)
             .await
             .gql()?;
+        let (users, page_info) = USER_CURSOR.page(users, size, |u| &u.row.id);
         Ok(UserConnection {
-            page_info: PageInfo {
-                end_cursor: users.last().map(|u| u.row.id.clone()),
-                has_next_page,
-            },
+            page_info,
             nodes: users.into_iter().map(User).collect(),
         })
     }

@@ -279,14 +279,14 @@ impl IdentityService {
             .collect())
     }
 
+    /// Up to `limit` users in creation order after the user id `after` (the caller asks for one
+    /// more than it shows to learn whether there is a next page).
     pub async fn list_users(
         &self,
         after: Option<&str>,
         limit: u64,
-    ) -> Result<(Vec<UserRecord>, bool), IdentityError> {
-        let mut rows = self.inner.store.list_users(after, limit + 1).await?;
-        let has_more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
+    ) -> Result<Vec<UserRecord>, IdentityError> {
+        let rows = self.inner.store.list_users(after, limit).await?;
         let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
         let mut roles = self.inner.store.roles_of_users(&ids).await?;
         let users = rows
@@ -299,7 +299,7 @@ impl IdentityService {
                 }
             })
             .collect();
-        Ok((users, has_more))
+        Ok(users)
     }
 
     async fn existing_user(&self, id: &str) -> Result<UserRecord, IdentityError> {

@@ -14,10 +14,10 @@ use async_graphql::{
     ComplexObject, Context, EmptySubscription, Enum, ID, InputObject, MaybeUndefined, Object,
     Result, Schema, SimpleObject,
 };
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use looma_auth::{Principal, permission};
 use looma_core::GraphqlResultExt;
+use looma_core::page::{CursorKind, PageError, PageInfo, page_size};
 use looma_server::require;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -445,14 +445,6 @@ impl From<run::Model> for MatchRun {
     }
 }
 
-/// Relay page information, shared by every subgraph's connections.
-#[derive(SimpleObject)]
-#[graphql(shareable)]
-pub struct PageInfo {
-    pub has_next_page: bool,
-    pub end_cursor: Option<String>,
-}
-
 #[derive(SimpleObject)]
 pub struct MatchRunConnection {
     pub nodes: Vec<MatchRun>,
@@ -508,31 +500,12 @@ fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
-const MAX_PAGE: i32 = 100;
+const JOB_CURSOR: CursorKind = CursorKind::new("job");
+const RUN_CURSOR: CursorKind = CursorKind::new("run");
 
-fn encode_cursor(kind: &str, id: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-}
-
-fn decode_cursor(kind: &str, cursor: &str) -> Result<String, MatchingError> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix(&format!("{kind}:")).map(str::to_owned))
-        .filter(|id| id.len() <= 64)
-        .ok_or_else(|| MatchingError::invalid("after", "not a cursor this API returned"))
-}
-
-fn page_size(first: i32) -> Result<u64, MatchingError> {
-    if (1..=MAX_PAGE).contains(&first) {
-        Ok(first as u64)
-    } else {
-        Err(MatchingError::invalid(
-            "first",
-            format!("must be between 1 and {MAX_PAGE}"),
-        ))
-    }
+/// A paging argument refused by `looma_core::page`, as matching's invalid-input error.
+fn paging(error: PageError) -> MatchingError {
+    MatchingError::invalid(error.argument(), error.problem())
 }
 
 fn subject(principal: &Principal) -> &str {
@@ -568,28 +541,25 @@ impl Query {
         after: Option<String>,
     ) -> Result<JobConnection> {
         require(ctx, permission::JOB_READ)?;
-        let limit = page_size(first).gql()?;
+        let size = page_size(first).map_err(paging).gql()?;
         let after = after
             .as_deref()
-            .map(|c| decode_cursor("job", c))
+            .map(|cursor| JOB_CURSOR.decode(cursor))
             .transpose()
+            .map_err(paging)
             .gql()?;
         let status = status.map(|s| match s {
             JobStatus::Open => crate::store::status::OPEN,
             JobStatus::Closed => crate::store::status::CLOSED,
         });
-        let mut jobs = service(ctx)
+        let jobs = service(ctx)
             .store()
-            .list_jobs(status, after.as_deref(), limit + 1)
+            .list_jobs(status, after.as_deref(), size + 1)
             .await
             .gql()?;
-        let has_next_page = jobs.len() as u64 > limit;
-        jobs.truncate(limit as usize);
+        let (jobs, page_info) = JOB_CURSOR.page(jobs, size, |j| &j.id);
         Ok(JobConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: jobs.last().map(|j| encode_cursor("job", &j.id)),
-            },
+            page_info,
             nodes: jobs.into_iter().map(|j| Job::new(Arc::new(j))).collect(),
         })
     }
@@ -655,28 +625,25 @@ impl Query {
         after: Option<String>,
     ) -> Result<MatchRunConnection> {
         require(ctx, permission::MATCH_RUN)?;
-        let limit = page_size(first).gql()?;
+        let size = page_size(first).map_err(paging).gql()?;
         let after = after
             .as_deref()
-            .map(|c| decode_cursor("run", c))
+            .map(|cursor| RUN_CURSOR.decode(cursor))
             .transpose()
+            .map_err(paging)
             .gql()?;
-        let mut runs = service(ctx)
+        let runs = service(ctx)
             .store()
             .runs(
                 subject_id.as_ref().map(|id| id.as_str()),
                 after.as_deref(),
-                limit + 1,
+                size + 1,
             )
             .await
             .gql()?;
-        let has_next_page = runs.len() as u64 > limit;
-        runs.truncate(limit as usize);
+        let (runs, page_info) = RUN_CURSOR.page(runs, size, |r| &r.id);
         Ok(MatchRunConnection {
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor: runs.last().map(|r| encode_cursor("run", &r.id)),
-            },
+            page_info,
             nodes: runs.into_iter().map(MatchRun::from).collect(),
         })
     }

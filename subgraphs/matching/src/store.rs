@@ -176,7 +176,8 @@ impl MatchingStore {
             .await?)
     }
 
-    /// Jobs newest first, optionally only one status, after a cursor id.
+    /// Jobs newest first, optionally only one status, after the job id `after` (time-ordered
+    /// UUIDv7).
     pub async fn list_jobs(
         &self,
         status: Option<&str>,
@@ -221,7 +222,8 @@ impl MatchingStore {
         Ok(run::Entity::find_by_id(id.to_owned()).one(&self.db).await?)
     }
 
-    /// Runs newest first, optionally for one subject, after a cursor (`created_at`, id).
+    /// Runs newest first, optionally for one subject, after the run id `after` (ids are
+    /// time-ordered UUIDv7, so id order is creation order).
     pub async fn runs(
         &self,
         subject: Option<&str>,

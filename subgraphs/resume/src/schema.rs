@@ -18,6 +18,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use looma_auth::{Principal, permission};
 use looma_core::GraphqlResultExt;
+use looma_core::page::{CursorKind, PageError, PageInfo, page_size};
 use looma_server::{caller, require};
 use std::collections::HashMap;
 use std::io::Read;
@@ -360,14 +361,6 @@ pub struct ResumeFilter {
     pub min_years: Option<f64>,
 }
 
-/// Relay page information, shared by every subgraph's connections.
-#[derive(SimpleObject)]
-#[graphql(shareable)]
-pub struct PageInfo {
-    pub has_next_page: bool,
-    pub end_cursor: Option<String>,
-}
-
 #[derive(SimpleObject)]
 pub struct ResumeEdge {
     pub cursor: String,
@@ -380,20 +373,11 @@ pub struct ResumeConnection {
     pub page_info: PageInfo,
 }
 
-const MAX_PAGE: i32 = 100;
+const RESUME_CURSOR: CursorKind = CursorKind::new("resume");
 
-fn encode_cursor(id: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("resume:{id}"))
-}
-
-fn decode_cursor(cursor: &str) -> Result<String, ResumeError> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix("resume:").map(str::to_owned))
-        .filter(|id| id.len() <= 64)
-        .ok_or_else(|| ResumeError::invalid("after", "not a cursor this API returned"))
+/// A paging argument refused by `looma_core::page`, as resume's invalid-input error.
+fn paging(error: PageError) -> ResumeError {
+    ResumeError::invalid(error.argument(), error.problem())
 }
 
 // ---- operations ------------------------------------------------------------------------
@@ -422,14 +406,13 @@ impl Query {
         after: Option<String>,
     ) -> Result<ResumeConnection> {
         require(ctx, permission::RESUME_READ)?;
-        if !(1..=MAX_PAGE).contains(&first) {
-            return Err(ResumeError::invalid(
-                "first",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ))
-            .gql();
-        }
-        let after = after.as_deref().map(decode_cursor).transpose().gql()?;
+        let size = page_size(first).map_err(paging).gql()?;
+        let after = after
+            .as_deref()
+            .map(|cursor| RESUME_CURSOR.decode(cursor))
+            .transpose()
+            .map_err(paging)
+            .gql()?;
         let filter = filter.unwrap_or_default();
         if filter.min_years.is_some_and(|y| !(0.0..=80.0).contains(&y)) {
             return Err(ResumeError::invalid(
@@ -456,25 +439,20 @@ impl Query {
             degree: filter.degree,
             min_years: filter.min_years,
         };
-        let mut models = service(ctx)
-            .list(&store_filter, after.as_deref(), first as u64 + 1)
+        let models = service(ctx)
+            .list(&store_filter, after.as_deref(), size + 1)
             .await
             .gql()?;
-        let has_next_page = models.len() > first as usize;
-        models.truncate(first as usize);
-        let end_cursor = models.last().map(|m| encode_cursor(&m.id));
+        let (models, page_info) = RESUME_CURSOR.page(models, size, |m| &m.id);
         Ok(ResumeConnection {
             edges: models
                 .into_iter()
                 .map(|m| ResumeEdge {
-                    cursor: encode_cursor(&m.id),
+                    cursor: RESUME_CURSOR.encode(&m.id),
                     node: Resume::new(Arc::new(m)),
                 })
                 .collect(),
-            page_info: PageInfo {
-                has_next_page,
-                end_cursor,
-            },
+            page_info,
         })
     }
 

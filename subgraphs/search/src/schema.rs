@@ -11,6 +11,7 @@ use async_graphql::{
 };
 use looma_auth::{Principal, PrincipalKind, permission};
 use looma_core::GraphqlResultExt;
+use looma_core::page::PageInfo;
 use looma_search_engine::{
     Collection, Document, DocumentFields, FacetField, Filters, Metric,
     SuggestionKind as EngineSuggestionKind,
@@ -322,14 +323,6 @@ pub struct SearchFacet {
     pub values: Vec<FacetValue>,
 }
 
-/// Relay page information, shared by every subgraph's connections.
-#[derive(SimpleObject)]
-#[graphql(shareable)]
-pub struct PageInfo {
-    pub has_next_page: bool,
-    pub end_cursor: Option<String>,
-}
-
 #[derive(SimpleObject)]
 pub struct TextSearchResult {
     pub hits: Vec<SearchHit>,
@@ -461,9 +454,8 @@ impl Query {
     ) -> Result<TextSearchResult> {
         let options = options.unwrap_or_default();
         let principal = require_read(ctx, options.collection)?;
-        let first = usize::try_from(options.first)
-            .map_err(|_| SearchError::invalid("first", "must be at least 1"))
-            .gql()?;
+        // Negative becomes 0, which the service refuses with the page-size rule's message.
+        let first = usize::try_from(options.first).unwrap_or(0);
         let page = service(ctx)
             .text_search(TextRequest {
                 collection: options.collection.into(),

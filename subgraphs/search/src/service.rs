@@ -5,6 +5,7 @@ use crate::domain::fusion::{self, Ranked};
 use crate::domain::{cursor, validate};
 use crate::engines::Engines;
 use crate::{SearchConfig, SearchError};
+use looma_core::page::page_size_up_to;
 use looma_embed::EmbeddingService;
 use looma_search_engine::{
     Collection, Document, Facet, FacetField, Filters, Highlight, Metric, StoredDocument,
@@ -244,12 +245,11 @@ impl SearchService {
         let config = &self.inner.config;
         let query = validate::query_text("query", &request.query, validate::MAX_QUERY_CHARS)?;
         let filters = validate::filters("filter", request.filters)?;
-        if request.first == 0 || request.first > config.max_page_size {
-            return Err(SearchError::invalid(
-                "first",
-                format!("must be between 1 and {}", config.max_page_size),
-            ));
-        }
+        page_size_up_to(
+            i64::try_from(request.first).unwrap_or(i64::MAX),
+            config.max_page_size as u64,
+        )
+        .map_err(|error| SearchError::invalid(error.argument(), error.problem()))?;
         let print = cursor::fingerprint(&json!([
             request.collection.as_str(),
             query,

@@ -158,8 +158,13 @@ async fn a_fragment_bomb_is_refused_in_milliseconds_without_memory_growth() {
 async fn distinct_large_queries_leave_memory_within_the_cache_bounds() {
     const CACHE_BYTES: u64 = 16 * MIB;
     /// The allocator's retained pages and the buffers of two 2 MB requests in flight (body,
-    /// decoded text, parse tree): measured here at about 50 MiB.
-    const MARGIN: u64 = 64 * MIB;
+    /// decoded text, parse tree): measured here at 50–85 MiB, depending on how busy the
+    /// machine is (mimalloc keeps freed pages of each thread's heap for reuse). Unbounded
+    /// caches would hold the 2 GB of text sent.
+    const MARGIN: u64 = 96 * MIB;
+    /// Growth allowed over the second 500 queries (1 GB of text), once the caches are full:
+    /// the allocator's working set still settling, measured at 6–37 MiB.
+    const SETTLING: u64 = 48 * MIB;
     let cache_bytes = CACHE_BYTES.to_string();
     let router = RouterProcess::start(&[
         ("LOOMA_ROUTER__PLAN_CACHE_BYTES", cache_bytes.as_str()),
@@ -214,7 +219,7 @@ async fn distinct_large_queries_leave_memory_within_the_cache_bounds() {
     // Bounded means flat once the caches are full: the second 500 queries add (almost) nothing.
     let second_half = after.saturating_sub(halfway);
     assert!(
-        second_half <= 16 * MIB,
+        second_half <= SETTLING,
         "RSS grew by {} MiB over the second 500 queries",
         second_half / MIB
     );

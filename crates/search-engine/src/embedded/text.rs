@@ -16,10 +16,7 @@ use async_trait::async_trait;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
-use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions, Value,
-};
+use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::{Snippet, SnippetGenerator};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
@@ -27,6 +24,7 @@ use crate::embedded::analyzer::{SegmentMode, Segmenter, TEXT_TOKENIZER};
 use crate::embedded::facets::FacetCounter;
 use crate::embedded::suggest::{SuggestionSource, SuggestionTable};
 use crate::embedded::text_query::{TextQueryBuilder, filter_query};
+use crate::embedded::text_schema::{SchemaFields, schema};
 use crate::{
     Collection, Document, DocumentFields, EngineError, Highlight, StoredDocument, SuggestQuery,
     Suggestion, TextHit, TextIndex, TextQuery, TextResults,
@@ -43,60 +41,6 @@ const SUGGESTION_UPDATE_CHUNK: usize = 1000;
 const SNIPPET_CHARS: usize = 160;
 /// Length of highlighted fragments, in characters.
 const HIGHLIGHT_CHARS: usize = 200;
-
-/// Field handles of the schema every collection shares.
-pub(crate) struct SchemaFields {
-    pub(crate) id: Field,
-    pub(crate) title: Field,
-    pub(crate) content: Field,
-    pub(crate) name: Field,
-    pub(crate) skills_text: Field,
-    pub(crate) skills: Field,
-    pub(crate) city: Field,
-    pub(crate) degree: Field,
-    pub(crate) status: Field,
-    pub(crate) years: Field,
-    pub(crate) salary_min: Field,
-    pub(crate) salary_max: Field,
-    /// `salary_min.or(salary_max)`: the low end of the document's salary range.
-    pub(crate) salary_low: Field,
-    /// `salary_max.or(salary_min)`: the high end of the document's salary range.
-    pub(crate) salary_high: Field,
-    pub(crate) metadata: Field,
-    /// The whole [`DocumentFields`] as JSON, so `get` returns exactly what was indexed.
-    pub(crate) fields_json: Field,
-}
-
-fn schema() -> (Schema, SchemaFields) {
-    let mut builder = Schema::builder();
-    let analyzed = TextFieldIndexing::default()
-        .set_tokenizer(TEXT_TOKENIZER)
-        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
-    let stored_text = TextOptions::default()
-        .set_indexing_options(analyzed.clone())
-        .set_stored();
-    let searchable_text = TextOptions::default().set_indexing_options(analyzed);
-    let number = INDEXED | FAST;
-    let fields = SchemaFields {
-        id: builder.add_text_field("id", STRING | STORED),
-        title: builder.add_text_field("title", stored_text.clone()),
-        content: builder.add_text_field("content", stored_text.clone()),
-        name: builder.add_text_field("name", stored_text),
-        skills_text: builder.add_text_field("skills_text", searchable_text),
-        skills: builder.add_text_field("skills", STRING | FAST),
-        city: builder.add_text_field("city", STRING | FAST),
-        degree: builder.add_text_field("degree", STRING | FAST),
-        status: builder.add_text_field("status", STRING | FAST),
-        years: builder.add_f64_field("years", number.clone()),
-        salary_min: builder.add_f64_field("salary_min", number.clone()),
-        salary_max: builder.add_f64_field("salary_max", number.clone()),
-        salary_low: builder.add_f64_field("salary_low", number.clone()),
-        salary_high: builder.add_f64_field("salary_high", number),
-        metadata: builder.add_text_field("metadata", STORED),
-        fields_json: builder.add_text_field("fields_json", STORED),
-    };
-    (builder.build(), fields)
-}
 
 fn internal(context: &str) -> impl Fn(tantivy::TantivyError) -> EngineError + '_ {
     move |error| EngineError::Internal(format!("{context}: {error}"))

@@ -26,7 +26,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
 
 use crate::embedded::analyzer::analyze;
-use crate::embedded::text::SchemaFields;
+use crate::embedded::text_schema::SchemaFields;
 use crate::{EngineError, Filters};
 
 const TITLE_BOOST: f32 = 2.0;

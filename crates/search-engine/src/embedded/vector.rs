@@ -44,10 +44,11 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 use usearch::{Index as Graph, IndexOptions, MetricKind, ScalarKind};
 
 use crate::embedded::vector_log::{self, LoggedOperation, OperationLog};
@@ -129,7 +130,10 @@ pub struct AnnVectorIndex {
 struct VectorEngine {
     dimension: usize,
     collections: HashMap<Collection, RwLock<VectorCollection>>,
-    graph_slots: Semaphore,
+    /// One permit per thread context usearch reserved ([`GRAPH_THREADS`]). A search takes one
+    /// before it goes to the blocking pool, so searches beyond that wait as tasks, never as
+    /// blocked threads.
+    graph_slots: Arc<Semaphore>,
 }
 
 fn io_error(context: String) -> impl Fn(std::io::Error) -> EngineError {
@@ -165,7 +169,7 @@ impl AnnVectorIndex {
             engine: Arc::new(VectorEngine {
                 dimension,
                 collections,
-                graph_slots: Semaphore::new(GRAPH_THREADS),
+                graph_slots: Arc::new(Semaphore::new(GRAPH_THREADS)),
             }),
         })
     }
@@ -511,11 +515,8 @@ impl VectorCollection {
         Ok(())
     }
 
-    fn search(
-        &self,
-        query: &VectorQuery,
-        graph_slots: &Semaphore,
-    ) -> Result<Vec<VectorHit>, EngineError> {
+    /// The caller holds one of the engine's graph slots for the whole search.
+    fn search(&self, query: &VectorQuery) -> Result<Vec<VectorHit>, EngineError> {
         if self.points.by_key.is_empty() {
             return Ok(Vec::new());
         }
@@ -525,7 +526,6 @@ impl VectorCollection {
             if self.points.by_key.len() <= exact_limit {
                 self.points.by_key.keys().copied().collect()
             } else {
-                let _slot = graph_slots.acquire();
                 self.graph
                     .search(&direction, oversample(query.top_k))
                     .map_err(graph_error("vector search failed"))?
@@ -544,15 +544,13 @@ impl VectorCollection {
                 }
             }
             if too_many {
-                let found = {
-                    let _slot = graph_slots.acquire();
-                    self.graph
-                        .filtered_search(&direction, oversample(query.top_k), |key| {
-                            passes(&self.points, &query.filters, key)
-                        })
-                        .map_err(graph_error("filtered vector search failed"))?
-                        .keys
-                };
+                let found = self
+                    .graph
+                    .filtered_search(&direction, oversample(query.top_k), |key| {
+                        passes(&self.points, &query.filters, key)
+                    })
+                    .map_err(graph_error("filtered vector search failed"))?
+                    .keys;
                 if found.len() >= query.top_k {
                     found
                 } else {
@@ -672,52 +670,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), EngineError> {
         .map_err(io_error(format!("cannot write {}", path.display())))
 }
 
-/// A counting semaphore bounding concurrent graph searches to the contexts usearch reserved.
-struct Semaphore {
-    available: Mutex<usize>,
-    freed: Condvar,
-}
-
-struct SemaphorePermit<'a> {
-    semaphore: &'a Semaphore,
-}
-
-impl Semaphore {
-    fn new(permits: usize) -> Semaphore {
-        Semaphore {
-            available: Mutex::new(permits),
-            freed: Condvar::new(),
-        }
-    }
-
-    fn acquire(&self) -> SemaphorePermit<'_> {
-        let mut available = self
-            .available
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        while *available == 0 {
-            available = self
-                .freed
-                .wait(available)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-        *available -= 1;
-        SemaphorePermit { semaphore: self }
-    }
-}
-
-impl Drop for SemaphorePermit<'_> {
-    fn drop(&mut self) {
-        let mut available = self
-            .semaphore
-            .available
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *available += 1;
-        self.semaphore.freed.notify_one();
-    }
-}
-
 #[async_trait]
 impl VectorIndex for AnnVectorIndex {
     fn backend(&self) -> &'static str {
@@ -801,8 +753,15 @@ impl VectorIndex for AnnVectorIndex {
         }
         self.engine.check_vector(&query.vector)?;
         let query = query.clone();
+        // Owned and moved into the blocking task: it stays taken even if this future is dropped
+        // while the search still runs.
+        let slot = Arc::clone(&self.engine.graph_slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| EngineError::Internal("the vector index is shutting down".into()))?;
         self.run(move |engine| {
-            read_lock(engine.collection(query.collection)?)?.search(&query, &engine.graph_slots)
+            let _slot = slot;
+            read_lock(engine.collection(query.collection)?)?.search(&query)
         })
         .await
     }

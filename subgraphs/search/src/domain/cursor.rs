@@ -1,12 +1,14 @@
-//! Opaque page cursors for text search. A cursor carries the offset of the next page and a
-//! fingerprint of the search it came from, so a cursor replayed against a different query or
-//! filter is refused instead of silently paging through something else.
+//! Text search's page cursors. Search pages by offset (a relevance ranking has no stable
+//! keyset), so its cursor carries the offset of the next page plus a fingerprint of the search
+//! it came from: a cursor replayed against a different query or filter is refused instead of
+//! silently paging through something else. The encoding is `looma_core::page`'s codec with
+//! the kind `text` and the key `<offset>:<fingerprint>`.
 
 use crate::SearchError;
-use base64::Engine;
+use looma_core::page::{CursorKind, PageError};
 use sha2::{Digest, Sha256};
 
-const PREFIX: &str = "text:";
+const TEXT_CURSOR: CursorKind = CursorKind::new("text");
 
 /// A short digest of everything that defines a result list (collection, query, filters...).
 pub fn fingerprint(parts: &serde_json::Value) -> String {
@@ -15,21 +17,18 @@ pub fn fingerprint(parts: &serde_json::Value) -> String {
 }
 
 pub fn encode(offset: usize, fingerprint: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("{PREFIX}{offset}:{fingerprint}"))
+    TEXT_CURSOR.encode(&format!("{offset}:{fingerprint}"))
 }
 
 /// The offset a cursor points at; `BAD_USER_INPUT` for anything this API did not return for
-/// the same search.
+/// the same search. The offset is not range-checked here (the caller bounds it).
 pub fn decode(cursor: &str, fingerprint: &str) -> Result<usize, SearchError> {
-    let malformed = || SearchError::invalid("after", "not a cursor this API returned");
-    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(malformed)?;
-    let rest = text.strip_prefix(PREFIX).ok_or_else(malformed)?;
-    let (offset, print) = rest.split_once(':').ok_or_else(malformed)?;
+    let malformed = || {
+        let error = PageError::Cursor;
+        SearchError::invalid(error.argument(), error.problem())
+    };
+    let key = TEXT_CURSOR.decode(cursor).map_err(|_| malformed())?;
+    let (offset, print) = key.split_once(':').ok_or_else(malformed)?;
     let offset: usize = offset.parse().map_err(|_| malformed())?;
     if print != fingerprint {
         return Err(SearchError::invalid(
@@ -54,7 +53,8 @@ mod tests {
         assert_eq!(decode(&cursor, &a).ok(), Some(40));
         let error = decode(&cursor, &b).unwrap_err().to_string();
         assert!(error.contains("different search"), "{error}");
-        for bad in ["", "!!!", "dGV4dDo=", "dGV4dDp4OnU"] {
+        let other_kind = CursorKind::new("resume").encode(&format!("40:{a}"));
+        for bad in ["", "!!!", "dGV4dDo=", "dGV4dDp4OnU", &other_kind] {
             assert!(decode(bad, &a).is_err(), "{bad}");
         }
     }

@@ -101,7 +101,12 @@ fn decode_entities(text: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
-        let Some(semi) = rest[..rest.len().min(12)].find(';') else {
+        // Searched in bytes: 12 bytes may end inside a multi-byte character (`R&D部门`), and
+        // `;` is ASCII, so where it is found is a character boundary.
+        let Some(semi) = rest.as_bytes()[..rest.len().min(12)]
+            .iter()
+            .position(|&b| b == b';')
+        else {
             out.push('&');
             rest = &rest[1..];
             continue;
@@ -226,6 +231,17 @@ mod tests {
     fn html_keeps_visible_text_by_line() {
         let html = "<html><head><title>x</title><style>p{}</style></head><body><h1>Jane &amp; Doe</h1><p>Skills:<br>Rust</p><table><tr><td>a</td><td>b</td></tr></table><script>var x=1;</script></body></html>";
         assert_eq!(html_to_text(html), "Jane & Doe\nSkills:\nRust\na b\n");
+    }
+
+    #[test]
+    fn ampersand_before_multibyte_text_is_not_a_panic() {
+        // Found by the resume_html fuzzer: the entity window cut `部` in half.
+        assert_eq!(html_to_text("<p>R&D部门经理 &amp;</p>"), "R&D部门经理 &\n");
+        assert_eq!(
+            html_to_text("&\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}"),
+            "&\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\n"
+        );
+        assert_eq!(decode_entities("张&#20013;；&lt;"), "张中；<");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Contact details: name, email, phone (normalised to E.164), city.
 
 use super::lexicon::city_in;
+use looma_taxonomy::is_cjk_ideograph;
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -81,12 +82,9 @@ const NOT_NAMES: &[&str] = &[
 fn is_han_name(s: &str) -> bool {
     let chars: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
     (2..=4).contains(&chars.len())
-        && chars.iter().all(|c| is_han(*c) || *c == '·')
+        && chars.iter().all(|c| is_cjk_ideograph(*c) || *c == '·')
         && !super::lexicon::looks_like_heading_word(s)
 }
-
-/// A Han character (the workspace's one definition).
-pub use looma_taxonomy::is_cjk_ideograph as is_han;
 
 fn is_latin_name(s: &str) -> bool {
     let words: Vec<&str> = s.split_whitespace().collect();
@@ -125,7 +123,7 @@ fn is_latin_name(s: &str) -> bool {
 /// Title-cases an all-caps Latin name (`JANE DOE` → `Jane Doe`).
 fn tidy_name(name: &str) -> String {
     let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.chars().any(is_han) {
+    if name.chars().any(is_cjk_ideograph) {
         return name.replace(' ', "");
     }
     if name
@@ -172,7 +170,7 @@ pub fn name(header: &[String], text: &str) -> Option<String> {
             }
             // "张伟 高级工程师": a Han name followed by a headline.
             if let Some(first) = segment.split_whitespace().next()
-                && first.chars().any(is_han)
+                && first.chars().any(is_cjk_ideograph)
                 && is_han_name(first)
             {
                 return Some(tidy_name(first));

@@ -7,7 +7,7 @@
 use super::dates::{DateRange, date_ranges};
 use super::lexicon::{is_city, is_company, is_title, school_in};
 use crate::domain::profile::{Education, Experience};
-use looma_taxonomy::{EducationLevel, find_city_in};
+use looma_taxonomy::{EducationLevel, find_city_in, is_cjk_ideograph};
 
 /// Bullets, long sentences and lines ending like prose are descriptions, not headers.
 fn is_description(line: &str) -> bool {
@@ -39,7 +39,7 @@ fn split_han_spaces(text: &str) -> Vec<String> {
             }
             let before = current.chars().next_back();
             let after = chars.get(j).copied();
-            let han = |c: Option<char>| c.is_some_and(super::contact::is_han);
+            let han = |c: Option<char>| c.is_some_and(is_cjk_ideograph);
             if han(before) || han(after) || j - i >= 2 {
                 pieces.push(std::mem::take(&mut current));
             } else {
@@ -241,7 +241,7 @@ fn major(header: &[String], school: &str) -> Option<String> {
     }
     // "School - B.S., Computer Science": the field right after the degree.
     let all = fields(&joined);
-    if !joined.chars().any(super::contact::is_han)
+    if !joined.chars().any(is_cjk_ideograph)
         && let Some(at) = all
             .iter()
             .position(|f| !school.contains(f.as_str()) && EducationLevel::detect(f).is_some())

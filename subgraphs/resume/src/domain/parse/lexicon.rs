@@ -1,8 +1,8 @@
 //! Word lists the parser leans on: company and job-title markers, schools; cities come from
-//! the shared table in `looma_taxonomy`.
+//! the shared table in `looma_taxonomy`. `contact` and `entries` read these lists; this module
+//! imports neither (only `sections`, for headings), so the dependency runs one way.
 
-use super::contact::is_han;
-use looma_taxonomy::{EducationLevel, find_city_in};
+use looma_taxonomy::{EducationLevel, find_city_in, is_cjk_ideograph};
 
 /// The earliest known city mentioned in `text`, named in the text's language (`上海` for
 /// 上海市, `Xi'an` for XI'AN). The table and the rules for free text live in
@@ -133,7 +133,7 @@ const TITLE_MARKERS_EN: &[&str] = &[
 ];
 
 pub fn is_title(text: &str) -> bool {
-    if text.chars().any(is_han) {
+    if text.chars().any(is_cjk_ideograph) {
         return TITLE_MARKERS_ZH.iter().any(|m| text.contains(m)) && !is_company(text);
     }
     let lower = text.to_lowercase();
@@ -336,7 +336,7 @@ pub fn is_company(text: &str) -> bool {
     }) {
         return true;
     }
-    if text.chars().any(is_han) {
+    if text.chars().any(is_cjk_ideograph) {
         return COMPANY_MARKERS_ZH.iter().any(|m| text.contains(m));
     }
     let lower = text.to_lowercase();
@@ -387,7 +387,7 @@ fn school_in_parts(text: &str) -> Option<String> {
             if piece.is_empty() {
                 continue;
             }
-            if piece.chars().any(is_han) {
+            if piece.chars().any(is_cjk_ideograph) {
                 for word in piece.split_whitespace() {
                     if let Some(school) = han_school(word) {
                         return Some(school);
@@ -408,7 +408,7 @@ fn han_school(word: &str) -> Option<String> {
             let name: String = word[..end]
                 .chars()
                 .rev()
-                .take_while(|c| is_han(*c) || *c == '(' || *c == ')')
+                .take_while(|c| is_cjk_ideograph(*c) || *c == '(' || *c == ')')
                 .collect::<Vec<_>>()
                 .into_iter()
                 .rev()

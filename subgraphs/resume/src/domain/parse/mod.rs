@@ -11,7 +11,7 @@ pub mod sections;
 
 use crate::domain::pii;
 use crate::domain::profile::{Experience, Profile, YearMonth};
-use looma_taxonomy::{EducationLevel, Segmenter, SkillTaxonomy, normalize_text};
+use looma_taxonomy::{EducationLevel, Segmenter, SkillTaxonomy, is_cjk_ideograph, normalize_text};
 use sections::{SectionKind, split_sections};
 
 /// Normalised, ID-masked text: what is stored and what the profile is parsed from.
@@ -85,7 +85,7 @@ fn skills(text: &str) -> Vec<String> {
 }
 
 fn language(text: &str) -> &'static str {
-    let han = text.chars().filter(|c| contact::is_han(*c)).count();
+    let han = text.chars().filter(|c| is_cjk_ideograph(*c)).count();
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
     if han * 5 >= letters.max(1) {
         "zh"

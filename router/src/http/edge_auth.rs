@@ -1,0 +1,93 @@
+//! Edge authentication: the router verifies a caller's credentials once (bearer JWT against
+//! identity's JWKS, or API key against identity, through looma-server's `RemoteVerifier`) and
+//! builds the headers subgraphs receive: the verified principal signed into
+//! `x-looma-principal`, or, for an anonymous caller, the signed router marker that subgraphs in
+//! lock-down require. The request id is passed along as well.
+//!
+//! Clients never get to present a forwarded principal themselves: the edge trusts none.
+
+use crate::config::RouterConfig;
+use crate::error::RequestError;
+use http::header::HeaderName;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use looma_auth::{Authenticator, ForwardedPrincipalCodec};
+use looma_core::{CodedError, ErrorCode};
+use std::sync::Arc;
+
+/// The request id (set by the edge layer when the client sent none), forwarded to subgraphs.
+pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub(super) struct EdgeAuth {
+    authenticator: Authenticator,
+    /// Signs the verified principal for subgraphs; `None` forwards no principal.
+    forwarded: Option<ForwardedPrincipalCodec>,
+}
+
+impl EdgeAuth {
+    pub(super) fn new(config: &RouterConfig, forwarded: Option<ForwardedPrincipalCodec>) -> Self {
+        let verifier = looma_server::RemoteVerifier::new(
+            config.jwks_url.clone(),
+            config.identity_url.clone(),
+            &config.token_issuer,
+            &config.token_audience,
+        );
+        EdgeAuth {
+            authenticator: Authenticator::new(Arc::new(verifier), None),
+            forwarded,
+        }
+    }
+
+    /// Authenticates the caller and builds the headers subgraphs receive; an error is the
+    /// answer to send instead (no subgraph is called): 401, or 503 when verification itself
+    /// failed (identity unreachable).
+    pub(super) async fn subgraph_headers(
+        &self,
+        incoming: &HeaderMap,
+    ) -> Result<HeaderMap, RequestError> {
+        let mut out = HeaderMap::new();
+        if let Some(request_id) = incoming.get(REQUEST_ID) {
+            out.insert(REQUEST_ID, request_id.clone());
+        }
+        let caller = self
+            .authenticator
+            .authenticate(incoming)
+            .await
+            .map_err(|error| {
+                let status = if error.code() == ErrorCode::Internal {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::UNAUTHORIZED
+                };
+                let refusal =
+                    RequestError::new(error.code(), error.to_string()).with_status(status);
+                match error.reason() {
+                    Some(reason) => refusal.with_reason(reason),
+                    None => refusal,
+                }
+            })?;
+        match (caller.principal(), &self.forwarded) {
+            (Some(principal), Some(codec)) => {
+                if let Ok(value) = HeaderValue::from_str(&codec.encode(principal)) {
+                    out.insert(looma_auth::FORWARDED_PRINCIPAL_HEADER, value);
+                }
+            }
+            // An anonymous caller still came through the router: subgraphs in lock-down
+            // (`server.require_trusted_callers`) need to know.
+            (None, Some(_)) => out.extend(self.router_marker()),
+            (_, None) => {}
+        }
+        Ok(out)
+    }
+
+    /// The headers of an anonymous request through the router (the signed router marker), so
+    /// that subgraphs in lock-down execute it instead of refusing it.
+    pub(super) fn router_marker(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(codec) = &self.forwarded
+            && let Ok(value) = HeaderValue::from_str(&looma_server::router_marker(codec))
+        {
+            headers.insert(looma_server::ROUTER_MARKER_HEADER, value);
+        }
+        headers
+    }
+}

@@ -1,0 +1,254 @@
+//! The router's HTTP face: the routes (`/graphql` POST and GET, `/` GraphiQL, `/graphiql/*`,
+//! `/health`, `/ready`), the edge layers, and [`RouterService`], the state every request
+//! shares: the supergraph in force, the subgraph transport, edge auth and persisted queries.
+//! Everything GraphQL happens in [`crate::pipeline`]; this module only decides what reaches it.
+//!
+//! One room per concern:
+//! - `handlers.rs` — request decoding (JSON, multipart, GET), CSRF prevention, body limits;
+//! - `edge_auth.rs` — credentials verified once, the headers subgraphs receive;
+//! - `apq.rs` — automatic persisted queries;
+//! - `reload.rs` — reading the supergraph file and hot reload.
+
+mod apq;
+mod edge_auth;
+mod handlers;
+mod reload;
+
+pub use reload::{SupergraphFileError, read_supergraph, spawn_reloader};
+
+use crate::config::RouterConfig;
+use crate::error::RequestError;
+use crate::pipeline::{self, GraphqlRequest, LoadedSupergraph, ResponseBody};
+use crate::supergraph::Supergraph;
+use crate::transport::{HttpTransport, SubgraphTransport};
+use apollo_compiler::ast::OperationType;
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use looma_auth::ForwardedPrincipalCodec;
+use looma_cache::Cache;
+use looma_core::ErrorCode;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+pub const COMPONENT: &str = "router";
+
+/// A client's request id longer than this is replaced by a generated one: it is logged and
+/// sent to every subgraph.
+const MAX_REQUEST_ID_BYTES: usize = 128;
+
+pub struct RouterService {
+    /// Swapped whole on reload; a request keeps the one it started with.
+    current: ArcSwap<LoadedSupergraph>,
+    config: RouterConfig,
+    transport: Arc<dyn SubgraphTransport>,
+    edge_auth: edge_auth::EdgeAuth,
+    persisted: apq::PersistedQueries,
+}
+
+/// Whether the HTTP method lets the operation change state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpMethod {
+    /// Queries only: a GET can be triggered cross-site by a link or an `<img>`.
+    Get,
+    Post,
+}
+
+impl RouterService {
+    pub fn new(
+        supergraph: Supergraph,
+        config: RouterConfig,
+        forwarded: Option<ForwardedPrincipalCodec>,
+        cache: Arc<dyn Cache>,
+    ) -> Arc<Self> {
+        let timeouts = config
+            .subgraph_timeouts_ms
+            .iter()
+            .map(|(name, ms)| (name.clone(), Duration::from_millis(*ms)))
+            .collect();
+        let transport = Arc::new(HttpTransport::new(
+            Duration::from_millis(config.subgraph_timeout_ms),
+            timeouts,
+        ));
+        Self::with_transport(supergraph, config, forwarded, cache, transport)
+    }
+
+    pub fn with_transport(
+        supergraph: Supergraph,
+        config: RouterConfig,
+        forwarded: Option<ForwardedPrincipalCodec>,
+        cache: Arc<dyn Cache>,
+        transport: Arc<dyn SubgraphTransport>,
+    ) -> Arc<Self> {
+        Arc::new(RouterService {
+            current: ArcSwap::from_pointee(LoadedSupergraph::new(
+                supergraph,
+                config.plan_cache_bytes,
+            )),
+            edge_auth: edge_auth::EdgeAuth::new(&config, forwarded),
+            persisted: apq::PersistedQueries::new(&config, cache),
+            config,
+            transport,
+        })
+    }
+
+    /// Authenticates the caller and builds the headers subgraphs receive; `Err` is the
+    /// answer to send instead (no subgraph is called).
+    pub async fn subgraph_headers(&self, incoming: &HeaderMap) -> Result<HeaderMap, RequestError> {
+        self.edge_auth.subgraph_headers(incoming).await
+    }
+
+    /// The supergraph in force; requests keep the one they started with across a reload.
+    pub fn current(&self) -> Arc<LoadedSupergraph> {
+        self.current.load_full()
+    }
+
+    /// Puts `supergraph` in force (with an empty plan cache) for the requests that start next.
+    pub fn replace(&self, supergraph: Supergraph) {
+        self.current.store(Arc::new(LoadedSupergraph::new(
+            supergraph,
+            self.config.plan_cache_bytes,
+        )));
+    }
+
+    /// Every subgraph of the current supergraph answers `{ __typename }`.
+    pub async fn check_subgraphs(&self) -> Result<(), String> {
+        let loaded = self.current();
+        // Signed like an anonymous request through the router, so subgraphs in lock-down
+        // execute the probe instead of refusing it.
+        let headers = self.edge_auth.router_marker();
+        let probes = loaded.supergraph.subgraphs.iter().map(|subgraph| {
+            let headers = &headers;
+            async move {
+                let body = serde_json::json!({"query": "{ __typename }"});
+                match self.transport.send(subgraph, body, headers).await {
+                    Ok(_) => None,
+                    Err(reason) => Some(format!("{}: {reason}", subgraph.name)),
+                }
+            }
+        });
+        let failures: Vec<String> = futures::future::join_all(probes)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(failures.join("; "))
+        }
+    }
+
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Runs one request: persisted query lookup, prepare (cached), the method check on the
+    /// parsed and selected operation, persisted query registration, execution.
+    pub async fn handle(
+        &self,
+        request: &GraphqlRequest,
+        headers: &HeaderMap,
+        method: HttpMethod,
+    ) -> (StatusCode, ResponseBody) {
+        let (request, registration) = match self.persisted.resolve(request).await {
+            Ok(apq::Resolved::Found(with_query)) => (Cow::Owned(with_query), None),
+            Ok(apq::Resolved::AsSent(registration)) => (Cow::Borrowed(request), registration),
+            Err(error) => return (error.status, ResponseBody::from_request_error(error)),
+        };
+        let loaded = self.current();
+        let prepared = match pipeline::prepare_request(&loaded, &self.config, &request) {
+            Ok(prepared) => prepared,
+            Err(error) => return (error.status, ResponseBody::from_request_error(error)),
+        };
+        if method == HttpMethod::Get && prepared.kind() != OperationType::Query {
+            let error = RequestError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "{} operations must be sent with POST",
+                    prepared.kind().name()
+                ),
+            )
+            .with_status(StatusCode::METHOD_NOT_ALLOWED);
+            return (error.status, ResponseBody::from_request_error(error));
+        }
+        if let Some(registration) = registration {
+            self.persisted.register(registration).await;
+        }
+        let body = pipeline::execute_prepared(
+            &loaded,
+            self.transport.as_ref(),
+            &request,
+            &prepared,
+            headers,
+        )
+        .await;
+        (StatusCode::OK, body)
+    }
+
+    /// Executes a request whose variables carry uploaded files (multipart).
+    pub async fn handle_with_uploads(
+        &self,
+        request: &GraphqlRequest,
+        headers: &HeaderMap,
+        uploads: crate::uploads::Uploads,
+    ) -> ResponseBody {
+        let transport = crate::uploads::UploadingTransport {
+            inner: self.transport.clone(),
+            uploads,
+        };
+        let loaded = self.current();
+        pipeline::execute(&loaded, &self.config, &transport, request, headers).await
+    }
+}
+
+pub fn router(service: Arc<RouterService>) -> Router {
+    let limit = body_limit(&service.config);
+    let ready_service = service.clone();
+    let checks = vec![looma_server::ReadinessCheck::new("subgraphs", move || {
+        let service = ready_service.clone();
+        Box::pin(async move { service.check_subgraphs().await })
+    })];
+    let routes = Router::new()
+        .route(
+            "/graphql",
+            get(handlers::graphql_get).post(handlers::graphql_post),
+        )
+        .route("/", get(crate::graphiql::page).post(handlers::graphql_post))
+        .route("/graphiql/{asset}", get(crate::graphiql::asset))
+        .with_state(service)
+        .merge(looma_server::health_routes(COMPONENT, checks));
+    // Outermost last: an overlong client id is dropped, a missing one generated (UUID v4),
+    // and the id in force echoed on every response.
+    looma_server::with_edge_layers(routes, limit)
+        .layer(PropagateRequestIdLayer::new(edge_auth::REQUEST_ID))
+        .layer(SetRequestIdLayer::new(
+            edge_auth::REQUEST_ID,
+            MakeRequestUuid,
+        ))
+        .layer(axum::middleware::map_request(drop_overlong_request_id))
+}
+
+async fn drop_overlong_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    if request
+        .headers()
+        .get(edge_auth::REQUEST_ID)
+        .is_some_and(|id| id.len() > MAX_REQUEST_ID_BYTES)
+    {
+        request.headers_mut().remove(edge_auth::REQUEST_ID);
+    }
+    request
+}
+
+/// The largest body the edge layer lets through: a multipart upload, read in full up to half
+/// again `max_upload_bytes` so that a file somewhat over the limit gets the multipart parser's
+/// precise GraphQL error (a body cut short only breaks the client's pipe). Every other body is
+/// held to `max_request_bytes` in `graphql_post`.
+fn body_limit(config: &RouterConfig) -> usize {
+    config
+        .max_request_bytes
+        .max(config.max_upload_bytes + config.max_upload_bytes / 2 + 1024 * 1024)
+}
