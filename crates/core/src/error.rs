@@ -166,13 +166,13 @@ pub fn ensure_error_codes(errors: &mut [async_graphql::ServerError]) {
     }
 }
 
-/// Classifies an uncoded engine error by its message. Matching English texts is fragile, but
-/// it is the only information there is: async-graphql turns parse errors, validation rule
-/// violations, limit checks and input coercion failures all into a bare `ServerError`
-/// (message, locations, path) before our code sees them, with no kind or source to match
-/// on, and `Schema::execute` gives no hook between those stages. So the texts stay, and an
-/// async-graphql upgrade must be checked against them (`engine_errors_get_codes` pins the
-/// mapping; an unknown text falls back to a validation or internal code, never to none).
+/// Classifies an uncoded engine error by its message. Subgraph schemas code parse and
+/// validation errors where they arise (`looma_server::ErrorStages`), so what reaches this is
+/// mostly argument coercion while executing, which async-graphql raises as a bare message with
+/// no kind or source, from inside generated resolver code. The texts are kept for that and as
+/// a fallback for a schema built without the extension; an async-graphql upgrade must be
+/// checked against them (`engine_errors_get_codes` pins the mapping; an unknown text falls back
+/// to a validation or internal code, never to none).
 fn classify_engine_error(error: &async_graphql::ServerError) -> ErrorCode {
     let message = error.message.as_str();
     if message.starts_with(" -->") || message.contains("\n  = expected") {

@@ -10,6 +10,7 @@ mod feature_flags;
 mod graphql;
 mod health;
 mod remote_verifier;
+mod schema;
 mod service_client;
 mod subgraph;
 mod trusted_callers;
@@ -21,6 +22,7 @@ pub use graphql::{
 };
 pub use health::{ReadinessCheck, health_routes};
 pub use remote_verifier::RemoteVerifier;
+pub use schema::{ErrorStages, MAX_COMPLEXITY, MAX_DEPTH, subgraph_schema};
 pub use service_client::{ServiceCallError, ServiceClient};
 pub use subgraph::{SubgraphShell, federation_sdl};
 pub use trusted_callers::{

@@ -26,10 +26,7 @@ const USER_CURSOR: CursorKind = CursorKind::new("user");
 const MAX_HISTORY: i32 = 500;
 
 pub fn build_schema(service: IdentityService) -> IdentitySchema {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .limit_depth(16)
-        .limit_complexity(5_000)
+    looma_server::subgraph_schema(Query, Mutation, EmptySubscription)
         .data(service)
         .finish()
 }

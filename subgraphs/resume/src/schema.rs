@@ -27,10 +27,7 @@ use std::sync::Arc;
 pub type ResumeSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn build_schema(service: ResumeService) -> ResumeSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .limit_depth(16)
-        .limit_complexity(5_000)
+    looma_server::subgraph_schema(Query, Mutation, EmptySubscription)
         .data(service)
         .finish()
 }

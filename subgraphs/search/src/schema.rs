@@ -21,10 +21,7 @@ use looma_server::require;
 pub type SearchSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn build_schema(service: SearchService) -> SearchSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .limit_depth(16)
-        .limit_complexity(5_000)
+    looma_server::subgraph_schema(Query, Mutation, EmptySubscription)
         .data(service)
         .finish()
 }
