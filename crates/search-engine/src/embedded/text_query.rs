@@ -5,11 +5,15 @@
 //! are built here so that the bilingual analyzer, field boosts and the fuzzy rules of
 //! [`TextQuery::fuzzy`](crate::TextQuery::fuzzy) apply the same way everywhere.
 //!
-//! Malformed syntax (an unclosed quote or parenthesis, a dangling operator) is not an error:
-//! the grammar's lenient mode recovers what it can and the rest is searched as plain words, the
-//! way a search box is expected to behave. Only a query with nothing searchable left (empty,
-//! only punctuation) or with syntax this engine does not offer (ranges, regexes, `field:*`) is an
-//! [`EngineError::InvalidQuery`].
+//! A query is read as plain text first ([`plain_reading`]): only what is clearly an operator
+//! stays one — `+word`/`-word` attached at the start of a word, `"quotes"`, `AND`/`OR`/`NOT`,
+//! parentheses and `field:word` for the known fields. The rest of tantivy's syntax (a spaced
+//! dash, `/regex/`, `[ranges]`, `^boost`, `~`, `*`, `'`) is read as the separator it is in
+//! natural-language text, so a pasted sentence or job title is searched, never refused or
+//! turned into an exclusion. Malformed syntax (an unclosed quote or parenthesis, a dangling
+//! operator) is not an error either: the grammar's lenient mode recovers what it can and the
+//! rest is searched as plain words. Only a query with nothing searchable left (empty, only
+//! punctuation) is an [`EngineError::InvalidQuery`].
 //!
 //! Filters become tantivy queries with a constant zero score, so they restrict matches without
 //! changing the ranking, and totals and facets are computed over exactly the filtered set.
@@ -51,9 +55,10 @@ impl TextQueryBuilder<'_> {
                 "the search query is empty".into(),
             ));
         }
-        let ast = match query_grammar::parse_query(text) {
+        let text = plain_reading(text);
+        let ast = match query_grammar::parse_query(&text) {
             Ok(ast) => ast,
-            Err(_) => query_grammar::parse_query_lenient(text).0,
+            Err(_) => query_grammar::parse_query_lenient(&text).0,
         };
         match self.build_ast(ast)? {
             Some(query) => Ok(query),
@@ -236,6 +241,56 @@ fn fuzzy_query(field: Field, boost: f32, word: &str) -> Option<Box<dyn Query>> {
     ))
 }
 
+/// Field names `field:word` may use (the rest of a `x:y` is text).
+const QUERY_FIELDS: [&str; 5] = ["title", "content", "name", "skill", "skills"];
+
+/// `text` with every character tantivy's grammar would read as syntax, but which is not
+/// clearly meant as an operator, turned into a space (see the module comment).
+pub(crate) fn plain_reading(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut in_quotes = false;
+    // Where the current word started in `out` (to read a field name before `:`).
+    let mut word_start = 0;
+    for (i, &c) in chars.iter().enumerate() {
+        if in_quotes {
+            out.push(c);
+            if c == '"' {
+                in_quotes = false;
+            }
+            continue;
+        }
+        let at_word_start = i == 0 || chars[i - 1].is_whitespace() || chars[i - 1] == '(';
+        let next = chars.get(i + 1).copied();
+        let starts_word =
+            |n: Option<char>| n.is_some_and(|n| n.is_alphanumeric() || n == '"' || n == '(');
+        match c {
+            '"' => {
+                in_quotes = true;
+                out.push(c);
+            }
+            '(' | ')' => out.push(c),
+            '+' | '-' if at_word_start => {
+                // An operator only when attached to what it applies to: `-java`, `+"a b"`.
+                out.push(if starts_word(next) { c } else { ' ' });
+            }
+            '+' | '-' | '#' | '.' | '&' | '@' | '_' => out.push(c),
+            ':' => {
+                let name = out[word_start..].trim_start_matches(['+', '-', '(']);
+                let known = QUERY_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name));
+                out.push(if known && starts_word(next) { ':' } else { ' ' });
+            }
+            c if c.is_whitespace() => out.push(' '),
+            c if c.is_ascii_punctuation() => out.push(' '),
+            c => out.push(c),
+        }
+        if out.ends_with(' ') || out.ends_with('(') {
+            word_start = out.len();
+        }
+    }
+    out
+}
+
 fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
     if (boost - 1.0).abs() < f32::EPSILON {
         query
@@ -326,4 +381,51 @@ fn f64_range(field: Field, min: Option<f64>, max: Option<f64>) -> Box<dyn Query>
         _ => (bound(min), bound(max)),
     };
     Box::new(RangeQuery::new(lower, upper))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_reading;
+
+    #[test]
+    fn natural_language_stays_text_and_operators_stay_operators() {
+        // A spaced dash separates; an attached one excludes.
+        assert_eq!(
+            plain_reading("algorithms - concurrent"),
+            "algorithms   concurrent"
+        );
+        assert_eq!(plain_reading("python -spark"), "python -spark");
+        assert_eq!(
+            plain_reading("+python +\"data lake\""),
+            "+python +\"data lake\""
+        );
+        // Regex slashes, ranges, boosts, wildcards and single quotes are separators.
+        assert_eq!(plain_reading("/word/ and/or"), " word  and or");
+        assert_eq!(plain_reading("years:[1 TO 5]"), "years  1 TO 5 ");
+        assert_eq!(
+            plain_reading("rust^2 go~ java* o'brien"),
+            "rust 2 go  java  o brien"
+        );
+        // Known fields keep their colon; other colons are text.
+        assert_eq!(
+            plain_reading("title:rust skills:go"),
+            "title:rust skills:go"
+        );
+        assert_eq!(plain_reading("-Title:php"), "-Title:php");
+        assert_eq!(
+            plain_reading("time: 10:30 http://x"),
+            "time  10 30 http   x"
+        );
+        assert_eq!(plain_reading("title:"), "title ");
+        // Words with inner symbols, quotes and operators are kept as written.
+        assert_eq!(
+            plain_reading("C++ C# node.js e-commerce"),
+            "C++ C# node.js e-commerce"
+        );
+        assert_eq!(
+            plain_reading("\"a/b: [c]\" (x OR y)"),
+            "\"a/b: [c]\" (x OR y)"
+        );
+        assert_eq!(plain_reading("高级-后端 工程师"), "高级-后端 工程师");
+    }
 }
