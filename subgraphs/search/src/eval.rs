@@ -68,6 +68,8 @@ pub struct Report {
     pub scores: BTreeMap<Mode, Vec<f64>>,
     /// Modes that could not run, with the reason (the model is missing).
     pub skipped: Vec<(Mode, String)>,
+    /// Queries the service refused in a mode, with its reason: scored 0, never dropped.
+    pub refused: Vec<(usize, Mode, String)>,
 }
 
 impl Report {
@@ -110,6 +112,19 @@ impl Report {
                 cell(self.mean_where(mode, |q| q.kind == "keyword")),
                 cell(self.mean_where(mode, |q| q.kind == "paraphrase")),
             ));
+        }
+        if !self.refused.is_empty() {
+            out.push_str(&format!(
+                "{} refused query runs scored 0:\n",
+                self.refused.len()
+            ));
+            for (i, mode, reason) in &self.refused {
+                out.push_str(&format!(
+                    "  {} {}: {reason}\n",
+                    self.queries[*i].id,
+                    mode.name()
+                ));
+            }
         }
         if verbose {
             for (i, query) in self.queries.iter().enumerate() {
@@ -195,27 +210,44 @@ pub async fn evaluate(
             vector: vectors.as_ref().and_then(|v| v.get(i).cloned()),
         });
     }
-    service.index(documents).await?;
+    // The service takes at most `max_batch` documents per call; a judged set may hold more.
+    let batch = service.max_batch().max(1);
+    while !documents.is_empty() {
+        let rest = documents.split_off(documents.len().min(batch));
+        service
+            .index(std::mem::replace(&mut documents, rest))
+            .await?;
+    }
 
     let mut scores: BTreeMap<Mode, Vec<f64>> = BTreeMap::new();
-    for query in &queries {
+    let mut refused = Vec::new();
+    for (i, query) in queries.iter().enumerate() {
         let collection = collection(&query.collection)?;
         for mode in Mode::ALL {
             if skipped.iter().any(|(m, _)| *m == mode) {
                 continue;
             }
-            let hits = run(&service, mode, collection, &query.query).await?;
-            let ranked: Vec<String> = hits.into_iter().map(|h| h.id).collect();
-            scores
-                .entry(mode)
-                .or_default()
-                .push(ndcg_at(&ranked, &query.relevant, CUTOFF));
+            let score = match run(&service, mode, collection, &query.query).await {
+                Ok(hits) => {
+                    let ranked: Vec<String> = hits.into_iter().map(|h| h.id).collect();
+                    ndcg_at(&ranked, &query.relevant, CUTOFF)
+                }
+                // A query the service refuses (too long, nothing searchable) is a query the
+                // user got nothing for: it scores 0 and the run carries on.
+                Err(error @ SearchError::InvalidInput { .. }) => {
+                    refused.push((i, mode, error.to_string()));
+                    0.0
+                }
+                Err(other) => return Err(other),
+            };
+            scores.entry(mode).or_default().push(score);
         }
     }
     Ok(Report {
         queries,
         scores,
         skipped,
+        refused,
     })
 }
 

@@ -93,6 +93,11 @@ pub struct CollectionStats {
 }
 
 impl SearchService {
+    /// The most documents one `index` call takes (`search.max_batch`).
+    pub fn max_batch(&self) -> usize {
+        self.inner.config.max_batch
+    }
+
     /// A service with every feature on (see [`with_flags`](Self::with_flags)).
     pub fn new(engines: Engines, embedder: EmbeddingService, config: SearchConfig) -> Self {
         Self::with_flags(engines, embedder, config, FeatureFlags::always_on())

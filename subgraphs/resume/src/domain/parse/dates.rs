@@ -191,8 +191,11 @@ pub fn date_ranges(line: &str) -> Vec<DateRange> {
         let (token, start, end) = found[k];
         if let Token::Date(first) = token
             && let Some(&(next, nstart, nend)) = found.get(k + 1)
-            && (is_range_separator(&line[end..nstart])
-                || (next == Token::Present && line[end..nstart].trim().is_empty()))
+            // Tokens found by different patterns may overlap (`2026. 06/2017`): then there is
+            // no text between them and they are not a range.
+            && let Some(between) = line.get(end..nstart)
+            && (is_range_separator(between)
+                || (next == Token::Present && between.trim().is_empty()))
         {
             let (second, current) = match next {
                 Token::Date(d) => (Some(d), false),
@@ -223,6 +226,20 @@ pub fn date_ranges(line: &str) -> Vec<DateRange> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlapping_date_tokens_are_not_a_panic() {
+        // Found by the resume_text fuzzer: two patterns matched overlapping spans.
+        for line in [
+            "研究实习生 2025.\u{FFFD}09 - 2026. 06/2017",
+            "2025.09 - 2026. 06/2017",
+            "2026. 06/2017 - 2018.1",
+        ] {
+            for range in date_ranges(line) {
+                assert!(range.span.0 <= range.span.1 && range.span.1 <= line.len(), "{line}");
+            }
+        }
+    }
 
     fn ym(year: i32, month: u32) -> Option<YearMonth> {
         Some(YearMonth::new(year, Some(month)))
