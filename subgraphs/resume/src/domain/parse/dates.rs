@@ -236,7 +236,10 @@ mod tests {
             "2026. 06/2017 - 2018.1",
         ] {
             for range in date_ranges(line) {
-                assert!(range.span.0 <= range.span.1 && range.span.1 <= line.len(), "{line}");
+                assert!(
+                    range.span.0 <= range.span.1 && range.span.1 <= line.len(),
+                    "{line}"
+                );
             }
         }
     }
