@@ -274,8 +274,8 @@ async fn run() -> anyhow::Result<()> {
     );
     config.search.data_dir = dir.path().join("search");
     config.server.router_secret = looma_core::Secret::new("bench-router-secret-0123456789abcdef");
-    if let Ok(model_dir) = std::env::var("LOOMA_EMBED__MODEL_DIR") {
-        config.embed.model_dir = model_dir.into();
+    if let Ok(models_dir) = std::env::var("LOOMA_EMBED__MODELS_DIR") {
+        config.embed.models_dir = models_dir.into();
     }
     looma_core::telemetry::init_logging(&config.log);
     let embedder = looma_embed::EmbeddingService::new(config.embed.clone());

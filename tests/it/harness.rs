@@ -265,8 +265,8 @@ impl TestPlatform {
         config.server.router_secret = Secret::new(ROUTER_SECRET);
         config.identity.login_max_failures = 3;
         config.log.level = "warn".into();
-        if let Ok(model_dir) = std::env::var("LOOMA_EMBED__MODEL_DIR") {
-            config.embed.model_dir = model_dir.into();
+        if let Ok(models_dir) = std::env::var("LOOMA_EMBED__MODELS_DIR") {
+            config.embed.models_dir = models_dir.into();
         }
         config.resume.poll_interval_ms = 200;
         config.matching.poll_interval_ms = 200;

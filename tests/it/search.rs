@@ -150,7 +150,7 @@ async fn with_vectors(p: &TestPlatform, mut docs: Vec<Value>) -> Vec<Value> {
         })
         .collect();
     let vectors = embedder
-        .embed(texts)
+        .embed(texts, looma_embed::TextKind::Passage)
         .await
         .expect("the embedding model is installed (scripts/install-model)");
     for (doc, vector) in docs.iter_mut().zip(vectors) {
@@ -669,7 +669,7 @@ async fn bad_input_is_refused(p: TestPlatform) -> TestPlatform {
 
 async fn without_the_model_only_meaning_based_search_stops(mut p: TestPlatform) -> TestPlatform {
     let missing = tempfile::tempdir().unwrap();
-    p.config.embed.model_dir = missing.path().join("no-model");
+    p.config.embed.models_dir = missing.path().join("no-model");
     p.restart_extra().await;
     let admin = p.admin().await;
     let key = indexer(&p).await;

@@ -1,33 +1,51 @@
-//! Sentence embeddings computed in-process: all-MiniLM-L6-v2 (384 dimensions) on candle.
+//! Sentence embeddings computed in-process: multilingual-e5-small (the default; Chinese,
+//! English and ~100 more languages, 4-bit) or all-MiniLM-L6-v2 (English), both 384 dimensions.
 //!
 //! Services hold an [`EmbeddingService`]: cheap to clone, loads the model lazily, runs inference
 //! off the async runtime with bounded concurrency and caches recent single-text embeddings.
-//! [`MiniLmEmbedder`] is the model itself behind the [`Embedder`] trait, so tests and benches
-//! can swap in other embedders.
+//! [`E5Embedder`] and [`MiniLmEmbedder`] are the models behind the [`Embedder`] trait, so tests
+//! and benches can swap in other embedders. [`EmbedModel`] names them in config.
 //!
-//! The model files are not part of the repository: `scripts/install-model` puts them into
-//! [`DEFAULT_MODEL_DIR`] (or another directory). While they are missing every call answers
+//! The model files are not part of the repository: `scripts/install-model` puts each model into
+//! its own directory under [`DEFAULT_MODELS_DIR`] (or another directory). While they are missing every call answers
 //! [`EmbedError::ModelUnavailable`], whose message names that script.
 //!
-//! Vectors follow sentence-transformers semantics: WordPiece tokens truncated at
-//! [`MAX_SEQUENCE_TOKENS`], mean pooling over the attention mask, then L2 normalisation.
+//! Vectors are mean-pooled and L2-normalised. A text is embedded as a search [`TextKind::Query`]
+//! or as a stored [`TextKind::Passage`]: e5 reads them with different prefixes, so a query
+//! must never be embedded as a passage or the other way round.
 
 mod batching;
+mod e5;
 mod error;
 mod minilm;
 mod service;
 
 use std::path::PathBuf;
 
+pub use e5::{E5_MODEL_ID, E5Embedder, MAX_WINDOWS};
 pub use error::EmbedError;
 pub use minilm::{MAX_SEQUENCE_TOKENS, MiniLmEmbedder, TokenizedBatch};
-pub use service::{EmbedConfig, EmbeddingService};
+pub use service::{EmbedConfig, EmbedModel, EmbeddingService};
 
 /// Width of every all-MiniLM-L6-v2 vector.
 pub const MINILM_DIMENSION: usize = 384;
 
-/// Where `scripts/install-model` puts the model, relative to the repository root.
-pub const DEFAULT_MODEL_DIR: &str = "data/models/all-MiniLM-L6-v2";
+/// Width of every multilingual-e5-small vector.
+pub const E5_DIMENSION: usize = 384;
+
+/// Where `scripts/install-model` puts the models (one directory each), relative to the
+/// repository root.
+pub const DEFAULT_MODELS_DIR: &str = "data/models";
+
+/// What a text is to the model: e5 was trained with `query: ` and `passage: ` prefixes and
+/// reads the two differently; models without prefixes read both alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TextKind {
+    /// A search query or question.
+    Query,
+    /// A stored document: a résumé, a job, a knowledge chunk.
+    Passage,
+}
 
 /// Something that turns texts into fixed-width vectors.
 pub trait Embedder: Send + Sync {
@@ -37,9 +55,8 @@ pub trait Embedder: Send + Sync {
     /// Width of every vector this embedder returns.
     fn dimension(&self) -> usize;
 
-    /// L2-normalised vectors, one per text, in the order of `texts` (sentence-transformers
-    /// semantics: mean pooling over the attention mask, then normalisation).
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// L2-normalised vectors, one per text, in the order of `texts`, each read as `kind`.
+    fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
 
 fn model_unavailable(path: impl Into<PathBuf>, reason: impl Into<String>) -> EmbedError {

@@ -9,7 +9,7 @@ use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::batching::embed_in_batches;
-use crate::{EmbedError, Embedder, MINILM_DIMENSION, model_unavailable};
+use crate::{EmbedError, Embedder, MINILM_DIMENSION, TextKind, model_unavailable};
 
 /// Tokens per text the model sees, [CLS] and [SEP] included; the rest is dropped
 /// (sentence-transformers' `max_seq_length` for this model).
@@ -23,7 +23,7 @@ const MAX_BATCH: usize = 32;
 /// a multi-megabyte paste from costing seconds of tokenisation.
 const MAX_TEXT_BYTES: usize = 64 * 1024;
 
-const MODEL_ID: &str = "all-MiniLM-L6-v2";
+pub(crate) const MODEL_ID: &str = "all-MiniLM-L6-v2";
 const CONFIG_FILE: &str = "config.json";
 const TOKENIZER_FILE: &str = "tokenizer.json";
 const WEIGHTS_FILE: &str = "model.safetensors";
@@ -157,7 +157,8 @@ impl Embedder for MiniLmEmbedder {
         MINILM_DIMENSION
     }
 
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    /// Queries and passages read alike (the model has no prefixes).
+    fn embed(&self, texts: &[&str], _kind: TextKind) -> Result<Vec<Vec<f32>>, EmbedError> {
         embed_in_batches(texts, MAX_BATCH, |batch| self.embed_batch(batch))
     }
 }

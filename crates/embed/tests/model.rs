@@ -6,10 +6,13 @@ mod common;
 use std::sync::Arc;
 
 use looma_embed::{
-    EmbedConfig, EmbedError, Embedder, EmbeddingService, MAX_SEQUENCE_TOKENS, MINILM_DIMENSION,
+    EmbedConfig, EmbedError, EmbedModel, Embedder, EmbeddingService, MAX_SEQUENCE_TOKENS,
+    MINILM_DIMENSION, TextKind,
 };
 
-use common::{cosine, embedder, max_abs_difference, model_dir, norm};
+use common::{cosine, embedder, max_abs_difference, model_dir, models_dir, norm};
+
+const P: TextKind = TextKind::Passage;
 
 #[test]
 fn batches_pad_to_their_longest_text_not_to_a_fixed_length() {
@@ -37,7 +40,7 @@ fn text_beyond_the_token_limit_does_not_change_the_vector() {
     let head = "Rust engineer building search systems for recruiters. ".repeat(40);
     let with_tail = format!("{head} Completely different closing words about gardening.");
     let vectors = embedder()
-        .embed(&[head.as_str(), with_tail.as_str()])
+        .embed(&[head.as_str(), with_tail.as_str()], P)
         .expect("embed");
     assert!(max_abs_difference(&vectors[0], &vectors[1]) < 1e-5);
 }
@@ -53,7 +56,7 @@ fn odd_inputs_give_unit_vectors() {
         "\u{0}\u{7}",
         huge.as_str(),
     ];
-    let vectors = embedder().embed(&texts).expect("embed");
+    let vectors = embedder().embed(&texts, P).expect("embed");
     assert_eq!(vectors.len(), texts.len());
     for (text, vector) in texts.iter().zip(&vectors) {
         assert_eq!(vector.len(), MINILM_DIMENSION);
@@ -74,10 +77,10 @@ fn batched_and_single_calls_give_the_same_vectors() {
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let embedder = embedder();
-    let batched = embedder.embed(&refs).expect("embed batch");
+    let batched = embedder.embed(&refs, P).expect("embed batch");
     assert_eq!(batched.len(), texts.len());
     for (text, vector) in refs.iter().zip(&batched) {
-        let single = embedder.embed(&[text]).expect("embed one");
+        let single = embedder.embed(&[text], P).expect("embed one");
         let difference = max_abs_difference(&single[0], vector);
         assert!(difference < 1e-5, "{difference} for {text}");
     }
@@ -86,11 +89,14 @@ fn batched_and_single_calls_give_the_same_vectors() {
 #[test]
 fn paraphrases_are_closer_than_unrelated_sentences() {
     let vectors = embedder()
-        .embed(&[
-            "Senior Python developer",
-            "Experienced Python software engineer",
-            "Fresh bread from the bakery",
-        ])
+        .embed(
+            &[
+                "Senior Python developer",
+                "Experienced Python software engineer",
+                "Fresh bread from the bakery",
+            ],
+            P,
+        )
         .expect("embed");
     assert!(cosine(&vectors[0], &vectors[1]) > cosine(&vectors[0], &vectors[2]) + 0.2);
 }
@@ -98,7 +104,8 @@ fn paraphrases_are_closer_than_unrelated_sentences() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_splits_batches_and_matches_the_embedder() {
     let service = EmbeddingService::new(EmbedConfig {
-        model_dir: model_dir(),
+        model: EmbedModel::AllMiniLmL6V2,
+        models_dir: models_dir(),
         max_batch: 4,
         ..EmbedConfig::default()
     });
@@ -106,9 +113,9 @@ async fn the_service_splits_batches_and_matches_the_embedder() {
     let texts: Vec<String> = (0..10)
         .map(|index| format!("candidate {index} knows Kubernetes"))
         .collect();
-    let from_service = service.embed(texts.clone()).await.expect("embed");
+    let from_service = service.embed(texts.clone(), P).await.expect("embed");
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let direct = embedder().embed(&refs).expect("embed");
+    let direct = embedder().embed(&refs, P).expect("embed");
     for (a, b) in from_service.iter().zip(&direct) {
         assert!(max_abs_difference(a, b) < 1e-5);
     }
@@ -119,25 +126,28 @@ async fn the_service_splits_batches_and_matches_the_embedder() {
 async fn installing_the_model_later_needs_no_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let service = EmbeddingService::new(EmbedConfig {
-        model_dir: dir.path().to_path_buf(),
+        model: EmbedModel::AllMiniLmL6V2,
+        models_dir: dir.path().to_path_buf(),
         ..EmbedConfig::default()
     });
     let error = service
-        .embed_one("data engineer")
+        .embed_one("data engineer", P)
         .await
         .expect_err("empty dir");
     assert!(matches!(error, EmbedError::ModelUnavailable { .. }));
     assert!(!service.is_available());
 
+    let installed = dir.path().join("all-MiniLM-L6-v2");
+    std::fs::create_dir(&installed).expect("model dir");
     for file in ["config.json", "tokenizer.json", "model.safetensors"] {
-        std::fs::copy(model_dir().join(file), dir.path().join(file)).expect("copy model file");
+        std::fs::copy(model_dir().join(file), installed.join(file)).expect("copy model file");
     }
     assert!(service.is_available());
     let vector = service
-        .embed_one("data engineer")
+        .embed_one("data engineer", P)
         .await
         .expect("model now installed");
-    let expected = embedder().embed(&["data engineer"]).expect("embed");
+    let expected = embedder().embed(&["data engineer"], P).expect("embed");
     assert!(max_abs_difference(&vector, &expected[0]) < 1e-5);
 }
 
@@ -147,7 +157,7 @@ async fn from_embedder_serves_the_given_model() {
     assert!(service.is_available());
     assert_eq!(service.dimension(), 3);
     assert_eq!(
-        service.embed_one("anything").await.expect("embed"),
+        service.embed_one("anything", P).await.expect("embed"),
         vec![1.0, 0.0, 0.0]
     );
 }
@@ -163,7 +173,7 @@ impl Embedder for FixedEmbedder {
         3
     }
 
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    fn embed(&self, texts: &[&str], _kind: TextKind) -> Result<Vec<Vec<f32>>, EmbedError> {
         Ok(texts.iter().map(|_| vec![1.0, 0.0, 0.0]).collect())
     }
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use looma_embed::Embedder;
+use looma_embed::{Embedder, TextKind};
 use serde::Deserialize;
 
 use common::{cosine, embedder, max_abs_difference, norm};
@@ -62,9 +62,13 @@ fn vectors_match_sentence_transformers_in_one_batch_and_alone() {
         .map(|reference| text_of(&sentences, reference.id))
         .collect();
     let embedder = embedder();
-    let batched = embedder.embed(&texts).expect("embed batch");
+    let batched = embedder
+        .embed(&texts, TextKind::Passage)
+        .expect("embed batch");
     for (reference, (text, vector)) in REFERENCE_VECTORS.iter().zip(texts.iter().zip(&batched)) {
-        let alone = embedder.embed(&[text]).expect("embed one");
+        let alone = embedder
+            .embed(&[text], TextKind::Passage)
+            .expect("embed one");
         for (how, vector) in [("batched", vector), ("alone", &alone[0])] {
             let difference = max_abs_difference(&vector[..8], &reference.first_dims);
             assert!(
@@ -91,7 +95,10 @@ fn cosines_match_sentence_transformers() {
     let embedder = embedder();
     for &(a, b, expected) in REFERENCE_COSINES {
         let vectors = embedder
-            .embed(&[text_of(&sentences, a), text_of(&sentences, b)])
+            .embed(
+                &[text_of(&sentences, a), text_of(&sentences, b)],
+                TextKind::Passage,
+            )
             .expect("embed");
         let actual = cosine(&vectors[0], &vectors[1]);
         assert!(

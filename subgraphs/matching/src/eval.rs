@@ -7,7 +7,7 @@ use crate::domain::score::{CandidateFacts, JobFacts, Semantic, score};
 use crate::domain::weights::Weights;
 use crate::service::job_embedding_text;
 use looma_core::metrics::ndcg_at;
-use looma_embed::EmbeddingService;
+use looma_embed::{EmbeddingService, TextKind};
 use looma_taxonomy::{EducationLevel, Segmenter};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
@@ -147,8 +147,8 @@ pub async fn evaluate(
         })
         .collect();
     let (job_vectors, resume_vectors, semantic_skipped) = match (
-        embedder.embed(job_texts).await,
-        embedder.embed(resume_texts).await,
+        embedder.embed(job_texts, TextKind::Passage).await,
+        embedder.embed(resume_texts, TextKind::Passage).await,
     ) {
         (Ok(j), Ok(r)) => (Some(j), Some(r), None),
         (Err(e), _) | (_, Err(e)) => (None, None, Some(e.to_string())),

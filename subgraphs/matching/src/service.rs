@@ -10,7 +10,7 @@ use crate::domain::weights::Weights;
 use crate::store::{self, MatchingStore, job, run, status};
 use crate::{MatchingConfig, MatchingError};
 use chrono::Utc;
-use looma_embed::EmbeddingService;
+use looma_embed::{EmbeddingService, TextKind};
 use looma_outbox::{Action, Deliver, DeliveryError, Outbox, OutboxMetrics, OutboxRow};
 use looma_search_client::{Collection, SearchClient, SearchClientError, SearchDocument};
 use looma_taxonomy::{EducationLevel, SkillTaxonomy, city_spellings};
@@ -552,7 +552,12 @@ impl MatchingService {
             &model.preferred(),
             &model.description,
         );
-        model.embedding = match self.inner.embedder.embed_one(&text).await {
+        model.embedding = match self
+            .inner
+            .embedder
+            .embed_one(&text, TextKind::Passage)
+            .await
+        {
             Ok(vector) => Some(vector.iter().flat_map(|v| v.to_le_bytes()).collect()),
             Err(error) => {
                 tracing::warn!(%error, "job saved without an embedding; semantic scores are neutral");

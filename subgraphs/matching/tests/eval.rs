@@ -9,11 +9,11 @@ use std::path::Path;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_ranking_beats_keyword_overlap_both_ways() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let model_dir = std::env::var("LOOMA_EMBED__MODEL_DIR")
+    let models_dir = std::env::var("LOOMA_EMBED__MODELS_DIR")
         .map(Into::into)
-        .unwrap_or_else(|_| root.join(looma_embed::DEFAULT_MODEL_DIR));
+        .unwrap_or_else(|_| root.join(looma_embed::DEFAULT_MODELS_DIR));
     let embedder = looma_embed::EmbeddingService::new(looma_embed::EmbedConfig {
-        model_dir,
+        models_dir,
         ..Default::default()
     });
     let report = evaluate(

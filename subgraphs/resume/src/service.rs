@@ -11,7 +11,7 @@ use crate::domain::pii;
 use crate::domain::profile::{Profile, YearMonth};
 use crate::store::{self, NewResume, ParsedResume, ResumeFilter, ResumeStore, resume, status};
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, Utc};
-use looma_embed::{EmbedError, EmbeddingService};
+use looma_embed::{EmbedError, EmbeddingService, TextKind};
 use looma_outbox::{Action, Deliver, DeliveryError, Outbox, OutboxMetrics, OutboxRow};
 use looma_search_client::{Collection, SearchClient, SearchClientError, SearchDocument};
 use sea_orm::{DatabaseTransaction, DbErr};
@@ -286,7 +286,7 @@ impl ResumeService {
         let embedding = match self
             .inner
             .embedder
-            .embed_one(&embedding_text(&profile))
+            .embed_one(&embedding_text(&profile), TextKind::Passage)
             .await
         {
             Ok(vector) => Some(vector),

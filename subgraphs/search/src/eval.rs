@@ -6,7 +6,7 @@
 use crate::service::{Hit, RankedRequest, TextRequest};
 use crate::{Engines, SearchConfig, SearchError, SearchService};
 use looma_core::metrics::ndcg_at;
-use looma_embed::EmbeddingService;
+use looma_embed::{EmbeddingService, TextKind};
 use looma_search_engine::{Collection, Document, DocumentFields, Filters};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -40,6 +40,9 @@ pub struct JudgedQuery {
     pub language: String,
     pub kind: String,
     pub relevant: HashMap<String, u8>,
+    /// `dev` (tune on it) or `test` (report it); sets without splits leave it out.
+    #[serde(default)]
+    pub split: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -90,11 +93,31 @@ impl Report {
         (!picked.is_empty()).then(|| picked.iter().sum::<f64>() / picked.len() as f64)
     }
 
+    /// The mean over the queries of one split (`dev`, `test`).
+    pub fn split_mean(&self, mode: Mode, split: &str) -> Option<f64> {
+        self.mean_where(mode, |q| q.split.as_deref() == Some(split))
+    }
+
     pub fn render(&self, verbose: bool) -> String {
-        let mut out = format!("nDCG@{CUTOFF} over {} judged queries\n", self.queries.len());
+        let mut out = format!("nDCG@{CUTOFF} over {} judged queries", self.queries.len());
+        let count = |split: &str| {
+            self.queries
+                .iter()
+                .filter(|q| q.split.as_deref() == Some(split))
+                .count()
+        };
+        let split = self.queries.iter().any(|q| q.split.is_some());
+        if split {
+            out.push_str(&format!(
+                " ({} dev, {} test: tune on dev, report test)",
+                count("dev"),
+                count("test")
+            ));
+        }
+        out.push('\n');
         out.push_str(&format!(
-            "{:<10} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10}\n",
-            "mode", "all", "zh", "en", "mixed", "keyword", "paraphrase"
+            "{:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10}\n",
+            "mode", "all", "dev", "test", "zh", "en", "mixed", "keyword", "paraphrase"
         ));
         for mode in Mode::ALL {
             if let Some((_, reason)) = self.skipped.iter().find(|(m, _)| *m == mode) {
@@ -103,9 +126,11 @@ impl Report {
             }
             let cell = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.3}"));
             out.push_str(&format!(
-                "{:<10} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10}\n",
+                "{:<10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10}\n",
                 mode.name(),
                 cell(self.mean(mode)),
+                cell(self.split_mean(mode, "dev")),
+                cell(self.split_mean(mode, "test")),
                 cell(self.mean_where(mode, |q| q.language == "zh")),
                 cell(self.mean_where(mode, |q| q.language == "en")),
                 cell(self.mean_where(mode, |q| q.language == "mixed")),
@@ -180,7 +205,7 @@ pub async fn evaluate(
         .iter()
         .map(|d| format!("{}. {}", d.title, d.content))
         .collect();
-    let vectors = match embedder.embed(texts).await {
+    let vectors = match embedder.embed(texts, TextKind::Passage).await {
         Ok(vectors) => Some(vectors),
         Err(error) => {
             let reason = error.to_string();

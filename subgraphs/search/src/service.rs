@@ -6,7 +6,7 @@ use crate::domain::{cursor, validate};
 use crate::engines::Engines;
 use crate::{SearchConfig, SearchError};
 use looma_core::page::page_size_up_to;
-use looma_embed::EmbeddingService;
+use looma_embed::{EmbeddingService, TextKind};
 use looma_search_engine::{
     Collection, Document, Facet, FacetField, Filters, Highlight, Metric, StoredDocument,
     SuggestQuery, Suggestion, SuggestionKind, TextQuery, VectorHit, VectorPoint, VectorQuery,
@@ -359,7 +359,11 @@ impl SearchService {
         self.require_feature(VECTOR_SEARCH).await?;
         self.check_ranked(&mut request)?;
         let query = validate::query_text("query", query, validate::MAX_QUERY_CHARS)?;
-        let vector = self.inner.embedder.embed_one(&query).await?;
+        let vector = self
+            .inner
+            .embedder
+            .embed_one(&query, TextKind::Query)
+            .await?;
         let hits = self.nearest(&request, vector, Metric::Cosine).await?;
         self.render_vector_hits(request.collection, hits).await
     }
@@ -396,7 +400,11 @@ impl SearchService {
             ));
         }
         let candidates = self.inner.config.hybrid_candidates.max(request.top_k);
-        let vector = self.inner.embedder.embed_one(&query).await?;
+        let vector = self
+            .inner
+            .embedder
+            .embed_one(&query, TextKind::Query)
+            .await?;
         let text_query = TextQuery {
             collection: request.collection,
             query,

@@ -8,11 +8,11 @@ use std::path::Path;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn judged_queries_rank_relevant_documents_first() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let model_dir = std::env::var("LOOMA_EMBED__MODEL_DIR")
+    let models_dir = std::env::var("LOOMA_EMBED__MODELS_DIR")
         .map(Into::into)
-        .unwrap_or_else(|_| root.join(looma_embed::DEFAULT_MODEL_DIR));
+        .unwrap_or_else(|_| root.join(looma_embed::DEFAULT_MODELS_DIR));
     let embedder = looma_embed::EmbeddingService::new(looma_embed::EmbedConfig {
-        model_dir,
+        models_dir,
         ..Default::default()
     });
     let work = tempfile::tempdir().expect("temp dir");
@@ -78,7 +78,7 @@ async fn refused_queries_score_zero_and_large_sets_are_indexed_in_batches() {
 
     // No model directory: the text mode alone runs, which is all this test needs.
     let embedder = looma_embed::EmbeddingService::new(looma_embed::EmbedConfig {
-        model_dir: fixtures.path().join("no-model"),
+        models_dir: fixtures.path().join("no-model"),
         ..Default::default()
     });
     let work = tempfile::tempdir().expect("temp dir");

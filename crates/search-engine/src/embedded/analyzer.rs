@@ -1,5 +1,11 @@
 //! The bilingual analyzer: jieba segmentation for Chinese, word splitting for Latin text,
-//! lowercasing and ASCII folding, punctuation and whitespace dropped.
+//! lowercasing and ASCII folding, punctuation and whitespace dropped, then English stop words
+//! dropped and English words stemmed (Snowball English: `running`, `runs` → `run`). Stop words
+//! and stemming touch only words made of ASCII letters, so Chinese words, `c++`, `node.js` or
+//! `2d` come out exactly as segmented. `it` is not a stop word: in recruiting it is `IT`.
+//!
+//! A hyphenated Latin word is indexed (and searched) both ways: `real-time` gives `real`, `time`
+//! and `realtime`, so "real time", "real-time" and "realtime" find each other.
 //!
 //! Two modes share one segmentation so that documents and queries agree:
 //! - [`SegmentMode::Index`] emits every word plus the dictionary sub-words of long Chinese words
@@ -9,6 +15,7 @@
 //!
 //! Positions are word ordinals (punctuation does not count), which keeps phrase queries working
 //! across spacing and punctuation differences ("Java, Spring" matches the phrase "java spring").
+//! A dropped stop word keeps its position, so phrases still line up on both sides.
 //!
 //! This module never touches an index; it only turns text into tokens.
 
@@ -16,14 +23,25 @@ use std::sync::Arc;
 
 use looma_taxonomy::is_cjk;
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, Token, TokenStream, Tokenizer,
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, Token, TokenFilter,
+    TokenStream, Tokenizer,
 };
 use tantivy_jieba::jieba_rs::{Jieba, Token as JiebaToken};
 
 use crate::EngineError;
 
-/// The tokenizer name registered on every tantivy index of the embedded engine.
-pub(crate) const TEXT_TOKENIZER: &str = "looma_bilingual";
+/// The tokenizer name registered on every tantivy index of the embedded engine. It is part of
+/// the schema, so it names the analysis too: change it whenever terms change (stemming, stop
+/// words), and an index built by the old analyzer is refused at open instead of silently missing
+/// matches (see `TantivyTextIndex::open`).
+pub(crate) const TEXT_TOKENIZER: &str = "looma_bilingual_v2";
+
+/// Lucene's English stop words (what Elasticsearch's `_english_` and bm25s use), without `it`.
+const ENGLISH_STOP_WORDS: [&str; 32] = [
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "no",
+    "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they",
+    "this", "to", "was", "will", "with",
+];
 
 /// Tokens longer than this (in bytes) are dropped: they are base64 blobs, URLs, hashes.
 const MAX_TOKEN_BYTES: usize = 80;
@@ -74,6 +92,17 @@ impl Segmenter {
             SegmentMode::Query => self.jieba.cut(text, true),
         };
         let spans = merge_split_latin_words(text, &raw, &main_word_flags(&raw));
+        // Hyphenated words get their parts from `hyphenated_tokens`, not from jieba (which drops
+        // one-letter parts: `e-commerce` gives only `commerce`).
+        let hyphenated: Vec<(usize, usize)> = spans
+            .iter()
+            .filter(|(_, _, is_main)| *is_main)
+            .filter_map(|&(byte_start, byte_end, _)| {
+                let (start, end) = trim_to_word(&text[byte_start..byte_end])?;
+                is_hyphenated_word(&text[byte_start + start..byte_start + end])
+                    .then_some((byte_start + start, byte_start + end))
+            })
+            .collect();
         let mut tokens = Vec::with_capacity(spans.len());
         let mut position = 0usize;
         // Sub-words come right before the word they belong to, so their position is the
@@ -82,13 +111,25 @@ impl Segmenter {
             let Some((start, end)) = trim_to_word(&text[byte_start..byte_end]) else {
                 continue;
             };
-            tokens.push(Token {
-                offset_from: byte_start + start,
-                offset_to: byte_start + end,
-                position,
-                text: fold_full_width(&text[byte_start + start..byte_start + end]),
-                position_length: 1,
-            });
+            let (from, to) = (byte_start + start, byte_start + end);
+            if !is_main
+                && hyphenated
+                    .iter()
+                    .any(|&(word_from, word_to)| word_from <= from && to <= word_to)
+            {
+                continue;
+            }
+            if is_main && hyphenated.contains(&(from, to)) {
+                tokens.extend(hyphenated_tokens(text, from, to, position));
+            } else {
+                tokens.push(Token {
+                    offset_from: from,
+                    offset_to: to,
+                    position,
+                    text: fold_full_width(&text[from..to]),
+                    position_length: 1,
+                });
+            }
             if is_main {
                 position += 1;
             }
@@ -108,7 +149,102 @@ impl Segmenter {
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
+        .filter(EnglishWords)
         .build()
+    }
+}
+
+/// A Latin word of letters and digits with inner hyphens (`real-time`, `e-commerce`, `2-d`).
+fn is_hyphenated_word(word: &str) -> bool {
+    word.contains('-')
+        && word
+            .split('-')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() && !is_cjk(c)))
+}
+
+/// `real-time` at `from..to` as its parts (`real`, `time`) and the parts joined (`realtime`),
+/// all at `position` like any other sub-words.
+fn hyphenated_tokens(text: &str, from: usize, to: usize, position: usize) -> Vec<Token> {
+    let word = &text[from..to];
+    let mut tokens = Vec::new();
+    let mut part_from = from;
+    for part in word.split('-') {
+        tokens.push(Token {
+            offset_from: part_from,
+            offset_to: part_from + part.len(),
+            position,
+            text: fold_full_width(part),
+            position_length: 1,
+        });
+        part_from += part.len() + 1;
+    }
+    tokens.push(Token {
+        offset_from: from,
+        offset_to: to,
+        position,
+        text: fold_full_width(&word.replace('-', "")),
+        position_length: 1,
+    });
+    tokens
+}
+
+/// Drops English stop words and stems English words (Snowball English). Runs after lowercasing
+/// and folding; only tokens made of ASCII letters are English words here.
+#[derive(Clone, Copy)]
+struct EnglishWords;
+
+impl TokenFilter for EnglishWords {
+    type Tokenizer<T: Tokenizer> = EnglishWordsTokenizer<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> EnglishWordsTokenizer<T> {
+        EnglishWordsTokenizer { inner: tokenizer }
+    }
+}
+
+#[derive(Clone)]
+struct EnglishWordsTokenizer<T> {
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for EnglishWordsTokenizer<T> {
+    type TokenStream<'a> = EnglishWordsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        EnglishWordsStream {
+            tail: self.inner.token_stream(text),
+            stemmer: frostem::Stemmer::new(frostem::Algorithm::English),
+        }
+    }
+}
+
+struct EnglishWordsStream<S> {
+    tail: S,
+    stemmer: frostem::Stemmer,
+}
+
+impl<S: TokenStream> TokenStream for EnglishWordsStream<S> {
+    fn advance(&mut self) -> bool {
+        while self.tail.advance() {
+            let token = self.tail.token_mut();
+            if !token.text.bytes().all(|b| b.is_ascii_lowercase()) {
+                return true;
+            }
+            if ENGLISH_STOP_WORDS.contains(&token.text.as_str()) {
+                continue;
+            }
+            let stemmed = self.stemmer.stem(&token.text).into_owned();
+            token.text = stemmed;
+            return true;
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
     }
 }
 
@@ -289,6 +425,57 @@ mod tests {
         assert!(
             texts.contains(&"node") && texts.contains(&"node.js"),
             "{texts:?}"
+        );
+    }
+
+    fn texts(mode: SegmentMode, text: &str) -> Vec<String> {
+        terms(mode, text).into_iter().map(|(_, t)| t).collect()
+    }
+
+    #[test]
+    fn english_words_are_stemmed_the_same_way_in_both_modes() {
+        for mode in [SegmentMode::Index, SegmentMode::Query] {
+            assert_eq!(texts(mode, "running runs run"), vec!["run", "run", "run"]);
+            assert_eq!(texts(mode, "Engineers engineering"), vec!["engin", "engin"]);
+        }
+    }
+
+    #[test]
+    fn stop_words_are_dropped_but_keep_their_position() {
+        let tokens = terms(SegmentMode::Query, "state of the art");
+        assert_eq!(
+            tokens,
+            vec![(0, "state".to_string()), (3, "art".to_string())]
+        );
+        assert!(terms(SegmentMode::Index, "to be or not").is_empty());
+        // `IT` is a recruiting word, not a pronoun.
+        assert_eq!(texts(SegmentMode::Query, "IT"), vec!["it"]);
+    }
+
+    #[test]
+    fn hyphenated_words_give_their_parts_and_the_joined_word() {
+        for mode in [SegmentMode::Index, SegmentMode::Query] {
+            let mut found = texts(mode, "real-time e-commerce");
+            found.sort();
+            assert_eq!(
+                found,
+                vec!["commerc", "e", "ecommerc", "real", "realtim", "time"],
+                "{mode:?}"
+            );
+        }
+        assert_eq!(texts(SegmentMode::Query, "realtime"), vec!["realtim"]);
+        let tokens = terms(SegmentMode::Index, "real-time systems");
+        assert!(
+            tokens.iter().all(|(p, t)| (*p == 0) != (t == "system")),
+            "{tokens:?}"
+        );
+    }
+
+    #[test]
+    fn chinese_and_symbols_are_not_stemmed() {
+        assert_eq!(
+            texts(SegmentMode::Query, "熟悉Java和node.js的工程师 c++ 2d"),
+            vec!["熟悉", "java", "和", "node.js", "的", "工程师", "c++", "2d"]
         );
     }
 

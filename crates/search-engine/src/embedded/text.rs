@@ -23,7 +23,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDo
 use crate::embedded::analyzer::{SegmentMode, Segmenter, TEXT_TOKENIZER};
 use crate::embedded::facets::FacetCounter;
 use crate::embedded::suggest::{SuggestionSource, SuggestionTable};
-use crate::embedded::text_query::{TextQueryBuilder, filter_query};
+use crate::embedded::text_query::{DEFAULT_TITLE_BOOST, TextQueryBuilder, filter_query};
 use crate::embedded::text_schema::{SchemaFields, schema};
 use crate::{
     Collection, Document, DocumentFields, EngineError, Highlight, StoredDocument, SuggestQuery,
@@ -62,11 +62,15 @@ struct TextEngine {
 #[derive(Clone)]
 pub struct TantivyTextIndex {
     engine: Arc<TextEngine>,
+    title_boost: f32,
 }
 
 impl TantivyTextIndex {
     /// Opens (or creates) one index per collection under `dir/<collection>`. Loads
     /// [`default_user_dictionary`](crate::embedded::default_user_dictionary) into jieba.
+    ///
+    /// An index written by an analyzer with other terms (before stemming, say) is refused with
+    /// an error saying so: delete the directory and reindex (`looma search reindex`).
     pub fn open(dir: &Path) -> Result<TantivyTextIndex, EngineError> {
         let dictionary = crate::embedded::default_user_dictionary();
         TantivyTextIndex::open_with_dictionary(dir, dictionary.as_deref())
@@ -89,8 +93,14 @@ impl TantivyTextIndex {
                 EngineError::Internal(format!("cannot open {}: {error}", path.display()))
             })?;
             let (schema, fields) = schema();
-            let index = Index::open_or_create(directory, schema)
-                .map_err(internal("cannot open the text index"))?;
+            let index = Index::open_or_create(directory, schema).map_err(|error| match error {
+                tantivy::TantivyError::SchemaError(_) => EngineError::Internal(format!(
+                    "the text index in {} was built by another version of the analyzer or \
+                     schema; delete that directory and reindex (`looma search reindex`): {error}",
+                    path.display()
+                )),
+                other => internal("cannot open the text index")(other),
+            })?;
             collections.insert(collection, CollectionIndex::new(index, fields, &segmenter)?);
         }
         Ok(TantivyTextIndex {
@@ -98,6 +108,7 @@ impl TantivyTextIndex {
                 segmenter,
                 collections,
             }),
+            title_boost: DEFAULT_TITLE_BOOST,
         })
     }
 
@@ -122,7 +133,16 @@ impl TantivyTextIndex {
                 segmenter,
                 collections,
             }),
+            title_boost: DEFAULT_TITLE_BOOST,
         })
+    }
+
+    /// Weighs title matches `boost` times a match in the content, skills or name (default
+    /// 2). Each field is scored by BM25 on its own and the field scores add up, so a word in both
+    /// the title and the content counts `boost + 1` times.
+    pub fn with_title_boost(mut self, boost: f32) -> TantivyTextIndex {
+        self.title_boost = boost;
+        self
     }
 
     async fn run<T, F>(&self, work: F) -> Result<T, EngineError>
@@ -230,6 +250,8 @@ impl CollectionIndex {
         out.add_text(f.id, &doc.id);
         out.add_text(f.title, &doc.title);
         out.add_text(f.content, &doc.content);
+        out.add_text(f.text, &doc.title);
+        out.add_text(f.text, &doc.content);
         let fields = &doc.fields;
         if let Some(name) = &fields.name {
             out.add_text(f.name, name);
@@ -333,7 +355,12 @@ impl CollectionIndex {
         Ok(())
     }
 
-    fn search(&self, segmenter: &Segmenter, query: &TextQuery) -> Result<TextResults, EngineError> {
+    fn search(
+        &self,
+        segmenter: &Segmenter,
+        query: &TextQuery,
+        title_boost: f32,
+    ) -> Result<TextResults, EngineError> {
         if query.limit > MAX_LIMIT {
             return Err(EngineError::InvalidQuery(format!(
                 "limit must be at most {MAX_LIMIT}"
@@ -349,6 +376,7 @@ impl CollectionIndex {
             analyzer: segmenter.analyzer(SegmentMode::Query),
             fuzzy: query.fuzzy,
             names: query.names,
+            title_boost,
         }
         .build(&query.query)?;
         let full_query: Box<dyn Query> = match filter_query(&query.filters, &self.fields) {
@@ -582,10 +610,11 @@ impl TextIndex for TantivyTextIndex {
 
     async fn search(&self, query: &TextQuery) -> Result<TextResults, EngineError> {
         let query = query.clone();
+        let title_boost = self.title_boost;
         self.run(move |engine| {
             engine
                 .collection(query.collection)?
-                .search(&engine.segmenter, &query)
+                .search(&engine.segmenter, &query, title_boost)
         })
         .await
     }

@@ -33,7 +33,11 @@ use crate::embedded::analyzer::analyze;
 use crate::embedded::text_schema::SchemaFields;
 use crate::{EngineError, Filters};
 
-const TITLE_BOOST: f32 = 2.0;
+/// What a title match adds on top of its match in the whole text (title and content as one
+/// field), when [`TantivyTextIndex::with_title_boost`](super::TantivyTextIndex::with_title_boost)
+/// does not say otherwise. Tuned on the dev splits of Cranfield and CISI
+/// (`examples/bm25_eval.rs`).
+pub(crate) const DEFAULT_TITLE_BOOST: f32 = 0.5;
 /// Fuzzy variants score below the exact term so exact matches rank first.
 const FUZZY_BOOST: f32 = 0.3;
 const FUZZY_ONE_EDIT_FROM_CHARS: usize = 5;
@@ -45,6 +49,8 @@ pub(crate) struct TextQueryBuilder<'a> {
     pub(crate) fuzzy: bool,
     /// Search the `name` field too.
     pub(crate) names: bool,
+    /// The title's weight on top of the whole text's (which weighs 1, like skills and name).
+    pub(crate) title_boost: f32,
 }
 
 impl TextQueryBuilder<'_> {
@@ -119,9 +125,12 @@ impl TextQueryBuilder<'_> {
     }
 
     fn default_fields(&self) -> Vec<(Field, f32)> {
+        // Content is scored through `text`; it stays in the query at weight 0 so that the
+        // highlighter, which reads the query's terms per field, still marks content matches.
         let mut fields = vec![
-            (self.fields.title, TITLE_BOOST),
-            (self.fields.content, 1.0),
+            (self.fields.text, 1.0),
+            (self.fields.title, self.title_boost),
+            (self.fields.content, 0.0),
             (self.fields.skills_text, 1.0),
         ];
         if self.names {
@@ -149,7 +158,7 @@ impl TextQueryBuilder<'_> {
 
     fn named_field(&self, name: &str) -> Option<(Field, f32)> {
         match name.to_ascii_lowercase().as_str() {
-            "title" => Some((self.fields.title, TITLE_BOOST)),
+            "title" => Some((self.fields.title, self.title_boost)),
             "content" => Some((self.fields.content, 1.0)),
             "name" if self.names => Some((self.fields.name, 1.0)),
             "skill" | "skills" => Some((self.fields.skills_text, 1.0)),

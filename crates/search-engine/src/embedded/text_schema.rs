@@ -13,6 +13,9 @@ pub(crate) struct SchemaFields {
     pub(crate) id: Field,
     pub(crate) title: Field,
     pub(crate) content: Field,
+    /// Title and content as one text, what unqualified words are scored against: one BM25 over
+    /// the whole document, as a reference BM25 ranks, rather than two added up.
+    pub(crate) text: Field,
     pub(crate) name: Field,
     pub(crate) skills_text: Field,
     pub(crate) skills: Field,
@@ -47,6 +50,7 @@ pub(crate) fn schema() -> (Schema, SchemaFields) {
         title: builder.add_text_field("title", stored_text.clone()),
         content: builder.add_text_field("content", stored_text.clone()),
         name: builder.add_text_field("name", stored_text),
+        text: builder.add_text_field("text", searchable_text.clone()),
         skills_text: builder.add_text_field("skills_text", searchable_text),
         skills: builder.add_text_field("skills", STRING | FAST),
         city: builder.add_text_field("city", STRING | FAST),
