@@ -148,6 +148,10 @@ enum EvalTarget {
         /// Also print every query's score per mode.
         #[arg(long)]
         verbose: bool,
+        /// Also try these hybrid vector weights on the dev split (comma-separated), to
+        /// choose `search.hybrid_vector_weight*` from.
+        #[arg(long, value_delimiter = ',')]
+        tune: Vec<f64>,
     },
 }
 
@@ -300,13 +304,14 @@ async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()>
             out!("{}", report.render())?;
             Ok(())
         }
-        EvalTarget::Search { dir, verbose } => {
+        EvalTarget::Search { dir, verbose, tune } => {
             let config = LoomaConfig::load(file)?;
             let embedder = looma_embed::EmbeddingService::new(config.embed.clone());
             let work =
                 std::env::temp_dir().join(format!("looma-eval-search-{}", std::process::id()));
             let report =
-                looma_search::eval::evaluate(dir, embedder, config.search.clone(), &work).await;
+                looma_search::eval::evaluate(dir, embedder, config.search.clone(), &work, tune)
+                    .await;
             let _ = std::fs::remove_dir_all(&work);
             let report = report.with_context(|| format!("evaluating {}", dir.display()))?;
             out!("{}", report.render(*verbose))?;

@@ -10,6 +10,7 @@ mod m20261125_000001_identity_init;
 mod m20261125_000002_resume_init;
 mod m20261125_000003_matching_init;
 mod m20261126_000004_identity_revocations;
+mod m20261206_000005_embedding_models;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_resume_init::Migration),
             Box::new(m20261125_000003_matching_init::Migration),
             Box::new(m20261126_000004_identity_revocations::Migration),
+            Box::new(m20261206_000005_embedding_models::Migration),
         ]
     }
 }

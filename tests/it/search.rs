@@ -155,6 +155,7 @@ async fn with_vectors(p: &TestPlatform, mut docs: Vec<Value>) -> Vec<Value> {
         .expect("the embedding model is installed (scripts/install-model)");
     for (doc, vector) in docs.iter_mut().zip(vectors) {
         doc["vector"] = json!(vector);
+        doc["vectorModel"] = json!(embedder.model_id());
     }
     docs
 }
@@ -503,7 +504,7 @@ async fn deletes_and_restart_persistence(mut p: TestPlatform) -> TestPlatform {
         "an update without a vector drops the old one"
     );
     let body = p
-        .gql_router(&admin, "{ searchBackends { text vector dimension collections { collection documents vectors } } }", json!({}))
+        .gql_router(&admin, "{ searchBackends { text vector dimension vectorModel collections { collection documents vectors } } }", json!({}))
         .await;
     let backends = &data(&body)["searchBackends"];
     assert_eq!(
@@ -511,6 +512,7 @@ async fn deletes_and_restart_persistence(mut p: TestPlatform) -> TestPlatform {
         (Some("tantivy"), Some("usearch"))
     );
     assert_eq!(backends["dimension"], 384);
+    assert_eq!(backends["vectorModel"], "multilingual-e5-small-q4");
     assert_eq!(
         backends["collections"][0],
         json!({"collection": "RESUMES", "documents": 5, "vectors": 4})
@@ -624,6 +626,7 @@ async fn bad_input_is_refused(p: TestPlatform) -> TestPlatform {
     let mut bad = documents();
     bad[0]["title"] = json!("replaced");
     bad[1]["vector"] = json!([1.0, 2.0]);
+    bad[1]["vectorModel"] = json!("multilingual-e5-small-q4");
     let body = index(&p, &key, bad).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
     assert!(
@@ -632,6 +635,22 @@ async fn bad_input_is_refused(p: TestPlatform) -> TestPlatform {
             .unwrap()
             .contains("documents[1].vector")
     );
+    // A vector of another model, or one that does not say its model, is refused: an index
+    // never mixes two models' vectors.
+    for (model, expected) in [
+        (json!("all-MiniLM-L6-v2"), "comes from `all-MiniLM-L6-v2`"),
+        (Value::Null, "required with a vector"),
+    ] {
+        let mut bad = documents();
+        bad[0]["title"] = json!("replaced");
+        bad[0]["vector"] = json!(vec![0.05f32; 384]);
+        bad[0]["vectorModel"] = model;
+        let body = index(&p, &key, bad).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("documents[0].vectorModel"), "{message}");
+        assert!(message.contains(expected), "{message}");
+    }
     let body = text(&p, &admin, "payment", json!({})).await;
     assert_eq!(
         data(&body)["textSearch"]["hits"][0]["title"],

@@ -30,6 +30,9 @@ pub use service::{EmbedConfig, EmbedModel, EmbeddingService};
 /// Width of every all-MiniLM-L6-v2 vector.
 pub const MINILM_DIMENSION: usize = 384;
 
+/// The model of vectors stored before models were recorded beside them (the only one then).
+pub const LEGACY_MODEL_ID: &str = "all-MiniLM-L6-v2";
+
 /// Width of every multilingual-e5-small vector.
 pub const E5_DIMENSION: usize = 384;
 

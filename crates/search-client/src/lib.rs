@@ -56,6 +56,10 @@ pub struct SearchDocument {
     pub metadata: Value,
     /// The owner's embedding (the index's dimension).
     pub vector: Option<Vec<f32>>,
+    /// The model that made `vector` (`EmbeddingService::model_id`); search refuses a vector
+    /// of another model than its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector_model: Option<String>,
 }
 
 impl SearchDocument {
@@ -76,6 +80,7 @@ impl SearchDocument {
             name: None,
             metadata: Value::Null,
             vector: None,
+            vector_model: None,
         }
     }
 }

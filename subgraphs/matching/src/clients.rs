@@ -31,6 +31,8 @@ pub struct ResumeFacts {
     pub city: Option<String>,
     pub headline: Option<String>,
     pub embedding: Option<Vec<f32>>,
+    /// The model that made `embedding`.
+    pub embedding_model: Option<String>,
 }
 
 /// One search hit for candidate generation.
@@ -53,6 +55,8 @@ pub struct Shortlist {
 pub struct ShortlistQuery<'a> {
     pub collection: &'static str,
     pub vector: Option<&'a [f32]>,
+    /// The model that made `vector` (search refuses another model's vectors).
+    pub vector_model: String,
     pub text: String,
     pub filter: Value,
     pub vector_candidates: usize,
@@ -122,7 +126,7 @@ impl Clients {
         let data = self
             .resume
             .query(
-                "query($id: ID!) { resume(id: $id) { id skills embedding
+                "query($id: ID!) { resume(id: $id) { id skills embedding embeddingModel
                    profile { totalYears highestDegree city headline } } }",
                 json!({ "id": id }),
             )
@@ -140,6 +144,7 @@ impl Clients {
             degree: profile["highestDegree"].as_str().map(str::to_owned),
             city: profile["city"].as_str().map(str::to_owned),
             headline: profile["headline"].as_str().map(str::to_owned),
+            embedding_model: resume["embeddingModel"].as_str().map(str::to_owned),
             embedding: resume["embedding"].as_array().map(|values| {
                 values
                     .iter()
@@ -163,15 +168,18 @@ impl Clients {
         let data = self
             .search
             .query(
-                "query($v: [Float!]!, $useVector: Boolean!, $q: String!, $useText: Boolean!,
-                       $k: Int!, $t: Int!, $f: SearchFilter, $c: SearchCollection!) {
-                   near: vectorSearch(vector: $v, topK: $k, filter: $f, collection: $c)
+                "query($v: [Float!]!, $vm: String!, $useVector: Boolean!, $q: String!,
+                       $useText: Boolean!, $k: Int!, $t: Int!, $f: SearchFilter,
+                       $c: SearchCollection!) {
+                   near: vectorSearch(vector: $v, vectorModel: $vm, topK: $k, filter: $f,
+                     collection: $c)
                      @include(if: $useVector) { id score metadata }
                    words: textSearch(query: $q, options: {collection: $c, first: $t, filter: $f,
                      highlight: false}) @include(if: $useText) { hits { id score metadata } }
                  }",
                 json!({
                     "v": query.vector.unwrap_or(&[0.0]),
+                    "vm": query.vector_model,
                     "useVector": use_vector,
                     "q": if use_text { query.text.as_str() } else { "-" },
                     "useText": use_text,

@@ -230,8 +230,8 @@ pub fn job_embedding_text(
     format!("{title}. Skills: {}. {head}", skills.join(", "))
 }
 
-/// The search document for a job.
-pub fn index_document(model: &job::Model) -> SearchDocument {
+/// The search document for a job; its vector travels only when `current_model` made it.
+pub fn index_document(model: &job::Model, current_model: &str) -> SearchDocument {
     let required = model.required();
     let preferred = model.preferred();
     let mut skills = required.clone();
@@ -255,7 +255,10 @@ pub fn index_document(model: &job::Model) -> SearchDocument {
         status: Some(model.status.clone()),
         name: model.company.clone(),
         metadata,
-        vector: model.vector(),
+        vector: model.vector_of(current_model),
+        vector_model: model
+            .vector_of(current_model)
+            .map(|_| current_model.to_owned()),
         ..SearchDocument::new(
             model.id.clone(),
             Collection::Jobs,
@@ -274,6 +277,8 @@ pub fn index_document(model: &job::Model) -> SearchDocument {
 struct JobDelivery {
     store: MatchingStore,
     search: SearchClient,
+    /// Whose model's vectors may travel (see `index_document`).
+    embedder: EmbeddingService,
 }
 
 #[async_trait::async_trait]
@@ -302,7 +307,7 @@ impl Deliver for JobDelivery {
                 match model {
                     Some(model) => self
                         .search
-                        .index(&[index_document(&model)])
+                        .index(&[index_document(&model, &self.embedder.model_id())])
                         .await
                         .map(drop)
                         .map_err(failed),
@@ -334,6 +339,7 @@ impl MatchingService {
                 JobDelivery {
                     store: store.clone(),
                     search: clients.search_index(),
+                    embedder: embedder.clone(),
                 },
             )
         });
@@ -398,6 +404,7 @@ impl MatchingService {
             salary_max: None,
             status: status::OPEN.into(),
             embedding: None,
+            embedding_model: None,
             created_by: Some(author.to_owned()),
             created_at: now,
             updated_at: now,
@@ -564,6 +571,10 @@ impl MatchingService {
                 None
             }
         };
+        model.embedding_model = model
+            .embedding
+            .as_ref()
+            .map(|_| self.inner.embedder.model_id());
         Ok(model)
     }
 
@@ -655,13 +666,14 @@ impl MatchingService {
         if let Some(min) = min_years {
             extra["minYears"] = json!(min);
         }
-        let vector = job.model.vector();
+        let vector = self.current_vector(&job.model).await;
         let text = skill_query(&job.required, &job.preferred);
         let shortlist = self
             .clients()?
             .shortlist(ShortlistQuery {
                 collection: "RESUMES",
                 vector: vector.as_deref(),
+                vector_model: self.inner.embedder.model_id(),
                 text,
                 filter: Self::search_filter(&filters, extra),
                 vector_candidates: self.inner.config.vector_candidates,
@@ -732,6 +744,8 @@ impl MatchingService {
             ));
         }
         let candidate = CandidateView::from_resume(&resume);
+        // The resume's vector joins the search only if this deployment's model made it.
+        let current = self.inner.embedder.model_id();
         // Salary and cities are applied exactly below, not in search: jobs without a posted
         // salary pass a salary filter, and remote jobs pass a city filter.
         let extra = json!({ "statuses": [status::OPEN] });
@@ -742,7 +756,11 @@ impl MatchingService {
         let shortlist = clients
             .shortlist(ShortlistQuery {
                 collection: "JOBS",
-                vector: resume.embedding.as_deref(),
+                vector: resume
+                    .embedding
+                    .as_deref()
+                    .filter(|_| resume.embedding_model.as_deref() == Some(current.as_str())),
+                vector_model: current.clone(),
                 text: skill_query(&resume.skills, &[]),
                 filter: Self::search_filter(&search_filters, extra),
                 vector_candidates: self.inner.config.vector_candidates,
@@ -847,15 +865,62 @@ impl MatchingService {
         let total = ids.len() as u64;
         search.clear(Collection::Jobs).await.map_err(search_error)?;
         progress(0, total);
+        let current = self.inner.embedder.model_id();
         let mut sent = 0u64;
         for chunk in ids.chunks(batch.max(1)) {
-            let jobs = self.inner.store.jobs(chunk).await?;
-            let documents: Vec<SearchDocument> = jobs.iter().map(index_document).collect();
+            let mut jobs = self.inner.store.jobs(chunk).await?;
+            for job in jobs.iter_mut() {
+                if job.vector_model() != Some(current.as_str())
+                    && let Some(vector) = self.embed_job(job).await
+                {
+                    self.inner
+                        .store
+                        .set_embedding(&job.id, &vector, &current)
+                        .await?;
+                    job.embedding = Some(vector.iter().flat_map(|x| x.to_le_bytes()).collect());
+                    job.embedding_model = Some(current.clone());
+                }
+            }
+            let documents: Vec<SearchDocument> = jobs
+                .iter()
+                .map(|job| index_document(job, &current))
+                .collect();
             search.index(&documents).await.map_err(search_error)?;
             sent += chunk.len() as u64;
             progress(sent, total);
         }
         Ok(sent)
+    }
+
+    /// The job's vector from the deployment's model: the stored one, or (after a model change,
+    /// until the reindex re-embeds it) a fresh one; `None` without the model.
+    async fn current_vector(&self, job: &job::Model) -> Option<Vec<f32>> {
+        match job.vector_of(&self.inner.embedder.model_id()) {
+            Some(vector) => Some(vector),
+            None if job.embedding.is_some() => self.embed_job(job).await,
+            None => None,
+        }
+    }
+
+    async fn embed_job(&self, job: &job::Model) -> Option<Vec<f32>> {
+        let text = job_embedding_text(
+            &job.title,
+            &job.required(),
+            &job.preferred(),
+            &job.description,
+        );
+        match self
+            .inner
+            .embedder
+            .embed_one(&text, TextKind::Passage)
+            .await
+        {
+            Ok(vector) => Some(vector),
+            Err(error) => {
+                tracing::warn!(job = %job.id, %error, "re-embedding failed; semantic scores are neutral");
+                None
+            }
+        }
     }
 
     // ---- outbox ------------------------------------------------------------------------
@@ -919,5 +984,47 @@ fn semantic_evidence(similarity: Option<f32>, floor: Option<f32>, has_vector: bo
         (Some(s), _) => Semantic::Similarity(s),
         (None, Some(f)) if has_vector => Semantic::AtMost(f),
         _ => Semantic::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_vector_travels_only_with_the_model_that_made_it() {
+        let now = Utc::now();
+        let mut job = job::Model {
+            id: "j-1".into(),
+            title: "Rust engineer".into(),
+            company: None,
+            description: String::new(),
+            required_skills: "[]".into(),
+            preferred_skills: "[]".into(),
+            skills_extracted: false,
+            min_years: None,
+            education: None,
+            city: None,
+            remote: false,
+            salary_min: None,
+            salary_max: None,
+            status: status::OPEN.into(),
+            embedding: Some([1.0f32, 0.0].iter().flat_map(|x| x.to_le_bytes()).collect()),
+            embedding_model: None,
+            created_by: None,
+            created_at: now,
+            updated_at: now,
+        };
+        // Unrecorded: MiniLM's vector, kept away from an e5 index.
+        assert_eq!(job.vector_model(), Some("all-MiniLM-L6-v2"));
+        let document = index_document(&job, "multilingual-e5-small-q4");
+        assert_eq!((document.vector, document.vector_model), (None, None));
+        job.embedding_model = Some("multilingual-e5-small-q4".into());
+        let document = index_document(&job, "multilingual-e5-small-q4");
+        assert_eq!(document.vector, Some(vec![1.0, 0.0]));
+        assert_eq!(
+            document.vector_model.as_deref(),
+            Some("multilingual-e5-small-q4")
+        );
     }
 }

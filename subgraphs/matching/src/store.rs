@@ -4,6 +4,7 @@
 use crate::MatchingError;
 use chrono::{DateTime, Utc};
 use looma_outbox::{Action, OutboxTable};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
@@ -35,6 +36,9 @@ pub mod job {
         pub status: String,
         /// Little-endian f32s.
         pub embedding: Option<Vec<u8>>,
+        /// The model that made `embedding` (NULL: all-MiniLM-L6-v2, before models were
+        /// recorded).
+        pub embedding_model: Option<String>,
         pub created_by: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
@@ -52,6 +56,24 @@ pub mod job {
 
         pub fn preferred(&self) -> Vec<String> {
             serde_json::from_str(&self.preferred_skills).unwrap_or_default()
+        }
+
+        /// The model that made the stored vector, `None` without one.
+        pub fn vector_model(&self) -> Option<&str> {
+            self.embedding.as_ref()?;
+            Some(
+                self.embedding_model
+                    .as_deref()
+                    .unwrap_or(looma_embed::LEGACY_MODEL_ID),
+            )
+        }
+
+        /// The stored vector when `model` made it: vectors of two models are never compared.
+        pub fn vector_of(&self, model: &str) -> Option<Vec<f32>> {
+            if self.vector_model() != Some(model) {
+                return None;
+            }
+            self.vector()
         }
 
         pub fn vector(&self) -> Option<Vec<f32>> {
@@ -118,6 +140,24 @@ impl MatchingStore {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Replaces a job's embedding (a re-embed after a model change); nothing else moves and
+    /// no index update is queued (the reindex that asks for it sends the job).
+    pub async fn set_embedding(
+        &self,
+        id: &str,
+        embedding: &[f32],
+        model: &str,
+    ) -> Result<(), MatchingError> {
+        let bytes: Vec<u8> = embedding.iter().flat_map(|x| x.to_le_bytes()).collect();
+        job::Entity::update_many()
+            .col_expr(job::Column::Embedding, Expr::value(bytes))
+            .col_expr(job::Column::EmbeddingModel, Expr::value(model))
+            .filter(job::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// Inserts a job (`expected_updated_at: None`) or replaces it if nobody changed it since

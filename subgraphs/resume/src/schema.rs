@@ -313,7 +313,12 @@ impl Resume {
         Some(pii::mask_contacts(text, name.as_deref()))
     }
 
-    /// The profile's sentence embedding (all-MiniLM-L6-v2, 384 dimensions), once parsed.
+    /// The model that made `embedding` (`searchBackends.vectorModel` names the index's).
+    async fn embedding_model(&self) -> Option<String> {
+        crate::service::embedding_model(&self.model).map(str::to_owned)
+    }
+
+    /// The profile's sentence embedding (384 dimensions, by `embeddingModel`), once parsed.
     async fn embedding(&self) -> Option<Vec<f32>> {
         self.model.embedding.as_ref().map(|bytes| {
             bytes

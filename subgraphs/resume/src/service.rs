@@ -55,6 +55,7 @@ impl ResumeService {
             ResumeDelivery {
                 store: store.clone(),
                 search: indexer,
+                embedder: embedder.clone(),
             },
         );
         ResumeService {
@@ -307,6 +308,7 @@ impl ResumeService {
             city: profile.city.clone(),
             degree: profile.highest_degree.clone(),
             total_years: profile.total_years,
+            embedding_model: embedding.as_ref().map(|_| self.inner.embedder.model_id()),
             embedding,
         };
         self.inner
@@ -348,15 +350,65 @@ impl ResumeService {
             .await
             .map_err(unreachable)?;
         progress(0, total);
+        let current = self.inner.embedder.model_id();
         let mut sent = 0u64;
         for chunk in ids.chunks(batch.max(1)) {
-            let models = self.inner.store.get_many(chunk).await?;
-            let documents: Vec<_> = models.iter().map(index_document).collect();
+            let mut models = self.inner.store.get_many(chunk).await?;
+            self.reembed_stale(&mut models, &current).await?;
+            let documents: Vec<_> = models
+                .iter()
+                .map(|model| index_document(model, &current))
+                .collect();
             indexer.index(&documents).await.map_err(unreachable)?;
             sent += chunk.len() as u64;
             progress(sent, total);
         }
         Ok(sent)
+    }
+
+    /// Embeds again, with the current model, the resumes whose vector another model made
+    /// (after `embed.model` changed), and stores the new vectors. Without the model they keep
+    /// their old vectors, which `index_document` leaves out.
+    async fn reembed_stale(
+        &self,
+        models: &mut [resume::Model],
+        current: &str,
+    ) -> Result<(), ResumeError> {
+        let stale: Vec<usize> = (0..models.len())
+            .filter(|&i| {
+                models[i].profile.is_some() && embedding_model(&models[i]) != Some(current)
+            })
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<String> = stale
+            .iter()
+            .map(|&i| {
+                let profile: Profile = models[i]
+                    .profile
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str(p).ok())
+                    .unwrap_or_default();
+                embedding_text(&profile)
+            })
+            .collect();
+        let vectors = match self.inner.embedder.embed(texts, TextKind::Passage).await {
+            Ok(vectors) => vectors,
+            Err(error) => {
+                tracing::warn!(%error, "re-embedding failed; these resumes are indexed without vectors");
+                return Ok(());
+            }
+        };
+        for (&i, vector) in stale.iter().zip(vectors) {
+            self.inner
+                .store
+                .set_embedding(&models[i].id, &vector, current)
+                .await?;
+            models[i].embedding = Some(vector.iter().flat_map(|x| x.to_le_bytes()).collect());
+            models[i].embedding_model = Some(current.to_owned());
+        }
+        Ok(())
     }
 
     /// Queues every parsed resume for indexing again, through the outbox.
@@ -398,8 +450,9 @@ pub fn embedding_text(profile: &Profile) -> String {
 /// The search document for a parsed resume. Contact details never leave this subgraph
 /// unmasked: the content and headline are masked (`domain::pii`), the title is never the
 /// file name, and the name travels only in its own field, which search shows to `resume:pii`
-/// alone.
-pub fn index_document(model: &resume::Model) -> SearchDocument {
+/// alone. The vector travels only when `current_model` (the deployment's embedding model)
+/// made it: search never mixes models, and a reindex re-embeds the others.
+pub fn index_document(model: &resume::Model, current_model: &str) -> SearchDocument {
     let profile: Profile = model
         .profile
         .as_deref()
@@ -414,12 +467,16 @@ pub fn index_document(model: &resume::Model) -> SearchDocument {
     let title = headline
         .clone()
         .unwrap_or_else(|| format!("Resume {}", pii::short_id(&model.id)));
-    let vector = model.embedding.as_ref().map(|bytes| {
-        bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect::<Vec<f32>>()
-    });
+    let vector = model
+        .embedding
+        .as_ref()
+        .filter(|_| embedding_model(model) == Some(current_model))
+        .map(|bytes| {
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect::<Vec<f32>>()
+        });
     let metadata = json!({
         "language": profile.language,
         "headline": headline,
@@ -436,6 +493,7 @@ pub fn index_document(model: &resume::Model) -> SearchDocument {
         status: Some(model.status.clone()),
         name: profile.name,
         metadata,
+        vector_model: vector.as_ref().map(|_| current_model.to_owned()),
         vector,
         ..SearchDocument::new(model.id.clone(), Collection::Resumes, title, content)
     }
@@ -448,6 +506,20 @@ struct ResumeDelivery {
     store: ResumeStore,
     /// `None` while `resume.search_url` or the router secret is missing: rows wait.
     search: Option<SearchClient>,
+    /// Whose model's vectors may travel (see `index_document`).
+    embedder: EmbeddingService,
+}
+
+/// The model that made a resume's stored vector (rows from before models were recorded:
+/// all-MiniLM-L6-v2), `None` without a vector.
+pub fn embedding_model(model: &resume::Model) -> Option<&str> {
+    model.embedding.as_ref()?;
+    Some(
+        model
+            .embedding_model
+            .as_deref()
+            .unwrap_or(looma_embed::LEGACY_MODEL_ID),
+    )
 }
 
 fn delivery_error(error: SearchClientError) -> DeliveryError {
@@ -482,7 +554,7 @@ impl Deliver for ResumeDelivery {
                     return Ok(());
                 };
                 search
-                    .index(&[index_document(&model)])
+                    .index(&[index_document(&model, &self.embedder.model_id())])
                     .await
                     .map(drop)
                     .map_err(delivery_error)
@@ -544,4 +616,65 @@ fn check_docx_container(bytes: &[u8], limit: u64) -> Result<(), ResumeError> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(embedding_model: Option<&str>) -> resume::Model {
+        let now = Utc::now();
+        resume::Model {
+            id: "r-1".into(),
+            content_hash: "h".into(),
+            filename: "cv.txt".into(),
+            content_type: "text/plain".into(),
+            format: "txt".into(),
+            size_bytes: 10,
+            status: "PARSED".into(),
+            failure_reason: None,
+            attempts: 1,
+            lease_until: None,
+            profile: Some("{}".into()),
+            text: Some("Rust engineer".into()),
+            skills: None,
+            city: None,
+            degree: None,
+            total_years: None,
+            embedding: Some(
+                [0.5f32, -0.5]
+                    .iter()
+                    .flat_map(|x| x.to_le_bytes())
+                    .collect(),
+            ),
+            embedding_model: embedding_model.map(str::to_owned),
+            uploaded_by: None,
+            created_at: now,
+            updated_at: now,
+            parsed_at: Some(now),
+            indexed_at: None,
+        }
+    }
+
+    #[test]
+    fn a_vector_travels_only_with_the_model_that_made_it() {
+        let current = parsed(Some("multilingual-e5-small-q4"));
+        let document = index_document(&current, "multilingual-e5-small-q4");
+        assert_eq!(document.vector, Some(vec![0.5, -0.5]));
+        assert_eq!(
+            document.vector_model.as_deref(),
+            Some("multilingual-e5-small-q4")
+        );
+
+        // Stored before models were recorded: MiniLM's, which an e5 index must not receive.
+        let legacy = parsed(None);
+        assert_eq!(embedding_model(&legacy), Some("all-MiniLM-L6-v2"));
+        let document = index_document(&legacy, "multilingual-e5-small-q4");
+        assert_eq!((document.vector, document.vector_model), (None, None));
+        assert!(index_document(&legacy, "all-MiniLM-L6-v2").vector.is_some());
+
+        let mut without = parsed(None);
+        without.embedding = None;
+        assert_eq!(embedding_model(&without), None);
+    }
 }

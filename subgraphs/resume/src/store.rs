@@ -41,6 +41,9 @@ pub mod resume {
         pub total_years: Option<f64>,
         /// Little-endian f32s.
         pub embedding: Option<Vec<u8>>,
+        /// The model that made `embedding` (NULL: all-MiniLM-L6-v2, before models were
+        /// recorded).
+        pub embedding_model: Option<String>,
         pub uploaded_by: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
@@ -106,6 +109,8 @@ pub struct ParsedResume {
     pub degree: Option<String>,
     pub total_years: Option<f64>,
     pub embedding: Option<Vec<f32>>,
+    /// The model that made `embedding`.
+    pub embedding_model: Option<String>,
 }
 
 /// Filters of the `resumes` list.
@@ -193,6 +198,7 @@ impl ResumeStore {
             degree: Set(None),
             total_years: Set(None),
             embedding: Set(None),
+            embedding_model: Set(None),
             uploaded_by: Set(new.uploaded_by),
             created_at: Set(now),
             updated_at: Set(now),
@@ -334,6 +340,23 @@ impl ResumeStore {
         Ok(None)
     }
 
+    /// Replaces a resume's embedding (a re-embed after a model change); nothing else moves.
+    pub async fn set_embedding(
+        &self,
+        id: &str,
+        embedding: &[f32],
+        model: &str,
+    ) -> Result<(), ResumeError> {
+        let bytes: Vec<u8> = embedding.iter().flat_map(|x| x.to_le_bytes()).collect();
+        resume::Entity::update_many()
+            .col_expr(resume::Column::Embedding, Expr::value(bytes))
+            .col_expr(resume::Column::EmbeddingModel, Expr::value(model))
+            .filter(resume::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     /// Stores a parse result and queues it for indexing, atomically.
     pub async fn save_parsed(
         &self,
@@ -367,6 +390,10 @@ impl ResumeStore {
             .col_expr(resume::Column::Degree, Expr::value(parsed.degree))
             .col_expr(resume::Column::TotalYears, Expr::value(parsed.total_years))
             .col_expr(resume::Column::Embedding, Expr::value(embedding))
+            .col_expr(
+                resume::Column::EmbeddingModel,
+                Expr::value(parsed.embedding_model),
+            )
             .col_expr(resume::Column::ParsedAt, Expr::value(now))
             .col_expr(resume::Column::UpdatedAt, Expr::value(now))
             .filter(resume::Column::Id.eq(id))

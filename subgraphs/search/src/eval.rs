@@ -73,6 +73,9 @@ pub struct Report {
     pub skipped: Vec<(Mode, String)>,
     /// Queries the service refused in a mode, with its reason: scored 0, never dropped.
     pub refused: Vec<(usize, Mode, String)>,
+    /// Hybrid nDCG on the dev split per vector weight tried (`looma eval search --tune`),
+    /// by query language: what the weights in `SearchConfig` are chosen from.
+    pub tuning: Vec<(f64, BTreeMap<String, f64>)>,
 }
 
 impl Report {
@@ -151,6 +154,16 @@ impl Report {
                 ));
             }
         }
+        if !self.tuning.is_empty() {
+            out.push_str("hybrid on the dev split by vector weight (choose here, report test):\n");
+            for (weight, by_language) in &self.tuning {
+                let cells: Vec<String> = by_language
+                    .iter()
+                    .map(|(language, mean)| format!("{language} {mean:.3}"))
+                    .collect();
+                out.push_str(&format!("  weight {weight:<5} {}\n", cells.join("  ")));
+            }
+        }
         if verbose {
             for (i, query) in self.queries.iter().enumerate() {
                 let per_mode: Vec<String> = Mode::ALL
@@ -189,11 +202,13 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SearchErr
 
 /// Indexes the judged documents into fresh engines under `work_dir` and runs every query in
 /// every mode the model allows, with `config`'s ranking settings (hybrid weights, RRF k).
+/// Each weight of `tune_weights` is also tried as the hybrid vector weight on the dev split.
 pub async fn evaluate(
     fixtures: &Path,
     embedder: EmbeddingService,
     config: SearchConfig,
     work_dir: &Path,
+    tune_weights: &[f64],
 ) -> Result<Report, SearchError> {
     let judged: Vec<JudgedDocument> = read_json(&fixtures.join("documents.json"))?;
     let queries: Vec<JudgedQuery> = read_json(&fixtures.join("queries.json"))?;
@@ -268,12 +283,54 @@ pub async fn evaluate(
             scores.entry(mode).or_default().push(score);
         }
     }
+    let mut tuning = Vec::new();
+    if !skipped.iter().any(|(m, _)| *m == Mode::Hybrid) {
+        for &weight in tune_weights {
+            tuning.push((weight, tune(&service, &queries, weight).await?));
+        }
+    }
     Ok(Report {
         queries,
         scores,
         skipped,
         refused,
+        tuning,
     })
+}
+
+/// Mean hybrid nDCG of the dev queries with `weight` as the vector weight, per language.
+async fn tune(
+    service: &SearchService,
+    queries: &[JudgedQuery],
+    weight: f64,
+) -> Result<BTreeMap<String, f64>, SearchError> {
+    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for query in queries.iter().filter(|q| q.split.as_deref() == Some("dev")) {
+        let ranked = RankedRequest {
+            collection: collection(&query.collection)?,
+            names: true,
+            top_k: CUTOFF,
+            filters: Filters::default(),
+        };
+        let score = match service
+            .hybrid_search(ranked, &query.query, None, Some(weight))
+            .await
+        {
+            Ok(hits) => {
+                let ids: Vec<String> = hits.into_iter().map(|h| h.id).collect();
+                ndcg_at(&ids, &query.relevant, CUTOFF)
+            }
+            Err(SearchError::InvalidInput { .. }) => 0.0,
+            Err(other) => return Err(other),
+        };
+        let entry = sums.entry(query.language.clone()).or_default();
+        entry.0 += score;
+        entry.1 += 1;
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(language, (sum, count))| (language, sum / count as f64))
+        .collect())
 }
 
 async fn run(

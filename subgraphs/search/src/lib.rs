@@ -38,7 +38,7 @@ pub fn start(
     embedder: EmbeddingService,
     flags: looma_server::FeatureFlags,
 ) -> Result<SearchService, SearchError> {
-    let engines = Engines::open(&config, embedder.dimension())?;
+    let engines = Engines::open(&config, embedder.dimension(), &embedder.model_id())?;
     tracing::info!(
         text = engines.text.backend(),
         vector = engines.vector.backend(),

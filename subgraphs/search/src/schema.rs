@@ -352,6 +352,9 @@ pub struct SearchBackends {
     /// `usearch` or `qdrant`.
     pub vector: String,
     pub dimension: i32,
+    /// The embedding model every vector here comes from (queries are embedded with it too).
+    /// Documents and vector searches must bring vectors of this model.
+    pub vector_model: String,
     pub collections: Vec<CollectionStats>,
 }
 
@@ -376,6 +379,9 @@ pub struct IndexDocumentInput {
     pub metadata: Option<Json<serde_json::Value>>,
     /// The owner's embedding of the document (the index's dimension).
     pub vector: Option<Vec<f32>>,
+    /// The model that made `vector` (required with a vector): an index holds one model's
+    /// vectors only, `searchBackends.vectorModel`.
+    pub vector_model: Option<String>,
 }
 
 impl From<IndexDocumentInput> for Document {
@@ -492,11 +498,14 @@ impl Query {
         })
     }
 
-    /// Nearest neighbours of a vector (the index's dimension, see `searchBackends`).
+    /// Nearest neighbours of a vector (the index's dimension and model, see
+    /// `searchBackends`). `vectorModel`, when given, must be the index's model.
+    #[allow(clippy::too_many_arguments)] // one Rust argument per GraphQL argument
     async fn vector_search(
         &self,
         ctx: &Context<'_>,
         vector: Vec<f32>,
+        vector_model: Option<String>,
         #[graphql(default = 10)] top_k: i32,
         filter: Option<SearchFilter>,
         #[graphql(default_with = "VectorMetric::Cosine")] metric: VectorMetric,
@@ -504,6 +513,11 @@ impl Query {
     ) -> Result<Vec<SearchHit>> {
         let principal = require_read(ctx, collection)?;
         let request = ranked(principal, collection, top_k, filter)?;
+        if vector_model.is_some() {
+            service(ctx)
+                .check_vector_model("vectorModel", vector_model.as_deref())
+                .gql()?;
+        }
         let found = service(ctx)
             .vector_search(request, vector, metric.into())
             .await
@@ -595,6 +609,7 @@ impl Query {
             text: service.engines().text.backend().to_owned(),
             vector: service.engines().vector.backend().to_owned(),
             dimension: i32::try_from(service.dimension()).unwrap_or(i32::MAX),
+            vector_model: service.vector_model(),
             collections: stats
                 .into_iter()
                 .map(|s| CollectionStats {
@@ -619,8 +634,19 @@ impl Mutation {
         documents: Vec<IndexDocumentInput>,
     ) -> Result<i32> {
         require_indexer(ctx)?;
+        let service = service(ctx);
+        for (at, document) in documents.iter().enumerate() {
+            if document.vector.is_some() {
+                service
+                    .check_vector_model(
+                        &format!("documents[{at}].vectorModel"),
+                        document.vector_model.as_deref(),
+                    )
+                    .gql()?;
+            }
+        }
         let documents: Vec<Document> = documents.into_iter().map(Document::from).collect();
-        let written = service(ctx).index(documents).await.gql()?;
+        let written = service.index(documents).await.gql()?;
         Ok(i32::try_from(written).unwrap_or(i32::MAX))
     }
 

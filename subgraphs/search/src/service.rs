@@ -144,6 +144,31 @@ impl SearchService {
         self.inner.engines.vector.dimension()
     }
 
+    /// The embedding model of every vector in the index and of every query vector.
+    pub fn vector_model(&self) -> String {
+        self.inner.embedder.model_id()
+    }
+
+    /// A vector must say which model made it, and be of this index's model: vectors of two
+    /// models are never compared (they would rank at random).
+    pub fn check_vector_model(&self, field: &str, model: Option<&str>) -> Result<(), SearchError> {
+        let expected = self.vector_model();
+        match model {
+            Some(model) if model == expected => Ok(()),
+            Some(model) => Err(SearchError::invalid(
+                field,
+                format!(
+                    "the vector comes from `{model}`, this index holds `{expected}` vectors; \
+                     embed with `{expected}` (owners re-embed on `looma search reindex`)"
+                ),
+            )),
+            None => Err(SearchError::invalid(
+                field,
+                format!("required with a vector (this index holds `{expected}` vectors)"),
+            )),
+        }
+    }
+
     // ---- writes ----------------------------------------------------------------------
 
     /// Inserts or replaces documents (text and, when present, vectors). A document sent

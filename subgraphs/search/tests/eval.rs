@@ -21,6 +21,7 @@ async fn judged_queries_rank_relevant_documents_first() {
         embedder,
         SearchConfig::default(),
         work.path(),
+        &[],
     )
     .await
     .expect("the judged set evaluates");
@@ -86,7 +87,7 @@ async fn refused_queries_score_zero_and_large_sets_are_indexed_in_batches() {
         max_batch: 7,
         ..SearchConfig::default()
     };
-    let report = evaluate(fixtures.path(), embedder, config, work.path())
+    let report = evaluate(fixtures.path(), embedder, config, work.path(), &[])
         .await
         .expect("the eval carries on past a refused query");
     let text = &report.scores[&Mode::Text];
