@@ -31,14 +31,26 @@ async fn judged_queries_rank_relevant_documents_first() {
         report.skipped
     );
     println!("{}", report.render(false));
-    let mean = |mode| report.mean(mode).expect("scored");
-    assert!(mean(Mode::Text) >= 0.64, "text {}", mean(Mode::Text));
+    // Weights were chosen on the dev split: judge the test split.
+    let test = |mode| report.split_mean(mode, "test").expect("scored");
+    assert!(test(Mode::Text) >= 0.65, "text {}", test(Mode::Text));
     assert!(
-        mean(Mode::Semantic) >= 0.52,
+        test(Mode::Semantic) >= 0.72,
         "semantic {}",
-        mean(Mode::Semantic)
+        test(Mode::Semantic)
     );
-    assert!(mean(Mode::Hybrid) >= 0.66, "hybrid {}", mean(Mode::Hybrid));
+    assert!(
+        test(Mode::Hybrid) >= test(Mode::Text),
+        "hybrid {} below text {}",
+        test(Mode::Hybrid),
+        test(Mode::Text)
+    );
+    // The multilingual model reads Chinese: semantic search of Chinese queries works (it was
+    // 0.25 on a public Chinese set with the English-only model).
+    let chinese = report
+        .mean_where(Mode::Semantic, |q| q.language == "zh")
+        .expect("Chinese queries");
+    assert!(chinese >= 0.70, "semantic on Chinese queries {chinese}");
     // Meaning helps where the words differ: on English paraphrases the embedding beats BM25.
     let english_paraphrase =
         |mode| report.mean_where(mode, |q| q.language == "en" && q.kind == "paraphrase");
