@@ -3,7 +3,7 @@
 //! scored exactly (no search shortlist), with embeddings from the real model when installed.
 
 use crate::MatchingError;
-use crate::domain::score::{CandidateFacts, JobFacts, Semantic, score};
+use crate::domain::score::{CandidateFacts, JobFacts, Semantic, SimilarityScale, score};
 use crate::domain::weights::Weights;
 use crate::service::job_embedding_text;
 use looma_core::metrics::ndcg_at;
@@ -146,6 +146,7 @@ pub async fn evaluate(
             )
         })
         .collect();
+    let scale = SimilarityScale::for_model(&embedder.model_id());
     let (job_vectors, resume_vectors, semantic_skipped) = match (
         embedder.embed(job_texts, TextKind::Passage).await,
         embedder.embed(resume_texts, TextKind::Passage).await,
@@ -196,7 +197,7 @@ pub async fn evaluate(
                 salary_max: resume.expected_salary_max,
             };
             let semantic = match (&job_vectors, &resume_vectors) {
-                (Some(j), Some(r)) => Semantic::Similarity(cosine(&j[ji], &r[ri])),
+                (Some(j), Some(r)) => Semantic::Similarity(cosine(&j[ji], &r[ri]), scale),
                 _ => Semantic::Unknown,
             };
             let ours = score(&facts, &candidate, semantic, weights).total;

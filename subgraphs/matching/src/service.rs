@@ -5,7 +5,9 @@
 
 use crate::clients::{Candidate, Clients, ResumeFacts, ShortlistQuery, strings};
 use crate::domain::filters::{HardFilters, Side};
-use crate::domain::score::{CandidateFacts, JobFacts, MatchScore, Semantic, score};
+use crate::domain::score::{
+    CandidateFacts, JobFacts, MatchScore, Semantic, SimilarityScale, score,
+};
 use crate::domain::weights::Weights;
 use crate::store::{self, MatchingStore, job, run, status};
 use crate::{MatchingConfig, MatchingError};
@@ -666,6 +668,7 @@ impl MatchingService {
         if let Some(min) = min_years {
             extra["minYears"] = json!(min);
         }
+        let scale = SimilarityScale::for_model(&self.inner.embedder.model_id());
         let vector = self.current_vector(&job.model).await;
         let text = skill_query(&job.required, &job.preferred);
         let shortlist = self
@@ -696,8 +699,12 @@ impl MatchingService {
             if !candidate_filters.admits(&candidate.side(), candidate.years, job.model.min_years) {
                 continue;
             }
-            let semantic =
-                semantic_evidence(similarity, shortlist.similarity_floor, vector.is_some());
+            let semantic = semantic_evidence(
+                similarity,
+                shortlist.similarity_floor,
+                vector.is_some(),
+                scale,
+            );
             scored.push(Scored {
                 score: score(&job.facts(), &candidate.facts(), semantic, &weights),
                 id,
@@ -746,6 +753,11 @@ impl MatchingService {
         let candidate = CandidateView::from_resume(&resume);
         // The resume's vector joins the search only if this deployment's model made it.
         let current = self.inner.embedder.model_id();
+        let scale = SimilarityScale::for_model(&current);
+        let resume_vector = resume
+            .embedding
+            .as_deref()
+            .filter(|_| resume.embedding_model.as_deref() == Some(current.as_str()));
         // Salary and cities are applied exactly below, not in search: jobs without a posted
         // salary pass a salary filter, and remote jobs pass a city filter.
         let extra = json!({ "statuses": [status::OPEN] });
@@ -756,10 +768,7 @@ impl MatchingService {
         let shortlist = clients
             .shortlist(ShortlistQuery {
                 collection: "JOBS",
-                vector: resume
-                    .embedding
-                    .as_deref()
-                    .filter(|_| resume.embedding_model.as_deref() == Some(current.as_str())),
+                vector: resume_vector,
                 vector_model: current.clone(),
                 text: skill_query(&resume.skills, &[]),
                 filter: Self::search_filter(&search_filters, extra),
@@ -786,7 +795,8 @@ impl MatchingService {
             let semantic = semantic_evidence(
                 similarity.get(&job.model.id).copied().flatten(),
                 shortlist.similarity_floor,
-                resume.embedding.is_some(),
+                resume_vector.is_some(),
+                scale,
             );
             scored.push(Scored {
                 score: score(&job.facts(), &candidate.facts(), semantic, &weights),
@@ -979,10 +989,15 @@ fn skill_query(first: &[String], second: &[String]) -> String {
         .join(" ")
 }
 
-fn semantic_evidence(similarity: Option<f32>, floor: Option<f32>, has_vector: bool) -> Semantic {
+fn semantic_evidence(
+    similarity: Option<f32>,
+    floor: Option<f32>,
+    has_vector: bool,
+    scale: SimilarityScale,
+) -> Semantic {
     match (similarity, floor) {
-        (Some(s), _) => Semantic::Similarity(s),
-        (None, Some(f)) if has_vector => Semantic::AtMost(f),
+        (Some(s), _) => Semantic::Similarity(s, scale),
+        (None, Some(f)) if has_vector => Semantic::AtMost(f, scale),
         _ => Semantic::Unknown,
     }
 }

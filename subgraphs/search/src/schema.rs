@@ -525,8 +525,8 @@ impl Query {
         Ok(hits(found))
     }
 
-    /// Search by meaning: the query is embedded (all-MiniLM-L6-v2), then searched by cosine
-    /// similarity. `MODEL_UNAVAILABLE` when the model is not installed.
+    /// Search by meaning: the query is embedded (`searchBackends.vectorModel`, as a query),
+    /// then searched by cosine similarity. `MODEL_UNAVAILABLE` when the model is not installed.
     async fn semantic_search(
         &self,
         ctx: &Context<'_>,

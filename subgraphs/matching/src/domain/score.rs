@@ -29,13 +29,51 @@ pub struct CandidateFacts<'a> {
     pub salary_max: Option<f64>,
 }
 
-/// How similar the job's and the candidate's texts are (cosine of their embeddings).
+/// How similar the job's and the candidate's texts are (cosine of their embeddings), read on
+/// the scale of the model that made them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Semantic {
-    Similarity(f32),
+    Similarity(f32, SimilarityScale),
     /// Not among the nearest neighbours search returned: at most this similarity.
-    AtMost(f32),
+    AtMost(f32, SimilarityScale),
     Unknown,
+}
+
+/// Cosines of one embedding model between a job and an unrelated profile (`floor`, scored 0)
+/// and a closely related one (`ceiling`, scored 1). Models spread cosines very differently:
+/// MiniLM's unrelated pairs sit near 0.15, e5's near 0.82.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SimilarityScale {
+    pub floor: f64,
+    pub ceiling: f64,
+}
+
+impl SimilarityScale {
+    /// all-MiniLM-L6-v2.
+    pub const MINILM: SimilarityScale = SimilarityScale {
+        floor: 0.15,
+        ceiling: 0.70,
+    };
+    /// multilingual-e5-small, from unlabelled job × résumé pairs of the search fixture
+    /// (`tests/fixtures/search`, not the matching eval's set): floor = the median pair (0.82),
+    /// ceiling = the median over jobs of their closest résumé (0.94).
+    pub const E5: SimilarityScale = SimilarityScale {
+        floor: 0.82,
+        ceiling: 0.94,
+    };
+
+    /// The scale of the model with this id (`EmbeddingService::model_id`).
+    pub fn for_model(model_id: &str) -> SimilarityScale {
+        if model_id == looma_embed::E5_MODEL_ID {
+            SimilarityScale::E5
+        } else {
+            SimilarityScale::MINILM
+        }
+    }
+
+    fn score(self, similarity: f32) -> f64 {
+        ((f64::from(similarity) - self.floor) / (self.ceiling - self.floor)).clamp(0.0, 1.0)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -70,9 +108,6 @@ pub struct MatchScore {
 
 /// Credit for related skills (aliases are resolved before, so they count fully).
 const RELATED_CREDIT: f64 = 0.5;
-/// Cosine similarities of MiniLM embeddings between unrelated and closely related texts.
-const SIMILARITY_FLOOR: f64 = 0.15;
-const SIMILARITY_CEILING: f64 = 0.70;
 
 struct Coverage {
     score: f64,
@@ -141,14 +176,10 @@ fn skills_line(kind: &str, wanted: &[String], c: &Coverage) -> String {
 }
 
 fn semantic(similarity: Semantic) -> (f64, String) {
-    let scale = |s: f32| {
-        ((f64::from(s) - SIMILARITY_FLOOR) / (SIMILARITY_CEILING - SIMILARITY_FLOOR))
-            .clamp(0.0, 1.0)
-    };
     match similarity {
-        Semantic::Similarity(s) => (scale(s), format!("text similarity {s:.2}")),
-        Semantic::AtMost(s) => (
-            scale(s),
+        Semantic::Similarity(s, scale) => (scale.score(s), format!("text similarity {s:.2}")),
+        Semantic::AtMost(s, scale) => (
+            scale.score(s),
             format!("not among the nearest profiles; similarity at most {s:.2}"),
         ),
         Semantic::Unknown => (0.5, "no embedding to compare".into()),
@@ -308,6 +339,26 @@ pub fn score(
 mod tests {
     use super::*;
 
+    #[test]
+    fn similarity_is_read_on_the_scale_of_its_model() {
+        let e5 = SimilarityScale::for_model(looma_embed::E5_MODEL_ID);
+        assert_eq!(e5, SimilarityScale::E5);
+        assert_eq!(
+            SimilarityScale::for_model("all-MiniLM-L6-v2"),
+            SimilarityScale::MINILM
+        );
+        // An unrelated pair under e5 (0.82) is worth nothing; under MiniLM the same cosine
+        // would be a near-perfect match.
+        assert_eq!(semantic(Semantic::Similarity(0.82, e5)).0, 0.0);
+        assert_eq!(semantic(Semantic::Similarity(0.94, e5)).0, 1.0);
+        let middle = semantic(Semantic::Similarity(0.88, e5)).0;
+        assert!((middle - 0.5).abs() < 1e-6, "{middle}");
+        assert_eq!(
+            semantic(Semantic::Similarity(0.82, SimilarityScale::MINILM)).0,
+            1.0
+        );
+    }
+
     fn strings(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
     }
@@ -335,7 +386,7 @@ mod tests {
         let result = score(
             &job,
             &candidate,
-            Semantic::Similarity(0.5),
+            Semantic::Similarity(0.5, SimilarityScale::MINILM),
             &Weights::defaults(),
         );
         let sum: f64 = result.components.iter().map(|c| c.contribution).sum();
@@ -389,7 +440,7 @@ mod tests {
         let mut result = score(
             &job,
             &candidate,
-            Semantic::Similarity(0.9),
+            Semantic::Similarity(0.9, SimilarityScale::MINILM),
             &Weights::defaults(),
         );
         // Salary unknown on both sides is neutral (0.5), so only that keeps it below 1.
