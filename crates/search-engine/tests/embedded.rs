@@ -219,6 +219,25 @@ async fn fuzzy_matching_is_opt_in_and_exact_ranks_higher() {
     assert_eq!(ids(&index, exact_first).await[0], "en-data");
 }
 
+#[tokio::test]
+async fn typo_tolerance_covers_the_first_words_of_a_long_query() {
+    let index = loaded().await;
+    // Sixteen long words no document holds, then the typo: past the fuzzy budget, exact only.
+    let filler = "zzzzzqa zzzzzqb zzzzzqc zzzzzqd zzzzzqe zzzzzqf zzzzzqg zzzzzqh \
+                  zzzzzqi zzzzzqj zzzzzqk zzzzzql zzzzzqm zzzzzqn zzzzzqo zzzzzqp";
+    let late = TextQuery {
+        fuzzy: true,
+        ..query(&format!("{filler} kubrenetes"))
+    };
+    assert!(ids(&index, late).await.is_empty());
+    // The same typo first still finds its document.
+    let early = TextQuery {
+        fuzzy: true,
+        ..query(&format!("kubrenetes {filler}"))
+    };
+    assert_eq!(ids(&index, early).await, vec!["en-java"]);
+}
+
 fn filtered(filters: Filters) -> TextQuery {
     TextQuery {
         filters,

@@ -377,6 +377,7 @@ impl CollectionIndex {
             fuzzy: query.fuzzy,
             names: query.names,
             title_boost,
+            fuzzy_words: std::cell::Cell::new(0),
         }
         .build(&query.query)?;
         let full_query: Box<dyn Query> = match filter_query(&query.filters, &self.fields) {

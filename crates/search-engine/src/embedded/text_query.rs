@@ -42,6 +42,10 @@ pub(crate) const DEFAULT_TITLE_BOOST: f32 = 0.5;
 const FUZZY_BOOST: f32 = 0.3;
 const FUZZY_ONE_EDIT_FROM_CHARS: usize = 5;
 const FUZZY_TWO_EDITS_FROM_CHARS: usize = 9;
+/// Words of one query that get typo tolerance, in order: a typo matters in a short query,
+/// and a pasted paragraph has enough exact words. Bounds a long query's cost (each fuzzy word
+/// walks the term dictionary of every field).
+const MAX_FUZZY_WORDS: usize = 16;
 
 pub(crate) struct TextQueryBuilder<'a> {
     pub(crate) fields: &'a SchemaFields,
@@ -51,6 +55,8 @@ pub(crate) struct TextQueryBuilder<'a> {
     pub(crate) names: bool,
     /// The title's weight on top of the whole text's (which weighs 1, like skills and name).
     pub(crate) title_boost: f32,
+    /// Words given typo tolerance so far (at most [`MAX_FUZZY_WORDS`] per query).
+    pub(crate) fuzzy_words: std::cell::Cell<usize>,
 }
 
 impl TextQueryBuilder<'_> {
@@ -210,9 +216,14 @@ impl TextQueryBuilder<'_> {
                     .iter()
                     .map(|(f, b)| self.term_query(*f, *b, word))
                     .collect();
-                if self.fuzzy {
-                    alternatives
-                        .extend(fields.iter().filter_map(|(f, b)| fuzzy_query(*f, *b, word)));
+                if self.fuzzy && self.fuzzy_words.get() < MAX_FUZZY_WORDS {
+                    let fuzzy: Vec<Box<dyn Query>> = fields
+                        .iter()
+                        .filter_map(|(f, b)| fuzzy_query(*f, *b, word))
+                        .collect();
+                    self.fuzzy_words
+                        .set(self.fuzzy_words.get() + usize::from(!fuzzy.is_empty()));
+                    alternatives.extend(fuzzy);
                 }
                 any_of(alternatives)
             })

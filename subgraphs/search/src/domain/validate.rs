@@ -5,7 +5,9 @@ use crate::SearchError;
 use looma_search_engine::{Document, Filters};
 use looma_taxonomy::{EducationLevel, SkillTaxonomy};
 
-pub const MAX_QUERY_CHARS: usize = 500;
+/// Long enough for a pasted job description or a question in full; typo tolerance stops
+/// after the first words (see the text engine), so the cost stays bounded.
+pub const MAX_QUERY_CHARS: usize = 2_000;
 pub const MAX_PREFIX_CHARS: usize = 100;
 pub const MAX_FILTER_VALUES: usize = 50;
 pub const MAX_FILTER_VALUE_CHARS: usize = 100;
