@@ -706,6 +706,18 @@ async fn without_the_model_only_meaning_based_search_stops(mut p: TestPlatform) 
                 .contains("scripts/install-model")
         );
     }
+    // A hybrid search that gives meaning no weight needs no model: it is the text ranking.
+    let body = p
+        .gql_router(
+            &admin,
+            "{ hybridSearch(query: \"payment\", vectorWeight: 0) { id textRank vectorRank } }",
+            json!({}),
+        )
+        .await;
+    let hits = &data(&body)["hybridSearch"];
+    assert_eq!(ids(hits), ["r-go"], "{body}");
+    assert_eq!(hits[0]["textRank"], 1);
+    assert!(hits[0]["vectorRank"].is_null());
     let body = text(&p, &admin, "payment", json!({})).await;
     assert_eq!(ids(&data(&body)["textSearch"]["hits"]), ["r-go"]);
     p

@@ -425,14 +425,9 @@ impl SearchService {
             ));
         }
         let candidates = self.inner.config.hybrid_candidates.max(request.top_k);
-        let vector = self
-            .inner
-            .embedder
-            .embed_one(&query, TextKind::Query)
-            .await?;
         let text_query = TextQuery {
             collection: request.collection,
-            query,
+            query: query.clone(),
             filters: request.filters.clone(),
             facets: Vec::new(),
             limit: candidates,
@@ -445,10 +440,20 @@ impl SearchService {
             top_k: candidates,
             ..request.clone()
         };
-        let (text, nearest) = tokio::join!(
-            self.inner.engines.text.search(&text_query),
-            self.nearest(&vector_request, vector, Metric::Cosine)
-        );
+        // The query is embedded while the text search runs; a weight of 0 needs no vectors.
+        let vector_side = async {
+            if weight == 0.0 {
+                return Ok(Vec::new());
+            }
+            let vector = self
+                .inner
+                .embedder
+                .embed_one(&query, TextKind::Query)
+                .await?;
+            self.nearest(&vector_request, vector, Metric::Cosine).await
+        };
+        let (text, nearest) =
+            tokio::join!(self.inner.engines.text.search(&text_query), vector_side);
         let text = text?;
         let nearest = nearest?;
         let text_ranked: Vec<Ranked> = text
