@@ -823,6 +823,25 @@ async fn reindex_rebuilds_from_the_resume_tables(p: TestPlatform) -> TestPlatfor
     );
     assert!(!qa_hits(&p, &admin).await.contains(&id));
 
+    // The upload recorded which model made the résumé's vector. Pretend an older deployment
+    // embedded it with MiniLM: the reindex must re-embed it, never send MiniLM's vector.
+    let model_of = |body: Value| data(&body)["resume"]["embeddingModel"].clone();
+    let query = "query($id: ID!) { resume(id: $id) { embeddingModel } }";
+    let current = model_of(p.gql_router(&admin, query, json!({"id": id})).await);
+    assert_eq!(current, "multilingual-e5-small-q4");
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = p.db();
+        db.execute_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("UPDATE resume_resumes SET embedding_model = NULL WHERE id = '{id}'"),
+        ))
+        .await
+        .expect("mark the vector as MiniLM's");
+    }
+    let legacy = model_of(p.gql_router(&admin, query, json!({"id": id})).await);
+    assert_eq!(legacy, "all-MiniLM-L6-v2");
+
     let dir = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_looma"))
         .args(["search", "reindex", "resumes", "--search-url"])
@@ -841,6 +860,20 @@ async fn reindex_rebuilds_from_the_resume_tables(p: TestPlatform) -> TestPlatfor
     );
     assert!(stdout.contains("resumes: 1 documents indexed"), "{stdout}");
     assert!(qa_hits(&p, &admin).await.contains(&id));
+    // Re-embedded by the current model, and its vector is back in the index.
+    let after = model_of(p.gql_router(&admin, query, json!({"id": id})).await);
+    assert_eq!(after, "multilingual-e5-small-q4");
+    let body = p
+        .gql_router(
+            &admin,
+            "{ searchBackends { collections { collection vectors } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&body)["searchBackends"]["collections"][0],
+        json!({"collection": "RESUMES", "vectors": 1})
+    );
 
     // Without credentials it refuses before touching anything.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_looma"))
