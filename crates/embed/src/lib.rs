@@ -40,6 +40,22 @@ pub const E5_DIMENSION: usize = 384;
 /// repository root.
 pub const DEFAULT_MODELS_DIR: &str = "data/models";
 
+/// A vector as the owners store it (a database `BLOB`/`bytea`): little-endian f32s.
+pub fn vector_to_bytes(vector: &[f32]) -> Vec<u8> {
+    vector
+        .iter()
+        .flat_map(|value| value.to_le_bytes())
+        .collect()
+}
+
+/// The vector [`vector_to_bytes`] stored (a trailing partial value is ignored).
+pub fn vector_from_bytes(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
 /// What a text is to the model: e5 was trained with `query: ` and `passage: ` prefixes and
 /// reads the two differently; models without prefixes read both alike.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,5 +82,21 @@ fn model_unavailable(path: impl Into<PathBuf>, reason: impl Into<String>) -> Emb
     EmbedError::ModelUnavailable {
         path: path.into(),
         reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_vectors_round_trip_bit_for_bit() {
+        let vector = [0.0f32, -1.5, f32::MIN_POSITIVE, 3.25e-7, 1.0];
+        let bytes = vector_to_bytes(&vector);
+        assert_eq!(bytes.len(), 20);
+        assert_eq!(&bytes[4..8], &(-1.5f32).to_le_bytes());
+        assert_eq!(vector_from_bytes(&bytes), vector);
+        // A truncated blob loses only its partial value.
+        assert_eq!(vector_from_bytes(&bytes[..7]), [0.0]);
     }
 }

@@ -567,7 +567,7 @@ impl MatchingService {
             .embed_one(&text, TextKind::Passage)
             .await
         {
-            Ok(vector) => Some(vector.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            Ok(vector) => Some(looma_embed::vector_to_bytes(&vector)),
             Err(error) => {
                 tracing::warn!(%error, "job saved without an embedding; semantic scores are neutral");
                 None
@@ -887,7 +887,7 @@ impl MatchingService {
                         .store
                         .set_embedding(&job.id, &vector, &current)
                         .await?;
-                    job.embedding = Some(vector.iter().flat_map(|x| x.to_le_bytes()).collect());
+                    job.embedding = Some(looma_embed::vector_to_bytes(&vector));
                     job.embedding_model = Some(current.clone());
                 }
             }
@@ -1024,7 +1024,7 @@ mod tests {
             salary_min: None,
             salary_max: None,
             status: status::OPEN.into(),
-            embedding: Some([1.0f32, 0.0].iter().flat_map(|x| x.to_le_bytes()).collect()),
+            embedding: Some(looma_embed::vector_to_bytes(&[1.0, 0.0])),
             embedding_model: None,
             created_by: None,
             created_at: now,

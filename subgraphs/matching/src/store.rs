@@ -77,12 +77,9 @@ pub mod job {
         }
 
         pub fn vector(&self) -> Option<Vec<f32>> {
-            self.embedding.as_ref().map(|bytes| {
-                bytes
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect()
-            })
+            self.embedding
+                .as_deref()
+                .map(looma_embed::vector_from_bytes)
         }
     }
 }
@@ -150,7 +147,7 @@ impl MatchingStore {
         embedding: &[f32],
         model: &str,
     ) -> Result<(), MatchingError> {
-        let bytes: Vec<u8> = embedding.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let bytes = looma_embed::vector_to_bytes(embedding);
         job::Entity::update_many()
             .col_expr(job::Column::Embedding, Expr::value(bytes))
             .col_expr(job::Column::EmbeddingModel, Expr::value(model))

@@ -320,12 +320,10 @@ impl Resume {
 
     /// The profile's sentence embedding (384 dimensions, by `embeddingModel`), once parsed.
     async fn embedding(&self) -> Option<Vec<f32>> {
-        self.model.embedding.as_ref().map(|bytes| {
-            bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        })
+        self.model
+            .embedding
+            .as_deref()
+            .map(looma_embed::vector_from_bytes)
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

@@ -405,7 +405,7 @@ impl ResumeService {
                 .store
                 .set_embedding(&models[i].id, &vector, current)
                 .await?;
-            models[i].embedding = Some(vector.iter().flat_map(|x| x.to_le_bytes()).collect());
+            models[i].embedding = Some(looma_embed::vector_to_bytes(&vector));
             models[i].embedding_model = Some(current.to_owned());
         }
         Ok(())
@@ -471,12 +471,7 @@ pub fn index_document(model: &resume::Model, current_model: &str) -> SearchDocum
         .embedding
         .as_ref()
         .filter(|_| embedding_model(model) == Some(current_model))
-        .map(|bytes| {
-            bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect::<Vec<f32>>()
-        });
+        .map(|bytes| looma_embed::vector_from_bytes(bytes));
     let metadata = json!({
         "language": profile.language,
         "headline": headline,
@@ -641,12 +636,7 @@ mod tests {
             city: None,
             degree: None,
             total_years: None,
-            embedding: Some(
-                [0.5f32, -0.5]
-                    .iter()
-                    .flat_map(|x| x.to_le_bytes())
-                    .collect(),
-            ),
+            embedding: Some(looma_embed::vector_to_bytes(&[0.5, -0.5])),
             embedding_model: embedding_model.map(str::to_owned),
             uploaded_by: None,
             created_at: now,

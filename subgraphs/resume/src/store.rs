@@ -347,7 +347,7 @@ impl ResumeStore {
         embedding: &[f32],
         model: &str,
     ) -> Result<(), ResumeError> {
-        let bytes: Vec<u8> = embedding.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let bytes = looma_embed::vector_to_bytes(embedding);
         resume::Entity::update_many()
             .col_expr(resume::Column::Embedding, Expr::value(bytes))
             .col_expr(resume::Column::EmbeddingModel, Expr::value(model))
@@ -372,7 +372,7 @@ impl ResumeStore {
         };
         let embedding = parsed
             .embedding
-            .map(|v| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
+            .map(|vector| looma_embed::vector_to_bytes(&vector));
         resume::Entity::update_many()
             .col_expr(resume::Column::Status, Expr::value(status::PARSED))
             .col_expr(
