@@ -44,7 +44,8 @@ struct Layer {
 struct Linear {
     /// `[inputs, outputs]`, dequantised.
     weight: Tensor,
-    bias: Vec<f32>,
+    /// `[1, outputs]`.
+    bias: Tensor,
 }
 
 struct Norm {
@@ -198,8 +199,7 @@ impl Linear {
         let inputs = self.weight.dim(0)?;
         let tokens = x.len() / inputs;
         let quantised = Tensor::from_vec(quantise_activations(x), (tokens, inputs), device)?;
-        let bias = Tensor::from_slice(&self.bias, (1, self.bias.len()), device)?;
-        quantised.matmul(&self.weight)?.broadcast_add(&bias)
+        quantised.matmul(&self.weight)?.broadcast_add(&self.bias)
     }
 }
 
@@ -262,6 +262,8 @@ fn linear(
     let weight = Tensor::from_vec(weights, (parts.len() * rows, columns), device)
         .and_then(|w| w.t()?.contiguous())
         .map_err(|error| error.to_string())?;
+    let outputs = bias.len();
+    let bias = Tensor::from_vec(bias, (1, outputs), device).map_err(|error| error.to_string())?;
     Ok(Linear { weight, bias })
 }
 
