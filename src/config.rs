@@ -2,6 +2,7 @@
 //! `looma_core::config` (defaults → `looma.toml` → `LOOMA_*` environment).
 
 use looma_cache::CacheConfig;
+use looma_chat::ChatConfig;
 use looma_core::Secret;
 use looma_core::config::ConfigError;
 use looma_core::secret::redact_url;
@@ -28,6 +29,7 @@ pub struct LoomaConfig {
     pub resume: ResumeConfig,
     pub search: SearchConfig,
     pub matching: MatchingConfig,
+    pub chat: ChatConfig,
     /// The sentence-embedding model every component of the process shares.
     pub embed: EmbedConfig,
     pub router: RouterConfig,
@@ -76,6 +78,7 @@ impl LoomaConfig {
         self.resume.validate()?;
         self.search.validate()?;
         self.matching.validate()?;
+        self.chat.validate()?;
         self.router.validate()?;
         let secret = self.server.router_secret.expose();
         if !secret.is_empty() && secret.len() < looma_auth::forwarded::MIN_SECRET_LEN {
@@ -99,8 +102,13 @@ impl LoomaConfig {
             &mut copy.matching.search_url,
             &mut copy.matching.resume_url,
             &mut copy.matching.identity_url,
+            &mut copy.chat.search_url,
+            &mut copy.chat.identity_url,
         ] {
             *url = url.as_deref().map(redact_url);
+        }
+        for provider in &mut copy.chat.providers {
+            provider.base_url = provider.base_url.as_deref().map(redact_url);
         }
         copy
     }

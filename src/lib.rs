@@ -15,6 +15,7 @@ pub fn sdl(component: Component) -> String {
         Component::Resume => looma_resume::sdl(),
         Component::Search => looma_search::sdl(),
         Component::Matching => looma_matching::sdl(),
+        Component::Chat => looma_chat::sdl(),
         Component::Router => {
             String::from("# the router is not a subgraph; see `looma serve router`\n")
         }

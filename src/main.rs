@@ -319,7 +319,7 @@ async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()>
         }
         EvalTarget::Resumes { dir, verbose, show } => {
             let config = looma_resume::ResumeConfig::default();
-            let limits = looma_resume::domain::extract::ExtractLimits {
+            let limits = looma_extract::ExtractLimits {
                 max_decompressed_bytes: config.max_docx_decompressed_bytes,
             };
             if let Some(file) = show {
@@ -417,13 +417,14 @@ async fn search_task(config: &LoomaConfig, task: SearchTask) -> Result<()> {
             )
             .await
             .with_context(|| format!("reindexing jobs into {url}"))?,
-            other => {
-                bar.finish_and_clear();
-                outln!(
-                    "{other}: nothing to rebuild: no subgraph in this build owns that collection yet"
-                )?;
-                continue;
-            }
+            _ => looma_chat::service::reindex_knowledge(
+                &looma_chat::store::ChatStore::new(db.clone()),
+                &embedder,
+                &looma_search_client::SearchClient::from_client(client.clone()),
+                progress,
+            )
+            .await
+            .with_context(|| format!("reindexing knowledge into {url}"))?,
         };
         bar.finish();
         outln!("{name}: {sent} documents indexed")?;

@@ -25,6 +25,8 @@ pub enum Component {
     Search,
     /// Jobs and explainable job ↔ candidate matching (port 8208).
     Matching,
+    /// The recruiting assistant: conversations, streamed answers, knowledge base (port 8209).
+    Chat,
 }
 
 impl Component {
@@ -34,6 +36,7 @@ impl Component {
         Component::Resume,
         Component::Search,
         Component::Matching,
+        Component::Chat,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +46,7 @@ impl Component {
             Component::Resume => looma_resume::COMPONENT,
             Component::Search => looma_search::COMPONENT,
             Component::Matching => looma_matching::COMPONENT,
+            Component::Chat => looma_chat::COMPONENT,
         }
     }
 
@@ -59,6 +63,7 @@ impl Component {
             Component::Resume => config.resume.port,
             Component::Search => config.search.port,
             Component::Matching => config.matching.port,
+            Component::Chat => config.chat.port,
         }
     }
 }
@@ -236,6 +241,28 @@ impl Platform {
     }
 }
 
+/// The chat's model chain; an embedded provider without a `path` reads the model that
+/// `scripts/install-model` put under `embed.models_dir`.
+pub fn chat_model(config: &LoomaConfig) -> Result<Arc<dyn looma_llm::ChatModel>> {
+    let mut providers = config.chat.providers.clone();
+    for provider in &mut providers {
+        if provider.kind == looma_llm::config::ProviderKind::Embedded && provider.path.is_none() {
+            provider.path = Some(
+                config
+                    .embed
+                    .models_dir
+                    .join(looma_llm::embedded::MODEL_DIR_NAME)
+                    .join(looma_llm::embedded::MODEL_FILE_NAME),
+            );
+        }
+    }
+    Ok(looma_llm::config::build_chain(
+        &providers,
+        &config.chat.fallback,
+        &config.chat.breaker,
+    )?)
+}
+
 async fn build_router(
     component: Component,
     config: &LoomaConfig,
@@ -335,6 +362,44 @@ async fn build_router(
                 stopped,
             );
             Ok(looma_matching::router(
+                service,
+                subgraph_verifier(config),
+                shared.forwarded.clone(),
+            ))
+        }
+        Component::Chat => {
+            let shared = shared.context("chat needs the database")?;
+            let host = config.server.host;
+            let peers = looma_chat::Peers {
+                identity_url: config
+                    .chat
+                    .identity_url
+                    .clone()
+                    .unwrap_or_else(|| identity_url(config)),
+                search_url: config
+                    .chat
+                    .search_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{host}:{}/graphql", config.search.port)),
+            };
+            let flags = feature_flags(
+                config,
+                shared.forwarded.as_ref(),
+                "chat",
+                peers.identity_url.clone(),
+            );
+            let model = chat_model(config).context("building the chat's language models (config keys `chat.providers`, `chat.fallback`)")?;
+            let service = looma_chat::start(
+                shared.db.clone(),
+                config.chat.clone(),
+                model,
+                shared.embedder.clone(),
+                shared.forwarded.clone(),
+                peers,
+                flags,
+                stopped,
+            );
+            Ok(looma_chat::router(
                 service,
                 subgraph_verifier(config),
                 shared.forwarded.clone(),

@@ -145,6 +145,7 @@ struct Composer {
     errors: Vec<String>,
     query: Option<Name>,
     mutation: Option<Name>,
+    subscription: Option<Name>,
 }
 
 /// Composes subgraphs into a supergraph SDL.
@@ -155,6 +156,7 @@ pub fn compose(subgraphs: &[SubgraphSource]) -> Result<String, CompositionErrors
         errors: Vec::new(),
         query: None,
         mutation: None,
+        subscription: None,
     };
     let mut names = IndexSet::new();
     for (index, subgraph) in subgraphs.iter().enumerate() {
@@ -239,7 +241,9 @@ impl Composer {
                         match root.0 {
                             ast::OperationType::Query => self.query = Some(root.1.clone()),
                             ast::OperationType::Mutation => self.mutation = Some(root.1.clone()),
-                            ast::OperationType::Subscription => {}
+                            ast::OperationType::Subscription => {
+                                self.subscription = Some(root.1.clone())
+                            }
                         }
                     }
                 }
@@ -409,12 +413,15 @@ impl Composer {
         if is_federation_type(name) {
             return;
         }
-        let root = name == "Query" || name == "Mutation";
+        let root = name == "Query" || name == "Mutation" || name == "Subscription";
         if name == "Query" && self.query.is_none() {
             self.query = Some(name.clone());
         }
         if name == "Mutation" && self.mutation.is_none() {
             self.mutation = Some(name.clone());
+        }
+        if name == "Subscription" && self.subscription.is_none() {
+            self.subscription = Some(name.clone());
         }
         let Some(merged) = self.merged_type(graph, name, kind, description) else {
             return;
@@ -547,7 +554,8 @@ impl Composer {
                 // Reachability: a field of a non-root type that only some subgraphs resolve
                 // must be reachable by key from the others that return the type.
                 let root = Some(type_name) == self.query.as_ref()
-                    || Some(type_name) == self.mutation.as_ref();
+                    || Some(type_name) == self.mutation.as_ref()
+                    || Some(type_name) == self.subscription.as_ref();
                 if !root && merged.kind == Kind::Object && !resolvers.is_empty() {
                     let others: Vec<usize> = merged
                         .graphs
@@ -598,6 +606,9 @@ impl Composer {
         }
         if let Some(mutation) = &self.mutation {
             let _ = writeln!(out, "  mutation: {mutation}");
+        }
+        if let Some(subscription) = &self.subscription {
+            let _ = writeln!(out, "  subscription: {subscription}");
         }
         out.push_str("}\n\n");
         out.push_str(JOIN_DEFINITIONS);

@@ -49,6 +49,35 @@ pub struct RouterConfig {
     /// Expected `iss` and `aud` of access tokens.
     pub token_issuer: String,
     pub token_audience: String,
+    /// Subscriptions (`[router.subscriptions]`).
+    pub subscriptions: SubscriptionConfig,
+}
+
+/// Subscription limits and timings (`[router.subscriptions]`,
+/// `LOOMA_ROUTER__SUBSCRIPTIONS__*`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubscriptionConfig {
+    /// Open subscriptions per client (per principal, or per IP address when anonymous);
+    /// one more is refused with `RATE_LIMITED`.
+    pub max_per_client: usize,
+    /// Open subscriptions on this router, all clients together.
+    pub max_total: usize,
+    /// How long a WebSocket may stay open without `connection_init` (then closed, 4408).
+    pub init_timeout_ms: u64,
+    /// Keep-alive on HTTP streams: an SSE comment or an empty multipart part this often.
+    pub heartbeat_ms: u64,
+}
+
+impl Default for SubscriptionConfig {
+    fn default() -> Self {
+        SubscriptionConfig {
+            max_per_client: 16,
+            max_total: 10_000,
+            init_timeout_ms: 10_000,
+            heartbeat_ms: 5_000,
+        }
+    }
 }
 
 impl Default for RouterConfig {
@@ -77,6 +106,7 @@ impl Default for RouterConfig {
             identity_url: None,
             token_issuer: "looma-identity".into(),
             token_audience: "looma".into(),
+            subscriptions: SubscriptionConfig::default(),
         }
     }
 }
@@ -93,6 +123,22 @@ impl RouterConfig {
             ),
             ("router.max_request_bytes", self.max_request_bytes),
             ("router.max_upload_bytes", self.max_upload_bytes),
+            (
+                "router.subscriptions.max_per_client",
+                self.subscriptions.max_per_client,
+            ),
+            (
+                "router.subscriptions.max_total",
+                self.subscriptions.max_total,
+            ),
+            (
+                "router.subscriptions.init_timeout_ms",
+                self.subscriptions.init_timeout_ms as usize,
+            ),
+            (
+                "router.subscriptions.heartbeat_ms",
+                self.subscriptions.heartbeat_ms as usize,
+            ),
         ] {
             if value == 0 {
                 return Err(format!("config key `{key}`: must be greater than 0"));

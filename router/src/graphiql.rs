@@ -1,5 +1,6 @@
 //! The GraphiQL playground, served from assets embedded in the binary (never a CDN), so it
-//! works on a machine with no network. The headers editor carries the bearer token.
+//! works on a machine with no network. The headers editor carries the bearer token (sent as
+//! HTTP headers, and as the WebSocket's `connection_init` payload for subscriptions).
 
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -27,7 +28,13 @@ const PAGE: &str = r#"<!doctype html>
   <script src="/graphiql/react-dom.production.min.js"></script>
   <script src="/graphiql/graphiql.min.js"></script>
   <script>
-    const fetcher = GraphiQL.createFetcher({ url: window.location.origin + '/graphql' });
+    // Subscriptions over the router's WebSocket (graphql-transport-ws; the client is bundled
+    // in graphiql.min.js); the headers editor's entries become the connection_init payload.
+    const wsOrigin = window.location.origin.replace(/^http/, 'ws');
+    const fetcher = GraphiQL.createFetcher({
+      url: window.location.origin + '/graphql',
+      subscriptionUrl: wsOrigin + '/graphql',
+    });
     const root = ReactDOM.createRoot(document.getElementById('graphiql'));
     root.render(React.createElement(GraphiQL, {
       fetcher,
@@ -52,7 +59,7 @@ pub async fn page() -> Response {
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:",
+            "default-src 'self'; connect-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:",
         ),
     );
     response

@@ -5,6 +5,8 @@
 //! - [`execute`]: run a plan against subgraphs and shape the response.
 //! - [`transport`]: how subgraphs are reached (HTTP, or a test double).
 //! - [`pipeline`]: one request end to end without HTTP; [`http`]: the HTTP face.
+//! - [`subscription`]: subscriptions over WebSocket, SSE and multipart, each event through
+//!   the rest of its plan.
 
 pub mod compose;
 pub mod config;
@@ -15,6 +17,7 @@ pub mod http;
 pub mod limits;
 pub mod pipeline;
 pub mod plan;
+pub mod subscription;
 pub mod supergraph;
 pub mod transport;
 pub mod uploads;

@@ -203,13 +203,13 @@ pub async fn execute_prepared(
     }
 }
 
-async fn execute_inner(
+/// The request's variables coerced for the operation (`Err` when they do not fit it), and
+/// the raw values as apollo-compiler reads them (introspection runs on those).
+fn coerce_variables(
     loaded: &LoadedSupergraph,
-    transport: &dyn SubgraphTransport,
     request: &GraphqlRequest,
     prepared: &PreparedOperation,
-    headers: &http::HeaderMap,
-) -> Result<ResponseBody, RequestError> {
+) -> Result<(Map<String, Value>, apollo_compiler::response::JsonMap), RequestError> {
     let Ok(operation) = prepared
         .document
         .operations
@@ -252,7 +252,85 @@ async fn execute_inner(
         .ok()
         .and_then(|v| v.as_object().cloned())
         .unwrap_or_default();
+    Ok((variables, json_map))
+}
 
+/// The coerced variables of a prepared subscription, checked before its source is opened.
+pub fn subscription_variables(
+    loaded: &LoadedSupergraph,
+    request: &GraphqlRequest,
+    prepared: &PreparedOperation,
+) -> Result<Map<String, Value>, RequestError> {
+    coerce_variables(loaded, request, prepared).map(|(variables, _)| variables)
+}
+
+/// One subscription event through the rest of the plan (entity fetches for fields of other
+/// subgraphs) and shaped like a query response. `event` is the source subgraph's `next`
+/// payload.
+pub async fn execute_event(
+    loaded: &LoadedSupergraph,
+    transport: &dyn SubgraphTransport,
+    prepared: &PreparedOperation,
+    variables: &Map<String, Value>,
+    headers: &http::HeaderMap,
+    event: Value,
+) -> ResponseBody {
+    let execution = Execution {
+        supergraph: &loaded.supergraph,
+        transport,
+        variables,
+        headers,
+    };
+    let fetched = execution.run_event(&prepared.plan, event).await;
+    shape_response(loaded, prepared, variables, &Map::new(), fetched)
+}
+
+fn shape_response(
+    loaded: &LoadedSupergraph,
+    prepared: &PreparedOperation,
+    variables: &Map<String, Value>,
+    introspection: &Map<String, Value>,
+    fetched: crate::execute::FetchedData,
+) -> ResponseBody {
+    let mut errors = fetched.errors;
+    let mut shaper = Shaper {
+        supergraph: &loaded.supergraph,
+        variables,
+        introspection,
+        errors: &mut errors,
+    };
+    let data = shaper.shape(&prepared.plan.operation, &fetched.data);
+    ResponseBody {
+        errors,
+        data: serde_json::value::RawValue::from_string(data).ok(),
+    }
+}
+
+async fn execute_inner(
+    loaded: &LoadedSupergraph,
+    transport: &dyn SubgraphTransport,
+    request: &GraphqlRequest,
+    prepared: &PreparedOperation,
+    headers: &http::HeaderMap,
+) -> Result<ResponseBody, RequestError> {
+    if prepared.kind() == ast::OperationType::Subscription {
+        return Err(RequestError::new(
+            ErrorCode::BadRequest,
+            "a subscription streams events: open it through the router's streaming transports",
+        ));
+    }
+    let (variables, json_map) = coerce_variables(loaded, request, prepared)?;
+    let Ok(operation) = prepared
+        .document
+        .operations
+        .get(request.operation_name.as_deref())
+    else {
+        return Err(RequestError::new(
+            ErrorCode::GraphqlValidationFailed,
+            "unknown operation",
+        ));
+    };
+    let api_schema = &loaded.supergraph.api_schema;
     let mut introspection_data = Map::new();
     let mut errors: Vec<Value> = Vec::new();
     if prepared.has_introspection {
@@ -301,19 +379,16 @@ async fn execute_inner(
         variables: &variables,
         headers,
     };
-    let fetched = execution.run(&prepared.plan, Map::new()).await;
-    errors.extend(fetched.errors);
-    let mut shaper = Shaper {
-        supergraph: &loaded.supergraph,
-        variables: &variables,
-        introspection: &introspection_data,
-        errors: &mut errors,
-    };
-    let data = shaper.shape(&prepared.plan.operation, &fetched.data);
-    Ok(ResponseBody {
-        errors,
-        data: serde_json::value::RawValue::from_string(data).ok(),
-    })
+    let mut fetched = execution.run(&prepared.plan, Map::new()).await;
+    errors.append(&mut fetched.errors);
+    fetched.errors = errors;
+    Ok(shape_response(
+        loaded,
+        prepared,
+        &variables,
+        &introspection_data,
+        fetched,
+    ))
 }
 
 /// A GraphQL response: errors first (as the spec suggests), then `data` already rendered as

@@ -107,7 +107,7 @@ pub async fn run_configured<F, Fut>(
     test: F,
     backend: Backend,
     components: &[Component],
-    configure: fn(&mut LoomaConfig),
+    configure: impl FnOnce(&mut LoomaConfig),
 ) where
     F: FnOnce(TestPlatform) -> Fut,
     Fut: std::future::Future<Output = TestPlatform>,
@@ -258,7 +258,7 @@ impl TestPlatform {
     pub async fn start_configured(
         backend: Backend,
         components: &[Component],
-        configure: fn(&mut LoomaConfig),
+        configure: impl FnOnce(&mut LoomaConfig),
     ) -> Option<TestPlatform> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = LoomaConfig::default();
@@ -270,6 +270,7 @@ impl TestPlatform {
         }
         config.resume.poll_interval_ms = 200;
         config.matching.poll_interval_ms = 200;
+        config.chat.poll_interval_ms = 200;
         config.server.feature_flag_cache_ms = 100;
         config.search.data_dir = dir.path().join("search");
         let mut postgres = None;
@@ -540,6 +541,9 @@ async fn start_extra(
     if config.matching.identity_url.is_none() {
         config.matching.identity_url = Some(format!("{identity_url}/graphql"));
     }
+    if config.chat.identity_url.is_none() {
+        config.chat.identity_url = Some(format!("{identity_url}/graphql"));
+    }
     for component in ordered {
         let started = match shared.clone() {
             Some(shared) => Platform::start_with(shared, &config, &[component], true).await,
@@ -551,6 +555,7 @@ async fn start_extra(
         match component {
             Component::Search => {
                 config.resume.search_url = Some(url.clone());
+                config.chat.search_url = Some(url.clone());
                 config.matching.search_url = Some(url);
             }
             Component::Resume => config.matching.resume_url = Some(url),

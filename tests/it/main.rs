@@ -7,6 +7,7 @@ mod harness;
 
 mod hostile;
 
+mod chat;
 mod cli;
 mod identity_auth;
 mod identity_config;

@@ -14,6 +14,8 @@ pub const SEARCH_READ: &str = "search:read";
 /// Write into search indexes: service credentials only.
 pub const SEARCH_INDEX: &str = "search:index";
 pub const CHAT_USE: &str = "chat:use";
+/// Read every user's conversations and manage the assistant's knowledge base.
+pub const CHAT_ADMIN: &str = "chat:admin";
 pub const CONFIG_READ: &str = "config:read";
 pub const CONFIG_WRITE: &str = "config:write";
 pub const USER_READ: &str = "user:read";
@@ -32,6 +34,7 @@ pub const ALL: &[&str] = &[
     SEARCH_READ,
     SEARCH_INDEX,
     CHAT_USE,
+    CHAT_ADMIN,
     CONFIG_READ,
     CONFIG_WRITE,
     USER_READ,

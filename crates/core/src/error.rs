@@ -49,6 +49,10 @@ pub enum ErrorCode {
     QueryPlanningFailed,
     /// Introspection is switched off on this router.
     IntrospectionDisabled,
+    /// No language model could answer (every provider down, timed out or circuit-open).
+    LlmUnavailable,
+    /// A provider refused for billing or quota (not a momentary rate limit).
+    QuotaExceeded,
 }
 
 impl ErrorCode {
@@ -74,6 +78,8 @@ impl ErrorCode {
             ErrorCode::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
             ErrorCode::QueryPlanningFailed => "QUERY_PLANNING_FAILED",
             ErrorCode::IntrospectionDisabled => "INTROSPECTION_DISABLED",
+            ErrorCode::LlmUnavailable => "LLM_UNAVAILABLE",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
         }
     }
 }

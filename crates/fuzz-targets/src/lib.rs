@@ -7,8 +7,8 @@
 //! in CI without running a fuzzer. Each target's state (the parsed supergraph, the search
 //! index) is built once per process. Nothing here does network or file I/O.
 
-use looma_resume::domain::extract::{ExtractLimits, extract_text};
-use looma_resume::domain::format::{DocumentFormat, detect_format};
+use looma_extract::format::{DocumentFormat, detect_format};
+use looma_extract::{ExtractLimits, extract_text};
 use looma_resume::domain::parse::{parse_profile, prepare_text};
 use looma_resume::domain::profile::YearMonth;
 use looma_router::RouterConfig;

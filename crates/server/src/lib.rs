@@ -8,6 +8,7 @@
 
 mod feature_flags;
 mod graphql;
+pub mod graphql_ws;
 mod health;
 mod remote_verifier;
 mod schema;
@@ -66,15 +67,20 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `router` until `shutdown` resolves, then drains in-flight requests.
+/// Serves `router` until `shutdown` resolves, then drains in-flight requests. Handlers may
+/// read the peer's address (`axum::extract::ConnectInfo<SocketAddr>`), as the router's
+/// per-client limits do.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// The body limit layer answers 413 in plain text; clients of a GraphQL API get a GraphQL error

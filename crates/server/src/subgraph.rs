@@ -1,5 +1,7 @@
 //! The part of every subgraph's `lib.rs` that is the same everywhere: `POST /graphql` (the
-//! caller authenticated, per-request data attached, errors coded), `/health` and `/ready`,
+//! caller authenticated, per-request data attached, errors coded), `GET /graphql` as a
+//! `graphql-transport-ws` WebSocket when the schema has a Subscription type (the same
+//! authentication at `connection_init`, see [`crate::graphql_ws`]), `/health` and `/ready`,
 //! the edge layers, and the federation SDL. A subgraph names what differs — its schema, what
 //! it attaches per request (DataLoaders), whether it takes uploads, its body limit, its
 //! readiness checks and any routes of its own — and never re-implements the rest.
@@ -12,14 +14,15 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use looma_auth::Authenticator;
 use std::sync::Arc;
+use std::time::Duration;
 
 type PerRequest = Box<dyn Fn(async_graphql::Request) -> async_graphql::Request + Send + Sync>;
 
 /// What every `/graphql` request needs, shared by the handler's clones.
-struct Endpoint<Q, M, S> {
-    schema: Schema<Q, M, S>,
-    authenticator: Authenticator,
-    per_request: PerRequest,
+pub(crate) struct Endpoint<Q, M, S> {
+    pub(crate) schema: Schema<Q, M, S>,
+    pub(crate) authenticator: Authenticator,
+    pub(crate) per_request: PerRequest,
 }
 
 /// A subgraph's HTTP routes, built step by step:
@@ -39,6 +42,7 @@ pub struct SubgraphShell<Q, M, S> {
     body_limit_bytes: usize,
     checks: Vec<ReadinessCheck>,
     routes: Router,
+    ws_init_timeout: Duration,
 }
 
 impl<Q, M, S> SubgraphShell<Q, M, S>
@@ -63,7 +67,15 @@ where
             body_limit_bytes: crate::DEFAULT_BODY_LIMIT_BYTES,
             checks: Vec::new(),
             routes: Router::new(),
+            ws_init_timeout: crate::graphql_ws::DEFAULT_INIT_TIMEOUT,
         }
+    }
+
+    /// How long a subscription WebSocket may wait for `connection_init` before it is closed
+    /// (4408); [`DEFAULT_INIT_TIMEOUT`](crate::graphql_ws::DEFAULT_INIT_TIMEOUT) unless set.
+    pub fn connection_init_timeout(mut self, timeout: Duration) -> Self {
+        self.ws_init_timeout = timeout;
+        self
     }
 
     /// Attaches per-request data (such as DataLoaders, which must not outlive a request) to
@@ -112,12 +124,14 @@ where
             body_limit_bytes,
             checks,
             routes,
+            ws_init_timeout,
         } = self;
         let endpoint = Arc::new(Endpoint {
             schema,
             authenticator,
             per_request,
         });
+        let ws_endpoint = endpoint.clone();
         let graphql = match uploads {
             Some(limits) => post(move |request: axum::extract::Request| {
                 let endpoint = endpoint.clone();
@@ -147,6 +161,26 @@ where
                     }
                 },
             ),
+        };
+        // Subscriptions (and any operation) over graphql-transport-ws, only where the schema
+        // streams: GET stays unrouted (405) on the others.
+        let graphql = if S::is_empty() {
+            graphql
+        } else {
+            graphql.get(
+                move |headers: HeaderMap,
+                      upgrade: Result<
+                    axum::extract::ws::WebSocketUpgrade,
+                    axum::extract::ws::rejection::WebSocketUpgradeRejection,
+                >| {
+                    crate::graphql_ws::subgraph_ws(
+                        ws_endpoint.clone(),
+                        ws_init_timeout,
+                        headers,
+                        upgrade,
+                    )
+                },
+            )
         };
         let routes = Router::new()
             .route("/graphql", graphql)

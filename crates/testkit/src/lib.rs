@@ -4,6 +4,12 @@
 //! They exercise `@key`, `@external`, `@requires`, `@provides`, `@shareable` and
 //! `@inaccessible`, and count the requests they receive so tests can assert batching.
 //! Data is generated deterministically; nothing here is used in production.
+//!
+//! [`live`] adds a reviews subgraph with a Subscription (served by looma-server's shell) for
+//! the router's subscription tests.
+
+pub mod live;
+pub mod llm_wire;
 
 use async_graphql::{
     ComplexObject, EmptyMutation, EmptySubscription, ID, Object, Schema, SimpleObject,

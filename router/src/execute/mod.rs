@@ -55,12 +55,61 @@ pub struct FetchedData {
     pub requests: HashMap<String, usize>,
 }
 
+/// The request body of a fetch that needs no representations (a root fetch): its operation
+/// and the client variables it uses. A subscription's source is opened with it.
+pub fn root_request(fetch: &Fetch, variables: &Map<String, Value>) -> Value {
+    let variables: Map<String, Value> = fetch
+        .variables
+        .iter()
+        .filter_map(|name| {
+            variables
+                .get(name.as_str())
+                .map(|v| (name.to_string(), v.clone()))
+        })
+        .collect();
+    json!({"query": fetch.query, "variables": variables})
+}
+
 impl Execution<'_> {
     pub async fn run(&self, plan: &QueryPlan, initial: Map<String, Value>) -> FetchedData {
-        let mut data = Value::Object(initial);
+        let done = vec![false; plan.fetches.len()];
+        self.run_from(plan, Value::Object(initial), Vec::new(), done)
+            .await
+    }
+
+    /// The rest of a subscription's plan for one event: `event` (a subgraph response,
+    /// `{data, errors}`) is merged as the result of the plan's source fetch, as if that fetch
+    /// had just answered, and the fetches that depend on it run as in a query.
+    pub async fn run_event(&self, plan: &QueryPlan, event: Value) -> FetchedData {
+        let mut data = Value::Object(Map::new());
         let mut errors = Vec::new();
-        let mut requests: HashMap<String, usize> = HashMap::new();
         let mut done = vec![false; plan.fetches.len()];
+        if let Some(source) = plan.subscription_source() {
+            let prepared = Prepared {
+                fetch: source,
+                body: Value::Null,
+                targets: Vec::new(),
+            };
+            merge_result(
+                self.supergraph,
+                &prepared,
+                Ok(event),
+                &mut data,
+                &mut errors,
+            );
+            done[source.id] = true;
+        }
+        self.run_from(plan, data, errors, done).await
+    }
+
+    async fn run_from(
+        &self,
+        plan: &QueryPlan,
+        mut data: Value,
+        mut errors: Vec<Value>,
+        mut done: Vec<bool>,
+    ) -> FetchedData {
+        let mut requests: HashMap<String, usize> = HashMap::new();
         loop {
             let ready: Vec<&Fetch> = plan
                 .fetches
@@ -268,7 +317,7 @@ fn select_nested(supergraph: &Supergraph, value: &Value, selections: &[Sel]) -> 
     }
 }
 
-fn unavailable_error(subgraph: &str, reason: &str, path: Option<Vec<Value>>) -> Value {
+pub(crate) fn unavailable_error(subgraph: &str, reason: &str, path: Option<Vec<Value>>) -> Value {
     let mut error = json!({
         "message": format!("subgraph `{subgraph}` is unavailable: {reason}"),
         "extensions": {"code": ErrorCode::SubgraphUnavailable.as_str(), "serviceName": subgraph},

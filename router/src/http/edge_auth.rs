@@ -10,14 +10,14 @@ use crate::config::RouterConfig;
 use crate::error::RequestError;
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use looma_auth::{Authenticator, ForwardedPrincipalCodec};
+use looma_auth::{Authenticator, ForwardedPrincipalCodec, Principal};
 use looma_core::{CodedError, ErrorCode};
 use std::sync::Arc;
 
 /// The request id (set by the edge layer when the client sent none), forwarded to subgraphs.
-pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub(super) struct EdgeAuth {
+pub(crate) struct EdgeAuth {
     authenticator: Authenticator,
     /// Signs the verified principal for subgraphs; `None` forwards no principal.
     forwarded: Option<ForwardedPrincipalCodec>,
@@ -44,10 +44,16 @@ impl EdgeAuth {
         &self,
         incoming: &HeaderMap,
     ) -> Result<HeaderMap, RequestError> {
-        let mut out = HeaderMap::new();
-        if let Some(request_id) = incoming.get(REQUEST_ID) {
-            out.insert(REQUEST_ID, request_id.clone());
-        }
+        let principal = self.authenticate(incoming).await?;
+        Ok(self.forwarded_headers(principal.as_ref(), incoming.get(REQUEST_ID)))
+    }
+
+    /// The caller's verified principal (`None`: anonymous); an error as in
+    /// [`Self::subgraph_headers`].
+    pub(crate) async fn authenticate(
+        &self,
+        incoming: &HeaderMap,
+    ) -> Result<Option<Principal>, RequestError> {
         let caller = self
             .authenticator
             .authenticate(incoming)
@@ -65,7 +71,21 @@ impl EdgeAuth {
                     None => refusal,
                 }
             })?;
-        match (caller.principal(), &self.forwarded) {
+        Ok(caller.principal().cloned())
+    }
+
+    /// The headers subgraphs receive for `principal`, freshly signed (a forwarded principal
+    /// is valid for a minute: long-lived subscriptions sign again as they go).
+    pub(crate) fn forwarded_headers(
+        &self,
+        principal: Option<&Principal>,
+        request_id: Option<&HeaderValue>,
+    ) -> HeaderMap {
+        let mut out = HeaderMap::new();
+        if let Some(request_id) = request_id {
+            out.insert(REQUEST_ID, request_id.clone());
+        }
+        match (principal, &self.forwarded) {
             (Some(principal), Some(codec)) => {
                 if let Ok(value) = HeaderValue::from_str(&codec.encode(principal)) {
                     out.insert(looma_auth::FORWARDED_PRINCIPAL_HEADER, value);
@@ -76,7 +96,7 @@ impl EdgeAuth {
             (None, Some(_)) => out.extend(self.router_marker()),
             (_, None) => {}
         }
-        Ok(out)
+        out
     }
 
     /// The headers of an anonymous request through the router (the signed router marker), so

@@ -1,14 +1,18 @@
-//! The GraphQL endpoints: request decoding for `POST` (JSON or multipart) and `GET`, the checks
-//! made before anything runs (CSRF prevention for "simple" POSTs, `max_request_bytes` for every
-//! non-multipart body, a preflight header and size limits for uploads), then edge auth and the
-//! service. Every refusal is a [`RequestError`]; nothing here knows GraphQL beyond the request
+//! The GraphQL endpoints: request decoding for `POST` (JSON or multipart; a POST accepting an
+//! event stream goes to [`crate::subscription`]) and `GET` (a WebSocket upgrade goes there
+//! too), the checks made before anything runs (CSRF prevention for "simple" POSTs,
+//! `max_request_bytes` for every non-multipart body, a preflight header and size limits for
+//! uploads), then edge auth and the service. Every refusal is a [`RequestError`]; nothing here knows GraphQL beyond the request
 //! envelope.
 
 use super::{HttpMethod, RouterService, body_limit, edge_auth::REQUEST_ID};
 use crate::config::RouterConfig;
 use crate::error::RequestError;
 use crate::pipeline::{GraphqlRequest, ResponseBody};
+use crate::subscription::{StreamFormat, Subscriber, graphql_ws, respond_streaming};
 use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -104,6 +108,7 @@ pub(super) async fn graphql_post(
     request: axum::extract::Request,
 ) -> Response {
     let headers = request.headers().clone();
+    let peer = peer_ip(request.extensions());
     if let Some(refusal) = csrf_refusal(&service.config, &headers) {
         return refusal.into_response();
     }
@@ -136,11 +141,26 @@ pub(super) async fn graphql_post(
             .into_response();
         }
     };
+    if let Some(format) = StreamFormat::from_accept(&headers) {
+        let principal = match service.edge_auth.authenticate(&headers).await {
+            Ok(principal) => principal,
+            Err(refusal) => return refusal.into_response(),
+        };
+        let subscriber = Subscriber::new(principal, peer, headers.get(REQUEST_ID).cloned());
+        return respond_streaming(service, request, subscriber, format, &headers).await;
+    }
     let forwarded = match service.subgraph_headers(&headers).await {
         Ok(forwarded) => forwarded,
         Err(refusal) => return refusal.into_response(),
     };
     respond(&service, &request, &forwarded, HttpMethod::Post).await
+}
+
+/// The client's address, when the server was started with connection info.
+fn peer_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
 }
 
 /// A GraphQL multipart request (file uploads): CSRF preflight header required, file sizes
@@ -285,8 +305,13 @@ pub(super) struct GetParams {
 pub(super) async fn graphql_get(
     State(service): State<Arc<RouterService>>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     Query(params): Query<GetParams>,
 ) -> Response {
+    if is_websocket_upgrade(&headers) {
+        return graphql_ws(service, &headers, peer_ip(&extensions), upgrade);
+    }
     if params.query.is_none() && crate::graphiql::wants_html(&headers) {
         return crate::graphiql::page().await;
     }
@@ -302,6 +327,14 @@ pub(super) async fn graphql_get(
         }
         Err(refusal) => refusal.into_response(),
     }
+}
+
+/// A GET asking to become a WebSocket (`Upgrade: websocket`).
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 /// The request a GET's query parameters describe.

@@ -1,6 +1,7 @@
-//! The router's HTTP face: the routes (`/graphql` POST and GET, `/` GraphiQL, `/graphiql/*`,
-//! `/health`, `/ready`), the edge layers, and [`RouterService`], the state every request
-//! shares: the supergraph in force, the subgraph transport, edge auth and persisted queries.
+//! The router's HTTP face: the routes (`/graphql` POST and GET — a GET that upgrades is the
+//! subscription WebSocket —, `/` GraphiQL, `/graphiql/*`, `/health`, `/ready`), the edge
+//! layers, and [`RouterService`], the state every request shares: the supergraph in force,
+//! the subgraph transport, edge auth, persisted queries and subscription limits.
 //! Everything GraphQL happens in [`crate::pipeline`]; this module only decides what reaches it.
 //!
 //! One room per concern:
@@ -10,7 +11,7 @@
 //! - `reload.rs` — reading the supergraph file and hot reload.
 
 mod apq;
-mod edge_auth;
+pub(crate) mod edge_auth;
 mod handlers;
 mod reload;
 
@@ -44,9 +45,11 @@ pub struct RouterService {
     /// Swapped whole on reload; a request keeps the one it started with.
     current: ArcSwap<LoadedSupergraph>,
     config: RouterConfig,
-    transport: Arc<dyn SubgraphTransport>,
-    edge_auth: edge_auth::EdgeAuth,
+    pub(crate) transport: Arc<dyn SubgraphTransport>,
+    pub(crate) edge_auth: edge_auth::EdgeAuth,
     persisted: apq::PersistedQueries,
+    /// Open subscriptions, per client and in total.
+    pub(crate) subscriptions: crate::subscription::SubscriptionLimits,
 }
 
 /// Whether the HTTP method lets the operation change state.
@@ -90,6 +93,10 @@ impl RouterService {
             )),
             edge_auth: edge_auth::EdgeAuth::new(&config, forwarded),
             persisted: apq::PersistedQueries::new(&config, cache),
+            subscriptions: crate::subscription::SubscriptionLimits::new(
+                config.subscriptions.max_per_client,
+                config.subscriptions.max_total,
+            ),
             config,
             transport,
         })
@@ -147,36 +154,28 @@ impl RouterService {
     }
 
     /// Runs one request: persisted query lookup, prepare (cached), the method check on the
-    /// parsed and selected operation, persisted query registration, execution.
+    /// parsed and selected operation, persisted query registration, execution. A
+    /// subscription is refused here: it needs a streaming answer ([`crate::subscription`]).
     pub async fn handle(
         &self,
         request: &GraphqlRequest,
         headers: &HeaderMap,
         method: HttpMethod,
     ) -> (StatusCode, ResponseBody) {
-        let (request, registration) = match self.persisted.resolve(request).await {
-            Ok(apq::Resolved::Found(with_query)) => (Cow::Owned(with_query), None),
-            Ok(apq::Resolved::AsSent(registration)) => (Cow::Borrowed(request), registration),
-            Err(error) => return (error.status, ResponseBody::from_request_error(error)),
-        };
-        let loaded = self.current();
-        let prepared = match pipeline::prepare_request(&loaded, &self.config, &request) {
+        let (request, loaded, prepared) = match self.prepare_operation(request, method).await {
             Ok(prepared) => prepared,
             Err(error) => return (error.status, ResponseBody::from_request_error(error)),
         };
-        if method == HttpMethod::Get && prepared.kind() != OperationType::Query {
+        if prepared.kind() == OperationType::Subscription {
             let error = RequestError::new(
                 ErrorCode::BadRequest,
-                format!(
-                    "{} operations must be sent with POST",
-                    prepared.kind().name()
-                ),
+                "subscriptions stream their events: send this POST with `Accept: \
+                 text/event-stream` (graphql-sse) or `Accept: multipart/mixed;\
+                 subscriptionSpec=\"1.0\"` (Apollo multipart), or open a WebSocket \
+                 (`graphql-transport-ws`) on this path",
             )
-            .with_status(StatusCode::METHOD_NOT_ALLOWED);
+            .with_status(StatusCode::NOT_ACCEPTABLE);
             return (error.status, ResponseBody::from_request_error(error));
-        }
-        if let Some(registration) = registration {
-            self.persisted.register(registration).await;
         }
         let body = pipeline::execute_prepared(
             &loaded,
@@ -187,6 +186,43 @@ impl RouterService {
         )
         .await;
         (StatusCode::OK, body)
+    }
+
+    /// The request's operation: its text found (persisted queries), prepared (cached) and
+    /// checked against the method (only queries over GET); registered as a persisted query
+    /// once it validated.
+    pub(crate) async fn prepare_operation<'r>(
+        &self,
+        request: &'r GraphqlRequest,
+        method: HttpMethod,
+    ) -> Result<
+        (
+            Cow<'r, GraphqlRequest>,
+            Arc<LoadedSupergraph>,
+            Arc<pipeline::PreparedOperation>,
+        ),
+        RequestError,
+    > {
+        let (request, registration) = match self.persisted.resolve(request).await? {
+            apq::Resolved::Found(with_query) => (Cow::Owned(with_query), None),
+            apq::Resolved::AsSent(registration) => (Cow::Borrowed(request), registration),
+        };
+        let loaded = self.current();
+        let prepared = pipeline::prepare_request(&loaded, &self.config, &request)?;
+        if method == HttpMethod::Get && prepared.kind() != OperationType::Query {
+            return Err(RequestError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "{} operations must be sent with POST",
+                    prepared.kind().name()
+                ),
+            )
+            .with_status(StatusCode::METHOD_NOT_ALLOWED));
+        }
+        if let Some(registration) = registration {
+            self.persisted.register(registration).await;
+        }
+        Ok((request, loaded, prepared))
     }
 
     /// Executes a request whose variables carry uploaded files (multipart).

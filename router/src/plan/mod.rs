@@ -23,6 +23,10 @@
 //! - `selections` — small helpers on selection lists (merging, wrapping, lookups);
 //! - `render` — subgraph operation text and `describe_fetch`.
 //!
+//! A subscription plans like a query whose root fetch is a subscription: fetch 0 streams
+//! events from the subgraph owning the root field, and the entity fetches after it run on
+//! each event.
+//!
 //! Pure: no I/O. Plans are cached by the caller and shared between requests.
 
 mod abstract_types;
@@ -58,11 +62,13 @@ pub fn plan_operation(
     supergraph: &Supergraph,
     operation: NormalizedOperation,
 ) -> Result<QueryPlan, PlanError> {
-    if operation.kind == OperationType::Subscription {
-        return Err(PlanError::UnsupportedOperation("subscription"));
-    }
     let root_type = operation.root_type.clone();
     let groups = SelectionPlanner { supergraph }.split_root(&root_type, &operation.selections)?;
+    // A subscription is one root field (validation ensures it): its fetch, the first, is the
+    // event source, and every other fetch runs again for each event (`execute::run_event`).
+    if operation.kind == OperationType::Subscription && groups.len() != 1 {
+        return Err(PlanError::SubscriptionRootField(groups.len()));
+    }
     let mut builder = PlanBuilder::new(supergraph);
     let sequential = operation.kind == OperationType::Mutation;
     for (graph, selections) in groups {

@@ -27,10 +27,10 @@ pub(super) fn finish(
     let (kind, keyword) = match draft.kind {
         DraftKind::Root(kind) => (
             FetchKind::Root,
-            if kind == OperationType::Mutation {
-                "mutation"
-            } else {
-                "query"
+            match kind {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
             },
         ),
         DraftKind::Entity {

@@ -81,6 +81,20 @@ pub struct QueryPlan {
     pub fetches: Vec<Fetch>,
 }
 
+impl QueryPlan {
+    /// A subscription's event source: its root fetch (always the first), to be opened as a
+    /// subgraph subscription; the other fetches run on each event. `None` for queries and
+    /// mutations.
+    pub fn subscription_source(&self) -> Option<&Fetch> {
+        if self.operation.kind != apollo_compiler::ast::OperationType::Subscription {
+            return None;
+        }
+        self.fetches
+            .first()
+            .filter(|f| matches!(f.kind, FetchKind::Root))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("no subgraph can resolve `{type_name}.{field}`")]
@@ -91,8 +105,10 @@ pub enum PlanError {
         field: String,
         from: String,
     },
-    #[error("{0} operations are not supported by this router yet")]
-    UnsupportedOperation(&'static str),
+    #[error(
+        "a subscription must select exactly one root field of a subgraph (this one selects {0})"
+    )]
+    SubscriptionRootField(usize),
     #[error("the plan is too deep (entity jumps nested more than {0} times)")]
     TooDeep(usize),
 }

@@ -1,5 +1,5 @@
 //! [`HttpTransport`]: subgraph requests over pooled keep-alive HTTP, JSON or (with files)
-//! GraphQL multipart.
+//! GraphQL multipart; subscriptions over WebSocket (`super::ws_client`).
 
 use super::{SubgraphTransport, UploadedFile};
 use crate::supergraph::Subgraph;
@@ -14,6 +14,13 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
+    fn timeout_for(&self, subgraph: &Subgraph) -> std::time::Duration {
+        self.timeouts
+            .get(&subgraph.name)
+            .copied()
+            .unwrap_or(self.default_timeout)
+    }
+
     /// `timeouts` overrides `default_timeout` for the subgraphs it names.
     pub fn new(
         default_timeout: std::time::Duration,
@@ -94,6 +101,15 @@ impl SubgraphTransport for HttpTransport {
                 }
             })?;
         read_graphql_response(response).await
+    }
+
+    async fn subscribe(
+        &self,
+        subgraph: &Subgraph,
+        body: Value,
+        headers: &http::HeaderMap,
+    ) -> Result<super::SubgraphEvents, String> {
+        super::ws_client::subscribe(&subgraph.url, headers, body, self.timeout_for(subgraph)).await
     }
 }
 

@@ -1,14 +1,22 @@
 //! How the router reaches subgraphs: the [`SubgraphTransport`] trait the executor sends
 //! every subgraph request through, its HTTP implementation ([`HttpTransport`], pooled,
-//! timeouts per subgraph), and the uploaded files a request may forward (multipart).
-//! Knows nothing of plans; `execute` and `uploads` both build on it.
+//! timeouts per subgraph; subscriptions over `graphql-transport-ws`, see `ws_client`), and
+//! the uploaded files a request may forward (multipart).
+//! Knows nothing of plans; `execute`, `uploads` and `subscription` build on it.
 
 mod http_transport;
+mod ws_client;
 
 pub use http_transport::HttpTransport;
 
 use crate::supergraph::Subgraph;
+use futures::stream::BoxStream;
 use serde_json::Value;
+
+/// A subgraph subscription's events: each item a `next` payload (`{data, errors}`), or why
+/// the subscription failed (the last item). Dropping the stream completes the subscription
+/// at the subgraph and closes its connection.
+pub type SubgraphEvents = BoxStream<'static, Result<Value, String>>;
 
 /// A file a client uploaded, held in memory until the subgraph that takes it is called.
 #[derive(Clone, Debug)]
@@ -40,6 +48,21 @@ pub trait SubgraphTransport: Send + Sync {
         let _ = (body, headers, files);
         Err(format!(
             "file uploads to subgraph `{}` are not supported by this transport",
+            subgraph.name
+        ))
+    }
+
+    /// Opens a subscription (`body` is its request) on a subgraph; `Err` when it could not be
+    /// opened. `headers` carry the forwarded principal, sent with `connection_init`.
+    async fn subscribe(
+        &self,
+        subgraph: &Subgraph,
+        body: Value,
+        headers: &http::HeaderMap,
+    ) -> Result<SubgraphEvents, String> {
+        let _ = (body, headers);
+        Err(format!(
+            "subscriptions to subgraph `{}` are not supported by this transport",
             subgraph.name
         ))
     }

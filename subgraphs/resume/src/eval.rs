@@ -2,10 +2,10 @@
 //! with hand-checked `<stem>.expected.json` files and scores every field (precision, recall,
 //! F1, micro-averaged per field over all documents).
 
-use crate::domain::extract::{ExtractError, ExtractLimits, extract_text};
-use crate::domain::format::detect_format;
 use crate::domain::parse::{parse_profile, prepare_text};
 use crate::domain::profile::{Profile, YearMonth};
+use looma_extract::format::detect_format;
+use looma_extract::{ExtractError, ExtractLimits, extract_text};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

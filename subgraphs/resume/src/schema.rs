@@ -109,7 +109,7 @@ pub struct ResumeFile {
     pub filename: String,
     /// Detected from the content, not taken from the client.
     pub content_type: String,
-    pub format: crate::domain::format::DocumentFormat,
+    pub format: looma_extract::format::DocumentFormat,
     pub size_bytes: i64,
     /// SHA-256 of the content (duplicates share it).
     pub sha256: String,
@@ -284,8 +284,8 @@ impl Resume {
         ResumeFile {
             filename,
             content_type: self.model.content_type.clone(),
-            format: crate::domain::format::DocumentFormat::parse(&self.model.format)
-                .unwrap_or(crate::domain::format::DocumentFormat::Txt),
+            format: looma_extract::format::DocumentFormat::parse(&self.model.format)
+                .unwrap_or(looma_extract::format::DocumentFormat::Txt),
             size_bytes: self.model.size_bytes,
             sha256: self.model.content_hash.clone(),
             uploaded_at: self.model.created_at,

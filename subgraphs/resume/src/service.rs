@@ -4,14 +4,14 @@
 
 use crate::ResumeError;
 use crate::config::ResumeConfig;
-use crate::domain::extract::{ExtractError, ExtractLimits, extract_text};
-use crate::domain::format::{DocumentFormat, FormatError, detect_format};
 use crate::domain::parse::{parse_profile, prepare_text};
 use crate::domain::pii;
 use crate::domain::profile::{Profile, YearMonth};
 use crate::store::{self, NewResume, ParsedResume, ResumeFilter, ResumeStore, resume, status};
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, Utc};
 use looma_embed::{EmbedError, EmbeddingService, TextKind};
+use looma_extract::format::{DocumentFormat, FormatError, detect_format};
+use looma_extract::{ExtractError, ExtractLimits, extract_text};
 use looma_outbox::{Action, Deliver, DeliveryError, Outbox, OutboxMetrics, OutboxRow};
 use looma_search_client::{Collection, SearchClient, SearchClientError, SearchDocument};
 use sea_orm::{DatabaseTransaction, DbErr};

@@ -1,7 +1,7 @@
 //! The parser against the hand-checked fixture set: a regression below these floors fails.
 //! (`looma eval resumes` prints the full table.)
 
-use looma_resume::domain::extract::ExtractLimits;
+use looma_extract::ExtractLimits;
 use looma_resume::eval::{GROUPS, evaluate};
 use std::path::Path;
 

@@ -1,9 +1,6 @@
-//! The resume domain: pure rules with no I/O. `format` (what the bytes are), `extract`
-//! (bytes → text, with the PDF fallback chain), `parse` (text → profile), `pii` (masking),
-//! `profile` (the stored shape).
+//! The resume domain: pure rules with no I/O. `parse` (text → profile), `pii` (masking),
+//! `profile` (the stored shape). What the bytes are and their text come from `looma-extract`.
 
-pub mod extract;
-pub mod format;
 pub mod parse;
 pub mod pii;
 pub mod profile;

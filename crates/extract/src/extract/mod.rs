@@ -7,7 +7,7 @@ mod docx;
 mod pdf;
 mod text;
 
-use super::format::DocumentFormat;
+use crate::format::DocumentFormat;
 
 /// Resource limits for one extraction.
 #[derive(Clone, Copy, Debug)]
