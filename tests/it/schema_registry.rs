@@ -42,6 +42,11 @@ fn search_schema_is_committed() {
     assert_committed("search.graphql", looma_search::sdl());
 }
 
+#[test]
+fn chat_schema_is_committed() {
+    assert_committed("chat.graphql", looma_chat::sdl());
+}
+
 /// The supergraph of the default deployment (every subgraph on its default port), as
 /// `looma compose` writes it; `looma serve router --supergraph schema/supergraph.graphql`
 /// serves it.
@@ -68,6 +73,11 @@ fn supergraph_is_committed() {
             url: "http://127.0.0.1:8208/graphql".into(),
             sdl: looma_matching::sdl(),
         },
+        looma_router::compose::SubgraphSource {
+            name: "chat".into(),
+            url: "http://127.0.0.1:8209/graphql".into(),
+            sdl: looma_chat::sdl(),
+        },
     ];
     let supergraph = looma_router::compose::compose(&sources).expect("our subgraphs compose");
     looma_router::supergraph::Supergraph::parse(&supergraph).expect("and the router loads them");
@@ -79,6 +89,7 @@ fn supergraph_is_committed() {
          `cargo run -- compose --subgraph identity=http://127.0.0.1:8211/graphql=schema/identity.graphql \\
          --subgraph resume=http://127.0.0.1:8207/graphql=schema/resume.graphql \\
          --subgraph search=http://127.0.0.1:8210/graphql=schema/search.graphql \\
-         --subgraph matching=http://127.0.0.1:8208/graphql=schema/matching.graphql --output schema/supergraph.graphql`"
+         --subgraph matching=http://127.0.0.1:8208/graphql=schema/matching.graphql \\
+         --subgraph chat=http://127.0.0.1:8209/graphql=schema/chat.graphql --output schema/supergraph.graphql`"
     );
 }

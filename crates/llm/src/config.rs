@@ -249,6 +249,17 @@ pub fn build_provider(config: &ProviderConfig) -> Result<Arc<dyn ChatModel>, Con
             let Some(path) = &config.path else {
                 return Err(config.invalid("`path` (the GGUF file) is required for embedded"));
             };
+            if !path.exists() {
+                // Not installed yet: start anyway and load once `scripts/install-model` ran.
+                tracing::warn!(
+                    path = %path.display(),
+                    "embedded chat model not installed: it answers LLM_UNAVAILABLE until `scripts/install-model` runs"
+                );
+                return Ok(Arc::new(crate::embedded::LazyEmbedded::new(
+                    path,
+                    &config.name,
+                )));
+            }
             let model =
                 crate::embedded::EmbeddedModel::load(path, &config.name).map_err(|source| {
                     ConfigError::Load {
@@ -420,14 +431,25 @@ mod tests {
         };
         assert!(build_chain(&[bad_url], &[], &breaker).is_err());
 
+        // Not installed yet: the chain builds (the platform starts) and loads it later.
         let missing_file = ProviderConfig {
             path: Some("/nonexistent/smollm2.gguf".into()),
             ..ProviderConfig::new("local", ProviderKind::Embedded)
         };
-        assert!(matches!(
-            build_chain(&[missing_file], &[], &breaker),
-            Err(ConfigError::Load { provider, .. }) if provider == "local"
-        ));
+        let lazy = build_chain(&[missing_file], &[], &breaker).expect("a lazy embedded model");
+        assert_eq!(lazy.provider(), "local");
+
+        // A file that is there but is no model fails at start.
+        let not_a_model =
+            std::env::temp_dir().join(format!("looma-not-a-model-{}.gguf", std::process::id()));
+        std::fs::write(&not_a_model, b"not a model").expect("temp file");
+        let corrupt = ProviderConfig {
+            path: Some(not_a_model.clone()),
+            ..ProviderConfig::new("local", ProviderKind::Embedded)
+        };
+        let built = build_chain(&[corrupt], &[], &breaker);
+        let _ = std::fs::remove_file(&not_a_model);
+        assert!(matches!(built, Err(ConfigError::Load { provider, .. }) if provider == "local"));
 
         let no_path = ProviderConfig::new("local", ProviderKind::Embedded);
         assert!(matches!(

@@ -27,7 +27,8 @@ pub const MAX_DEPTH: usize = 16;
 /// Highest complexity (async-graphql's count: one per field unless a field says otherwise).
 pub const MAX_COMPLEXITY: usize = 5_000;
 
-/// A subgraph's schema builder: federation on, [`ErrorStages`] installed.
+/// A subgraph's schema builder: federation on (its SDL includes the Subscription type, if
+/// any, for the router to compose), [`ErrorStages`] installed.
 pub fn subgraph_schema<Query, Mutation, Subscription>(
     query: Query,
     mutation: Mutation,
@@ -40,6 +41,7 @@ where
 {
     async_graphql::Schema::build(query, mutation, subscription)
         .enable_federation()
+        .enable_subscription_in_federation()
         .extension(ErrorStages {
             max_depth: MAX_DEPTH,
             max_complexity: MAX_COMPLEXITY,

@@ -111,6 +111,7 @@ pub fn router(
 pub fn sdl() -> String {
     async_graphql::Schema::build(schema::Query, schema::Mutation, schema::SubscriptionRoot)
         .enable_federation()
+        .enable_subscription_in_federation()
         .finish()
         .sdl_with_options(async_graphql::SDLExportOptions::new().federation())
 }

@@ -22,6 +22,7 @@ pub type ChatSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 pub fn build_schema(service: ChatService) -> ChatSchema {
     looma_server::subgraph_schema(Query, Mutation, SubscriptionRoot)
+        .enable_subscription_in_federation()
         .data(service)
         .finish()
 }
@@ -638,7 +639,7 @@ impl Mutation {
 
 pub struct SubscriptionRoot;
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Asks the assistant and streams the answer: `STARTED` (the saved question and the
     /// sources), `DELTA`s, then `COMPLETED` with the saved answer. Unsubscribing stops the

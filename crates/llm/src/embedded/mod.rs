@@ -19,6 +19,7 @@
 //! completion token), or after `max_tokens` tokens or at the end of the context window
 //! ([`FinishReason::Length`]). Deltas are always whole UTF-8 ([`utf8`]).
 
+pub mod lazy;
 pub mod prompt;
 pub mod sampling;
 pub mod tokenizer;
@@ -34,6 +35,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::quantized_llama::{self, ModelWeights};
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 
+pub use lazy::LazyEmbedded;
 pub use prompt::{DEFAULT_SYSTEM_PROMPT, render_chatml};
 pub use sampling::SamplingParams;
 pub use tokenizer::{ChatTokenizer, SpecialTokens};
