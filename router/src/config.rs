@@ -15,6 +15,8 @@ pub struct RouterConfig {
     /// Request timeout for every subgraph...
     pub subgraph_timeout_ms: u64,
     /// ...unless overridden here by subgraph name (`[router.subgraph_timeouts_ms] search = 2000`).
+    /// Default: chat 180 000 (`sendMessage` waits for the whole answer, as
+    /// `chat.generation_timeout_ms` does).
     pub subgraph_timeouts_ms: std::collections::BTreeMap<String, u64>,
     /// Operation limits checked before planning.
     pub max_depth: usize,
@@ -87,7 +89,7 @@ impl Default for RouterConfig {
             supergraph_path: None,
             reload_interval_ms: 2_000,
             subgraph_timeout_ms: 30_000,
-            subgraph_timeouts_ms: Default::default(),
+            subgraph_timeouts_ms: [("chat".to_owned(), 180_000)].into_iter().collect(),
             max_depth: 32,
             max_aliases: 200,
             max_root_fields: 64,

@@ -509,8 +509,10 @@ async fn an_unreachable_subgraph_is_an_error_event_then_complete() {
 
 #[tokio::test]
 async fn a_client_leaving_stops_the_subgraph_stream() {
-    let fixture = start(|_| {}).await;
-    let endless = "subscription { reviewAdded(intervalMs: 20) { id product { name } } }";
+    // Heartbeats far apart and a feed that waits a minute after its first review: the
+    // subgraph hears of a departure only if the router passes it on at once.
+    let fixture = start(|config| config.subscriptions.heartbeat_ms = 60_000).await;
+    let endless = "subscription { reviewAdded(intervalMs: 60000) { id product { name } } }";
     let probe = fixture.live.probe.clone();
 
     // WebSocket closed by the client.

@@ -136,6 +136,77 @@ async fn wait_for_knowledge(
     }
 }
 
+/// Opens `messageStream` through the router over graphql-sse (`Accept: text/event-stream`).
+async fn open_stream(
+    p: &TestPlatform,
+    auth: &Auth,
+    conversation: &str,
+    content: &str,
+) -> reqwest::Response {
+    let body = json!({
+        "query": "subscription($c: ID!, $m: String!) { messageStream(conversationId: $c, content: $m) { type delta sources { number chunkId } message { id role status content error citations { number chunk { heading } } } } }",
+        "variables": {"c": conversation, "m": content},
+    });
+    let url = format!("{}/graphql", p.router_url.as_deref().expect("router"));
+    let request = p
+        .http
+        .post(url)
+        .header("accept", "text/event-stream")
+        .json(&body);
+    let response = with_auth(request, auth)
+        .send()
+        .await
+        .expect("router answers");
+    assert_eq!(response.status(), 200, "the stream opens");
+    response
+}
+
+/// Reads SSE frames until `stop` says so or the stream completes; returns the `next` payloads.
+async fn read_events(
+    response: &mut reqwest::Response,
+    stop: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            let mut kind = "";
+            let mut data = String::new();
+            for line in frame.lines() {
+                if let Some(value) = line.strip_prefix("event:") {
+                    kind = if value.trim() == "next" {
+                        "next"
+                    } else if value.trim() == "complete" {
+                        "complete"
+                    } else {
+                        "other"
+                    };
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    data.push_str(value.trim_start());
+                }
+            }
+            match kind {
+                "complete" => return events,
+                "next" => {
+                    events.push(serde_json::from_str(&data).expect("an event is JSON"));
+                    if stop(&events) {
+                        return events;
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(Instant::now() < deadline, "the stream stalled: {events:?}");
+        match tokio::time::timeout(Duration::from_secs(30), response.chunk()).await {
+            Ok(Ok(Some(bytes))) => buffer.push_str(&String::from_utf8_lossy(&bytes)),
+            Ok(Ok(None)) => return events,
+            other => panic!("the stream broke: {other:?} after {events:?}"),
+        }
+    }
+}
+
 const ANSWER: &str = "content status error provider model position
     usage { promptTokens completionTokens totalTokens }
     citations { number chunkId snippet score document { id title } chunk { content heading } }
@@ -387,6 +458,105 @@ async fn knowledge_conversations_and_failures(p: TestPlatform, mock: MockLlm) ->
         "{history}"
     );
 
+    // Streaming through the router (graphql-sse): STARTED with the sources, the deltas, then
+    // COMPLETED with the saved answer.
+    mock.enqueue(Reply::text(&["Fifteen ", "days ", "[1]."]));
+    let mut response = open_stream(
+        &p,
+        &recruiter,
+        &conversation,
+        "How much annual leave do new employees get?",
+    )
+    .await;
+    let events = read_events(&mut response, |_| false).await;
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| {
+            e["data"]["messageStream"]["type"]
+                .as_str()
+                .unwrap_or("error")
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["STARTED", "DELTA", "DELTA", "DELTA", "COMPLETED"],
+        "{events:?}"
+    );
+    let started = &events[0]["data"]["messageStream"];
+    assert_eq!(started["message"]["role"], "USER");
+    assert!(
+        started["sources"].as_array().is_some_and(|s| !s.is_empty()),
+        "{started}"
+    );
+    let deltas: String = events
+        .iter()
+        .filter_map(|e| e["data"]["messageStream"]["delta"].as_str())
+        .collect();
+    assert_eq!(deltas, "Fifteen days [1].");
+    let completed = &events[4]["data"]["messageStream"]["message"];
+    assert_eq!(completed["status"], "COMPLETE");
+    assert_eq!(completed["content"], "Fifteen days [1].");
+    assert_eq!(
+        completed["citations"][0]["chunk"]["heading"], "Annual leave",
+        "{completed}"
+    );
+
+    // A client that goes away mid-answer: the model stops and the partial answer is saved
+    // INCOMPLETE (the mock would otherwise hold the stream open for a minute).
+    mock.enqueue(Reply::stall_after(&["Partial ", "answer"]));
+    let mut response = open_stream(
+        &p,
+        &recruiter,
+        &conversation,
+        "Tell me everything about probation.",
+    )
+    .await;
+    let events = read_events(&mut response, |events| {
+        events
+            .iter()
+            .filter(|e| e["data"]["messageStream"]["type"] == "DELTA")
+            .count()
+            == 2
+    })
+    .await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    drop(response);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let history = p
+            .gql_router(&recruiter, query, json!({"id": conversation}))
+            .await;
+        let nodes = data(&history)["conversation"]["messages"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let last = nodes.last().cloned().unwrap_or(Value::Null);
+        if last["role"] == "ASSISTANT" && last["status"] == "INCOMPLETE" {
+            let id = last["position"].clone();
+            let full = p
+                .gql_router(&recruiter, "query($id: ID!) { conversation(id: $id) { messages(first: 100) { nodes { position content error } } } }", json!({"id": conversation}))
+                .await;
+            let saved = data(&full)["conversation"]["messages"]["nodes"]
+                .as_array()
+                .and_then(|n| n.iter().find(|m| m["position"] == id).cloned())
+                .expect("the saved message");
+            assert_eq!(saved["content"], "Partial answer", "{saved}");
+            assert!(
+                saved["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("disconnected"),
+                "{saved}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the partial answer was not saved INCOMPLETE: {history}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // Rename, archive (an archived conversation takes no new messages), delete.
     let renamed = p
         .gql_router(
@@ -493,7 +663,7 @@ async fn embedded_model_answers_through_the_router() {
         COMPONENTS,
         |config: &mut looma::LoomaConfig| {
             config.chat.temperature = 0.0;
-            config.chat.answer_tokens = 48;
+            config.chat.answer_tokens = 32;
         },
     )
     .await;

@@ -56,6 +56,10 @@ const PREFILL_CHUNK: usize = 256;
 /// Deltas that may wait in the channel before generation pauses for the reader.
 const CHANNEL_CAPACITY: usize = 16;
 
+/// The default context window: a full 2048-token prompt already takes about a minute and a
+/// half to read on two CPU cores (see `benches/embedded_generation.rs`).
+pub const DEFAULT_CONTEXT_WINDOW: usize = 2048;
+
 /// Where the model is installed under `models_dir` (`$LOOMA_EMBED__MODELS_DIR`).
 pub fn model_path(models_dir: &Path) -> PathBuf {
     models_dir.join(MODEL_DIR_NAME).join(MODEL_FILE_NAME)
@@ -64,9 +68,10 @@ pub fn model_path(models_dir: &Path) -> PathBuf {
 /// Tuning of the embedded model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EmbeddedOptions {
-    /// Tokens of prompt + answer. Clamped to what the model and candle support: the GGUF says
-    /// 8192, but candle's quantized llama precomputes RoPE for 4096 positions only. Lower it to
-    /// bound the cost of long prompts (prefill time grows with the prompt).
+    /// Tokens of prompt + answer; default [`DEFAULT_CONTEXT_WINDOW`]. Clamped to what the
+    /// model and candle support: the GGUF says 8192, but candle's quantized llama precomputes
+    /// RoPE for 4096 positions only. Prefill on CPU runs at tens of tokens per second, so the
+    /// window bounds the time to first token of a long conversation.
     pub context_window: usize,
     /// Nucleus size when the temperature is above 0.
     pub top_p: f32,
@@ -82,7 +87,7 @@ pub struct EmbeddedOptions {
 impl Default for EmbeddedOptions {
     fn default() -> Self {
         EmbeddedOptions {
-            context_window: quantized_llama::MAX_SEQ_LEN,
+            context_window: DEFAULT_CONTEXT_WINDOW,
             top_p: 0.9,
             repeat_penalty: 1.1,
             repeat_last_n: 64,
@@ -192,11 +197,8 @@ impl EmbeddedModel {
         .map_err(unavailable)?;
         let (tokenizer, weights, trained_context) = loaded;
 
-        let context_window = options
-            .context_window
-            .min(trained_context)
-            .min(quantized_llama::MAX_SEQ_LEN)
-            .max(2);
+        let supported = trained_context.clamp(2, quantized_llama::MAX_SEQ_LEN);
+        let context_window = options.context_window.clamp(2, supported);
         let model = gguf_path
             .file_stem()
             .map(|stem| stem.to_string_lossy().into_owned())
