@@ -55,10 +55,10 @@ fn sections(text: &str) -> Vec<Section> {
     }];
     let mut paragraph = String::new();
     let flush = |paragraph: &mut String, sections: &mut Vec<Section>| {
-        if !paragraph.trim().is_empty() {
-            if let Some(section) = sections.last_mut() {
-                section.paragraphs.push(std::mem::take(paragraph));
-            }
+        if !paragraph.trim().is_empty()
+            && let Some(section) = sections.last_mut()
+        {
+            section.paragraphs.push(std::mem::take(paragraph));
         }
         paragraph.clear();
     };
@@ -127,8 +127,7 @@ fn numbered_heading(line: &str) -> bool {
             > 0
             && line
                 .chars()
-                .skip_while(|c| *c == '第' || is_chinese_numeral(*c) || c.is_ascii_digit())
-                .next()
+                .find(|c| !(*c == '第' || is_chinese_numeral(*c) || c.is_ascii_digit()))
                 .is_some_and(|c| matches!(c, '章' | '节' | '条' | '部'));
     }
     if is_chinese_numeral(first) {
