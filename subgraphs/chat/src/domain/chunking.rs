@@ -353,9 +353,15 @@ mod tests {
         assert!(numbered_heading("2.1 Annual leave"));
         assert!(numbered_heading("第三章 薪酬"));
         assert!(numbered_heading("十二、附则"));
-        assert!(!numbered_heading(
-            "2024 was a good year for hiring and we grew."
-        ));
+        // A numbered sentence is not a heading.
+        assert_eq!(
+            heading_of("2024 was a good year for hiring and we grew.", false),
+            None
+        );
+        assert_eq!(
+            heading_of("2.1 Annual leave", false).as_deref(),
+            Some("2.1 Annual leave")
+        );
         assert!(!numbered_heading("3.5"));
         assert!(!numbered_heading("第一"));
     }

@@ -243,7 +243,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(prompt.sources.len(), 1);
-        assert!(!prompt.messages[0].content.contains("[2]"));
+        assert!(!prompt.messages[0].content.contains("[2] Doc 2"));
+        assert!(
+            !prompt.messages[0].content.contains("[3] Doc 3"),
+            "best first: stops at the first that does not fit"
+        );
     }
 
     #[test]
