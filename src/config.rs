@@ -104,6 +104,8 @@ impl LoomaConfig {
             &mut copy.matching.identity_url,
             &mut copy.chat.search_url,
             &mut copy.chat.identity_url,
+            &mut copy.chat.resume_url,
+            &mut copy.chat.matching_url,
         ] {
             *url = url.as_deref().map(redact_url);
         }

@@ -557,6 +557,98 @@ async fn knowledge_conversations_and_failures(p: TestPlatform, mock: MockLlm) ->
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // Tools: the recruiter is offered every tool; the model calls one; the call runs as the
+    // recruiter against search, its result goes back to the model, and all of it is saved.
+    mock.enqueue(Reply::tool_call(
+        "search_candidates",
+        &["{\"query\": ", "\"rust engineer\"}"],
+    ));
+    mock.enqueue(Reply::text(&["No candidates ", "match yet."]));
+    let before = mock.request_count();
+    let answered = ask(&p, &recruiter, &conversation, "Find me Rust engineers").await;
+    let answer = &data(&answered)["sendMessage"]["assistantMessage"];
+    assert_eq!(answer["content"], "No candidates match yet.", "{answered}");
+    let requests = mock.requests();
+    assert_eq!(
+        requests.len(),
+        before + 2,
+        "one round of tools, then the answer"
+    );
+    let offered: Vec<&str> = requests[before].body["tools"]
+        .as_array()
+        .expect("tools offered")
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            "search_candidates",
+            "search_jobs",
+            "match_candidates",
+            "resume_summary",
+            "get_job"
+        ]
+    );
+    let second = &requests[before + 1].body["messages"];
+    let tool_message = second
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["role"] == "tool"))
+        .expect("the tool result went back to the model");
+    let result: Value = serde_json::from_str(tool_message["content"].as_str().unwrap_or_default())
+        .expect("JSON result");
+    assert_eq!(
+        result["hybridSearch"],
+        json!([]),
+        "the search ran as the recruiter: {result}"
+    );
+    let full = p
+        .gql_router(&recruiter, "query($id: ID!) { conversation(id: $id) { messages(first: 100) { nodes { role content toolCalls { id name arguments } toolCallId } } } }", json!({"id": conversation}))
+        .await;
+    let nodes = data(&full)["conversation"]["messages"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let tail = &nodes[nodes.len() - 3..];
+    assert_eq!(tail[0]["role"], "ASSISTANT");
+    assert_eq!(tail[0]["toolCalls"][0]["name"], "search_candidates");
+    assert_eq!(
+        tail[0]["toolCalls"][0]["arguments"],
+        "{\"query\": \"rust engineer\"}"
+    );
+    assert_eq!(tail[1]["role"], "TOOL");
+    assert_eq!(tail[1]["toolCallId"], tail[0]["toolCalls"][0]["id"]);
+    assert_eq!(tail[2]["content"], "No candidates match yet.");
+
+    // A caller with fewer permissions is offered only the tools it may use.
+    let key = p
+        .api_key("chat-jobs", &["chat:use", "search:read", "job:read"])
+        .await;
+    let created = p
+        .gql_router(&key, "mutation { createConversation { id } }", json!({}))
+        .await;
+    let keys_conversation = data(&created)["createConversation"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let before = mock.request_count();
+    let answered = ask(&p, &key, &keys_conversation, "Any open jobs?").await;
+    assert_eq!(
+        data(&answered)["sendMessage"]["assistantMessage"]["status"],
+        "COMPLETE",
+        "{answered}"
+    );
+    let offered: Vec<String> = mock.requests()[before].body["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(offered, ["search_jobs", "get_job"]);
+
     // Rename, archive (an archived conversation takes no new messages), delete.
     let renamed = p
         .gql_router(

@@ -535,7 +535,8 @@ async fn start_extra(
     ordered.sort_by_key(|c| match c {
         Component::Search => 0,
         Component::Resume => 1,
-        _ => 2,
+        Component::Matching => 2,
+        _ => 3,
     });
     // A test may point matching at another identity (an unreachable one, say).
     if config.matching.identity_url.is_none() {
@@ -558,7 +559,11 @@ async fn start_extra(
                 config.chat.search_url = Some(url.clone());
                 config.matching.search_url = Some(url);
             }
-            Component::Resume => config.matching.resume_url = Some(url),
+            Component::Resume => {
+                config.matching.resume_url = Some(url.clone());
+                config.chat.resume_url = Some(url);
+            }
+            Component::Matching => config.chat.matching_url = Some(url),
             _ => {}
         }
         addrs.push((component, addr));

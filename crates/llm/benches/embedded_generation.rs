@@ -3,17 +3,17 @@
 //!
 //! ```text
 //! scripts/install-model
-//! cargo bench -p looma-llm --bench embedded_generation        # release profile
-//! cargo run --release -p looma-llm --bench embedded_generation  (same)
+//! cargo bench --workspace --bench embedded_generation     # release profile
 //! ```
 //! `LOOMA_EMBED__MODELS_DIR` points at the models (default `data/models`); `LOOMA_BENCH_RUNS`
-//! sets the number of measured runs (default 3, after one warm-up).
+//! sets the number of measured runs (default 3, after one warm-up); `LOOMA_BENCH_QUANTIZED=1`
+//! keeps the 4-bit weights (`EmbeddedOptions::dequantize = false`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use looma_llm::embedded::{EmbeddedModel, model_path};
+use looma_llm::embedded::{EmbeddedModel, EmbeddedOptions, model_path};
 use looma_llm::{ChatMessage, ChatModel, ChatRequest, StreamEvent};
 
 const GENERATED: u32 = 64;
@@ -81,7 +81,12 @@ async fn run(model: &EmbeddedModel) -> Run {
 async fn main() {
     let path = model_path(&models_dir());
     let loading = Instant::now();
-    let model = match EmbeddedModel::load(&path, "embedded") {
+    let quantized = std::env::var("LOOMA_BENCH_QUANTIZED").is_ok_and(|v| v == "1");
+    let options = EmbeddedOptions {
+        dequantize: !quantized,
+        ..EmbeddedOptions::default()
+    };
+    let model = match EmbeddedModel::load_with(&path, "embedded", options) {
         Ok(model) => model,
         Err(error) => {
             eprintln!("embedded_generation: {error}");
@@ -98,8 +103,13 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     println!(
-        "model loaded in {:.2} s; prompt {prompt_tokens} tokens, {GENERATED} generated, greedy",
-        load_time.as_secs_f64()
+        "model loaded in {:.2} s ({}); prompt {prompt_tokens} tokens, {GENERATED} generated, greedy",
+        load_time.as_secs_f64(),
+        if quantized {
+            "4-bit weights"
+        } else {
+            "f32 weights"
+        }
     );
     let _warm_up = run(&model).await;
     let mut results = Vec::new();

@@ -18,6 +18,11 @@ enum Credential {
         permissions: Vec<String>,
     },
     ApiKey(String),
+    /// A user's own principal (a component acting for the user who asked it).
+    OnBehalfOf {
+        codec: ForwardedPrincipalCodec,
+        principal: Box<Principal>,
+    },
 }
 
 /// Why a call did not return data.
@@ -74,6 +79,25 @@ impl ServiceClient {
         )
     }
 
+    /// Calls `url` as `principal` itself — its subject, kind and permissions — signed as the
+    /// router signs it: the callee applies that user's permissions, not a service's. For a
+    /// component acting on a user's request (chat's tools).
+    pub fn on_behalf_of(
+        service: &str,
+        url: String,
+        codec: ForwardedPrincipalCodec,
+        principal: Principal,
+    ) -> Self {
+        Self::new(
+            service,
+            url,
+            Credential::OnBehalfOf {
+                codec,
+                principal: Box::new(principal),
+            },
+        )
+    }
+
     /// Calls `url` with an API key (`x-api-key`).
     pub fn api_key(service: &str, url: String, key: String) -> Self {
         Self::new(service, url, Credential::ApiKey(key))
@@ -118,6 +142,10 @@ impl ServiceClient {
                 )
             }
             Credential::ApiKey(key) => request.header("x-api-key", key),
+            Credential::OnBehalfOf { codec, principal } => request.header(
+                looma_auth::FORWARDED_PRINCIPAL_HEADER,
+                codec.encode(principal),
+            ),
         };
         let response = request
             .json(&json!({ "query": query, "variables": variables }))

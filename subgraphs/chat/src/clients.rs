@@ -2,7 +2,7 @@
 //! retrieval through `hybridSearch`, indexing through `looma-search-client`) and identity
 //! (the tenant's system prompt, `chat.system_prompt` in its versioned config).
 
-use looma_auth::{ForwardedPrincipalCodec, permission};
+use looma_auth::{ForwardedPrincipalCodec, Principal, permission};
 use looma_search_client::SearchClient;
 use looma_server::{ServiceCallError, ServiceClient};
 use serde_json::json;
@@ -26,10 +26,17 @@ pub struct Clients {
     identity: ServiceClient,
     search: ServiceClient,
     index: SearchClient,
+    codec: ForwardedPrincipalCodec,
+    tools: crate::tools::ToolTargets,
 }
 
 impl Clients {
-    pub fn new(codec: ForwardedPrincipalCodec, identity_url: String, search_url: String) -> Self {
+    pub fn new(
+        codec: ForwardedPrincipalCodec,
+        identity_url: String,
+        search_url: String,
+        tools: crate::tools::ToolTargets,
+    ) -> Self {
         let client = |service: &str, url: String| {
             ServiceClient::signed(
                 service,
@@ -48,7 +55,18 @@ impl Clients {
             identity: client("identity", identity_url),
             index: SearchClient::from_client(search.clone()),
             search,
+            codec,
+            tools,
         }
+    }
+
+    /// Runs the assistant's tool calls as `principal`.
+    pub fn tool_runner(&self, principal: &Principal) -> Option<crate::tools::ToolRunner> {
+        Some(crate::tools::ToolRunner::new(
+            self.tools.clone(),
+            self.codec.clone(),
+            principal.clone(),
+        ))
     }
 
     pub fn search_index(&self) -> &SearchClient {

@@ -16,6 +16,7 @@ mod error;
 pub mod schema;
 pub mod service;
 pub mod store;
+pub mod tools;
 
 pub use config::ChatConfig;
 pub use error::ChatError;
@@ -35,6 +36,9 @@ pub const COMPONENT: &str = "chat";
 pub struct Peers {
     pub identity_url: String,
     pub search_url: String,
+    /// Where the assistant's tools read resumes and match jobs.
+    pub resume_url: String,
+    pub matching_url: String,
 }
 
 /// Builds the service and, when configured, starts the knowledge outbox dispatcher (until
@@ -51,11 +55,19 @@ pub fn start(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> ChatService {
     let clients = match forwarded {
-        Some(codec) => Some(clients::Clients::new(
-            codec,
-            peers.identity_url,
-            peers.search_url,
-        )),
+        Some(codec) => {
+            let tools = tools::ToolTargets {
+                search_url: peers.search_url.clone(),
+                resume_url: peers.resume_url,
+                matching_url: peers.matching_url,
+            };
+            Some(clients::Clients::new(
+                codec,
+                peers.identity_url,
+                peers.search_url,
+                tools,
+            ))
+        }
         None => {
             tracing::warn!(
                 "server.router_secret is not set: chat answers without knowledge retrieval"

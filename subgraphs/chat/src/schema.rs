@@ -228,6 +228,23 @@ impl Message {
     async fn latency_ms(&self) -> Option<f64> {
         self.0.latency_ms
     }
+    /// The tools an assistant message called (its `TOOL` results follow it), or, on a `TOOL`
+    /// message, the call it answers.
+    async fn tool_calls(&self) -> Vec<ToolCallRecord> {
+        serde_json::from_str::<Vec<crate::service::StoredToolCall>>(&self.0.tool_calls)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|call| ToolCallRecord {
+                id: call.id,
+                name: call.name,
+                arguments: call.arguments,
+            })
+            .collect()
+    }
+    /// On a `TOOL` message: the id of the call it answers.
+    async fn tool_call_id(&self) -> Option<&str> {
+        self.0.tool_call_id.as_deref()
+    }
     /// The sources the answer cites as `[n]`, by number.
     async fn citations(&self) -> Vec<Citation> {
         self.stored_citations()
@@ -243,6 +260,15 @@ impl Message {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+}
+
+/// A tool call the assistant made.
+#[derive(SimpleObject)]
+pub struct ToolCallRecord {
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model wrote them (a JSON object text).
+    pub arguments: String,
 }
 
 /// A knowledge chunk an answer drew on.
@@ -384,6 +410,8 @@ pub enum MessageStreamEventType {
     Started,
     /// The next piece of the answer in `delta`.
     Delta,
+    /// The assistant called a tool: `message` is the saved `TOOL` message with its result.
+    Tool,
     /// Last event: the saved answer in `message`, with its citations and usage.
     Completed,
 }
@@ -581,7 +609,7 @@ impl Mutation {
                     user_message: saved,
                     ..
                 } => user_message = Some(saved),
-                TurnEvent::Delta(_) => {}
+                TurnEvent::Delta(_) | TurnEvent::Tool(_) => {}
                 TurnEvent::Finished(answer) => {
                     let user_message = user_message.ok_or_else(|| {
                         async_graphql::Error::new("internal error: the question was not saved")
@@ -673,6 +701,12 @@ impl SubscriptionRoot {
                     delta: Some(text),
                     sources: None,
                     message: None,
+                }),
+                TurnEvent::Tool(message) => Ok(MessageStreamEvent {
+                    kind: MessageStreamEventType::Tool,
+                    delta: None,
+                    sources: None,
+                    message: Some(Message::new(message)),
                 }),
                 TurnEvent::Finished(answer) => Ok(MessageStreamEvent {
                     kind: MessageStreamEventType::Completed,

@@ -54,6 +54,27 @@ pub struct StoredCitation {
     pub cited: bool,
 }
 
+/// A tool call as stored on the message that made it (and on its `tool` result).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+impl From<&looma_llm::ToolCall> for StoredToolCall {
+    fn from(call: &looma_llm::ToolCall) -> Self {
+        StoredToolCall {
+            id: call.id.clone(),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+        }
+    }
+}
+
+/// Rounds of tool calls one answer may make before it must answer.
+const MAX_TOOL_ROUNDS: usize = 3;
+
 /// What a turn streams to its client.
 #[derive(Clone, Debug)]
 pub enum TurnEvent {
@@ -64,6 +85,8 @@ pub enum TurnEvent {
     },
     /// The next piece of the answer.
     Delta(String),
+    /// A tool the assistant called, with its result (a saved `tool` message).
+    Tool(Arc<message::Model>),
     /// The saved assistant message (`COMPLETE`, or `FAILED` with its error).
     Finished(Arc<message::Model>),
     /// The turn failed; the assistant message was saved `FAILED` (code and message for the
@@ -295,9 +318,17 @@ impl ChatService {
         let (sender, receiver) = mpsc::channel(EVENT_BUFFER);
         let service = self.clone();
         let question = content.to_owned();
+        let principal = principal.clone();
         tokio::spawn(async move {
             service
-                .run_turn(conversation, history, user_message, question, sender)
+                .run_turn(
+                    principal,
+                    conversation,
+                    history,
+                    user_message,
+                    question,
+                    sender,
+                )
                 .await;
         });
         Ok(receiver)
@@ -305,6 +336,7 @@ impl ChatService {
 
     async fn run_turn(
         &self,
+        principal: Principal,
         conversation: conversation::Model,
         history: Vec<message::Model>,
         user_message: message::Model,
@@ -363,22 +395,85 @@ impl ChatService {
             })
             .await;
 
-        let request = ChatRequest {
+        let tools = match (&self.inner.clients, model.supports_tools()) {
+            (Some(clients), true) => clients.tool_runner(&principal),
+            _ => None,
+        };
+        let mut request = ChatRequest {
             messages: prompt.messages,
-            tools: Vec::new(),
+            tools: if tools.is_some() {
+                crate::tools::offered(&principal)
+            } else {
+                Vec::new()
+            },
             max_tokens: self.inner.config.answer_tokens,
             temperature: self.inner.config.temperature,
         };
-        let deadline = Duration::from_millis(self.inner.config.generation_timeout_ms);
+        let budget = Duration::from_millis(self.inner.config.generation_timeout_ms);
+        let deadline = tokio::time::Instant::now() + budget;
         let mut answer = String::new();
-        let outcome = tokio::time::timeout(deadline, self.generate(request, &events, &mut answer))
+        let mut round = 0;
+        let outcome = loop {
+            let mut calls = Vec::new();
+            let outcome = tokio::time::timeout_at(
+                deadline,
+                self.generate(request.clone(), &events, &mut answer, &mut calls),
+            )
             .await
             .unwrap_or_else(|_| {
                 Err(Generation::Failed(LlmError::Interrupted {
                     provider: model.provider().to_owned(),
-                    reason: format!("no complete answer within {} ms", deadline.as_millis()),
+                    reason: format!("no complete answer within {} ms", budget.as_millis()),
                 }))
             });
+            let Some(runner) = &tools else { break outcome };
+            let asked_for_tools = matches!(&outcome, Ok(c) if c.finish == FinishReason::ToolCalls);
+            if !asked_for_tools || calls.is_empty() || round >= MAX_TOOL_ROUNDS {
+                break outcome;
+            }
+            round += 1;
+            // The assistant's request for tools and each result are messages of the
+            // conversation, saved as they happen and shown to the client.
+            let Ok(completion) = outcome else {
+                break outcome;
+            };
+            let mut asking = NewMessage::new(
+                new_id(),
+                "assistant",
+                std::mem::take(&mut answer),
+                status::COMPLETE,
+            );
+            asking.tool_calls =
+                serde_json::to_string(&calls.iter().map(StoredToolCall::from).collect::<Vec<_>>())
+                    .unwrap_or_else(|_| "[]".into());
+            asking.provider = Some(completion.provider.clone());
+            asking.model = Some(completion.model.clone());
+            asking.prompt_tokens = i32::try_from(completion.usage.prompt_tokens).ok();
+            asking.completion_tokens = i32::try_from(completion.usage.completion_tokens).ok();
+            let mut assistant = ChatMessage::assistant(asking.content.clone());
+            assistant.tool_calls = calls.clone();
+            self.save(&conversation.id, asking).await;
+            request.messages.push(assistant);
+            for call in &calls {
+                let result = runner.run(call).await;
+                let mut record =
+                    NewMessage::new(new_id(), "tool", result.clone(), status::COMPLETE);
+                record.tool_call_id = Some(call.id.clone());
+                record.tool_calls = serde_json::to_string(&[StoredToolCall::from(call)])
+                    .unwrap_or_else(|_| "[]".into());
+                if let Some(saved) = self.save(&conversation.id, record).await
+                    && events.send(TurnEvent::Tool(Arc::new(saved))).await.is_err()
+                {
+                    break;
+                }
+                request
+                    .messages
+                    .push(ChatMessage::tool_result(call.id.clone(), result));
+            }
+            if events.is_closed() {
+                break Err(Generation::ClientGone);
+            }
+        };
 
         let numbers = cited(&answer, citations.len());
         for citation in &mut citations {
@@ -462,6 +557,7 @@ impl ChatService {
         request: ChatRequest,
         events: &mpsc::Sender<TurnEvent>,
         answer: &mut String,
+        calls: &mut Vec<looma_llm::ToolCall>,
     ) -> Result<looma_llm::Completion, Generation> {
         let mut stream = tokio::select! {
             started = self.inner.model.stream(request) => started.map_err(Generation::Failed)?,
@@ -479,9 +575,7 @@ impl ChatService {
                         return Err(Generation::ClientGone);
                     }
                 }
-                Some(Ok(StreamEvent::ToolCall(call))) => {
-                    tracing::debug!(tool = %call.name, "tool call ignored: no tools were offered");
-                }
+                Some(Ok(StreamEvent::ToolCall(call))) => calls.push(call),
                 Some(Ok(StreamEvent::Done(completion))) => return Ok(completion),
                 Some(Err(error)) => return Err(Generation::Failed(error)),
                 None => {
@@ -795,11 +889,24 @@ fn to_chat_message(message: &message::Model) -> Option<ChatMessage> {
         "tool" => Role::Tool,
         _ => return None,
     };
-    if message.content.is_empty() {
+    let tool_calls: Vec<StoredToolCall> = if role == Role::Assistant {
+        serde_json::from_str(&message.tool_calls).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if message.content.is_empty() && tool_calls.is_empty() {
         return None;
     }
     let mut chat = ChatMessage::new(role, message.content.clone());
     chat.tool_call_id = message.tool_call_id.clone();
+    chat.tool_calls = tool_calls
+        .into_iter()
+        .map(|call| looma_llm::ToolCall {
+            id: call.id,
+            name: call.name,
+            arguments: call.arguments,
+        })
+        .collect();
     Some(chat)
 }
 

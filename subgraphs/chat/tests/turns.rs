@@ -165,7 +165,7 @@ async fn a_whole_answer_is_saved_complete() {
             TurnEvent::Delta(text) => deltas.push_str(&text),
             TurnEvent::Finished(message) => finished = Some(message),
             TurnEvent::Failed(error) => panic!("failed: {error}"),
-            TurnEvent::Started { .. } => {}
+            TurnEvent::Started { .. } | TurnEvent::Tool(_) => {}
         }
     }
     let finished = finished.expect("a final message");

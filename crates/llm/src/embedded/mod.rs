@@ -82,8 +82,9 @@ pub struct EmbeddedOptions {
     pub repeat_last_n: usize,
     /// Expand the 4-bit weights to f32 at load (default): prompts are then read with batched
     /// f32 matrix products, about 10× faster than candle's Q4_1 kernels (measured: 254-token
-    /// prompt in 1.2 s instead of 12 s, decoding 22 instead of 17 tokens/s), for ~540 MB of
-    /// weights in memory instead of ~100 MB. Turn off where memory matters more than latency.
+    /// prompt in 1.2 s instead of 12 s, decoding 19–22 instead of 17 tokens/s), for ~540 MB
+    /// of weights in memory instead of ~100 MB (1.3 GB peak while loading). Turn off where
+    /// memory matters more than latency.
     pub dequantize: bool,
     /// Seed of the sampler; `None` draws a new one per generation. Fix it for reproducible
     /// sampled output (greedy output is reproducible anyway).
