@@ -749,6 +749,19 @@ async fn embedded_model_answers_through_the_router() {
             assert!(answer["usage"]["completionTokens"].as_i64().unwrap_or(0) > 0, "{answer}");
             // The prompt is that short system prompt and the question, nothing else.
             assert!(answer["usage"]["promptTokens"].as_i64().unwrap_or(0) < 40, "{answer}");
+
+            // Streamed through the router: the deltas make up the saved answer.
+            let mut response = open_stream(&p, &recruiter, &conversation, "Name a primary colour.").await;
+            let events = read_events(&mut response, |_| false).await;
+            let deltas: String = events
+                .iter()
+                .filter_map(|e| e["data"]["messageStream"]["delta"].as_str())
+                .collect();
+            let last = &events.last().expect("events")["data"]["messageStream"];
+            assert_eq!(last["type"], "COMPLETED", "{events:?}");
+            assert!(events.len() > 3, "the answer arrived in pieces: {events:?}");
+            assert_eq!(last["message"]["content"].as_str(), Some(deltas.as_str()));
+            assert!(!deltas.trim().is_empty());
             p
         },
         Backend::Sqlite,
