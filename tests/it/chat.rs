@@ -695,6 +695,48 @@ async fn knowledge_conversations_and_failures(p: TestPlatform, mock: MockLlm) ->
         .await;
     assert!(data(&gone)["conversation"].is_null(), "{gone}");
 
+    // The `ai_chat` feature flag off: FEATURE_DISABLED, nothing saved; on again, it answers.
+    let flag = |enabled: bool| json!({"q": format!("mutation {{ setFeatureFlag(name: \"ai_chat\", enabled: {enabled}) {{ enabled }} }}")});
+    let off = p
+        .gql_router(
+            &admin,
+            flag(false)["q"].as_str().unwrap_or_default(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(data(&off)["setFeatureFlag"]["enabled"], false, "{off}");
+    let created = p
+        .gql_router(
+            &recruiter,
+            "mutation { createConversation { id } }",
+            json!({}),
+        )
+        .await;
+    let fresh = data(&created)["createConversation"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let refused = ask(&p, &recruiter, &fresh, "hello?").await;
+        if refused["errors"][0]["extensions"]["code"] == "FEATURE_DISABLED" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the flag did not take effect: {refused}"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let on = p
+        .gql_router(
+            &admin,
+            flag(true)["q"].as_str().unwrap_or_default(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(data(&on)["setFeatureFlag"]["enabled"], true, "{on}");
+
     // Deleting the document removes its chunks from search.
     let removed = p
         .gql_router(

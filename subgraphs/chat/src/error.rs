@@ -9,7 +9,7 @@ pub enum ChatError {
     InvalidInput { field: String, reason: String },
     #[error("{what} `{id}` not found")]
     NotFound { what: &'static str, id: String },
-    #[error("the assistant is turned off (feature flag `chat_assistant`)")]
+    #[error("the assistant is turned off (feature flag `ai_chat`)")]
     FeatureDisabled,
     #[error("unsupported document: {0}")]
     UnsupportedDocument(String),

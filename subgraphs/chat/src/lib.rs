@@ -42,7 +42,7 @@ pub struct Peers {
 }
 
 /// Builds the service and, when configured, starts the knowledge outbox dispatcher (until
-/// `stop`). Chat honours the `chat_assistant` flag in `flags`.
+/// `stop`). Chat honours the `ai_chat` flag in `flags`.
 #[allow(clippy::too_many_arguments)]
 pub fn start(
     db: DatabaseConnection,

@@ -177,7 +177,7 @@ impl ChatService {
     }
 
     async fn ensure_enabled(&self) -> Result<(), ChatError> {
-        if self.inner.flags.enabled("chat_assistant").await {
+        if self.inner.flags.enabled("ai_chat").await {
             Ok(())
         } else {
             Err(ChatError::FeatureDisabled)

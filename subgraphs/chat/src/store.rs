@@ -142,6 +142,7 @@ pub fn chunk_id(document: &str, position: usize) -> String {
 }
 
 /// A message to append (the store assigns its position).
+#[derive(Clone)]
 pub struct NewMessage {
     pub id: String,
     pub role: &'static str,
@@ -285,12 +286,34 @@ impl ChatStore {
     // ---- messages -------------------------------------------------------------------------
 
     /// Appends `message` at the conversation's next position and touches the conversation.
+    /// Two writers taking the same position (two tabs answering at once) collide on the
+    /// unique (conversation, position) index; the loser takes the next one.
     pub async fn append_message(
         &self,
         conversation_id: &str,
         message: NewMessage,
         now: DateTime<Utc>,
     ) -> Result<message::Model, ChatError> {
+        let mut attempt = 0;
+        loop {
+            match self.try_append(conversation_id, &message, now).await {
+                Err(ChatError::Storage(error))
+                    if attempt < 5 && looma_db::is_unique_violation(&error) =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_append(
+        &self,
+        conversation_id: &str,
+        message: &NewMessage,
+        now: DateTime<Utc>,
+    ) -> Result<message::Model, ChatError> {
+        let message = message.clone();
         let tx = self.db.begin().await?;
         let last: Option<i32> = message::Entity::find()
             .select_only()
