@@ -547,6 +547,11 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
             url: format!("http://{host}:{}/graphql", config.matching.port),
             sdl: looma_matching::sdl(),
         },
+        looma_router::compose::SubgraphSource {
+            name: "chat".into(),
+            url: format!("http://{host}:{}/graphql", config.chat.port),
+            sdl: looma_chat::sdl(),
+        },
     ];
     config.resume.search_url.get_or_insert(search_url);
     let supergraph = looma_router::compose::compose(&sources)
