@@ -491,6 +491,11 @@ impl ChatService {
                 if completion.finish == FinishReason::Length {
                     record.error = Some("the answer reached its token limit".into());
                 }
+                if completion.finish == FinishReason::ToolCalls {
+                    record.error = Some(format!(
+                        "the model still asked for tools after {MAX_TOOL_ROUNDS} rounds"
+                    ));
+                }
             }
             Err(Generation::ClientGone) => {
                 record.status = status::INCOMPLETE;
