@@ -526,33 +526,16 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
     let host = config.server.host;
     let identity_url = format!("http://{host}:{}/graphql", config.identity.port);
     let search_url = format!("http://{host}:{}/graphql", config.search.port);
-    let sources = vec![
-        looma_router::compose::SubgraphSource {
-            name: "identity".into(),
-            url: identity_url.clone(),
-            sdl: looma_identity::sdl(),
-        },
-        looma_router::compose::SubgraphSource {
-            name: "resume".into(),
-            url: format!("http://{host}:{}/graphql", config.resume.port),
-            sdl: looma_resume::sdl(),
-        },
-        looma_router::compose::SubgraphSource {
-            name: "search".into(),
-            url: search_url.clone(),
-            sdl: looma_search::sdl(),
-        },
-        looma_router::compose::SubgraphSource {
-            name: "matching".into(),
-            url: format!("http://{host}:{}/graphql", config.matching.port),
-            sdl: looma_matching::sdl(),
-        },
-        looma_router::compose::SubgraphSource {
-            name: "chat".into(),
-            url: format!("http://{host}:{}/graphql", config.chat.port),
-            sdl: looma_chat::sdl(),
-        },
-    ];
+    // Every subgraph `looma dev` starts, on its configured port: the list is
+    // `Component::SUBGRAPHS`, so a new subgraph cannot be started and left out of the router.
+    let sources: Vec<looma_router::compose::SubgraphSource> = Component::SUBGRAPHS
+        .iter()
+        .map(|&component| looma_router::compose::SubgraphSource {
+            name: component.name().into(),
+            url: format!("http://{host}:{}/graphql", component.port(config)),
+            sdl: looma::sdl(component),
+        })
+        .collect();
     config.resume.search_url.get_or_insert(search_url);
     let supergraph = looma_router::compose::compose(&sources)
         .map_err(|e| anyhow::anyhow!("composing the dev supergraph:\n{e}"))?;
