@@ -153,6 +153,21 @@ enum EvalTarget {
         #[arg(long, value_delimiter = ',')]
         tune: Vec<f64>,
     },
+    /// Citation recall@k of the chat assistant's knowledge retrieval over a judged question
+    /// set (`scripts/eval-data/build-chat-set`), through an in-process search service.
+    Chat {
+        #[arg(
+            long,
+            default_value = "/var/cache/looma-ci/eval-data/sets/chat-bilingual"
+        )]
+        dir: PathBuf,
+        /// Also answer this many test-split questions with the embedded model and time them.
+        #[arg(long)]
+        generate: Option<usize>,
+        /// Also print every question's answer-bearing chunks and rank.
+        #[arg(long)]
+        verbose: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -317,6 +332,14 @@ async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()>
             out!("{}", report.render(*verbose))?;
             Ok(())
         }
+        EvalTarget::Chat {
+            dir,
+            generate,
+            verbose,
+        } => {
+            let config = LoomaConfig::load(file)?;
+            eval_chat(&config, dir, *generate, *verbose).await
+        }
         EvalTarget::Resumes { dir, verbose, show } => {
             let config = looma_resume::ResumeConfig::default();
             let limits = looma_extract::ExtractLimits {
@@ -337,6 +360,128 @@ async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()>
             }
             Ok(())
         }
+    }
+}
+
+/// `looma eval chat`: the knowledge base indexed into an in-process search service built as
+/// `looma eval search` builds it, retrieval through its hybrid search over KNOWLEDGE, as
+/// chat's `hybridSearch` call runs it.
+async fn eval_chat(
+    config: &LoomaConfig,
+    dir: &std::path::Path,
+    generate: Option<usize>,
+    verbose: bool,
+) -> Result<()> {
+    let set = looma_chat::eval::EvalSet::load(dir)?;
+    let embedder = looma_embed::EmbeddingService::new(config.embed.clone());
+    let work = std::env::temp_dir().join(format!("looma-eval-chat-{}", std::process::id()));
+    let engines = looma_search::Engines::ephemeral(&work, embedder.dimension())
+        .context("opening the in-process search engines")?;
+    let search = looma_search::SearchService::new(engines, embedder.clone(), config.search.clone());
+    let retriever = InProcessKnowledge(search);
+    let report = looma_chat::eval::evaluate(&set, &config.chat, &embedder, &retriever).await;
+    let _ = std::fs::remove_dir_all(&work);
+    let report = report.with_context(|| format!("evaluating {}", dir.display()))?;
+    out!("{}", report.render(verbose))?;
+    let Some(n) = generate else {
+        return Ok(());
+    };
+    let path = looma_llm::embedded::model_path(&config.embed.models_dir);
+    if !path.exists() {
+        outln!(
+            "generation skipped: the embedded model is not installed at {} (scripts/install-model)",
+            path.display()
+        )?;
+        return Ok(());
+    }
+    let model = tokio::task::spawn_blocking(move || {
+        looma_llm::embedded::EmbeddedModel::load(&path, looma_chat::config::EMBEDDED)
+    })
+    .await
+    .context("loading the embedded model")??;
+    let timing = looma_chat::eval::generate(&set, &report, &config.chat, &model, n).await?;
+    out!("{}", timing.render(looma_llm::ChatModel::model(&model)))?;
+    Ok(())
+}
+
+/// Search's in-process service as chat's knowledge retrieval sees it: chunks indexed as
+/// `indexDocuments` takes them, questions answered by `hybridSearch(collection: KNOWLEDGE)`.
+struct InProcessKnowledge(looma_search::SearchService);
+
+impl looma_chat::eval::Retriever for InProcessKnowledge {
+    fn index(
+        &self,
+        documents: Vec<looma_search_client::SearchDocument>,
+    ) -> looma_chat::eval::RetrieverFuture<'_, std::result::Result<(), String>> {
+        use looma_search::schema::{IndexDocumentInput, SearchCollection};
+        Box::pin(async move {
+            let batch = self.0.max_batch().max(1);
+            for group in documents.chunks(batch) {
+                let mut inputs = Vec::with_capacity(group.len());
+                for (at, doc) in group.iter().enumerate() {
+                    if doc.vector.is_some() {
+                        self.0
+                            .check_vector_model(
+                                &format!("documents[{at}].vectorModel"),
+                                doc.vector_model.as_deref(),
+                            )
+                            .map_err(|e| e.to_string())?;
+                    }
+                    let input = IndexDocumentInput {
+                        id: doc.id.clone().into(),
+                        collection: match doc.collection {
+                            looma_search_client::Collection::Resumes => SearchCollection::Resumes,
+                            looma_search_client::Collection::Jobs => SearchCollection::Jobs,
+                            looma_search_client::Collection::Knowledge => {
+                                SearchCollection::Knowledge
+                            }
+                        },
+                        title: doc.title.clone(),
+                        content: doc.content.clone(),
+                        skills: doc.skills.clone(),
+                        city: doc.city.clone(),
+                        degree: doc.degree.clone(),
+                        years: doc.years,
+                        salary_min: doc.salary_min,
+                        salary_max: doc.salary_max,
+                        status: doc.status.clone(),
+                        name: doc.name.clone(),
+                        metadata: Some(doc.metadata.clone().into()),
+                        vector: doc.vector.clone(),
+                        vector_model: doc.vector_model.clone(),
+                    };
+                    inputs.push(input.into());
+                }
+                self.0.index(inputs).await.map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn retrieve<'a>(
+        &'a self,
+        question: &'a str,
+        top_k: usize,
+    ) -> looma_chat::eval::RetrieverFuture<
+        'a,
+        std::result::Result<Vec<String>, looma_chat::eval::RetrieveError>,
+    > {
+        use looma_chat::eval::RetrieveError;
+        Box::pin(async move {
+            let request = looma_search::service::RankedRequest {
+                collection: looma_search::schema::SearchCollection::Knowledge.into(),
+                top_k,
+                filters: Default::default(),
+                names: true,
+            };
+            match self.0.hybrid_search(request, question, None, None).await {
+                Ok(hits) => Ok(hits.into_iter().map(|hit| hit.id).collect()),
+                Err(error @ looma_search::SearchError::InvalidInput { .. }) => {
+                    Err(RetrieveError::Refused(error.to_string()))
+                }
+                Err(error) => Err(RetrieveError::Failed(error.to_string())),
+            }
+        })
     }
 }
 

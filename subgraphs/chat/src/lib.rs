@@ -13,6 +13,7 @@ pub mod clients;
 pub mod config;
 pub mod domain;
 mod error;
+pub mod eval;
 pub mod schema;
 pub mod service;
 pub mod store;

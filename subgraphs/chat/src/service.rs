@@ -916,7 +916,7 @@ fn to_chat_message(message: &message::Model) -> Option<ChatMessage> {
 }
 
 /// What a chunk is embedded and indexed as: its heading, then its text.
-fn passage_text(chunk: &crate::domain::chunking::Chunk) -> String {
+pub fn passage_text(chunk: &crate::domain::chunking::Chunk) -> String {
     match &chunk.heading {
         Some(heading) => format!("{heading}\n{}", chunk.text),
         None => chunk.text.clone(),
