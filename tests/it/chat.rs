@@ -75,30 +75,7 @@ async fn chat_through_the_router_postgres_redis() {
 }
 
 async fn upload(p: &TestPlatform, auth: &Auth, filename: &str, bytes: Vec<u8>) -> Value {
-    let operations = json!({
-        "query": "mutation($file: Upload!) { uploadKnowledgeDocument(file: $file) { id title format language chunkCount chunks { id heading content } } }",
-        "variables": {"file": null},
-    });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", operations.to_string())
-        .text("map", json!({"0": ["variables.file"]}).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
-        );
-    let url = format!("{}/graphql", p.router_url.as_deref().expect("router"));
-    let request = p
-        .http
-        .post(url)
-        .header("apollo-require-preflight", "true")
-        .multipart(form);
-    with_auth(request, auth)
-        .send()
-        .await
-        .expect("router answers")
-        .json()
-        .await
-        .expect("JSON body")
+    crate::harness::upload_through_router(p, auth, "mutation($file: Upload!) { uploadKnowledgeDocument(file: $file) { id title format language chunkCount chunks { id heading content } } }", filename, bytes).await
 }
 
 /// Waits until knowledge search finds (or, `present == false`, no longer finds) a chunk of

@@ -624,3 +624,35 @@ fn database_name_is_replaced() {
     );
     assert_eq!(replace_database("postgres://h/test", "y"), "postgres://h/y");
 }
+
+/// Sends `mutation` (whose `$file: Upload!` variable is the file) through the router as a
+/// GraphQL multipart request, with `bytes` named `filename`.
+pub async fn upload_through_router(
+    p: &TestPlatform,
+    auth: &Auth,
+    mutation: &str,
+    filename: &str,
+    bytes: Vec<u8>,
+) -> Value {
+    let operations = json!({"query": mutation, "variables": {"file": null}});
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({"0": ["variables.file"]}).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
+        );
+    let url = format!("{}/graphql", p.router_url.as_deref().expect("router"));
+    let request = p
+        .http
+        .post(url)
+        .header("apollo-require-preflight", "true")
+        .multipart(form);
+    with_auth(request, auth)
+        .send()
+        .await
+        .expect("router answers")
+        .json()
+        .await
+        .expect("JSON body")
+}

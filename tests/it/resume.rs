@@ -37,30 +37,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// Uploads through the router with the GraphQL multipart request spec.
 async fn upload_multipart(p: &TestPlatform, auth: &Auth, filename: &str, bytes: Vec<u8>) -> Value {
-    let operations = json!({
-        "query": format!("mutation($file: Upload!) {{ uploadResume(file: $file) {{ duplicate resume {{ {RESUME_FIELDS} }} }} }}"),
-        "variables": {"file": null},
-    });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", operations.to_string())
-        .text("map", json!({"0": ["variables.file"]}).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
-        );
-    let url = format!("{}/graphql", p.router_url.as_deref().expect("router"));
-    let request = p
-        .http
-        .post(url)
-        .header("apollo-require-preflight", "true")
-        .multipart(form);
-    with_auth(request, auth)
-        .send()
-        .await
-        .expect("router answers")
-        .json()
-        .await
-        .expect("JSON body")
+    crate::harness::upload_through_router(p, auth, &format!("mutation($file: Upload!) {{ uploadResume(file: $file) {{ duplicate resume {{ {RESUME_FIELDS} }} }} }}"), filename, bytes).await
 }
 
 async fn upload_base64(p: &TestPlatform, auth: &Auth, filename: &str, bytes: &[u8]) -> Value {
