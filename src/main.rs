@@ -135,6 +135,12 @@ enum EvalTarget {
         /// Print one file's extracted text and parsed profile instead.
         #[arg(long)]
         show: Option<PathBuf>,
+        /// Score only the documents of this split (`train`, `dev`, `test`).
+        #[arg(long)]
+        split: Option<String>,
+        /// Read images and scanned PDFs with Tesseract when it is installed.
+        #[arg(long)]
+        ocr: bool,
     },
     /// NDCG@10 of matching (ours and a keyword-overlap baseline) over judged jobs × resumes.
     Matching {
@@ -340,17 +346,21 @@ async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()>
             let config = LoomaConfig::load(file)?;
             eval_chat(&config, dir, *generate, *verbose).await
         }
-        EvalTarget::Resumes { dir, verbose, show } => {
+        EvalTarget::Resumes {
+            dir,
+            verbose,
+            show,
+            split,
+            ocr,
+        } => {
             let config = looma_resume::ResumeConfig::default();
-            let limits = looma_extract::ExtractLimits {
-                max_decompressed_bytes: config.max_docx_decompressed_bytes,
-            };
+            let limits = looma_extract::ExtractLimits::new(config.max_docx_decompressed_bytes, *ocr);
             if let Some(file) = show {
                 let (text, profile) = looma_resume::eval::show(file, limits)?;
                 outln!("{text}\n----\n{profile}")?;
                 return Ok(());
             }
-            let report = looma_resume::eval::evaluate(dir, limits)
+            let report = looma_resume::eval::evaluate(dir, limits, split.as_deref())
                 .with_context(|| format!("evaluating {}", dir.display()))?;
             out!("{}", report.render())?;
             if *verbose {

@@ -12,6 +12,9 @@ pub enum DocumentFormat {
     Txt,
     Html,
     Markdown,
+    /// A photographed or scanned page (read by OCR).
+    Png,
+    Jpeg,
 }
 
 impl DocumentFormat {
@@ -22,6 +25,8 @@ impl DocumentFormat {
             DocumentFormat::Txt => "TXT",
             DocumentFormat::Html => "HTML",
             DocumentFormat::Markdown => "MARKDOWN",
+            DocumentFormat::Png => "PNG",
+            DocumentFormat::Jpeg => "JPEG",
         }
     }
 
@@ -32,6 +37,8 @@ impl DocumentFormat {
             DocumentFormat::Txt,
             DocumentFormat::Html,
             DocumentFormat::Markdown,
+            DocumentFormat::Png,
+            DocumentFormat::Jpeg,
         ]
         .into_iter()
         .find(|f| f.as_str() == value)
@@ -46,6 +53,8 @@ impl DocumentFormat {
             DocumentFormat::Txt => "text/plain",
             DocumentFormat::Html => "text/html",
             DocumentFormat::Markdown => "text/markdown",
+            DocumentFormat::Png => "image/png",
+            DocumentFormat::Jpeg => "image/jpeg",
         }
     }
 }
@@ -55,7 +64,7 @@ impl DocumentFormat {
 pub enum FormatError {
     #[error("the file is empty")]
     Empty,
-    #[error("{0} files are not supported; upload PDF, DOCX, TXT, HTML or Markdown")]
+    #[error("{0} files are not supported; upload PDF, DOCX, TXT, HTML, Markdown, PNG or JPEG")]
     Unsupported(&'static str),
 }
 
@@ -67,6 +76,12 @@ pub fn detect_format(bytes: &[u8], filename: &str) -> Result<DocumentFormat, For
     let head = &bytes[..bytes.len().min(1024)];
     if find(head, b"%PDF-").is_some() {
         return Ok(DocumentFormat::Pdf);
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Ok(DocumentFormat::Png);
+    }
+    if bytes.starts_with(b"\xFF\xD8\xFF") {
+        return Ok(DocumentFormat::Jpeg);
     }
     if bytes.starts_with(b"PK\x03\x04") {
         // A DOCX is a zip whose central directory names word/document.xml; the name is stored
@@ -82,8 +97,6 @@ pub fn detect_format(bytes: &[u8], filename: &str) -> Result<DocumentFormat, For
             b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
             "Legacy Word/Excel (.doc/.xls)",
         ),
-        (b"\x89PNG", "PNG image"),
-        (b"\xFF\xD8\xFF", "JPEG image"),
         (b"GIF8", "GIF image"),
         (b"{\\rtf", "RTF"),
         (b"\x1F\x8B", "GZIP"),
@@ -141,7 +154,11 @@ mod tests {
         );
         assert_eq!(
             detect_format(b"\x89PNG\r\n\x1a\n....", "cv.pdf"),
-            Err(FormatError::Unsupported("PNG image"))
+            Ok(DocumentFormat::Png)
+        );
+        assert_eq!(
+            detect_format(b"GIF89a....", "cv.png"),
+            Err(FormatError::Unsupported("GIF image"))
         );
         assert_eq!(detect_format(b"   \n", "cv.pdf"), Err(FormatError::Empty));
         assert_eq!(

@@ -276,9 +276,7 @@ pub async fn evaluate(
         size: config.chunk_chars,
         overlap: config.chunk_overlap,
     };
-    let limits = ExtractLimits {
-        max_decompressed_bytes: config.max_document_bytes.saturating_mul(10),
-    };
+    let limits = ExtractLimits::new(config.max_document_bytes.saturating_mul(10), false);
     let mut indexed = Vec::new();
     let mut sources = HashMap::new();
     // document id -> (chunk id, normalised chunk text)

@@ -705,9 +705,7 @@ impl ChatService {
             ));
         }
         let size = bytes.len() as i64;
-        let limits = ExtractLimits {
-            max_decompressed_bytes: config.max_document_bytes.saturating_mul(10),
-        };
+        let limits = ExtractLimits::new(config.max_document_bytes.saturating_mul(10), true);
         let extraction = tokio::task::spawn_blocking(move || -> Result<String, String> {
             match format {
                 // Markdown and plain text keep their headings for chunking.

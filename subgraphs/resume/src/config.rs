@@ -11,6 +11,9 @@ pub struct ResumeConfig {
     pub max_docx_decompressed_bytes: u64,
     /// Extraction + parsing of one file must finish within this.
     pub parse_timeout_ms: u64,
+    /// Read images and scanned PDFs with OCR (Tesseract, when installed; otherwise they end
+    /// `NEEDS_OCR`).
+    pub ocr: bool,
     /// A claimed resume not finished within this is picked up again (crash recovery).
     pub lease_secs: u64,
     /// How often the worker looks for unfinished work even without a wake-up.
@@ -31,6 +34,7 @@ impl Default for ResumeConfig {
             max_upload_bytes: 10 * 1024 * 1024,
             max_docx_decompressed_bytes: 50 * 1024 * 1024,
             parse_timeout_ms: 30_000,
+            ocr: true,
             lease_secs: 120,
             poll_interval_ms: 2_000,
             max_attempts: 3,

@@ -1,6 +1,11 @@
 //! `looma eval resumes`: runs extraction and parsing over a fixture directory of resumes
 //! with hand-checked `<stem>.expected.json` files and scores every field (precision, recall,
 //! F1, micro-averaged per field over all documents).
+//!
+//! A labelled set may assign each document a `split` (`train`, `dev`, `test`): tune on train
+//! and dev, report test. Every prediction is scored: a skill the label does not list is a false
+//! positive, unless the set declares the vocabulary its labels were written in
+//! (`skills-scope.txt`, the generated fixtures only).
 
 use crate::domain::parse::{parse_profile, prepare_text};
 use crate::domain::profile::{Profile, YearMonth};
@@ -15,6 +20,8 @@ struct Expected {
     file: String,
     expected_status: String,
     as_of: Option<String>,
+    #[serde(default)]
+    split: Option<String>,
     profile: Option<ExpectedProfile>,
 }
 
@@ -102,8 +109,12 @@ pub struct EvalReport {
     pub misses: Vec<(String, Vec<String>)>,
     /// Predicted skills outside the labelled vocabulary (`skills-scope.txt`), not scored.
     pub unscored_skills: usize,
+    /// Documents whose label has experience but whose profile has none.
+    pub no_experience: Vec<String>,
     /// Time spent detecting, extracting and parsing (reading the files excluded).
     pub parse_time: std::time::Duration,
+    /// The split scored (`None`: every document).
+    pub split: Option<String>,
 }
 
 impl EvalReport {
@@ -119,7 +130,8 @@ impl EvalReport {
 
     pub fn render(&self) -> String {
         let mut out = format!(
-            "resumes: {}   status correct: {}/{}\n\n{:<18} {:>9} {:>9} {:>9}   tp/fp/fn\n",
+            "split: {}   resumes: {}   status correct: {}/{}\n\n{:<18} {:>9} {:>9} {:>9}   tp/fp/fn\n",
+            self.split.as_deref().unwrap_or("all"),
             self.documents,
             self.status_correct,
             self.documents,
@@ -151,9 +163,20 @@ impl EvalReport {
                 g.f1()
             ));
         }
+        if self.unscored_skills > 0 {
+            out.push_str(&format!(
+                "skills outside the labelled vocabulary (predicted, not scored): {}\n",
+                self.unscored_skills
+            ));
+        }
         out.push_str(&format!(
-            "skills outside the labelled vocabulary (predicted, not scored): {}\n",
-            self.unscored_skills
+            "resumes with experience found none: {}{}\n",
+            self.no_experience.len(),
+            if self.no_experience.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", self.no_experience.join(", "))
+            }
         ));
         let secs = self.parse_time.as_secs_f64();
         out.push_str(&format!(
@@ -314,10 +337,16 @@ fn score(
             opt_set(profile.experience.iter().map(|e| e.title.as_deref())),
         ),
     );
+    let taxonomy = looma_taxonomy::SkillTaxonomy::builtin();
     fields.insert(
         "skills",
         sets(
-            expected.skills.iter().map(|s| norm(s)).collect(),
+            // A label may name a skill by any alias the taxonomy knows.
+            expected
+                .skills
+                .iter()
+                .map(|s| norm(taxonomy.get(s).map_or(s.as_str(), |skill| &skill.name)))
+                .collect(),
             profile
                 .skills
                 .iter()
@@ -355,9 +384,16 @@ fn score(
     fields
 }
 
-/// Scores every `*.expected.json` in `dir`.
-pub fn evaluate(dir: &Path, limits: ExtractLimits) -> std::io::Result<EvalReport> {
-    let mut report = EvalReport::default();
+/// Scores every `*.expected.json` in `dir` (only those of `split` when given).
+pub fn evaluate(
+    dir: &Path,
+    limits: ExtractLimits,
+    split: Option<&str>,
+) -> std::io::Result<EvalReport> {
+    let mut report = EvalReport {
+        split: split.map(str::to_owned),
+        ..EvalReport::default()
+    };
     let mut entries: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -377,6 +413,9 @@ pub fn evaluate(dir: &Path, limits: ExtractLimits) -> std::io::Result<EvalReport
     for path in entries {
         let expected: Expected = serde_json::from_slice(&std::fs::read(&path)?)
             .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+        if split.is_some() && expected.split.as_deref() != split {
+            continue;
+        }
         let bytes = std::fs::read(dir.join(&expected.file))?;
         let as_of = expected
             .as_of
@@ -403,6 +442,9 @@ pub fn evaluate(dir: &Path, limits: ExtractLimits) -> std::io::Result<EvalReport
         let mut wrong = Vec::new();
         if let Some(expected_profile) = &expected.profile {
             let profile = profile.unwrap_or_default();
+            if !expected_profile.experience.is_empty() && profile.experience.is_empty() {
+                report.no_experience.push(expected.file.clone());
+            }
             if let Some(scope) = &scope {
                 report.unscored_skills += profile
                     .skills

@@ -242,9 +242,10 @@ impl ResumeService {
             return Ok(true);
         };
         let format = DocumentFormat::parse(&claimed.format).unwrap_or(DocumentFormat::Txt);
-        let limits = ExtractLimits {
-            max_decompressed_bytes: self.inner.config.max_docx_decompressed_bytes,
-        };
+        let limits = ExtractLimits::new(
+            self.inner.config.max_docx_decompressed_bytes,
+            self.inner.config.ocr,
+        );
         let as_of = {
             let today = Utc::now().date_naive();
             YearMonth::new(today.year(), Some(today.month()))

@@ -3,17 +3,37 @@
 //!
 //! Pure and synchronous; the service runs it on a blocking thread under a time limit.
 
+mod cid;
 mod docx;
+mod layout;
 mod pdf;
 mod text;
 
 use crate::format::DocumentFormat;
+use crate::ocr::Ocr;
 
-/// Resource limits for one extraction.
+/// Resource limits and engines for one extraction.
 #[derive(Clone, Copy, Debug)]
 pub struct ExtractLimits {
     /// Upper bound on the decompressed size of a DOCX's XML parts (zip bombs).
     pub max_decompressed_bytes: u64,
+    /// Reads images and scanned PDFs; without it they end as [`ExtractError::NeedsOcr`].
+    pub ocr: Option<&'static dyn Ocr>,
+}
+
+impl ExtractLimits {
+    /// The limit, and OCR by the engine this machine has ([`crate::ocr::Tesseract::detect`])
+    /// when `ocr` is on.
+    pub fn new(max_decompressed_bytes: u64, ocr: bool) -> Self {
+        ExtractLimits {
+            max_decompressed_bytes,
+            ocr: if ocr {
+                crate::ocr::Tesseract::detect().map(|engine| engine as &'static dyn Ocr)
+            } else {
+                None
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +59,30 @@ pub fn extract_text(
     limits: ExtractLimits,
 ) -> Result<Extracted, ExtractError> {
     let extracted = match format {
-        DocumentFormat::Pdf => return pdf::extract(bytes),
+        DocumentFormat::Pdf => {
+            return match pdf::extract(bytes) {
+                Err(ExtractError::NeedsOcr(reason)) => match limits.ocr {
+                    Some(engine) => pdf::ocr_pages(bytes, engine, &reason),
+                    None => Err(ExtractError::NeedsOcr(format!(
+                        "{reason}; {}",
+                        crate::ocr::NOT_INSTALLED
+                    ))),
+                },
+                other => other,
+            };
+        }
+        DocumentFormat::Png | DocumentFormat::Jpeg => {
+            let Some(engine) = limits.ocr else {
+                return Err(ExtractError::NeedsOcr(format!(
+                    "an image has no text layer; {}",
+                    crate::ocr::NOT_INSTALLED
+                )));
+            };
+            let text = engine
+                .recognize(bytes)
+                .map_err(|e| ExtractError::NeedsOcr(e.to_string()))?;
+            Extracted { text, method: "ocr" }
+        }
         DocumentFormat::Docx => Extracted {
             text: docx::extract(bytes, limits.max_decompressed_bytes)?,
             method: "docx",

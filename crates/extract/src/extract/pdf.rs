@@ -1,5 +1,7 @@
 //! PDF text through a fallback chain:
-//! 1. `pdf-extract`, inside `catch_unwind`: it panics on CJK fonts without a ToUnicode map;
+//! 1. `pdf-extract`'s interpreter, inside `catch_unwind` (it panics on CJK fonts without a
+//!    ToUnicode map), feeding glyph positions to [`super::layout`], which rebuilds lines,
+//!    columns and reading order;
 //! 2. lopdf's own text extraction;
 //! 3. our content-stream reader, which decodes CID fonts whose CMap *is* Unicode
 //!    (`UniGB-UCS2-H`, `UniGB-UTF16-H`, ...: common in Chinese PDFs made with standard CJK
@@ -7,7 +9,10 @@
 //!
 //! The first result that passes the quality check wins; if none does, the document needs OCR.
 
+use super::cid;
+use super::layout::{self, Glyph, Page};
 use super::{ExtractError, Extracted, assess};
+use crate::ocr::{Ocr, pnm};
 use lopdf::content::Content;
 use lopdf::{Document, Object};
 use std::collections::BTreeMap;
@@ -36,14 +41,12 @@ fn quiet_pdf_extract_panics() {
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     quiet_pdf_extract_panics();
     let mut last_problem = String::from("no text layer");
-    match catch_unwind(AssertUnwindSafe(|| {
-        pdf_extract::extract_text_from_mem(bytes)
-    })) {
-        Ok(Ok(text)) => match assess(&text) {
+    match catch_unwind(AssertUnwindSafe(|| positioned_pages(bytes))) {
+        Ok(Ok(pages)) => match assess(&layout::reading_order(&pages)) {
             Ok(()) => {
                 return Ok(Extracted {
-                    text,
-                    method: "pdf-extract",
+                    text: layout::reading_order(&pages),
+                    method: "pdf-layout",
                 });
             }
             Err(problem) => last_problem = problem.to_string(),
@@ -80,6 +83,172 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
             Err(ExtractError::NeedsOcr(reason))
         }
         Err(_) => Err(ExtractError::NeedsOcr(last_problem)),
+    }
+}
+
+/// Pages read by OCR at most (a resume is one to three pages; this bounds a hostile file).
+const MAX_OCR_PAGES: usize = 8;
+
+/// The text of a PDF without a text layer (a scan), read by OCR from its page images.
+pub(super) fn ocr_pages(
+    bytes: &[u8],
+    engine: &dyn Ocr,
+    reason: &str,
+) -> Result<Extracted, ExtractError> {
+    let document = Document::load_mem(bytes)
+        .map_err(|e| ExtractError::Invalid(format!("damaged or unreadable PDF ({e})")))?;
+    let mut text = String::new();
+    let mut read = 0usize;
+    for (_, page) in document.get_pages() {
+        let Ok(images) = document.get_page_images(page) else {
+            continue;
+        };
+        for image in images {
+            if read == MAX_OCR_PAGES {
+                break;
+            }
+            let Some(encoded) = image_for_ocr(&document, &image) else {
+                continue;
+            };
+            read += 1;
+            let page_text = engine
+                .recognize(&encoded)
+                .map_err(|e| ExtractError::NeedsOcr(format!("{reason}; {e}")))?;
+            text.push_str(&page_text);
+            text.push('\n');
+        }
+    }
+    if read == 0 {
+        return Err(ExtractError::NeedsOcr(format!(
+            "{reason}; no page image in a form OCR can read"
+        )));
+    }
+    assess(&text).map_err(|e| ExtractError::NeedsOcr(format!("OCR found no readable text ({e})")))?;
+    Ok(Extracted {
+        text,
+        method: "ocr",
+    })
+}
+
+/// An image XObject as bytes Tesseract reads: JPEG as it is, 8-bit grey or RGB samples as PNM.
+fn image_for_ocr(document: &Document, image: &lopdf::xobject::PdfImage) -> Option<Vec<u8>> {
+    let filters = image.filters.clone().unwrap_or_default();
+    if filters.iter().any(|f| f == "DCTDecode") {
+        return (filters.len() == 1).then(|| image.content.to_vec());
+    }
+    if image.bits_per_component != Some(8) {
+        return None;
+    }
+    let components = match image.color_space.as_deref() {
+        Some("DeviceGray") | Some("CalGray") => 1,
+        Some("DeviceRGB") | Some("CalRGB") => 3,
+        _ => return None,
+    };
+    let samples = match filters.as_slice() {
+        [] => image.content.to_vec(),
+        [only] if only == "FlateDecode" => document
+            .get_object(image.id)
+            .and_then(Object::as_stream)
+            .ok()?
+            .decompressed_content()
+            .ok()?,
+        _ => return None,
+    };
+    pnm(
+        usize::try_from(image.width).ok()?,
+        usize::try_from(image.height).ok()?,
+        components,
+        &samples,
+    )
+}
+
+/// Every page's glyphs with their positions, through pdf-extract's content interpreter.
+fn positioned_pages(bytes: &[u8]) -> Result<Vec<Page>, pdf_extract::OutputError> {
+    let document = pdf_extract::Document::load_mem(bytes)?;
+    if document.is_encrypted() {
+        // The lopdf fallback below reports it to the user.
+        return Err(pdf_extract::OutputError::FormatError(std::fmt::Error));
+    }
+    let mut collector = GlyphCollector::default();
+    pdf_extract::output_doc(&document, &mut collector)?;
+    let mut pages = collector.pages;
+    // Glyphs of CID fonts without a ToUnicode map arrive without text: read their CIDs.
+    for (page, (_, page_id)) in pages.iter_mut().zip(document.get_pages()) {
+        let codes = cid::page_codes(&document, page_id);
+        if codes.is_empty() {
+            continue;
+        }
+        if codes.len() != page.glyphs.len() {
+            tracing::debug!(codes = codes.len(), glyphs = page.glyphs.len(), "CID codes do not line up");
+            continue;
+        }
+        for (glyph, code) in page.glyphs.iter_mut().zip(codes) {
+            if let Some(text) = code
+                && glyph.text.is_empty()
+            {
+                glyph.text = text.to_owned();
+            }
+        }
+    }
+    Ok(pages)
+}
+
+/// An [`pdf_extract::OutputDev`] that keeps each glyph's position instead of writing text.
+#[derive(Default)]
+struct GlyphCollector {
+    pages: Vec<Page>,
+}
+
+impl pdf_extract::OutputDev for GlyphCollector {
+    fn begin_page(
+        &mut self,
+        _page_num: u32,
+        media_box: &pdf_extract::MediaBox,
+        _art_box: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), pdf_extract::OutputError> {
+        let height = media_box.ury - media_box.lly;
+        self.pages.push(Page {
+            width: media_box.urx - media_box.llx,
+            height,
+            glyphs: Vec::new(),
+        });
+        Ok(())
+    }
+    fn end_page(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+    fn output_character(
+        &mut self,
+        trm: &pdf_extract::Transform,
+        width: f64,
+        _spacing: f64,
+        font_size: f64,
+        text: &str,
+    ) -> Result<(), pdf_extract::OutputError> {
+        let Some(page) = self.pages.last_mut() else {
+            return Ok(());
+        };
+        // The text rendering matrix scales the font size; y is flipped to grow downwards.
+        let scaled_x = font_size * (trm.m11 + trm.m21);
+        let scaled_y = font_size * (trm.m12 + trm.m22);
+        let size = (scaled_x * scaled_y).abs().sqrt();
+        page.glyphs.push(Glyph {
+            x: trm.m31,
+            y: page.height - trm.m32,
+            width: width * size,
+            size,
+            text: text.to_owned(),
+        });
+        Ok(())
+    }
+    fn begin_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+    fn end_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+    fn end_line(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
     }
 }
 
