@@ -120,6 +120,10 @@ pub fn detect_format(bytes: &[u8], filename: &str) -> Result<DocumentFormat, For
         return Ok(DocumentFormat::Html);
     }
     let name = filename.to_lowercase();
+    // A page fragment (a template's body without `<html>`) is still HTML when named so.
+    if (name.ends_with(".html") || name.ends_with(".htm")) && lower.contains('<') {
+        return Ok(DocumentFormat::Html);
+    }
     if name.ends_with(".md") || name.ends_with(".markdown") {
         return Ok(DocumentFormat::Markdown);
     }

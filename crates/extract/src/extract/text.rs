@@ -147,7 +147,18 @@ fn decode_entities(text: &str) -> String {
 /// Markdown to text: heading marks, emphasis, list bullets and link syntax removed.
 pub fn markdown_to_text(markdown: &str) -> String {
     let mut out = String::with_capacity(markdown.len());
-    for line in markdown.lines() {
+    // A site generator's front matter (`---` … `---` at the top) is configuration, not text.
+    let body = markdown
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---").map(|(_, body)| body))
+        .unwrap_or(markdown);
+    // Markdown may carry inline HTML (`<br>`, `<div>`, links): its text only.
+    let body = if body.contains('<') {
+        std::borrow::Cow::Owned(strip_inline_html(body))
+    } else {
+        std::borrow::Cow::Borrowed(body)
+    };
+    for line in body.lines() {
         let mut line = line.trim();
         while let Some(rest) = line.strip_prefix('#') {
             line = rest;
@@ -159,10 +170,12 @@ pub fn markdown_to_text(markdown: &str) -> String {
             .or_else(|| line.strip_prefix("+ "))
             .map(|rest| format!("• {rest}"))
             .unwrap_or_else(|| line.to_owned());
-        let line = strip_links(&line)
-            .replace("**", "")
-            .replace("__", "")
-            .replace('`', "");
+        let line = strip_emphasis(
+            &strip_links(&line)
+                .replace("**", "")
+                .replace("__", "")
+                .replace('`', ""),
+        );
         if line
             .chars()
             .all(|c| c == '-' || c == '=' || c == '*' || c == '_')
@@ -174,6 +187,55 @@ pub fn markdown_to_text(markdown: &str) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    out
+}
+
+/// `*Acme*`, `_Senior Engineer_` → the words (a `*` or `_` touching a word on one side only).
+fn strip_emphasis(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let word = |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric());
+    chars
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            !matches!(c, '*' | '_')
+                || word(i.checked_sub(1).and_then(|p| chars.get(p))) == word(chars.get(i + 1))
+        })
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+/// Tags out of Markdown (`<br>` and block tags end the line), their text kept.
+fn strip_inline_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let is_tag = after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!');
+        match after.find('>') {
+            Some(close) if is_tag && !after[..close].contains('\n') => {
+                let name: String = after
+                    .trim_start_matches('/')
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if BLOCK_TAGS.contains(&name.as_str()) {
+                    out.push('\n');
+                }
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('<');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -251,6 +313,15 @@ mod tests {
         assert_eq!(
             markdown_to_text(md),
             "Jane Doe\nEmail: jane@example.com\n• Rust\n\n"
+        );
+    }
+
+    #[test]
+    fn markdown_from_site_generators_loses_front_matter_html_and_emphasis() {
+        let md = "---\nlayout: cv\ntitle: CV\n---\n<div id=\"x\"><a href=\"mailto:a@b.no\">a@b.no</a></div>\n*Total E&P Dunga*, _Process Engineer_<br>2017 - 2019\nsnake_case stays, 3 * 4 too\n";
+        assert_eq!(
+            markdown_to_text(md),
+            "\n\na@b.no\n\nTotal E&P Dunga, Process Engineer\n2017 - 2019\nsnake_case stays, 3 * 4 too\n"
         );
     }
 }

@@ -25,8 +25,17 @@ static NAME_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:姓\s*名|^name)\s*:?\s*([\p{Han}·]{2,5}|[A-Z][A-Za-z'.-]+(?:\s+[A-Z][A-Za-z'.-]+){1,3})")
         .expect("static regex")
 });
+/// A labelled place: Chinese labels with or without a colon; English ones as whole words,
+/// `Location:`-style with a colon (so `capacity`, `electricity` or `city of` in prose is not
+/// one), `based in` / `lives in` without.
 static CITY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(现居住?地?|居住地|所在地|所在城市|现居城市|目前所在地|城市|地址|家庭住址|location|city|address|based in|lives in|residence|现居)\s*:?\s*([^\n|,;，；]{2,40})")
+    Regex::new(r"(?i)(现居住?地?|居住地|所在地|所在城市|现居城市|目前所在地|城市|地址|家庭住址|现居|\b(?:location|city|address|residence)\s*:|\bbased in\b|\blives in\b)\s*:?\s*([^\n|,;，；]{2,40})")
+        .expect("static regex")
+});
+/// North American numbers without a country code: `(408) 797-4107`, `408-797-4107`,
+/// `408.797.4107`.
+static NORTH_AMERICAN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[^0-9+\-.])\(?([2-9][0-9]{2})\)?[ \-.]?([2-9][0-9]{2})[ \-.]([0-9]{4})(?:[^0-9]|$)")
         .expect("static regex")
 });
 
@@ -64,7 +73,9 @@ pub fn phone(text: &str) -> Option<String> {
         }),
         (Some(m), None) => Some(m.1),
         (None, Some(i)) => Some(i.1),
-        (None, None) => None,
+        (None, None) => NORTH_AMERICAN
+            .captures(text)
+            .map(|c| format!("+1{}{}{}", &c[1], &c[2], &c[3])),
     }
 }
 
@@ -221,6 +232,10 @@ mod tests {
         );
         assert_eq!(phone("+44 20 7946 0958"), Some("+442079460958".into()));
         assert_eq!(phone("2019.03-2021.05"), None);
+        // A US number without +1 (most US resumes).
+        assert_eq!(phone("Saratoga, CA | (408) 797-4107"), Some("+14087974107".into()));
+        assert_eq!(phone("cell 646-771-8131"), Some("+16467718131".into()));
+        assert_eq!(phone("Sep 2019 - 2020 1234"), None);
         assert_eq!(phone("ID 110105194912310021"), None);
     }
 
@@ -256,5 +271,9 @@ mod tests {
             city(&["Jane Doe".into(), "Berlin · jane@example.com".into()], ""),
             Some("Berlin".into())
         );
+        // `city`, `location` inside prose words or sentences are not labels.
+        assert_eq!(city(&[], "Improved capacity planning for Cloud Agent PoPs"), None);
+        assert_eq!(city(&[], "the location of negative effects on growth"), None);
+        assert_eq!(city(&[], "地址：上海市徐汇区"), Some("上海".into()));
     }
 }

@@ -77,6 +77,11 @@ fn tokens(line: &str) -> Vec<(Token, usize, usize)> {
                 let mut end = i + len;
                 let mut month = None;
                 // YYYY[./-年]MM[月]([./-]DD[日])?
+                // `2018 年 6 月`: spaces around 年 and 月 (typeset Chinese) are allowed.
+                let spaced = line[end..].len() - line[end..].trim_start_matches(' ').len();
+                if line[end + spaced..].starts_with('年') {
+                    end += spaced;
+                }
                 let rest = &line[end..];
                 let sep_len = rest
                     .chars()
@@ -94,8 +99,10 @@ fn tokens(line: &str) -> Vec<(Token, usize, usize)> {
                         if (1..=12).contains(&m) {
                             month = Some(m);
                             end = j + mlen;
-                            if line[end..].starts_with('月') {
-                                end += '月'.len_utf8();
+                            let spaced =
+                                line[end..].len() - line[end..].trim_start_matches(' ').len();
+                            if line[end + spaced..].starts_with('月') {
+                                end += spaced + '月'.len_utf8();
                             } else if let Some(c) = line[end..].chars().next()
                                 && matches!(c, '.' | '/' | '-')
                             {
@@ -146,6 +153,26 @@ fn tokens(line: &str) -> Vec<(Token, usize, usize)> {
                 found.push((Token::Date(YearMonth::new(year, month)), start, end));
                 i = end.max(i + len);
                 continue;
+            }
+            // A month name and a two-digit year: `Sep’14`, `Jun '16`, `April'24`.
+            if len == 2 && i >= 2 {
+                let before = line[..i].trim_end_matches(' ');
+                if let Some(apostrophe) = before.chars().next_back().filter(|c| matches!(c, '\'' | '’' | '‘'))
+                {
+                    let head = lower[..before.len() - apostrophe.len_utf8()].trim_end_matches([' ', '.']);
+                    let month = MONTHS.iter().find(|(name, _)| {
+                        head.ends_with(name)
+                            && (head.len() == name.len()
+                                || !head.as_bytes()[head.len() - name.len() - 1].is_ascii_alphabetic())
+                    });
+                    if let Some(&(name, m)) = month {
+                        let yy: i32 = run.parse().unwrap_or(0);
+                        let year = if yy < 50 { 2000 + yy } else { 1900 + yy };
+                        found.push((Token::Date(YearMonth::new(year, Some(m))), head.len() - name.len(), i + len));
+                        i += len;
+                        continue;
+                    }
+                }
             }
             i += len;
             continue;
@@ -211,11 +238,17 @@ pub fn date_ranges(line: &str) -> Vec<DateRange> {
             continue;
         }
         if let Token::Date(only) = token {
+            // `Summer 2023`: a season is a span of its own, not a graduation date.
+            let before = line[..start].trim_end().to_ascii_lowercase();
+            let season = ["summer", "fall", "autumn", "winter", "spring"]
+                .into_iter()
+                .find(|s| before.ends_with(s));
             ranges.push(DateRange {
-                start: None,
+                start: season.is_some().then_some(only),
                 end: Some(only),
                 current: false,
-                span: (start, end),
+                // The season word is part of the date (`before` keeps byte offsets).
+                span: (season.map_or(start, |s| before.len() - s.len()), end),
             });
         }
         k += 1;
@@ -267,6 +300,21 @@ mod tests {
         assert_eq!((r.start, r.end), (ym(2012, 9), ym(2016, 6)));
         let r = first("2019年3月至今");
         assert_eq!((r.start, r.current), (ym(2019, 3), true));
+        // Typeset with spaces, a one-digit month, a full-width bracket around the range.
+        let r = first("绿盟科技成都 2018 年 6 月 - 2020 年 3 月");
+        assert_eq!((r.start, r.end), (ym(2018, 6), ym(2020, 3)));
+        let r = first("2016.6 — 2017.10 公司 职位");
+        assert_eq!((r.start, r.end), (ym(2016, 6), ym(2017, 10)));
+        let r = first("字节跳动（北京）（ 2021年3月 ~ 至今 ）");
+        assert_eq!((r.start, r.current), (ym(2021, 3), true));
+        let r = first("Sep’14 - Jun’16 MSc, Computer Science");
+        assert_eq!((r.start, r.end), (ym(2014, 9), ym(2016, 6)));
+        let r = first("April'24 - Now Member of Technical Staff: Udio");
+        assert_eq!((r.start, r.current), (ym(2024, 4), true));
+        let r = first("• Summer 2022: Quantitative Research Intern");
+        assert_eq!((r.start, r.end), (Some(YearMonth::new(2022, None)), Some(YearMonth::new(2022, None))));
+        let r = first("2023 至今 某公司");
+        assert_eq!((r.start, r.current), (Some(YearMonth::new(2023, None)), true));
     }
 
     #[test]

@@ -18,10 +18,22 @@ fn is_description(line: &str) -> bool {
             && date_ranges(t).is_empty()
         || t.chars().count() > 60
         || t.ends_with(['。', ';', '；'])
+        || ends_like_prose(t)
         || t.contains("负责")
         || t.starts_with("职责")
         || t.starts_with("工作内容")
         || t.starts_with("主要")
+}
+
+/// `… deployment and testing practices.`: a sentence's end, not an abbreviation (`Inc.`,
+/// `Co., Ltd.`, `Lab.`).
+fn ends_like_prose(line: &str) -> bool {
+    let Some(body) = line.strip_suffix('.') else {
+        return false;
+    };
+    let last = body.rsplit(' ').next().unwrap_or("");
+    last.chars().count() > 3 && last.chars().all(|c| c.is_lowercase())
+        || body.split_whitespace().count() >= 6
 }
 
 /// Splits at whitespace next to a Han character (`阿里巴巴 高级工程师`, `美团 Java开发`), keeping
@@ -148,6 +160,7 @@ fn header_lines(lines: &[String], anchors: &[Anchor], k: usize) -> (Vec<String>,
 }
 
 pub fn education(lines: &[String]) -> Vec<Education> {
+    let lines = &join_column_ranges(lines);
     let anchors = anchors(lines, false);
     let mut entries = Vec::new();
     if anchors.is_empty() {
@@ -281,7 +294,62 @@ fn major(header: &[String], school: &str) -> Option<String> {
     None
 }
 
+/// A range typeset down a date column: `2013.03` over `至今`, or the end over the start
+/// (`2019.05 全栈开发 @ 志御` over `2018.10 前端 …`) becomes one line with the range.
+fn join_column_ranges(lines: &[String]) -> Vec<String> {
+    let leading = |line: &str| -> Option<(DateRange, String)> {
+        let ranges = date_ranges(line);
+        let [only] = ranges.as_slice() else {
+            return None;
+        };
+        let rest = line[only.span.1..].trim();
+        (only.span.0 == 0 && only.start.is_none()).then(|| (*only, rest.to_owned()))
+    };
+    let present = |line: &str| -> Option<String> {
+        ["至今", "今", "Present", "present", "Now", "now"]
+            .iter()
+            .find_map(|p| line.strip_prefix(p))
+            .map(|rest| rest.trim().to_owned())
+    };
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if let (Some((first, rest)), Some(next)) = (leading(&lines[i]), lines.get(i + 1)) {
+            let first_date = first.end.expect("a lone date is an end");
+            if let Some(after) = present(next) {
+                out.push(format!("{first_date} - 至今 {rest}").trim().to_owned());
+                if !after.is_empty() {
+                    out.push(after);
+                }
+                i += 2;
+                continue;
+            }
+            if let Some((second, after)) = leading(next) {
+                let second_date = second.end.expect("a lone date is an end");
+                let months = first_date.month.is_some() && second_date.month.is_some();
+                if months || rest.is_empty() {
+                    let (start, end) = if second_date < first_date {
+                        (second_date, first_date)
+                    } else {
+                        (first_date, second_date)
+                    };
+                    out.push(format!("{start} - {end} {rest}").trim().to_owned());
+                    if !after.is_empty() {
+                        out.push(after);
+                    }
+                    i += 2;
+                    continue;
+                }
+            }
+        }
+        out.push(lines[i].clone());
+        i += 1;
+    }
+    out
+}
+
 pub fn experience(lines: &[String]) -> Vec<Experience> {
+    let lines = &join_column_ranges(lines);
     let anchors = anchors(lines, true);
     let mut entries = Vec::new();
     for k in 0..anchors.len() {
@@ -348,7 +416,25 @@ fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
     if title.is_none() {
         title = unknown.next();
     }
-    (company, title)
+    (company.map(|c| without_trailing_city(&c)), title)
+}
+
+/// `绿盟科技成都`, `Magic Leap, London` → the employer without the city it is followed by.
+fn without_trailing_city(company: &str) -> String {
+    let mut at = 0;
+    while let Some(found) = company.get(at..).and_then(find_city_in) {
+        let (start, end) = (at + found.start, at + found.end);
+        if end == company.len() && start > 0 {
+            let kept = company[..start]
+                .trim_end_matches([' ', ',', '·', '-', '(', '（', '|'])
+                .trim();
+            if kept.chars().count() >= 2 {
+                return kept.to_owned();
+            }
+        }
+        at = end;
+    }
+    company.to_owned()
 }
 
 #[cfg(test)]
@@ -401,6 +487,26 @@ mod tests {
             Some("上海某某网络科技有限公司")
         );
         assert_eq!(entries[1].title.as_deref(), Some("Java开发工程师"));
+    }
+
+    #[test]
+    fn ranges_typeset_down_a_date_column() {
+        let entries = experience(&lines(
+            "2013.03\n至今\n百度上海\n资深研发工程师\n2019.05 全栈开发 @ 志御 (初创公司)\n2018.10 前端 (React): 负责 Web 前端",
+        ));
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert_eq!(entries[0].start, Some(YearMonth::new(2013, Some(3))));
+        assert!(entries[0].current);
+        assert_eq!(entries[1].start, Some(YearMonth::new(2018, Some(10))));
+        assert_eq!(entries[1].end, Some(YearMonth::new(2019, Some(5))));
+    }
+
+    #[test]
+    fn a_city_after_the_employer_is_not_part_of_it() {
+        assert_eq!(without_trailing_city("绿盟科技成都"), "绿盟科技");
+        assert_eq!(without_trailing_city("Monzo, London"), "Monzo");
+        assert_eq!(without_trailing_city("北京字节跳动"), "北京字节跳动");
+        assert_eq!(without_trailing_city("Shanghai"), "Shanghai");
     }
 
     #[test]

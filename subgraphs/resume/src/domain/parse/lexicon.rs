@@ -435,10 +435,24 @@ fn latin_school(piece: &str) -> Option<String> {
         "Academy",
         "Polytechnic",
     ];
-    let at = words.iter().position(|w| {
+    // `University`, `UNIVERSITY` (all-caps headings), `Universität`, `Politecnico`, `Univ.`.
+    let is_marker = |w: &str| {
         let w = w.trim_matches(|c: char| !c.is_alphanumeric());
-        markers.contains(&w)
-    })?;
+        let capitalised = w.chars().next().is_some_and(char::is_uppercase);
+        let lower = w.to_lowercase();
+        capitalised
+            && (markers.iter().any(|m| m.to_lowercase() == lower)
+                || ["universität", "université", "universidad", "università", "universiteit",
+                    "hochschule", "politecnico", "univ"]
+                    .contains(&lower.as_str()))
+    };
+    let at = words.iter().position(|w| is_marker(w))?;
+    let joiner = |w: &str| {
+        matches!(
+            w.to_lowercase().as_str(),
+            "of" | "at" | "for" | "in" | "and" | "&" | "the" | "de" | "di" | "du"
+        )
+    };
     // Extend left over capitalised words, right over "of X Y" / "at X".
     let mut start = at;
     while start > 0 {
@@ -452,17 +466,21 @@ fn latin_school(piece: &str) -> Option<String> {
     let mut end = at + 1;
     if words
         .get(end)
-        .is_some_and(|w| matches!(*w, "of" | "at" | "for"))
+        .is_some_and(|w| matches!(w.to_lowercase().as_str(), "of" | "at" | "for" | "in" | "de" | "di"))
     {
         end += 1;
         while let Some(w) = words.get(end) {
-            if w.chars().next().is_some_and(|c| c.is_uppercase())
-                || matches!(*w, "of" | "and" | "&" | "the")
-            {
+            let capitalised = w.chars().next().is_some_and(|c| c.is_uppercase());
+            // An all-caps word after the name is the next field (`… TECHNOLOGY | BS`) only
+            // when it is a degree.
+            if (capitalised && EducationLevel::detect(w).is_none()) || joiner(w) {
                 end += 1;
             } else {
                 break;
             }
+        }
+        while end > at + 1 && words.get(end - 1).is_some_and(|w| joiner(w)) {
+            end -= 1;
         }
     }
     let name = words[start..end].join(" ");
@@ -539,6 +557,20 @@ mod tests {
             Some("University of Oxford".into())
         );
         assert_eq!(school_in("Google | Software Engineer"), None);
+        // All-caps headings (Deedy, Jake's template), `in`/`at` inside the name.
+        assert_eq!(
+            school_in("GEORGIA INSTITUTE OF TECHNOLOGY | BS COMPUTER SCIENCE"),
+            Some("GEORGIA INSTITUTE OF TECHNOLOGY".into())
+        );
+        assert_eq!(
+            school_in("The University of Texas at Austin, Mechanical Engineering"),
+            Some("The University of Texas at Austin".into())
+        );
+        assert_eq!(
+            school_in("Washington University in St. Louis"),
+            Some("Washington University in St. Louis".into())
+        );
+        assert_eq!(school_in("STANFORD UNIVERSITY"), Some("STANFORD UNIVERSITY".into()));
     }
 
     #[test]

@@ -146,6 +146,9 @@ fn strip_decoration(line: &str) -> &str {
     });
     t.trim_matches(|c: char| {
         c.is_whitespace()
+            // Icon fonts (private use), emoji and other symbols before a heading.
+            || ('\u{E000}'..='\u{F8FF}').contains(&c)
+            || (!c.is_alphanumeric() && !c.is_ascii() && !matches!(c, '（' | '）'))
             || matches!(
                 c,
                 '【' | '】'
@@ -185,6 +188,98 @@ fn lookup(candidate: &str) -> Option<SectionKind> {
         .iter()
         .find(|(name, _)| *name == lower)
         .map(|(_, kind)| *kind)
+        .or_else(|| classify_chinese(lower))
+        .or_else(|| classify_english(lower))
+}
+
+/// A short Chinese heading by its words: `工作及项目经历`, `实习/项目经历`, `个人技能与证书`.
+fn classify_chinese(heading: &str) -> Option<SectionKind> {
+    let chars = heading.chars().count();
+    if !(2..=10).contains(&chars)
+        || !heading.chars().any(looma_taxonomy::is_cjk_ideograph)
+        || heading.chars().any(|c| c.is_ascii_digit())
+        || heading.contains(['，', '。', ',', '、'])
+    {
+        return None;
+    }
+    let has = |words: &[&str]| words.iter().any(|w| heading.contains(w));
+    let story = has(&["经历", "经验", "履历", "背景"]);
+    if story && has(&["工作", "实习", "职业", "任职", "从业"]) {
+        Some(SectionKind::Experience)
+    } else if has(&["教育", "学历"]) || heading == "学习经历" {
+        Some(SectionKind::Education)
+    } else if has(&["项目", "科研", "研究经历"]) {
+        Some(SectionKind::Projects)
+    } else if has(&["技能", "技术栈", "技术能力", "专业能力"]) {
+        Some(SectionKind::Skills)
+    } else if has(&["获奖", "荣誉", "奖项", "证书"]) {
+        Some(SectionKind::Certificates)
+    } else if has(&["自我评价", "个人简介", "个人总结", "求职意向"]) {
+        Some(SectionKind::Summary)
+    } else if has(&["论文", "发表", "校园", "社团", "活动", "志愿", "爱好", "其他", "其它"]) {
+        Some(SectionKind::Other)
+    } else {
+        None
+    }
+}
+
+/// Words English section headings are made of; a line of only these words is a heading when
+/// one of them names the kind (`Work & Research Experience`, `Employment`, `SELECTED PROJECTS`).
+const ENGLISH_HEADING_WORDS: &[&str] = &[
+    "work", "professional", "relevant", "industry", "technical", "selected", "other",
+    "additional", "academic", "research", "teaching", "volunteer", "volunteering", "and", "&",
+    "experience", "experiences", "employment", "history", "career", "education", "skills",
+    "skill", "projects", "project", "publications", "awards", "honors", "honours",
+    "activities", "leadership", "summary", "profile", "objective", "certifications",
+    "certificates", "languages", "interests", "extracurricular", "positions", "appointments",
+    "training", "qualifications", "expertise", "tools", "technologies", "key", "core",
+    "personal", "highlights", "current", "previous", "past", "recent", "services", "service", "grants", "presentations",
+];
+
+fn classify_english(heading: &str) -> Option<SectionKind> {
+    let words: Vec<&str> = heading
+        .split(|c: char| c.is_whitespace() || c == '/' || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty()
+        || words.len() > 5
+        || !words.iter().all(|w| ENGLISH_HEADING_WORDS.contains(w))
+    {
+        return None;
+    }
+    let has = |word: &str| words.contains(&word);
+    let non_jobs = has("research") && !has("work") || has("volunteer") || has("volunteering") || has("teaching")
+        || has("leadership") || has("project") || has("projects");
+    if (has("experience") || has("experiences") || has("employment") || has("career")
+        || has("appointments") || has("positions"))
+        && !non_jobs
+        || has("work") && (has("history") || has("experience"))
+    {
+        Some(SectionKind::Experience)
+    } else if has("education") || has("qualifications") || has("training") {
+        Some(SectionKind::Education)
+    } else if has("projects") || has("project") || has("research") {
+        Some(SectionKind::Projects)
+    } else if has("skills") || has("skill") || has("expertise") || has("technologies") || has("tools") {
+        Some(SectionKind::Skills)
+    } else if has("summary") || has("profile") || has("objective") {
+        Some(SectionKind::Summary)
+    } else if has("awards") || has("honors") || has("honours") || has("certifications")
+        || has("certificates")
+    {
+        Some(SectionKind::Certificates)
+    } else if [
+        "publications", "activities", "interests", "extracurricular", "languages", "services",
+        "service", "grants", "presentations", "leadership", "volunteer", "volunteering",
+        "teaching",
+    ]
+    .iter()
+    .any(|w| has(w))
+    {
+        Some(SectionKind::Other)
+    } else {
+        None
+    }
 }
 
 /// The section a line opens, and the content that follows the heading on the same line
@@ -267,6 +362,19 @@ mod tests {
         );
         assert_eq!(heading("负责教育经历相关系统的开发"), None);
         assert_eq!(heading("Experience with Kubernetes"), None);
+        // Headings seen in real resumes, not in the table: classified by their words.
+        for (line, kind) in [
+            ("工作及项目经历", SectionKind::Experience),
+            ("\u{f19d} 实习/项目经历", SectionKind::Experience),
+            ("★ 教育经历与荣誉", SectionKind::Education),
+            ("Work & Research Experience", SectionKind::Experience),
+            ("RESEARCH EXPERIENCE", SectionKind::Projects),
+            ("Volunteer Experience", SectionKind::Other),
+            ("Technical Skills and Tools", SectionKind::Skills),
+        ] {
+            assert_eq!(heading(line), Some((kind, None)), "{line}");
+        }
+        assert_eq!(heading("User Experience Designer"), None);
     }
 
     #[test]
