@@ -62,8 +62,8 @@ const SPACE_GAP: f64 = 0.15;
 /// The text of every page in reading order, pages separated by a blank line.
 pub(crate) fn reading_order(pages: &[Page]) -> String {
     let mut lines: Vec<String> = Vec::new();
-    for page in pages {
-        let page_lines = page_lines(page);
+    for (number, page) in pages.iter().enumerate() {
+        let page_lines = page_lines(page, number == 0);
         if page_lines.is_empty() {
             continue;
         }
@@ -75,16 +75,19 @@ pub(crate) fn reading_order(pages: &[Page]) -> String {
     join_hyphenated(&lines)
 }
 
-fn page_lines(page: &Page) -> Vec<String> {
+fn page_lines(page: &Page, first: bool) -> Vec<String> {
     let lines = build_lines(&page.glyphs);
     let lines: Vec<Line> = lines
         .into_iter()
         .filter(|line| !is_page_number(line, page.height))
         .collect();
-    let ordered: Vec<(f64, f64, String)> = match find_gutter(&lines, page.width) {
+    let mut ordered: Vec<(f64, f64, String)> = match find_gutter(&lines, page.width) {
         Some(gutter) => by_columns(&lines, gutter),
         None => lines.iter().map(|l| (l.y, l.size, l.text())).collect(),
     };
+    if first {
+        title_first(&mut ordered);
+    }
     let mut out = Vec::with_capacity(ordered.len());
     let mut previous: Option<(f64, f64)> = None;
     for (y, size, text) in ordered {
@@ -101,6 +104,34 @@ fn page_lines(page: &Page) -> Vec<String> {
     out
 }
 
+/// The document's title — the one line on the first page set clearly larger than the rest, in
+/// the top third, usually the candidate's name — is read first, wherever a column layout put
+/// it (a name above the main column comes after the sidebar otherwise).
+fn title_first(ordered: &mut Vec<(f64, f64, String)>) {
+    let mut sizes: Vec<f64> = ordered.iter().map(|(_, size, _)| *size).collect();
+    sizes.sort_by(f64::total_cmp);
+    let Some(&median) = sizes.get(sizes.len() / 2) else {
+        return;
+    };
+    let largest = sizes.last().copied().unwrap_or(median);
+    let top = ordered.iter().map(|(y, ..)| *y).fold(f64::INFINITY, f64::min);
+    let bottom = ordered.iter().map(|(y, ..)| *y).fold(f64::NEG_INFINITY, f64::max);
+    let titles: Vec<usize> = ordered
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, size, _))| *size >= largest - 0.01)
+        .map(|(at, _)| at)
+        .collect();
+    if let [at] = titles[..]
+        && largest >= 1.3 * median
+        && ordered[at].0 <= top + (bottom - top) / 3.0
+        && at > 0
+    {
+        let title = ordered.remove(at);
+        ordered.insert(0, title);
+    }
+}
+
 /// Groups glyphs into lines by baseline, then each line into segments by x.
 fn build_lines(glyphs: &[Glyph]) -> Vec<Line> {
     let mut sorted: Vec<&Glyph> = glyphs
@@ -109,12 +140,17 @@ fn build_lines(glyphs: &[Glyph]) -> Vec<Line> {
         .filter(|g| !g.text.is_empty() && g.size > 0.0 && g.x.is_finite() && g.y.is_finite())
         .collect();
     sorted.sort_by(|a, b| a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x)));
+    // A line's baseline is that of its largest glyph: raised or lowered letters (the `A` and
+    // `E` of the LaTeX logo, superscripts) stay on their line.
     let mut groups: Vec<(f64, f64, Vec<&Glyph>)> = Vec::new();
     for glyph in sorted {
         match groups.last_mut() {
             Some((y, size, members)) if (glyph.y - *y).abs() <= 0.45 * size.min(glyph.size) => {
                 members.push(glyph);
-                *size = size.max(glyph.size);
+                if glyph.size > *size {
+                    *y = glyph.y;
+                    *size = glyph.size;
+                }
             }
             _ => groups.push((glyph.y, glyph.size, vec![glyph])),
         }
@@ -444,6 +480,18 @@ mod tests {
     }
 
     #[test]
+    fn the_title_above_the_main_column_is_read_before_the_sidebar() {
+        let mut runs = vec![run("Emily Watson", 220.0, 40.0, 20.0)];
+        for i in 0..9 {
+            let y = 70.0 + 14.0 * i as f64;
+            runs.push(run(&format!("sidebar line {i}"), 40.0, y, 10.0));
+            runs.push(run(&format!("main column line {i}"), 220.0, y, 10.0));
+        }
+        let text = reading_order(&[page(runs)]);
+        assert!(text.starts_with("Emily Watson\nsidebar line 0"), "{text}");
+    }
+
+    #[test]
     fn a_single_column_page_with_dates_on_the_right_keeps_line_order() {
         let mut runs = Vec::new();
         for i in 0..10 {
@@ -478,6 +526,19 @@ mod tests {
     fn dates_and_compound_words_keep_their_dash() {
         let lines = vec!["2019-".to_owned(), "2021".to_owned(), "Full-".to_owned(), "Stack".to_owned()];
         assert_eq!(join_hyphenated(&lines), "2019-\n2021\nFull-\nStack");
+    }
+
+    #[test]
+    fn raised_and_lowered_letters_stay_on_their_line() {
+        // The LaTeX logo: a small raised A, a lowered E.
+        let mut glyphs = run("L", 50.0, 100.0, 10.0);
+        glyphs.extend(run("A", 53.6, 97.5, 7.0));
+        glyphs.extend(run("T", 56.0, 100.0, 10.0));
+        glyphs.extend(run("E", 60.6, 102.2, 10.0));
+        glyphs.extend(run("X", 65.2, 100.0, 10.0));
+        glyphs.extend(run("Python", 50.0, 114.0, 10.0));
+        let text = reading_order(&[page(vec![glyphs])]);
+        assert_eq!(text, "LATEX\nPython");
     }
 
     #[test]

@@ -74,14 +74,62 @@ pub fn parse_profile(text: &str, as_of: YearMonth) -> Profile {
     }
 }
 
+/// Skills the resume claims: every taxonomy skill mentioned, except in links and addresses
+/// (`github.com/jane` is not Git) and in lists of courses taken (`Relevant Coursework:
+/// Operating Systems`, `主修课程`), which say what was studied, not what is claimed.
 fn skills(text: &str) -> Vec<String> {
+    let claimed = claimed_text(text);
     let mut skills: Vec<String> = Vec::new();
-    for found in SkillTaxonomy::builtin().extract(text) {
+    for found in SkillTaxonomy::builtin().extract(&claimed) {
         if !skills.contains(&found.skill.name) {
             skills.push(found.skill.name.clone());
         }
     }
     skills
+}
+
+fn claimed_text(text: &str) -> String {
+    const COURSES: &[&str] = &[
+        "coursework", "relevant coursework", "courses", "course work", "selected courses",
+        "主修课程", "相关课程", "核心课程", "专业课程", "课程",
+    ];
+    let mut out = String::with_capacity(text.len());
+    let mut in_courses = false;
+    for line in text.lines() {
+        let trimmed = line.trim().trim_start_matches(['•', '-', '*', '·']).trim();
+        let lower = trimmed.to_lowercase();
+        let label = lower
+            .split([':', '：'])
+            .next()
+            .unwrap_or("")
+            .trim_matches(|c: char| !c.is_alphanumeric());
+        if COURSES.contains(&label) {
+            // `Coursework: …` on one line, or a `COURSEWORK` heading over a list.
+            in_courses = !lower.contains([':', '：']) || lower.ends_with([':', '：']);
+            continue;
+        }
+        if in_courses {
+            if sections::heading(trimmed).is_some() {
+                in_courses = false;
+            } else {
+                continue;
+            }
+        }
+        for word in line.split_whitespace() {
+            let link = word.contains('@')
+                || word.contains("://")
+                || word.starts_with("www.")
+                || [".com", ".io", ".org", ".net", ".cn", ".me", ".dev", ".xyz"]
+                    .iter()
+                    .any(|tld| word.contains(&format!("{tld}/")) || word.trim_end_matches(['.', ',', ')']).ends_with(tld));
+            if !link {
+                out.push_str(word);
+            }
+            out.push(' ');
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn language(text: &str) -> &'static str {
