@@ -354,7 +354,8 @@ async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()>
             ocr,
         } => {
             let config = looma_resume::ResumeConfig::default();
-            let limits = looma_extract::ExtractLimits::new(config.max_docx_decompressed_bytes, *ocr);
+            let limits =
+                looma_extract::ExtractLimits::new(config.max_docx_decompressed_bytes, *ocr);
             if let Some(file) = show {
                 let (text, profile) = looma_resume::eval::show(file, limits)?;
                 outln!("{text}\n----\n{profile}")?;

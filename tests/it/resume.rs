@@ -217,7 +217,6 @@ async fn bad_uploads_are_refused_and_nothing_is_lost(p: TestPlatform) -> TestPla
 
     for (file, reason) in [
         ("resumes-bad/empty.pdf", None),
-        ("resumes-bad/png-renamed.pdf", Some("UNSUPPORTED_FORMAT")),
         ("resumes-bad/not-a-docx.docx", Some("UNSUPPORTED_FORMAT")),
         ("resumes-bad/zip-bomb.docx", None),
     ] {
@@ -329,7 +328,7 @@ async fn bad_uploads_are_refused_and_nothing_is_lost(p: TestPlatform) -> TestPla
     p
 }
 
-async fn pdf_fallback_chain_and_needs_ocr(p: TestPlatform) -> TestPlatform {
+async fn pdf_fallback_chain_and_needs_ocr(mut p: TestPlatform) -> TestPlatform {
     let admin = p.admin().await;
     // CJK font without a ToUnicode map: pdf-extract panics on it; the chain must not.
     let body = upload_base64(
@@ -348,23 +347,56 @@ async fn pdf_fallback_chain_and_needs_ocr(p: TestPlatform) -> TestPlatform {
     .unwrap();
     assert_eq!(resume["profile"]["name"], expected["profile"]["name"]);
 
+    // Scans are read by OCR when Tesseract is installed (`.ci/run` installs it): a scanned
+    // English PDF (a raster page, no text layer) and a photographed Chinese page (PNG).
+    let scans = [
+        (
+            "scan.pdf",
+            "resumes/en-06-scanned-needs-ocr.pdf",
+            "James Wilson",
+            "+16465550127",
+        ),
+        (
+            "scan.png",
+            "resumes-ocr/zh-01-java-backend-scan.png",
+            "张伟",
+            "+8613812345678",
+        ),
+    ];
+    let mut scan_ids = Vec::new();
+    for (filename, file, name, phone) in scans {
+        let body = upload_base64(&p, &admin, filename, &fixture(file)).await;
+        let id = id_of(&body);
+        let scan = wait_processed(&p, &admin, &id).await;
+        if looma_extract::Tesseract::detect().is_some() {
+            assert_eq!(scan["status"], "PARSED", "{file}: {scan}");
+            assert_eq!(scan["profile"]["name"], name, "{file}: {scan}");
+            assert_eq!(scan["profile"]["phone"], phone, "{file}: {scan}");
+        } else {
+            crate::harness::report_skipped("tesseract is not installed: scans end NEEDS_OCR");
+            assert_eq!(scan["status"], "NEEDS_OCR", "{file}: {scan}");
+        }
+        scan_ids.push(id);
+    }
+    // A picture without text, named `.pdf`: the content decides (a PNG), and with nothing to
+    // read it needs OCR rather than becoming an empty profile.
     let body = upload_base64(
         &p,
         &admin,
-        "scan.pdf",
-        &fixture("resumes/en-06-scanned-needs-ocr.pdf"),
+        "cv.pdf",
+        &fixture("resumes-bad/png-renamed.pdf"),
     )
     .await;
-    let scan_id = id_of(&body);
-    let scan = wait_processed(&p, &admin, &scan_id).await;
-    assert_eq!(scan["status"], "NEEDS_OCR", "{scan}");
-    assert_eq!(
-        scan["profile"],
-        Value::Null,
-        "no fake profile for an unreadable document"
-    );
+    let picture = wait_processed(&p, &admin, &id_of(&body)).await;
+    assert_eq!(picture["file"]["format"], "PNG", "{picture}");
+    assert_eq!(picture["status"], "NEEDS_OCR", "{picture}");
+    assert_eq!(picture["profile"], Value::Null, "{picture}");
 
-    // Reprocessing goes through the pipeline again (and ends the same way).
+    // With OCR off, reprocessing a scan ends NEEDS_OCR and says how to get OCR; the profile
+    // of the earlier successful parse is kept (a failed retry loses nothing).
+    p.config.resume.ocr = false;
+    p.restart_extra().await;
+    let scan_id = &scan_ids[0];
     let body = p
         .gql_router(
             &admin,
@@ -373,12 +405,25 @@ async fn pdf_fallback_chain_and_needs_ocr(p: TestPlatform) -> TestPlatform {
         )
         .await;
     assert_eq!(data(&body)["reprocessResume"]["status"], "RECEIVED");
-    let again = wait_processed(&p, &admin, &scan_id).await;
-    assert_eq!(again["status"], "NEEDS_OCR");
+    let again = wait_processed(&p, &admin, scan_id).await;
+    assert_eq!(again["status"], "NEEDS_OCR", "{again}");
+    assert!(
+        again["failureReason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("tesseract-ocr")),
+        "the reason says how to get OCR: {again}"
+    );
+    if looma_extract::Tesseract::detect().is_some() {
+        assert_eq!(again["profile"]["name"], "James Wilson", "{again}");
+    } else {
+        assert_eq!(again["profile"], Value::Null, "no fake profile: {again}");
+    }
     assert_eq!(
         again["attempts"], 1,
         "reprocessing restarts the attempt count"
     );
+    p.config.resume.ocr = true;
+    p.restart_extra().await;
     p
 }
 

@@ -124,8 +124,16 @@ impl Ocr for Tesseract {
             if let Some(mut stderr) = child.stderr.take() {
                 let _ = stderr.read_to_string(&mut detail);
             }
-            let detail: String = detail.lines().last().unwrap_or("").chars().take(200).collect();
-            return Err(OcrError::Failed(format!("tesseract exited with {status}: {detail}")));
+            let detail: String = detail
+                .lines()
+                .last()
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect();
+            return Err(OcrError::Failed(format!(
+                "tesseract exited with {status}: {detail}"
+            )));
         }
         Ok(tidy(&String::from_utf8_lossy(&text)))
     }
@@ -155,11 +163,17 @@ fn tidy(text: &str) -> String {
 
 /// A Chinese character or CJK punctuation (`，`, `：`, full-width forms).
 fn chinese(c: char) -> bool {
-    looma_taxonomy::is_cjk_ideograph(c) || matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}')
+    looma_taxonomy::is_cjk_ideograph(c)
+        || matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}')
 }
 
 /// A binary PNM image (PGM for one component, PPM for three) Tesseract reads from stdin.
-pub(crate) fn pnm(width: usize, height: usize, components: usize, samples: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn pnm(
+    width: usize,
+    height: usize,
+    components: usize,
+    samples: &[u8],
+) -> Option<Vec<u8>> {
     let magic = match components {
         1 => "P5",
         3 => "P6",
@@ -180,7 +194,10 @@ mod tests {
 
     #[test]
     fn spaces_between_chinese_characters_go() {
-        assert_eq!(tidy("工 作 经 历\n2019 年 Java 开 发"), "工作经历\n2019 年 Java 开发");
+        assert_eq!(
+            tidy("工 作 经 历\n2019 年 Java 开 发"),
+            "工作经历\n2019 年 Java 开发"
+        );
     }
 
     #[test]

@@ -81,9 +81,11 @@ const AS_OF: YearMonth = YearMonth {
 /// it is readable, parse it into a profile.
 fn resume_document(data: &[u8], format: DocumentFormat, filename: &str) {
     black_box(detect_format(data, filename).ok());
-    let limits = ExtractLimits {
-        max_decompressed_bytes: looma_resume::ResumeConfig::default().max_docx_decompressed_bytes,
-    };
+    // No OCR: a fuzzer should not spend its time in a subprocess.
+    let limits = ExtractLimits::new(
+        looma_resume::ResumeConfig::default().max_docx_decompressed_bytes,
+        false,
+    );
     if let Ok(extracted) = extract_text(data, format, limits) {
         let text = prepare_text(&extracted.text);
         black_box(parse_profile(&text, AS_OF));

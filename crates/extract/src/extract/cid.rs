@@ -19,8 +19,7 @@ use std::sync::OnceLock;
 
 /// CID → text of one Adobe character collection (`GB1`, `CNS1`, `Japan1`, `Korea1`).
 fn collection(ordering: &str) -> Option<&'static HashMap<u32, String>> {
-    static TABLES: OnceLock<BTreeMap<&'static str, Option<HashMap<u32, String>>>> =
-        OnceLock::new();
+    static TABLES: OnceLock<BTreeMap<&'static str, Option<HashMap<u32, String>>>> = OnceLock::new();
     TABLES
         .get_or_init(|| {
             ["GB1", "CNS1", "Japan1", "Korea1"]
@@ -37,10 +36,16 @@ fn load(ordering: &str) -> Option<HashMap<u32, String>> {
     let dirs: Vec<std::path::PathBuf> = std::env::var_os("LOOMA_CMAP_DIR")
         .map(Into::into)
         .into_iter()
-        .chain(["/usr/share/poppler/cMap".into(), "/usr/share/fonts/cmap".into()])
+        .chain([
+            "/usr/share/poppler/cMap".into(),
+            "/usr/share/fonts/cmap".into(),
+        ])
         .collect();
     for dir in dirs {
-        for path in [dir.join(format!("Adobe-{ordering}")).join(&name), dir.join(&name)] {
+        for path in [
+            dir.join(format!("Adobe-{ordering}")).join(&name),
+            dir.join(&name),
+        ] {
             if let Ok(text) = std::fs::read_to_string(&path) {
                 let table = parse_ucs2_cmap(&text);
                 tracing::debug!(path = %path.display(), entries = table.len(), "CID table loaded");
@@ -105,9 +110,14 @@ fn parse_ucs2_cmap(text: &str) -> HashMap<u32, String> {
 fn utf16_hex(hex: &str) -> Option<String> {
     let units: Vec<u16> = (0..hex.len())
         .step_by(4)
-        .map(|at| hex.get(at..at + 4).and_then(|u| u16::from_str_radix(u, 16).ok()))
+        .map(|at| {
+            hex.get(at..at + 4)
+                .and_then(|u| u16::from_str_radix(u, 16).ok())
+        })
         .collect::<Option<_>>()?;
-    char::decode_utf16(units).collect::<Result<String, _>>().ok()
+    char::decode_utf16(units)
+        .collect::<Result<String, _>>()
+        .ok()
 }
 
 /// How to read the codes shown in one font.
@@ -171,7 +181,10 @@ pub(crate) fn page_codes(document: &Document, page: ObjectId) -> Vec<Option<&'st
                 .collect()
         })
         .unwrap_or_default();
-    if !fonts.values().any(|f| matches!(f, FontCodes::Collection(_))) {
+    if !fonts
+        .values()
+        .any(|f| matches!(f, FontCodes::Collection(_)))
+    {
         return codes;
     }
     let Ok(content) = document.get_page_content(page) else {
@@ -212,13 +225,11 @@ fn show(bytes: &[u8], font: FontCodes, codes: &mut Vec<Option<&'static str>>) {
     match font {
         FontCodes::Single => codes.extend(std::iter::repeat_n(None, bytes.len())),
         FontCodes::Double => codes.extend(std::iter::repeat_n(None, bytes.len() / 2)),
-        FontCodes::Collection(table) => {
-            codes.extend(bytes.chunks_exact(2).map(|pair| {
-                table
-                    .get(&u32::from(u16::from_be_bytes([pair[0], pair[1]])))
-                    .map(String::as_str)
-            }))
-        }
+        FontCodes::Collection(table) => codes.extend(bytes.chunks_exact(2).map(|pair| {
+            table
+                .get(&u32::from(u16::from_be_bytes([pair[0], pair[1]])))
+                .map(String::as_str)
+        })),
     }
 }
 

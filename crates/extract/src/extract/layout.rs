@@ -114,8 +114,14 @@ fn title_first(ordered: &mut Vec<(f64, f64, String)>) {
         return;
     };
     let largest = sizes.last().copied().unwrap_or(median);
-    let top = ordered.iter().map(|(y, ..)| *y).fold(f64::INFINITY, f64::min);
-    let bottom = ordered.iter().map(|(y, ..)| *y).fold(f64::NEG_INFINITY, f64::max);
+    let top = ordered
+        .iter()
+        .map(|(y, ..)| *y)
+        .fold(f64::INFINITY, f64::min);
+    let bottom = ordered
+        .iter()
+        .map(|(y, ..)| *y)
+        .fold(f64::NEG_INFINITY, f64::max);
     let titles: Vec<usize> = ordered
         .iter()
         .enumerate()
@@ -179,9 +185,7 @@ fn segments(glyphs: &[&Glyph]) -> Vec<Segment> {
         let gap = glyph.x - end;
         match segments.last_mut() {
             Some(segment) if gap <= SEGMENT_GAP * glyph.size => {
-                if (pending_space || gap > SPACE_GAP * glyph.size)
-                    && !segment.text.ends_with(' ')
-                {
+                if (pending_space || gap > SPACE_GAP * glyph.size) && !segment.text.ends_with(' ') {
                     segment.text.push(' ');
                 }
                 segment.text.push_str(&glyph.text);
@@ -219,9 +223,9 @@ fn is_page_number(line: &Line, height: f64) -> bool {
         .trim_matches(|c: char| c == '-' || c == '–' || c.is_whitespace());
     !stripped.is_empty()
         && stripped.chars().any(|c| c.is_ascii_digit())
-        && stripped.split([' ', '/']).all(|word| {
-            word.is_empty() || word == "of" || word.chars().all(|c| c.is_ascii_digit())
-        })
+        && stripped
+            .split([' ', '/'])
+            .all(|word| word.is_empty() || word == "of" || word.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// The x of a vertical gutter splitting the page into two columns of text, if there is one.
@@ -263,8 +267,8 @@ fn find_gutter(lines: &[Line], width: f64) -> Option<f64> {
             .zip(&right_ends)
             .map(|(start, end)| end - start)
             .fold(0.0, f64::max);
-        let column =
-            near_left_edge(&right_starts, 0.05 * width) && (!aligned(&right_ends) || widest >= 0.25 * width);
+        let column = near_left_edge(&right_starts, 0.05 * width)
+            && (!aligned(&right_ends) || widest >= 0.25 * width);
         if balanced && (crossing as f64) <= 0.12 * n && column {
             let better = match best {
                 None => true,
@@ -470,13 +474,25 @@ mod tests {
             runs.push(run(right, 220.0, y, 10.0));
         }
         let text = reading_order(&[page(runs)]);
-        let expected_order = ["Jane Smith", "CONTACT", "BSc Physics", "EXPERIENCE", "Risk dashboards"];
+        let expected_order = [
+            "Jane Smith",
+            "CONTACT",
+            "BSc Physics",
+            "EXPERIENCE",
+            "Risk dashboards",
+        ];
         let positions: Vec<usize> = expected_order
             .iter()
-            .map(|needle| text.find(needle).unwrap_or_else(|| panic!("{needle} in {text}")))
+            .map(|needle| {
+                text.find(needle)
+                    .unwrap_or_else(|| panic!("{needle} in {text}"))
+            })
             .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
-        assert!(text.contains("Data Engineer, Monzo\n2020 - Present"), "{text}");
+        assert!(
+            text.contains("Data Engineer, Monzo\n2020 - Present"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -496,14 +512,25 @@ mod tests {
         let mut runs = Vec::new();
         for i in 0..10 {
             let y = 100.0 + 14.0 * i as f64;
-            runs.push(run(&format!("Company number {i} did things"), 50.0, y, 10.0));
+            runs.push(run(
+                &format!("Company number {i} did things"),
+                50.0,
+                y,
+                10.0,
+            ));
             if i % 2 == 0 {
                 runs.push(run(&format!("20{:02}", 10 + i), 520.0, y, 10.0));
             }
         }
         let text = reading_order(&[page(runs)]);
         let first: Vec<&str> = text.lines().take(2).collect();
-        assert_eq!(first, ["Company number 0 did things  2010", "Company number 1 did things"]);
+        assert_eq!(
+            first,
+            [
+                "Company number 0 did things  2010",
+                "Company number 1 did things"
+            ]
+        );
     }
 
     #[test]
@@ -524,7 +551,12 @@ mod tests {
 
     #[test]
     fn dates_and_compound_words_keep_their_dash() {
-        let lines = vec!["2019-".to_owned(), "2021".to_owned(), "Full-".to_owned(), "Stack".to_owned()];
+        let lines = vec![
+            "2019-".to_owned(),
+            "2021".to_owned(),
+            "Full-".to_owned(),
+            "Stack".to_owned(),
+        ];
         assert_eq!(join_hyphenated(&lines), "2019-\n2021\nFull-\nStack");
     }
 
@@ -543,7 +575,10 @@ mod tests {
 
     #[test]
     fn chinese_glyphs_join_without_spaces() {
-        let page = page(vec![run("工作经历", 50.0, 100.0, 12.0), run("2019.03 - 至今", 450.0, 100.0, 12.0)]);
+        let page = page(vec![
+            run("工作经历", 50.0, 100.0, 12.0),
+            run("2019.03 - 至今", 450.0, 100.0, 12.0),
+        ]);
         assert_eq!(reading_order(&[page]), "工作经历  2019.03 - 至今");
     }
 }

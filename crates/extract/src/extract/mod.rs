@@ -81,7 +81,10 @@ pub fn extract_text(
             let text = engine
                 .recognize(bytes)
                 .map_err(|e| ExtractError::NeedsOcr(e.to_string()))?;
-            Extracted { text, method: "ocr" }
+            Extracted {
+                text,
+                method: "ocr",
+            }
         }
         DocumentFormat::Docx => Extracted {
             text: docx::extract(bytes, limits.max_decompressed_bytes)?,

@@ -123,7 +123,8 @@ pub(super) fn ocr_pages(
             "{reason}; no page image in a form OCR can read"
         )));
     }
-    assess(&text).map_err(|e| ExtractError::NeedsOcr(format!("OCR found no readable text ({e})")))?;
+    assess(&text)
+        .map_err(|e| ExtractError::NeedsOcr(format!("OCR found no readable text ({e})")))?;
     Ok(Extracted {
         text,
         method: "ocr",
@@ -144,15 +145,19 @@ fn image_for_ocr(document: &Document, image: &lopdf::xobject::PdfImage) -> Optio
         Some("DeviceRGB") | Some("CalRGB") => 3,
         _ => return None,
     };
-    let samples = match filters.as_slice() {
-        [] => image.content.to_vec(),
-        [only] if only == "FlateDecode" => document
+    // Flate, LZW and ASCII85, alone or chained (reportlab writes ASCII85 over Flate).
+    let samples = if filters
+        .iter()
+        .all(|f| matches!(f.as_str(), "FlateDecode" | "LZWDecode" | "ASCII85Decode"))
+    {
+        document
             .get_object(image.id)
             .and_then(Object::as_stream)
             .ok()?
             .decompressed_content()
-            .ok()?,
-        _ => return None,
+            .ok()?
+    } else {
+        return None;
     };
     pnm(
         usize::try_from(image.width).ok()?,
@@ -179,7 +184,11 @@ fn positioned_pages(bytes: &[u8]) -> Result<Vec<Page>, pdf_extract::OutputError>
             continue;
         }
         if codes.len() != page.glyphs.len() {
-            tracing::debug!(codes = codes.len(), glyphs = page.glyphs.len(), "CID codes do not line up");
+            tracing::debug!(
+                codes = codes.len(),
+                glyphs = page.glyphs.len(),
+                "CID codes do not line up"
+            );
             continue;
         }
         for (glyph, code) in page.glyphs.iter_mut().zip(codes) {

@@ -35,8 +35,10 @@ static CITY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 /// North American numbers without a country code: `(408) 797-4107`, `408-797-4107`,
 /// `408.797.4107`.
 static NORTH_AMERICAN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^0-9+\-.])\(?([2-9][0-9]{2})\)?[ \-.]?([2-9][0-9]{2})[ \-.]([0-9]{4})(?:[^0-9]|$)")
-        .expect("static regex")
+    Regex::new(
+        r"(?:^|[^0-9+\-.])\(?([2-9][0-9]{2})\)?[ \-.]?([2-9][0-9]{2})[ \-.]([0-9]{4})(?:[^0-9]|$)",
+    )
+    .expect("static regex")
 });
 
 pub fn email(text: &str) -> Option<String> {
@@ -233,7 +235,10 @@ mod tests {
         assert_eq!(phone("+44 20 7946 0958"), Some("+442079460958".into()));
         assert_eq!(phone("2019.03-2021.05"), None);
         // A US number without +1 (most US resumes).
-        assert_eq!(phone("Saratoga, CA | (408) 797-4107"), Some("+14087974107".into()));
+        assert_eq!(
+            phone("Saratoga, CA | (408) 797-4107"),
+            Some("+14087974107".into())
+        );
         assert_eq!(phone("cell 646-771-8131"), Some("+16467718131".into()));
         assert_eq!(phone("Sep 2019 - 2020 1234"), None);
         assert_eq!(phone("ID 110105194912310021"), None);
@@ -272,8 +277,14 @@ mod tests {
             Some("Berlin".into())
         );
         // `city`, `location` inside prose words or sentences are not labels.
-        assert_eq!(city(&[], "Improved capacity planning for Cloud Agent PoPs"), None);
-        assert_eq!(city(&[], "the location of negative effects on growth"), None);
+        assert_eq!(
+            city(&[], "Improved capacity planning for Cloud Agent PoPs"),
+            None
+        );
+        assert_eq!(
+            city(&[], "the location of negative effects on growth"),
+            None
+        );
         assert_eq!(city(&[], "地址：上海市徐汇区"), Some("上海".into()));
     }
 }

@@ -157,18 +157,27 @@ fn tokens(line: &str) -> Vec<(Token, usize, usize)> {
             // A month name and a two-digit year: `Sep’14`, `Jun '16`, `April'24`.
             if len == 2 && i >= 2 {
                 let before = line[..i].trim_end_matches(' ');
-                if let Some(apostrophe) = before.chars().next_back().filter(|c| matches!(c, '\'' | '’' | '‘'))
+                if let Some(apostrophe) = before
+                    .chars()
+                    .next_back()
+                    .filter(|c| matches!(c, '\'' | '’' | '‘'))
                 {
-                    let head = lower[..before.len() - apostrophe.len_utf8()].trim_end_matches([' ', '.']);
+                    let head =
+                        lower[..before.len() - apostrophe.len_utf8()].trim_end_matches([' ', '.']);
                     let month = MONTHS.iter().find(|(name, _)| {
                         head.ends_with(name)
                             && (head.len() == name.len()
-                                || !head.as_bytes()[head.len() - name.len() - 1].is_ascii_alphabetic())
+                                || !head.as_bytes()[head.len() - name.len() - 1]
+                                    .is_ascii_alphabetic())
                     });
                     if let Some(&(name, m)) = month {
                         let yy: i32 = run.parse().unwrap_or(0);
                         let year = if yy < 50 { 2000 + yy } else { 1900 + yy };
-                        found.push((Token::Date(YearMonth::new(year, Some(m))), head.len() - name.len(), i + len));
+                        found.push((
+                            Token::Date(YearMonth::new(year, Some(m))),
+                            head.len() - name.len(),
+                            i + len,
+                        ));
                         i += len;
                         continue;
                     }
@@ -312,9 +321,18 @@ mod tests {
         let r = first("April'24 - Now Member of Technical Staff: Udio");
         assert_eq!((r.start, r.current), (ym(2024, 4), true));
         let r = first("• Summer 2022: Quantitative Research Intern");
-        assert_eq!((r.start, r.end), (Some(YearMonth::new(2022, None)), Some(YearMonth::new(2022, None))));
+        assert_eq!(
+            (r.start, r.end),
+            (
+                Some(YearMonth::new(2022, None)),
+                Some(YearMonth::new(2022, None))
+            )
+        );
         let r = first("2023 至今 某公司");
-        assert_eq!((r.start, r.current), (Some(YearMonth::new(2023, None)), true));
+        assert_eq!(
+            (r.start, r.current),
+            (Some(YearMonth::new(2023, None)), true)
+        );
     }
 
     #[test]

@@ -442,9 +442,17 @@ fn latin_school(piece: &str) -> Option<String> {
         let lower = w.to_lowercase();
         capitalised
             && (markers.iter().any(|m| m.to_lowercase() == lower)
-                || ["universität", "université", "universidad", "università", "universiteit",
-                    "hochschule", "politecnico", "univ"]
-                    .contains(&lower.as_str()))
+                || [
+                    "universität",
+                    "université",
+                    "universidad",
+                    "università",
+                    "universiteit",
+                    "hochschule",
+                    "politecnico",
+                    "univ",
+                ]
+                .contains(&lower.as_str()))
     };
     let at = words.iter().position(|w| is_marker(w))?;
     let joiner = |w: &str| {
@@ -464,10 +472,12 @@ fn latin_school(piece: &str) -> Option<String> {
         }
     }
     let mut end = at + 1;
-    if words
-        .get(end)
-        .is_some_and(|w| matches!(w.to_lowercase().as_str(), "of" | "at" | "for" | "in" | "de" | "di"))
-    {
+    if words.get(end).is_some_and(|w| {
+        matches!(
+            w.to_lowercase().as_str(),
+            "of" | "at" | "for" | "in" | "de" | "di"
+        )
+    }) {
         end += 1;
         while let Some(w) = words.get(end) {
             let capitalised = w.chars().next().is_some_and(|c| c.is_uppercase());
@@ -570,7 +580,10 @@ mod tests {
             school_in("Washington University in St. Louis"),
             Some("Washington University in St. Louis".into())
         );
-        assert_eq!(school_in("STANFORD UNIVERSITY"), Some("STANFORD UNIVERSITY".into()));
+        assert_eq!(
+            school_in("STANFORD UNIVERSITY"),
+            Some("STANFORD UNIVERSITY".into())
+        );
     }
 
     #[test]

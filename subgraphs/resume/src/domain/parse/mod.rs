@@ -90,8 +90,16 @@ fn skills(text: &str) -> Vec<String> {
 
 fn claimed_text(text: &str) -> String {
     const COURSES: &[&str] = &[
-        "coursework", "relevant coursework", "courses", "course work", "selected courses",
-        "主修课程", "相关课程", "核心课程", "专业课程", "课程",
+        "coursework",
+        "relevant coursework",
+        "courses",
+        "course work",
+        "selected courses",
+        "主修课程",
+        "相关课程",
+        "核心课程",
+        "专业课程",
+        "课程",
     ];
     let mut out = String::with_capacity(text.len());
     let mut in_courses = false;
@@ -121,7 +129,10 @@ fn claimed_text(text: &str) -> String {
                 || word.starts_with("www.")
                 || [".com", ".io", ".org", ".net", ".cn", ".me", ".dev", ".xyz"]
                     .iter()
-                    .any(|tld| word.contains(&format!("{tld}/")) || word.trim_end_matches(['.', ',', ')']).ends_with(tld));
+                    .any(|tld| {
+                        word.contains(&format!("{tld}/"))
+                            || word.trim_end_matches(['.', ',', ')']).ends_with(tld)
+                    });
             if !link {
                 out.push_str(word);
             }

@@ -216,7 +216,9 @@ fn classify_chinese(heading: &str) -> Option<SectionKind> {
         Some(SectionKind::Certificates)
     } else if has(&["自我评价", "个人简介", "个人总结", "求职意向"]) {
         Some(SectionKind::Summary)
-    } else if has(&["论文", "发表", "校园", "社团", "活动", "志愿", "爱好", "其他", "其它"]) {
+    } else if has(&[
+        "论文", "发表", "校园", "社团", "活动", "志愿", "爱好", "其他", "其它",
+    ]) {
         Some(SectionKind::Other)
     } else {
         None
@@ -226,14 +228,64 @@ fn classify_chinese(heading: &str) -> Option<SectionKind> {
 /// Words English section headings are made of; a line of only these words is a heading when
 /// one of them names the kind (`Work & Research Experience`, `Employment`, `SELECTED PROJECTS`).
 const ENGLISH_HEADING_WORDS: &[&str] = &[
-    "work", "professional", "relevant", "industry", "technical", "selected", "other",
-    "additional", "academic", "research", "teaching", "volunteer", "volunteering", "and", "&",
-    "experience", "experiences", "employment", "history", "career", "education", "skills",
-    "skill", "projects", "project", "publications", "awards", "honors", "honours",
-    "activities", "leadership", "summary", "profile", "objective", "certifications",
-    "certificates", "languages", "interests", "extracurricular", "positions", "appointments",
-    "training", "qualifications", "expertise", "tools", "technologies", "key", "core",
-    "personal", "highlights", "current", "previous", "past", "recent", "services", "service", "grants", "presentations",
+    "work",
+    "professional",
+    "relevant",
+    "industry",
+    "technical",
+    "selected",
+    "other",
+    "additional",
+    "academic",
+    "research",
+    "teaching",
+    "volunteer",
+    "volunteering",
+    "and",
+    "&",
+    "experience",
+    "experiences",
+    "employment",
+    "history",
+    "career",
+    "education",
+    "skills",
+    "skill",
+    "projects",
+    "project",
+    "publications",
+    "awards",
+    "honors",
+    "honours",
+    "activities",
+    "leadership",
+    "summary",
+    "profile",
+    "objective",
+    "certifications",
+    "certificates",
+    "languages",
+    "interests",
+    "extracurricular",
+    "positions",
+    "appointments",
+    "training",
+    "qualifications",
+    "expertise",
+    "tools",
+    "technologies",
+    "key",
+    "core",
+    "personal",
+    "highlights",
+    "current",
+    "previous",
+    "past",
+    "recent",
+    "services",
+    "service",
+    "grants",
+    "presentations",
 ];
 
 fn classify_english(heading: &str) -> Option<SectionKind> {
@@ -248,10 +300,19 @@ fn classify_english(heading: &str) -> Option<SectionKind> {
         return None;
     }
     let has = |word: &str| words.contains(&word);
-    let non_jobs = has("research") && !has("work") || has("volunteer") || has("volunteering") || has("teaching")
-        || has("leadership") || has("project") || has("projects");
-    if (has("experience") || has("experiences") || has("employment") || has("career")
-        || has("appointments") || has("positions"))
+    let non_jobs = has("research") && !has("work")
+        || has("volunteer")
+        || has("volunteering")
+        || has("teaching")
+        || has("leadership")
+        || has("project")
+        || has("projects");
+    if (has("experience")
+        || has("experiences")
+        || has("employment")
+        || has("career")
+        || has("appointments")
+        || has("positions"))
         && !non_jobs
         || has("work") && (has("history") || has("experience"))
     {
@@ -260,17 +321,35 @@ fn classify_english(heading: &str) -> Option<SectionKind> {
         Some(SectionKind::Education)
     } else if has("projects") || has("project") || has("research") {
         Some(SectionKind::Projects)
-    } else if has("skills") || has("skill") || has("expertise") || has("technologies") || has("tools") {
+    } else if has("skills")
+        || has("skill")
+        || has("expertise")
+        || has("technologies")
+        || has("tools")
+    {
         Some(SectionKind::Skills)
     } else if has("summary") || has("profile") || has("objective") {
         Some(SectionKind::Summary)
-    } else if has("awards") || has("honors") || has("honours") || has("certifications")
+    } else if has("awards")
+        || has("honors")
+        || has("honours")
+        || has("certifications")
         || has("certificates")
     {
         Some(SectionKind::Certificates)
     } else if [
-        "publications", "activities", "interests", "extracurricular", "languages", "services",
-        "service", "grants", "presentations", "leadership", "volunteer", "volunteering",
+        "publications",
+        "activities",
+        "interests",
+        "extracurricular",
+        "languages",
+        "services",
+        "service",
+        "grants",
+        "presentations",
+        "leadership",
+        "volunteer",
+        "volunteering",
         "teaching",
     ]
     .iter()
