@@ -86,7 +86,7 @@ fn fields(text: &str) -> Vec<String> {
                 .trim()
                 .to_owned()
         })
-        .filter(|p| !p.is_empty())
+        .filter(|p| p.chars().any(char::is_alphanumeric))
         .collect()
 }
 
@@ -126,9 +126,20 @@ fn anchors(lines: &[String], experience: bool) -> Vec<Anchor> {
 /// Header context for each anchor: the anchor line's remaining text, plus up to two short
 /// non-description lines above it (not claimed by the previous entry) and, when still needed,
 /// up to two below it.
-fn header_lines(lines: &[String], anchors: &[Anchor], k: usize) -> (Vec<String>, usize) {
+fn header_lines(
+    lines: &[String],
+    anchors: &[Anchor],
+    k: usize,
+    look_above: bool,
+) -> (Vec<String>, usize) {
     let anchor = &anchors[k];
-    let floor = if k == 0 { 0 } else { anchors[k - 1].line + 1 };
+    let floor = if !look_above {
+        anchor.line
+    } else if k == 0 {
+        0
+    } else {
+        anchors[k - 1].line + 1
+    };
     let mut header = Vec::new();
     let mut above = Vec::new();
     let mut i = anchor.line;
@@ -173,7 +184,10 @@ pub fn education(lines: &[String]) -> Vec<Education> {
         return entries;
     }
     for k in 0..anchors.len() {
-        let (header, _) = header_lines(lines, &anchors, k);
+        // An anchor line naming its school starts its entry: the lines above belong to the
+        // previous one.
+        let look_above = school_in(&lines[anchors[k].line]).is_none();
+        let (header, _) = header_lines(lines, &anchors, k, look_above);
         let joined = header.join("  ");
         let Some(school) = school_in(&joined) else {
             // A date line without a school (an award, a course) is not an education entry.
@@ -230,6 +244,12 @@ fn is_degree_word(piece: &str) -> bool {
 }
 
 fn major(header: &[String], school: &str) -> Option<String> {
+    major_raw(header, school)
+        .map(|value| major_part(&value))
+        .filter(|value| !value.is_empty() && !is_place(value))
+}
+
+fn major_raw(header: &[String], school: &str) -> Option<String> {
     let joined = header.join("  ");
     // Labelled: 专业：X / Major: X
     for label in ["专业:", "专业 ", "Major:", "Major in "] {
@@ -258,6 +278,31 @@ fn major(header: &[String], school: &str) -> Option<String> {
         && let Some(at) = all
             .iter()
             .position(|f| !school.contains(f.as_str()) && EducationLevel::detect(f).is_some())
+    {
+        // `B.S. Computer Science`, `BS COMPUTER SCIENCE`: the words after the degree.
+        let words: Vec<&str> = all[at].split_whitespace().collect();
+        let mut skip = words
+            .iter()
+            .take_while(|w| EducationLevel::detect(w).is_some())
+            .count();
+        // The rest of the degree's name: `(Mod.)`, `(Hons)`, `of Commerce`, then `in`.
+        while skip > 0 && words.get(skip).is_some_and(|w| w.starts_with('(')) {
+            skip += 1;
+        }
+        if skip > 0 && words.get(skip) == Some(&"of") {
+            skip += 2;
+        }
+        if skip > 0 && words.get(skip) == Some(&"in") {
+            skip += 1;
+        }
+        if skip > 0 && skip < words.len() {
+            return Some(words[skip..].join(" "));
+        }
+    }
+    if !joined.chars().any(is_cjk_ideograph)
+        && let Some(at) = all
+            .iter()
+            .position(|f| !school.contains(f.as_str()) && EducationLevel::detect(f).is_some())
         && let Some(next) = all.get(at + 1)
         && !school.contains(next.as_str())
         && date_ranges(next).is_empty()
@@ -267,15 +312,18 @@ fn major(header: &[String], school: &str) -> Option<String> {
     }
     for field in fields(&joined) {
         let field = field.replace(school, "");
-        let field = field.trim();
+        let field = major_part(&field);
+        let field = field.as_str();
         if field.is_empty()
             || school.contains(field)
             || is_degree_word(field)
             || field.starts_with("GPA")
+            || is_place(field)
+            || is_faculty(field)
+            || ["绩点", "排名", "统招", "GPA", "ACM", "导师", "方向", "课程"]
+                .iter()
+                .any(|w| field.contains(w))
         {
-            continue;
-        }
-        if is_city(field) {
             continue;
         }
         if date_ranges(field).is_empty() && !field.chars().all(|c| c.is_ascii_digit() || c == '.') {
@@ -348,12 +396,109 @@ fn join_column_ranges(lines: &[String]) -> Vec<String> {
     out
 }
 
+/// The field of study in a header field: what precedes `;`, a `Minor:`, a parenthesised
+/// GPA or a trailing city (`Computer Science Tempe`, `Physics; Minor: CS`).
+fn major_part(field: &str) -> String {
+    let mut value = field.trim();
+    for cut in [";", "；", "Minor", "minor", "(GPA", "（GPA", "(gpa", "GPA"] {
+        if let Some(at) = value.find(cut)
+            && at > 0
+        {
+            value = value[..at].trim();
+        }
+    }
+    let mut value = value.to_owned();
+    if !value.chars().any(is_cjk_ideograph)
+        && let Some(city) = find_city_in(&value)
+        && city.end == value.len()
+        && city.start > 0
+    {
+        value = value[..city.start].trim_end_matches([' ', ',']).to_owned();
+    }
+    value
+}
+
+/// A city, province or country (`云南`, `浙江杭州`, `中国香港`, `俄罗斯`), not a major.
+fn is_place(field: &str) -> bool {
+    const REGIONS: &[&str] = &[
+        "中国",
+        "美国",
+        "英国",
+        "俄罗斯",
+        "加拿大",
+        "澳大利亚",
+        "新加坡",
+        "日本",
+        "德国",
+        "法国",
+        "香港",
+        "澳门",
+        "台湾",
+        "北京",
+        "天津",
+        "上海",
+        "重庆",
+        "河北",
+        "山西",
+        "辽宁",
+        "吉林",
+        "黑龙江",
+        "江苏",
+        "浙江",
+        "安徽",
+        "福建",
+        "江西",
+        "山东",
+        "河南",
+        "湖北",
+        "湖南",
+        "广东",
+        "海南",
+        "四川",
+        "贵州",
+        "云南",
+        "陕西",
+        "甘肃",
+        "青海",
+        "内蒙古",
+        "广西",
+        "西藏",
+        "宁夏",
+        "新疆",
+    ];
+    if is_city(field) {
+        return true;
+    }
+    let mut rest = field.trim().to_owned();
+    for region in REGIONS {
+        rest = rest.replace(region, "");
+    }
+    if let Some(city) = find_city_in(&rest) {
+        rest.replace_range(city.start..city.end, "");
+    }
+    let rest =
+        rest.trim_matches(|c: char| c.is_whitespace() || matches!(c, '省' | '市' | ',' | '·'));
+    rest.is_empty() && field.chars().any(is_cjk_ideograph)
+}
+
+/// A faculty or department of the school (`软件学院`, `计算机科学技术系`, `School of
+/// Business`), which is neither the school nor the major.
+fn is_faculty(field: &str) -> bool {
+    let lower = field.to_lowercase();
+    ["学院", "系", "学部", "研究院", "研究所"]
+        .iter()
+        .any(|end| field.ends_with(end))
+        || ["school of", "college of", "faculty of", "department of"]
+            .iter()
+            .any(|start| lower.starts_with(start))
+}
+
 pub fn experience(lines: &[String]) -> Vec<Experience> {
     let lines = &join_column_ranges(lines);
     let anchors = anchors(lines, true);
     let mut entries = Vec::new();
     for k in 0..anchors.len() {
-        let (header, description_start) = header_lines(lines, &anchors, k);
+        let (header, description_start) = header_lines(lines, &anchors, k, true);
         let description_end = anchors.get(k + 1).map_or(lines.len(), |next| {
             // The next entry's header lines above its anchor are not our description.
             let mut end = next.line;
@@ -458,6 +603,27 @@ mod tests {
         assert_eq!(e.degree.as_deref(), Some("BACHELOR"));
         assert_eq!(e.major.as_deref(), Some("计算机科学与技术"));
         assert_eq!(e.start, Some(YearMonth::new(2012, Some(9))));
+    }
+
+    #[test]
+    fn majors_are_not_places_faculties_or_scores() {
+        let entries = education(&lines(
+            "西南林业大学, 昆明, 云南 2014 - 2018\n学士 计算机科学与技术\n香港大学 中国香港 2015.09 - 至今\n计算机学院 计算机科学 博士\n2008.09-2012.06 河北大学 统招 本科 绩点 3.8 信息与计算科学",
+        ));
+        let majors: Vec<Option<&str>> = entries.iter().map(|e| e.major.as_deref()).collect();
+        assert_eq!(
+            majors,
+            [
+                Some("计算机科学与技术"),
+                Some("计算机科学"),
+                Some("信息与计算科学")
+            ]
+        );
+        let entries = education(&lines(
+            "Boston University, B.S. Computer Science Boston, MA Aug 2014 - Dec 2017\nRowan University Sep 2008 - Jun 2012\nBSc, Physics; Minor: Computer Science",
+        ));
+        let majors: Vec<Option<&str>> = entries.iter().map(|e| e.major.as_deref()).collect();
+        assert_eq!(majors, [Some("Computer Science"), Some("Physics")]);
     }
 
     #[test]
