@@ -220,7 +220,41 @@ fn is_range_separator(between: &str) -> bool {
 /// Date ranges in a line, in order. A lone date becomes a range with only an end (a
 /// graduation date) unless `lone_is_start`.
 pub fn date_ranges(line: &str) -> Vec<DateRange> {
-    let found = tokens(line);
+    let mut found = tokens(line);
+    // `Jun - Sep 2020`, `June – Aug 2019`: a bare month before the range takes the end's year.
+    let lower = line.to_ascii_lowercase();
+    for k in 0..found.len() {
+        let (Token::Date(end_date), start, _) = found[k] else {
+            continue;
+        };
+        if end_date.month.is_none() || (k > 0 && found[k - 1].2 > start.saturating_sub(12)) {
+            continue;
+        }
+        let before = lower[..start].trim_end();
+        let Some(before) = ["-", "–", "—", "~", "to"]
+            .iter()
+            .find_map(|sep| before.strip_suffix(sep))
+            .map(str::trim_end)
+        else {
+            continue;
+        };
+        if let Some(&(name, month)) = MONTHS.iter().find(|(name, _)| {
+            before.ends_with(name)
+                && (before.len() == name.len()
+                    || !before.as_bytes()[before.len() - name.len() - 1].is_ascii_alphabetic())
+        }) {
+            let at = before.len() - name.len();
+            found.insert(
+                k,
+                (
+                    Token::Date(YearMonth::new(end_date.year, Some(month))),
+                    at,
+                    at + name.len(),
+                ),
+            );
+            break;
+        }
+    }
     let mut ranges = Vec::new();
     let mut k = 0;
     while k < found.len() {
@@ -328,6 +362,10 @@ mod tests {
                 Some(YearMonth::new(2022, None))
             )
         );
+        let r = first("Jun - Sep 2020 | Cupertino, CA (remote)");
+        assert_eq!((r.start, r.end), (ym(2020, 6), ym(2020, 9)));
+        let r = first("June – Aug 2019 | Burlingame, CA");
+        assert_eq!((r.start, r.end), (ym(2019, 6), ym(2019, 8)));
         let r = first("2023 至今 某公司");
         assert_eq!(
             (r.start, r.current),

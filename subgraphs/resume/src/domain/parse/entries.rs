@@ -16,7 +16,9 @@ fn is_description(line: &str) -> bool {
         || t.chars().next().is_some_and(|c| c.is_ascii_digit())
             && t.contains(['、', '.'])
             && date_ranges(t).is_empty()
-        || t.chars().count() > 60
+        || t.chars().count() > 90
+        || (t.chars().count() > 60
+            && !(t.contains([',', '|', '·', '，']) || t.contains(" - ") || t.contains(" — ")))
         || t.ends_with(['。', ';', '；'])
         || ends_like_prose(t)
         || t.contains("负责")
@@ -52,7 +54,36 @@ fn split_han_spaces(text: &str) -> Vec<String> {
             let before = current.chars().next_back();
             let after = chars.get(j).copied();
             let han = |c: Option<char>| c.is_some_and(is_cjk_ideograph);
-            if han(before) || han(after) || j - i >= 2 {
+            // `嵌入式 linux 软件开发`: a lower-case Latin word set between Chinese words with
+            // single spaces is part of the phrase, not a field boundary.
+            let word_end = chars[j..]
+                .iter()
+                .position(|c| c.is_whitespace())
+                .map_or(chars.len(), |n| j + n);
+            let latin_inside = j - i == 1
+                && han(before)
+                && chars[j..word_end].iter().all(|c| c.is_ascii_lowercase())
+                && chars.get(word_end) == Some(&' ')
+                && han(chars.get(word_end + 1).copied());
+            let after_latin_inside = j - i == 1
+                && han(after)
+                && current.ends_with(|c: char| c.is_ascii_lowercase())
+                && {
+                    let word: String = current
+                        .chars()
+                        .rev()
+                        .take_while(|c| !c.is_whitespace())
+                        .collect();
+                    word.chars().all(|c| c.is_ascii_lowercase())
+                        && current
+                            .chars()
+                            .rev()
+                            .nth(word.chars().count() + 1)
+                            .is_some_and(is_cjk_ideograph)
+                };
+            if latin_inside || after_latin_inside {
+                current.push(' ');
+            } else if han(before) || han(after) || j - i >= 2 {
                 pieces.push(std::mem::take(&mut current));
             } else {
                 current.push(' ');
@@ -545,6 +576,15 @@ fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
             ) {
                 continue;
             }
+            // A team or department (`视频产品技术部`, `容器云开发组`) is neither employer nor
+            // title.
+            if field.chars().any(is_cjk_ideograph)
+                && ["部", "组", "团队", "事业群", "部门", "小组"]
+                    .iter()
+                    .any(|end| field.ends_with(end))
+            {
+                continue;
+            }
             if company.is_none() && is_company(&field) {
                 company = Some(field);
             } else if title.is_none() && is_title(&field) {
@@ -665,6 +705,16 @@ mod tests {
         assert!(entries[0].current);
         assert_eq!(entries[1].start, Some(YearMonth::new(2018, Some(10))));
         assert_eq!(entries[1].end, Some(YearMonth::new(2019, Some(5))));
+    }
+
+    #[test]
+    fn a_latin_word_inside_a_chinese_title_and_departments() {
+        let entries = experience(&lines(
+            "浙江大华股份有限公司  嵌入式 linux 软件开发  2019.5 - 今\n腾讯 | 视频产品技术部 | 后台开发 2018.07 - 2018.09",
+        ));
+        assert_eq!(entries[0].title.as_deref(), Some("嵌入式 linux 软件开发"));
+        assert_eq!(entries[1].company.as_deref(), Some("腾讯"));
+        assert_eq!(entries[1].title.as_deref(), Some("后台开发"));
     }
 
     #[test]
