@@ -79,7 +79,16 @@ fn tokens(line: &str) -> Vec<(Token, usize, usize)> {
                 // YYYY[./-年]MM[月]([./-]DD[日])?
                 // `2018 年 6 月`: spaces around 年 and 月 (typeset Chinese) are allowed.
                 let spaced = line[end..].len() - line[end..].trim_start_matches(' ').len();
-                if line[end + spaced..].starts_with('年') {
+                // `2018 / 12` (a spaced slash or dot) is a month too; a spaced dash is a range.
+                let spaced_month = spaced > 0
+                    && line[end + spaced..].starts_with(['/', '.'])
+                    && line[end + spaced + 1..]
+                        .trim_start_matches(' ')
+                        .bytes()
+                        .take_while(u8::is_ascii_digit)
+                        .count()
+                        <= 2;
+                if line[end + spaced..].starts_with('年') || spaced_month {
                     end += spaced;
                 }
                 let rest = &line[end..];
@@ -366,6 +375,8 @@ mod tests {
         assert_eq!((r.start, r.end), (ym(2020, 6), ym(2020, 9)));
         let r = first("June – Aug 2019 | Burlingame, CA");
         assert_eq!((r.start, r.end), (ym(2019, 6), ym(2019, 8)));
+        let r = first("Perch Research - 安娜堡,美国 2018 / 12 - 至今");
+        assert_eq!((r.start, r.current), (ym(2018, 12), true));
         let r = first("2023 至今 某公司");
         assert_eq!(
             (r.start, r.current),

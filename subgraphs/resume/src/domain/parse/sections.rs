@@ -203,6 +203,10 @@ fn classify_chinese(heading: &str) -> Option<SectionKind> {
         return None;
     }
     let has = |words: &[&str]| words.iter().any(|w| heading.contains(w));
+    // A bare `经历` / `经验` / `履历` heading lists jobs.
+    if matches!(heading, "经历" | "经验" | "履历" | "工作") {
+        return Some(SectionKind::Experience);
+    }
     let story = has(&["经历", "经验", "履历", "背景"]);
     if story && has(&["工作", "实习", "职业", "任职", "从业"]) {
         Some(SectionKind::Experience)
