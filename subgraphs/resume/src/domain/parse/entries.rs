@@ -100,9 +100,11 @@ fn split_han_spaces(text: &str) -> Vec<String> {
 
 /// Splits a header line into fields at separators recruiters use.
 fn fields(text: &str) -> Vec<String> {
-    let mut pieces = split_han_spaces(text);
+    // An emptied icon (`( )`) separates too.
+    let pieces_source = text.replace("( )", "  ").replace("（ ）", "  ");
+    let mut pieces = split_han_spaces(&pieces_source);
     for sep in [
-        "|", "｜", "\t", "  ", " · ", "·", " - ", " — ", ",", "，", " at ", " @ ", "@",
+        "|", "｜", "\t", "  ", " · ", "·", " - ", " — ", ",", "，", " at ", " @ ", "@", ": ",
     ] {
         pieces = pieces
             .iter()
@@ -141,8 +143,15 @@ fn anchors(lines: &[String], experience: bool) -> Vec<Anchor> {
         let bullet = line
             .trim_start()
             .starts_with(['•', '-', '*', '·', '●', '▪', '◦', '○', '■', '➢', '>', '√']);
+        // `• Feb 2022 - May 2023: Mechanical Engineer, Acme`: a bullet that opens with its
+        // dates is an entry, however long.
+        let opens_with_dates = chosen.is_some_and(|r| {
+            line[..r.span.0]
+                .trim_matches(|c: char| c.is_whitespace() || "•-*·●▪◦○■➢>√".contains(c))
+                .is_empty()
+        });
         if let Some(range) = chosen
-            && !(bullet && line.chars().count() > 60)
+            && !(bullet && line.chars().count() > 60 && !opens_with_dates)
             && line.chars().count() <= 160
         {
             anchors.push(Anchor {
@@ -715,6 +724,20 @@ mod tests {
         assert_eq!(entries[0].title.as_deref(), Some("嵌入式 linux 软件开发"));
         assert_eq!(entries[1].company.as_deref(), Some("腾讯"));
         assert_eq!(entries[1].title.as_deref(), Some("后台开发"));
+    }
+
+    #[test]
+    fn title_colon_company_and_dated_bullets() {
+        let entries = experience(&lines(
+            "April'24 - Now Member of Technical Staff: Udio\n• Feb 2022 - May 2023: Mechanical Engineer, O'Connell Robertson Architects Inc\n• I was responsible for designing HVAC and piping systems.",
+        ));
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert_eq!(entries[0].company.as_deref(), Some("Udio"));
+        assert_eq!(
+            entries[0].title.as_deref(),
+            Some("Member of Technical Staff")
+        );
+        assert_eq!(entries[1].title.as_deref(), Some("Mechanical Engineer"));
     }
 
     #[test]
