@@ -5,7 +5,9 @@
 use unicode_normalization::UnicodeNormalization;
 
 /// Unicode NFKC (full-width digits/letters/colons → ASCII), plus: unify dashes/tildes used in
-/// date ranges (–—~～ → -), collapse runs of spaces/tabs (keep newlines), trim line ends.
+/// date ranges (–—~～ → -), collapse runs of spaces/tabs (keep newlines) — a run of two or
+/// more (a wide gap, a tab: a column or field boundary in laid-out text) becomes two spaces,
+/// a single space stays one — trim line ends.
 pub fn normalize_text(text: &str) -> String {
     // NFKC leaves ASCII unchanged, and most data and resume lines are ASCII or plain CJK.
     if text.is_ascii() {
@@ -18,7 +20,8 @@ pub fn normalize_text(text: &str) -> String {
 fn tidy(text: &str, chars: impl Iterator<Item = char>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut line = String::new();
-    let mut pending_space = false;
+    // Spaces owed before the next character: 0, 1, or 2 for a wide gap.
+    let mut pending = 0u8;
     let flush = |line: &mut String, out: &mut String| {
         out.push_str(line.trim_end());
         line.clear();
@@ -27,19 +30,21 @@ fn tidy(text: &str, chars: impl Iterator<Item = char>) -> String {
         let ch = unify_dash(ch);
         match ch {
             '\n' => {
-                pending_space = false;
+                pending = 0;
                 flush(&mut line, &mut out);
                 out.push('\n');
             }
             '\r' => {}
             c if c == ' ' || c == '\t' || (c.is_whitespace() && c != '\n') => {
-                pending_space = !line.is_empty();
+                if !line.is_empty() {
+                    pending = if c == '\t' { 2 } else { (pending + 1).min(2) };
+                }
             }
             c => {
-                if pending_space {
+                for _ in 0..pending {
                     line.push(' ');
-                    pending_space = false;
                 }
+                pending = 0;
                 line.push(c);
             }
         }
@@ -188,11 +193,13 @@ mod tests {
 
     #[test]
     fn whitespace_is_collapsed_but_newlines_kept() {
+        // A wide gap stays wider than a word space: laid-out text separates fields by it.
         assert_eq!(
             normalize_text("  Java \t\t Python  \r\n  Go  \n\n"),
-            "Java Python\nGo\n\n"
+            "Java  Python\nGo\n\n"
         );
-        assert_eq!(normalize_text("姓名\u{3000}\u{3000}张三"), "姓名 张三");
+        assert_eq!(normalize_text("Java Python"), "Java Python");
+        assert_eq!(normalize_text("姓名\u{3000}\u{3000}张三"), "姓名  张三");
     }
 
     #[test]

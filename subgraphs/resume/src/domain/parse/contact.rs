@@ -175,8 +175,10 @@ pub fn name(header: &[String], text: &str) -> Option<String> {
         }
         for segment in line.split(['|', '/', ',', '，', '·', '—']).take(1) {
             let segment = segment.trim();
-            let first_part = segment.split("  ").next().unwrap_or(segment).trim();
-            for candidate in [segment, first_part] {
+            // A centred name between a place and an address (`London  Roland Meertens
+            // roland@…`): each part set apart by a wide gap is a candidate.
+            let parts = segment.split("  ").map(str::trim).take(3);
+            for candidate in std::iter::once(segment).chain(parts) {
                 if is_han_name(candidate) || is_latin_name(candidate) {
                     return Some(tidy_name(candidate));
                 }

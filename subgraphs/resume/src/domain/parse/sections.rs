@@ -404,7 +404,15 @@ pub fn split_sections(text: &str) -> Vec<Section> {
         if line.is_empty() {
             continue;
         }
-        if let Some((kind, rest)) = heading(line).or_else(|| inline_heading(line)) {
+        // `• Skills: Python, PyTorch` inside a job is part of the job, not a section.
+        let bullet_with_content = line.starts_with(['•', '-', '*', '·', '●', '▪'])
+            && line
+                .split_once([':', '：'])
+                .is_some_and(|(_, rest)| !rest.trim().is_empty());
+        if let Some((kind, rest)) = (!bullet_with_content)
+            .then(|| heading(line).or_else(|| inline_heading(line)))
+            .flatten()
+        {
             let mut lines = Vec::new();
             if let Some(rest) = rest {
                 lines.push(rest);
@@ -473,5 +481,18 @@ mod tests {
             ]
         );
         assert_eq!(sections[0].lines, ["张伟", "电话"]);
+        // A bulleted `Skills:` line inside a job stays in the job.
+        let sections = split_sections(
+            "Employment\nEngineer - Acme 2020 - 2022\n• Skills: Python\nAnalyst - Beta 2018 - 2020\nSkills\nSQL",
+        );
+        let kinds: Vec<_> = sections.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                SectionKind::Header,
+                SectionKind::Experience,
+                SectionKind::Skills
+            ]
+        );
     }
 }
