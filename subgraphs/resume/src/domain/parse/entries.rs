@@ -741,6 +741,44 @@ mod tests {
     }
 
     #[test]
+    fn patterns_from_real_resumes() {
+        // `Company — Position` with the dates after.
+        let entries = experience(&lines("Stripe — Staff Engineer  Jan 2023 - Present"));
+        assert_eq!(entries[0].company.as_deref(), Some("Stripe"));
+        assert_eq!(entries[0].title.as_deref(), Some("Staff Engineer"));
+        // The title line under the company line: `Title, Jan 2023 - Present`.
+        let entries = experience(&lines(
+            "Acme Robotics Inc.\nSenior Software Engineer, Jan 2023 - Present\n• Built the scheduler",
+        ));
+        assert_eq!(entries[0].company.as_deref(), Some("Acme Robotics Inc."));
+        assert_eq!(
+            entries[0].title.as_deref(),
+            Some("Senior Software Engineer")
+        );
+        // Date-first Chinese entry with a one-digit month.
+        let entries = experience(&lines("2016.6 — 2017.10 上海某某科技有限公司 测试工程师"));
+        assert_eq!(entries[0].start, Some(YearMonth::new(2016, Some(6))));
+        assert_eq!(entries[0].title.as_deref(), Some("测试工程师"));
+        // Degree words, Chinese and English.
+        for (line, degree) in [
+            ("2012.09-2016.06 浙江大学 计算机科学与技术 本科", "BACHELOR"),
+            ("2016.09-2019.06 复旦大学 统计学 硕士", "MASTER"),
+            (
+                "2010.09-2013.06 深圳职业技术学院 软件技术 大专",
+                "ASSOCIATE",
+            ),
+            ("University of Toronto, MBA, 2015 - 2017", "MASTER"),
+            (
+                "Boston University, B.S., Nursing (BSN), 2011 - 2015",
+                "BACHELOR",
+            ),
+        ] {
+            let entries = education(&lines(line));
+            assert_eq!(entries[0].degree.as_deref(), Some(degree), "{line}");
+        }
+    }
+
+    #[test]
     fn a_city_after_the_employer_is_not_part_of_it() {
         assert_eq!(without_trailing_city("绿盟科技成都"), "绿盟科技");
         assert_eq!(without_trailing_city("Monzo, London"), "Monzo");
