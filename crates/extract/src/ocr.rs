@@ -167,6 +167,49 @@ fn chinese(c: char) -> bool {
         || matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}')
 }
 
+/// The most pixels an image may have to be sent to OCR: a page scanned at 600 dpi is ~35 MP;
+/// beyond this a small file (a decompression bomb) would cost gigabytes to decode.
+pub const MAX_OCR_PIXELS: u64 = 60_000_000;
+
+/// Width and height from a PNG's IHDR or a JPEG's start-of-frame, without decoding.
+pub fn image_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        let width = u32::from_be_bytes(bytes.get(16..20)?.try_into().ok()?);
+        let height = u32::from_be_bytes(bytes.get(20..24)?.try_into().ok()?);
+        return Some((width, height));
+    }
+    if bytes.starts_with(b"\xFF\xD8") {
+        let mut at = 2;
+        while at + 9 < bytes.len() {
+            if bytes[at] != 0xFF {
+                return None;
+            }
+            let marker = bytes[at + 1];
+            let length = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+            // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
+            if (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+                let height = u16::from_be_bytes([bytes[at + 5], bytes[at + 6]]);
+                let width = u16::from_be_bytes([bytes[at + 7], bytes[at + 8]]);
+                return Some((u32::from(width), u32::from(height)));
+            }
+            at += 2 + length;
+        }
+    }
+    None
+}
+
+/// Refuses an image OCR should not decode: unknown size or over [`MAX_OCR_PIXELS`].
+pub fn check_image_size(width: u64, height: u64) -> Result<(), OcrError> {
+    let pixels = width.saturating_mul(height);
+    if pixels == 0 || pixels > MAX_OCR_PIXELS {
+        return Err(OcrError::Failed(format!(
+            "the image is {width}×{height} pixels; OCR takes at most {} megapixels",
+            MAX_OCR_PIXELS / 1_000_000
+        )));
+    }
+    Ok(())
+}
+
 /// A binary PNM image (PGM for one component, PPM for three) Tesseract reads from stdin.
 pub(crate) fn pnm(
     width: usize,
@@ -198,6 +241,21 @@ mod tests {
             tidy("工 作 经 历\n2019 年 Java 开 发"),
             "工作经历\n2019 年 Java 开发"
         );
+    }
+
+    #[test]
+    fn image_sizes_are_read_without_decoding_and_bombs_refused() {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend_from_slice(&40_000u32.to_be_bytes());
+        png.extend_from_slice(&40_000u32.to_be_bytes());
+        assert_eq!(image_dimensions(&png), Some((40_000, 40_000)));
+        assert!(check_image_size(40_000, 40_000).is_err());
+        assert!(check_image_size(2480, 3508).is_ok());
+        // A JPEG: SOI, an APP0 segment, then SOF0 with height 3508 and width 2480.
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x00, 0x00];
+        jpeg.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08, 0x0D, 0xB4, 0x09, 0xB0, 0x03]);
+        assert_eq!(image_dimensions(&jpeg), Some((2480, 3508)));
+        assert_eq!(image_dimensions(b"GIF89a"), None);
     }
 
     #[test]

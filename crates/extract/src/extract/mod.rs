@@ -78,6 +78,11 @@ pub fn extract_text(
                     crate::ocr::NOT_INSTALLED
                 )));
             };
+            let (width, height) = crate::ocr::image_dimensions(bytes).ok_or_else(|| {
+                ExtractError::Invalid("the image is damaged (no size in its header)".into())
+            })?;
+            crate::ocr::check_image_size(u64::from(width), u64::from(height))
+                .map_err(|e| ExtractError::Invalid(e.to_string()))?;
             let text = engine
                 .recognize(bytes)
                 .map_err(|e| ExtractError::NeedsOcr(e.to_string()))?;

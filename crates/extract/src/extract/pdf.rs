@@ -12,7 +12,7 @@
 use super::cid;
 use super::layout::{self, Glyph, Page};
 use super::{ExtractError, Extracted, assess};
-use crate::ocr::{Ocr, pnm};
+use crate::ocr::{Ocr, check_image_size, pnm};
 use lopdf::content::Content;
 use lopdf::{Document, Object};
 use std::collections::BTreeMap;
@@ -133,6 +133,11 @@ pub(super) fn ocr_pages(
 
 /// An image XObject as bytes Tesseract reads: JPEG as it is, 8-bit grey or RGB samples as PNM.
 fn image_for_ocr(document: &Document, image: &lopdf::xobject::PdfImage) -> Option<Vec<u8>> {
+    check_image_size(
+        u64::try_from(image.width).ok()?,
+        u64::try_from(image.height).ok()?,
+    )
+    .ok()?;
     let filters = image.filters.clone().unwrap_or_default();
     if filters.iter().any(|f| f == "DCTDecode") {
         return (filters.len() == 1).then(|| image.content.to_vec());
