@@ -41,7 +41,10 @@ fn quiet_pdf_extract_panics() {
 pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     quiet_pdf_extract_panics();
     let mut last_problem = String::from("no text layer");
-    match catch_unwind(AssertUnwindSafe(|| positioned_pages(bytes))) {
+    let document = Document::load_mem(bytes)
+        .map_err(|e| ExtractError::Invalid(format!("damaged or unreadable PDF ({e})")))?;
+    check_page_tree(&document)?;
+    match catch_unwind(AssertUnwindSafe(|| positioned_pages(&document))) {
         Ok(Ok(pages)) => match assess(&layout::reading_order(&pages)) {
             Ok(()) => {
                 return Ok(Extracted {
@@ -54,8 +57,6 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         Ok(Err(error)) => tracing::debug!(%error, "pdf-extract failed; trying lopdf"),
         Err(_) => tracing::debug!("pdf-extract panicked; trying lopdf"),
     }
-    let document = Document::load_mem(bytes)
-        .map_err(|e| ExtractError::Invalid(format!("damaged or unreadable PDF ({e})")))?;
     if document.is_encrypted() {
         return Err(ExtractError::Invalid(
             "the PDF is password-protected; upload an unprotected copy".into(),
@@ -84,6 +85,32 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         }
         Err(_) => Err(ExtractError::NeedsOcr(last_problem)),
     }
+}
+
+/// Refuses a page tree whose `Parent` links loop (a page that is its own ancestor): the
+/// interpreters walk that chain to inherit resources and would never come back.
+fn check_page_tree(document: &Document) -> Result<(), ExtractError> {
+    for (_, page) in document.get_pages() {
+        let mut seen = std::collections::HashSet::new();
+        let mut current = page;
+        loop {
+            if !seen.insert(current) || seen.len() > 256 {
+                return Err(ExtractError::Invalid(
+                    "damaged PDF: its page tree loops back on itself".into(),
+                ));
+            }
+            match document
+                .get_dictionary(current)
+                .ok()
+                .and_then(|page| page.get(b"Parent").ok())
+                .and_then(|parent| parent.as_reference().ok())
+            {
+                Some(parent) => current = parent,
+                None => break,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Pages read by OCR at most (a resume is one to three pages; this bounds a hostile file).
@@ -173,18 +200,17 @@ fn image_for_ocr(document: &Document, image: &lopdf::xobject::PdfImage) -> Optio
 }
 
 /// Every page's glyphs with their positions, through pdf-extract's content interpreter.
-fn positioned_pages(bytes: &[u8]) -> Result<Vec<Page>, pdf_extract::OutputError> {
-    let document = pdf_extract::Document::load_mem(bytes)?;
+fn positioned_pages(document: &Document) -> Result<Vec<Page>, pdf_extract::OutputError> {
     if document.is_encrypted() {
         // The lopdf fallback below reports it to the user.
         return Err(pdf_extract::OutputError::FormatError(std::fmt::Error));
     }
     let mut collector = GlyphCollector::default();
-    pdf_extract::output_doc(&document, &mut collector)?;
+    pdf_extract::output_doc(document, &mut collector)?;
     let mut pages = collector.pages;
     // Glyphs of CID fonts without a ToUnicode map arrive without text: read their CIDs.
     for (page, (_, page_id)) in pages.iter_mut().zip(document.get_pages()) {
-        let codes = cid::page_codes(&document, page_id);
+        let codes = cid::page_codes(document, page_id);
         if codes.is_empty() {
             continue;
         }
@@ -407,6 +433,17 @@ mod tests {
     fn truncated_pdf_is_invalid_not_a_panic() {
         let bytes = b"%PDF-1.4\n1 0 obj << /Type /Catalog";
         assert!(matches!(extract(bytes), Err(ExtractError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_page_that_is_its_own_parent_is_refused_not_a_hang() {
+        // Found by the resume_pdf fuzzer: `/Parent 4 0 R` on page 4 itself.
+        let bytes =
+            include_bytes!("../../../../fuzz/regressions/resume_pdf/page-is-its-own-parent.pdf");
+        match extract(bytes) {
+            Err(ExtractError::Invalid(reason)) => assert!(reason.contains("loops"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
