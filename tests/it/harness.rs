@@ -70,16 +70,9 @@ macro_rules! on_each_backend_with {
 /// Says that the running test returns without running its body because a server is not
 /// configured: one `[looma-test] skipped <test>: <reason>` line written straight to stderr,
 /// past libtest's output capture (which hides what a passing test prints), so `scripts/test`
-/// counts the test as skipped instead of passed. Tests outside this binary that need a server
-/// write the same line.
-pub fn report_skipped(reason: &str) {
-    use std::io::Write;
-    let thread = std::thread::current();
-    let test = thread.name().unwrap_or("(unnamed test)");
-    // One write, so the line is not interleaved with libtest's own output.
-    let line = format!("[looma-test] skipped {test}: {reason}\n");
-    let _ = std::io::stderr().write_all(line.as_bytes());
-}
+/// counts the test as skipped instead of passed. One home for every test crate:
+/// `looma_testkit::report_skipped`.
+pub use looma_testkit::report_skipped;
 
 pub async fn run<F, Fut>(test: F, backend: Backend)
 where

@@ -11,6 +11,6 @@ pub mod extract;
 pub mod format;
 pub mod ocr;
 
-pub use extract::{ExtractError, ExtractLimits, Extracted, extract_text};
+pub use extract::{ExtractError, ExtractLimits, Extracted, cid_tables_available, extract_text};
 pub use format::{DocumentFormat, FormatError, detect_format};
 pub use ocr::{Ocr, OcrError, Tesseract};

@@ -20,21 +20,11 @@ fn models_dir() -> PathBuf {
     }
 }
 
-/// `[looma-test] skipped <test>: <reason>` straight to stderr, past libtest's capture (the
-/// line `tests/it/harness.rs::report_skipped` writes; `scripts/test` counts it).
-fn report_skipped(reason: &str) {
-    use std::io::Write;
-    let thread = std::thread::current();
-    let test = thread.name().unwrap_or("(unnamed test)");
-    let line = format!("[looma-test] skipped {test}: {reason}\n");
-    let _ = std::io::stderr().write_all(line.as_bytes());
-}
-
 /// A fresh instance with `options`, or `None` (reported skipped) when the model is absent.
 fn load(options: EmbeddedOptions) -> Option<EmbeddedModel> {
     let path = model_path(&models_dir());
     if !path.exists() {
-        report_skipped(&format!(
+        looma_testkit::report_skipped(&format!(
             "{} is not installed (run scripts/install-model)",
             path.display()
         ));
@@ -59,7 +49,9 @@ fn shared() -> Option<Arc<EmbeddedModel>> {
         })
         .clone();
     if model.is_none() {
-        report_skipped("the SmolLM2 model is not installed (run scripts/install-model)");
+        looma_testkit::report_skipped(
+            "the SmolLM2 model is not installed (run scripts/install-model)",
+        );
     }
     model
 }

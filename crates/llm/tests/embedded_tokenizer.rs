@@ -22,20 +22,10 @@ fn models_dir() -> PathBuf {
     }
 }
 
-/// `[looma-test] skipped <test>: <reason>` straight to stderr, past libtest's capture (the
-/// line `tests/it/harness.rs::report_skipped` writes; `scripts/test` counts it).
-fn report_skipped(reason: &str) {
-    use std::io::Write;
-    let thread = std::thread::current();
-    let test = thread.name().unwrap_or("(unnamed test)");
-    let line = format!("[looma-test] skipped {test}: {reason}\n");
-    let _ = std::io::stderr().write_all(line.as_bytes());
-}
-
 fn tokenizer() -> Option<ChatTokenizer> {
     let path = model_path(&models_dir());
     if !path.exists() {
-        report_skipped(&format!(
+        looma_testkit::report_skipped(&format!(
             "{} is not installed (run scripts/install-model)",
             path.display()
         ));

@@ -11,6 +11,17 @@
 pub mod live;
 pub mod llm_wire;
 
+/// Reports the running test as skipped (a server, model or package it needs is missing): one
+/// `[looma-test] skipped <test>: <reason>` line straight to stderr, past libtest's capture,
+/// which `scripts/test` moves from passed to skipped in its closing summary.
+pub fn report_skipped(reason: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("(unnamed test)");
+    let line = format!("[looma-test] skipped {test}: {reason}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
 use async_graphql::{
     ComplexObject, EmptyMutation, EmptySubscription, ID, Object, Schema, SimpleObject,
 };

@@ -31,6 +31,12 @@ fn collection(ordering: &str) -> Option<&'static HashMap<u32, String>> {
         .as_ref()
 }
 
+/// Whether this machine has Adobe's tables (at least the Simplified Chinese one), i.e. whether
+/// Chinese PDFs with fonts lacking a ToUnicode map can be read.
+pub fn tables_available() -> bool {
+    collection("GB1").is_some()
+}
+
 fn load(ordering: &str) -> Option<HashMap<u32, String>> {
     let name = format!("Adobe-{ordering}-UCS2");
     let dirs: Vec<std::path::PathBuf> = std::env::var_os("LOOMA_CMAP_DIR")

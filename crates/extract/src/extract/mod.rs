@@ -4,6 +4,8 @@
 //! Pure and synchronous; the service runs it on a blocking thread under a time limit.
 
 mod cid;
+
+pub use cid::tables_available as cid_tables_available;
 mod docx;
 mod layout;
 mod pdf;

@@ -45,15 +45,18 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         .map_err(|e| ExtractError::Invalid(format!("damaged or unreadable PDF ({e})")))?;
     check_page_tree(&document)?;
     match catch_unwind(AssertUnwindSafe(|| positioned_pages(&document))) {
-        Ok(Ok(pages)) => match assess(&layout::reading_order(&pages)) {
-            Ok(()) => {
-                return Ok(Extracted {
-                    text: layout::reading_order(&pages),
-                    method: "pdf-layout",
-                });
+        Ok(Ok(pages)) => {
+            let text = layout::reading_order(&pages);
+            match assess(&text) {
+                Ok(()) => {
+                    return Ok(Extracted {
+                        text,
+                        method: "pdf-layout",
+                    });
+                }
+                Err(problem) => last_problem = problem.to_string(),
             }
-            Err(problem) => last_problem = problem.to_string(),
-        },
+        }
         Ok(Err(error)) => tracing::debug!(%error, "pdf-extract failed; trying lopdf"),
         Err(_) => tracing::debug!("pdf-extract panicked; trying lopdf"),
     }
