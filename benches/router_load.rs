@@ -4,6 +4,13 @@
 //!
 //!     cargo bench --bench router_load
 //!     LOOMA_BENCH_CONNECTIONS=50 LOOMA_BENCH_SECONDS=30 cargo bench --bench router_load
+//!     LOOMA_BENCH_FEATURES=off,traffic,rate_limit,all cargo bench --bench router_load
+//!
+//! `LOOMA_BENCH_FEATURES` runs the benchmark once per listed router setup, to show what each
+//! feature costs: `off` (no retries, breaker, health checks or rate limit), `traffic` (the
+//! defaults of `[router.traffic]`: least-outstanding balancing, breaker, retries, active
+//! health checks), `rate_limit` (limits counted in the in-process cache, set high enough
+//! never to refuse), `all`. Default: `traffic` alone (the shipped defaults).
 //!
 //! The subgraphs, the router and the load generator run as three processes (this binary
 //! re-executed in different roles), so the router's own CPU time per request can be read
@@ -143,13 +150,31 @@ fn run_subgraphs() {
     });
 }
 
+/// The router's configuration for one `LOOMA_BENCH_FEATURES` entry.
+fn router_config(features: &str) -> RouterConfig {
+    let mut config = RouterConfig::default();
+    let traffic = matches!(features, "traffic" | "all");
+    let rate_limit = matches!(features, "rate_limit" | "all");
+    if !traffic {
+        config.traffic.retries = 0;
+        config.traffic.breaker_failures = 0;
+        config.traffic.health_check_interval_ms = 0;
+    }
+    if rate_limit {
+        config.rate_limit.enabled = true;
+        config.rate_limit.queries = u64::MAX / 2;
+    }
+    config
+}
+
 /// Role `router`: serve the supergraph file on a free port, print the URL, wait.
 fn run_router(supergraph_path: &str) {
     runtime().block_on(async {
         let sdl = std::fs::read_to_string(supergraph_path).expect("supergraph file");
         let supergraph = looma_router::supergraph::Supergraph::parse(&sdl).expect("supergraph");
         let cache = std::sync::Arc::new(looma_cache::LocalCache::new("bench:", 16 * 1024 * 1024));
-        let service = RouterService::new(supergraph, RouterConfig::default(), None, cache);
+        let features = std::env::var("LOOMA_BENCH_FEATURES").unwrap_or_default();
+        let service = RouterService::new(supergraph, router_config(&features), None, cache);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -231,15 +256,34 @@ fn main() {
     let supergraph_path = dir.join("supergraph.graphql");
     std::fs::write(&supergraph_path, compose(&sources).expect("compose"))
         .expect("write supergraph");
-    let (router, url) = spawn_role(
-        "router",
-        &[(
-            "LOOMA_BENCH_SUPERGRAPH",
-            supergraph_path.to_str().unwrap_or_default(),
-        )],
-    );
+    let features = std::env::var("LOOMA_BENCH_FEATURES").unwrap_or_else(|_| "traffic".into());
+    for feature in features.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let (mut router, url) = spawn_role(
+            "router",
+            &[
+                (
+                    "LOOMA_BENCH_SUPERGRAPH",
+                    supergraph_path.to_str().unwrap_or_default(),
+                ),
+                ("LOOMA_BENCH_FEATURES", feature),
+            ],
+        );
+        measure(&url, router.id(), connections, seconds, feature);
+        drop(router.stdin.take());
+        let _ = router.kill();
+        let _ = router.wait();
+    }
+    let mut subgraphs = subgraphs;
+    drop(subgraphs.stdin.take());
+    let _ = subgraphs.kill();
+    let _ = subgraphs.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
 
-    let router_pid = router.id();
+/// Loads the router at `url` (process `router_pid`) and prints the numbers, labelled with the
+/// router setup.
+fn measure(url: &str, router_pid: u32, connections: usize, seconds: u64, label: &str) {
+    let url = url.to_owned();
     runtime().block_on(async move {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(connections)
@@ -304,9 +348,9 @@ fn main() {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let requests = latencies.len().max(1) as f64;
         let cpu_ms_per_request = router_cpu * 1000.0 / requests;
-        println!("router_load: {connections} connections, {seconds} s, response {bytes} bytes, 3 processes on one machine");
+        println!("router_load [{label}]: {connections} connections, {seconds} s, response {bytes} bytes, 3 processes on one machine");
         println!(
-            "router_load: {} successful requests (HTTP 200, no GraphQL errors), {:.0} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            "router_load [{label}]: {} successful requests (HTTP 200, no GraphQL errors), {:.0} req/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
             latencies.len(),
             latencies.len() as f64 / elapsed,
             ms(percentile(&latencies, 0.50)),
@@ -314,18 +358,12 @@ fn main() {
             ms(percentile(&latencies, 0.99)),
         );
         println!(
-            "router_load: not counted: {} GraphQL error responses, {} other HTTP statuses, {} unreadable bodies, {} transport errors",
+            "router_load [{label}]: not counted: {} GraphQL error responses, {} other HTTP statuses, {} unreadable bodies, {} transport errors",
             failures.graphql_errors, failures.http_status, failures.invalid_body, failures.transport
         );
         println!(
-            "router_load: router CPU {cpu_ms_per_request:.2} ms/request (≈ {:.0} req/s on 2 dedicated cores)",
+            "router_load [{label}]: router CPU {cpu_ms_per_request:.2} ms/request (≈ {:.0} req/s on 2 dedicated cores)",
             2000.0 / cpu_ms_per_request.max(0.001)
         );
     });
-    for mut child in [subgraphs, router] {
-        drop(child.stdin.take());
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let _ = std::fs::remove_dir_all(&dir);
 }

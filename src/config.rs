@@ -11,6 +11,7 @@ use looma_db::DatabaseConfig;
 use looma_embed::EmbedConfig;
 use looma_identity::IdentityConfig;
 use looma_matching::MatchingConfig;
+use looma_monitor::MonitorConfig;
 use looma_resume::ResumeConfig;
 use looma_router::RouterConfig;
 use looma_search::SearchConfig;
@@ -30,6 +31,7 @@ pub struct LoomaConfig {
     pub search: SearchConfig,
     pub matching: MatchingConfig,
     pub chat: ChatConfig,
+    pub monitor: MonitorConfig,
     /// The sentence-embedding model every component of the process shares.
     pub embed: EmbedConfig,
     pub router: RouterConfig,
@@ -79,6 +81,7 @@ impl LoomaConfig {
         self.search.validate()?;
         self.matching.validate()?;
         self.chat.validate()?;
+        self.monitor.validate()?;
         self.router.validate()?;
         let secret = self.server.router_secret.expose();
         if !secret.is_empty() && secret.len() < looma_auth::forwarded::MIN_SECRET_LEN {
@@ -106,8 +109,13 @@ impl LoomaConfig {
             &mut copy.chat.identity_url,
             &mut copy.chat.resume_url,
             &mut copy.chat.matching_url,
+            &mut copy.monitor.identity_url,
+            &mut copy.monitor.webhook_url,
         ] {
             *url = url.as_deref().map(redact_url);
+        }
+        for target in &mut copy.monitor.targets {
+            target.url = redact_url(&target.url);
         }
         for provider in &mut copy.chat.providers {
             provider.base_url = provider.base_url.as_deref().map(redact_url);

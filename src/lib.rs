@@ -16,6 +16,7 @@ pub fn sdl(component: Component) -> String {
         Component::Search => looma_search::sdl(),
         Component::Matching => looma_matching::sdl(),
         Component::Chat => looma_chat::sdl(),
+        Component::Monitor => looma_monitor::sdl(),
         Component::Router => {
             String::from("# the router is not a subgraph; see `looma serve router`\n")
         }

@@ -27,6 +27,8 @@ pub enum Component {
     Matching,
     /// The recruiting assistant: conversations, streamed answers, knowledge base (port 8209).
     Chat,
+    /// Health of every component, alert rules and history, usage (port 8212).
+    Monitor,
 }
 
 impl Component {
@@ -37,6 +39,7 @@ impl Component {
         Component::Search,
         Component::Matching,
         Component::Chat,
+        Component::Monitor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +50,7 @@ impl Component {
             Component::Search => looma_search::COMPONENT,
             Component::Matching => looma_matching::COMPONENT,
             Component::Chat => looma_chat::COMPONENT,
+            Component::Monitor => looma_monitor::COMPONENT,
         }
     }
 
@@ -64,6 +68,7 @@ impl Component {
             Component::Search => config.search.port,
             Component::Matching => config.matching.port,
             Component::Chat => config.chat.port,
+            Component::Monitor => config.monitor.port,
         }
     }
 }
@@ -414,6 +419,27 @@ async fn build_router(
                 shared.forwarded.clone(),
             ))
         }
+        Component::Monitor => {
+            let shared = shared.context("monitor needs the database")?;
+            let identity = config
+                .monitor
+                .identity_url
+                .clone()
+                .unwrap_or_else(|| identity_url(config));
+            let service = looma_monitor::start(
+                shared.db.clone(),
+                config.monitor.clone(),
+                monitor_targets(config),
+                shared.forwarded.clone(),
+                identity,
+                stopped,
+            );
+            Ok(looma_monitor::router(
+                service,
+                subgraph_verifier(config),
+                shared.forwarded.clone(),
+            ))
+        }
         Component::Search => {
             // Alone (`looma serve search`) it opens no database: only the embedder and the
             // router secret, which `Shared` carries when other components run beside it.
@@ -434,6 +460,27 @@ async fn build_router(
             ))
         }
     }
+}
+
+/// What the monitor watches: `monitor.targets`, else every other component on this host's
+/// configured ports.
+pub fn monitor_targets(config: &LoomaConfig) -> Vec<looma_monitor::MonitorTarget> {
+    if !config.monitor.targets.is_empty() {
+        return config.monitor.targets.clone();
+    }
+    let host = match config.server.host {
+        host if host.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        host => host,
+    };
+    [Component::Router]
+        .iter()
+        .chain(Component::SUBGRAPHS)
+        .filter(|c| **c != Component::Monitor)
+        .map(|c| looma_monitor::MonitorTarget {
+            component: c.name().to_owned(),
+            url: format!("http://{}", SocketAddr::new(host, c.port(config))),
+        })
+        .collect()
 }
 
 /// Identity's GraphQL URL as other components reach it: the router's `identity_url`, else

@@ -53,6 +53,11 @@ pub struct RouterConfig {
     pub token_audience: String,
     /// Subscriptions (`[router.subscriptions]`).
     pub subscriptions: SubscriptionConfig,
+    /// Replicas, load balancing, passive health, circuit breakers and retries
+    /// (`[router.traffic]`).
+    pub traffic: crate::transport::traffic::TrafficConfig,
+    /// Operations per client and window (`[router.rate_limit]`); off by default.
+    pub rate_limit: crate::http::rate_limit::RateLimitConfig,
 }
 
 /// Subscription limits and timings (`[router.subscriptions]`,
@@ -109,6 +114,8 @@ impl Default for RouterConfig {
             token_issuer: "looma-identity".into(),
             token_audience: "looma".into(),
             subscriptions: SubscriptionConfig::default(),
+            traffic: Default::default(),
+            rate_limit: Default::default(),
         }
     }
 }
@@ -166,6 +173,8 @@ impl RouterConfig {
         if self.subgraph_timeout_ms == 0 {
             return Err("config key `router.subgraph_timeout_ms`: must be greater than 0".into());
         }
+        self.traffic.validate()?;
+        self.rate_limit.validate()?;
         if let Some((name, _)) = self.subgraph_timeouts_ms.iter().find(|(_, ms)| **ms == 0) {
             return Err(format!(
                 "config key `router.subgraph_timeouts_ms.{name}`: must be greater than 0"

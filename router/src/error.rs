@@ -26,6 +26,8 @@ pub struct RequestError {
     /// Parse or validation diagnostics (`message` and `locations` each); when present, one
     /// error per diagnostic is rendered, all with `code`.
     diagnostics: Vec<Value>,
+    /// Seconds to wait before trying again (`Retry-After`), for `RATE_LIMITED`.
+    pub retry_after: Option<u64>,
 }
 
 impl RequestError {
@@ -36,7 +38,14 @@ impl RequestError {
             status: StatusCode::OK,
             reason: None,
             diagnostics: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    /// Answers with `Retry-After: seconds`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Answers with `status` instead of 200.
@@ -70,6 +79,7 @@ impl RequestError {
             status: StatusCode::OK,
             reason: None,
             diagnostics,
+            retry_after: None,
         }
     }
 
@@ -104,6 +114,11 @@ impl RequestError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

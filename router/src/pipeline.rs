@@ -88,6 +88,15 @@ fn plan_weight(query: &str, plan: &QueryPlan) -> u32 {
     u32::try_from(total).unwrap_or(u32::MAX)
 }
 
+fn plan_cache_metric(result: &'static str) {
+    metrics::counter!(
+        "looma_router_plan_cache_total",
+        "component" => crate::http::COMPONENT,
+        "result" => result
+    )
+    .increment(1);
+}
+
 /// SHA-256 of an operation text, as APQ clients send it (lower-case hex).
 pub fn query_hash(query: &str) -> [u8; 32] {
     use sha2::Digest;
@@ -103,8 +112,10 @@ pub fn prepare(
 ) -> Result<Arc<PreparedOperation>, RequestError> {
     let key = (query_hash(query), operation_name.map(str::to_owned));
     if let Some(prepared) = loaded.plans.get(&key) {
+        plan_cache_metric("hit");
         return Ok(prepared);
     }
+    plan_cache_metric("miss");
     let api_schema = &loaded.supergraph.api_schema;
     let ast = ast::Document::parse(query, "operation.graphql")
         .map_err(|e| RequestError::from_diagnostics(ErrorCode::GraphqlParseFailed, &e.errors))?;
@@ -303,6 +314,13 @@ fn shape_response(
     ResponseBody {
         errors,
         data: serde_json::value::RawValue::from_string(data).ok(),
+        operation_name: prepared
+            .plan
+            .operation
+            .name
+            .as_ref()
+            .map(|name| name.to_string()),
+        retry_after: None,
     }
 }
 
@@ -399,6 +417,13 @@ pub struct ResponseBody {
     pub errors: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Box<serde_json::value::RawValue>>,
+    /// The executed operation's name (from the document when the client sent none), for
+    /// metrics and logs; never sent.
+    #[serde(skip)]
+    pub operation_name: Option<String>,
+    /// `Retry-After` seconds, when the request was refused for its rate.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl ResponseBody {
@@ -407,6 +432,8 @@ impl ResponseBody {
         ResponseBody {
             errors: error.errors(),
             data: None,
+            operation_name: None,
+            retry_after: error.retry_after,
         }
     }
 }

@@ -379,6 +379,20 @@ impl TestPlatform {
         self.router_url = router_url;
     }
 
+    /// Stops one extra component (a crash, as the others see it); the rest keep running.
+    pub async fn stop_component(&mut self, component: Component) {
+        let index = self
+            .extra
+            .iter()
+            .position(|p| p.addr(component).is_some())
+            .expect("component runs");
+        self.extra
+            .remove(index)
+            .shutdown()
+            .await
+            .expect("clean shutdown");
+    }
+
     pub async fn stop(mut self) {
         for platform in self.extra.drain(..) {
             platform.shutdown().await.expect("clean shutdown");
@@ -529,6 +543,7 @@ async fn start_extra(
         Component::Search => 0,
         Component::Resume => 1,
         Component::Matching => 2,
+        Component::Monitor => 4,
         _ => 3,
     });
     // A test may point matching at another identity (an unreachable one, say).
@@ -539,6 +554,23 @@ async fn start_extra(
         config.chat.identity_url = Some(format!("{identity_url}/graphql"));
     }
     for component in ordered {
+        if component == Component::Monitor && config.monitor.targets.is_empty() {
+            // The monitor watches identity and everything started before it.
+            config.monitor.identity_url = Some(format!("{identity_url}/graphql"));
+            config.monitor.targets = std::iter::once(("identity", identity_url.to_owned()))
+                .chain(
+                    addrs
+                        .iter()
+                        .map(|(c, a): &(Component, std::net::SocketAddr)| {
+                            (c.name(), format!("http://{a}"))
+                        }),
+                )
+                .map(|(component, url)| looma_monitor::MonitorTarget {
+                    component: component.to_owned(),
+                    url,
+                })
+                .collect();
+        }
         let started = match shared.clone() {
             Some(shared) => Platform::start_with(shared, &config, &[component], true).await,
             None => Platform::start(&config, &[component], true).await,

@@ -481,7 +481,8 @@ async fn metric(p: &TestPlatform, name: &str) -> u64 {
         .await
         .unwrap();
     text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .find(|l| l.starts_with(&format!("{name}{{component=\"resume\"")))
+        .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("{name} not in {text}"))
 }
@@ -556,7 +557,7 @@ async fn index_updates_survive_a_search_outage(mut p: TestPlatform) -> TestPlatf
     let parsed = wait_processed(&p, &admin, &id).await;
     assert_eq!(parsed["status"], "PARSED");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(metric(&p, "looma_resume_outbox_pending").await >= 1);
+    assert!(metric(&p, "looma_outbox_pending").await >= 1);
 
     // Search comes back: a stand-in that records what it is sent (the search subgraph's
     // `indexDocuments` contract), requiring the signed service principal.
@@ -602,7 +603,7 @@ async fn index_updates_survive_a_search_outage(mut p: TestPlatform) -> TestPlatf
         !content.contains(email),
         "contacts leave the resume subgraph masked"
     );
-    assert_eq!(metric(&p, "looma_resume_outbox_pending").await, 0);
+    assert_eq!(metric(&p, "looma_outbox_pending").await, 0);
     server.abort();
     p
 }

@@ -47,6 +47,11 @@ fn chat_schema_is_committed() {
     assert_committed("chat.graphql", looma_chat::sdl());
 }
 
+#[test]
+fn monitor_schema_is_committed() {
+    assert_committed("monitor.graphql", looma_monitor::sdl());
+}
+
 /// The supergraph of the default deployment (every subgraph on its default port), as
 /// `looma compose` writes it; `looma serve router --supergraph schema/supergraph.graphql`
 /// serves it.
@@ -78,6 +83,11 @@ fn supergraph_is_committed() {
             url: "http://127.0.0.1:8209/graphql".into(),
             sdl: looma_chat::sdl(),
         },
+        looma_router::compose::SubgraphSource {
+            name: "monitor".into(),
+            url: "http://127.0.0.1:8212/graphql".into(),
+            sdl: looma_monitor::sdl(),
+        },
     ];
     let supergraph = looma_router::compose::compose(&sources).expect("our subgraphs compose");
     looma_router::supergraph::Supergraph::parse(&supergraph).expect("and the router loads them");
@@ -90,6 +100,7 @@ fn supergraph_is_committed() {
          --subgraph resume=http://127.0.0.1:8207/graphql=schema/resume.graphql \\
          --subgraph search=http://127.0.0.1:8210/graphql=schema/search.graphql \\
          --subgraph matching=http://127.0.0.1:8208/graphql=schema/matching.graphql \\
-         --subgraph chat=http://127.0.0.1:8209/graphql=schema/chat.graphql --output schema/supergraph.graphql`"
+         --subgraph chat=http://127.0.0.1:8209/graphql=schema/chat.graphql \\
+         --subgraph monitor=http://127.0.0.1:8212/graphql=schema/monitor.graphql --output schema/supergraph.graphql`"
     );
 }

@@ -23,6 +23,8 @@ pub const USER_WRITE: &str = "user:write";
 pub const APIKEY_MANAGE: &str = "apikey:manage";
 /// Rotate signing keys and other security-sensitive operations.
 pub const SECURITY_ADMIN: &str = "security:admin";
+/// Platform health, alerts, alert rules and usage (the monitor subgraph).
+pub const MONITOR_READ: &str = "monitor:read";
 
 pub const ALL: &[&str] = &[
     RESUME_READ,
@@ -41,6 +43,7 @@ pub const ALL: &[&str] = &[
     USER_WRITE,
     APIKEY_MANAGE,
     SECURITY_ADMIN,
+    MONITOR_READ,
 ];
 
 pub fn is_known(permission: &str) -> bool {

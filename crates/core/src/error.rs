@@ -56,6 +56,37 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for lookups by name.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::BadUserInput,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::RateLimited,
+        ErrorCode::FeatureDisabled,
+        ErrorCode::SubgraphUnavailable,
+        ErrorCode::GraphqlParseFailed,
+        ErrorCode::GraphqlValidationFailed,
+        ErrorCode::OperationLimit,
+        ErrorCode::ModelUnavailable,
+        ErrorCode::BackendUnavailable,
+        ErrorCode::Internal,
+        ErrorCode::BadRequest,
+        ErrorCode::PersistedQueryNotFound,
+        ErrorCode::PersistedQueryHashMismatch,
+        ErrorCode::PersistedQueryNotSupported,
+        ErrorCode::QueryPlanningFailed,
+        ErrorCode::IntrospectionDisabled,
+        ErrorCode::LlmUnavailable,
+        ErrorCode::QuotaExceeded,
+    ];
+
+    /// The code whose `extensions.code` spelling is `code`.
+    pub fn from_code(code: &str) -> Option<ErrorCode> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == code)
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadUserInput => "BAD_USER_INPUT",
@@ -224,6 +255,16 @@ mod tests {
             Some(async_graphql::Value::String(code)) => code,
             other => panic!("no string code: {other:?}"),
         }
+    }
+
+    #[test]
+    fn every_code_round_trips_through_its_spelling() {
+        let mut spellings = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_code(code.as_str()), Some(*code));
+            assert!(spellings.insert(code.as_str()), "{code} twice");
+        }
+        assert_eq!(ErrorCode::from_code("NOPE"), None);
     }
 
     #[test]

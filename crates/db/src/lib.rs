@@ -159,6 +159,26 @@ pub fn is_unique_violation(error: &DbErr) -> bool {
     )
 }
 
+/// Records the pool's open and idle connections as `looma_db_pool_connections{component,
+/// state}` (for a component's `/metrics` collector).
+pub fn record_pool_metrics(db: &DatabaseConnection, component: &'static str) {
+    let (open, idle) = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => return,
+    };
+    metrics::gauge!("looma_db_pool_connections", "component" => component, "state" => "open")
+        .set(f64::from(open));
+    metrics::gauge!("looma_db_pool_connections", "component" => component, "state" => "idle")
+        .set(idle as f64);
+}
+
 pub fn backend_name(db: &DatabaseConnection) -> &'static str {
     match db.get_database_backend() {
         DbBackend::Postgres => "postgres",

@@ -196,8 +196,10 @@ impl EmbeddingService {
                 .await
                 .map_err(|_| EmbedError::Inference("embedding service shut down".to_owned()))?;
             let embedder = Arc::clone(&embedder);
+            let model = embedder.model_id().to_owned();
             let batch_texts = Arc::clone(&texts);
             let batch_indices = indices.clone();
+            let started = std::time::Instant::now();
             let vectors = tokio::task::spawn_blocking(move || {
                 let _slot = slot;
                 let batch: Vec<&str> = batch_indices
@@ -208,6 +210,10 @@ impl EmbeddingService {
             })
             .await
             .map_err(|error| EmbedError::Inference(format!("embedding task failed: {error}")))??;
+            metrics::histogram!("looma_embed_duration_seconds", "model" => model.clone())
+                .record(started.elapsed().as_secs_f64());
+            metrics::counter!("looma_embed_texts_total", "model" => model)
+                .increment(indices.len() as u64);
             assembler.accept(&indices, vectors)?;
         }
         let vectors = assembler.finish()?;

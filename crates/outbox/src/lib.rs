@@ -267,16 +267,18 @@ pub struct OutboxMetrics {
 }
 
 impl OutboxMetrics {
-    /// Prometheus text exposition, names prefixed `looma_<component>_outbox_`.
-    pub fn prometheus(&self, component: &str) -> String {
-        let p = format!("looma_{component}_outbox");
-        format!(
-            "# TYPE {p}_pending gauge\n{p}_pending {}\n\
-             # TYPE {p}_lag_seconds gauge\n{p}_lag_seconds {}\n\
-             # TYPE {p}_delivered_total counter\n{p}_delivered_total {}\n\
-             # TYPE {p}_failed_total counter\n{p}_failed_total {}\n",
-            self.pending, self.lag_seconds, self.delivered, self.failed
-        )
+    /// Records the counters as `looma_outbox_{pending,lag_seconds,delivered_total,
+    /// failed_total}{component}` (for the component's `/metrics` collector).
+    pub fn record(&self, component: &'static str) {
+        metrics::gauge!("looma_outbox_pending", "component" => component).set(self.pending as f64);
+        metrics::gauge!("looma_outbox_lag_seconds", "component" => component)
+            .set(self.lag_seconds as f64);
+        // Totals read from this outbox, set as they are (a counter's `absolute` keeps the
+        // largest value ever set, which mixes outboxes when a process holds several).
+        metrics::gauge!("looma_outbox_delivered_total", "component" => component)
+            .set(self.delivered as f64);
+        metrics::gauge!("looma_outbox_failed_total", "component" => component)
+            .set(self.failed as f64);
     }
 }
 

@@ -12,6 +12,7 @@ use looma_core::error::{coded_error, ensure_error_codes, to_graphql_error};
 /// Credentials that are present but invalid fail the whole request with `UNAUTHENTICATED`
 /// before any resolver runs.
 pub async fn execute_graphql<Q, M, S>(
+    component: &'static str,
     schema: &Schema<Q, M, S>,
     authenticator: &Authenticator,
     headers: &HeaderMap,
@@ -27,7 +28,7 @@ where
         Ok(request) => request.into_inner(),
         Err(rejection) => return rejection_response(rejection),
     };
-    execute_request(schema, authenticator, headers, request, attach).await
+    execute_request(component, schema, authenticator, headers, request, attach).await
 }
 
 /// Limits for components that accept file uploads (GraphQL multipart request spec).
@@ -53,6 +54,7 @@ pub const CSRF_PREFLIGHT_HEADERS: &[&str] = &[
 /// bodies only with a CSRF preflight header, within `limits` (the multipart parser itself
 /// has no limits).
 pub async fn execute_graphql_with_uploads<Q, M, S>(
+    component: &'static str,
     schema: &Schema<Q, M, S>,
     authenticator: &Authenticator,
     request: axum::extract::Request,
@@ -121,10 +123,11 @@ where
             );
         }
     };
-    execute_request(schema, authenticator, &headers, request, attach).await
+    execute_request(component, schema, authenticator, &headers, request, attach).await
 }
 
 async fn execute_request<Q, M, S>(
+    component: &'static str,
     schema: &Schema<Q, M, S>,
     authenticator: &Authenticator,
     headers: &HeaderMap,
@@ -136,17 +139,36 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
+    let started = std::time::Instant::now();
+    let operation = request.operation_name.clone();
     let caller = match authenticator.authenticate(headers).await {
         Ok(caller) => caller,
         Err(error) => {
             let response =
                 async_graphql::Response::from_errors(vec![request_error(to_graphql_error(&error))]);
+            observe(component, operation.as_deref(), started, &response);
             return GraphQLResponse::from(response).into_response();
         }
     };
     let mut response = schema.execute(attach(request.data(caller))).await;
     ensure_error_codes(&mut response.errors);
+    observe(component, operation.as_deref(), started, &response);
     GraphQLResponse::from(response).into_response()
+}
+
+fn observe(
+    component: &'static str,
+    operation: Option<&str>,
+    started: std::time::Instant,
+    response: &async_graphql::Response,
+) {
+    let codes = response.errors.iter().map(|error| {
+        match error.extensions.as_ref().and_then(|e| e.get("code")) {
+            Some(async_graphql::Value::String(code)) => code.as_str(),
+            _ => "OTHER",
+        }
+    });
+    crate::metrics::observe_graphql(component, operation, started.elapsed(), codes);
 }
 
 fn rejection_response(rejection: GraphQLRejection) -> Response {

@@ -30,14 +30,21 @@ impl ReadinessCheck {
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// `/health`: the process answers (liveness). `/ready`: every dependency answers (readiness),
+/// `/health`: the process answers (liveness), with its version and uptime. `/ready`: every dependency answers (readiness),
 /// 503 with the failing checks otherwise.
 pub fn health_routes(component: &'static str, checks: Vec<ReadinessCheck>) -> Router {
     let checks = Arc::new(checks);
     Router::new()
         .route(
             "/health",
-            get(move || async move { axum::Json(json!({"status": "ok", "component": component})) }),
+            get(move || async move {
+                axum::Json(json!({
+                    "status": "ok",
+                    "component": component,
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "uptime_seconds": crate::metrics::uptime_seconds(),
+                }))
+            }),
         )
         .route(
             "/ready",

@@ -10,6 +10,7 @@ mod feature_flags;
 mod graphql;
 pub mod graphql_ws;
 mod health;
+pub mod metrics;
 mod remote_verifier;
 mod schema;
 mod service_client;
@@ -50,8 +51,15 @@ pub fn http_client() -> reqwest::Client {
     CLIENT.get_or_init(reqwest::Client::new).clone()
 }
 
-/// Wraps a component's routes in the layers every component needs.
-pub fn with_edge_layers(router: Router, body_limit_bytes: usize) -> Router {
+/// Wraps a component's routes in the layers every component needs, and serves `/metrics`
+/// beside them (refreshed by `collectors` before each answer).
+pub fn with_edge_layers(
+    component: &'static str,
+    router: Router,
+    body_limit_bytes: usize,
+    collectors: Vec<metrics::Collector>,
+) -> Router {
+    let router = metrics::http_layer(router.merge(metrics::routes(collectors)), component);
     router
         // The explicit limit below governs; axum's own 2 MB extractor default must not.
         .layer(axum::extract::DefaultBodyLimit::disable())

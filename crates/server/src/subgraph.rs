@@ -43,6 +43,7 @@ pub struct SubgraphShell<Q, M, S> {
     checks: Vec<ReadinessCheck>,
     routes: Router,
     ws_init_timeout: Duration,
+    collectors: Vec<crate::metrics::Collector>,
 }
 
 impl<Q, M, S> SubgraphShell<Q, M, S>
@@ -68,6 +69,7 @@ where
             checks: Vec::new(),
             routes: Router::new(),
             ws_init_timeout: crate::graphql_ws::DEFAULT_INIT_TIMEOUT,
+            collectors: Vec::new(),
         }
     }
 
@@ -114,6 +116,13 @@ where
         self
     }
 
+    /// Refreshes gauges read from a source (outbox lag, index sizes, pool use) before each
+    /// `/metrics` answer.
+    pub fn metrics(mut self, collector: crate::metrics::Collector) -> Self {
+        self.collectors.push(collector);
+        self
+    }
+
     pub fn into_router(self) -> Router {
         let SubgraphShell {
             component,
@@ -125,6 +134,7 @@ where
             checks,
             routes,
             ws_init_timeout,
+            collectors,
         } = self;
         let endpoint = Arc::new(Endpoint {
             schema,
@@ -137,6 +147,7 @@ where
                 let endpoint = endpoint.clone();
                 async move {
                     crate::execute_graphql_with_uploads(
+                        component,
                         &endpoint.schema,
                         &endpoint.authenticator,
                         request,
@@ -151,6 +162,7 @@ where
                     let endpoint = endpoint.clone();
                     async move {
                         crate::execute_graphql(
+                            component,
                             &endpoint.schema,
                             &endpoint.authenticator,
                             &headers,
@@ -186,7 +198,7 @@ where
             .route("/graphql", graphql)
             .merge(routes)
             .merge(crate::health_routes(component, checks));
-        crate::with_edge_layers(routes, body_limit_bytes)
+        crate::with_edge_layers(component, routes, body_limit_bytes, collectors)
     }
 }
 

@@ -101,14 +101,20 @@ impl PersistedQueries {
                 })))
             }
             None => match self.lookup(&hash).await {
-                Some(query) => Ok(Resolved::Found(GraphqlRequest {
-                    query: Some(query.to_string()),
-                    ..request.clone()
-                })),
-                None => Err(RequestError::new(
-                    ErrorCode::PersistedQueryNotFound,
-                    "PersistedQueryNotFound",
-                )),
+                Some(query) => {
+                    apq_metric("hit");
+                    Ok(Resolved::Found(GraphqlRequest {
+                        query: Some(query.to_string()),
+                        ..request.clone()
+                    }))
+                }
+                None => {
+                    apq_metric("miss");
+                    Err(RequestError::new(
+                        ErrorCode::PersistedQueryNotFound,
+                        "PersistedQueryNotFound",
+                    ))
+                }
             },
         }
     }
@@ -135,6 +141,7 @@ impl PersistedQueries {
     }
 
     pub(super) async fn register(&self, registration: PendingRegistration) {
+        apq_metric("registered");
         let PendingRegistration { hash, query } = registration;
         // An in-process shared cache would only hold a second copy of what `local` holds.
         if self.shared.backend() != "local"
@@ -151,4 +158,15 @@ impl PersistedQueries {
         // stored texts never exceed `apq_cache_bytes` for long.
         self.local.run_pending_tasks().await;
     }
+}
+
+/// `looma_router_apq_total{result}`: `hit` (text found by hash), `miss` (hash unknown: the
+/// client resends the text), `registered` (text stored under its hash).
+fn apq_metric(result: &'static str) {
+    metrics::counter!(
+        "looma_router_apq_total",
+        "component" => super::COMPONENT,
+        "result" => result
+    )
+    .increment(1);
 }

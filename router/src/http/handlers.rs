@@ -149,11 +149,11 @@ pub(super) async fn graphql_post(
         let subscriber = Subscriber::new(principal, peer, headers.get(REQUEST_ID).cloned());
         return respond_streaming(service, request, subscriber, format, &headers).await;
     }
-    let forwarded = match service.subgraph_headers(&headers).await {
-        Ok(forwarded) => forwarded,
+    let (forwarded, client) = match service.admit(&headers, peer).await {
+        Ok(admitted) => admitted,
         Err(refusal) => return refusal.into_response(),
     };
-    respond(&service, &request, &forwarded, HttpMethod::Post).await
+    respond(&service, &request, &forwarded, HttpMethod::Post, &client).await
 }
 
 /// The client's address, when the server was started with connection info.
@@ -254,9 +254,12 @@ async fn respond(
     request: &GraphqlRequest,
     forwarded: &HeaderMap,
     method: HttpMethod,
+    client: &super::rate_limit::Client,
 ) -> Response {
     let started = std::time::Instant::now();
-    let (status, body) = service.handle(request, forwarded, method).await;
+    let (status, body) = service
+        .handle(request, forwarded, method, Some(client))
+        .await;
     log_request(request, forwarded, &body, started, "graphql request");
     json_body(status, &body)
 }
@@ -268,12 +271,28 @@ fn log_request(
     started: std::time::Instant,
     what: &'static str,
 ) {
+    looma_server::metrics::observe_graphql(
+        super::COMPONENT,
+        body.operation_name
+            .as_deref()
+            .or(request.operation_name.as_deref()),
+        started.elapsed(),
+        body.errors.iter().map(|error| {
+            error["extensions"]["code"]
+                .as_str()
+                .unwrap_or("INTERNAL_SERVER_ERROR")
+        }),
+    );
     tracing::info!(
         request_id = forwarded
             .get(REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
-        operation = request.operation_name.as_deref().unwrap_or(""),
+        operation = body
+            .operation_name
+            .as_deref()
+            .or(request.operation_name.as_deref())
+            .unwrap_or(""),
         errors = body.errors.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "{what}"
@@ -282,7 +301,7 @@ fn log_request(
 
 fn json_body(status: StatusCode, body: &ResponseBody) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    (
+    let mut response = (
         status,
         [(
             header::CONTENT_TYPE,
@@ -290,7 +309,13 @@ fn json_body(status: StatusCode, body: &ResponseBody) -> Response {
         )],
         bytes,
     )
-        .into_response()
+        .into_response();
+    if let Some(seconds) = body.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 #[derive(serde::Deserialize)]
@@ -317,13 +342,13 @@ pub(super) async fn graphql_get(
     }
     match graphql_get_request(&service.config, params) {
         Ok(request) => {
-            let forwarded = match service.subgraph_headers(&headers).await {
-                Ok(forwarded) => forwarded,
+            let (forwarded, client) = match service.admit(&headers, peer_ip(&extensions)).await {
+                Ok(admitted) => admitted,
                 Err(refusal) => return refusal.into_response(),
             };
             // Whether the operation is a query is decided after parsing, on the selected
             // operation.
-            respond(&service, &request, &forwarded, HttpMethod::Get).await
+            respond(&service, &request, &forwarded, HttpMethod::Get, &client).await
         }
         Err(refusal) => refusal.into_response(),
     }

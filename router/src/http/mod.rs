@@ -13,6 +13,7 @@
 mod apq;
 pub(crate) mod edge_auth;
 mod handlers;
+pub mod rate_limit;
 mod reload;
 
 pub use reload::{SupergraphFileError, read_supergraph, spawn_reloader};
@@ -50,6 +51,8 @@ pub struct RouterService {
     persisted: apq::PersistedQueries,
     /// Open subscriptions, per client and in total.
     pub(crate) subscriptions: crate::subscription::SubscriptionLimits,
+    /// Operations per client and window, when `router.rate_limit.enabled`.
+    rate_limiter: Option<rate_limit::RateLimiter>,
 }
 
 /// Whether the HTTP method lets the operation change state.
@@ -75,6 +78,7 @@ impl RouterService {
         let transport = Arc::new(HttpTransport::new(
             Duration::from_millis(config.subgraph_timeout_ms),
             timeouts,
+            config.traffic.clone(),
         ));
         Self::with_transport(supergraph, config, forwarded, cache, transport)
     }
@@ -92,6 +96,7 @@ impl RouterService {
                 config.plan_cache_bytes,
             )),
             edge_auth: edge_auth::EdgeAuth::new(&config, forwarded),
+            rate_limiter: rate_limit::RateLimiter::new(config.rate_limit.clone(), cache.clone()),
             persisted: apq::PersistedQueries::new(&config, cache),
             subscriptions: crate::subscription::SubscriptionLimits::new(
                 config.subscriptions.max_per_client,
@@ -106,6 +111,21 @@ impl RouterService {
     /// answer to send instead (no subgraph is called).
     pub async fn subgraph_headers(&self, incoming: &HeaderMap) -> Result<HeaderMap, RequestError> {
         self.edge_auth.subgraph_headers(incoming).await
+    }
+
+    /// [`subgraph_headers`](Self::subgraph_headers), and who the request counts against for
+    /// rate limiting (the verified principal, else `peer`).
+    pub async fn admit(
+        &self,
+        incoming: &HeaderMap,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<(HeaderMap, rate_limit::Client), RequestError> {
+        let principal = self.edge_auth.authenticate(incoming).await?;
+        let client = rate_limit::Client::of(principal.as_ref(), peer);
+        let headers = self
+            .edge_auth
+            .forwarded_headers(principal.as_ref(), incoming.get(edge_auth::REQUEST_ID));
+        Ok((headers, client))
     }
 
     /// The supergraph in force; requests keep the one they started with across a reload.
@@ -161,11 +181,26 @@ impl RouterService {
         request: &GraphqlRequest,
         headers: &HeaderMap,
         method: HttpMethod,
+        client: Option<&rate_limit::Client>,
     ) -> (StatusCode, ResponseBody) {
         let (request, loaded, prepared) = match self.prepare_operation(request, method).await {
             Ok(prepared) => prepared,
             Err(error) => return (error.status, ResponseBody::from_request_error(error)),
         };
+        if let (Some(limiter), Some(client)) = (&self.rate_limiter, client) {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            if let Err(seconds) = limiter.check(client, prepared.kind(), now_ms).await {
+                let error = RequestError::new(
+                    ErrorCode::RateLimited,
+                    format!("too many operations; try again in {seconds} s"),
+                )
+                .with_status(StatusCode::TOO_MANY_REQUESTS)
+                .with_retry_after(seconds);
+                return (error.status, ResponseBody::from_request_error(error));
+            }
+        }
         if prepared.kind() == OperationType::Subscription {
             let error = RequestError::new(
                 ErrorCode::BadRequest,
@@ -259,7 +294,7 @@ pub fn router(service: Arc<RouterService>) -> Router {
         .merge(looma_server::health_routes(COMPONENT, checks));
     // Outermost last: an overlong client id is dropped, a missing one generated (UUID v4),
     // and the id in force echoed on every response.
-    looma_server::with_edge_layers(routes, limit)
+    looma_server::with_edge_layers(COMPONENT, routes, limit, Vec::new())
         .layer(PropagateRequestIdLayer::new(edge_auth::REQUEST_ID))
         .layer(SetRequestIdLayer::new(
             edge_auth::REQUEST_ID,

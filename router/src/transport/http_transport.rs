@@ -1,16 +1,25 @@
 //! [`HttpTransport`]: subgraph requests over pooled keep-alive HTTP, JSON or (with files)
-//! GraphQL multipart; subscriptions over WebSocket (`super::ws_client`).
+//! GraphQL multipart, through each subgraph's [`Upstream`] (replicas, load balancing, passive
+//! health, circuit breaker, retries of idempotent fetches: see `traffic`); subscriptions over
+//! WebSocket (`super::ws_client`).
 
+use super::traffic::{self, Refused, TrafficConfig, Upstream};
 use super::{SubgraphTransport, UploadedFile};
 use crate::supergraph::Subgraph;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Pooled keep-alive HTTP to subgraphs, with a timeout per subgraph.
 pub struct HttpTransport {
     client: reqwest::Client,
     default_timeout: std::time::Duration,
     timeouts: HashMap<String, std::time::Duration>,
+    traffic: TrafficConfig,
+    /// Per subgraph name: its replicas' URLs and their state (rebuilt when a reloaded
+    /// supergraph moves a subgraph).
+    upstreams: Mutex<HashMap<String, Arc<Upstream>>>,
 }
 
 impl HttpTransport {
@@ -25,6 +34,7 @@ impl HttpTransport {
     pub fn new(
         default_timeout: std::time::Duration,
         timeouts: HashMap<String, std::time::Duration>,
+        traffic: TrafficConfig,
     ) -> Self {
         let client = reqwest::Client::builder()
             .pool_idle_timeout(std::time::Duration::from_secs(90))
@@ -36,8 +46,123 @@ impl HttpTransport {
             client,
             default_timeout,
             timeouts,
+            traffic,
+            upstreams: Mutex::new(HashMap::new()),
         }
     }
+
+    /// The subgraph's upstream: the configured replicas, else the supergraph's URL.
+    pub fn upstream(&self, subgraph: &Subgraph) -> Arc<Upstream> {
+        let urls = self
+            .traffic
+            .subgraph_urls
+            .get(&subgraph.name)
+            .cloned()
+            .unwrap_or_else(|| vec![subgraph.url.clone()]);
+        let mut upstreams = self
+            .upstreams
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match upstreams.get(&subgraph.name) {
+            Some(upstream) if upstream.replicas.iter().map(|r| &r.url).eq(urls.iter()) => {
+                upstream.clone()
+            }
+            _ => {
+                let upstream = Arc::new(Upstream::new(urls));
+                upstreams.insert(subgraph.name.clone(), upstream.clone());
+                self.spawn_health_checks(&upstream);
+                upstream
+            }
+        }
+    }
+
+    /// Asks every replica's `/health` every `health_check_interval_ms` (while the upstream is
+    /// in use) and ejects those that do not answer 200.
+    fn spawn_health_checks(&self, upstream: &Arc<Upstream>) {
+        let every = std::time::Duration::from_millis(self.traffic.health_check_interval_ms);
+        if every.is_zero() || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let eject_for = std::time::Duration::from_millis(self.traffic.eject_for_ms);
+        let weak = Arc::downgrade(upstream);
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(upstream) = weak.upgrade() else {
+                    return;
+                };
+                for replica in &upstream.replicas {
+                    let healthy = client
+                        .get(replica.health_url())
+                        .timeout(every.min(std::time::Duration::from_secs(2)))
+                        .send()
+                        .await
+                        .is_ok_and(|response| response.status().is_success());
+                    if !healthy {
+                        tracing::warn!(url = %replica.url, "replica failed its health check");
+                        replica.eject_until(Instant::now() + eject_for);
+                    }
+                }
+            }
+        });
+    }
+
+    async fn post_json(
+        &self,
+        url: &str,
+        subgraph: &Subgraph,
+        body: &Value,
+        headers: &http::HeaderMap,
+    ) -> Result<Value, String> {
+        let response = self
+            .client
+            .post(url)
+            .timeout(self.timeout_for(subgraph))
+            .headers(headers.clone())
+            .json(body)
+            .send()
+            .await
+            .map_err(describe_send_error)?;
+        read_graphql_response(response).await
+    }
+}
+
+fn describe_send_error(error: reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        "connection failed".to_owned()
+    }
+}
+
+fn circuit_open(subgraph: &Subgraph) -> String {
+    metrics::counter!(
+        "looma_router_circuit_open_total",
+        "component" => crate::http::COMPONENT,
+        "subgraph" => subgraph.name.clone()
+    )
+    .increment(1);
+    "its circuit is open after repeated failures (failing fast until a probe succeeds)".to_owned()
+}
+
+/// `looma_router_subgraph_fetches_total{subgraph, outcome}` and the fetch's duration. A
+/// subgraph's name comes from the supergraph, so the label set is bounded by it.
+fn observe_fetch(subgraph: &Subgraph, started: Instant, ok: bool) {
+    let name = subgraph.name.clone();
+    metrics::counter!(
+        "looma_router_subgraph_fetches_total",
+        "component" => crate::http::COMPONENT,
+        "subgraph" => name.clone(),
+        "outcome" => if ok { "ok" } else { "error" }
+    )
+    .increment(1);
+    metrics::histogram!(
+        "looma_router_subgraph_fetch_duration_seconds",
+        "component" => crate::http::COMPONENT,
+        "subgraph" => name
+    )
+    .record(started.elapsed().as_secs_f64());
 }
 
 #[async_trait::async_trait]
@@ -48,27 +173,41 @@ impl SubgraphTransport for HttpTransport {
         body: Value,
         headers: &http::HeaderMap,
     ) -> Result<Value, String> {
-        let response = self
-            .client
-            .post(&subgraph.url)
-            .timeout(
-                self.timeouts
-                    .get(&subgraph.name)
-                    .copied()
-                    .unwrap_or(self.default_timeout),
-            )
-            .headers(headers.clone())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    "timed out".to_owned()
-                } else {
-                    "connection failed".to_owned()
+        let started = Instant::now();
+        let upstream = self.upstream(subgraph);
+        let config = &self.traffic;
+        let retryable = traffic::is_idempotent(&body);
+        upstream.earn_retry(config);
+        let mut retries = 0;
+        let mut avoid: Option<String> = None;
+        let outcome = loop {
+            if let Err(Refused::CircuitOpen) = upstream.admit(config, Instant::now()) {
+                break Err(circuit_open(subgraph));
+            }
+            let in_flight = upstream.pick(config, Instant::now(), avoid.as_deref());
+            let url = in_flight.replica.url.clone();
+            let outcome = self.post_json(&url, subgraph, &body, headers).await;
+            upstream.record(config, in_flight.replica, outcome.is_ok(), Instant::now());
+            drop(in_flight);
+            match outcome {
+                Err(error) if retryable && retries < config.retries && upstream.spend_retry() => {
+                    retries += 1;
+                    tracing::debug!(subgraph = %subgraph.name, %url, %error, retries, "retrying");
+                    metrics::counter!(
+                        "looma_router_subgraph_retries_total",
+                        "component" => crate::http::COMPONENT,
+                        "subgraph" => subgraph.name.clone()
+                    )
+                    .increment(1);
+                    tokio::time::sleep(traffic::backoff(config, retries)).await;
+                    // Another replica, when there is one.
+                    avoid = Some(url);
                 }
-            })?;
-        read_graphql_response(response).await
+                outcome => break outcome,
+            }
+        };
+        observe_fetch(subgraph, started, outcome.is_ok());
+        outcome
     }
 
     async fn send_with_files(
@@ -79,28 +218,34 @@ impl SubgraphTransport for HttpTransport {
         files: &[(String, UploadedFile)],
     ) -> Result<Value, String> {
         let form = multipart_form(body, files)?;
-        let response = self
-            .client
-            .post(&subgraph.url)
-            .timeout(
-                self.timeouts
-                    .get(&subgraph.name)
-                    .copied()
-                    .unwrap_or(self.default_timeout),
-            )
-            .headers(headers.clone())
-            .header("apollo-require-preflight", "true")
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    "timed out".to_owned()
-                } else {
-                    "connection failed".to_owned()
+        let started = Instant::now();
+        let upstream = self.upstream(subgraph);
+        let config = &self.traffic;
+        // Uploads carry their files once: never retried.
+        let outcome = match upstream.admit(config, Instant::now()) {
+            Err(Refused::CircuitOpen) => Err(circuit_open(subgraph)),
+            Ok(()) => {
+                let in_flight = upstream.pick(config, Instant::now(), None);
+                let outcome = async {
+                    let response = self
+                        .client
+                        .post(&in_flight.replica.url)
+                        .timeout(self.timeout_for(subgraph))
+                        .headers(headers.clone())
+                        .header("apollo-require-preflight", "true")
+                        .multipart(form)
+                        .send()
+                        .await
+                        .map_err(describe_send_error)?;
+                    read_graphql_response(response).await
                 }
-            })?;
-        read_graphql_response(response).await
+                .await;
+                upstream.record(config, in_flight.replica, outcome.is_ok(), Instant::now());
+                outcome
+            }
+        };
+        observe_fetch(subgraph, started, outcome.is_ok());
+        outcome
     }
 
     async fn subscribe(

@@ -5,6 +5,7 @@
 //! Knows nothing of plans; `execute`, `uploads` and `subscription` build on it.
 
 mod http_transport;
+pub mod traffic;
 mod ws_client;
 
 pub use http_transport::HttpTransport;

@@ -91,7 +91,8 @@ pub fn start(
     service
 }
 
-/// The HTTP routes: `/graphql` (with multipart uploads and subscriptions), `/health`, `/ready`.
+/// The HTTP routes: `/graphql` (with multipart uploads and subscriptions), `/metrics`,
+/// `/health`, `/ready`.
 pub fn router(
     service: ChatService,
     verifier: Arc<dyn CredentialVerifier>,
@@ -109,6 +110,11 @@ pub fn router(
         max_file_bytes: max_file,
         max_files: 1,
     };
+    let collected = service.clone();
+    let collector = looma_server::metrics::collector(move || {
+        let service = collected.clone();
+        async move { service.record_metrics().await }
+    });
     SubgraphShell::new(
         COMPONENT,
         schema::build_schema(service),
@@ -117,6 +123,7 @@ pub fn router(
     .uploads(limits)
     .body_limit(max_body)
     .readiness(checks)
+    .metrics(collector)
     .into_router()
 }
 

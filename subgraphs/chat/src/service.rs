@@ -168,6 +168,17 @@ impl ChatService {
         }
     }
 
+    /// Refreshes what `/metrics` reads from sources: the knowledge outbox and the pool.
+    pub async fn record_metrics(&self) {
+        if let Some(outbox) = &self.inner.outbox {
+            match outbox.metrics().await {
+                Ok(counters) => counters.record(crate::COMPONENT),
+                Err(error) => tracing::debug!(%error, "outbox counters not read for /metrics"),
+            }
+        }
+        looma_db::record_pool_metrics(self.inner.store.connection(), crate::COMPONENT);
+    }
+
     /// Delivers due knowledge index updates now (tests, and after an upload).
     pub async fn dispatch_outbox(&self) -> Result<usize, ChatError> {
         match &self.inner.outbox {
@@ -564,8 +575,13 @@ impl ChatService {
         answer: &mut String,
         calls: &mut Vec<looma_llm::ToolCall>,
     ) -> Result<looma_llm::Completion, Generation> {
+        let started = Instant::now();
+        let mut first_token = true;
         let mut stream = tokio::select! {
-            started = self.inner.model.stream(request) => started.map_err(Generation::Failed)?,
+            opened = self.inner.model.stream(request) => opened.map_err(|error| {
+                llm_failed(&error, started);
+                Generation::Failed(error)
+            })?,
             _ = events.closed() => return Err(Generation::ClientGone),
         };
         loop {
@@ -575,14 +591,29 @@ impl ChatService {
             };
             match next {
                 Some(Ok(StreamEvent::Delta(text))) => {
+                    if first_token {
+                        first_token = false;
+                        metrics::histogram!(
+                            "looma_llm_time_to_first_token_seconds",
+                            "component" => crate::COMPONENT,
+                            "provider" => self.inner.model.provider().to_owned()
+                        )
+                        .record(started.elapsed().as_secs_f64());
+                    }
                     answer.push_str(&text);
                     if events.send(TurnEvent::Delta(text)).await.is_err() {
                         return Err(Generation::ClientGone);
                     }
                 }
                 Some(Ok(StreamEvent::ToolCall(call))) => calls.push(call),
-                Some(Ok(StreamEvent::Done(completion))) => return Ok(completion),
-                Some(Err(error)) => return Err(Generation::Failed(error)),
+                Some(Ok(StreamEvent::Done(completion))) => {
+                    llm_answered(&completion, started);
+                    return Ok(completion);
+                }
+                Some(Err(error)) => {
+                    llm_failed(&error, started);
+                    return Err(Generation::Failed(error));
+                }
                 None => {
                     return Err(Generation::Failed(LlmError::Interrupted {
                         provider: self.inner.model.provider().to_owned(),
@@ -1097,6 +1128,41 @@ impl Deliver for KnowledgeDelivery {
         }
         Ok(())
     }
+}
+
+/// `looma_llm_tokens_total{provider, kind}` and `looma_llm_request_duration_seconds` for an
+/// answer the model finished.
+fn llm_answered(completion: &looma_llm::Completion, started: Instant) {
+    let provider = completion.provider.clone();
+    for (kind, tokens) in [
+        ("prompt", completion.usage.prompt_tokens),
+        ("completion", completion.usage.completion_tokens),
+    ] {
+        metrics::counter!(
+            "looma_llm_tokens_total",
+            "component" => crate::COMPONENT,
+            "provider" => provider.clone(),
+            "kind" => kind
+        )
+        .increment(u64::from(tokens));
+    }
+    metrics::histogram!(
+        "looma_llm_request_duration_seconds",
+        "component" => crate::COMPONENT,
+        "provider" => provider,
+        "outcome" => "ok"
+    )
+    .record(started.elapsed().as_secs_f64());
+}
+
+fn llm_failed(error: &LlmError, started: Instant) {
+    metrics::histogram!(
+        "looma_llm_request_duration_seconds",
+        "component" => crate::COMPONENT,
+        "provider" => error.provider().to_owned(),
+        "outcome" => "error"
+    )
+    .record(started.elapsed().as_secs_f64());
 }
 
 #[cfg(test)]

@@ -57,7 +57,8 @@ pub async fn start(
     Ok(service)
 }
 
-/// The HTTP routes: `/graphql`, `/.well-known/jwks.json`, `/revocations`, `/health`, `/ready`.
+/// The HTTP routes: `/graphql`, `/.well-known/jwks.json`, `/revocations`, `/metrics`,
+/// `/health`, `/ready`.
 /// `forwarded` is the codec for the router's principal header; `None` trusts no router.
 pub fn router(service: IdentityService, forwarded: Option<ForwardedPrincipalCodec>) -> Router {
     let authenticator = Authenticator::new(Arc::new(service.clone()), forwarded);
@@ -78,9 +79,15 @@ pub fn router(service: IdentityService, forwarded: Option<ForwardedPrincipalCode
         .route(looma_auth::revocation::REVOCATIONS_PATH, get(revocations))
         .with_state(service.clone());
     let loaders = service.clone();
+    let pool = service.store().connection().clone();
+    let collector = looma_server::metrics::collector(move || {
+        let pool = pool.clone();
+        async move { looma_db::record_pool_metrics(&pool, COMPONENT) }
+    });
     SubgraphShell::new(COMPONENT, schema::build_schema(service), authenticator)
         .per_request(move |request| schema::attach_loaders(request, &loaders))
         .readiness(checks)
+        .metrics(collector)
         .routes(own_routes)
         .into_router()
 }

@@ -69,7 +69,7 @@ pub fn start(
     service
 }
 
-/// The HTTP routes: `/graphql`, `/health`, `/ready`.
+/// The HTTP routes: `/graphql`, `/metrics`, `/health`, `/ready`.
 pub fn router(
     service: MatchingService,
     verifier: Arc<dyn CredentialVerifier>,
@@ -81,6 +81,11 @@ pub fn router(
         Box::pin(async move { looma_db::ping(&db).await.map_err(|e| e.to_string()) })
     })];
     let loaders = service.clone();
+    let collected = service.clone();
+    let collector = looma_server::metrics::collector(move || {
+        let service = collected.clone();
+        async move { service.record_metrics().await }
+    });
     SubgraphShell::new(
         COMPONENT,
         schema::build_schema(service),
@@ -88,6 +93,7 @@ pub fn router(
     )
     .per_request(move |request| schema::attach_loaders(request, &loaders))
     .readiness(checks)
+    .metrics(collector)
     .into_router()
 }
 

@@ -950,6 +950,15 @@ impl MatchingService {
         }
     }
 
+    /// Refreshes what `/metrics` reads from sources: the outbox and the connection pool.
+    pub async fn record_metrics(&self) {
+        match self.outbox_metrics().await {
+            Ok(outbox) => outbox.record(crate::COMPONENT),
+            Err(error) => tracing::debug!(%error, "outbox counters not read for /metrics"),
+        }
+        looma_db::record_pool_metrics(self.inner.store.connection(), crate::COMPONENT);
+    }
+
     /// The outbox's counters (delivered, failed, pending, lag) for `/metrics`.
     pub async fn outbox_metrics(&self) -> Result<OutboxMetrics, MatchingError> {
         match &self.inner.outbox {

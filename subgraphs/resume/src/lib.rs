@@ -20,15 +20,11 @@ pub use error::ResumeError;
 pub use service::ResumeService;
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::IntoResponse;
-use axum::routing::get;
 use looma_auth::{Authenticator, CredentialVerifier, ForwardedPrincipalCodec};
 use looma_db::DatabaseConnection;
 use looma_embed::EmbeddingService;
 use looma_server::{ReadinessCheck, SubgraphShell, UploadLimits};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 pub const COMPONENT: &str = "resume";
 
@@ -65,7 +61,8 @@ pub fn start(
     service
 }
 
-/// The HTTP routes: `/graphql`, `/metrics`, `/health`, `/ready`.
+/// The HTTP routes: `/graphql`, `/metrics` (the shell's, with the store's and outbox's
+/// counters), `/health`, `/ready`.
 pub fn router(
     service: ResumeService,
     verifier: Arc<dyn CredentialVerifier>,
@@ -84,9 +81,11 @@ pub fn router(
         let db = db.clone();
         Box::pin(async move { looma_db::ping(&db).await.map_err(|e| e.to_string()) })
     })];
-    let own_routes = Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(service.clone());
+    let collected = service.clone();
+    let collector = looma_server::metrics::collector(move || {
+        let service = collected.clone();
+        async move { service.record_metrics().await }
+    });
     let loaders = service.clone();
     SubgraphShell::new(
         COMPONENT,
@@ -97,31 +96,8 @@ pub fn router(
     .uploads(limits)
     .body_limit(max_body)
     .readiness(checks)
-    .routes(own_routes)
+    .metrics(collector)
     .into_router()
-}
-
-/// Prometheus text exposition of the resume store's statement counters and the outbox's
-/// counters (`looma_outbox::OutboxMetrics`: pending, lag, delivered, failed).
-async fn metrics(State(service): State<ResumeService>) -> impl IntoResponse {
-    let counters = service.store().counters();
-    let outbox = service.outbox_metrics().await.unwrap_or_default();
-    let mut body = format!(
-        "# TYPE looma_resume_sql_statements_total counter\n\
-         looma_resume_sql_statements_total {}\n\
-         # TYPE looma_resume_sql_lookups_by_id_total counter\n\
-         looma_resume_sql_lookups_by_id_total {}\n",
-        counters.total.load(Ordering::Relaxed),
-        counters.resume_lookups_by_id.load(Ordering::Relaxed),
-    );
-    body.push_str(&outbox.prometheus(COMPONENT));
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        body,
-    )
 }
 
 /// The subgraph's federation SDL, as `_service { sdl }` returns it.

@@ -227,6 +227,7 @@ impl ResumeService {
                 .store
                 .save_failed(&id, status::FAILED, &reason, Utc::now())
                 .await?;
+            record_parse(status::FAILED);
             return Ok(true);
         }
         let Some(bytes) = self.inner.store.file_bytes(&id).await? else {
@@ -239,6 +240,7 @@ impl ResumeService {
                     Utc::now(),
                 )
                 .await?;
+            record_parse(status::FAILED);
             return Ok(true);
         };
         let format = DocumentFormat::parse(&claimed.format).unwrap_or(DocumentFormat::Txt);
@@ -282,6 +284,7 @@ impl ResumeService {
                     .store
                     .save_failed(&id, final_status, &reason, Utc::now())
                     .await?;
+                record_parse(final_status);
                 return Ok(true);
             }
         };
@@ -317,6 +320,7 @@ impl ResumeService {
             .save_parsed(&id, parsed, Utc::now())
             .await?;
         tracing::info!(resume = %id, "resume parsed");
+        record_parse(status::PARSED);
         self.inner.outbox.wake();
         Ok(true)
     }
@@ -330,6 +334,24 @@ impl ResumeService {
     /// The outbox's counters (delivered, failed, pending, lag) for `/metrics`.
     pub async fn outbox_metrics(&self) -> Result<OutboxMetrics, ResumeError> {
         Ok(self.inner.outbox.metrics().await?)
+    }
+
+    /// Refreshes what `/metrics` reads from sources rather than counts as it happens: the
+    /// store's statement counters, the outbox and the connection pool.
+    pub async fn record_metrics(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counters = self.inner.store.counters();
+        // Gauges set to this store's totals (a counter's `absolute` keeps the largest value
+        // ever set, which would mix stores when a process holds several, as tests do).
+        metrics::gauge!("looma_resume_sql_statements_total", "component" => crate::COMPONENT)
+            .set(counters.total.load(Relaxed) as f64);
+        metrics::gauge!("looma_resume_sql_lookups_by_id_total", "component" => crate::COMPONENT)
+            .set(counters.resume_lookups_by_id.load(Relaxed) as f64);
+        match self.outbox_metrics().await {
+            Ok(outbox) => outbox.record(crate::COMPONENT),
+            Err(error) => tracing::debug!(%error, "outbox counters not read for /metrics"),
+        }
+        looma_db::record_pool_metrics(self.inner.store.connection(), crate::COMPONENT);
     }
 
     /// Rebuilds the search collection from this subgraph's tables (`looma search reindex
@@ -612,6 +634,18 @@ fn check_docx_container(bytes: &[u8], limit: u64) -> Result<(), ResumeError> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Counts a finished parse as `looma_resume_parses_total{outcome}` (`parsed`, `failed`,
+/// `needs_ocr`).
+fn record_parse(final_status: &str) {
+    let outcome = match final_status {
+        status::PARSED => "parsed",
+        status::NEEDS_OCR => "needs_ocr",
+        _ => "failed",
+    };
+    metrics::counter!("looma_resume_parses_total", "component" => crate::COMPONENT, "outcome" => outcome)
+        .increment(1);
 }
 
 #[cfg(test)]

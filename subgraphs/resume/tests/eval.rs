@@ -54,7 +54,7 @@ fn real_resumes_are_all_scored_and_train_stays_above_its_floors() {
     );
     assert!(per_split.iter().all(|n| *n >= 15), "{per_split:?}");
     // Half the Chinese PDFs need Adobe's CID tables (Debian's poppler-data, installed by
-    // scripts/install-ocr); without them their Chinese text is missing and the floors mean
+    // scripts/install-packages); without them their Chinese text is missing and the floors mean
     // nothing.
     if !looma_extract::cid_tables_available() {
         looma_testkit::report_skipped("poppler-data is not installed: train floors not checked");

@@ -47,13 +47,18 @@ pub fn start(
     Ok(SearchService::with_flags(engines, embedder, config, flags))
 }
 
-/// The HTTP routes: `/graphql`, `/health`, `/ready`.
+/// The HTTP routes: `/graphql`, `/metrics`, `/health`, `/ready`.
 pub fn router(
     service: SearchService,
     verifier: Arc<dyn CredentialVerifier>,
     forwarded: Option<ForwardedPrincipalCodec>,
 ) -> Router {
     let schema = schema::build_schema(service.clone());
+    let collected = service.clone();
+    let collector = looma_server::metrics::collector(move || {
+        let service = collected.clone();
+        async move { service.record_metrics().await }
+    });
     let checks = vec![ReadinessCheck::new("indexes", move || {
         let service = service.clone();
         Box::pin(async move { service.stats().await.map(|_| ()).map_err(|e| e.to_string()) })
@@ -61,6 +66,7 @@ pub fn router(
     SubgraphShell::new(COMPONENT, schema, Authenticator::new(verifier, forwarded))
         .body_limit(MAX_BODY_BYTES)
         .readiness(checks)
+        .metrics(collector)
         .into_router()
 }
 

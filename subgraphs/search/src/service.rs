@@ -92,6 +92,33 @@ pub struct CollectionStats {
     pub vectors: u64,
 }
 
+/// Times one search as `looma_search_duration_seconds{mode}`, recorded when dropped (so
+/// refusals and failures are timed too).
+struct Timed {
+    mode: &'static str,
+    started: std::time::Instant,
+}
+
+impl Timed {
+    fn new(mode: &'static str) -> Self {
+        Timed {
+            mode,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        metrics::histogram!(
+            "looma_search_duration_seconds",
+            "component" => crate::COMPONENT,
+            "mode" => self.mode
+        )
+        .record(self.started.elapsed().as_secs_f64());
+    }
+}
+
 impl SearchService {
     /// The most documents one `index` call takes (`search.max_batch`).
     pub fn max_batch(&self) -> usize {
@@ -256,6 +283,27 @@ impl SearchService {
         Ok(())
     }
 
+    /// Refreshes `looma_search_index_documents{collection, kind}` (text documents and
+    /// vectors per collection) for `/metrics`.
+    pub async fn record_metrics(&self) {
+        match self.stats().await {
+            Ok(stats) => {
+                for stat in stats {
+                    for (kind, count) in [("text", stat.documents), ("vector", stat.vectors)] {
+                        metrics::gauge!(
+                            "looma_search_index_documents",
+                            "component" => crate::COMPONENT,
+                            "collection" => stat.collection.as_str(),
+                            "kind" => kind
+                        )
+                        .set(count as f64);
+                    }
+                }
+            }
+            Err(error) => tracing::debug!(%error, "index sizes not read for /metrics"),
+        }
+    }
+
     pub async fn stats(&self) -> Result<Vec<CollectionStats>, SearchError> {
         let mut stats = Vec::new();
         for collection in Collection::ALL {
@@ -271,6 +319,7 @@ impl SearchService {
     // ---- queries ---------------------------------------------------------------------
 
     pub async fn text_search(&self, request: TextRequest) -> Result<TextPage, SearchError> {
+        let _timed = Timed::new("text");
         self.require_feature(TEXT_SEARCH).await?;
         let config = &self.inner.config;
         let query = validate::query_text("query", &request.query, validate::MAX_QUERY_CHARS)?;
@@ -368,6 +417,7 @@ impl SearchService {
         vector: Vec<f32>,
         metric: Metric,
     ) -> Result<Vec<Hit>, SearchError> {
+        let _timed = Timed::new("vector");
         self.require_feature(VECTOR_SEARCH).await?;
         self.check_ranked(&mut request)?;
         validate::vector("vector", &vector, self.dimension())?;
@@ -381,6 +431,7 @@ impl SearchService {
         mut request: RankedRequest,
         query: &str,
     ) -> Result<Vec<Hit>, SearchError> {
+        let _timed = Timed::new("semantic");
         self.require_feature(VECTOR_SEARCH).await?;
         self.check_ranked(&mut request)?;
         let query = validate::query_text("query", query, validate::MAX_QUERY_CHARS)?;
@@ -402,6 +453,7 @@ impl SearchService {
         rrf_k: Option<f64>,
         vector_weight: Option<f64>,
     ) -> Result<Vec<Hit>, SearchError> {
+        let _timed = Timed::new("hybrid");
         self.require_feature(TEXT_SEARCH).await?;
         self.require_feature(VECTOR_SEARCH).await?;
         self.check_ranked(&mut request)?;
@@ -526,6 +578,7 @@ impl SearchService {
         limit: usize,
         kinds: Vec<SuggestionKind>,
     ) -> Result<Vec<Suggestion>, SearchError> {
+        let _timed = Timed::new("suggest");
         self.require_feature(TEXT_SEARCH).await?;
         let prefix = validate::query_text("prefix", prefix, validate::MAX_PREFIX_CHARS)?;
         Ok(self

@@ -46,6 +46,12 @@ pub enum SettingType {
     Text {
         max_chars: usize,
     },
+    /// A list of objects, each with these fields (the component that reads it checks the
+    /// rest: identity knows no other component's types).
+    ObjectList {
+        required: &'static [&'static str],
+        max_items: usize,
+    },
     AnyJson,
 }
 
@@ -56,6 +62,7 @@ impl SettingType {
             SettingType::Boolean => "BOOLEAN",
             SettingType::Integer { .. } => "INTEGER",
             SettingType::Text { .. } => "TEXT",
+            SettingType::ObjectList { .. } => "OBJECT_LIST",
             SettingType::AnyJson => "JSON",
         }
     }
@@ -90,6 +97,27 @@ fn catalogue_entry(key: &str) -> Option<SettingSpec> {
             SettingType::Text { max_chars: 8000 },
             json!("You are Looma, a recruiting assistant. Answer from the provided context."),
         ),
+        // No default here: the monitor's built-in rules apply until one is set.
+        "monitor.alert_rules" => {
+            return Some(SettingSpec {
+                key: key.to_owned(),
+                description: "Alert rules the monitor judges (name, kind, threshold, \
+                              forSeconds, severity, summary, optional component)"
+                    .to_owned(),
+                setting_type: SettingType::ObjectList {
+                    required: &[
+                        "name",
+                        "kind",
+                        "threshold",
+                        "forSeconds",
+                        "severity",
+                        "summary",
+                    ],
+                    max_items: 100,
+                },
+                default: None,
+            });
+        }
         _ => return None,
     };
     Some(SettingSpec {
@@ -102,10 +130,15 @@ fn catalogue_entry(key: &str) -> Option<SettingSpec> {
 
 /// Every key with a known type, for listing.
 pub fn catalogue() -> Vec<SettingSpec> {
-    let mut specs: Vec<SettingSpec> = ["matching.weights", "search.rrf_k", "chat.system_prompt"]
-        .iter()
-        .filter_map(|key| catalogue_entry(key))
-        .collect();
+    let mut specs: Vec<SettingSpec> = [
+        "matching.weights",
+        "search.rrf_k",
+        "chat.system_prompt",
+        "monitor.alert_rules",
+    ]
+    .iter()
+    .filter_map(|key| catalogue_entry(key))
+    .collect();
     specs.extend(
         FEATURE_FLAGS
             .iter()
@@ -235,6 +268,26 @@ pub fn validate_value(spec: &SettingSpec, value: &Value) -> Result<(), IdentityE
                 "expected non-empty text of at most {max_chars} characters"
             )),
         },
+        SettingType::ObjectList {
+            required,
+            max_items,
+        } => {
+            let Some(items) = value.as_array() else {
+                return bad("expected a list of objects".into());
+            };
+            if items.len() > max_items {
+                return bad(format!("at most {max_items} items, got {}", items.len()));
+            }
+            for (index, item) in items.iter().enumerate() {
+                let Some(object) = item.as_object() else {
+                    return bad(format!("item {index} is not an object"));
+                };
+                if let Some(missing) = required.iter().find(|field| !object.contains_key(**field)) {
+                    return bad(format!("item {index} has no `{missing}`"));
+                }
+            }
+            Ok(())
+        }
         SettingType::AnyJson => Ok(()),
     }
 }
@@ -337,6 +390,24 @@ mod tests {
             spec("noseparator"),
             Err(IdentityError::InvalidInput { .. })
         ));
+    }
+
+    #[test]
+    fn alert_rules_must_be_a_list_of_whole_rules() {
+        let rules = spec("monitor.alert_rules").unwrap();
+        let rule = json!({"name": "A", "kind": "componentDown", "threshold": 0,
+            "forSeconds": 5, "severity": "critical", "summary": "down"});
+        assert!(validate_value(&rules, &json!([rule.clone()])).is_ok());
+        assert!(validate_value(&rules, &json!([])).is_ok());
+        assert!(validate_value(&rules, &rule).is_err(), "not a list");
+        let mut partial = rule.clone();
+        partial.as_object_mut().unwrap().remove("severity");
+        let error = validate_value(&rules, &json!([rule, partial])).unwrap_err();
+        assert!(
+            error.to_string().contains("item 1 has no `severity`"),
+            "{error}"
+        );
+        assert!(validate_value(&rules, &json!(vec![json!({}); 101])).is_err());
     }
 
     #[test]
