@@ -7,9 +7,9 @@
 //!     LOOMA_BENCH_FEATURES=off,traffic,rate_limit,all cargo bench --bench router_load
 //!
 //! `LOOMA_BENCH_FEATURES` runs the benchmark once per listed router setup, to show what each
-//! feature costs: `off` (no retries, breaker, health checks or rate limit), `traffic` (the
-//! defaults of `[router.traffic]`: least-outstanding balancing, breaker, retries, active
-//! health checks), `rate_limit` (limits counted in the in-process cache, set high enough
+//! feature costs: `off` (no retries, breaker, health checks, de-duplication or rate limit),
+//! `traffic` (the defaults of `[router.traffic]`: least-outstanding balancing, breaker,
+//! retries, active health checks, in-flight de-duplication), `rate_limit` (limits counted in the in-process cache, set high enough
 //! never to refuse), `all`. Default: `traffic` alone (the shipped defaults).
 //!
 //! The subgraphs, the router and the load generator run as three processes (this binary
@@ -159,6 +159,7 @@ fn router_config(features: &str) -> RouterConfig {
         config.traffic.retries = 0;
         config.traffic.breaker_failures = 0;
         config.traffic.health_check_interval_ms = 0;
+        config.traffic.deduplicate = false;
     }
     if rate_limit {
         config.rate_limit.enabled = true;

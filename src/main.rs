@@ -111,6 +111,11 @@ enum Command {
         #[arg(value_enum)]
         component: Component,
     },
+    /// Schema checks for CI: composition and breaking changes.
+    Schema {
+        #[command(subcommand)]
+        task: SchemaTask,
+    },
     /// Search index maintenance.
     Search {
         #[command(subcommand)]
@@ -177,6 +182,26 @@ enum EvalTarget {
 }
 
 #[derive(Subcommand)]
+enum SchemaTask {
+    /// Checks a new SDL of one subgraph against the committed one: composes it with the other
+    /// subgraphs in `--schema-dir` and classifies every change as BREAKING, DANGEROUS or SAFE.
+    /// Exit code 0: safe or dangerous; 1: breaking; 2: composition (or parse) error.
+    Check {
+        /// The subgraph's name (its file is `<schema-dir>/<name>.graphql`).
+        subgraph: String,
+        /// The new SDL (e.g. `looma sdl resume > new.graphql`).
+        #[arg(long)]
+        sdl: PathBuf,
+        /// Where the committed subgraph SDLs are.
+        #[arg(long, default_value = "schema")]
+        schema_dir: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum SearchTask {
     /// Rebuild a search collection from its owner's tables (the source of truth), with a
     /// progress bar. Talks to the running search subgraph; authenticates with --api-key (a key
@@ -213,6 +238,19 @@ enum AdminTask {
     },
     /// Start signing tokens with a new key; the old key keeps verifying until its tokens expire.
     RotateSigningKey,
+    /// Write a consistent copy of the whole database to a new file while the platform runs
+    /// (SQLite: `VACUUM INTO`; PostgreSQL: `pg_dump` custom format).
+    Backup {
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Replace the database with a backup (stop every component first; SQLite: the file is
+    /// replaced; PostgreSQL: `pg_restore --clean`). Rebuild the search indexes afterwards with
+    /// `looma search reindex`.
+    Restore {
+        #[arg(long)]
+        input: PathBuf,
+    },
 }
 
 /// mimalloc: glibc malloc's arena locks showed up as the router's top cost under load.
@@ -259,6 +297,21 @@ async fn run(cli: Cli) -> Result<()> {
     if let Command::Sdl { component } = cli.command {
         out!("{}", looma::sdl(component))?;
         return Ok(());
+    }
+    if let Command::Schema {
+        task:
+            SchemaTask::Check {
+                subgraph,
+                sdl,
+                schema_dir,
+                json,
+            },
+    } = &cli.command
+    {
+        let code = schema_check(subgraph, sdl, schema_dir, *json)?;
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        std::process::exit(code);
     }
     if let Command::Eval { target } = &cli.command {
         return eval(target, file.as_deref()).await;
@@ -309,7 +362,10 @@ async fn run(cli: Cli) -> Result<()> {
             compose(&config, &subgraphs, output.as_deref()).await
         }
         Command::Search { task } => search_task(&config, task).await,
-        Command::Sdl { .. } | Command::Plan { .. } | Command::Eval { .. } => Ok(()),
+        Command::Sdl { .. }
+        | Command::Plan { .. }
+        | Command::Eval { .. }
+        | Command::Schema { .. } => Ok(()),
     }
 }
 
@@ -598,6 +654,104 @@ fn progress_bar(collection: &str) -> indicatif::ProgressBar {
     )
 }
 
+/// `looma schema check`: prints the report and returns the exit code (0 safe or dangerous,
+/// 1 breaking, 2 composition or parse error).
+fn schema_check(
+    subgraph: &str,
+    sdl_file: &std::path::Path,
+    schema_dir: &std::path::Path,
+    json: bool,
+) -> Result<i32> {
+    use looma_router::schema_diff::{self, Severity};
+    let new = std::fs::read_to_string(sdl_file)
+        .with_context(|| format!("reading {}", sdl_file.display()))?;
+    let mut sources = Vec::new();
+    let mut current = None;
+    let mut entries: Vec<_> = std::fs::read_dir(schema_dir)
+        .with_context(|| format!("reading {}", schema_dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "graphql"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if name == "supergraph" {
+            continue;
+        }
+        let committed = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let sdl = if name == subgraph {
+            current = Some(committed);
+            new.clone()
+        } else {
+            committed
+        };
+        sources.push(looma_router::compose::SubgraphSource {
+            name: name.to_owned(),
+            url: format!("http://{name}/graphql"),
+            sdl,
+        });
+    }
+    if current.is_none() {
+        // A new subgraph: everything it brings is an addition.
+        sources.push(looma_router::compose::SubgraphSource {
+            name: subgraph.to_owned(),
+            url: format!("http://{subgraph}/graphql"),
+            sdl: new.clone(),
+        });
+    }
+    let composition = looma_router::compose::compose(&sources)
+        .map_err(|errors| errors.to_string())
+        .and_then(|supergraph| {
+            looma_router::supergraph::Supergraph::parse(&supergraph)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+    let (changes, failure) = match (
+        &composition,
+        schema_diff::diff(current.as_deref().unwrap_or(""), &new),
+    ) {
+        (Err(error), _) => (Vec::new(), Some(error.clone())),
+        (Ok(()), Err(error)) => (Vec::new(), Some(error)),
+        (Ok(()), Ok(changes)) => (changes, None),
+    };
+    let verdict = schema_diff::verdict(&changes);
+    let code = match (&failure, verdict) {
+        (Some(_), _) => 2,
+        (None, Severity::Breaking) => 1,
+        (None, _) => 0,
+    };
+    if json {
+        let report = serde_json::json!({
+            "subgraph": subgraph,
+            "verdict": if failure.is_some() { "COMPOSITION_ERROR".into() } else { serde_json::to_value(verdict)? },
+            "compositionErrors": failure.iter().flat_map(|e| e.lines()).collect::<Vec<_>>(),
+            "changes": changes,
+        });
+        outln!("{report:#}")?;
+    } else if let Some(error) = &failure {
+        outln!("{subgraph}: composition failed\n{error}")?;
+    } else {
+        outln!(
+            "{subgraph}: {} ({} change{})",
+            serde_json::to_value(verdict)?.as_str().unwrap_or_default(),
+            changes.len(),
+            if changes.len() == 1 { "" } else { "s" }
+        )?;
+        for change in &changes {
+            let severity = serde_json::to_value(change.severity)?;
+            outln!(
+                "  {:<9} {}",
+                severity.as_str().unwrap_or_default(),
+                change.message
+            )?;
+        }
+    }
+    Ok(code)
+}
+
 async fn compose(
     config: &LoomaConfig,
     specs: &[String],
@@ -788,6 +942,27 @@ async fn migrate(config: &LoomaConfig, status: bool) -> Result<()> {
 }
 
 async fn admin(config: &LoomaConfig, task: AdminTask) -> Result<()> {
+    // Backups touch no component: they open the database only (restore not even that).
+    match &task {
+        AdminTask::Backup { output } => {
+            let db = looma_db::connect(&config.database)
+                .await
+                .context("opening the database (config key `database.url`)")?;
+            looma_db::backup(&db, &config.database, output).await?;
+            let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
+            outln!("backup written to {} ({bytes} bytes)", output.display())?;
+            return Ok(());
+        }
+        AdminTask::Restore { input } => {
+            looma_db::restore(&config.database, input).await?;
+            outln!(
+                "restored from {}; rebuild the search indexes with `looma search reindex`",
+                input.display()
+            )?;
+            return Ok(());
+        }
+        _ => {}
+    }
     let shared = platform::open_shared(config).await?;
     let service = identity_service(config, &shared).await?;
     match task {
@@ -833,6 +1008,7 @@ async fn admin(config: &LoomaConfig, task: AdminTask) -> Result<()> {
             outln!("now signing with key {kid}")?;
             Ok(())
         }
+        AdminTask::Backup { .. } | AdminTask::Restore { .. } => Ok(()),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod http;
 pub mod limits;
 pub mod pipeline;
 pub mod plan;
+pub mod schema_diff;
 pub mod subscription;
 pub mod supergraph;
 pub mod transport;

@@ -45,6 +45,8 @@ struct Counters {
     failing: AtomicBool,
     /// `/health` answers 503.
     unhealthy: AtomicBool,
+    /// The `traceparent` of the last request.
+    traceparent: std::sync::Mutex<Option<String>>,
 }
 
 type PingSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -69,8 +71,13 @@ async fn replica(failing: bool) -> Replica {
             "/graphql",
             post(
                 |State((schema, counters)): State<(PingSchema, Arc<Counters>)>,
+                 headers: axum::http::HeaderMap,
                  request: async_graphql_axum::GraphQLRequest| async move {
                     counters.requests.fetch_add(1, Ordering::SeqCst);
+                    *counters.traceparent.lock().unwrap() = headers
+                        .get("traceparent")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
                     let response = schema.execute(request.into_inner()).await;
                     if counters.failing.load(Ordering::SeqCst) {
                         return (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response();
@@ -282,4 +289,53 @@ async fn a_replica_failing_its_health_check_gets_no_traffic() {
         before,
         "no traffic to a replica whose /health fails"
     );
+}
+
+#[tokio::test]
+async fn subgraphs_receive_the_trace_context() {
+    let only = replica(false).await;
+    let traffic = TrafficConfig {
+        health_check_interval_ms: 0,
+        deduplicate: false,
+        ..TrafficConfig::default()
+    };
+    let url = router(&[&only], traffic).await;
+    let sent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let body: Value = reqwest::Client::new()
+        .post(&url)
+        .header("traceparent", sent)
+        .json(&json!({ "query": "{ ping }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body, json!({"data": {"ping": "pong"}}));
+    assert_eq!(
+        only.counters.traceparent.lock().unwrap().as_deref(),
+        Some(sent)
+    );
+    // Without one (or with a malformed one), the router starts a trace.
+    for header in [None, Some("not-a-trace")] {
+        let mut request = reqwest::Client::new().post(&url);
+        if let Some(header) = header {
+            request = request.header("traceparent", header);
+        }
+        let body: Value = request
+            .json(&json!({ "query": "{ ping }" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body, json!({"data": {"ping": "pong"}}));
+        let received = only.counters.traceparent.lock().unwrap().clone().unwrap();
+        assert!(
+            received.starts_with("00-") && received.len() == 55,
+            "{received}"
+        );
+        assert_ne!(received, sent);
+    }
 }

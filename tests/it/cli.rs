@@ -153,6 +153,63 @@ fn migrate_and_create_admin() {
     assert!(text(&generated.stdout).contains("generated password: "));
 }
 
+/// A backup taken while data changes restores exactly what was there when it was taken.
+fn backup_and_restore(dir: &std::path::Path, database_url: &str) {
+    let env = [
+        ("DATABASE_URL", database_url),
+        ("LOOMA_ADMIN_PASSWORD", "Chief-Passw0rd-99"),
+    ];
+    let create = |email: &str| looma(dir, &["admin", "create-user", "--email", email], &env);
+    assert!(create("kept@looma.test").status.success());
+    let file = dir.join("looma.backup");
+    let file_arg = file.to_str().unwrap();
+    let backup = looma(dir, &["admin", "backup", "--output", file_arg], &env);
+    assert!(backup.status.success(), "{}", text(&backup.stderr));
+    assert!(text(&backup.stdout).contains("backup written"));
+    let again = looma(dir, &["admin", "backup", "--output", file_arg], &env);
+    assert!(!again.status.success(), "a backup never overwrites");
+    assert!(text(&again.stderr).contains("already exists"));
+    assert!(create("later@looma.test").status.success());
+
+    let restore = looma(dir, &["admin", "restore", "--input", file_arg], &env);
+    assert!(restore.status.success(), "{}", text(&restore.stderr));
+    assert!(
+        !create("kept@looma.test").status.success(),
+        "the user from before the backup is back"
+    );
+    assert!(
+        create("later@looma.test").status.success(),
+        "the user created after the backup is gone"
+    );
+    let missing = looma(
+        dir,
+        &["admin", "restore", "--input", "/nonexistent/backup"],
+        &env,
+    );
+    assert!(!missing.status.success());
+    assert!(text(&missing.stderr).contains("does not exist"));
+}
+
+#[test]
+fn backup_and_restore_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/cli.db?mode=rwc", dir.path().display());
+    backup_and_restore(dir.path(), &url);
+}
+
+#[test]
+fn backup_and_restore_postgres() {
+    let Ok(admin_url) = std::env::var("LOOMA_TEST_DATABASE_URL") else {
+        looma_testkit::report_skipped("set LOOMA_TEST_DATABASE_URL to run the PostgreSQL variant");
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (database, url) = runtime.block_on(crate::harness::PostgresDatabase::create(&admin_url));
+    let dir = tempfile::tempdir().unwrap();
+    backup_and_restore(dir.path(), &url);
+    drop(database);
+}
+
 #[test]
 fn the_example_config_loads_and_production_urls_come_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
@@ -214,4 +271,82 @@ fn output_into_a_closed_pipe_ends_quietly() {
         stderr.is_empty(),
         "nothing to say on a closed pipe: {stderr}"
     );
+}
+
+/// `looma schema check` against the committed schemas: every committed subgraph checks clean,
+/// a removed field is breaking (exit 1), a clash with another subgraph is a composition error
+/// (exit 2), an added field is safe (exit 0).
+#[test]
+fn schema_check_classifies_changes_and_composition_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema");
+    let schema_dir = schema.to_str().unwrap();
+    let check = |subgraph: &str, sdl: &std::path::Path, json: bool| {
+        let mut args = vec![
+            "schema",
+            "check",
+            subgraph,
+            "--sdl",
+            sdl.to_str().unwrap(),
+            "--schema-dir",
+            schema_dir,
+        ];
+        if json {
+            args.push("--json");
+        }
+        looma(dir.path(), &args, &[])
+    };
+    for subgraph in [
+        "identity", "resume", "search", "matching", "chat", "monitor",
+    ] {
+        let out = check(subgraph, &schema.join(format!("{subgraph}.graphql")), false);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("SAFE (0 changes)"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    let monitor = std::fs::read_to_string(schema.join("monitor.graphql")).unwrap();
+
+    let removed = dir.path().join("removed.graphql");
+    std::fs::write(&removed, monitor.replace("\tuptimeSeconds: Float\n", "")).unwrap();
+    let out = check("monitor", &removed, true);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"], "BREAKING");
+    assert_eq!(
+        report["changes"][0]["path"],
+        "ComponentHealth.uptimeSeconds"
+    );
+
+    let added = dir.path().join("added.graphql");
+    std::fs::write(
+        &added,
+        monitor.replace(
+            "\tuptimeSeconds: Float\n",
+            "\tuptimeSeconds: Float\n\thostname: String\n",
+        ),
+    )
+    .unwrap();
+    let out = check("monitor", &added, false);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("SAFE (1 change)"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // A type of another subgraph redefined differently does not compose.
+    let clash = dir.path().join("clash.graphql");
+    std::fs::write(
+        &clash,
+        format!("{monitor}\ntype Education {{\n\tschool: Int!\n}}\n"),
+    )
+    .unwrap();
+    let out = check("monitor", &clash, true);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"], "COMPOSITION_ERROR");
+    assert!(!report["compositionErrors"].as_array().unwrap().is_empty());
 }

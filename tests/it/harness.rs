@@ -114,13 +114,14 @@ pub async fn run_configured<F, Fut>(
 }
 
 /// Owns a PostgreSQL database created for one test; drops it when dropped.
-struct PostgresDatabase {
+pub struct PostgresDatabase {
     admin_url: String,
     name: String,
 }
 
 impl PostgresDatabase {
-    async fn create(admin_url: &str) -> (Self, String) {
+    /// A new, empty database on the server of `admin_url`, and its URL.
+    pub async fn create(admin_url: &str) -> (Self, String) {
         let name = format!("looma_t_{}", uuid::Uuid::new_v4().simple());
         let admin = Database::connect(admin_url).await.unwrap_or_else(|e| {
             panic!("LOOMA_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")

@@ -4,6 +4,10 @@
 //! choice. Components get a [`DatabaseConnection`] and own their tables through their own
 //! `store.rs`; this crate never knows what any table means.
 
+mod backup;
+
+pub use backup::{BackupError, backup, restore};
+
 use looma_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend, Statement};
 use serde::{Deserialize, Serialize};

@@ -15,6 +15,7 @@ mod remote_verifier;
 mod schema;
 mod service_client;
 mod subgraph;
+pub mod trace_context;
 mod trusted_callers;
 
 pub use feature_flags::FeatureFlags;
@@ -66,7 +67,7 @@ pub fn with_edge_layers(
         .layer(RequestBodyLimitLayer::new(body_limit_bytes))
         .layer(axum::middleware::map_response(graphql_shaped_limit_errors))
         .layer(CatchPanicLayer::new())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(trace_context::request_span))
 }
 
 /// Binds `addr` (port 0 picks a free port). Separate from [`serve`] so callers learn the real

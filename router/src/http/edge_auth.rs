@@ -45,7 +45,9 @@ impl EdgeAuth {
         incoming: &HeaderMap,
     ) -> Result<HeaderMap, RequestError> {
         let principal = self.authenticate(incoming).await?;
-        Ok(self.forwarded_headers(principal.as_ref(), incoming.get(REQUEST_ID)))
+        let mut headers = self.forwarded_headers(principal.as_ref(), incoming.get(REQUEST_ID));
+        copy_traceparent(incoming, &mut headers);
+        Ok(headers)
     }
 
     /// The caller's verified principal (`None`: anonymous); an error as in
@@ -109,5 +111,12 @@ impl EdgeAuth {
             headers.insert(looma_server::ROUTER_MARKER_HEADER, value);
         }
         headers
+    }
+}
+
+/// Forwards the request's trace context to subgraphs.
+pub(crate) fn copy_traceparent(incoming: &HeaderMap, out: &mut HeaderMap) {
+    if let Some(value) = incoming.get(looma_server::trace_context::TRACEPARENT) {
+        out.insert(looma_server::trace_context::TRACEPARENT, value.clone());
     }
 }

@@ -241,6 +241,7 @@ async fn graphql_multipart(
     log_request(
         &request,
         &forwarded,
+        None,
         &body,
         started,
         "graphql multipart request",
@@ -260,13 +261,23 @@ async fn respond(
     let (status, body) = service
         .handle(request, forwarded, method, Some(client))
         .await;
-    log_request(request, forwarded, &body, started, "graphql request");
+    log_request(
+        request,
+        forwarded,
+        Some(client),
+        &body,
+        started,
+        "graphql request",
+    );
     json_body(status, &body)
 }
 
+/// The request's log line (request id, trace id, caller, operation, errors, time; the
+/// request span adds method and path) and its metrics.
 fn log_request(
     request: &GraphqlRequest,
     forwarded: &HeaderMap,
+    client: Option<&super::rate_limit::Client>,
     body: &ResponseBody,
     started: std::time::Instant,
     what: &'static str,
@@ -288,6 +299,8 @@ fn log_request(
             .get(REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
+        trace_id = looma_server::trace_context::trace_id(forwarded).unwrap_or(""),
+        client = client.map_or("", |client| client.as_str()),
         operation = body
             .operation_name
             .as_deref()

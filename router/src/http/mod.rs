@@ -22,7 +22,7 @@ use crate::config::RouterConfig;
 use crate::error::RequestError;
 use crate::pipeline::{self, GraphqlRequest, LoadedSupergraph, ResponseBody};
 use crate::supergraph::Supergraph;
-use crate::transport::{HttpTransport, SubgraphTransport};
+use crate::transport::{DedupTransport, HttpTransport, SubgraphTransport};
 use apollo_compiler::ast::OperationType;
 use arc_swap::ArcSwap;
 use axum::Router;
@@ -75,11 +75,16 @@ impl RouterService {
             .iter()
             .map(|(name, ms)| (name.clone(), Duration::from_millis(*ms)))
             .collect();
-        let transport = Arc::new(HttpTransport::new(
+        let http: Arc<dyn SubgraphTransport> = Arc::new(HttpTransport::new(
             Duration::from_millis(config.subgraph_timeout_ms),
             timeouts,
             config.traffic.clone(),
         ));
+        let transport: Arc<dyn SubgraphTransport> = if config.traffic.deduplicate {
+            Arc::new(DedupTransport::new(http))
+        } else {
+            http
+        };
         Self::with_transport(supergraph, config, forwarded, cache, transport)
     }
 
@@ -122,9 +127,10 @@ impl RouterService {
     ) -> Result<(HeaderMap, rate_limit::Client), RequestError> {
         let principal = self.edge_auth.authenticate(incoming).await?;
         let client = rate_limit::Client::of(principal.as_ref(), peer);
-        let headers = self
+        let mut headers = self
             .edge_auth
             .forwarded_headers(principal.as_ref(), incoming.get(edge_auth::REQUEST_ID));
+        edge_auth::copy_traceparent(incoming, &mut headers);
         Ok((headers, client))
     }
 
@@ -301,6 +307,21 @@ pub fn router(service: Arc<RouterService>) -> Router {
             MakeRequestUuid,
         ))
         .layer(axum::middleware::map_request(drop_overlong_request_id))
+        .layer(axum::middleware::map_request(ensure_traceparent))
+}
+
+/// Every request gets a W3C `traceparent` (the client's when valid, else a new one), which
+/// subgraphs receive and every component's request span records.
+async fn ensure_traceparent(mut request: axum::extract::Request) -> axum::extract::Request {
+    use looma_server::trace_context;
+    if trace_context::trace_id(request.headers()).is_none()
+        && let Ok(value) = http::HeaderValue::from_str(&trace_context::new_traceparent())
+    {
+        request
+            .headers_mut()
+            .insert(trace_context::TRACEPARENT, value);
+    }
+    request
 }
 
 async fn drop_overlong_request_id(mut request: axum::extract::Request) -> axum::extract::Request {

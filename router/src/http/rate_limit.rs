@@ -55,6 +55,11 @@ impl RateLimitConfig {
 pub struct Client(String);
 
 impl Client {
+    /// `p:<subject>` (a principal), `ip:<address>` or `anonymous`: for logs too.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The principal when the caller authenticated, else its address (else one shared
     /// anonymous bucket).
     pub fn of(principal: Option<&Principal>, peer: Option<IpAddr>) -> Client {

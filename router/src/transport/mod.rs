@@ -4,10 +4,12 @@
 //! the uploaded files a request may forward (multipart).
 //! Knows nothing of plans; `execute`, `uploads` and `subscription` build on it.
 
+mod dedup;
 mod http_transport;
 pub mod traffic;
 mod ws_client;
 
+pub use dedup::DedupTransport;
 pub use http_transport::HttpTransport;
 
 use crate::supergraph::Subgraph;

@@ -37,6 +37,9 @@ pub struct TrafficConfig {
     pub retries: u32,
     /// Base of the exponential, fully jittered backoff between retries.
     pub retry_backoff_ms: u64,
+    /// Identical idempotent fetches to a subgraph that overlap in time (same body, same
+    /// caller) are sent once and share the answer.
+    pub deduplicate: bool,
     /// Retries allowed per first attempt, over time (0.2: at most one retry per five
     /// requests once the initial allowance is spent).
     pub retry_budget_ratio: f64,
@@ -61,6 +64,7 @@ impl Default for TrafficConfig {
             breaker_open_ms: 5_000,
             retries: 1,
             retry_backoff_ms: 25,
+            deduplicate: true,
             retry_budget_ratio: 0.2,
         }
     }

@@ -1,0 +1,229 @@
+//! In-flight de-duplication: identical idempotent fetches to one subgraph that overlap in time
+//! are sent once, and every caller gets the one answer. "Identical" means the same subgraph,
+//! request body and forwarded credentials (the signed principal), so an answer is never shared
+//! between callers who could see different data; the request id and trace context are left
+//! out of the key (one of the callers' ids reaches the subgraph). Mutations and uploads are always sent as asked.
+
+use super::{SubgraphEvents, SubgraphTransport, UploadedFile, traffic};
+use crate::supergraph::Subgraph;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+type Pending = Shared<BoxFuture<'static, Result<Arc<Value>, String>>>;
+
+/// Wraps a transport so overlapping identical fetches share one request.
+pub struct DedupTransport {
+    inner: Arc<dyn SubgraphTransport>,
+    in_flight: Arc<Mutex<HashMap<[u8; 32], Pending>>>,
+}
+
+impl DedupTransport {
+    pub fn new(inner: Arc<dyn SubgraphTransport>) -> Self {
+        DedupTransport {
+            inner,
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+/// The headers that decide what a subgraph answers: everything but the request id and trace
+/// context.
+fn key(subgraph: &Subgraph, body: &Value, headers: &http::HeaderMap) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(subgraph.name.as_bytes());
+    hash.update([0]);
+    hash.update(body.to_string().as_bytes());
+    let mut names: Vec<(&str, &[u8])> = headers
+        .iter()
+        .filter(|(name, _)| {
+            *name != crate::http::edge_auth::REQUEST_ID
+                && name.as_str() != looma_server::trace_context::TRACEPARENT
+        })
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
+    names.sort();
+    for (name, value) in names {
+        hash.update([0]);
+        hash.update(name.as_bytes());
+        hash.update([0]);
+        hash.update(value);
+    }
+    hash.finalize().into()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[async_trait::async_trait]
+impl SubgraphTransport for DedupTransport {
+    async fn send(
+        &self,
+        subgraph: &Subgraph,
+        body: Value,
+        headers: &http::HeaderMap,
+    ) -> Result<Value, String> {
+        if !traffic::is_idempotent(&body) {
+            return self.inner.send(subgraph, body, headers).await;
+        }
+        let key = key(subgraph, &body, headers);
+        let (pending, leader) = {
+            let mut in_flight = lock(&self.in_flight);
+            match in_flight.get(&key) {
+                Some(pending) => (pending.clone(), false),
+                None => {
+                    let inner = self.inner.clone();
+                    let subgraph = subgraph.clone();
+                    let headers = headers.clone();
+                    let table = self.in_flight.clone();
+                    let pending = async move {
+                        let outcome = inner.send(&subgraph, body, &headers).await.map(Arc::new);
+                        // Later identical fetches go out afresh.
+                        lock(&table).remove(&key);
+                        outcome
+                    }
+                    .boxed()
+                    .shared();
+                    in_flight.insert(key, pending.clone());
+                    (pending, true)
+                }
+            }
+        };
+        if !leader {
+            metrics::counter!(
+                "looma_router_deduplicated_fetches_total",
+                "component" => crate::http::COMPONENT,
+                "subgraph" => subgraph.name.clone()
+            )
+            .increment(1);
+        }
+        // Each caller merges into its own response: it gets its own copy.
+        pending.await.map(|value| Value::clone(&value))
+    }
+
+    async fn send_with_files(
+        &self,
+        subgraph: &Subgraph,
+        body: Value,
+        headers: &http::HeaderMap,
+        files: &[(String, UploadedFile)],
+    ) -> Result<Value, String> {
+        self.inner
+            .send_with_files(subgraph, body, headers, files)
+            .await
+    }
+
+    async fn subscribe(
+        &self,
+        subgraph: &Subgraph,
+        body: Value,
+        headers: &http::HeaderMap,
+    ) -> Result<SubgraphEvents, String> {
+        self.inner.subscribe(subgraph, body, headers).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// Answers after a pause, counting what it was sent.
+    struct Slow(AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl SubgraphTransport for Slow {
+        async fn send(
+            &self,
+            _subgraph: &Subgraph,
+            body: Value,
+            _headers: &http::HeaderMap,
+        ) -> Result<Value, String> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(serde_json::json!({"data": {"n": n, "echo": body}}))
+        }
+
+        async fn subscribe(
+            &self,
+            _subgraph: &Subgraph,
+            _body: Value,
+            _headers: &http::HeaderMap,
+        ) -> Result<SubgraphEvents, String> {
+            Err("no subscriptions".into())
+        }
+    }
+
+    fn subgraph() -> Subgraph {
+        Subgraph {
+            name: "reviews".into(),
+            url: "http://reviews/graphql".into(),
+            enum_value: apollo_compiler::Name::new("REVIEWS").unwrap(),
+        }
+    }
+
+    fn headers(principal: &str, request_id: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-looma-principal", principal.parse().unwrap());
+        headers.insert("x-request-id", request_id.parse().unwrap());
+        headers
+    }
+
+    #[tokio::test]
+    async fn overlapping_identical_queries_are_sent_once() {
+        let slow = Arc::new(Slow(AtomicUsize::new(0)));
+        let dedup = DedupTransport::new(slow.clone());
+        let subgraph = subgraph();
+        let body = serde_json::json!({"query": "{ reviews { id } }"});
+        let answers = futures::future::join_all((0..5).map(|i| {
+            let headers = headers("alice", &format!("request-{i}"));
+            let dedup = &dedup;
+            let subgraph = &subgraph;
+            let body = body.clone();
+            async move { dedup.send(subgraph, body, &headers).await }
+        }))
+        .await;
+        assert_eq!(slow.0.load(Ordering::SeqCst), 1);
+        for answer in answers {
+            assert_eq!(answer.unwrap()["data"]["n"], 0);
+        }
+        // Done: the next identical query is sent again.
+        dedup
+            .send(&subgraph, body.clone(), &headers("alice", "later"))
+            .await
+            .unwrap();
+        assert_eq!(slow.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn other_callers_and_mutations_are_never_shared() {
+        let slow = Arc::new(Slow(AtomicUsize::new(0)));
+        let dedup = DedupTransport::new(slow.clone());
+        let subgraph = subgraph();
+        let query = serde_json::json!({"query": "{ me { id } }"});
+        let mutation = serde_json::json!({"query": "mutation { bump }"});
+        let (h1, h2, h3, h4) = (
+            headers("alice", "1"),
+            headers("bob", "2"),
+            headers("alice", "3"),
+            headers("alice", "4"),
+        );
+        let (alice, bob, m1, m2) = tokio::join!(
+            dedup.send(&subgraph, query.clone(), &h1),
+            dedup.send(&subgraph, query.clone(), &h2),
+            dedup.send(&subgraph, mutation.clone(), &h3),
+            dedup.send(&subgraph, mutation.clone(), &h4),
+        );
+        for answer in [alice, bob, m1, m2] {
+            answer.unwrap();
+        }
+        assert_eq!(slow.0.load(Ordering::SeqCst), 4);
+    }
+}
