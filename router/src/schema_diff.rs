@@ -37,7 +37,10 @@ struct TypeShape {
     fields: IndexMap<String, FieldShape>,
     enum_values: Vec<String>,
     members: Vec<String>,
+    /// `@key` field sets, whitespace normalised.
     keys: Vec<String>,
+    /// Interfaces the type implements.
+    implements: Vec<String>,
 }
 
 struct FieldShape {
@@ -96,8 +99,12 @@ fn shapes(sdl: &str) -> Result<IndexMap<String, TypeShape>, String> {
         };
         let keys = |directives: &ast::DirectiveList, shape: &mut TypeShape| {
             for directive in directives.get_all("key") {
-                if let Some(fields) = directive.specified_argument_by_name("fields") {
-                    shape.keys.push(fields.to_string());
+                if let Some(fields) = directive
+                    .specified_argument_by_name("fields")
+                    .and_then(|v| v.as_str())
+                {
+                    let normalised = fields.split_whitespace().collect::<Vec<_>>().join(" ");
+                    shape.keys.push(normalised);
                 }
             }
         };
@@ -105,14 +112,23 @@ fn shapes(sdl: &str) -> Result<IndexMap<String, TypeShape>, String> {
             Definition::ObjectTypeDefinition(d) => {
                 output_fields(&d.fields, shape);
                 keys(&d.directives, shape);
+                shape
+                    .implements
+                    .extend(d.implements_interfaces.iter().map(|i| i.to_string()));
             }
             Definition::ObjectTypeExtension(d) => {
                 output_fields(&d.fields, shape);
                 keys(&d.directives, shape);
+                shape
+                    .implements
+                    .extend(d.implements_interfaces.iter().map(|i| i.to_string()));
             }
             Definition::InterfaceTypeDefinition(d) => {
                 output_fields(&d.fields, shape);
                 keys(&d.directives, shape);
+                shape
+                    .implements
+                    .extend(d.implements_interfaces.iter().map(|i| i.to_string()));
             }
             Definition::InterfaceTypeExtension(d) => output_fields(&d.fields, shape),
             Definition::InputObjectTypeDefinition(d) => input_fields(&d.fields, shape),
@@ -208,15 +224,41 @@ pub fn diff(old: &str, new: &str) -> Result<Vec<Change>, String> {
             );
             continue;
         }
-        if before.keys != after.keys {
-            change(
-                Severity::Breaking,
-                name.clone(),
-                format!(
-                    "the @key of `{name}` changed from {:?} to {:?}",
-                    before.keys, after.keys
-                ),
-            );
+        for key in &before.keys {
+            if !after.keys.contains(key) {
+                change(
+                    Severity::Breaking,
+                    name.clone(),
+                    format!("@key(fields: \"{key}\") was removed from `{name}`"),
+                );
+            }
+        }
+        for key in &after.keys {
+            if !before.keys.contains(key) {
+                change(
+                    Severity::Safe,
+                    name.clone(),
+                    format!("@key(fields: \"{key}\") was added to `{name}`"),
+                );
+            }
+        }
+        for interface in &before.implements {
+            if !after.implements.contains(interface) {
+                change(
+                    Severity::Breaking,
+                    name.clone(),
+                    format!("`{name}` no longer implements `{interface}`"),
+                );
+            }
+        }
+        for interface in &after.implements {
+            if !before.implements.contains(interface) {
+                change(
+                    Severity::Dangerous,
+                    name.clone(),
+                    format!("`{name}` now implements `{interface}`"),
+                );
+            }
         }
         let input = before.kind == "input";
         for (field, was) in &before.fields {
@@ -516,6 +558,35 @@ mod tests {
             changes[0].severity,
             Severity::Dangerous,
             "most severe first"
+        );
+    }
+
+    #[test]
+    fn keys_compare_as_sets_and_interfaces_count() {
+        let before = r#"
+            interface Node { id: ID! }
+            type User implements Node @key(fields: "id") @key(fields: "email") { id: ID! email: String! }
+        "#;
+        let reordered = r#"
+            interface Node { id: ID! }
+            type User implements Node @key(fields: "email") @key(fields: "  id ") { id: ID! email: String! }
+        "#;
+        assert!(diff(before, reordered).unwrap().is_empty());
+        let without = r#"
+            interface Node { id: ID! }
+            type User @key(fields: "id") { id: ID! email: String! }
+        "#;
+        let changes = diff(before, without).unwrap();
+        assert_eq!(verdict(&changes), Severity::Breaking);
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.message.contains("no longer implements"))
+        );
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.message.contains("\"email\") was removed"))
         );
     }
 

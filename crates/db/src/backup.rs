@@ -51,14 +51,19 @@ pub async fn backup(
                 .await?;
             Ok(())
         }
-        DbBackend::Postgres => run(
-            "pg_dump",
-            Command::new("pg_dump")
+        DbBackend::Postgres => {
+            let (url, password) = split_password(&config.url)?;
+            let mut command = Command::new("pg_dump");
+            command
                 .arg("--format=custom")
                 .arg("--no-owner")
                 .arg(format!("--file={}", path.display()))
-                .arg(format!("--dbname={}", config.url)),
-        ),
+                .arg(format!("--dbname={url}"));
+            if let Some(password) = password {
+                command.env("PGPASSWORD", password);
+            }
+            run("pg_dump", &mut command)
+        }
         _ => Err(BackupError::Invalid("unsupported database".into())),
     }
 }
@@ -70,16 +75,20 @@ pub async fn restore(config: &DatabaseConfig, path: &Path) -> Result<(), BackupE
         return Err(BackupError::Missing(path.to_owned()));
     }
     if is_postgres(&config.url) {
-        return run(
-            "pg_restore",
-            Command::new("pg_restore")
-                .arg("--clean")
-                .arg("--if-exists")
-                .arg("--no-owner")
-                .arg("--single-transaction")
-                .arg(format!("--dbname={}", config.url))
-                .arg(path),
-        );
+        let (url, password) = split_password(&config.url)?;
+        let mut command = Command::new("pg_restore");
+        command
+            .arg("--clean")
+            .arg("--if-exists")
+            .arg("--no-owner")
+            .arg("--single-transaction")
+            .arg(format!("--dbname={url}"))
+            // A file name, even one starting with `-`.
+            .arg(std::path::absolute(path)?);
+        if let Some(password) = password {
+            command.env("PGPASSWORD", password);
+        }
+        return run("pg_restore", &mut command);
     }
     let live = sqlite_file(&config.url)
         .ok_or_else(|| BackupError::Invalid("database.url names no SQLite file".into()))?;
@@ -123,6 +132,22 @@ async fn check_sqlite_backup(path: &Path) -> Result<(), BackupError> {
     Ok(())
 }
 
+/// The URL without its password, and the password: the tools get it through `PGPASSWORD`,
+/// never on a command line that every local user can read in the process list.
+fn split_password(url: &str) -> Result<(String, Option<String>), BackupError> {
+    let mut parsed = url::Url::parse(url)
+        .map_err(|e| BackupError::Invalid(format!("database.url is not a URL: {e}")))?;
+    let password = parsed.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    if password.is_some() {
+        let _ = parsed.set_password(None);
+    }
+    Ok((parsed.to_string(), password))
+}
+
 /// The file of a `sqlite://path?...` URL.
 fn sqlite_file(url: &str) -> Option<PathBuf> {
     let path = url
@@ -151,6 +176,16 @@ fn run(tool: &'static str, command: &mut Command) -> Result<(), BackupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_leave_the_url_for_the_environment() {
+        let (url, password) = split_password("postgres://looma:s%40cret@db:5432/looma").unwrap();
+        assert_eq!(url, "postgres://looma@db:5432/looma");
+        assert_eq!(password.as_deref(), Some("s@cret"));
+        let (url, password) = split_password("postgres://postgres@127.0.0.1:5432/test").unwrap();
+        assert_eq!(url, "postgres://postgres@127.0.0.1:5432/test");
+        assert_eq!(password, None);
+    }
 
     #[test]
     fn sqlite_urls_name_their_file() {

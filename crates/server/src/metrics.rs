@@ -59,6 +59,17 @@ pub fn install() -> &'static PrometheusHandle {
         }
         describe();
         metrics::gauge!("looma_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        // Histogram samples wait in buffers until drained; drain them even when nobody
+        // scrapes, so memory stays flat.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            });
         handle
     })
 }

@@ -128,7 +128,7 @@ pub(super) async fn graphql_post(
         Err(()) => return payload_too_large(limit, "the request body").into_response(),
     };
     if multipart {
-        return graphql_multipart(service, headers, body).await;
+        return graphql_multipart(service, headers, peer, body).await;
     }
     let request: GraphqlRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
@@ -168,6 +168,7 @@ fn peer_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
 async fn graphql_multipart(
     service: Arc<RouterService>,
     headers: HeaderMap,
+    peer: Option<std::net::IpAddr>,
     body: Bytes,
 ) -> Response {
     // Multipart is a "simple" content type: `csrf_refusal` already required a preflight
@@ -230,10 +231,17 @@ async fn graphql_multipart(
         variables: serde_json::to_value(&parsed.variables).ok(),
         extensions: None,
     };
-    let forwarded = match service.subgraph_headers(&headers).await {
-        Ok(forwarded) => forwarded,
+    let (forwarded, client) = match service.admit(&headers, peer).await {
+        Ok(admitted) => admitted,
         Err(refusal) => return refusal.into_response(),
     };
+    // Uploads are mutations: counted as such, whatever the document says.
+    if let Err(refusal) = service
+        .check_rate(&client, apollo_compiler::ast::OperationType::Mutation)
+        .await
+    {
+        return refusal.into_response();
+    }
     let started = std::time::Instant::now();
     let body = service
         .handle_with_uploads(&request, &forwarded, Arc::new(uploads))

@@ -118,6 +118,32 @@ impl RouterService {
         self.edge_auth.subgraph_headers(incoming).await
     }
 
+    /// `429 RATE_LIMITED` (with `Retry-After`) when `client` has used up its operations of
+    /// `kind` for the window; `Ok` when rate limits are off.
+    pub async fn check_rate(
+        &self,
+        client: &rate_limit::Client,
+        kind: OperationType,
+    ) -> Result<(), RequestError> {
+        let Some(limiter) = &self.rate_limiter else {
+            return Ok(());
+        };
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        limiter
+            .check(client, kind, now_ms)
+            .await
+            .map_err(|seconds| {
+                RequestError::new(
+                    ErrorCode::RateLimited,
+                    format!("too many operations; try again in {seconds} s"),
+                )
+                .with_status(StatusCode::TOO_MANY_REQUESTS)
+                .with_retry_after(seconds)
+            })
+    }
+
     /// [`subgraph_headers`](Self::subgraph_headers), and who the request counts against for
     /// rate limiting (the verified principal, else `peer`).
     pub async fn admit(
@@ -193,19 +219,10 @@ impl RouterService {
             Ok(prepared) => prepared,
             Err(error) => return (error.status, ResponseBody::from_request_error(error)),
         };
-        if let (Some(limiter), Some(client)) = (&self.rate_limiter, client) {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            if let Err(seconds) = limiter.check(client, prepared.kind(), now_ms).await {
-                let error = RequestError::new(
-                    ErrorCode::RateLimited,
-                    format!("too many operations; try again in {seconds} s"),
-                )
-                .with_status(StatusCode::TOO_MANY_REQUESTS)
-                .with_retry_after(seconds);
-                return (error.status, ResponseBody::from_request_error(error));
-            }
+        if let Some(client) = client
+            && let Err(error) = self.check_rate(client, prepared.kind()).await
+        {
+            return (error.status, ResponseBody::from_request_error(error));
         }
         if prepared.kind() == OperationType::Subscription {
             let error = RequestError::new(

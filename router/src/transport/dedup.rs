@@ -82,11 +82,17 @@ impl SubgraphTransport for DedupTransport {
                     let subgraph = subgraph.clone();
                     let headers = headers.clone();
                     let table = self.in_flight.clone();
-                    let pending = async move {
+                    // Sent by a task of its own, so it finishes (and leaves the table) even when
+                    // every caller waiting for it has gone away.
+                    let task = tokio::spawn(async move {
                         let outcome = inner.send(&subgraph, body, &headers).await.map(Arc::new);
                         // Later identical fetches go out afresh.
                         lock(&table).remove(&key);
                         outcome
+                    });
+                    let pending = async move {
+                        task.await
+                            .unwrap_or_else(|error| Err(format!("the fetch failed: {error}")))
                     }
                     .boxed()
                     .shared();

@@ -145,8 +145,12 @@ pub enum BreakerState {
     Open {
         until: Instant,
     },
-    /// One probe is in flight; everything else fails fast until it answers.
-    HalfOpen,
+    /// One probe is in flight since `since`; everything else fails fast until it answers (or,
+    /// when its answer never comes back, a cancelled request, until another open period has
+    /// passed and a new probe goes out).
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 /// A subgraph's replicas, breaker and retry budget.
@@ -188,10 +192,16 @@ impl Upstream {
         match breaker.0 {
             BreakerState::Closed => Ok(()),
             BreakerState::Open { until } if now >= until => {
-                breaker.0 = BreakerState::HalfOpen;
+                breaker.0 = BreakerState::HalfOpen { since: now };
                 Ok(())
             }
-            BreakerState::Open { .. } | BreakerState::HalfOpen => Err(Refused::CircuitOpen),
+            BreakerState::HalfOpen { since }
+                if now.duration_since(since) >= Duration::from_millis(config.breaker_open_ms) =>
+            {
+                breaker.0 = BreakerState::HalfOpen { since: now };
+                Ok(())
+            }
+            BreakerState::Open { .. } | BreakerState::HalfOpen { .. } => Err(Refused::CircuitOpen),
         }
     }
 
@@ -257,7 +267,7 @@ impl Upstream {
         }
         breaker.1 += 1;
         let open = match breaker.0 {
-            BreakerState::HalfOpen => true,
+            BreakerState::HalfOpen { .. } => true,
             BreakerState::Closed => breaker.1 >= config.breaker_failures,
             BreakerState::Open { .. } => false,
         };
@@ -423,6 +433,28 @@ mod tests {
         upstream.record(&config, replica, true, again);
         assert_eq!(upstream.breaker_state(), BreakerState::Closed);
         assert_eq!(upstream.admit(&config, again), Ok(()));
+    }
+
+    #[test]
+    fn a_probe_that_never_answers_does_not_hold_the_breaker_half_open() {
+        let config = config();
+        let upstream = Upstream::new(urls(1));
+        let now = Instant::now();
+        for _ in 0..3 {
+            upstream.record(&config, &upstream.replicas[0], false, now);
+        }
+        let probe_time = now + Duration::from_millis(600);
+        assert_eq!(upstream.admit(&config, probe_time), Ok(()));
+        // The probe's request is dropped: nothing is recorded.
+        assert_eq!(
+            upstream.admit(&config, probe_time + Duration::from_millis(100)),
+            Err(Refused::CircuitOpen)
+        );
+        assert_eq!(
+            upstream.admit(&config, probe_time + Duration::from_millis(600)),
+            Ok(()),
+            "another probe after an open period"
+        );
     }
 
     #[test]

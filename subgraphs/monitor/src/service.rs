@@ -478,6 +478,24 @@ impl MonitorService {
                 );
                 findings.extend(rules::evaluate(rule, &observation));
             }
+            // A scrape that failed says nothing: alerts the rules could not judge this round
+            // stay as they are rather than resolving (and firing again on the next round).
+            if results.iter().any(|(_, _, samples)| samples.is_none()) {
+                let book = &watch.book;
+                for alert in book.firing().into_iter().chain(book.pending()) {
+                    let judged = findings
+                        .iter()
+                        .any(|f| f.rule == alert.rule && f.subject == alert.subject);
+                    if !judged {
+                        findings.push(rules::Finding {
+                            rule: alert.rule,
+                            subject: alert.subject,
+                            value: alert.value,
+                            breached: true,
+                        });
+                    }
+                }
+            }
             for (component, _, samples) in results {
                 let kept = watch.history.entry(component).or_default();
                 if let Some(samples) = samples {
@@ -491,13 +509,18 @@ impl MonitorService {
             (watch.book.observe(&findings, now_ms), rules)
         };
         let hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
+        // One failed write must not lose the rest of the round: the book has moved on.
         for (feature, delta) in usage_deltas {
-            if delta > 0.0 {
-                self.inner.store.add_usage(feature, hour, delta).await?;
+            if delta > 0.0
+                && let Err(error) = self.inner.store.add_usage(feature, hour, delta).await
+            {
+                tracing::warn!(%error, feature, "usage not stored");
             }
         }
         for transition in &transitions {
-            self.record_transition(transition, &rules, now).await?;
+            if let Err(error) = self.record_transition(transition, &rules, now).await {
+                tracing::error!(%error, alert = transition.rule(), subject = transition.subject(), "alert transition not stored");
+            }
         }
         metrics::gauge!("looma_monitor_alerts_firing", "component" => crate::COMPONENT)
             .set(self.watch().book.firing().len() as f64);
@@ -510,9 +533,20 @@ impl MonitorService {
         rules: &[AlertRule],
         now: DateTime<Utc>,
     ) -> Result<(), MonitorError> {
-        let Some(rule) = rules.iter().find(|rule| rule.name == transition.rule()) else {
-            return Ok(());
+        let rule = match rules.iter().find(|rule| rule.name == transition.rule()) {
+            Some(rule) => rule.clone(),
+            // Its rule was removed from the configuration: the alert still ends.
+            None => AlertRule {
+                name: transition.rule().to_owned(),
+                kind: rules::RuleKind::ComponentDown,
+                threshold: 0.0,
+                for_seconds: 0,
+                severity: rules::Severity::Warning,
+                summary: "the rule was removed".into(),
+                component: None,
+            },
         };
+        let rule = &rule;
         match transition {
             Transition::Fired {
                 subject,
