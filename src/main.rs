@@ -480,48 +480,11 @@ impl looma_chat::eval::Retriever for InProcessKnowledge {
         &self,
         documents: Vec<looma_search_client::SearchDocument>,
     ) -> looma_chat::eval::RetrieverFuture<'_, std::result::Result<(), String>> {
-        use looma_search::schema::{IndexDocumentInput, SearchCollection};
         Box::pin(async move {
-            let batch = self.0.max_batch().max(1);
-            for group in documents.chunks(batch) {
-                let mut inputs = Vec::with_capacity(group.len());
-                for (at, doc) in group.iter().enumerate() {
-                    if doc.vector.is_some() {
-                        self.0
-                            .check_vector_model(
-                                &format!("documents[{at}].vectorModel"),
-                                doc.vector_model.as_deref(),
-                            )
-                            .map_err(|e| e.to_string())?;
-                    }
-                    let input = IndexDocumentInput {
-                        id: doc.id.clone().into(),
-                        collection: match doc.collection {
-                            looma_search_client::Collection::Resumes => SearchCollection::Resumes,
-                            looma_search_client::Collection::Jobs => SearchCollection::Jobs,
-                            looma_search_client::Collection::Knowledge => {
-                                SearchCollection::Knowledge
-                            }
-                        },
-                        title: doc.title.clone(),
-                        content: doc.content.clone(),
-                        skills: doc.skills.clone(),
-                        city: doc.city.clone(),
-                        degree: doc.degree.clone(),
-                        years: doc.years,
-                        salary_min: doc.salary_min,
-                        salary_max: doc.salary_max,
-                        status: doc.status.clone(),
-                        name: doc.name.clone(),
-                        metadata: Some(doc.metadata.clone().into()),
-                        vector: doc.vector.clone(),
-                        vector_model: doc.vector_model.clone(),
-                    };
-                    inputs.push(input.into());
-                }
-                self.0.index(inputs).await.map_err(|e| e.to_string())?;
-            }
-            Ok(())
+            self.0
+                .index_client_documents(&documents)
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 
@@ -535,19 +498,15 @@ impl looma_chat::eval::Retriever for InProcessKnowledge {
     > {
         use looma_chat::eval::RetrieveError;
         Box::pin(async move {
-            let request = looma_search::service::RankedRequest {
-                collection: looma_search::schema::SearchCollection::Knowledge.into(),
-                top_k,
-                filters: Default::default(),
-                names: true,
-            };
-            match self.0.hybrid_search(request, question, None, None).await {
-                Ok(hits) => Ok(hits.into_iter().map(|hit| hit.id).collect()),
-                Err(error @ looma_search::SearchError::InvalidInput { .. }) => {
-                    Err(RetrieveError::Refused(error.to_string()))
-                }
-                Err(error) => Err(RetrieveError::Failed(error.to_string())),
-            }
+            self.0
+                .knowledge_hits(question, top_k)
+                .await
+                .map_err(|error| match error {
+                    looma_search::SearchError::InvalidInput { .. } => {
+                        RetrieveError::Refused(error.to_string())
+                    }
+                    error => RetrieveError::Failed(error.to_string()),
+                })
         })
     }
 }

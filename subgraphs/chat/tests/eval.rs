@@ -190,38 +190,11 @@ struct InProcess(looma_search::SearchService);
 
 impl Retriever for InProcess {
     fn index(&self, documents: Vec<SearchDocument>) -> RetrieverFuture<'_, Result<(), String>> {
-        use looma_search::schema::{IndexDocumentInput, SearchCollection};
         Box::pin(async move {
-            for group in documents.chunks(self.0.max_batch().max(1)) {
-                let mut inputs = Vec::new();
-                for doc in group {
-                    if doc.vector.is_some() {
-                        self.0
-                            .check_vector_model("vectorModel", doc.vector_model.as_deref())
-                            .map_err(|e| e.to_string())?;
-                    }
-                    let input = IndexDocumentInput {
-                        id: doc.id.clone().into(),
-                        collection: SearchCollection::Knowledge,
-                        title: doc.title.clone(),
-                        content: doc.content.clone(),
-                        skills: Vec::new(),
-                        city: None,
-                        degree: None,
-                        years: None,
-                        salary_min: None,
-                        salary_max: None,
-                        status: None,
-                        name: None,
-                        metadata: Some(doc.metadata.clone().into()),
-                        vector: doc.vector.clone(),
-                        vector_model: doc.vector_model.clone(),
-                    };
-                    inputs.push(input.into());
-                }
-                self.0.index(inputs).await.map_err(|e| e.to_string())?;
-            }
-            Ok(())
+            self.0
+                .index_client_documents(&documents)
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 
@@ -231,29 +204,17 @@ impl Retriever for InProcess {
         top_k: usize,
     ) -> RetrieverFuture<'a, Result<Vec<String>, RetrieveError>> {
         Box::pin(async move {
-            let request = looma_search::service::RankedRequest {
-                collection: looma_search::schema::SearchCollection::Knowledge.into(),
-                top_k,
-                filters: Default::default(),
-                names: true,
-            };
-            match self.0.hybrid_search(request, question, None, None).await {
-                Ok(hits) => Ok(hits.into_iter().map(|h| h.id).collect()),
-                Err(e @ looma_search::SearchError::InvalidInput { .. }) => {
-                    Err(RetrieveError::Refused(e.to_string()))
-                }
-                Err(e) => Err(RetrieveError::Failed(e.to_string())),
-            }
+            self.0
+                .knowledge_hits(question, top_k)
+                .await
+                .map_err(|error| match error {
+                    looma_search::SearchError::InvalidInput { .. } => {
+                        RetrieveError::Refused(error.to_string())
+                    }
+                    error => RetrieveError::Failed(error.to_string()),
+                })
         })
     }
-}
-
-fn skipped(reason: &str) {
-    use std::io::Write;
-    let thread = std::thread::current();
-    let name = thread.name().unwrap_or("(unnamed test)");
-    let _ =
-        std::io::stderr().write_all(format!("[looma-test] skipped {name}: {reason}\n").as_bytes());
 }
 
 /// The floor: dev-split recall@5 was 0.961 (en 0.957, zh 0.964) when it was set; the test
@@ -264,7 +225,7 @@ const TEST_RECALL_FLOOR: f64 = 0.85;
 async fn public_bilingual_set_keeps_citation_recall() {
     let dir = Path::new(PUBLIC_SET);
     if !dir.join("questions.json").is_file() {
-        skipped(&format!(
+        looma_testkit::report_skipped(&format!(
             "{PUBLIC_SET} is absent (scripts/eval-data/build-chat-set builds it)"
         ));
         return;
@@ -281,7 +242,9 @@ async fn public_bilingual_set_keeps_citation_recall() {
         ..Default::default()
     });
     if !embedder.is_available() {
-        skipped("the embedding model is not installed (scripts/install-model)");
+        looma_testkit::report_skipped(
+            "the embedding model is not installed (scripts/install-model)",
+        );
         return;
     }
     let set = EvalSet::load(dir).expect("the public set reads");

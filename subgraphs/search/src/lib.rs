@@ -13,6 +13,7 @@ pub mod domain;
 pub mod engines;
 mod error;
 pub mod eval;
+mod in_process;
 pub mod schema;
 pub mod service;
 
