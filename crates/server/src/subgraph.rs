@@ -103,9 +103,25 @@ where
         self
     }
 
-    /// What `/ready` checks.
+    /// Adds what `/ready` checks.
     pub fn readiness(mut self, checks: Vec<ReadinessCheck>) -> Self {
-        self.checks = checks;
+        self.checks.extend(checks);
+        self
+    }
+
+    /// The component's database: `/ready` pings it and `/metrics` reports its pool
+    /// (`looma_db_pool_connections`).
+    pub fn database(mut self, db: looma_db::DatabaseConnection) -> Self {
+        let ping = db.clone();
+        self.checks.push(ReadinessCheck::new("database", move || {
+            let db = ping.clone();
+            Box::pin(async move { looma_db::ping(&db).await.map_err(|e| e.to_string()) })
+        }));
+        let component = self.component;
+        self.collectors.push(crate::metrics::collector(move || {
+            let db = db.clone();
+            async move { looma_db::record_pool_metrics(&db, component) }
+        }));
         self
     }
 

@@ -28,7 +28,7 @@ use looma_auth::{Authenticator, CredentialVerifier, ForwardedPrincipalCodec};
 use looma_db::DatabaseConnection;
 use looma_embed::EmbeddingService;
 use looma_llm::ChatModel;
-use looma_server::{ReadinessCheck, SubgraphShell, UploadLimits};
+use looma_server::{SubgraphShell, UploadLimits};
 use std::sync::Arc;
 
 pub const COMPONENT: &str = "chat";
@@ -99,10 +99,6 @@ pub fn router(
     forwarded: Option<ForwardedPrincipalCodec>,
 ) -> Router {
     let db = service.store().connection().clone();
-    let checks = vec![ReadinessCheck::new("database", move || {
-        let db = db.clone();
-        Box::pin(async move { looma_db::ping(&db).await.map_err(|e| e.to_string()) })
-    })];
     let max_file = usize::try_from(service.config().max_document_bytes).unwrap_or(usize::MAX);
     let max_body = max_file.saturating_add(64 * 1024);
     let limits = UploadLimits {
@@ -122,7 +118,7 @@ pub fn router(
     )
     .uploads(limits)
     .body_limit(max_body)
-    .readiness(checks)
+    .database(db)
     .metrics(collector)
     .into_router()
 }

@@ -168,7 +168,7 @@ impl ChatService {
         }
     }
 
-    /// Refreshes what `/metrics` reads from sources: the knowledge outbox and the pool.
+    /// Refreshes what `/metrics` reads from the knowledge outbox.
     pub async fn record_metrics(&self) {
         if let Some(outbox) = &self.inner.outbox {
             match outbox.metrics().await {
@@ -176,7 +176,6 @@ impl ChatService {
                 Err(error) => tracing::debug!(%error, "outbox counters not read for /metrics"),
             }
         }
-        looma_db::record_pool_metrics(self.inner.store.connection(), crate::COMPONENT);
     }
 
     /// Delivers due knowledge index updates now (tests, and after an upload).

@@ -64,30 +64,19 @@ pub fn router(service: IdentityService, forwarded: Option<ForwardedPrincipalCode
     let authenticator = Authenticator::new(Arc::new(service.clone()), forwarded);
     let db = service.store().connection().clone();
     let cache_service = service.clone();
-    let checks = vec![
-        ReadinessCheck::new("database", move || {
-            let db = db.clone();
-            Box::pin(async move { looma_db::ping(&db).await.map_err(|e| e.to_string()) })
-        }),
-        ReadinessCheck::new("cache", move || {
-            let service = cache_service.clone();
-            Box::pin(async move { service.ping_cache().await })
-        }),
-    ];
+    let checks = vec![ReadinessCheck::new("cache", move || {
+        let service = cache_service.clone();
+        Box::pin(async move { service.ping_cache().await })
+    })];
     let own_routes = Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route(looma_auth::revocation::REVOCATIONS_PATH, get(revocations))
         .with_state(service.clone());
     let loaders = service.clone();
-    let pool = service.store().connection().clone();
-    let collector = looma_server::metrics::collector(move || {
-        let pool = pool.clone();
-        async move { looma_db::record_pool_metrics(&pool, COMPONENT) }
-    });
     SubgraphShell::new(COMPONENT, schema::build_schema(service), authenticator)
         .per_request(move |request| schema::attach_loaders(request, &loaders))
+        .database(db)
         .readiness(checks)
-        .metrics(collector)
         .routes(own_routes)
         .into_router()
 }

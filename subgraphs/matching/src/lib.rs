@@ -23,7 +23,7 @@ use axum::Router;
 use looma_auth::{Authenticator, CredentialVerifier, ForwardedPrincipalCodec};
 use looma_db::DatabaseConnection;
 use looma_embed::EmbeddingService;
-use looma_server::{ReadinessCheck, SubgraphShell};
+use looma_server::SubgraphShell;
 use std::sync::Arc;
 
 pub const COMPONENT: &str = "matching";
@@ -76,10 +76,6 @@ pub fn router(
     forwarded: Option<ForwardedPrincipalCodec>,
 ) -> Router {
     let db = service.store().connection().clone();
-    let checks = vec![ReadinessCheck::new("database", move || {
-        let db = db.clone();
-        Box::pin(async move { looma_db::ping(&db).await.map_err(|e| e.to_string()) })
-    })];
     let loaders = service.clone();
     let collected = service.clone();
     let collector = looma_server::metrics::collector(move || {
@@ -92,7 +88,7 @@ pub fn router(
         Authenticator::new(verifier, forwarded),
     )
     .per_request(move |request| schema::attach_loaders(request, &loaders))
-    .readiness(checks)
+    .database(db)
     .metrics(collector)
     .into_router()
 }

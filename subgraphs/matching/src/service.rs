@@ -950,13 +950,12 @@ impl MatchingService {
         }
     }
 
-    /// Refreshes what `/metrics` reads from sources: the outbox and the connection pool.
+    /// Refreshes what `/metrics` reads from the outbox.
     pub async fn record_metrics(&self) {
         match self.outbox_metrics().await {
             Ok(outbox) => outbox.record(crate::COMPONENT),
             Err(error) => tracing::debug!(%error, "outbox counters not read for /metrics"),
         }
-        looma_db::record_pool_metrics(self.inner.store.connection(), crate::COMPONENT);
     }
 
     /// The outbox's counters (delivered, failed, pending, lag) for `/metrics`.

@@ -22,7 +22,7 @@ pub use service::MonitorService;
 use axum::Router;
 use looma_auth::{Authenticator, CredentialVerifier, ForwardedPrincipalCodec, permission};
 use looma_db::DatabaseConnection;
-use looma_server::{ReadinessCheck, ServiceClient, SubgraphShell};
+use looma_server::{ServiceClient, SubgraphShell};
 use std::sync::Arc;
 
 pub const COMPONENT: &str = "monitor";
@@ -62,22 +62,12 @@ pub fn router(
     forwarded: Option<ForwardedPrincipalCodec>,
 ) -> Router {
     let db = service.store().connection().clone();
-    let checks = vec![ReadinessCheck::new("database", move || {
-        let db = db.clone();
-        Box::pin(async move { looma_db::ping(&db).await.map_err(|e| e.to_string()) })
-    })];
-    let pool = service.store().connection().clone();
-    let collector = looma_server::metrics::collector(move || {
-        let pool = pool.clone();
-        async move { looma_db::record_pool_metrics(&pool, COMPONENT) }
-    });
     SubgraphShell::new(
         COMPONENT,
         schema::build_schema(service),
         Authenticator::new(verifier, forwarded),
     )
-    .readiness(checks)
-    .metrics(collector)
+    .database(db)
     .into_router()
 }
 

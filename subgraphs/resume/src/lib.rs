@@ -23,7 +23,7 @@ use axum::Router;
 use looma_auth::{Authenticator, CredentialVerifier, ForwardedPrincipalCodec};
 use looma_db::DatabaseConnection;
 use looma_embed::EmbeddingService;
-use looma_server::{ReadinessCheck, SubgraphShell, UploadLimits};
+use looma_server::{SubgraphShell, UploadLimits};
 use std::sync::Arc;
 
 pub const COMPONENT: &str = "resume";
@@ -77,10 +77,6 @@ pub fn router(
         max_files: 1,
     };
     let db = service.store().connection().clone();
-    let checks = vec![ReadinessCheck::new("database", move || {
-        let db = db.clone();
-        Box::pin(async move { looma_db::ping(&db).await.map_err(|e| e.to_string()) })
-    })];
     let collected = service.clone();
     let collector = looma_server::metrics::collector(move || {
         let service = collected.clone();
@@ -95,7 +91,7 @@ pub fn router(
     .per_request(move |request| schema::attach_loaders(request, &loaders))
     .uploads(limits)
     .body_limit(max_body)
-    .readiness(checks)
+    .database(db)
     .metrics(collector)
     .into_router()
 }

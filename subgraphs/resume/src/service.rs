@@ -337,7 +337,7 @@ impl ResumeService {
     }
 
     /// Refreshes what `/metrics` reads from sources rather than counts as it happens: the
-    /// store's statement counters, the outbox and the connection pool.
+    /// store's statement counters and the outbox.
     pub async fn record_metrics(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         let counters = self.inner.store.counters();
@@ -351,7 +351,6 @@ impl ResumeService {
             Ok(outbox) => outbox.record(crate::COMPONENT),
             Err(error) => tracing::debug!(%error, "outbox counters not read for /metrics"),
         }
-        looma_db::record_pool_metrics(self.inner.store.connection(), crate::COMPONENT);
     }
 
     /// Rebuilds the search collection from this subgraph's tables (`looma search reindex
