@@ -12,6 +12,7 @@ use looma_embed::EmbedConfig;
 use looma_identity::IdentityConfig;
 use looma_matching::MatchingConfig;
 use looma_monitor::MonitorConfig;
+use looma_registry::RegistryConfig;
 use looma_resume::ResumeConfig;
 use looma_router::RouterConfig;
 use looma_search::SearchConfig;
@@ -32,6 +33,8 @@ pub struct LoomaConfig {
     pub matching: MatchingConfig,
     pub chat: ChatConfig,
     pub monitor: MonitorConfig,
+    /// The schema registry, and how components of this process register with it.
+    pub registry: RegistryConfig,
     /// The sentence-embedding model every component of the process shares.
     pub embed: EmbedConfig,
     pub router: RouterConfig,
@@ -82,6 +85,7 @@ impl LoomaConfig {
         self.matching.validate()?;
         self.chat.validate()?;
         self.monitor.validate()?;
+        self.registry.validate()?;
         self.router.validate()?;
         let secret = self.server.router_secret.expose();
         if !secret.is_empty() && secret.len() < looma_auth::forwarded::MIN_SECRET_LEN {
@@ -111,6 +115,8 @@ impl LoomaConfig {
             &mut copy.chat.matching_url,
             &mut copy.monitor.identity_url,
             &mut copy.monitor.webhook_url,
+            &mut copy.registry.url,
+            &mut copy.router.registry.url,
         ] {
             *url = url.as_deref().map(redact_url);
         }

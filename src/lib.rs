@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod platform;
+pub mod registration;
 
 pub use config::LoomaConfig;
 pub use platform::{Component, Platform};
@@ -17,6 +18,7 @@ pub fn sdl(component: Component) -> String {
         Component::Matching => looma_matching::sdl(),
         Component::Chat => looma_chat::sdl(),
         Component::Monitor => looma_monitor::sdl(),
+        Component::Registry => looma_registry::sdl(),
         Component::Router => {
             String::from("# the router is not a subgraph; see `looma serve router`\n")
         }

@@ -73,6 +73,18 @@ enum Command {
         /// Supergraph SDL file for the router (overrides `router.supergraph_path`).
         #[arg(long)]
         supergraph: Option<PathBuf>,
+        /// A subgraph: publish its SDL and URL to the schema registry at start and heartbeat
+        /// (`registry.register`); the router: follow the registry (`router.registry.url`,
+        /// default this host's registry).
+        #[arg(long)]
+        register: bool,
+        /// The registry's GraphQL URL (`registry.url`; default: this host's port 8213).
+        #[arg(long)]
+        registry_url: Option<String>,
+        /// The host others reach this component at, for the registered URL
+        /// (`registry.advertise_host`).
+        #[arg(long)]
+        advertise_host: Option<String>,
     },
     /// Apply pending database migrations.
     Migrate {
@@ -198,6 +210,44 @@ enum SchemaTask {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Check against the schema registry at this GraphQL URL instead of `--schema-dir`:
+        /// composed with the registry's latest subgraphs, and a breaking change no client
+        /// operation used within the usage window is reported safe.
+        #[arg(long)]
+        registry: Option<String>,
+        /// Days of usage a registry check considers (default: `registry.usage_window_days`).
+        #[arg(long)]
+        usage_window_days: Option<u32>,
+        /// API key holding `schema:read` (else calls are signed with `server.router_secret`).
+        #[arg(long, env = "LOOMA_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+    },
+    /// Publishes a subgraph's SDL to the schema registry: composed with the latest of the
+    /// others; a composition error is refused with every error and nothing changes, and so is
+    /// a breaking change client operations used (unless --force).
+    /// Exit code 0: published (or unchanged); 1: breaking changes in use; 2: composition error.
+    Publish {
+        subgraph: String,
+        #[arg(long)]
+        sdl: PathBuf,
+        /// Where routers reach the subgraph (kept from the previous version when absent).
+        #[arg(long)]
+        url: Option<String>,
+        /// The registry's GraphQL URL (default: `registry.url`, else this host's port 8213).
+        #[arg(long)]
+        registry: Option<String>,
+        /// The commit the SDL comes from.
+        #[arg(long, env = "GITHUB_SHA")]
+        commit: Option<String>,
+        /// API key holding `schema:publish` (else calls are signed with `server.router_secret`).
+        #[arg(long, env = "LOOMA_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Publish even breaking changes that client operations used (refused otherwise,
+        /// exit code 1).
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -298,17 +348,51 @@ async fn run(cli: Cli) -> Result<()> {
         out!("{}", looma::sdl(component))?;
         return Ok(());
     }
-    if let Command::Schema {
-        task:
+    if let Command::Schema { task } = &cli.command {
+        let code = match task {
             SchemaTask::Check {
                 subgraph,
                 sdl,
                 schema_dir,
                 json,
-            },
-    } = &cli.command
-    {
-        let code = schema_check(subgraph, sdl, schema_dir, *json)?;
+                registry: None,
+                ..
+            } => schema_check(subgraph, sdl, schema_dir, *json)?,
+            SchemaTask::Check {
+                subgraph,
+                sdl,
+                json,
+                registry: Some(registry),
+                usage_window_days,
+                api_key,
+                ..
+            } => {
+                let config = LoomaConfig::load(file.as_deref())?;
+                let client = registry_client(&config, Some(registry), api_key.clone())?;
+                registry_check(&client, subgraph, sdl, *usage_window_days, *json).await?
+            }
+            SchemaTask::Publish {
+                subgraph,
+                sdl,
+                url,
+                registry,
+                commit,
+                api_key,
+                force,
+                json,
+            } => {
+                let config = LoomaConfig::load(file.as_deref())?;
+                let client = registry_client(&config, registry.as_ref(), api_key.clone())?;
+                let publication = Publication {
+                    subgraph,
+                    sdl_file: sdl,
+                    url: url.as_deref(),
+                    commit: commit.as_deref(),
+                    force: *force,
+                };
+                registry_publish(&client, &publication, *json).await?
+            }
+        };
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         std::process::exit(code);
@@ -342,9 +426,26 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve {
             component,
             supergraph,
+            register,
+            registry_url,
+            advertise_host,
         } => {
             if supergraph.is_some() {
                 config.router.supergraph_path = supergraph;
+            }
+            if registry_url.is_some() {
+                config.registry.url = registry_url;
+            }
+            if advertise_host.is_some() {
+                config.registry.advertise_host = advertise_host;
+            }
+            if register {
+                if component == Component::Router {
+                    let url = looma::registration::registry_url(&config);
+                    config.router.registry.url.get_or_insert(url);
+                } else {
+                    config.registry.register = true;
+                }
             }
             // Production: subgraph ports answer only the router and services.
             config.server.require_trusted_callers.get_or_insert(true);
@@ -711,6 +812,200 @@ fn schema_check(
     Ok(code)
 }
 
+/// The schema registry as an operator command calls it: with `api_key`, else signed with
+/// `server.router_secret` as `looma-cli`.
+fn registry_client(
+    config: &LoomaConfig,
+    url: Option<&String>,
+    api_key: Option<String>,
+) -> Result<looma_server::ServiceClient> {
+    let url = url
+        .cloned()
+        .unwrap_or_else(|| looma::registration::registry_url(config));
+    if let Some(key) = api_key {
+        return Ok(looma_server::ServiceClient::api_key(
+            looma_registry::COMPONENT,
+            url,
+            key,
+        ));
+    }
+    let codec =
+        looma_auth::ForwardedPrincipalCodec::new(config.server.router_secret.expose().as_bytes())
+            .context("no credentials for the registry: pass --api-key (or LOOMA_API_KEY) or set server.router_secret")?;
+    Ok(looma_server::ServiceClient::signed(
+        looma_registry::COMPONENT,
+        url,
+        codec,
+        "looma-cli",
+        &[
+            looma_auth::permission::SCHEMA_READ,
+            looma_auth::permission::SCHEMA_PUBLISH,
+        ],
+    ))
+}
+
+/// `looma schema check --registry`: exit code 0 safe or dangerous, 1 breaking, 2 composition
+/// error.
+async fn registry_check(
+    client: &looma_server::ServiceClient,
+    subgraph: &str,
+    sdl_file: &std::path::Path,
+    usage_window_days: Option<u32>,
+    json: bool,
+) -> Result<i32> {
+    let sdl = std::fs::read_to_string(sdl_file)
+        .with_context(|| format!("reading {}", sdl_file.display()))?;
+    let data = client
+        .query(
+            "query Check($subgraph: String!, $sdl: String!, $days: Int) {
+               schemaCheck(subgraph: $subgraph, sdl: $sdl, usageWindowDays: $days) {
+                 verdict compositionErrors usageWindowDays
+                 changes { severity originalSeverity path message affectedOperations
+                           affectedClients { name version } usageCount }
+               }
+             }",
+            serde_json::json!({ "subgraph": subgraph, "sdl": sdl, "days": usage_window_days }),
+        )
+        .await?;
+    let report = &data["schemaCheck"];
+    let verdict = report["verdict"].as_str().unwrap_or("COMPOSITION_ERROR");
+    if json {
+        outln!("{report:#}")?;
+    } else if verdict == "COMPOSITION_ERROR" {
+        outln!("{subgraph}: composition failed")?;
+        for error in report["compositionErrors"].as_array().into_iter().flatten() {
+            outln!("  {}", error.as_str().unwrap_or_default())?;
+        }
+    } else {
+        let changes = report["changes"].as_array().cloned().unwrap_or_default();
+        outln!(
+            "{subgraph}: {verdict} ({} change{}, usage of the last {} days)",
+            changes.len(),
+            if changes.len() == 1 { "" } else { "s" },
+            report["usageWindowDays"]
+        )?;
+        for change in &changes {
+            outln!(
+                "  {:<9} {}",
+                change["severity"].as_str().unwrap_or_default(),
+                change["message"].as_str().unwrap_or_default()
+            )?;
+            let clients: Vec<String> = change["affectedClients"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    format!(
+                        "{} {}",
+                        c["name"].as_str().unwrap_or_default(),
+                        c["version"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect();
+            if !clients.is_empty() {
+                let operations: Vec<&str> = change["affectedOperations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o.as_str())
+                    .collect();
+                outln!(
+                    "            used by {} ({} requests): {}",
+                    clients.join(", "),
+                    change["usageCount"],
+                    operations.join(", ")
+                )?;
+            }
+        }
+    }
+    Ok(match verdict {
+        "COMPOSITION_ERROR" => 2,
+        "BREAKING" => 1,
+        _ => 0,
+    })
+}
+
+/// What `looma schema publish` sends.
+struct Publication<'a> {
+    subgraph: &'a str,
+    sdl_file: &'a std::path::Path,
+    url: Option<&'a str>,
+    commit: Option<&'a str>,
+    force: bool,
+}
+
+/// `looma schema publish`: exit code 0 published or unchanged, 1 breaking changes in use
+/// (without --force), 2 composition error.
+async fn registry_publish(
+    client: &looma_server::ServiceClient,
+    publication: &Publication<'_>,
+    json: bool,
+) -> Result<i32> {
+    let subgraph = publication.subgraph;
+    let sdl_file = publication.sdl_file;
+    let sdl = std::fs::read_to_string(sdl_file)
+        .with_context(|| format!("reading {}", sdl_file.display()))?;
+    let result = client
+        .query(
+            "mutation Publish($input: PublishSchemaInput!) {
+               publishSchema(input: $input) {
+                 unchanged supergraphVersion
+                 schemaVersion { id publishedBy publishedAt commit }
+                 changes { severity path message }
+               }
+             }",
+            serde_json::json!({ "input": {
+                "subgraph": subgraph, "sdl": sdl, "url": publication.url,
+                "commit": publication.commit, "force": publication.force,
+            }}),
+        )
+        .await;
+    let data = match result {
+        Ok(data) => data,
+        Err(error) if matches!(error.code(), Some("COMPOSITION_FAILED" | "CONFLICT")) => {
+            if json {
+                outln!(
+                    "{:#}",
+                    serde_json::json!({ "published": false, "error": error.to_string() })
+                )?;
+            } else {
+                outln!("{subgraph}: not published\n{error}")?;
+            }
+            return Ok(if error.code() == Some("CONFLICT") {
+                1
+            } else {
+                2
+            });
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let published = &data["publishSchema"];
+    if json {
+        outln!("{published:#}")?;
+    } else if published["unchanged"] == serde_json::json!(true) {
+        outln!(
+            "{subgraph}: unchanged (supergraph version {})",
+            published["supergraphVersion"]
+        )?;
+    } else {
+        outln!(
+            "{subgraph}: published as {} (supergraph version {})",
+            published["schemaVersion"]["id"]
+                .as_str()
+                .unwrap_or_default(),
+            published["supergraphVersion"]
+        )?;
+        for change in published["changes"].as_array().into_iter().flatten() {
+            outln!(
+                "  {:<9} {}",
+                change["severity"].as_str().unwrap_or_default(),
+                change["message"].as_str().unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(0)
+}
+
 async fn compose(
     config: &LoomaConfig,
     specs: &[String],
@@ -795,8 +1090,10 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
     let host = config.server.host;
     let identity_url = format!("http://{host}:{}/graphql", config.identity.port);
     let search_url = format!("http://{host}:{}/graphql", config.search.port);
-    // Every subgraph `looma dev` starts, on its configured port: the list is
-    // `Component::SUBGRAPHS`, so a new subgraph cannot be started and left out of the router.
+    // Every subgraph `looma dev` starts (`Component::SUBGRAPHS`) registers with the registry
+    // it also runs, and the router follows that registry: a subgraph started later with
+    // `looma serve <component> --register` joins without a restart. Composed once here first,
+    // so a schema that cannot compose stops `looma dev` with every error before anything runs.
     let sources: Vec<looma_router::compose::SubgraphSource> = Component::SUBGRAPHS
         .iter()
         .map(|&component| looma_router::compose::SubgraphSource {
@@ -806,12 +1103,11 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
         })
         .collect();
     config.resume.search_url.get_or_insert(search_url);
-    let supergraph = looma_router::compose::compose(&sources)
+    looma_router::compose::compose(&sources)
         .map_err(|e| anyhow::anyhow!("composing the dev supergraph:\n{e}"))?;
-    std::fs::create_dir_all("data").context("creating ./data")?;
-    let supergraph_path = PathBuf::from("data/supergraph.graphql");
-    std::fs::write(&supergraph_path, supergraph).context("writing data/supergraph.graphql")?;
-    config.router.supergraph_path = Some(supergraph_path);
+    config.registry.register = true;
+    let registry_url = looma::registration::registry_url(config);
+    config.router.registry.url.get_or_insert(registry_url);
     config.router.jwks_url.get_or_insert_with(|| {
         format!(
             "http://{host}:{}/.well-known/jwks.json",
@@ -824,7 +1120,13 @@ async fn dev(config: &mut LoomaConfig) -> Result<()> {
     print_config(config, None)?;
     let shared = platform::open_shared(config).await?;
     let first_admin = bootstrap_dev_admin(config, &shared).await?;
-    let mut components = Component::SUBGRAPHS.to_vec();
+    // The registry first, so the others register at once.
+    let mut components = vec![Component::Registry];
+    components.extend(
+        Component::SUBGRAPHS
+            .iter()
+            .filter(|c| **c != Component::Registry),
+    );
     components.push(Component::Router);
     let platform = Platform::start_with(shared, config, &components, false).await?;
     outln!("\nLooma is running (ctrl-c stops it):")?;

@@ -29,6 +29,9 @@ pub enum Component {
     Chat,
     /// Health of every component, alert rules and history, usage (port 8212).
     Monitor,
+    /// The schema registry: subgraph schemas, supergraph versions, checks, live instances
+    /// (port 8213).
+    Registry,
 }
 
 impl Component {
@@ -40,6 +43,7 @@ impl Component {
         Component::Matching,
         Component::Chat,
         Component::Monitor,
+        Component::Registry,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +55,7 @@ impl Component {
             Component::Matching => looma_matching::COMPONENT,
             Component::Chat => looma_chat::COMPONENT,
             Component::Monitor => looma_monitor::COMPONENT,
+            Component::Registry => looma_registry::COMPONENT,
         }
     }
 
@@ -69,6 +74,7 @@ impl Component {
             Component::Matching => config.matching.port,
             Component::Chat => config.chat.port,
             Component::Monitor => config.monitor.port,
+            Component::Registry => config.registry.port,
         }
     }
 }
@@ -134,6 +140,10 @@ pub struct Platform {
     /// Database and cache, when a started component needs them.
     pub shared: Option<Shared>,
     stop: watch::Sender<bool>,
+    /// Registry registrations of the components started with `registry.register`: each
+    /// deregisters when the platform stops, before the servers do.
+    deregister: watch::Sender<bool>,
+    registrations: Vec<JoinHandle<()>>,
 }
 
 impl Platform {
@@ -168,6 +178,7 @@ impl Platform {
         ephemeral_ports: bool,
     ) -> Result<Platform> {
         let (stop, stopped) = watch::channel(false);
+        let (deregister, deregistering) = watch::channel(false);
         let lock_down = config.server.require_trusted_callers.unwrap_or(false);
         let trusted_signer =
             ForwardedPrincipalCodec::new(config.server.router_secret.expose().as_bytes());
@@ -183,6 +194,7 @@ impl Platform {
             );
         }
         let mut running = Vec::new();
+        let mut registrations = Vec::new();
         for &component in components {
             let port = if ephemeral_ports {
                 0
@@ -205,6 +217,16 @@ impl Platform {
             };
             let handle = tokio::spawn(looma_server::serve(listener, router, shutdown));
             tracing::info!(component = component.name(), %addr, "listening");
+            if config.registry.register && component != Component::Router {
+                let url = crate::registration::advertised_url(config, addr);
+                registrations.push(crate::registration::spawn(
+                    component,
+                    url,
+                    config,
+                    trusted_signer.clone(),
+                    deregistering.clone(),
+                )?);
+            }
             running.push(RunningComponent {
                 component,
                 addr,
@@ -215,6 +237,8 @@ impl Platform {
             components: running,
             shared,
             stop,
+            deregister,
+            registrations,
         })
     }
 
@@ -227,6 +251,12 @@ impl Platform {
 
     /// Stops accepting, drains in-flight requests, and waits for every server to end.
     pub async fn shutdown(self) -> Result<()> {
+        // Deregistered first, while every server still answers, so routers stop sending
+        // requests before the servers drain.
+        let _ = self.deregister.send(true);
+        for registration in self.registrations {
+            let _ = registration.await;
+        }
         let _ = self.stop.send(true);
         for component in self.components {
             component
@@ -276,10 +306,6 @@ async fn build_router(
 ) -> Result<axum::Router> {
     match component {
         Component::Router => {
-            let path = config.router.supergraph_path.clone().context(
-                "the router needs a supergraph: pass --supergraph FILE or set router.supergraph_path",
-            )?;
-            let supergraph = looma_router::read_supergraph(&path)?;
             let forwarded =
                 ForwardedPrincipalCodec::new(config.server.router_secret.expose().as_bytes());
             // The router needs no database, only the cache (persisted queries).
@@ -289,6 +315,49 @@ async fn build_router(
                     .await
                     .context("connecting the cache (config key `cache.redis_url`)")?,
             };
+            if let Some(url) = config.router.registry.url.clone() {
+                let codec = forwarded.clone().context(
+                    "config key `router.registry.url` is set but `server.router_secret` is \
+                     empty: the router signs its calls to the registry with it",
+                )?;
+                let registry = looma_router::registry::RegistryClient::new(
+                    looma_server::ServiceClient::signed(
+                        looma_registry::COMPONENT,
+                        url,
+                        codec,
+                        looma_router::http::COMPONENT,
+                        &[
+                            looma_auth::permission::SCHEMA_READ,
+                            looma_auth::permission::SCHEMA_PUBLISH,
+                        ],
+                    ),
+                    config.router.registry.clone(),
+                );
+                let (supergraph, view) = registry
+                    .first_supergraph()
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                let service = looma_router::RouterService::new(
+                    supergraph,
+                    config.router.clone(),
+                    forwarded,
+                    cache,
+                );
+                service.set_routes(view.routes.clone());
+                looma_router::registry::spawn_follower(
+                    &service,
+                    registry.clone(),
+                    view.etag,
+                    view.version,
+                );
+                looma_router::registry::spawn_usage_reporter(&service, registry);
+                return Ok(looma_router::router(service));
+            }
+            let path = config.router.supergraph_path.clone().context(
+                "the router needs a supergraph: pass --supergraph FILE, set \
+                 router.supergraph_path, or follow a registry (router.registry.url)",
+            )?;
+            let supergraph = looma_router::read_supergraph(&path)?;
             let service = looma_router::RouterService::new(
                 supergraph,
                 config.router.clone(),
@@ -297,6 +366,16 @@ async fn build_router(
             );
             looma_router::spawn_reloader(service.clone(), path);
             Ok(looma_router::router(service))
+        }
+        Component::Registry => {
+            let shared = shared.context("the registry needs the database")?;
+            let service =
+                looma_registry::start(shared.db.clone(), config.registry.clone(), stopped);
+            Ok(looma_registry::router(
+                service,
+                subgraph_verifier(config),
+                shared.forwarded.clone(),
+            ))
         }
         Component::Identity => {
             let shared = shared.context("identity needs the database and cache")?;

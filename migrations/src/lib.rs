@@ -13,6 +13,7 @@ mod m20261126_000004_identity_revocations;
 mod m20261206_000005_embedding_models;
 mod m20261206_000006_chat_init;
 mod m20261206_000007_monitor_init;
+mod m20261206_000008_registry_init;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000005_embedding_models::Migration),
             Box::new(m20261206_000006_chat_init::Migration),
             Box::new(m20261206_000007_monitor_init::Migration),
+            Box::new(m20261206_000008_registry_init::Migration),
         ]
     }
 }

@@ -58,6 +58,45 @@ pub struct RouterConfig {
     pub traffic: crate::transport::traffic::TrafficConfig,
     /// Operations per client and window (`[router.rate_limit]`); off by default.
     pub rate_limit: crate::http::rate_limit::RateLimitConfig,
+    /// Follow the schema registry instead of the supergraph file (`[router.registry]`).
+    pub registry: RegistryFollowConfig,
+}
+
+/// Following the schema registry (`[router.registry]`, `LOOMA_ROUTER__REGISTRY__*`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryFollowConfig {
+    /// The registry's GraphQL URL. Set: the router serves the registry's supergraph and
+    /// routes (signed with `server.router_secret`), swapping them as they change; unset:
+    /// `supergraph_path` (air-gapped deployments).
+    pub url: Option<String>,
+    /// How this router is named in the registry (which version each router serves); default:
+    /// `router-` and a random suffix per process.
+    pub router_id: Option<String>,
+    /// How long one long poll waits for a change.
+    pub poll_wait_ms: u64,
+    /// Pause after a failed poll or report.
+    pub retry_ms: u64,
+    /// How long the router waits at start for its first supergraph.
+    pub startup_timeout_ms: u64,
+    /// Report which schema coordinates client operations use, per client name and version
+    /// (`apollographql-client-name`/`-version` headers), for usage-aware schema checks.
+    pub report_usage: bool,
+    pub usage_report_interval_ms: u64,
+}
+
+impl Default for RegistryFollowConfig {
+    fn default() -> Self {
+        RegistryFollowConfig {
+            url: None,
+            router_id: None,
+            poll_wait_ms: 20_000,
+            retry_ms: 1_000,
+            startup_timeout_ms: 60_000,
+            report_usage: true,
+            usage_report_interval_ms: 10_000,
+        }
+    }
 }
 
 /// Subscription limits and timings (`[router.subscriptions]`,
@@ -116,6 +155,7 @@ impl Default for RouterConfig {
             subscriptions: SubscriptionConfig::default(),
             traffic: Default::default(),
             rate_limit: Default::default(),
+            registry: Default::default(),
         }
     }
 }
@@ -148,6 +188,11 @@ impl RouterConfig {
                 "router.subscriptions.heartbeat_ms",
                 self.subscriptions.heartbeat_ms as usize,
             ),
+            ("router.registry.retry_ms", self.registry.retry_ms as usize),
+            (
+                "router.registry.usage_report_interval_ms",
+                self.registry.usage_report_interval_ms as usize,
+            ),
         ] {
             if value == 0 {
                 return Err(format!("config key `{key}`: must be greater than 0"));
@@ -172,6 +217,9 @@ impl RouterConfig {
         }
         if self.subgraph_timeout_ms == 0 {
             return Err("config key `router.subgraph_timeout_ms`: must be greater than 0".into());
+        }
+        if self.registry.poll_wait_ms > 25_000 {
+            return Err("config key `router.registry.poll_wait_ms`: at most 25000".into());
         }
         self.traffic.validate()?;
         self.rate_limit.validate()?;

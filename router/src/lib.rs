@@ -5,6 +5,8 @@
 //! - [`execute`]: run a plan against subgraphs and shape the response.
 //! - [`transport`]: how subgraphs are reached (HTTP, or a test double).
 //! - [`pipeline`]: one request end to end without HTTP; [`http`]: the HTTP face.
+//! - [`registry`]: following the schema registry (supergraph swaps, routes) and reporting
+//!   operation usage ([`usage`]) for its checks.
 //! - [`subscription`]: subscriptions over WebSocket, SSE and multipart, each event through
 //!   the rest of its plan.
 
@@ -17,11 +19,13 @@ pub mod http;
 pub mod limits;
 pub mod pipeline;
 pub mod plan;
+pub mod registry;
 pub mod schema_diff;
 pub mod subscription;
 pub mod supergraph;
 pub mod transport;
 pub mod uploads;
+pub mod usage;
 
 pub use config::RouterConfig;
 pub use http::{RouterService, read_supergraph, router, spawn_reloader};

@@ -36,6 +36,8 @@ pub struct PreparedOperation {
     pub document: Valid<ExecutableDocument>,
     pub plan: QueryPlan,
     pub has_introspection: bool,
+    /// The schema coordinates it uses, for the registry's usage-aware checks.
+    pub usage: Arc<crate::usage::OperationUsage>,
     /// What this entry costs the plan cache, in (estimated) bytes.
     weight: u32,
 }
@@ -154,6 +156,9 @@ pub fn prepare(
             "introspection is disabled on this router",
         ));
     }
+    let usage = Arc::new(crate::usage::operation_usage(
+        api_schema, &document, operation, &key.0,
+    ));
     let normalized = operation::normalize(&document, operation);
     let plan = plan::plan_operation(&loaded.supergraph, normalized)
         .map_err(|e| RequestError::new(ErrorCode::QueryPlanningFailed, e.to_string()))?;
@@ -162,6 +167,7 @@ pub fn prepare(
         document,
         plan,
         has_introspection,
+        usage,
     });
     loaded.plans.insert(key, prepared.clone());
     // moka evicts over-weight entries in batched housekeeping; settle it now, so a burst of

@@ -52,6 +52,10 @@ struct FieldShape {
 /// The declared types of an SDL document; `Err` with the parser's message when it does not
 /// parse.
 fn shapes(sdl: &str) -> Result<IndexMap<String, TypeShape>, String> {
+    // No schema yet (a new subgraph): every type of the new one is an addition.
+    if sdl.trim().is_empty() {
+        return Ok(IndexMap::new());
+    }
     let document = Document::parse(sdl, "schema.graphql").map_err(|e| e.to_string())?;
     let mut types: IndexMap<String, TypeShape> = IndexMap::new();
     for definition in &document.definitions {

@@ -297,7 +297,7 @@ fn schema_check_classifies_changes_and_composition_errors() {
         looma(dir.path(), &args, &[])
     };
     for subgraph in [
-        "identity", "resume", "search", "matching", "chat", "monitor",
+        "identity", "resume", "search", "matching", "chat", "monitor", "registry",
     ] {
         let out = check(subgraph, &schema.join(format!("{subgraph}.graphql")), false);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -349,4 +349,284 @@ fn schema_check_classifies_changes_and_composition_errors() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["verdict"], "COMPOSITION_ERROR");
     assert!(!report["compositionErrors"].as_array().unwrap().is_empty());
+}
+
+/// `looma schema publish` and `looma schema check --registry` against a running registry:
+/// exit 0 published, 2 for a composition error (nothing stored); a check exits 0 for an unused
+/// breaking change and 1 once a client's reported operation used it, naming the client.
+async fn schema_publish_and_registry_check(
+    platform: crate::harness::TestPlatform,
+) -> crate::harness::TestPlatform {
+    use looma::platform::Component;
+    let fixtures = looma_testkit::start_all(0).await.unwrap();
+    let products = fixtures.iter().find(|f| f.name == "products").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let registry = format!("{}/graphql", platform.url(Component::Registry));
+    let v1 = dir.path().join("products.graphql");
+    std::fs::write(&v1, &products.sdl).unwrap();
+    let without_weight = dir.path().join("without-weight.graphql");
+    std::fs::write(
+        &without_weight,
+        products.sdl.replace("\tweight: Int!\n", ""),
+    )
+    .unwrap();
+    let clash = dir.path().join("clash.graphql");
+    std::fs::write(&clash, "type Query { topProducts: Int }").unwrap();
+    let run = |args: Vec<String>| {
+        let dir = dir.path().to_owned();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                looma(
+                    &dir,
+                    &args,
+                    &[("LOOMA_SERVER__ROUTER_SECRET", crate::harness::ROUTER_SECRET)],
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let arg = |s: &str| s.to_owned();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let out = run(vec![
+        arg("schema"),
+        arg("publish"),
+        arg("products"),
+        arg("--sdl"),
+        path(&v1),
+        arg("--url"),
+        products.url(),
+        arg("--registry"),
+        registry.clone(),
+        arg("--commit"),
+        arg("0123abc"),
+    ])
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("products: published as"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = run(vec![
+        arg("schema"),
+        arg("publish"),
+        arg("clash"),
+        arg("--sdl"),
+        path(&clash),
+        arg("--url"),
+        arg("http://127.0.0.1:9/graphql"),
+        arg("--registry"),
+        registry.clone(),
+    ])
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("not published"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let check = |sdl: std::path::PathBuf, subgraph: &'static str| {
+        run(vec![
+            arg("schema"),
+            arg("check"),
+            arg(subgraph),
+            arg("--sdl"),
+            path(&sdl),
+            arg("--registry"),
+            registry.clone(),
+        ])
+    };
+    let out = check(without_weight.clone(), "products").await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("no operation used it"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = check(clash.clone(), "clash").await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+
+    let admin = platform.admin().await;
+    let reported = crate::registry::registry(
+        &platform,
+        &admin,
+        "mutation($ops: [OperationUsageInput!]!) { reportSchemaUsage(operations: $ops) }",
+        serde_json::json!({ "ops": [{
+            "signature": "b".repeat(64), "name": "Weights",
+            "coordinates": ["Product.weight"], "clientName": "crm-mobile",
+            "clientVersion": "1.4", "count": 1,
+        }]}),
+    )
+    .await;
+    assert_eq!(reported["data"]["reportSchemaUsage"], 1, "{reported}");
+    let out = check(without_weight.clone(), "products").await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("BREAKING")
+            && stdout.contains("crm-mobile 1.4")
+            && stdout.contains("Weights"),
+        "{stdout}"
+    );
+    // Publishing it is refused (exit 1) while crm-mobile uses it; --force publishes.
+    let publish = |force: bool| {
+        let mut args = vec![
+            arg("schema"),
+            arg("publish"),
+            arg("products"),
+            arg("--sdl"),
+            path(&without_weight),
+            arg("--registry"),
+            registry.clone(),
+        ];
+        if force {
+            args.push(arg("--force"));
+        }
+        run(args)
+    };
+    let out = publish(false).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("crm-mobile 1.4"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = publish(true).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("BREAKING"),
+        "{}",
+        text(&out.stdout)
+    );
+    platform
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_publish_and_check_through_the_registry() {
+    crate::harness::run_with(
+        schema_publish_and_registry_check,
+        crate::harness::Backend::Sqlite,
+        &[looma::platform::Component::Registry],
+    )
+    .await;
+}
+
+/// `looma dev` (the README's first command) from an empty directory: every subgraph registers
+/// with the registry it runs and the router serves their composed supergraph; SIGTERM stops it
+/// cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_serves_every_subgraph_through_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ports = Vec::new();
+    for _ in 0..8 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        ports.push(listener.local_addr().unwrap().port());
+    }
+    let keys = [
+        "ROUTER", "IDENTITY", "RESUME", "SEARCH", "MATCHING", "CHAT", "MONITOR", "REGISTRY",
+    ];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_looma"));
+    command
+        .arg("dev")
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("LOOMA_LOG__LEVEL", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("dev.log")).unwrap());
+    for (key, port) in keys.iter().zip(&ports) {
+        command.env(format!("LOOMA_{key}__PORT"), port.to_string());
+    }
+    let mut child = command.spawn().expect("looma dev starts");
+    let router = format!("http://127.0.0.1:{}/graphql", ports[0]);
+    let http = reqwest::Client::new();
+    let wanted = [
+        "me",
+        "searchBackends",
+        "systemHealth",
+        "registeredSubgraphs",
+        "jobs",
+    ];
+    let started = std::time::Instant::now();
+    let fields = loop {
+        let answer = http
+            .post(&router)
+            .json(&serde_json::json!({ "query": "{ __schema { queryType { fields { name } } } }" }))
+            .send()
+            .await;
+        if let Ok(answer) = answer
+            && let Ok(body) = answer.json::<serde_json::Value>().await
+        {
+            let fields: Vec<String> = body["data"]["__schema"]["queryType"]["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["name"].as_str().map(str::to_owned))
+                .collect();
+            if wanted.iter().all(|w| fields.iter().any(|f| f == w)) {
+                break fields;
+            }
+        }
+        if started.elapsed() > std::time::Duration::from_secs(90) {
+            let _ = child.kill();
+            panic!(
+                "looma dev never served every subgraph:\n{}",
+                std::fs::read_to_string(dir.path().join("dev.log")).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(fields.len() > 20, "{fields:?}");
+    // As an operator or a container runtime stops it.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    let status = output.expect("looma dev stops within 30 s of SIGTERM");
+    assert!(status.success(), "{status:?}");
 }

@@ -13,6 +13,7 @@ mod identity_auth;
 mod identity_config;
 mod matching;
 mod monitor;
+mod registry;
 mod resume;
 mod router;
 mod schema_registry;

@@ -25,6 +25,11 @@ pub const APIKEY_MANAGE: &str = "apikey:manage";
 pub const SECURITY_ADMIN: &str = "security:admin";
 /// Platform health, alerts, alert rules and usage (the monitor subgraph).
 pub const MONITOR_READ: &str = "monitor:read";
+/// Read the schema registry: subgraphs, schema and supergraph history, diffs, usage; routers
+/// read the supergraph they serve with it.
+pub const SCHEMA_READ: &str = "schema:read";
+/// Publish subgraph schemas, register live subgraph instances, report operation usage.
+pub const SCHEMA_PUBLISH: &str = "schema:publish";
 
 pub const ALL: &[&str] = &[
     RESUME_READ,
@@ -44,6 +49,8 @@ pub const ALL: &[&str] = &[
     APIKEY_MANAGE,
     SECURITY_ADMIN,
     MONITOR_READ,
+    SCHEMA_READ,
+    SCHEMA_PUBLISH,
 ];
 
 pub fn is_known(permission: &str) -> bool {

@@ -53,6 +53,8 @@ pub enum ErrorCode {
     LlmUnavailable,
     /// A provider refused for billing or quota (not a momentary rate limit).
     QuotaExceeded,
+    /// Subgraph schemas that do not compose into a supergraph; nothing was changed.
+    CompositionFailed,
 }
 
 impl ErrorCode {
@@ -80,6 +82,7 @@ impl ErrorCode {
         ErrorCode::IntrospectionDisabled,
         ErrorCode::LlmUnavailable,
         ErrorCode::QuotaExceeded,
+        ErrorCode::CompositionFailed,
     ];
 
     /// The code whose `extensions.code` spelling is `code`.
@@ -111,6 +114,7 @@ impl ErrorCode {
             ErrorCode::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             ErrorCode::LlmUnavailable => "LLM_UNAVAILABLE",
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::CompositionFailed => "COMPOSITION_FAILED",
         }
     }
 }

@@ -53,6 +53,11 @@ pub struct RouterService {
     pub(crate) subscriptions: crate::subscription::SubscriptionLimits,
     /// Operations per client and window, when `router.rate_limit.enabled`.
     rate_limiter: Option<rate_limit::RateLimiter>,
+    /// The HTTP transport's route table (`None` with a substituted transport).
+    routes: Option<crate::transport::Routes>,
+    /// Operations counted per client for the registry, when following one with
+    /// `report_usage`.
+    usage: Option<Arc<crate::usage::UsageRecorder>>,
 }
 
 /// Whether the HTTP method lets the operation change state.
@@ -75,17 +80,26 @@ impl RouterService {
             .iter()
             .map(|(name, ms)| (name.clone(), Duration::from_millis(*ms)))
             .collect();
-        let http: Arc<dyn SubgraphTransport> = Arc::new(HttpTransport::new(
+        let http = HttpTransport::new(
             Duration::from_millis(config.subgraph_timeout_ms),
             timeouts,
             config.traffic.clone(),
-        ));
+        );
+        let routes = http.routes();
+        let http: Arc<dyn SubgraphTransport> = Arc::new(http);
         let transport: Arc<dyn SubgraphTransport> = if config.traffic.deduplicate {
             Arc::new(DedupTransport::new(http))
         } else {
             http
         };
-        Self::with_transport(supergraph, config, forwarded, cache, transport)
+        Self::build(
+            supergraph,
+            config,
+            forwarded,
+            cache,
+            transport,
+            Some(routes),
+        )
     }
 
     pub fn with_transport(
@@ -95,7 +109,22 @@ impl RouterService {
         cache: Arc<dyn Cache>,
         transport: Arc<dyn SubgraphTransport>,
     ) -> Arc<Self> {
+        Self::build(supergraph, config, forwarded, cache, transport, None)
+    }
+
+    fn build(
+        supergraph: Supergraph,
+        config: RouterConfig,
+        forwarded: Option<ForwardedPrincipalCodec>,
+        cache: Arc<dyn Cache>,
+        transport: Arc<dyn SubgraphTransport>,
+        routes: Option<crate::transport::Routes>,
+    ) -> Arc<Self> {
+        let usage = (config.registry.url.is_some() && config.registry.report_usage)
+            .then(|| Arc::new(crate::usage::UsageRecorder::default()));
         Arc::new(RouterService {
+            routes,
+            usage,
             current: ArcSwap::from_pointee(LoadedSupergraph::new(
                 supergraph,
                 config.plan_cache_bytes,
@@ -157,12 +186,35 @@ impl RouterService {
             .edge_auth
             .forwarded_headers(principal.as_ref(), incoming.get(edge_auth::REQUEST_ID));
         edge_auth::copy_traceparent(incoming, &mut headers);
+        // Who the client says it is, for usage reports (and subgraphs' logs).
+        for name in crate::usage::CLIENT_NAME_HEADERS
+            .iter()
+            .chain(crate::usage::CLIENT_VERSION_HEADERS)
+        {
+            if let Some(value) = incoming.get(*name) {
+                headers.insert(*name, value.clone());
+            }
+        }
         Ok((headers, client))
     }
 
     /// The supergraph in force; requests keep the one they started with across a reload.
     pub fn current(&self) -> Arc<LoadedSupergraph> {
         self.current.load_full()
+    }
+
+    /// Sends each named subgraph's requests to these URLs from now on (the registry's healthy
+    /// instances); an empty list fails its fetches fast. No effect with a substituted
+    /// transport.
+    pub fn set_routes(&self, routes: std::collections::HashMap<String, Vec<String>>) {
+        if let Some(table) = &self.routes {
+            table.store(Arc::new(routes));
+        }
+    }
+
+    /// Operations counted per client since the last report, when usage reporting is on.
+    pub fn usage(&self) -> Option<&Arc<crate::usage::UsageRecorder>> {
+        self.usage.as_ref()
     }
 
     /// Puts `supergraph` in force (with an empty plan cache) for the requests that start next.
@@ -234,6 +286,9 @@ impl RouterService {
             )
             .with_status(StatusCode::NOT_ACCEPTABLE);
             return (error.status, ResponseBody::from_request_error(error));
+        }
+        if let Some(usage) = &self.usage {
+            usage.record(&prepared.usage, headers);
         }
         let body = pipeline::execute_prepared(
             &loaded,

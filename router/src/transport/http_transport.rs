@@ -20,7 +20,14 @@ pub struct HttpTransport {
     /// Per subgraph name: its replicas' URLs and their state (rebuilt when a reloaded
     /// supergraph moves a subgraph).
     upstreams: Mutex<HashMap<String, Arc<Upstream>>>,
+    /// Where the schema registry says each subgraph is served now (its healthy instances);
+    /// ahead of `traffic.subgraph_urls` and the supergraph's URL for the subgraphs it names.
+    routes: Routes,
 }
+
+/// Subgraph name → URLs to use instead of the supergraph's; an empty list means no instance
+/// is healthy (requests fail fast with `SUBGRAPH_UNAVAILABLE`). Swapped whole.
+pub type Routes = Arc<arc_swap::ArcSwap<HashMap<String, Vec<String>>>>;
 
 impl HttpTransport {
     fn timeout_for(&self, subgraph: &Subgraph) -> std::time::Duration {
@@ -48,30 +55,51 @@ impl HttpTransport {
             timeouts,
             traffic,
             upstreams: Mutex::new(HashMap::new()),
+            routes: Routes::default(),
         }
     }
 
-    /// The subgraph's upstream: the configured replicas, else the supergraph's URL.
-    pub fn upstream(&self, subgraph: &Subgraph) -> Arc<Upstream> {
-        let urls = self
-            .traffic
+    /// The route table this transport reads; the registry follower writes it.
+    pub fn routes(&self) -> Routes {
+        self.routes.clone()
+    }
+
+    /// The URLs to use for `subgraph`: the registry's routes, else the configured replicas,
+    /// else the supergraph's URL.
+    fn urls(&self, subgraph: &Subgraph) -> Vec<String> {
+        if let Some(urls) = self.routes.load().get(&subgraph.name) {
+            return urls.clone();
+        }
+        self.traffic
             .subgraph_urls
             .get(&subgraph.name)
             .cloned()
-            .unwrap_or_else(|| vec![subgraph.url.clone()]);
+            .unwrap_or_else(|| vec![subgraph.url.clone()])
+    }
+
+    /// The subgraph's upstream over [`urls`](Self::urls); `Err` when no instance is
+    /// routable.
+    pub fn upstream(&self, subgraph: &Subgraph) -> Result<Arc<Upstream>, String> {
+        let urls = self.urls(subgraph);
+        if urls.is_empty() {
+            return Err(format!(
+                "no healthy instance of `{}` is registered",
+                subgraph.name
+            ));
+        }
         let mut upstreams = self
             .upstreams
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match upstreams.get(&subgraph.name) {
             Some(upstream) if upstream.replicas.iter().map(|r| &r.url).eq(urls.iter()) => {
-                upstream.clone()
+                Ok(upstream.clone())
             }
             _ => {
                 let upstream = Arc::new(Upstream::new(urls));
                 upstreams.insert(subgraph.name.clone(), upstream.clone());
                 self.spawn_health_checks(&upstream);
-                upstream
+                Ok(upstream)
             }
         }
     }
@@ -174,7 +202,13 @@ impl SubgraphTransport for HttpTransport {
         headers: &http::HeaderMap,
     ) -> Result<Value, String> {
         let started = Instant::now();
-        let upstream = self.upstream(subgraph);
+        let upstream = match self.upstream(subgraph) {
+            Ok(upstream) => upstream,
+            Err(error) => {
+                observe_fetch(subgraph, started, false);
+                return Err(error);
+            }
+        };
         let config = &self.traffic;
         let retryable = traffic::is_idempotent(&body);
         upstream.earn_retry(config);
@@ -219,7 +253,7 @@ impl SubgraphTransport for HttpTransport {
     ) -> Result<Value, String> {
         let form = multipart_form(body, files)?;
         let started = Instant::now();
-        let upstream = self.upstream(subgraph);
+        let upstream = self.upstream(subgraph)?;
         let config = &self.traffic;
         // Uploads carry their files once: never retried.
         let outcome = match upstream.admit(config, Instant::now()) {
@@ -254,7 +288,14 @@ impl SubgraphTransport for HttpTransport {
         body: Value,
         headers: &http::HeaderMap,
     ) -> Result<super::SubgraphEvents, String> {
-        super::ws_client::subscribe(&subgraph.url, headers, body, self.timeout_for(subgraph)).await
+        let urls = self.urls(subgraph);
+        let Some(url) = urls.first() else {
+            return Err(format!(
+                "no healthy instance of `{}` is registered",
+                subgraph.name
+            ));
+        };
+        super::ws_client::subscribe(url, headers, body, self.timeout_for(subgraph)).await
     }
 }
 

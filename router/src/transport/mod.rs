@@ -10,7 +10,7 @@ pub mod traffic;
 mod ws_client;
 
 pub use dedup::DedupTransport;
-pub use http_transport::HttpTransport;
+pub use http_transport::{HttpTransport, Routes};
 
 use crate::supergraph::Subgraph;
 use futures::stream::BoxStream;
