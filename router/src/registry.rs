@@ -149,17 +149,29 @@ impl RegistryClient {
         }
     }
 
-    async fn report(&self, batch: &[crate::usage::UsageCount]) -> Result<(), String> {
+    async fn report(
+        &self,
+        batch: &[crate::usage::UsageCount],
+    ) -> Result<(), looma_server::ServiceCallError> {
         let operations: Vec<Value> = batch
             .iter()
             .map(|entry| {
+                // The registry's bounds: a longer coordinate list is cut (the operation is
+                // still counted), counts are capped.
+                let coordinates: Vec<&String> = entry
+                    .usage
+                    .coordinates
+                    .iter()
+                    .filter(|c| c.len() <= 300)
+                    .take(5_000)
+                    .collect();
                 json!({
                     "signature": entry.usage.signature,
                     "name": entry.usage.name,
-                    "coordinates": entry.usage.coordinates,
+                    "coordinates": coordinates,
                     "clientName": entry.client_name,
                     "clientVersion": entry.client_version,
-                    "count": entry.count,
+                    "count": entry.count.min(1_000_000_000),
                 })
             })
             .collect();
@@ -167,19 +179,27 @@ impl RegistryClient {
             .query(REPORT, json!({ "operations": operations }))
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
     }
 }
 
-/// Puts a view in force: routes first (a new subgraph is reachable before a plan uses it),
-/// then the supergraph when it is a new version that loads. Returns the version now served.
+/// Entries per usage report: well inside the registry's request body limit.
+const REPORT_CHUNK: usize = 200;
+
+/// Puts a view in force and returns the version now served. A new supergraph that loads is
+/// swapped in after the routes are extended with the view's (a subgraph it adds is reachable
+/// before a plan uses it; the routes of one it drops stay for requests still running on the
+/// old plans, until the next view); one that does not load changes nothing. A view of the
+/// same version replaces the routes (instances that turned healthy or silent).
 pub fn apply_view(service: &RouterService, view: &RegistryView, serving: i64) -> i64 {
-    service.set_routes(view.routes.clone());
     let Some(sdl) = view.sdl.as_deref().filter(|_| view.version != serving) else {
+        service.set_routes(view.routes.clone());
         return serving;
     };
     match Supergraph::parse(sdl) {
         Ok(supergraph) => {
+            let mut routes = service.routes();
+            routes.extend(view.routes.clone());
+            service.set_routes(routes);
             service.replace(supergraph);
             metrics::gauge!(
                 "looma_router_supergraph_version",
@@ -193,7 +213,7 @@ pub fn apply_view(service: &RouterService, view: &RegistryView, serving: i64) ->
             view.version
         }
         Err(error) => {
-            tracing::error!(version = view.version, %error, "the registry's supergraph does not load; keeping the current one");
+            tracing::error!(version = view.version, %error, "the registry's supergraph does not load; keeping the current one and its routes");
             serving
         }
     }
@@ -252,12 +272,24 @@ pub fn spawn_usage_reporter(
                 return;
             }
             let batch = recorder.drain();
-            if batch.is_empty() {
-                continue;
-            }
-            if let Err(error) = registry.report(&batch).await {
-                tracing::warn!(%error, operations = batch.len(), "reporting operation usage to the registry; kept for the next report");
-                recorder.restore(batch);
+            let mut chunks = batch.chunks(REPORT_CHUNK);
+            while let Some(chunk) = chunks.next() {
+                match registry.report(chunk).await {
+                    Ok(()) => {}
+                    // Unreachable: kept for the next report, with the rest of the batch.
+                    Err(error @ looma_server::ServiceCallError::Unreachable { .. }) => {
+                        tracing::warn!(%error, "reporting operation usage to the registry; kept for the next report");
+                        recorder.restore(chunk.to_vec());
+                        for rest in chunks.by_ref() {
+                            recorder.restore(rest.to_vec());
+                        }
+                        break;
+                    }
+                    // Refused: sending it again would be refused again.
+                    Err(error) => {
+                        tracing::error!(%error, operations = chunk.len(), "the registry refused a usage report; dropped");
+                    }
+                }
             }
         }
     }))

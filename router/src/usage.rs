@@ -49,7 +49,7 @@ pub fn operation_usage(
         fragments: HashSet::new(),
     };
     for variable in &operation.variables {
-        walk.input_type(variable.ty.inner_named_type().as_str());
+        walk.variable_type(variable.ty.inner_named_type().as_str());
     }
     walk.selections(&operation.selection_set);
     use sha2::Digest;
@@ -64,7 +64,11 @@ pub fn operation_usage(
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect(),
-        name: operation.name.as_ref().map(|n| n.to_string()),
+        // Names are the client's: bounded like client names (the registry keeps 200 bytes).
+        name: operation
+            .name
+            .as_ref()
+            .map(|n| truncate(n.as_str(), MAX_NAME_BYTES).to_owned()),
         coordinates: walk.coordinates.into_iter().collect(),
     }
 }
@@ -95,7 +99,15 @@ impl Walk<'_> {
                     }
                     self.coordinates.insert(path);
                     let returned = field.definition.ty.inner_named_type();
-                    if matches!(self.schema.types.get(returned), Some(ExtendedType::Enum(_))) {
+                    // Enums (a value may be removed) and abstract types (a member may be).
+                    if matches!(
+                        self.schema.types.get(returned),
+                        Some(
+                            ExtendedType::Enum(_)
+                                | ExtendedType::Union(_)
+                                | ExtendedType::Interface(_)
+                        )
+                    ) {
                         self.coordinates.insert(returned.to_string());
                     }
                     self.selections(&field.selection_set);
@@ -104,10 +116,31 @@ impl Walk<'_> {
                     if self.fragments.insert(spread.fragment_name.to_string())
                         && let Some(fragment) = self.document.fragments.get(&spread.fragment_name)
                     {
+                        self.coordinates
+                            .insert(fragment.type_condition().to_string());
                         self.selections(&fragment.selection_set);
                     }
                 }
-                Selection::InlineFragment(inline) => self.selections(&inline.selection_set),
+                Selection::InlineFragment(inline) => {
+                    if let Some(condition) = &inline.type_condition {
+                        self.coordinates.insert(condition.to_string());
+                    }
+                    self.selections(&inline.selection_set)
+                }
+            }
+        }
+    }
+
+    /// A variable of type `ty`: its value may use any input type reachable from it, so each
+    /// is recorded (once: input types may refer to themselves).
+    fn variable_type(&mut self, ty: &str) {
+        if self.coordinates.contains(ty) {
+            return;
+        }
+        self.input_type(ty);
+        if let Some(ExtendedType::InputObject(input)) = self.schema.types.get(ty) {
+            for field in input.fields.values() {
+                self.variable_type(field.ty.inner_named_type().as_str());
             }
         }
     }
@@ -150,19 +183,25 @@ impl Walk<'_> {
     }
 }
 
+/// Longest operation name reported.
+const MAX_NAME_BYTES: usize = 200;
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// A client as its headers name it (`unknown` when they do not).
 pub fn client_of(headers: &http::HeaderMap) -> (String, String) {
     let read = |names: &[&str]| {
         names
             .iter()
             .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
-            .map(|value| {
-                let mut end = value.len().min(MAX_CLIENT_BYTES);
-                while !value.is_char_boundary(end) {
-                    end -= 1;
-                }
-                value[..end].trim().to_owned()
-            })
+            .map(|value| truncate(value, MAX_CLIENT_BYTES).trim().to_owned())
             .filter(|value| !value.is_empty())
             .unwrap_or_else(|| "unknown".to_owned())
     };
@@ -170,6 +209,7 @@ pub fn client_of(headers: &http::HeaderMap) -> (String, String) {
 }
 
 /// One batch entry: an operation, a client, how often it ran.
+#[derive(Clone)]
 pub struct UsageCount {
     pub usage: Arc<OperationUsage>,
     pub client_name: String,
@@ -268,6 +308,7 @@ mod tests {
         assert_eq!(
             usage.coordinates,
             vec![
+                "Job",
                 "Job.status",
                 "Job.title",
                 "JobFilter",
@@ -287,7 +328,14 @@ mod tests {
         let usage = usage("query($f: JobFilter) { jobs(filter: $f) { id } __typename }");
         assert_eq!(
             usage.coordinates,
-            vec!["Job.id", "JobFilter", "Query.jobs", "Query.jobs(filter)"]
+            vec![
+                "Job.id",
+                "JobFilter",
+                "JobStatus",
+                "Query.jobs",
+                "Query.jobs(filter)",
+                "Range"
+            ]
         );
         assert_eq!(usage.signature.len(), 64);
     }

@@ -292,6 +292,86 @@ async fn publish_check_history_and_permissions(platform: TestPlatform) -> TestPl
         .collect();
     assert_eq!(names, vec!["accounts", "products"]);
 
+    // A live instance (registered by an admin here): a planned stop takes it out of the
+    // routes at once but keeps the subgraph for the removal grace.
+    let reviews = fixture(&fixtures, "reviews");
+    let registered = registry(
+        &platform,
+        &admin,
+        "mutation($input: RegisterInstanceInput!) { registerInstance(input: $input) { instanceId supergraphVersion } }",
+        json!({ "input": { "subgraph": "reviews", "url": reviews.url(), "sdl": reviews.sdl, "instanceId": "reviews-a" } }),
+    )
+    .await;
+    assert_eq!(
+        data(&registered)["registerInstance"]["instanceId"],
+        "reviews-a"
+    );
+    let stopped = registry(
+        &platform,
+        &admin,
+        "mutation { deregisterInstance(instanceId: \"reviews-a\") }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(data(&stopped)["deregisterInstance"], true);
+    let after = registry(
+        &platform,
+        &admin,
+        "{ registeredSubgraphs { name instances { id healthy } } }",
+        json!({}),
+    )
+    .await;
+    let reviews_now = data(&after)["registeredSubgraphs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "reviews")
+        .cloned()
+        .expect("still in the composition");
+    assert_eq!(
+        reviews_now["instances"],
+        json!([{"id": "reviews-a", "healthy": false}])
+    );
+    // A service may register only the subgraph it is named after.
+    let codec = looma_auth::ForwardedPrincipalCodec::new(ROUTER_SECRET.as_bytes()).unwrap();
+    let as_search = looma_server::ServiceClient::signed(
+        "registry",
+        format!("{}/graphql", platform.url(Component::Registry)),
+        codec,
+        "search",
+        &[looma_auth::permission::SCHEMA_PUBLISH],
+    );
+    let hijack = as_search
+        .query(
+            "mutation($input: RegisterInstanceInput!) { registerInstance(input: $input) { instanceId } }",
+            json!({ "input": { "subgraph": "reviews", "url": "http://127.0.0.1:9/graphql", "sdl": reviews.sdl, "instanceId": "evil" } }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(hijack.code(), Some("FORBIDDEN"), "{hijack}");
+    let beat = as_search
+        .query(
+            "mutation { heartbeat(instanceId: \"reviews-a\") }",
+            json!({}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(beat.code(), Some("FORBIDDEN"), "{beat}");
+    // A usage entry out of bounds is skipped, not the whole report.
+    let mixed = registry(
+        &platform,
+        &admin,
+        "mutation($ops: [OperationUsageInput!]!) { reportSchemaUsage(operations: $ops) }",
+        json!({ "ops": [
+            { "signature": "c".repeat(64), "name": "x".repeat(201), "coordinates": ["Query.topProducts"],
+              "clientName": "crm-web", "clientVersion": "2.1.0", "count": 1 },
+            { "signature": "d".repeat(64), "name": "Top", "coordinates": ["Query.topProducts"],
+              "clientName": "crm-web", "clientVersion": "2.1.0", "count": 1 },
+        ]}),
+    )
+    .await;
+    assert_eq!(data(&mixed)["reportSchemaUsage"], 1);
+
     // Permissions and bad input.
     let (_, viewer) = platform
         .user_with_roles("viewer@looma.test", &["viewer"])
@@ -510,7 +590,10 @@ async fn supergraph_swaps_under_load_fail_no_request(platform: TestPlatform) -> 
         failures.len(),
         &failures[..failures.len().min(3)]
     );
-    assert!(rate > 150.0, "the load ran at {rate:.0} req/s");
+    assert!(
+        sent > 1_000,
+        "only {sent} requests were sent during the swaps"
+    );
     assert_eq!(swap_times.len(), 10);
     router.shutdown().await.unwrap();
     platform

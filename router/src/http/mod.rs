@@ -212,6 +212,14 @@ impl RouterService {
         }
     }
 
+    /// The routes in force (empty with a substituted transport).
+    pub fn routes(&self) -> std::collections::HashMap<String, Vec<String>> {
+        self.routes
+            .as_ref()
+            .map(|table| table.load().as_ref().clone())
+            .unwrap_or_default()
+    }
+
     /// Operations counted per client since the last report, when usage reporting is on.
     pub fn usage(&self) -> Option<&Arc<crate::usage::UsageRecorder>> {
         self.usage.as_ref()
@@ -350,7 +358,14 @@ impl RouterService {
             uploads,
         };
         let loaded = self.current();
-        pipeline::execute(&loaded, &self.config, &transport, request, headers).await
+        let prepared = match pipeline::prepare_request(&loaded, &self.config, request) {
+            Ok(prepared) => prepared,
+            Err(error) => return ResponseBody::from_request_error(error),
+        };
+        if let Some(usage) = &self.usage {
+            usage.record(&prepared.usage, headers);
+        }
+        pipeline::execute_prepared(&loaded, &transport, request, &prepared, headers).await
     }
 }
 

@@ -113,6 +113,9 @@ impl RouterService {
             subscriber.principal.as_ref(),
             subscriber.request_id.as_ref(),
         );
+        if let Some(usage) = self.usage() {
+            usage.record(&prepared.usage, &headers);
+        }
         let Some(source) = prepared.plan.subscription_source() else {
             if prepared.kind() == apollo_compiler::ast::OperationType::Subscription {
                 return Err(RequestError::new(

@@ -130,7 +130,9 @@ pub fn judge(changes: Vec<Change>, used: &[UsedOperation], window_days: u32) -> 
                 .collect();
             operations.sort();
             operations.dedup();
-            let usage_count = hits.iter().map(|op| op.count).sum();
+            let usage_count = hits
+                .iter()
+                .fold(0i64, |sum, op| sum.saturating_add(op.count));
             let original_severity = change.severity;
             let mut change = change;
             if change.severity == Severity::Breaking && hits.is_empty() {

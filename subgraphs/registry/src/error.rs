@@ -7,6 +7,8 @@ pub enum RegistryError {
     InvalidInput { field: String, reason: String },
     #[error("{0} not found")]
     NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
     /// Every composition error, one per line (subgraph, type, field); nothing was changed.
     #[error("the schemas do not compose; nothing was changed:\n{}", .0.join("\n"))]
     Composition(Vec<String>),
@@ -33,6 +35,7 @@ impl CodedError for RegistryError {
         match self {
             RegistryError::InvalidInput { .. } => ErrorCode::BadUserInput,
             RegistryError::NotFound(_) => ErrorCode::NotFound,
+            RegistryError::Forbidden(_) => ErrorCode::Forbidden,
             RegistryError::Composition(_) => ErrorCode::CompositionFailed,
             RegistryError::Breaking(_) => ErrorCode::Conflict,
             RegistryError::Auth(error) => error.code(),

@@ -518,7 +518,10 @@ impl Query {
         known: Option<String>,
         #[graphql(default = 0)] wait_ms: u64,
     ) -> Result<RegistryRouterConfig> {
-        require(ctx, permission::SCHEMA_READ)?;
+        let principal = require(ctx, permission::SCHEMA_READ)?;
+        // Which version a router serves is recorded for routers (they hold `schema:publish`
+        // to report usage), not for any reader.
+        let router_id = router_id.filter(|_| principal.has(permission::SCHEMA_PUBLISH));
         let view = service(ctx)
             .router_view(
                 router_id.as_deref(),
@@ -547,6 +550,13 @@ impl Query {
 
 fn actor(principal: &looma_auth::Principal) -> String {
     principal.subject.clone()
+}
+
+/// A service principal registers, heartbeats and deregisters only the subgraph it is named
+/// after (`looma serve <subgraph> --register` signs as the subgraph); users and API keys
+/// holding `schema:publish` may act for any.
+fn acting_for(principal: &looma_auth::Principal) -> Option<&str> {
+    (principal.kind == looma_auth::PrincipalKind::Service).then_some(principal.subject.as_str())
 }
 
 pub struct Mutation;
@@ -596,6 +606,7 @@ impl Mutation {
         let service = service(ctx);
         let outcome = service
             .register(
+                acting_for(principal),
                 &actor(principal),
                 &input.subgraph,
                 &input.url,
@@ -624,14 +635,20 @@ impl Mutation {
 
     /// `false`: the instance is unknown (it was removed) and must register again.
     async fn heartbeat(&self, ctx: &Context<'_>, instance_id: ID) -> Result<bool> {
-        require(ctx, permission::SCHEMA_PUBLISH)?;
-        service(ctx).heartbeat(&instance_id).await.gql()
+        let principal = require(ctx, permission::SCHEMA_PUBLISH)?;
+        service(ctx)
+            .heartbeat(acting_for(principal), &instance_id)
+            .await
+            .gql()
     }
 
     /// A planned stop: the instance stops receiving requests now.
     async fn deregister_instance(&self, ctx: &Context<'_>, instance_id: ID) -> Result<bool> {
-        require(ctx, permission::SCHEMA_PUBLISH)?;
-        service(ctx).deregister(&instance_id).await.gql()
+        let principal = require(ctx, permission::SCHEMA_PUBLISH)?;
+        service(ctx)
+            .deregister(acting_for(principal), &instance_id)
+            .await
+            .gql()
     }
 
     /// A router's report of the operations it ran (counted in the current hour); returns how

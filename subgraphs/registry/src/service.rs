@@ -19,6 +19,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Largest count one usage entry adds (a router reports every few seconds).
+const MAX_REPORTED_COUNT: i64 = 1_000_000_000;
+
 #[derive(Clone)]
 pub struct RegistryService {
     inner: Arc<Inner>,
@@ -31,6 +34,9 @@ struct Inner {
     compose_lock: tokio::sync::Mutex<()>,
     /// Woken on every change routers follow (supergraph or instances).
     changed: tokio::sync::Notify,
+    /// Orphaned live subgraphs the sweeper could not remove, with the supergraph version it
+    /// tried at: not tried again until the supergraph changes.
+    failed_removals: tokio::sync::Mutex<std::collections::HashSet<(String, Option<i64>)>>,
 }
 
 /// A publish: the subgraph's new SDL and where it is served.
@@ -121,6 +127,7 @@ impl RegistryService {
                 config,
                 compose_lock: tokio::sync::Mutex::new(()),
                 changed: tokio::sync::Notify::new(),
+                failed_removals: Default::default(),
             }),
         }
     }
@@ -459,7 +466,9 @@ impl RegistryService {
                     name: operation.name,
                     signature: operation.signature,
                     clients,
-                    count: usage.iter().map(|u| u.count).sum(),
+                    count: usage
+                        .iter()
+                        .fold(0i64, |sum, u| sum.saturating_add(u.count)),
                 }
             })
             .collect())
@@ -469,6 +478,7 @@ impl RegistryService {
     /// compose) and its URL routed to.
     pub async fn register(
         &self,
+        acting_for: Option<&str>,
         actor: &str,
         subgraph: &str,
         url: &str,
@@ -476,6 +486,7 @@ impl RegistryService {
         instance_id: &str,
     ) -> Result<PublishOutcome, RegistryError> {
         Self::validate(subgraph, sdl, Some(url))?;
+        Self::check_acting_for(acting_for, subgraph)?;
         if instance_id.is_empty() || instance_id.len() > 100 {
             return Err(RegistryError::invalid("instanceId", "1 to 100 bytes"));
         }
@@ -511,20 +522,64 @@ impl RegistryService {
         Ok(outcome)
     }
 
+    fn check_acting_for(acting_for: Option<&str>, subgraph: &str) -> Result<(), RegistryError> {
+        match acting_for {
+            Some(service) if service != subgraph => Err(RegistryError::Forbidden(format!(
+                "the service `{service}` may register only the subgraph `{service}`"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The instance, when the caller may act for its subgraph; `None` when it is unknown.
+    async fn own_instance(
+        &self,
+        acting_for: Option<&str>,
+        instance_id: &str,
+    ) -> Result<Option<instance::Model>, RegistryError> {
+        let Some(instance) = self.inner.store.instance(instance_id).await? else {
+            return Ok(None);
+        };
+        Self::check_acting_for(acting_for, &instance.subgraph)?;
+        Ok(Some(instance))
+    }
+
     /// `false`: the instance is unknown (it was removed) and must register again.
-    pub async fn heartbeat(&self, instance_id: &str) -> Result<bool, RegistryError> {
+    pub async fn heartbeat(
+        &self,
+        acting_for: Option<&str>,
+        instance_id: &str,
+    ) -> Result<bool, RegistryError> {
+        if self.own_instance(acting_for, instance_id).await?.is_none() {
+            return Ok(false);
+        }
         let known = self.inner.store.heartbeat(instance_id, Utc::now()).await?;
         Ok(known)
     }
 
     /// A planned stop: the instance stops receiving requests now.
-    pub async fn deregister(&self, instance_id: &str) -> Result<bool, RegistryError> {
-        let removed = self.inner.store.remove_instance(instance_id).await?;
-        if removed {
-            self.inner.changed.notify_waiters();
-            self.sweep(Utc::now()).await?;
+    /// The instance stops receiving requests now; like a silent one, it is removed (and its
+    /// subgraph, when none is left, leaves the supergraph) after `remove_after_ms`, so a
+    /// restart within that time keeps the subgraph's fields in the supergraph.
+    pub async fn deregister(
+        &self,
+        acting_for: Option<&str>,
+        instance_id: &str,
+    ) -> Result<bool, RegistryError> {
+        if self.own_instance(acting_for, instance_id).await?.is_none() {
+            return Ok(false);
         }
-        Ok(removed)
+        let silent_since = Utc::now()
+            - ChronoDuration::milliseconds(self.inner.config.unhealthy_after_ms as i64 + 1);
+        let known = self
+            .inner
+            .store
+            .heartbeat(instance_id, silent_since)
+            .await?;
+        if known {
+            self.inner.changed.notify_waiters();
+        }
+        Ok(known)
     }
 
     /// Removes instances silent for `remove_after_ms`, and live subgraphs left with no
@@ -544,13 +599,20 @@ impl RegistryService {
             .into_iter()
             .filter(|s| s.live && !instances.iter().any(|i| i.subgraph == s.name))
             .collect();
+        let version = self.inner.store.latest_supergraph_version().await?;
         for orphan in orphans {
+            // Tried at this version already: the rest did not compose without it.
+            let attempt = (orphan.name.clone(), version);
+            if self.inner.failed_removals.lock().await.contains(&attempt) {
+                continue;
+            }
             match self
-                .remove_subgraph(&orphan.name, "registry", "no live instance left")
+                .remove_subgraph(&orphan.name, "registry", "no live instance left", true)
                 .await
             {
                 Err(RegistryError::Composition(errors)) => {
-                    tracing::error!(subgraph = %orphan.name, errors = %errors.join("; "), "cannot remove the subgraph: the rest does not compose without it");
+                    tracing::error!(subgraph = %orphan.name, errors = %errors.join("; "), "cannot remove the subgraph: the rest does not compose without it (tried again when the supergraph changes)");
+                    self.inner.failed_removals.lock().await.insert(attempt);
                 }
                 other => {
                     other?;
@@ -568,22 +630,30 @@ impl RegistryService {
     pub async fn delete_subgraph(&self, actor: &str, name: &str) -> Result<i64, RegistryError> {
         domain::check_subgraph_name(name)
             .map_err(|reason| RegistryError::invalid("subgraph", reason))?;
-        self.remove_subgraph(name, actor, "deleted")
+        self.remove_subgraph(name, actor, "deleted", false)
             .await?
             .ok_or_else(|| RegistryError::NotFound(format!("subgraph `{name}`")))
     }
 
-    /// `Ok(None)`: not in the composition.
+    /// `Ok(None)`: not in the composition (or, with `only_orphan`, no longer an orphan: an
+    /// instance registered, or a publish made it static, since the sweeper looked).
     async fn remove_subgraph(
         &self,
         name: &str,
         actor: &str,
         why: &str,
+        only_orphan: bool,
     ) -> Result<Option<i64>, RegistryError> {
         let _guard = self.inner.compose_lock.lock().await;
         let (sources, subgraphs) = self.sources(None, Some(name)).await?;
-        if !subgraphs.iter().any(|s| s.name == name) {
+        let Some(current) = subgraphs.iter().find(|s| s.name == name) else {
             return Ok(None);
+        };
+        if only_orphan {
+            let instances = self.inner.store.instances().await?;
+            if !current.live || instances.iter().any(|i| i.subgraph == name) {
+                return Ok(None);
+            }
         }
         let supergraph = Self::compose(&sources).map_err(RegistryError::Composition)?;
         let ids: BTreeMap<String, String> = subgraphs
@@ -712,7 +782,7 @@ impl RegistryService {
             }
             // Instances turn unhealthy by the clock, and other replicas change the
             // tables: look again at least this often.
-            let recheck = Duration::from_millis(250).min(deadline - now);
+            let recheck = Duration::from_millis(500).min(deadline - now);
             let _ = tokio::time::timeout(recheck, notified).await;
         }
     }
@@ -728,40 +798,36 @@ impl RegistryService {
                 "at most 10000 per report",
             ));
         }
-        for op in operations {
-            if op.signature.is_empty() || op.signature.len() > 64 {
-                return Err(RegistryError::invalid("signature", "1 to 64 bytes"));
-            }
-            if op.count < 1 {
-                return Err(RegistryError::invalid("count", "at least 1"));
-            }
-            if op.coordinates.len() > 5_000 || op.coordinates.iter().any(|c| c.len() > 300) {
-                return Err(RegistryError::invalid(
-                    "coordinates",
-                    "at most 5000, each at most 300 bytes",
-                ));
-            }
-            if op.client_name.len() > 100 || op.client_version.len() > 100 {
-                return Err(RegistryError::invalid(
-                    "clientName",
-                    "client names and versions at most 100 bytes",
-                ));
-            }
-            if op.name.as_ref().is_some_and(|n| n.len() > 200) {
-                return Err(RegistryError::invalid("name", "at most 200 bytes"));
-            }
-        }
+        // An entry out of bounds is skipped (and counted), never the whole report: a router
+        // resending a refused batch would otherwise lose every later report too.
+        let valid = |op: &&ReportedOperation| {
+            !op.signature.is_empty()
+                && op.signature.len() <= 64
+                && op.count >= 1
+                && op.coordinates.len() <= 5_000
+                && op.coordinates.iter().all(|c| c.len() <= 300)
+                && op.client_name.len() <= 100
+                && op.client_version.len() <= 100
+                && op.name.as_ref().is_none_or(|n| n.len() <= 200)
+        };
         let rows: Vec<UsageRow<'_>> = operations
             .iter()
+            .filter(valid)
             .map(|op| UsageRow {
                 signature: &op.signature,
                 name: op.name.as_deref(),
                 coordinates: &op.coordinates,
                 client_name: &op.client_name,
                 client_version: &op.client_version,
-                count: op.count,
+                count: op.count.min(MAX_REPORTED_COUNT),
             })
             .collect();
+        if rows.len() < operations.len() {
+            tracing::warn!(
+                skipped = operations.len() - rows.len(),
+                "usage report entries out of bounds skipped"
+            );
+        }
         let bucket = Utc::now()
             .duration_trunc(ChronoDuration::hours(1))
             .unwrap_or_else(|_| Utc::now());

@@ -336,7 +336,7 @@ impl RegistryStore {
         Ok(result.rows_affected > 0)
     }
 
-    /// Removes the instances silent since before `cutoff`; returns them.
+    /// Removes the instances silent since before `cutoff`; returns those removed.
     pub async fn remove_silent(
         &self,
         cutoff: DateTime<Utc>,
@@ -345,15 +345,19 @@ impl RegistryStore {
             .filter(instance::Column::LastHeartbeatAt.lt(cutoff))
             .all(&self.db)
             .await?;
-        for instance in &silent {
+        let mut removed = Vec::new();
+        for instance in silent {
             // Only if still silent: a heartbeat may have arrived since the read.
-            instance::Entity::delete_many()
+            let result = instance::Entity::delete_many()
                 .filter(instance::Column::Id.eq(instance.id.clone()))
                 .filter(instance::Column::LastHeartbeatAt.lt(cutoff))
                 .exec(&self.db)
                 .await?;
+            if result.rows_affected > 0 {
+                removed.push(instance);
+            }
         }
-        Ok(silent)
+        Ok(removed)
     }
 
     pub async fn record_router(
@@ -440,24 +444,30 @@ impl RegistryStore {
             .filter(operation_usage::Column::BucketStart.gte(since))
             .all(&self.db)
             .await?;
-        let mut signatures: Vec<String> = usage.iter().map(|u| u.signature.clone()).collect();
-        signatures.sort();
-        signatures.dedup();
-        let operations = operation::Entity::find()
-            .filter(operation::Column::Signature.is_in(signatures))
-            .all(&self.db)
-            .await?;
-        Ok(operations
-            .into_iter()
-            .map(|op| {
-                let rows = usage
-                    .iter()
-                    .filter(|u| u.signature == op.signature)
-                    .cloned()
-                    .collect();
-                (op, rows)
-            })
-            .collect())
+        let mut by_signature: std::collections::BTreeMap<String, Vec<operation_usage::Model>> =
+            std::collections::BTreeMap::new();
+        for row in usage {
+            by_signature
+                .entry(row.signature.clone())
+                .or_default()
+                .push(row);
+        }
+        let signatures: Vec<String> = by_signature.keys().cloned().collect();
+        let mut used = Vec::with_capacity(signatures.len());
+        // In chunks: both databases bound the parameters of one statement.
+        for chunk in signatures.chunks(500) {
+            let operations = operation::Entity::find()
+                .filter(operation::Column::Signature.is_in(chunk.iter().cloned()))
+                .all(&self.db)
+                .await?;
+            for operation in operations {
+                let rows = by_signature
+                    .remove(&operation.signature)
+                    .unwrap_or_default();
+                used.push((operation, rows));
+            }
+        }
+        Ok(used)
     }
 }
 
