@@ -38,6 +38,7 @@ enum RegistryInstances {
     Id,
     Subgraph,
     Url,
+    SdlSha256,
     RegisteredAt,
     LastHeartbeatAt,
 }
@@ -152,6 +153,7 @@ impl MigrationTrait for Migration {
                     .col(string(RegistryInstances::Id, 100).primary_key())
                     .col(string(RegistryInstances::Subgraph, 100))
                     .col(string(RegistryInstances::Url, 500))
+                    .col(string(RegistryInstances::SdlSha256, 64))
                     .col(timestamp(RegistryInstances::RegisteredAt))
                     .col(timestamp(RegistryInstances::LastHeartbeatAt))
                     .to_owned(),

@@ -470,8 +470,9 @@ async fn wait_served(platform: &TestPlatform, admin: &Auth, version: i64) -> Dur
     }
 }
 
-/// Ten supergraph swaps (subgraphs added, a field added and removed, subgraphs removed) while
-/// 200 requests per second go through the router: not one fails.
+/// Ten supergraph swaps (subgraphs added, a field added and removed, subgraphs removed), then
+/// a replica registered and stopped, while 200 requests per second go through the router: not
+/// one fails.
 async fn supergraph_swaps_under_load_fail_no_request(platform: TestPlatform) -> TestPlatform {
     let fixtures = looma_testkit::start_all(0).await.unwrap();
     let admin = platform.admin().await;
@@ -573,13 +574,45 @@ async fn supergraph_swaps_under_load_fail_no_request(platform: TestPlatform) -> 
         };
         swap_times.push(wait_served(&platform, &admin, version).await);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Routes change under load too: a second products instance registers beside the
+    // published URL, takes a share of the requests, then stops (deregistered).
+    let replicas = looma_testkit::start_all(0).await.unwrap();
+    let second = fixture(&replicas, "products");
+    let registered = registry(
+        &platform,
+        &admin,
+        "mutation($input: RegisterInstanceInput!) { registerInstance(input: $input) { instanceId } }",
+        json!({ "input": { "subgraph": "products", "url": second.url(), "sdl": products.sdl, "instanceId": "products-b" } }),
+    )
+    .await;
+    data(&registered);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let stopped = registry(
+        &platform,
+        &admin,
+        "mutation { deregisterInstance(instanceId: \"products-b\") }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(data(&stopped)["deregisterInstance"], true);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let served_by_second = second.requests();
+    assert!(
+        served_by_second > 0,
+        "the registered replica got no requests"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        second.requests(),
+        served_by_second,
+        "requests still reached the stopped replica"
+    );
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let (sent, elapsed, failures) = load.await.unwrap();
     let rate = sent as f64 / elapsed.as_secs_f64();
     let slowest = swap_times.iter().max().unwrap();
     eprintln!(
-        "[looma-measure] supergraph swaps under load: {} swaps, {sent} requests at {rate:.0} req/s, {} failed; slowest swap served after {} ms",
+        "[looma-measure] supergraph swaps under load: {} swaps and a replica added and stopped, {sent} requests at {rate:.0} req/s, {} failed; slowest swap served after {} ms; the replica answered {served_by_second}",
         swap_times.len(),
         failures.len(),
         slowest.as_millis()

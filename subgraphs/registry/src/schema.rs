@@ -189,12 +189,20 @@ pub struct SubgraphInstance {
     pub url: String,
     pub registered_at: DateTime<Utc>,
     pub last_heartbeat_at: DateTime<Utc>,
-    /// Heard from within `registry.unhealthy_after_ms`: routers send it requests.
+    /// Heard from within `registry.unhealthy_after_ms`.
     pub healthy: bool,
+    /// Serves the SDL of the current composition; routers send requests only to healthy
+    /// instances that do.
+    pub serves_current_schema: bool,
 }
 
-fn instance_view(model: instance::Model, healthy_since: DateTime<Utc>) -> SubgraphInstance {
+fn instance_view(
+    model: instance::Model,
+    healthy_since: DateTime<Utc>,
+    current_sha: Option<&str>,
+) -> SubgraphInstance {
     SubgraphInstance {
+        serves_current_schema: current_sha == Some(model.sdl_sha256.as_str()),
         id: ID(model.id),
         url: model.url,
         registered_at: model.registered_at,
@@ -385,19 +393,20 @@ impl Query {
                 let schema = schemas
                     .iter()
                     .position(|v| v.id == s.schema_id)
-                    .map(|i| schemas.swap_remove(i).into());
+                    .map(|i| schemas.swap_remove(i));
+                let current_sha = schema.as_ref().map(|v| v.sdl_sha256.clone());
                 RegisteredSubgraph {
                     instances: instances
                         .iter()
                         .filter(|i| i.subgraph == s.name)
                         .cloned()
-                        .map(|i| instance_view(i, healthy_since))
+                        .map(|i| instance_view(i, healthy_since, current_sha.as_deref()))
                         .collect(),
                     name: s.name,
                     routing_url: s.routing_url,
                     live: s.live,
                     updated_at: s.updated_at,
-                    schema,
+                    schema: schema.map(SchemaVersion::from),
                 }
             })
             .collect())

@@ -493,7 +493,7 @@ impl RegistryService {
         // The instance first: the sweeper must never see the live subgraph without it.
         self.inner
             .store
-            .upsert_instance(instance_id, subgraph, url, Utc::now())
+            .upsert_instance(instance_id, subgraph, url, sdl, Utc::now())
             .await?;
         let outcome = match self
             .apply(
@@ -704,28 +704,39 @@ impl RegistryService {
         });
     }
 
-    /// The routes now: each subgraph's healthy instances, or its routing URL when it has no
-    /// registered instance.
+    /// The routes now: each subgraph's published routing URL (if any) and its healthy
+    /// instances serving the SDL of the current composition (during a rolling deploy the others
+    /// get no requests for fields they may not have).
     pub async fn routes(&self, now: DateTime<Utc>) -> Result<Vec<Route>, RegistryError> {
         let healthy_since =
             now - ChronoDuration::milliseconds(self.inner.config.unhealthy_after_ms as i64);
         let instances = self.inner.store.instances().await?;
         let subgraphs = self.inner.store.subgraphs().await?;
+        let ids: Vec<String> = subgraphs.iter().map(|s| s.schema_id.clone()).collect();
+        let current_sdl: HashMap<String, String> = self
+            .inner
+            .store
+            .schemas_by_id(&ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.sdl_sha256))
+            .collect();
         Ok(subgraphs
             .into_iter()
             .map(|subgraph| {
+                let serving = current_sdl.get(&subgraph.schema_id);
                 let mine: Vec<&instance::Model> = instances
                     .iter()
                     .filter(|i| i.subgraph == subgraph.name)
                     .collect();
-                let mut urls: Vec<String> = if mine.is_empty() {
-                    subgraph.routing_url.into_iter().collect()
-                } else {
+                // A published routing URL, plus the instances that registered beside it.
+                let mut urls: Vec<String> = subgraph.routing_url.into_iter().collect();
+                urls.extend(
                     mine.iter()
                         .filter(|i| i.last_heartbeat_at >= healthy_since)
-                        .map(|i| i.url.clone())
-                        .collect()
-                };
+                        .filter(|i| serving == Some(&i.sdl_sha256))
+                        .map(|i| i.url.clone()),
+                );
                 let mut seen = BTreeSet::new();
                 urls.retain(|url| seen.insert(url.clone()));
                 Route {

@@ -58,6 +58,8 @@ entity!(instance, "registry_instances", {
     pub id: String,
     pub subgraph: String,
     pub url: String,
+    /// The SDL it serves: routers are sent only to instances serving the composed one.
+    pub sdl_sha256: String,
     pub registered_at: DateTimeUtc,
     pub last_heartbeat_at: DateTimeUtc,
 });
@@ -296,12 +298,14 @@ impl RegistryStore {
         id: &str,
         subgraph: &str,
         url: &str,
+        sdl: &str,
         now: DateTime<Utc>,
     ) -> Result<(), DbErr> {
         instance::Entity::insert(instance::ActiveModel {
             id: Set(id.to_owned()),
             subgraph: Set(subgraph.to_owned()),
             url: Set(url.to_owned()),
+            sdl_sha256: Set(sha256_hex(sdl)),
             registered_at: Set(now),
             last_heartbeat_at: Set(now),
         })
@@ -310,6 +314,7 @@ impl RegistryStore {
                 .update_columns([
                     instance::Column::Subgraph,
                     instance::Column::Url,
+                    instance::Column::SdlSha256,
                     instance::Column::LastHeartbeatAt,
                 ])
                 .to_owned(),
