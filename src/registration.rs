@@ -81,43 +81,61 @@ pub fn spawn(
             "subgraph": name, "url": url, "sdl": sdl, "instanceId": instance_id,
         }});
         let mut registered = false;
+        // Failed registrations back off (a schema that does not compose would otherwise be
+        // composed again every heartbeat), up to 30 s.
+        let mut failures: u32 = 0;
         loop {
             if *stop.borrow() {
                 break;
             }
-            if registered {
-                match client.query(HEARTBEAT, json!({ "id": instance_id })).await {
-                    Ok(data) if data["heartbeat"] == json!(false) => {
-                        tracing::warn!(
-                            component = name,
-                            "the registry forgot this instance; registering again"
-                        );
-                        registered = false;
-                        continue;
+            // A call in flight when the platform stops is abandoned (a registry that does not
+            // answer must not hold the shutdown).
+            let call = async {
+                if registered {
+                    match client.query(HEARTBEAT, json!({ "id": instance_id })).await {
+                        Ok(data) if data["heartbeat"] == json!(false) => {
+                            tracing::warn!(
+                                component = name,
+                                "the registry forgot this instance; registering again"
+                            );
+                            (false, 0)
+                        }
+                        Ok(_) => (true, 0),
+                        Err(error) => {
+                            tracing::warn!(component = name, %error, "heartbeat to the registry failed");
+                            (true, 0)
+                        }
                     }
-                    Ok(_) => {}
-                    Err(error) => {
-                        tracing::warn!(component = name, %error, "heartbeat to the registry failed")
+                } else {
+                    match client.query(REGISTER, input.clone()).await {
+                        Ok(data) => {
+                            tracing::info!(
+                                component = name,
+                                %url,
+                                version = %data["registerInstance"]["supergraphVersion"],
+                                "registered with the schema registry"
+                            );
+                            (true, 0)
+                        }
+                        Err(error) => {
+                            tracing::warn!(component = name, %error, "registering with the schema registry; retrying");
+                            (false, failures.saturating_add(1))
+                        }
                     }
                 }
+            };
+            let outcome = tokio::select! {
+                outcome = call => outcome,
+                _ = stop.wait_for(|stop| *stop) => break,
+            };
+            (registered, failures) = outcome;
+            let pause = if failures == 0 {
+                every
             } else {
-                match client.query(REGISTER, input.clone()).await {
-                    Ok(data) => {
-                        registered = true;
-                        tracing::info!(
-                            component = name,
-                            %url,
-                            version = %data["registerInstance"]["supergraphVersion"],
-                            "registered with the schema registry"
-                        );
-                    }
-                    Err(error) => {
-                        tracing::warn!(component = name, %error, "registering with the schema registry; retrying")
-                    }
-                }
-            }
+                (every * 2u32.saturating_pow(failures.min(6))).min(Duration::from_secs(30))
+            };
             tokio::select! {
-                _ = tokio::time::sleep(every) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = stop.wait_for(|stop| *stop) => break,
             }
         }

@@ -372,6 +372,34 @@ async fn publish_check_history_and_permissions(platform: TestPlatform) -> TestPl
     .await;
     assert_eq!(data(&mixed)["reportSchemaUsage"], 1);
 
+    // Retention: usage older than the cut-off is forgotten with its operations; a breaking
+    // change it alone made breaking is safe again.
+    let without_name = products.sdl.replace("\tname: String!\n", "");
+    registry(
+        &platform,
+        &admin,
+        "mutation($ops: [OperationUsageInput!]!) { reportSchemaUsage(operations: $ops) }",
+        json!({ "ops": [{ "signature": "e".repeat(64), "name": "Names", "coordinates": ["Product.name"],
+                          "clientName": "crm-web", "clientVersion": "2.1.0", "count": 1 }]}),
+    )
+    .await;
+    assert_eq!(check(without_name.clone()).await["verdict"], "BREAKING");
+    let store = looma_registry::store::RegistryStore::new(platform.db().clone());
+    let far_future = chrono::Utc::now() + chrono::Duration::days(1);
+    let removed = store
+        .prune(far_future, chrono::Utc::now() - chrono::Duration::days(7))
+        .await
+        .unwrap();
+    assert!(removed >= 3, "{removed}");
+    assert!(
+        store
+            .used_since(chrono::Utc::now() - chrono::Duration::days(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(check(without_name).await["verdict"], "SAFE");
+
     // Permissions and bad input.
     let (_, viewer) = platform
         .user_with_roles("viewer@looma.test", &["viewer"])

@@ -37,6 +37,8 @@ struct Inner {
     /// Orphaned live subgraphs the sweeper could not remove, with the supergraph version it
     /// tried at: not tried again until the supergraph changes.
     failed_removals: tokio::sync::Mutex<std::collections::HashSet<(String, Option<i64>)>>,
+    /// The hour (since the epoch) of the last prune.
+    pruned_hour: std::sync::atomic::AtomicI64,
 }
 
 /// A publish: the subgraph's new SDL and where it is served.
@@ -128,6 +130,7 @@ impl RegistryService {
                 compose_lock: tokio::sync::Mutex::new(()),
                 changed: tokio::sync::Notify::new(),
                 failed_removals: Default::default(),
+                pruned_hour: std::sync::atomic::AtomicI64::new(-1),
             }),
         }
     }
@@ -599,6 +602,7 @@ impl RegistryService {
             .into_iter()
             .filter(|s| s.live && !instances.iter().any(|i| i.subgraph == s.name))
             .collect();
+        self.prune_hourly(now).await?;
         let version = self.inner.store.latest_supergraph_version().await?;
         for orphan in orphans {
             // Tried at this version already: the rest did not compose without it.
@@ -621,6 +625,32 @@ impl RegistryService {
         }
         if !removed.is_empty() {
             self.inner.changed.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// Once an hour: usage older than the longest window a check may ask for (366 days) and
+    /// routers silent for a week are forgotten.
+    async fn prune_hourly(&self, now: DateTime<Utc>) -> Result<(), RegistryError> {
+        let hour = now.timestamp() / 3_600;
+        if self
+            .inner
+            .pruned_hour
+            .swap(hour, std::sync::atomic::Ordering::SeqCst)
+            == hour
+        {
+            return Ok(());
+        }
+        let removed = self
+            .inner
+            .store
+            .prune(
+                now - ChronoDuration::days(366),
+                now - ChronoDuration::days(7),
+            )
+            .await?;
+        if removed > 0 {
+            tracing::info!(removed, "old usage and silent routers forgotten");
         }
         Ok(())
     }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 
 macro_rules! entity {
@@ -438,6 +438,37 @@ impl RegistryStore {
             .await?;
         }
         txn.commit().await
+    }
+
+    /// Forgets usage counted before `usage_before` (and operations no longer counted) and
+    /// routers not seen since `routers_before`.
+    pub async fn prune(
+        &self,
+        usage_before: DateTime<Utc>,
+        routers_before: DateTime<Utc>,
+    ) -> Result<u64, DbErr> {
+        let usage = operation_usage::Entity::delete_many()
+            .filter(operation_usage::Column::BucketStart.lt(usage_before))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        if usage > 0 {
+            let still_counted = operation_usage::Entity::find()
+                .select_only()
+                .column(operation_usage::Column::Signature)
+                .distinct()
+                .into_query();
+            operation::Entity::delete_many()
+                .filter(operation::Column::Signature.not_in_subquery(still_counted))
+                .exec(&self.db)
+                .await?;
+        }
+        let routers = router::Entity::delete_many()
+            .filter(router::Column::LastSeenAt.lt(routers_before))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        Ok(usage + routers)
     }
 
     /// Operations used since `since`, with their clients and counts.
