@@ -728,6 +728,22 @@ async fn knowledge_conversations_and_failures(p: TestPlatform, mock: MockLlm) ->
         .gql_router(&admin, "{ knowledgeDocuments { nodes { id } } }", json!({}))
         .await;
     assert_eq!(data(&listed)["knowledgeDocuments"]["nodes"], json!([]));
+
+    // `/ready` (and so the monitor's `systemHealth`) names each language model; one that
+    // cannot answer is reported without making chat unready.
+    let ready = p
+        .http
+        .get(format!("{}/ready", p.url(Component::Chat)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["checks"]["llm:mock (mock-model)"], "ok", "{ready}");
+    assert!(
+        ready["checks"]["llm:primary (gpt-test)"].is_string(),
+        "{ready}"
+    );
     p
 }
 

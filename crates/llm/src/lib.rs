@@ -159,6 +159,26 @@ pub trait ChatModel: Send + Sync {
     /// Starts a generation. Errors before the first event are returned here (and are what
     /// retries and fallback act on); errors after it end the stream.
     async fn stream(&self, request: ChatRequest) -> Result<EventStream, LlmError>;
+
+    /// Each provider behind this model and whether it can answer now, for health reports
+    /// (no request is sent). A plain provider is available; wrappers say more (an open
+    /// circuit, a model file not installed, every member of a chain).
+    fn health(&self) -> Vec<ProviderHealth> {
+        vec![ProviderHealth {
+            provider: self.provider().to_owned(),
+            model: self.model().to_owned(),
+            unavailable: None,
+        }]
+    }
+}
+
+/// One provider's state as [`ChatModel::health`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderHealth {
+    pub provider: String,
+    pub model: String,
+    /// Why it cannot answer now (`circuit open`, `model not installed: ...`); `None`: it can.
+    pub unavailable: Option<String>,
 }
 
 /// What went wrong talking to a model.

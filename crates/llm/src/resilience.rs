@@ -235,6 +235,20 @@ impl<M: ChatModel + ?Sized> ChatModel for Resilient<M> {
         self.inner.count_tokens(text)
     }
 
+    fn health(&self) -> Vec<crate::ProviderHealth> {
+        let open = self.breaker.is_open();
+        self.inner
+            .health()
+            .into_iter()
+            .map(|mut health| {
+                if open && health.unavailable.is_none() {
+                    health.unavailable = Some("circuit open after repeated failures".to_owned());
+                }
+                health
+            })
+            .collect()
+    }
+
     async fn stream(&self, request: ChatRequest) -> Result<EventStream, LlmError> {
         let mut retry = 0;
         loop {
@@ -337,6 +351,13 @@ impl ChatModel for FallbackChain {
             .map(|member| member.count_tokens(text))
             .max()
             .unwrap_or(0)
+    }
+
+    fn health(&self) -> Vec<crate::ProviderHealth> {
+        self.members
+            .iter()
+            .flat_map(|member| member.health())
+            .collect()
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<EventStream, LlmError> {

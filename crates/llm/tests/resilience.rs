@@ -222,6 +222,59 @@ async fn chain_skips_an_open_circuit_without_calling_it() {
     assert_eq!(second.request_count(), 3);
 }
 
+/// Health without a request: each member of a chain, the open circuit named, and an embedded
+/// model whose file is missing.
+#[tokio::test]
+async fn health_names_every_member_and_why_it_cannot_answer() {
+    let first = MockLlm::start().await;
+    first.set_default(Reply::status(500, SERVER_ERROR));
+    let second = MockLlm::start().await;
+    let missing = std::env::temp_dir().join("looma-no-such-model.gguf");
+    let embedded: Arc<dyn ChatModel> =
+        Arc::new(looma_llm::embedded::LazyEmbedded::new(&missing, "embedded"));
+    let chain = FallbackChain::new(vec![
+        resilient(
+            &openai_config("first", &first),
+            0,
+            CircuitBreaker::new(1, Duration::from_secs(60)),
+        ),
+        resilient(&openai_config("second", &second), 0, lenient_breaker()),
+        embedded,
+    ])
+    .expect("members");
+    let before = chain.health();
+    assert_eq!(before.len(), 3);
+    assert!(
+        before[..2].iter().all(|h| h.unavailable.is_none()),
+        "{before:?}"
+    );
+    let requests = first.request_count() + second.request_count();
+    let (events, _) = drain(chain.stream(request()).await.expect("answers")).await;
+    assert_eq!(answered_by(&events), Some("second"));
+    let after = chain.health();
+    assert_eq!(after[0].provider, "first");
+    assert!(
+        after[0]
+            .unavailable
+            .as_deref()
+            .is_some_and(|r| r.contains("circuit open")),
+        "{after:?}"
+    );
+    assert_eq!(after[1].provider, "second");
+    assert_eq!(after[1].unavailable, None);
+    assert_eq!(after[2].provider, "embedded");
+    assert!(
+        after[2]
+            .unavailable
+            .as_deref()
+            .is_some_and(|r| r.contains("not installed")),
+        "{after:?}"
+    );
+    // Reading health sent nothing.
+    chain.health();
+    assert_eq!(first.request_count() + second.request_count(), requests + 2);
+}
+
 #[tokio::test]
 async fn quota_is_reported_when_every_provider_fails() {
     let first = MockLlm::start().await;

@@ -8,12 +8,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 type CheckFn = dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync;
+type ReportFn = dyn Fn() -> BoxFuture<'static, Vec<(String, Result<(), String>)>> + Send + Sync;
 
-/// One dependency `/ready` must reach (the database, the cache, ...).
+/// One dependency `/ready` must reach (the database, the cache, ...), or dependencies it only
+/// reports ([`ReadinessCheck::advisory`]).
 #[derive(Clone)]
 pub struct ReadinessCheck {
     name: &'static str,
-    check: Arc<CheckFn>,
+    kind: CheckKind,
+}
+
+#[derive(Clone)]
+enum CheckKind {
+    Required(Arc<CheckFn>),
+    Advisory(Arc<ReportFn>),
 }
 
 impl ReadinessCheck {
@@ -23,7 +31,20 @@ impl ReadinessCheck {
     {
         ReadinessCheck {
             name,
-            check: Arc::new(check),
+            kind: CheckKind::Required(Arc::new(check)),
+        }
+    }
+
+    /// Dependencies reported on `/ready` as `<name>:<item>` (and so in the monitor's
+    /// `systemHealth`) that never make the component unready: ones it can do without, such
+    /// as each language model behind chat's fallback chain.
+    pub fn advisory<F>(name: &'static str, report: F) -> Self
+    where
+        F: Fn() -> BoxFuture<'static, Vec<(String, Result<(), String>)>> + Send + Sync + 'static,
+    {
+        ReadinessCheck {
+            name,
+            kind: CheckKind::Advisory(Arc::new(report)),
         }
     }
 }
@@ -59,7 +80,23 @@ async fn readiness(component: &'static str, checks: &[ReadinessCheck]) -> impl I
     let mut results = serde_json::Map::new();
     let mut ready = true;
     for check in checks {
-        let outcome = tokio::time::timeout(CHECK_TIMEOUT, (check.check)()).await;
+        let check_fn = match &check.kind {
+            CheckKind::Required(check_fn) => check_fn,
+            CheckKind::Advisory(report) => {
+                let items = tokio::time::timeout(CHECK_TIMEOUT, report())
+                    .await
+                    .unwrap_or_else(|_| vec![(String::new(), Err("timed out".to_owned()))]);
+                for (item, outcome) in items {
+                    let value = match outcome {
+                        Ok(()) => json!("ok"),
+                        Err(reason) => json!(reason),
+                    };
+                    results.insert(format!("{}:{item}", check.name), value);
+                }
+                continue;
+            }
+        };
+        let outcome = tokio::time::timeout(CHECK_TIMEOUT, check_fn()).await;
         let value = match outcome {
             Ok(Ok(())) => json!("ok"),
             Ok(Err(reason)) => {

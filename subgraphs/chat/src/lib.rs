@@ -111,11 +111,27 @@ pub fn router(
         let service = collected.clone();
         async move { service.record_metrics().await }
     });
+    // Each language model of the chain, on `/ready` and in `systemHealth`; none makes chat
+    // unready (conversations, history and the knowledge base work without them).
+    let model = service.model().clone();
+    let providers = looma_server::ReadinessCheck::advisory("llm", move || {
+        let health = model.health();
+        Box::pin(async move {
+            health
+                .into_iter()
+                .map(|p| {
+                    let item = format!("{} ({})", p.provider, p.model);
+                    (item, p.unavailable.map_or(Ok(()), Err))
+                })
+                .collect()
+        })
+    });
     SubgraphShell::new(
         COMPONENT,
         schema::build_schema(service),
         Authenticator::new(verifier, forwarded),
     )
+    .readiness(vec![providers])
     .uploads(limits)
     .body_limit(max_body)
     .database(db)

@@ -68,6 +68,20 @@ impl ChatModel for LazyEmbedded {
         &self.provider
     }
 
+    fn health(&self) -> Vec<crate::ProviderHealth> {
+        let unavailable = (self.loaded.get().is_none() && !self.path.is_file()).then(|| {
+            format!(
+                "model not installed at {} (run scripts/install-model)",
+                self.path.display()
+            )
+        });
+        vec![crate::ProviderHealth {
+            provider: self.provider.clone(),
+            model: self.model().to_owned(),
+            unavailable,
+        }]
+    }
+
     fn model(&self) -> &str {
         match self.loaded.get() {
             Some(model) => model.model(),
