@@ -339,3 +339,92 @@ async fn subgraphs_receive_the_trace_context() {
         assert_ne!(received, sent);
     }
 }
+
+/// What a router following the registry does with each answer: the registry's routes move
+/// traffic between replicas, an empty route fails fast, and a supergraph that does not load
+/// changes nothing (neither the supergraph nor the routes).
+#[tokio::test]
+async fn registry_views_move_routes_and_a_broken_supergraph_changes_nothing() {
+    use looma_router::registry::{RegistryView, apply_view};
+    let first = replica(false).await;
+    let second = replica(false).await;
+    let sdl = compose(&[SubgraphSource {
+        name: "ping".into(),
+        url: first.url.clone(),
+        sdl: first.sdl.clone(),
+    }])
+    .expect("composes");
+    let service = RouterService::new(
+        Supergraph::parse(&sdl).expect("parses"),
+        RouterConfig::default(),
+        None,
+        Arc::new(looma_cache::LocalCache::new("registry-views", 1 << 20)),
+    );
+    let listener = looma_server::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+    tokio::spawn(looma_server::serve(
+        listener,
+        looma_router::router(service.clone()),
+        std::future::pending(),
+    ));
+    let view = |version: i64, sdl: Option<&str>, urls: Vec<String>| RegistryView {
+        etag: format!("e{version}"),
+        changed: true,
+        version,
+        sdl: sdl.map(str::to_owned),
+        routes: [("ping".to_owned(), urls)].into_iter().collect(),
+    };
+
+    // Same version, new routes: traffic moves to the second replica.
+    assert_eq!(
+        apply_view(&service, &view(1, None, vec![second.url.clone()]), 1),
+        1
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            post_graphql(&url, "{ ping }").await,
+            json!({"data": {"ping": "pong"}})
+        );
+    }
+    assert_eq!(first.counters.requests.load(Ordering::SeqCst), 0);
+    assert_eq!(second.counters.requests.load(Ordering::SeqCst), 5);
+
+    // No healthy instance: its fields fail fast with SUBGRAPH_UNAVAILABLE.
+    apply_view(&service, &view(1, None, Vec::new()), 1);
+    let body = post_graphql(&url, "{ ping }").await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "SUBGRAPH_UNAVAILABLE",
+        "{body}"
+    );
+    assert_eq!(second.counters.requests.load(Ordering::SeqCst), 5);
+
+    // A new version that does not load: the old supergraph and routes stay.
+    apply_view(&service, &view(1, None, vec![first.url.clone()]), 1);
+    let before = service.current().supergraph.sdl.clone();
+    let serving = apply_view(
+        &service,
+        &view(2, Some("type Query { broken"), vec![second.url.clone()]),
+        1,
+    );
+    assert_eq!(serving, 1);
+    assert_eq!(service.current().supergraph.sdl, before);
+    assert_eq!(service.routes()["ping"], vec![first.url.clone()]);
+    assert_eq!(
+        post_graphql(&url, "{ ping }").await,
+        json!({"data": {"ping": "pong"}})
+    );
+    assert_eq!(first.counters.requests.load(Ordering::SeqCst), 1);
+
+    // A new version that loads is put in force with its routes.
+    assert_eq!(
+        apply_view(&service, &view(2, Some(&sdl), vec![second.url.clone()]), 1),
+        2
+    );
+    assert_eq!(
+        post_graphql(&url, "{ ping }").await,
+        json!({"data": {"ping": "pong"}})
+    );
+    assert_eq!(second.counters.requests.load(Ordering::SeqCst), 6);
+}
