@@ -57,6 +57,12 @@ pub struct ServerConfig {
     /// refused (`/health`, `/ready` and the JWKS stay open). Unset: on in `looma serve`, off
     /// in `looma dev`.
     pub require_trusted_callers: Option<bool>,
+    /// Master keys that seal signing keys and uploaded resume files at rest (envelope
+    /// encryption), each `id:base64 of 32 random bytes` (`openssl rand -base64 32`). The first
+    /// seals new values; the others still open what they sealed. To rotate: put a new key
+    /// first, run `looma admin rewrap-data-keys`, then drop the old one. Empty: stored as they
+    /// are (logged at start).
+    pub encryption_keys: Vec<Secret>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +72,7 @@ impl Default for ServerConfig {
             router_secret: Secret::default(),
             feature_flag_cache_ms: 2_000,
             require_trusted_callers: None,
+            encryption_keys: Vec::new(),
         }
     }
 }
@@ -91,6 +98,8 @@ impl LoomaConfig {
         if !secret.is_empty() && secret.len() < looma_auth::forwarded::MIN_SECRET_LEN {
             return Err("config key `server.router_secret`: use at least 32 characters".into());
         }
+        looma_core::envelope::Keyring::from_config(&self.server.encryption_keys)
+            .map_err(|e| e.to_string())?;
         if self.cache.key_prefix.is_empty() {
             return Err("config key `cache.key_prefix`: must not be empty".into());
         }

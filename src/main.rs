@@ -288,6 +288,10 @@ enum AdminTask {
     },
     /// Start signing tokens with a new key; the old key keeps verifying until its tokens expire.
     RotateSigningKey,
+    /// Seal every signing key and stored resume file under the first master key of
+    /// `server.encryption_keys` (after adding a new key first, or when encryption was just
+    /// configured); afterwards the older master keys can be removed.
+    RewrapDataKeys,
     /// Write a consistent copy of the whole database to a new file while the platform runs
     /// (SQLite: `VACUUM INTO`; PostgreSQL: `pg_dump` custom format).
     Backup {
@@ -1178,7 +1182,10 @@ async fn identity_service(
     shared: &platform::Shared,
 ) -> Result<looma_identity::IdentityService> {
     Ok(looma_identity::IdentityService::start(
-        looma_identity::store::IdentityStore::new(shared.db.clone()),
+        looma_identity::store::IdentityStore::with_keyring(
+            shared.db.clone(),
+            shared.keyring.clone(),
+        ),
         shared.cache.clone(),
         config.identity.clone(),
     )
@@ -1267,6 +1274,24 @@ async fn admin(config: &LoomaConfig, task: AdminTask) -> Result<()> {
         AdminTask::RotateSigningKey => {
             let kid = service.rotate_signing_key().await?;
             outln!("now signing with key {kid}")?;
+            Ok(())
+        }
+        AdminTask::RewrapDataKeys => {
+            let Some(active) = shared.keyring.active_key() else {
+                bail!(
+                    "no master key: set server.encryption_keys (`id:base64 of 32 bytes`, the \
+                     new one first) before rewrapping"
+                );
+            };
+            let keys = service.store().rewrap_signing_keys().await?;
+            let files = looma_resume::store::ResumeStore::new(shared.db.clone())
+                .with_keyring(shared.keyring.clone())
+                .rewrap_files()
+                .await?;
+            outln!(
+                "sealed under master key `{active}`: {keys} signing key(s), {files} resume file(s); \
+                 keys listed after the first in server.encryption_keys can now be removed"
+            )?;
             Ok(())
         }
         AdminTask::Backup { .. } | AdminTask::Restore { .. } => Ok(()),

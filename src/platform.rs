@@ -87,6 +87,9 @@ pub struct Shared {
     pub forwarded: Option<ForwardedPrincipalCodec>,
     /// One embedding model per process, loaded on first use.
     pub embedder: looma_embed::EmbeddingService,
+    /// The master keys that seal signing keys and resume files at rest
+    /// (`server.encryption_keys`; disabled when none is configured).
+    pub keyring: Arc<looma_core::envelope::Keyring>,
 }
 
 /// Connects the database (migrating it when configured to) and the cache.
@@ -119,11 +122,21 @@ pub async fn open_shared(config: &LoomaConfig) -> Result<Shared> {
             "embedding model not installed: semantic features answer MODEL_UNAVAILABLE until `scripts/install-model` runs"
         );
     }
+    let keyring = Arc::new(
+        looma_core::envelope::Keyring::from_config(&config.server.encryption_keys)
+            .map_err(anyhow::Error::msg)?,
+    );
+    if !keyring.is_enabled() {
+        tracing::warn!(
+            "server.encryption_keys is empty: signing keys and resume files are stored unencrypted"
+        );
+    }
     Ok(Shared {
         db,
         cache,
         forwarded,
         embedder,
+        keyring,
     })
 }
 
@@ -383,6 +396,7 @@ async fn build_router(
                 shared.db.clone(),
                 shared.cache.clone(),
                 config.identity.clone(),
+                shared.keyring.clone(),
             )
             .await
             .context("starting identity")?;
@@ -401,6 +415,7 @@ async fn build_router(
                     "resume",
                     identity_url(config),
                 ),
+                shared.keyring.clone(),
                 stopped,
             );
             Ok(looma_resume::router(

@@ -788,3 +788,123 @@ async fn the_processing_flag_stops_uploads_only(p: TestPlatform) -> TestPlatform
     }
     p
 }
+
+fn master_key(id: &str, byte: u8) -> String {
+    format!(
+        "{id}:{}",
+        base64::engine::general_purpose::STANDARD.encode([byte; 32])
+    )
+}
+
+async fn raw_column(p: &TestPlatform, sql: &str, column: &str) -> Vec<u8> {
+    use sea_orm::ConnectionTrait;
+    let db = p.db();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap()
+        .expect("a row");
+    row.try_get::<Vec<u8>>("", column)
+        .or_else(|_| row.try_get::<String>("", column).map(String::into_bytes))
+        .unwrap()
+}
+
+/// With `server.encryption_keys`, uploaded files are sealed at rest (and still parsed);
+/// `looma admin rewrap-data-keys` after putting a new master key first seals every file and
+/// the signing keys (one written before encryption was configured) under it, so the old
+/// master key can be dropped.
+async fn files_and_signing_keys_are_encrypted_at_rest_and_rotated(p: TestPlatform) -> TestPlatform {
+    use looma_core::Secret;
+    use looma_core::envelope::{EnvelopeError, Keyring};
+    let admin = p.admin().await;
+    let text = "Wang Fang\nBackend Engineer\nwang.fang@example.com\n\nSkills\nRust, PostgreSQL, Kubernetes\n";
+    let uploaded = upload_base64(&p, &admin, "wang-fang.txt", text.as_bytes()).await;
+    let id = id_of(&uploaded);
+    let resume = wait_processed(&p, &admin, &id).await;
+    assert_eq!(resume["status"], "PARSED", "{resume}");
+
+    let stored = raw_column(&p, "SELECT bytes FROM resume_files", "bytes").await;
+    assert!(stored.starts_with(b"LOOMA-ENC1"), "the file is sealed");
+    assert!(
+        !stored.windows(8).any(|w| w == b"Wang Fan"),
+        "no plaintext at rest"
+    );
+    let pem_sql = "SELECT private_key_pem FROM identity_signing_keys WHERE status = 'active'";
+    let pem = raw_column(&p, pem_sql, "private_key_pem").await;
+    assert!(
+        pem.starts_with(b"-----BEGIN"),
+        "written before encryption was configured"
+    );
+
+    let keys = format!(r#"["{}", "{}"]"#, master_key("k2", 2), master_key("k1", 1));
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::task::spawn_blocking({
+        let database_url = p.config.database.url.clone();
+        let dir = dir.path().to_owned();
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_looma"))
+                .args(["admin", "rewrap-data-keys"])
+                .current_dir(dir)
+                .env("DATABASE_URL", database_url)
+                .env_remove("REDIS_URL")
+                .env("LOOMA_SERVER__ENCRYPTION_KEYS", keys)
+                .env("LOOMA_LOG__LEVEL", "warn")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("`k2`: 1 signing key(s), 1 resume file(s)"),
+        "{stdout}"
+    );
+
+    let new_only = Keyring::from_config(&[Secret::new(master_key("k2", 2))]).unwrap();
+    let old_only = Keyring::from_config(&[Secret::new(master_key("k1", 1))]).unwrap();
+    let rewrapped = raw_column(&p, "SELECT bytes FROM resume_files", "bytes").await;
+    assert_eq!(new_only.open(&rewrapped).unwrap().as_ref(), text.as_bytes());
+    assert_eq!(
+        old_only.open(&rewrapped).unwrap_err(),
+        EnvelopeError::UnknownKey("k2".into())
+    );
+    let pem = String::from_utf8(raw_column(&p, pem_sql, "private_key_pem").await).unwrap();
+    assert!(pem.starts_with("looma-enc1:"), "{pem}");
+    assert!(new_only.open_text(&pem).unwrap().starts_with("-----BEGIN"));
+    p
+}
+
+fn with_master_key(config: &mut looma::LoomaConfig) {
+    config.server.encryption_keys = vec![looma_core::Secret::new(master_key("k1", 1))];
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_files_and_signing_keys_are_encrypted_at_rest_and_rotated() {
+    crate::harness::run_configured(
+        files_and_signing_keys_are_encrypted_at_rest_and_rotated,
+        crate::harness::Backend::Sqlite,
+        &[Component::Resume],
+        with_master_key,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_files_and_signing_keys_are_encrypted_at_rest_and_rotated() {
+    crate::harness::run_configured(
+        files_and_signing_keys_are_encrypted_at_rest_and_rotated,
+        crate::harness::Backend::PostgresRedis,
+        &[Component::Resume],
+        with_master_key,
+    )
+    .await;
+}

@@ -5,6 +5,7 @@
 //! HTTP, databases or any one subgraph.
 
 pub mod config;
+pub mod envelope;
 pub mod error;
 pub mod metrics;
 pub mod page;

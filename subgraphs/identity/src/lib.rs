@@ -38,10 +38,12 @@ pub async fn start(
     db: DatabaseConnection,
     cache: Arc<dyn Cache>,
     config: IdentityConfig,
+    keyring: Arc<looma_core::envelope::Keyring>,
 ) -> Result<IdentityService, IdentityError> {
     let reload_every = std::time::Duration::from_secs(config.key_reload_secs);
     let revocation_reload_every = std::time::Duration::from_millis(config.revocation_reload_ms);
-    let service = IdentityService::start(store::IdentityStore::new(db), cache, config).await?;
+    let store = store::IdentityStore::with_keyring(db, keyring);
+    let service = IdentityService::start(store, cache, config).await?;
     let keys = service.keys().clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(reload_every);

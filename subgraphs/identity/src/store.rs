@@ -218,11 +218,26 @@ fn permissions_to_json(permissions: &[String]) -> String {
 #[derive(Clone)]
 pub struct IdentityStore {
     db: DatabaseConnection,
+    /// Seals signing keys' private halves at rest (`server.encryption_keys`).
+    keyring: std::sync::Arc<looma_core::envelope::Keyring>,
 }
 
 impl IdentityStore {
+    /// A store that keeps private keys as they are (no master key configured).
     pub fn new(db: DatabaseConnection) -> Self {
-        IdentityStore { db }
+        Self::with_keyring(
+            db,
+            std::sync::Arc::new(looma_core::envelope::Keyring::disabled()),
+        )
+    }
+
+    /// A store that seals private keys with `keyring` (and reads unsealed ones written
+    /// before encryption was configured).
+    pub fn with_keyring(
+        db: DatabaseConnection,
+        keyring: std::sync::Arc<looma_core::envelope::Keyring>,
+    ) -> Self {
+        IdentityStore { db, keyring }
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -477,11 +492,44 @@ impl IdentityStore {
 
     // ---- signing keys ------------------------------------------------------------------
 
+    /// Every signing key, private halves opened.
     pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, IdentityError> {
-        Ok(signing_key::Entity::find()
+        let rows = signing_key::Entity::find()
             .order_by_asc(signing_key::Column::CreatedAt)
             .all(&self.db)
-            .await?)
+            .await?;
+        rows.into_iter()
+            .map(|mut row| {
+                row.private_key_pem =
+                    self.keyring.open_text(&row.private_key_pem).map_err(|e| {
+                        IdentityError::Internal(format!("signing key {}: {e}", row.kid))
+                    })?;
+                Ok(row)
+            })
+            .collect()
+    }
+
+    /// Seals every private key under the active master key (after a rotation, or when
+    /// encryption was just configured); returns how many were rewritten.
+    pub async fn rewrap_signing_keys(&self) -> Result<usize, IdentityError> {
+        let rows = signing_key::Entity::find().all(&self.db).await?;
+        let mut rewritten = 0;
+        for row in rows {
+            let Some(sealed) = self
+                .keyring
+                .rewrap_text(&row.private_key_pem)
+                .map_err(|e| IdentityError::Internal(format!("signing key {}: {e}", row.kid)))?
+            else {
+                continue;
+            };
+            signing_key::Entity::update_many()
+                .col_expr(signing_key::Column::PrivateKeyPem, Expr::value(sealed))
+                .filter(signing_key::Column::Kid.eq(row.kid))
+                .exec(&self.db)
+                .await?;
+            rewritten += 1;
+        }
+        Ok(rewritten)
     }
 
     /// Inserts a new active key and retires the previous active ones, atomically.
@@ -497,7 +545,7 @@ impl IdentityStore {
         signing_key::ActiveModel {
             kid: Set(row.kid),
             algorithm: Set(row.algorithm),
-            private_key_pem: Set(row.private_key_pem),
+            private_key_pem: Set(self.keyring.seal_text(&row.private_key_pem)),
             status: Set(KEY_ACTIVE.to_owned()),
             created_at: Set(row.created_at),
             retired_at: Set(None),

@@ -28,14 +28,15 @@ use std::sync::Arc;
 
 pub const COMPONENT: &str = "resume";
 
-/// Builds the service and, when configured, starts its background worker and outbox, which
-/// run until `stop` turns true. Uploads and reprocessing honour the `resume_processing` flag.
+/// Builds the service (uploaded files sealed at rest with `keyring`) and, when configured,
+/// starts its background worker and outbox, which run until `stop` turns true. Uploads and reprocessing honour the `resume_processing` flag.
 pub fn start(
     db: DatabaseConnection,
     config: ResumeConfig,
     embedder: EmbeddingService,
     forwarded: Option<ForwardedPrincipalCodec>,
     flags: looma_server::FeatureFlags,
+    keyring: Arc<looma_core::envelope::Keyring>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> ResumeService {
     let indexer = match (&config.search_url, forwarded) {
@@ -53,8 +54,8 @@ pub fn start(
         _ => None,
     };
     let worker = config.worker_enabled;
-    let service = ResumeService::new(store::ResumeStore::new(db), config, embedder, indexer)
-        .with_feature_flags(flags);
+    let store = store::ResumeStore::new(db).with_keyring(keyring);
+    let service = ResumeService::new(store, config, embedder, indexer).with_feature_flags(flags);
     if worker {
         service.spawn_background(stop);
     }

@@ -134,6 +134,8 @@ pub struct StatementCounters {
 pub struct ResumeStore {
     db: DatabaseConnection,
     counters: Arc<StatementCounters>,
+    /// Seals uploaded files at rest (`server.encryption_keys`).
+    keyring: Arc<looma_core::envelope::Keyring>,
 }
 
 impl ResumeStore {
@@ -156,7 +158,18 @@ impl ResumeStore {
                     .fetch_add(1, Ordering::Relaxed);
             }
         });
-        ResumeStore { db, counters }
+        ResumeStore {
+            db,
+            counters,
+            keyring: Arc::new(looma_core::envelope::Keyring::disabled()),
+        }
+    }
+
+    /// Uploaded files sealed with `keyring` from now on (files stored before encryption was
+    /// configured are read as they are until `rewrap_files` seals them).
+    pub fn with_keyring(mut self, keyring: Arc<looma_core::envelope::Keyring>) -> Self {
+        self.keyring = keyring;
+        self
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -219,7 +232,7 @@ impl ResumeStore {
         };
         file::ActiveModel {
             resume_id: Set(new.id),
-            bytes: Set(bytes),
+            bytes: Set(self.keyring.seal(&bytes)),
         }
         .insert(&tx)
         .await?;
@@ -293,10 +306,48 @@ impl ResumeStore {
     }
 
     pub async fn file_bytes(&self, id: &str) -> Result<Option<Vec<u8>>, ResumeError> {
-        Ok(file::Entity::find_by_id(id.to_owned())
+        let Some(file) = file::Entity::find_by_id(id.to_owned())
             .one(&self.db)
             .await?
-            .map(|f| f.bytes))
+        else {
+            return Ok(None);
+        };
+        let bytes = self
+            .keyring
+            .open(&file.bytes)
+            .map_err(|e| ResumeError::Internal(format!("resume file {id}: {e}")))?;
+        Ok(Some(bytes.into_owned()))
+    }
+
+    /// Seals every stored file under the active master key (after a rotation, or when
+    /// encryption was just configured), one file at a time; returns how many were rewritten.
+    pub async fn rewrap_files(&self) -> Result<usize, ResumeError> {
+        let ids: Vec<String> = file::Entity::find()
+            .select_only()
+            .column(file::Column::ResumeId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut rewritten = 0;
+        for id in ids {
+            let Some(file) = file::Entity::find_by_id(id.clone()).one(&self.db).await? else {
+                continue;
+            };
+            let Some(sealed) = self
+                .keyring
+                .rewrap(&file.bytes)
+                .map_err(|e| ResumeError::Internal(format!("resume file {id}: {e}")))?
+            else {
+                continue;
+            };
+            file::Entity::update_many()
+                .col_expr(file::Column::Bytes, Expr::value(sealed))
+                .filter(file::Column::ResumeId.eq(id))
+                .exec(&self.db)
+                .await?;
+            rewritten += 1;
+        }
+        Ok(rewritten)
     }
 
     /// Claims one resume awaiting processing (`RECEIVED`, lease free or expired) by writing a
