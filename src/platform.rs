@@ -562,10 +562,7 @@ pub fn monitor_targets(config: &LoomaConfig) -> Vec<looma_monitor::MonitorTarget
     if !config.monitor.targets.is_empty() {
         return config.monitor.targets.clone();
     }
-    let host = match config.server.host {
-        host if host.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
-        host => host,
-    };
+    let host = reachable_host(config.server.host);
     [Component::Router]
         .iter()
         .chain(Component::SUBGRAPHS)
@@ -575,6 +572,16 @@ pub fn monitor_targets(config: &LoomaConfig) -> Vec<looma_monitor::MonitorTarget
             url: format!("http://{}", SocketAddr::new(host, c.port(config))),
         })
         .collect()
+}
+
+/// The address other processes on this host reach a component bound to `host` at: loopback
+/// for the unspecified address (`0.0.0.0`, `::`).
+pub fn reachable_host(host: std::net::IpAddr) -> std::net::IpAddr {
+    if host.is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        host
+    }
 }
 
 /// Identity's GraphQL URL as other components reach it: the router's `identity_url`, else

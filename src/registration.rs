@@ -27,25 +27,17 @@ pub fn registry_url(config: &LoomaConfig) -> String {
         format!(
             "http://{}/graphql",
             SocketAddr::new(
-                loopback_if_unspecified(config.server.host),
+                crate::platform::reachable_host(config.server.host),
                 config.registry.port
             )
         )
     })
 }
 
-fn loopback_if_unspecified(host: std::net::IpAddr) -> std::net::IpAddr {
-    if host.is_unspecified() {
-        std::net::IpAddr::from([127, 0, 0, 1])
-    } else {
-        host
-    }
-}
-
 /// The URL a component bound at `addr` is registered under.
 pub fn advertised_url(config: &LoomaConfig, addr: SocketAddr) -> String {
     let host = config.registry.advertise_host.clone().unwrap_or_else(|| {
-        match loopback_if_unspecified(addr.ip()) {
+        match crate::platform::reachable_host(addr.ip()) {
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
             ip => ip.to_string(),
         }

@@ -276,11 +276,7 @@ impl RegistryService {
         } = publication;
         let _guard = self.inner.compose_lock.lock().await;
         let store = &self.inner.store;
-        let current = store.subgraph(name).await?;
-        let current_schema = match &current {
-            Some(current) => store.schema(&current.schema_id).await?,
-            None => None,
-        };
+        let (current, current_schema) = self.current(name).await?;
         let routing_url = match (&current, url) {
             (_, Some(url)) if !live => Some(url.to_owned()),
             (Some(current), _) => current.routing_url.clone(),
@@ -311,10 +307,9 @@ impl RegistryService {
                 .map_err(|reason| RegistryError::invalid("sdl", reason))?;
         if !force && changes.iter().any(|c| c.severity == Severity::Breaking) {
             let window = self.inner.config.usage_window_days;
-            let used = self
-                .used_operations(Utc::now() - ChronoDuration::days(i64::from(window)))
-                .await?;
-            let blocking: Vec<String> = domain::judge(changes.clone(), &used, window)
+            let blocking: Vec<String> = self
+                .judged(changes.clone(), window)
+                .await?
                 .into_iter()
                 .filter(|c| c.change.severity == Severity::Breaking)
                 .map(|c| {
@@ -410,12 +405,7 @@ impl RegistryService {
                 "between 1 and 366",
             ));
         }
-        let store = &self.inner.store;
-        let current = store.subgraph(subgraph).await?;
-        let current_schema = match &current {
-            Some(current) => store.schema(&current.schema_id).await?,
-            None => None,
-        };
+        let (_, current_schema) = self.current(subgraph).await?;
         let url = format!("http://{subgraph}.invalid/graphql");
         let (sources, _) = self.sources(Some((subgraph, sdl, &url)), None).await?;
         let composition = Self::compose(&sources);
@@ -425,10 +415,7 @@ impl RegistryService {
             (Ok(_), Err(error)) => (Vec::new(), vec![error]),
             (Ok(_), Ok(changes)) => (changes, Vec::new()),
         };
-        let used = self
-            .used_operations(Utc::now() - ChronoDuration::days(i64::from(window_days)))
-            .await?;
-        let changes = domain::judge(changes, &used, window_days);
+        let changes = self.judged(changes, window_days).await?;
         let verdict = if !errors.is_empty() {
             Verdict::CompositionError
         } else {
@@ -444,6 +431,38 @@ impl RegistryService {
             changes,
             usage_window_days: window_days,
         })
+    }
+
+    /// The subgraph in the current composition and its schema version.
+    async fn current(
+        &self,
+        name: &str,
+    ) -> Result<
+        (
+            Option<subgraph::Model>,
+            Option<store::schema_version::Model>,
+        ),
+        RegistryError,
+    > {
+        let store = &self.inner.store;
+        let current = store.subgraph(name).await?;
+        let schema = match &current {
+            Some(current) => store.schema(&current.schema_id).await?,
+            None => None,
+        };
+        Ok((current, schema))
+    }
+
+    /// `changes` judged against the operations used in the last `window_days`.
+    async fn judged(
+        &self,
+        changes: Vec<Change>,
+        window_days: u32,
+    ) -> Result<Vec<CheckedChange>, RegistryError> {
+        let used = self
+            .used_operations(Utc::now() - ChronoDuration::days(i64::from(window_days)))
+            .await?;
+        Ok(domain::judge(changes, &used, window_days))
     }
 
     async fn used_operations(
