@@ -310,16 +310,22 @@ fn shape_response(
     fetched: crate::execute::FetchedData,
 ) -> ResponseBody {
     let mut errors = fetched.errors;
-    let mut shaper = Shaper {
-        supergraph: &loaded.supergraph,
+    let merged = typed_arena::Arena::new();
+    let mut shaper = Shaper::new(
+        &loaded.supergraph,
         variables,
         introspection,
-        errors: &mut errors,
-    };
-    let data = shaper.shape(&prepared.plan.operation, &fetched.data);
+        &mut errors,
+        &merged,
+    );
+    let data = shaper.shape(
+        &prepared.plan.operation,
+        &fetched.data,
+        fetched.received_bytes,
+    );
     ResponseBody {
         errors,
-        data: serde_json::value::RawValue::from_string(data).ok(),
+        data: Some(data),
         operation_name: prepared
             .plan
             .operation
@@ -403,7 +409,7 @@ async fn execute_inner(
         variables: &variables,
         headers,
     };
-    let mut fetched = execution.run(&prepared.plan, Map::new()).await;
+    let mut fetched = execution.run(&prepared.plan).await;
     errors.append(&mut fetched.errors);
     fetched.errors = errors;
     Ok(shape_response(
@@ -417,22 +423,56 @@ async fn execute_inner(
 
 /// A GraphQL response: errors first (as the spec suggests), then `data` already rendered as
 /// JSON text in request order. No `data` key at all for request errors.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug)]
 pub struct ResponseBody {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<Box<serde_json::value::RawValue>>,
+    /// The `data` member as JSON text, written by the shaper (valid JSON by construction, so
+    /// it is sent as it is, never parsed again).
+    pub data: Option<Vec<u8>>,
     /// The executed operation's name (from the document when the client sent none), for
     /// metrics and logs; never sent.
-    #[serde(skip)]
     pub operation_name: Option<String>,
     /// `Retry-After` seconds, when the request was refused for its rate.
-    #[serde(skip)]
     pub retry_after: Option<u64>,
 }
 
 impl ResponseBody {
+    /// The response as sent: `{"errors":[…],"data":…}`, each member only when present.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let size = self.data.as_ref().map_or(0, Vec::len);
+        let mut out = Vec::with_capacity(size + 64);
+        out.push(b'{');
+        if !self.errors.is_empty() {
+            out.extend_from_slice(b"\"errors\":");
+            // A vector of JSON values always serializes.
+            let _ = serde_json::to_writer(&mut out, &self.errors);
+        }
+        if let Some(data) = &self.data {
+            if !self.errors.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"data\":");
+            out.extend_from_slice(data);
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// The response as a JSON value (the streaming transports carry values).
+    pub fn to_json(&self) -> Value {
+        let mut object = Map::new();
+        if !self.errors.is_empty() {
+            object.insert("errors".into(), Value::Array(self.errors.clone()));
+        }
+        if let Some(data) = &self.data {
+            object.insert(
+                "data".into(),
+                serde_json::from_slice(data).unwrap_or(Value::Null),
+            );
+        }
+        Value::Object(object)
+    }
+
     /// The body for a request error: its errors, no `data`.
     pub fn from_request_error(error: RequestError) -> ResponseBody {
         ResponseBody {

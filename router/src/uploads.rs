@@ -6,8 +6,9 @@
 //! files, so only the subgraph that takes the upload ever receives the bytes.
 
 use crate::supergraph::Subgraph;
-use crate::transport::SubgraphTransport;
 use crate::transport::UploadedFile;
+use crate::transport::{SubgraphRequest, SubgraphTransport};
+use bytes::Bytes;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -69,12 +70,23 @@ impl SubgraphTransport for UploadingTransport {
     async fn send(
         &self,
         subgraph: &Subgraph,
-        mut body: Value,
+        request: SubgraphRequest,
         headers: &http::HeaderMap,
-    ) -> Result<Value, String> {
+    ) -> Result<Bytes, String> {
+        // Only a body that names a file is read back; the others go out as they are.
+        let names_a_file = request
+            .body
+            .windows(PLACEHOLDER.len())
+            .any(|w| w == PLACEHOLDER.as_bytes());
+        let parsed = names_a_file
+            .then(|| serde_json::from_slice::<Value>(&request.body).ok())
+            .flatten();
+        let Some(mut body) = parsed else {
+            return self.inner.send(subgraph, request, headers).await;
+        };
         let files = take_files(&mut body, &self.uploads);
         if files.is_empty() {
-            return self.inner.send(subgraph, body, headers).await;
+            return self.inner.send(subgraph, request, headers).await;
         }
         self.inner
             .send_with_files(subgraph, body, headers, &files)

@@ -1,5 +1,5 @@
-//! Running a query plan: fetches whose dependencies are done go out together, their results
-//! are merged into one response tree, and the tree is finally shaped to the client's
+//! Running a query plan: each fetch goes out as soon as the fetches it depends on are merged,
+//! their results are merged into one response tree as they arrive, and the tree is finally shaped to the client's
 //! operation (see [`shape`]).
 //!
 //! Entity fetches collect every object at their path in one `_entities` call, de-duplicating
@@ -7,37 +7,57 @@
 //! `SUBGRAPH_UNAVAILABLE` error naming it; the rest of the response is still returned.
 
 pub mod shape;
+pub mod tree;
 
 use crate::plan::operation::Sel;
 use crate::plan::{Fetch, FetchKind, PathSeg, QueryPlan};
 use crate::supergraph::Supergraph;
-use crate::transport::SubgraphTransport;
-use futures::future::join_all;
+use crate::transport::{SubgraphRequest, SubgraphTransport, traffic};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use looma_core::ErrorCode;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use tree::{Node, Object};
 
-/// Where an object sits in the response tree.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Step {
-    /// Response keys are shared names: recording a location clones no strings.
-    Key(apollo_compiler::Name),
-    Index(usize),
+/// Where the objects of an entity fetch sit in the response tree: the fetch's path gives the
+/// keys, so only list indices are kept, all in one buffer (one index per list crossed: each
+/// `@` of the path, then each list at its end).
+#[derive(Default)]
+struct Locations {
+    indices: Vec<u32>,
+    /// Per target object: where its indices start and end, and its representation.
+    targets: Vec<(u32, u32, usize)>,
 }
 
-fn step_to_json(step: &Step) -> Value {
-    match step {
-        Step::Key(k) => Value::String(k.to_string()),
-        Step::Index(i) => Value::from(*i),
+impl Locations {
+    fn indices(&self, target: &(u32, u32, usize)) -> &[u32] {
+        &self.indices[target.0 as usize..target.1 as usize]
+    }
+
+    /// The response path of a target object, as an error's `path`.
+    fn path_json(&self, path: &[PathSeg], target: &(u32, u32, usize)) -> Vec<Value> {
+        let mut indices = self.indices(target).iter();
+        let mut out = Vec::new();
+        for segment in path {
+            match segment {
+                PathSeg::Key(key) => out.push(Value::String(key.to_string())),
+                PathSeg::List => out.push(Value::from(indices.next().copied().unwrap_or(0))),
+            }
+        }
+        out.extend(indices.map(|i| Value::from(*i)));
+        out
     }
 }
 
 /// One fetch ready to send.
 struct Prepared<'p> {
     fetch: &'p Fetch,
-    body: Value,
-    /// Entity fetches: for each target object, its location and representation index.
-    targets: Vec<(Vec<Step>, usize)>,
+    /// The request body, written straight from the plan and the response tree (taken when
+    /// the request goes out).
+    body: Vec<u8>,
+    /// Entity fetches: each target object's location and representation index.
+    targets: Locations,
 }
 
 pub struct Execution<'a> {
@@ -49,10 +69,13 @@ pub struct Execution<'a> {
 
 /// The merged response tree and the errors gathered while fetching.
 pub struct FetchedData {
-    pub data: Value,
+    pub data: Node,
     pub errors: Vec<Value>,
     /// Requests sent per subgraph (observability and tests).
     pub requests: HashMap<String, usize>,
+    /// Bytes the subgraphs answered with: the client's response is about as long, so its
+    /// buffer is sized from this.
+    pub received_bytes: usize,
 }
 
 /// The request body of a fetch that needs no representations (a root fetch): its operation
@@ -71,9 +94,9 @@ pub fn root_request(fetch: &Fetch, variables: &Map<String, Value>) -> Value {
 }
 
 impl Execution<'_> {
-    pub async fn run(&self, plan: &QueryPlan, initial: Map<String, Value>) -> FetchedData {
+    pub async fn run(&self, plan: &QueryPlan) -> FetchedData {
         let done = vec![false; plan.fetches.len()];
-        self.run_from(plan, Value::Object(initial), Vec::new(), done)
+        self.run_from(plan, Node::Object(Object::default()), Vec::new(), done)
             .await
     }
 
@@ -81,19 +104,19 @@ impl Execution<'_> {
     /// `{data, errors}`) is merged as the result of the plan's source fetch, as if that fetch
     /// had just answered, and the fetches that depend on it run as in a query.
     pub async fn run_event(&self, plan: &QueryPlan, event: Value) -> FetchedData {
-        let mut data = Value::Object(Map::new());
+        let mut data = Node::Object(Object::default());
         let mut errors = Vec::new();
         let mut done = vec![false; plan.fetches.len()];
         if let Some(source) = plan.subscription_source() {
             let prepared = Prepared {
                 fetch: source,
-                body: Value::Null,
-                targets: Vec::new(),
+                body: Vec::new(),
+                targets: Locations::default(),
             };
             merge_result(
                 self.supergraph,
                 &prepared,
-                Ok(event),
+                Ok(Node::from(event)),
                 &mut data,
                 &mut errors,
             );
@@ -102,76 +125,128 @@ impl Execution<'_> {
         self.run_from(plan, data, errors, done).await
     }
 
+    /// Runs the fetches not yet `done` as a dependency graph: each fetch goes out as soon as
+    /// the fetches it depends on have been merged, not when a whole wave has. Results are
+    /// merged one at a time as they arrive; errors are reported in plan order whatever the
+    /// order of arrival.
     async fn run_from(
         &self,
         plan: &QueryPlan,
-        mut data: Value,
+        mut data: Node,
         mut errors: Vec<Value>,
         mut done: Vec<bool>,
     ) -> FetchedData {
         let mut requests: HashMap<String, usize> = HashMap::new();
+        let mut received_bytes = 0;
+        let mut started = done.clone();
+        let mut fetch_errors: Vec<Vec<Value>> = vec![Vec::new(); plan.fetches.len()];
+        let mut in_flight = FuturesUnordered::new();
         loop {
-            let ready: Vec<&Fetch> = plan
-                .fetches
-                .iter()
-                .filter(|f| {
-                    !done[f.id]
-                        && f.depends_on
+            // A fetch with nothing to send (no objects at its path) is done at once, which may
+            // make others ready: start fetches until nothing more can start.
+            let mut progressed = true;
+            while progressed {
+                progressed = false;
+                for fetch in &plan.fetches {
+                    let ready = !started[fetch.id]
+                        && fetch
+                            .depends_on
                             .iter()
-                            .all(|d| done.get(*d).copied().unwrap_or(true))
-                })
-                .collect();
-            if ready.is_empty() {
+                            .all(|d| done.get(*d).copied().unwrap_or(true));
+                    if !ready {
+                        continue;
+                    }
+                    started[fetch.id] = true;
+                    match self.prepare(fetch, &data) {
+                        Some(prepared) => in_flight.push(self.send(prepared)),
+                        None => {
+                            done[fetch.id] = true;
+                            progressed = true;
+                        }
+                    }
+                }
+            }
+            let Some((prepared, result, received)) = in_flight.next().await else {
                 break;
-            }
-            let prepared: Vec<Prepared> = ready
-                .iter()
-                .filter_map(|f| self.prepare(f, &data))
-                .collect();
-            for fetch in &ready {
-                done[fetch.id] = true;
-            }
-            let sent = join_all(prepared.into_iter().map(|mut p| async move {
-                let body = std::mem::take(&mut p.body);
-                let subgraph = &self.supergraph.subgraphs[p.fetch.graph];
-                let result = self.transport.send(subgraph, body, self.headers).await;
-                (p, result)
-            }))
-            .await;
-            for (prepared, result) in sent {
-                *requests.entry(prepared.fetch.subgraph.clone()).or_default() += 1;
-                merge_result(self.supergraph, &prepared, result, &mut data, &mut errors);
-            }
+            };
+            received_bytes += received;
+            let id = prepared.fetch.id;
+            *requests.entry(prepared.fetch.subgraph.clone()).or_default() += 1;
+            merge_result(
+                self.supergraph,
+                &prepared,
+                result,
+                &mut data,
+                &mut fetch_errors[id],
+            );
+            done[id] = true;
         }
+        errors.extend(fetch_errors.into_iter().flatten());
         FetchedData {
             data,
             errors,
             requests,
+            received_bytes,
         }
     }
 
-    fn prepare<'p>(&self, fetch: &'p Fetch, data: &Value) -> Option<Prepared<'p>> {
-        let mut variables: Map<String, Value> = fetch
-            .variables
-            .iter()
-            .filter_map(|name| {
-                self.variables
-                    .get(name.as_str())
-                    .map(|v| (name.to_string(), v.clone()))
-            })
-            .collect();
-        let mut targets = Vec::new();
+    /// Sends a prepared fetch: the parsed answer and how many bytes it was.
+    async fn send<'p>(
+        &self,
+        mut prepared: Prepared<'p>,
+    ) -> (Prepared<'p>, Result<Node, String>, usize) {
+        let request = SubgraphRequest {
+            body: std::mem::take(&mut prepared.body).into(),
+            idempotent: traffic::is_idempotent_query(&prepared.fetch.query),
+        };
+        let subgraph = &self.supergraph.subgraphs[prepared.fetch.graph];
+        let answer = self.transport.send(subgraph, request, self.headers).await;
+        let received = answer.as_ref().map_or(0, |body| body.len());
+        let result = answer.and_then(|body| match tree::parse(&body) {
+            Ok(response @ Node::Object(_)) => Ok(response),
+            _ => Err("the response is not a GraphQL JSON object".to_owned()),
+        });
+        (prepared, result, received)
+    }
+
+    /// The fetch's request, `{"query": …, "variables": {…}}`, written into one buffer: the
+    /// client variables it uses, and for an entity fetch the representations of the objects
+    /// at its path (identical ones sent once). `None` when an entity fetch has no object to
+    /// ask about.
+    fn prepare<'p>(&self, fetch: &'p Fetch, data: &Node) -> Option<Prepared<'p>> {
+        let mut body = Vec::with_capacity(fetch.query.len() + 256);
+        body.extend_from_slice(b"{\"query\":");
+        write_json(&mut body, &fetch.query);
+        body.extend_from_slice(b",\"variables\":{");
+        let mut first = true;
+        for name in &fetch.variables {
+            if let Some(value) = self.variables.get(name.as_str()) {
+                if !std::mem::take(&mut first) {
+                    body.push(b',');
+                }
+                write_json(&mut body, name.as_str());
+                body.push(b':');
+                write_json(&mut body, value);
+            }
+        }
+        let mut targets = Locations::default();
         if let FetchKind::Entity {
             path,
             representations,
         } = &fetch.kind
         {
+            if !first {
+                body.push(b',');
+            }
+            body.extend_from_slice(b"\"representations\":[");
             let mut objects = Vec::new();
-            collect_objects(data, path, &mut Vec::new(), &mut objects);
-            let mut reps: Vec<Value> = Vec::new();
-            let mut index_of: HashMap<String, usize> = HashMap::new();
-            for (location, object) in objects {
-                let Some(type_name) = object.get("__typename").and_then(Value::as_str) else {
+            collect_objects(data, path, &mut Walk::new(path), &mut targets, &mut objects);
+            // Each representation is written once; an identical one (same bytes) reuses its
+            // index. Keyed by the bytes' hash, checked against the bytes themselves.
+            let mut written: HashMap<u64, (usize, usize, usize)> = HashMap::new();
+            let mut count = 0usize;
+            for (from, to, object) in objects {
+                let Some(type_name) = object.typename() else {
                     continue;
                 };
                 // The object may have learnt its concrete type after the plan was made for
@@ -188,81 +263,118 @@ impl Execution<'_> {
                 let Some(spec) = spec else {
                     continue;
                 };
-                let Some(mut rep) =
-                    select_representation(self.supergraph, object, &spec.selections)
-                else {
+                let mut rep = Object::with_capacity(spec.selections.len() + 1);
+                if select_representation(self.supergraph, object, &spec.selections, &mut rep)
+                    .is_none()
+                {
                     continue;
+                }
+                rep.insert("__typename", Node::String(spec.typename.as_str().into()));
+                let comma = body.len();
+                if count > 0 {
+                    body.push(b',');
+                }
+                let start = body.len();
+                write_json(&mut body, &rep);
+                let end = body.len();
+                let hash = {
+                    use std::hash::{BuildHasher, BuildHasherDefault};
+                    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                        .hash_one(&body[start..end])
                 };
-                rep["__typename"] = Value::String(spec.typename.to_string());
-                let key = rep.to_string();
-                let index = *index_of.entry(key).or_insert_with(|| {
-                    reps.push(rep);
-                    reps.len() - 1
-                });
-                targets.push((location, index));
+                let index = match written.get(&hash) {
+                    Some(&(s, e, index)) if body[s..e] == body[start..end] => {
+                        body.truncate(comma);
+                        index
+                    }
+                    Some(_) => {
+                        count += 1;
+                        count - 1
+                    }
+                    None => {
+                        written.insert(hash, (start, end, count));
+                        count += 1;
+                        count - 1
+                    }
+                };
+                targets.targets.push((from, to, index));
             }
-            if reps.is_empty() {
+            if count == 0 {
                 return None;
             }
-            variables.insert("representations".into(), Value::Array(reps));
+            body.push(b']');
         }
+        body.extend_from_slice(b"}}");
         Some(Prepared {
             fetch,
-            body: json!({"query": fetch.query, "variables": variables}),
+            body,
             targets,
         })
     }
 }
 
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Serializing a string or a JSON value into memory cannot fail.
+    let _ = serde_json::to_writer(out, value);
+}
+
+/// The objects at `path` under `value`, each with its list indices (see [`Locations`]), in
+/// response order.
+/// `out` gets each object with the range of its indices in `found.indices`.
 fn collect_objects<'d>(
-    value: &'d Value,
+    value: &'d Node,
     path: &[PathSeg],
-    location: &mut Vec<Step>,
-    out: &mut Vec<(Vec<Step>, &'d Map<String, Value>)>,
+    walk: &mut Walk,
+    found: &mut Locations,
+    out: &mut Vec<(u32, u32, &'d Object)>,
 ) {
     match path.split_first() {
         None => match value {
-            Value::Object(object) => out.push((location.clone(), object)),
-            Value::Array(items) => {
+            Node::Object(object) => {
+                let start = found.indices.len() as u32;
+                found.indices.extend_from_slice(&walk.stack);
+                out.push((start, found.indices.len() as u32, object));
+            }
+            Node::List(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    location.push(Step::Index(i));
-                    collect_objects(item, path, location, out);
-                    location.pop();
+                    walk.stack.push(i as u32);
+                    collect_objects(item, path, walk, found, out);
+                    walk.stack.pop();
                 }
             }
             _ => {}
         },
         Some((PathSeg::Key(key), rest)) => {
-            if let Some(child) = value.as_object().and_then(|o| o.get(key.as_str())) {
-                location.push(Step::Key(key.clone()));
-                collect_objects(child, rest, location, out);
-                location.pop();
+            let hint = walk.hint(path.len());
+            let child = value
+                .as_object()
+                .and_then(|o| o.get_hinted(key.as_str(), &mut walk.hints[hint]));
+            if let Some(child) = child {
+                collect_objects(child, rest, walk, found, out);
             }
         }
         Some((PathSeg::List, rest)) => {
-            if let Value::Array(items) = value {
+            if let Node::List(items) = value {
                 for (i, item) in items.iter().enumerate() {
-                    location.push(Step::Index(i));
-                    collect_objects(item, rest, location, out);
-                    location.pop();
+                    walk.stack.push(i as u32);
+                    collect_objects(item, rest, walk, found, out);
+                    walk.stack.pop();
                 }
             }
         }
     }
 }
 
-/// Builds a representation (`__typename`, key and required fields) from a fetched object.
-/// `None` when a needed field is missing (an earlier fetch failed for this object).
+/// Adds to `rep` the fields of a representation (key and required fields) read from a
+/// fetched object. `None` when a needed field is missing (an earlier fetch failed for this
+/// object).
 fn select_representation(
     supergraph: &Supergraph,
-    object: &Map<String, Value>,
+    object: &Object,
     selections: &[Sel],
-) -> Option<Value> {
-    let mut rep = Map::new();
-    let type_name = object
-        .get("__typename")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    rep: &mut Object,
+) -> Option<()> {
+    let type_name = object.typename().unwrap_or_default();
     for selection in selections {
         match selection {
             Sel::Field(field) => {
@@ -274,44 +386,49 @@ fn select_representation(
                 } else {
                     select_nested(supergraph, value, &field.selections)?
                 };
-                rep.insert(field.name.to_string(), selected);
+                rep.insert(field.name.as_str(), selected);
             }
             Sel::Fragment(fragment) => {
                 let applies = fragment
                     .type_condition
                     .as_ref()
                     .is_none_or(|c| supergraph.satisfies(type_name, c));
-                if applies
-                    && let Some(Value::Object(inner)) =
-                        select_representation(supergraph, object, &fragment.selections)
-                {
-                    for (k, v) in inner {
-                        rep.insert(k, v);
+                if applies {
+                    // A fragment whose fields are missing adds nothing (the object is of
+                    // another type than the fragment needs).
+                    let mut inner = Object::default();
+                    if select_representation(supergraph, object, &fragment.selections, &mut inner)
+                        .is_some()
+                    {
+                        for (k, v) in inner {
+                            rep.insert(&k, v);
+                        }
                     }
                 }
             }
         }
     }
-    Some(Value::Object(rep))
+    Some(())
 }
 
-fn select_nested(supergraph: &Supergraph, value: &Value, selections: &[Sel]) -> Option<Value> {
+fn select_nested(supergraph: &Supergraph, value: &Node, selections: &[Sel]) -> Option<Node> {
     match value {
-        Value::Null => Some(Value::Null),
-        Value::Array(items) => items
+        Node::Null => Some(Node::Null),
+        Node::List(items) => items
             .iter()
             .map(|item| select_nested(supergraph, item, selections))
             .collect::<Option<Vec<_>>>()
-            .map(Value::Array),
-        Value::Object(object) => {
-            let mut selected = select_representation(supergraph, object, selections)?;
-            if let (Some(typename), Value::Object(map)) = (object.get("__typename"), &mut selected)
-                && !map.contains_key("__typename")
+            .map(Node::List),
+        Node::Object(object) => {
+            let mut selected = Object::default();
+            select_representation(supergraph, object, selections, &mut selected)?;
+            if let Some(typename) = object.get("__typename")
+                && !selected.contains_key("__typename")
                 && selections.iter().any(|s| matches!(s, Sel::Fragment(_)))
             {
-                map.insert("__typename".into(), typename.clone());
+                selected.insert("__typename", typename.clone());
             }
-            Some(selected)
+            Some(Node::Object(selected))
         }
         other => Some(other.clone()),
     }
@@ -331,15 +448,20 @@ pub(crate) fn unavailable_error(subgraph: &str, reason: &str, path: Option<Vec<V
 fn merge_result(
     supergraph: &Supergraph,
     prepared: &Prepared,
-    result: Result<Value, String>,
-    data: &mut Value,
+    result: Result<Node, String>,
+    data: &mut Node,
     errors: &mut Vec<Value>,
 ) {
     let subgraph = prepared.fetch.subgraph.as_str();
+    let path: &[PathSeg] = match &prepared.fetch.kind {
+        FetchKind::Entity { path, .. } => path,
+        FetchKind::Root => &[],
+    };
     let first_location = prepared
         .targets
+        .targets
         .first()
-        .map(|(location, _)| location.iter().map(step_to_json).collect::<Vec<_>>());
+        .map(|target| prepared.targets.path_json(path, target));
     let mut response = match result {
         Ok(response) => response,
         Err(reason) => {
@@ -347,53 +469,62 @@ fn merge_result(
             return;
         }
     };
-    let subgraph_errors = response.get_mut("errors").map(Value::take);
-    let response_data = response
-        .get_mut("data")
-        .map(Value::take)
-        .unwrap_or(Value::Null);
+    let (response_data, subgraph_errors) = match response.as_object_mut() {
+        Some(response) => (
+            response.remove("data").unwrap_or_default(),
+            response.remove("errors").map(Value::from),
+        ),
+        None => (Node::Null, None),
+    };
     match &prepared.fetch.kind {
         FetchKind::Root => deep_merge(data, response_data),
         FetchKind::Entity { .. } => {
             let entities = match response_data {
-                Value::Object(mut map) => map.remove("_entities").unwrap_or(Value::Null),
-                _ => Value::Null,
+                Node::Object(mut map) => map.remove("_entities").unwrap_or_default(),
+                _ => Node::Null,
             };
-            if let Value::Array(entities) = entities {
+            if let Node::List(entities) = entities {
                 // Each entity is moved into its last target and cloned only for earlier ones
                 // (objects that shared a de-duplicated representation).
                 let mut remaining = vec![0usize; entities.len()];
-                for (_, index) in &prepared.targets {
-                    if let Some(count) = remaining.get_mut(*index) {
+                for &(_, _, index) in &prepared.targets.targets {
+                    if let Some(count) = remaining.get_mut(index) {
                         *count += 1;
                     }
                 }
-                let mut entities: Vec<Option<Value>> = entities.into_iter().map(Some).collect();
-                for (location, index) in &prepared.targets {
-                    let Some(slot) = entities.get_mut(*index) else {
-                        continue;
+                let mut entities: Vec<Option<Node>> = entities.into_iter().map(Some).collect();
+                // One walk over the objects at the path, in the order they were collected:
+                // each meets its target (if it still has one) by its list indices.
+                let locations = &prepared.targets;
+                let mut next = 0;
+                visit_objects_mut(data, path, &mut Walk::new(path), &mut |location, object| {
+                    let targets = &locations.targets;
+                    while next < targets.len() && locations.indices(&targets[next]) < location {
+                        next += 1;
+                    }
+                    if next == targets.len() || locations.indices(&targets[next]) != location {
+                        return;
+                    }
+                    let index = targets[next].2;
+                    next += 1;
+                    let Some(slot) = entities.get_mut(index) else {
+                        return;
                     };
-                    remaining[*index] -= 1;
-                    let entity = if remaining[*index] == 0 {
+                    remaining[index] -= 1;
+                    let entity = if remaining[index] == 0 {
                         slot.take()
                     } else {
                         slot.clone()
                     };
-                    if let (Some(Value::Object(mut entity)), Some(target)) =
-                        (entity, pointer_mut(data, location))
-                    {
+                    if let Some(Node::Object(mut entity)) = entity {
                         // An interface object answers with the interface's name; keep the
                         // concrete type already known.
-                        if entity
-                            .get("__typename")
-                            .and_then(Value::as_str)
-                            .is_some_and(|t| !supergraph.is_object(t))
-                        {
+                        if entity.typename().is_some_and(|t| !supergraph.is_object(t)) {
                             entity.remove("__typename");
                         }
-                        deep_merge(target, Value::Object(entity));
+                        deep_merge(object, Node::Object(entity));
                     }
-                }
+                });
             }
         }
     }
@@ -416,22 +547,19 @@ fn merge_result(
 }
 
 /// Moves an internally aliased value back under its response key on the objects at `path`.
-fn undo_alias(value: &mut Value, path: &[PathSeg], rename: &crate::plan::Rename) {
+fn undo_alias(value: &mut Node, path: &[PathSeg], rename: &crate::plan::Rename) {
     match path.split_first() {
         None => match value {
-            Value::Object(object) => {
-                let matches = object.get("__typename").and_then(Value::as_str)
-                    == Some(rename.object.as_str());
+            Node::Object(object) => {
+                let matches = object.typename() == Some(rename.object.as_str());
                 if matches && let Some(moved) = object.remove(rename.alias.as_str()) {
                     match object.get_mut(rename.key.as_str()) {
                         Some(existing) => deep_merge(existing, moved),
-                        None => {
-                            object.insert(rename.key.to_string(), moved);
-                        }
+                        None => object.insert(rename.key.as_str(), moved),
                     }
                 }
             }
-            Value::Array(items) => items
+            Node::List(items) => items
                 .iter_mut()
                 .for_each(|item| undo_alias(item, path, rename)),
             _ => {}
@@ -442,7 +570,7 @@ fn undo_alias(value: &mut Value, path: &[PathSeg], rename: &crate::plan::Rename)
             }
         }
         Some((PathSeg::List, rest)) => {
-            if let Value::Array(items) = value {
+            if let Node::List(items) = value {
                 items
                     .iter_mut()
                     .for_each(|item| undo_alias(item, rest, rename));
@@ -465,48 +593,104 @@ fn repath_error(error: &mut Value, prepared: &Prepared) {
     let Some(index) = path.get(1).and_then(Value::as_u64) else {
         return;
     };
+    let FetchKind::Entity {
+        path: fetch_path, ..
+    } = &prepared.fetch.kind
+    else {
+        return;
+    };
     let location = prepared
         .targets
+        .targets
         .iter()
-        .find(|(_, rep)| *rep as u64 == index)
-        .map(|(location, _)| location.iter().map(step_to_json).collect::<Vec<_>>());
+        .find(|(_, _, rep)| *rep as u64 == index)
+        .map(|target| prepared.targets.path_json(fetch_path, target));
     if let Some(mut new_path) = location {
         new_path.extend(path.into_iter().skip(2));
         error["path"] = Value::Array(new_path);
     }
 }
 
-fn pointer_mut<'d>(data: &'d mut Value, location: &[Step]) -> Option<&'d mut Value> {
-    let mut current = data;
-    for step in location {
-        current = match step {
-            Step::Key(key) => current.as_object_mut()?.get_mut(key.as_str())?,
-            Step::Index(i) => current.as_array_mut()?.get_mut(*i)?,
-        };
+/// Calls `visit` with every object at `path` and its list indices, in the order
+/// [`collect_objects`] finds them.
+fn visit_objects_mut(
+    value: &mut Node,
+    path: &[PathSeg],
+    walk: &mut Walk,
+    visit: &mut dyn FnMut(&[u32], &mut Node),
+) {
+    match path.split_first() {
+        None => match value {
+            Node::Object(_) => visit(&walk.stack, value),
+            Node::List(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    walk.stack.push(i as u32);
+                    visit_objects_mut(item, path, walk, visit);
+                    walk.stack.pop();
+                }
+            }
+            _ => {}
+        },
+        Some((PathSeg::Key(key), rest)) => {
+            let hint = walk.hint(path.len());
+            let child = value
+                .as_object_mut()
+                .and_then(|o| o.get_mut_hinted(key.as_str(), &mut walk.hints[hint]));
+            if let Some(child) = child {
+                visit_objects_mut(child, rest, walk, visit);
+            }
+        }
+        Some((PathSeg::List, rest)) => {
+            if let Node::List(items) = value {
+                for (i, item) in items.iter_mut().enumerate() {
+                    walk.stack.push(i as u32);
+                    visit_objects_mut(item, rest, walk, visit);
+                    walk.stack.pop();
+                }
+            }
+        }
     }
-    Some(current)
+}
+
+/// The state of a walk down a fetch's path: the indices of the lists crossed so far, and per
+/// key of the path where that key was found last (see [`Object::get_hinted`]).
+struct Walk {
+    stack: Vec<u32>,
+    hints: Vec<usize>,
+}
+
+impl Walk {
+    fn new(path: &[PathSeg]) -> Self {
+        Walk {
+            stack: Vec::new(),
+            hints: vec![0; path.len()],
+        }
+    }
+
+    /// The hint slot of the path segment that has `remaining` segments left (itself included).
+    fn hint(&self, remaining: usize) -> usize {
+        self.hints.len() - remaining
+    }
 }
 
 /// Merges `source` into `target`: objects key by key, arrays element by element; a null
 /// never overwrites a value another subgraph provided.
-pub fn deep_merge(target: &mut Value, source: Value) {
+pub fn deep_merge(target: &mut Node, source: Node) {
     match (target, source) {
-        (Value::Object(target), Value::Object(source)) => {
+        (Node::Object(target), Node::Object(source)) => {
             for (key, value) in source {
                 match target.get_mut(&key) {
                     Some(existing) => deep_merge(existing, value),
-                    None => {
-                        target.insert(key, value);
-                    }
+                    None => target.append(key, value),
                 }
             }
         }
-        (Value::Array(target), Value::Array(source)) if target.len() == source.len() => {
+        (Node::List(target), Node::List(source)) if target.len() == source.len() => {
             for (t, s) in target.iter_mut().zip(source) {
                 deep_merge(t, s);
             }
         }
-        (_, Value::Null) => {}
+        (_, Node::Null) => {}
         (target, source) => *target = source,
     }
 }

@@ -6,6 +6,7 @@
 //! request order, and where GraphQL null propagation happens: a null in a non-null position
 //! makes the nearest nullable ancestor null.
 
+use super::tree::{Node, Object};
 use crate::plan::operation::{FieldSel, NormalizedOperation, Sel};
 use crate::supergraph::Supergraph;
 use apollo_compiler::Name;
@@ -14,44 +15,107 @@ use apollo_compiler::schema::ExtendedType;
 use looma_core::ErrorCode;
 use serde_json::{Map, Value, json};
 
-/// A step of the response path, kept cheap (names are shared) and turned into JSON only when
-/// an error needs it.
-enum PathItem {
-    Key(Name),
+/// A step of the response path, kept cheap (names are borrowed from the operation) and
+/// turned into JSON only when an error needs it.
+enum PathItem<'s> {
+    Key(&'s Name),
     Index(usize),
 }
 
 /// A null reached a non-null position and must propagate to the parent.
 struct NullBubble;
 
-pub struct Shaper<'a> {
+/// The fields of one selection set for one runtime type, grouped by response key
+/// (CollectFields), computed once per request and shared by every object it applies to.
+type Grouped<'s> = std::rc::Rc<Vec<GroupedField<'s>>>;
+
+/// One response key of a grouped selection set.
+struct GroupedField<'s> {
+    key: &'s Name,
+    /// The first field under the key: its name and type.
+    first: &'s FieldSel,
+    /// The selections of every field under the key.
+    selections: &'s [Sel],
+    /// `"key":`, written before each value.
+    prefix: Vec<u8>,
+    kind: Kind,
+    /// Where the key was in the last object shaped with this group (objects of one list
+    /// keep their keys in the same order; see [`Object::get_hinted`]).
+    hint: std::cell::Cell<usize>,
+}
+
+/// What a field's value is, decided once from its type.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Typename,
+    /// `__schema` / `__type` at the root: already executed.
+    Introspection,
+    /// An object, interface or union: shaped by its selections.
+    Composite,
+    /// An enum: only values the API schema shows.
+    Enum,
+    /// A scalar, written as it came.
+    Leaf,
+}
+
+pub struct Shaper<'a, 's> {
     pub supergraph: &'a Supergraph,
     pub variables: &'a Map<String, Value>,
     /// Values for introspection root fields (`__schema`, `__type`), already executed.
     pub introspection: &'a Map<String, Value>,
     pub errors: &'a mut Vec<Value>,
+    /// Grouped fields by (selection set, runtime type): an operation has few of these pairs
+    /// and a response has many objects, so a short list searched linearly beats hashing.
+    grouped: Vec<(*const Sel, String, Grouped<'s>)>,
+    /// Where the merged selections of fields requested more than once under one key live
+    /// while the response is shaped.
+    merged: &'s typed_arena::Arena<Vec<Sel>>,
+    /// The operation's root selection set (where introspection fields may be).
+    root_selections: *const Sel,
 }
 
-impl Shaper<'_> {
+impl<'a, 's> Shaper<'a, 's> {
+    pub fn new(
+        supergraph: &'a Supergraph,
+        variables: &'a Map<String, Value>,
+        introspection: &'a Map<String, Value>,
+        errors: &'a mut Vec<Value>,
+        merged: &'s typed_arena::Arena<Vec<Sel>>,
+    ) -> Self {
+        Shaper {
+            supergraph,
+            variables,
+            introspection,
+            errors,
+            grouped: Vec::new(),
+            merged,
+            root_selections: std::ptr::null(),
+        }
+    }
+
     /// The `data` of the client response as JSON text (`null` if a root non-null field was
-    /// null), fields in request order.
-    pub fn shape(&mut self, operation: &NormalizedOperation, data: &Value) -> String {
-        let empty = Map::new();
+    /// null), fields in request order. Only JSON (UTF-8) is ever written into it.
+    pub fn shape(
+        &mut self,
+        operation: &'s NormalizedOperation,
+        data: &Node,
+        size_hint: usize,
+    ) -> Vec<u8> {
+        let empty = Object::default();
         let root = data.as_object().unwrap_or(&empty);
-        let mut out = Vec::with_capacity(4096);
+        self.root_selections = operation.selections.as_ptr();
+        let mut out = Vec::with_capacity(size_hint.max(4096));
         let written = self.write_object(
             &mut out,
             &operation.root_type,
             &operation.selections,
             root,
             &mut Vec::new(),
-            true,
         );
         if written.is_err() {
-            return "null".to_owned();
+            return b"null".to_vec();
         }
-        // Only JSON text (valid UTF-8) is ever written.
-        String::from_utf8(out).unwrap_or_else(|_| "null".to_owned())
+        out
     }
 
     fn included(&self, directives: &[apollo_compiler::Node<ast::Directive>]) -> bool {
@@ -78,7 +142,7 @@ impl Shaper<'_> {
 
     /// Groups fields by response key, in order, for one runtime type (the spec's
     /// CollectFields).
-    fn collect<'s>(
+    fn collect(
         &self,
         runtime_type: &str,
         selections: &'s [Sel],
@@ -109,53 +173,114 @@ impl Shaper<'_> {
         }
     }
 
+    /// The grouped fields of `selections` for `runtime_type`, from the per-request cache.
+    fn grouped(&mut self, runtime_type: &str, selections: &'s [Sel]) -> Grouped<'s> {
+        let id = selections.as_ptr();
+        if let Some((_, _, grouped)) = self
+            .grouped
+            .iter()
+            .find(|(s, t, _)| *s == id && t == runtime_type)
+        {
+            return grouped.clone();
+        }
+        let mut collected = Vec::with_capacity(selections.len());
+        self.collect(runtime_type, selections, &mut collected);
+        let is_root = selections.as_ptr() == self.root_selections;
+        let grouped: Vec<_> = collected
+            .into_iter()
+            .map(|(key, fields)| {
+                let first = fields[0];
+                // Fields requested more than once under one key merge their selections.
+                let sub: &'s [Sel] = if fields.len() == 1 {
+                    &first.selections
+                } else {
+                    self.merged.alloc(
+                        fields
+                            .iter()
+                            .flat_map(|f| f.selections.iter().cloned())
+                            .collect(),
+                    )
+                };
+                let kind = if first.name == "__typename" {
+                    Kind::Typename
+                } else if is_root && (first.name == "__schema" || first.name == "__type") {
+                    Kind::Introspection
+                } else {
+                    match self
+                        .supergraph
+                        .schema
+                        .types
+                        .get(first.ty.inner_named_type())
+                    {
+                        Some(
+                            ExtendedType::Object(_)
+                            | ExtendedType::Interface(_)
+                            | ExtendedType::Union(_),
+                        ) => Kind::Composite,
+                        Some(ExtendedType::Enum(_)) => Kind::Enum,
+                        _ => Kind::Leaf,
+                    }
+                };
+                let mut prefix = Vec::with_capacity(key.len() + 3);
+                write_json(&mut prefix, key.as_str());
+                prefix.push(b':');
+                GroupedField {
+                    key,
+                    first,
+                    selections: sub,
+                    prefix,
+                    kind,
+                    hint: std::cell::Cell::new(0),
+                }
+            })
+            .collect();
+        let grouped = std::rc::Rc::new(grouped);
+        self.grouped
+            .push((id, runtime_type.to_owned(), grouped.clone()));
+        grouped
+    }
+
     fn write_object(
         &mut self,
         out: &mut Vec<u8>,
         runtime_type: &str,
-        selections: &[Sel],
-        object: &Map<String, Value>,
-        path: &mut Vec<PathItem>,
-        is_root: bool,
+        selections: &'s [Sel],
+        object: &Object,
+        path: &mut Vec<PathItem<'s>>,
     ) -> Result<(), NullBubble> {
-        let mut grouped = Vec::with_capacity(selections.len());
-        self.collect(runtime_type, selections, &mut grouped);
+        let grouped = self.grouped(runtime_type, selections);
         out.push(b'{');
-        for (index, (key, fields)) in grouped.into_iter().enumerate() {
+        for (index, field) in grouped.iter().enumerate() {
             if index > 0 {
                 out.push(b',');
             }
-            write_json(out, key.as_str());
-            out.push(b':');
-            let first = fields[0];
-            if first.name == "__typename" {
-                write_json(out, runtime_type);
-                continue;
+            out.extend_from_slice(&field.prefix);
+            match field.kind {
+                Kind::Typename => {
+                    write_json(out, runtime_type);
+                    continue;
+                }
+                Kind::Introspection => {
+                    write_json(
+                        out,
+                        self.introspection
+                            .get(field.key.as_str())
+                            .unwrap_or(&Value::Null),
+                    );
+                    continue;
+                }
+                _ => {}
             }
-            if is_root && (first.name == "__schema" || first.name == "__type") {
-                write_json(
-                    out,
-                    self.introspection.get(key.as_str()).unwrap_or(&Value::Null),
-                );
-                continue;
-            }
-            path.push(PathItem::Key(key.clone()));
-            // Fields requested more than once under one key merge their selections.
-            let sub_selections: std::borrow::Cow<[Sel]> = if fields.len() == 1 {
-                std::borrow::Cow::Borrowed(&first.selections)
-            } else {
-                std::borrow::Cow::Owned(
-                    fields
-                        .iter()
-                        .flat_map(|f| f.selections.iter().cloned())
-                        .collect(),
-                )
-            };
+            path.push(PathItem::Key(field.key));
+            let mut hint = field.hint.get();
+            let value = object.get_hinted(field.key.as_str(), &mut hint);
+            field.hint.set(hint);
             let completed = self.complete(
                 out,
-                &first.ty,
-                object.get(key.as_str()),
-                &sub_selections,
+                &field.first.ty,
+                field.kind,
+                value,
+                field.selections,
                 path,
             );
             path.pop();
@@ -171,14 +296,15 @@ impl Shaper<'_> {
         &mut self,
         out: &mut Vec<u8>,
         ty: &ast::Type,
-        value: Option<&Value>,
-        selections: &[Sel],
-        path: &mut Vec<PathItem>,
+        kind: Kind,
+        value: Option<&Node>,
+        selections: &'s [Sel],
+        path: &mut Vec<PathItem<'s>>,
     ) -> Result<(), NullBubble> {
         let non_null = ty.is_non_null();
         let start = out.len();
         let value = match value {
-            None | Some(Value::Null) => {
+            None | Some(Node::Null) => {
                 return if non_null {
                     self.note_null(path);
                     Err(NullBubble)
@@ -191,7 +317,7 @@ impl Shaper<'_> {
         };
         let outcome = match ty {
             ast::Type::List(inner) | ast::Type::NonNullList(inner) => match value {
-                Value::Array(items) => {
+                Node::List(items) => {
                     out.push(b'[');
                     let mut outcome = Ok(());
                     for (i, item) in items.iter().enumerate() {
@@ -199,7 +325,7 @@ impl Shaper<'_> {
                             out.push(b',');
                         }
                         path.push(PathItem::Index(i));
-                        outcome = self.complete(out, inner, Some(item), selections, path);
+                        outcome = self.complete(out, inner, kind, Some(item), selections, path);
                         path.pop();
                         if outcome.is_err() {
                             break;
@@ -210,48 +336,37 @@ impl Shaper<'_> {
                 }
                 _ => Err(NullBubble),
             },
-            ast::Type::Named(name) | ast::Type::NonNullNamed(name) => {
-                match self.supergraph.schema.types.get(name.as_str()) {
-                    Some(
-                        ExtendedType::Object(_)
-                        | ExtendedType::Interface(_)
-                        | ExtendedType::Union(_),
-                    ) => match value {
-                        Value::Object(object) => {
-                            let runtime = object
-                                .get("__typename")
-                                .and_then(Value::as_str)
-                                .filter(|t| self.supergraph.is_object(t))
-                                .unwrap_or(name.as_str())
-                                .to_owned();
-                            // An object of a type hidden from the API (@inaccessible) cannot
-                            // be shown: it becomes null.
-                            if !self
-                                .supergraph
-                                .api_schema
-                                .types
-                                .contains_key(runtime.as_str())
-                            {
-                                Err(NullBubble)
-                            } else {
-                                self.write_object(out, &runtime, selections, object, path, false)
-                            }
+            ast::Type::Named(name) | ast::Type::NonNullNamed(name) => match kind {
+                Kind::Composite => match value {
+                    Node::Object(object) => {
+                        let runtime = object
+                            .typename()
+                            .filter(|t| self.supergraph.is_object(t))
+                            .unwrap_or(name.as_str());
+                        // An object of a type hidden from the API (@inaccessible) cannot
+                        // be shown: it becomes null.
+                        if !self.supergraph.api_schema.types.contains_key(runtime) {
+                            Err(NullBubble)
+                        } else {
+                            self.write_object(out, runtime, selections, object, path)
                         }
-                        _ => Err(NullBubble),
-                    },
-                    Some(ExtendedType::Enum(enumeration)) => match value.as_str() {
-                        Some(v) if self.enum_value_visible(enumeration, v) => {
-                            write_json(out, value);
-                            Ok(())
-                        }
-                        _ => Err(NullBubble),
-                    },
-                    _ => {
+                    }
+                    _ => Err(NullBubble),
+                },
+                Kind::Enum => match (value.as_str(), self.supergraph.schema.types.get(name)) {
+                    (Some(v), Some(ExtendedType::Enum(enumeration)))
+                        if self.enum_value_visible(enumeration, v) =>
+                    {
                         write_json(out, value);
                         Ok(())
                     }
+                    _ => Err(NullBubble),
+                },
+                _ => {
+                    write_json(out, value);
+                    Ok(())
                 }
-            }
+            },
         };
         match outcome {
             Ok(()) => Ok(()),

@@ -321,7 +321,7 @@ fn log_request(
 }
 
 fn json_body(status: StatusCode, body: &ResponseBody) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let bytes = body.to_bytes();
     let mut response = (
         status,
         [(

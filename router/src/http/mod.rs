@@ -242,8 +242,10 @@ impl RouterService {
         let probes = loaded.supergraph.subgraphs.iter().map(|subgraph| {
             let headers = &headers;
             async move {
-                let body = serde_json::json!({"query": "{ __typename }"});
-                match self.transport.send(subgraph, body, headers).await {
+                let request = crate::transport::SubgraphRequest::from_json(
+                    &serde_json::json!({"query": "{ __typename }"}),
+                );
+                match self.transport.send(subgraph, request, headers).await {
                     Ok(_) => None,
                     Err(reason) => Some(format!("{}: {reason}", subgraph.name)),
                 }

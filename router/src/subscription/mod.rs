@@ -96,7 +96,7 @@ pub enum Opened {
 }
 
 fn body_to_json(body: &ResponseBody) -> Value {
-    serde_json::to_value(body).unwrap_or_else(|_| serde_json::json!({}))
+    body.to_json()
 }
 
 impl RouterService {

@@ -4,8 +4,9 @@
 //! between callers who could see different data; the request id and trace context are left
 //! out of the key (one of the callers' ids reaches the subgraph). Mutations and uploads are always sent as asked.
 
-use super::{SubgraphEvents, SubgraphTransport, UploadedFile, traffic};
+use super::{SubgraphEvents, SubgraphRequest, SubgraphTransport, UploadedFile};
 use crate::supergraph::Subgraph;
+use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use serde_json::Value;
@@ -13,7 +14,8 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-type Pending = Shared<BoxFuture<'static, Result<Arc<Value>, String>>>;
+/// The one answer every identical caller gets: bytes, so sharing it copies nothing.
+type Pending = Shared<BoxFuture<'static, Result<Bytes, String>>>;
 
 /// Wraps a transport so overlapping identical fetches share one request.
 pub struct DedupTransport {
@@ -32,11 +34,11 @@ impl DedupTransport {
 
 /// The headers that decide what a subgraph answers: everything but the request id and trace
 /// context.
-fn key(subgraph: &Subgraph, body: &Value, headers: &http::HeaderMap) -> [u8; 32] {
+fn key(subgraph: &Subgraph, body: &[u8], headers: &http::HeaderMap) -> [u8; 32] {
     let mut hash = Sha256::new();
     hash.update(subgraph.name.as_bytes());
     hash.update([0]);
-    hash.update(body.to_string().as_bytes());
+    hash.update(body);
     let mut names: Vec<(&str, &[u8])> = headers
         .iter()
         .filter(|(name, _)| {
@@ -66,13 +68,13 @@ impl SubgraphTransport for DedupTransport {
     async fn send(
         &self,
         subgraph: &Subgraph,
-        body: Value,
+        request: SubgraphRequest,
         headers: &http::HeaderMap,
-    ) -> Result<Value, String> {
-        if !traffic::is_idempotent(&body) {
-            return self.inner.send(subgraph, body, headers).await;
+    ) -> Result<Bytes, String> {
+        if !request.idempotent {
+            return self.inner.send(subgraph, request, headers).await;
         }
-        let key = key(subgraph, &body, headers);
+        let key = key(subgraph, &request.body, headers);
         let (pending, leader) = {
             let mut in_flight = lock(&self.in_flight);
             match in_flight.get(&key) {
@@ -85,7 +87,7 @@ impl SubgraphTransport for DedupTransport {
                     // Sent by a task of its own, so it finishes (and leaves the table) even when
                     // every caller waiting for it has gone away.
                     let task = tokio::spawn(async move {
-                        let outcome = inner.send(&subgraph, body, &headers).await.map(Arc::new);
+                        let outcome = inner.send(&subgraph, request, &headers).await;
                         // Later identical fetches go out afresh.
                         lock(&table).remove(&key);
                         outcome
@@ -109,8 +111,8 @@ impl SubgraphTransport for DedupTransport {
             )
             .increment(1);
         }
-        // Each caller merges into its own response: it gets its own copy.
-        pending.await.map(|value| Value::clone(&value))
+        // Each caller parses the shared bytes into its own response.
+        pending.await
     }
 
     async fn send_with_files(
@@ -119,7 +121,7 @@ impl SubgraphTransport for DedupTransport {
         body: Value,
         headers: &http::HeaderMap,
         files: &[(String, UploadedFile)],
-    ) -> Result<Value, String> {
+    ) -> Result<Bytes, String> {
         self.inner
             .send_with_files(subgraph, body, headers, files)
             .await
@@ -149,12 +151,15 @@ mod tests {
         async fn send(
             &self,
             _subgraph: &Subgraph,
-            body: Value,
+            request: SubgraphRequest,
             _headers: &http::HeaderMap,
-        ) -> Result<Value, String> {
+        ) -> Result<Bytes, String> {
             let n = self.0.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(100)).await;
-            Ok(serde_json::json!({"data": {"n": n, "echo": body}}))
+            let echo: Value = serde_json::from_slice(&request.body).unwrap();
+            Ok(Bytes::from(
+                serde_json::json!({"data": {"n": n, "echo": echo}}).to_string(),
+            ))
         }
 
         async fn subscribe(
@@ -187,7 +192,7 @@ mod tests {
         let slow = Arc::new(Slow(AtomicUsize::new(0)));
         let dedup = DedupTransport::new(slow.clone());
         let subgraph = subgraph();
-        let body = serde_json::json!({"query": "{ reviews { id } }"});
+        let body = SubgraphRequest::from_json(&serde_json::json!({"query": "{ reviews { id } }"}));
         let answers = futures::future::join_all((0..5).map(|i| {
             let headers = headers("alice", &format!("request-{i}"));
             let dedup = &dedup;
@@ -198,7 +203,8 @@ mod tests {
         .await;
         assert_eq!(slow.0.load(Ordering::SeqCst), 1);
         for answer in answers {
-            assert_eq!(answer.unwrap()["data"]["n"], 0);
+            let answer = crate::transport::parse_response(&answer.unwrap()).unwrap();
+            assert_eq!(answer["data"]["n"], 0);
         }
         // Done: the next identical query is sent again.
         dedup
@@ -213,8 +219,9 @@ mod tests {
         let slow = Arc::new(Slow(AtomicUsize::new(0)));
         let dedup = DedupTransport::new(slow.clone());
         let subgraph = subgraph();
-        let query = serde_json::json!({"query": "{ me { id } }"});
-        let mutation = serde_json::json!({"query": "mutation { bump }"});
+        let query = SubgraphRequest::from_json(&serde_json::json!({"query": "{ me { id } }"}));
+        let mutation =
+            SubgraphRequest::from_json(&serde_json::json!({"query": "mutation { bump }"}));
         let (h1, h2, h3, h4) = (
             headers("alice", "1"),
             headers("bob", "2"),

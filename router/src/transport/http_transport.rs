@@ -4,8 +4,9 @@
 //! WebSocket (`super::ws_client`).
 
 use super::traffic::{self, Refused, TrafficConfig, Upstream};
-use super::{SubgraphTransport, UploadedFile};
+use super::{SubgraphRequest, SubgraphTransport, UploadedFile, looks_like_json_object};
 use crate::supergraph::Subgraph;
+use bytes::Bytes;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -140,15 +141,16 @@ impl HttpTransport {
         &self,
         url: &str,
         subgraph: &Subgraph,
-        body: &Value,
+        body: Bytes,
         headers: &http::HeaderMap,
-    ) -> Result<Value, String> {
+    ) -> Result<Bytes, String> {
         let response = self
             .client
             .post(url)
             .timeout(self.timeout_for(subgraph))
             .headers(headers.clone())
-            .json(body)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body)
             .send()
             .await
             .map_err(describe_send_error)?;
@@ -198,9 +200,9 @@ impl SubgraphTransport for HttpTransport {
     async fn send(
         &self,
         subgraph: &Subgraph,
-        body: Value,
+        request: SubgraphRequest,
         headers: &http::HeaderMap,
-    ) -> Result<Value, String> {
+    ) -> Result<Bytes, String> {
         let started = Instant::now();
         let upstream = match self.upstream(subgraph) {
             Ok(upstream) => upstream,
@@ -210,7 +212,7 @@ impl SubgraphTransport for HttpTransport {
             }
         };
         let config = &self.traffic;
-        let retryable = traffic::is_idempotent(&body);
+        let retryable = request.idempotent;
         upstream.earn_retry(config);
         let mut retries = 0;
         let mut avoid: Option<String> = None;
@@ -220,7 +222,9 @@ impl SubgraphTransport for HttpTransport {
             }
             let in_flight = upstream.pick(config, Instant::now(), avoid.as_deref());
             let url = in_flight.replica.url.clone();
-            let outcome = self.post_json(&url, subgraph, &body, headers).await;
+            let outcome = self
+                .post_json(&url, subgraph, request.body.clone(), headers)
+                .await;
             upstream.record(config, in_flight.replica, outcome.is_ok(), Instant::now());
             drop(in_flight);
             match outcome {
@@ -250,7 +254,7 @@ impl SubgraphTransport for HttpTransport {
         body: Value,
         headers: &http::HeaderMap,
         files: &[(String, UploadedFile)],
-    ) -> Result<Value, String> {
+    ) -> Result<Bytes, String> {
         let form = multipart_form(body, files)?;
         let started = Instant::now();
         let upstream = self.upstream(subgraph)?;
@@ -299,16 +303,20 @@ impl SubgraphTransport for HttpTransport {
     }
 }
 
-async fn read_graphql_response(response: reqwest::Response) -> Result<Value, String> {
+/// The body of a subgraph's answer when it can be a GraphQL response (a JSON object, whatever
+/// the status: GraphQL-over-HTTP answers errors with 4xx); otherwise why not.
+async fn read_graphql_response(response: reqwest::Response) -> Result<Bytes, String> {
     let status = response.status();
     let bytes = response
         .bytes()
         .await
         .map_err(|e| format!("reading the response: {e}"))?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(value) if value.is_object() => Ok(value),
-        _ if !status.is_success() => Err(format!("HTTP {status}")),
-        _ => Err("the response is not a GraphQL JSON object".to_owned()),
+    if looks_like_json_object(&bytes) {
+        Ok(bytes)
+    } else if !status.is_success() {
+        Err(format!("HTTP {status}"))
+    } else {
+        Err("the response is not a GraphQL JSON object".to_owned())
     }
 }
 

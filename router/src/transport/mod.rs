@@ -13,6 +13,7 @@ pub use dedup::DedupTransport;
 pub use http_transport::{HttpTransport, Routes};
 
 use crate::supergraph::Subgraph;
+use bytes::Bytes;
 use futures::stream::BoxStream;
 use serde_json::Value;
 
@@ -29,16 +30,54 @@ pub struct UploadedFile {
     pub bytes: bytes::Bytes,
 }
 
+/// One GraphQL request to a subgraph: its JSON body, serialized once by whoever built it (the
+/// executor writes it straight into this buffer), and whether it may be repeated.
+#[derive(Clone, Debug)]
+pub struct SubgraphRequest {
+    pub body: Bytes,
+    /// A query: it may be retried and shared with identical fetches in flight. Mutations are
+    /// never.
+    pub idempotent: bool,
+}
+
+impl SubgraphRequest {
+    /// A request from a JSON body (`{query, variables}`); idempotent unless it is a mutation.
+    pub fn from_json(body: &Value) -> Self {
+        SubgraphRequest {
+            body: Bytes::from(body.to_string()),
+            idempotent: traffic::is_idempotent(body),
+        }
+    }
+}
+
+/// Reads a subgraph's answer: a GraphQL response is a JSON object.
+pub fn parse_response(body: &[u8]) -> Result<Value, String> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) if value.is_object() => Ok(value),
+        _ => Err("the response is not a GraphQL JSON object".to_owned()),
+    }
+}
+
+/// Whether a body can be a GraphQL JSON response (its first non-blank byte opens an object):
+/// the transports' cheap check, the executor parses it.
+pub(crate) fn looks_like_json_object(body: &[u8]) -> bool {
+    body.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
+}
+
 /// Sends one GraphQL request to a subgraph. Implemented over HTTP by [`HttpTransport`]; tests
 /// may count or fail requests.
 #[async_trait::async_trait]
 pub trait SubgraphTransport: Send + Sync {
+    /// The subgraph's answer as it came (a JSON object, checked cheaply; see
+    /// [`parse_response`]).
     async fn send(
         &self,
         subgraph: &Subgraph,
-        body: Value,
+        request: SubgraphRequest,
         headers: &http::HeaderMap,
-    ) -> Result<Value, String>;
+    ) -> Result<Bytes, String>;
 
     /// Sends a request whose variables carry files (GraphQL multipart request spec).
     async fn send_with_files(
@@ -47,7 +86,7 @@ pub trait SubgraphTransport: Send + Sync {
         body: Value,
         headers: &http::HeaderMap,
         files: &[(String, UploadedFile)],
-    ) -> Result<Value, String> {
+    ) -> Result<Bytes, String> {
         let _ = (body, headers, files);
         Err(format!(
             "file uploads to subgraph `{}` are not supported by this transport",

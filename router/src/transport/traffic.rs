@@ -310,9 +310,12 @@ pub fn backoff(config: &TrafficConfig, attempt: u32) -> Duration {
 
 /// Whether a subgraph request may be sent twice: anything but a `mutation` operation.
 pub fn is_idempotent(body: &serde_json::Value) -> bool {
-    body["query"]
-        .as_str()
-        .is_some_and(|query| !query.trim_start().starts_with("mutation"))
+    body["query"].as_str().is_some_and(is_idempotent_query)
+}
+
+/// Whether an operation text is a query (not a mutation).
+pub fn is_idempotent_query(query: &str) -> bool {
+    !query.trim_start().starts_with("mutation")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
