@@ -50,14 +50,6 @@ impl SubgraphRequest {
     }
 }
 
-/// Reads a subgraph's answer: a GraphQL response is a JSON object.
-pub fn parse_response(body: &[u8]) -> Result<Value, String> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(value) if value.is_object() => Ok(value),
-        _ => Err("the response is not a GraphQL JSON object".to_owned()),
-    }
-}
-
 /// Whether a body can be a GraphQL JSON response (its first non-blank byte opens an object):
 /// the transports' cheap check, the executor parses it.
 pub(crate) fn looks_like_json_object(body: &[u8]) -> bool {
@@ -70,8 +62,8 @@ pub(crate) fn looks_like_json_object(body: &[u8]) -> bool {
 /// may count or fail requests.
 #[async_trait::async_trait]
 pub trait SubgraphTransport: Send + Sync {
-    /// The subgraph's answer as it came (a JSON object, checked cheaply; see
-    /// [`parse_response`]).
+    /// The subgraph's answer as it came (a JSON object, checked cheaply; the
+    /// executor parses it).
     async fn send(
         &self,
         subgraph: &Subgraph,
