@@ -6,6 +6,7 @@ use crate::config::RouterConfig;
 use crate::error::RequestError;
 use crate::execute::Execution;
 use crate::execute::shape::Shaper;
+use crate::execute::tree::Storage;
 use crate::plan::{self, QueryPlan, operation};
 use crate::supergraph::Supergraph;
 use crate::transport::SubgraphTransport;
@@ -40,9 +41,30 @@ pub struct PreparedOperation {
     pub usage: Arc<crate::usage::OperationUsage>,
     /// What this entry costs the plan cache, in (estimated) bytes.
     weight: u32,
+    /// How much arena the last execution's response tree used: the next one starts with
+    /// that much in one piece instead of growing into it.
+    arena_bytes: std::sync::atomic::AtomicUsize,
 }
 
+/// The largest arena an execution starts with (see [`PreparedOperation::note_storage`]).
+const ARENA_HINT_LIMIT: usize = 1 << 20;
+
 impl PreparedOperation {
+    /// Storage for one execution's response tree, sized by the previous execution.
+    fn storage(&self) -> Storage {
+        Storage::with_capacity(self.arena_bytes.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Remembers how much arena this execution took (up to [`ARENA_HINT_LIMIT`]: beyond it
+    /// the arena grows as it needs, and one large answer does not make every later
+    /// execution of the operation start large).
+    fn note_storage(&self, storage: &Storage) {
+        self.arena_bytes.store(
+            storage.arena_bytes().min(ARENA_HINT_LIMIT),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     /// Query, mutation or subscription: decided on the parsed, selected operation.
     pub fn kind(&self) -> ast::OperationType {
         self.plan.operation.kind
@@ -164,6 +186,7 @@ pub fn prepare(
         .map_err(|e| RequestError::new(ErrorCode::QueryPlanningFailed, e.to_string()))?;
     let prepared = Arc::new(PreparedOperation {
         weight: plan_weight(query, &plan),
+        arena_bytes: Default::default(),
         document,
         plan,
         has_introspection,
@@ -298,8 +321,11 @@ pub async fn execute_event(
         variables,
         headers,
     };
-    let fetched = execution.run_event(&prepared.plan, event).await;
-    shape_response(loaded, prepared, variables, &Map::new(), fetched)
+    let storage = prepared.storage();
+    let fetched = execution.run_event(&prepared.plan, &event, &storage).await;
+    let body = shape_response(loaded, prepared, variables, &Map::new(), fetched);
+    prepared.note_storage(&storage);
+    body
 }
 
 fn shape_response(
@@ -307,7 +333,7 @@ fn shape_response(
     prepared: &PreparedOperation,
     variables: &Map<String, Value>,
     introspection: &Map<String, Value>,
-    fetched: crate::execute::FetchedData,
+    fetched: crate::execute::FetchedData<'_>,
 ) -> ResponseBody {
     let mut errors = fetched.errors;
     let merged = typed_arena::Arena::new();
@@ -318,14 +344,13 @@ fn shape_response(
         &mut errors,
         &merged,
     );
-    let data = shaper.shape(
-        &prepared.plan.operation,
-        &fetched.data,
-        fetched.received_bytes,
-    );
+    // The client's response is about as long as what the subgraphs answered.
+    let mut out = Vec::with_capacity(fetched.received_bytes.max(4096));
+    out.extend_from_slice(DATA_PREFIX);
+    shaper.shape(&prepared.plan.operation, &fetched.data, &mut out);
     ResponseBody {
         errors,
-        data: Some(data),
+        data: Some(out),
         operation_name: prepared
             .plan
             .operation
@@ -409,26 +434,27 @@ async fn execute_inner(
         variables: &variables,
         headers,
     };
-    let mut fetched = execution.run(&prepared.plan).await;
+    let storage = prepared.storage();
+    let mut fetched = execution.run(&prepared.plan, &storage).await;
     errors.append(&mut fetched.errors);
     fetched.errors = errors;
-    Ok(shape_response(
-        loaded,
-        prepared,
-        &variables,
-        &introspection_data,
-        fetched,
-    ))
+    let body = shape_response(loaded, prepared, &variables, &introspection_data, fetched);
+    prepared.note_storage(&storage);
+    Ok(body)
 }
+
+/// What the shaper's buffer starts with: a response without errors is that buffer closed
+/// with `}`, sent without a copy.
+const DATA_PREFIX: &[u8] = b"{\"data\":";
 
 /// A GraphQL response: errors first (as the spec suggests), then `data` already rendered as
 /// JSON text in request order. No `data` key at all for request errors.
 #[derive(Debug)]
 pub struct ResponseBody {
     pub errors: Vec<Value>,
-    /// The `data` member as JSON text, written by the shaper (valid JSON by construction, so
-    /// it is sent as it is, never parsed again).
-    pub data: Option<Vec<u8>>,
+    /// [`DATA_PREFIX`], then the `data` member as JSON text, written by the shaper (valid JSON
+    /// by construction, so it is sent as it is, never parsed again).
+    data: Option<Vec<u8>>,
     /// The executed operation's name (from the document when the client sent none), for
     /// metrics and logs; never sent.
     pub operation_name: Option<String>,
@@ -437,25 +463,38 @@ pub struct ResponseBody {
 }
 
 impl ResponseBody {
+    /// The `data` member as JSON text, when there is one.
+    pub fn data_json(&self) -> Option<&[u8]> {
+        self.data.as_deref().map(|data| &data[DATA_PREFIX.len()..])
+    }
+
     /// The response as sent: `{"errors":[…],"data":…}`, each member only when present.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let size = self.data.as_ref().map_or(0, Vec::len);
-        let mut out = Vec::with_capacity(size + 64);
-        out.push(b'{');
-        if !self.errors.is_empty() {
-            out.extend_from_slice(b"\"errors\":");
-            // A vector of JSON values always serializes.
-            let _ = serde_json::to_writer(&mut out, &self.errors);
-        }
-        if let Some(data) = &self.data {
-            if !self.errors.is_empty() {
-                out.push(b',');
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self.data {
+            Some(mut data) if self.errors.is_empty() => {
+                data.push(b'}');
+                data
             }
-            out.extend_from_slice(b"\"data\":");
-            out.extend_from_slice(data);
+            data => {
+                let data = data.as_deref().map(|data| &data[DATA_PREFIX.len()..]);
+                let mut out = Vec::with_capacity(data.map_or(0, <[u8]>::len) + 256);
+                out.push(b'{');
+                if !self.errors.is_empty() {
+                    out.extend_from_slice(b"\"errors\":");
+                    // A vector of JSON values always serializes.
+                    let _ = serde_json::to_writer(&mut out, &self.errors);
+                }
+                if let Some(data) = data {
+                    if !self.errors.is_empty() {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"\"data\":");
+                    out.extend_from_slice(data);
+                }
+                out.push(b'}');
+                out
+            }
         }
-        out.push(b'}');
-        out
     }
 
     /// The response as a JSON value (the streaming transports carry values).
@@ -464,7 +503,7 @@ impl ResponseBody {
         if !self.errors.is_empty() {
             object.insert("errors".into(), Value::Array(self.errors.clone()));
         }
-        if let Some(data) = &self.data {
+        if let Some(data) = self.data_json() {
             object.insert(
                 "data".into(),
                 serde_json::from_slice(data).unwrap_or(Value::Null),

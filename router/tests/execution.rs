@@ -111,7 +111,7 @@ async fn a_fetch_starts_when_its_dependencies_answer_not_when_a_wave_does() {
         &http::HeaderMap::new(),
     )
     .await;
-    let response: Value = serde_json::from_slice(&body.to_bytes()).unwrap();
+    let response: Value = serde_json::from_slice(&body.into_bytes()).unwrap();
     assert_eq!(
         response,
         json!({"data": {

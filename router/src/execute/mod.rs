@@ -10,15 +10,17 @@ pub mod shape;
 pub mod tree;
 
 use crate::plan::operation::Sel;
-use crate::plan::{Fetch, FetchKind, PathSeg, QueryPlan};
+use crate::plan::{Fetch, FetchKind, PathSeg, QueryPlan, RepresentationSpec};
 use crate::supergraph::Supergraph;
 use crate::transport::{SubgraphRequest, SubgraphTransport, traffic};
+use apollo_compiler::Name;
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use looma_core::ErrorCode;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use tree::{Node, Object};
+use tree::{Arena, Merge, Node, Object, Storage};
 
 /// Where the objects of an entity fetch sit in the response tree: the fetch's path gives the
 /// keys, so only list indices are kept, all in one buffer (one index per list crossed: each
@@ -67,9 +69,10 @@ pub struct Execution<'a> {
     pub headers: &'a http::HeaderMap,
 }
 
-/// The merged response tree and the errors gathered while fetching.
-pub struct FetchedData {
-    pub data: Node,
+/// The merged response tree (borrowing from the request's [`Storage`]) and the errors
+/// gathered while fetching.
+pub struct FetchedData<'s> {
+    pub data: Node<'s>,
     pub errors: Vec<Value>,
     /// Requests sent per subgraph (observability and tests).
     pub requests: HashMap<String, usize>,
@@ -94,16 +97,28 @@ pub fn root_request(fetch: &Fetch, variables: &Map<String, Value>) -> Value {
 }
 
 impl Execution<'_> {
-    pub async fn run(&self, plan: &QueryPlan) -> FetchedData {
+    /// Runs the plan; the subgraphs' answers are kept in `storage`, which the tree borrows.
+    pub async fn run<'s>(&self, plan: &QueryPlan, storage: &'s Storage) -> FetchedData<'s> {
         let done = vec![false; plan.fetches.len()];
-        self.run_from(plan, Node::Object(Object::default()), Vec::new(), done)
-            .await
+        self.run_from(
+            plan,
+            storage,
+            Node::Object(Object::default()),
+            Vec::new(),
+            done,
+        )
+        .await
     }
 
     /// The rest of a subscription's plan for one event: `event` (a subgraph response,
     /// `{data, errors}`) is merged as the result of the plan's source fetch, as if that fetch
     /// had just answered, and the fetches that depend on it run as in a query.
-    pub async fn run_event(&self, plan: &QueryPlan, event: Value) -> FetchedData {
+    pub async fn run_event<'s>(
+        &self,
+        plan: &QueryPlan,
+        event: &Value,
+        storage: &'s Storage,
+    ) -> FetchedData<'s> {
         let mut data = Node::Object(Object::default());
         let mut errors = Vec::new();
         let mut done = vec![false; plan.fetches.len()];
@@ -116,26 +131,28 @@ impl Execution<'_> {
             merge_result(
                 self.supergraph,
                 &prepared,
-                Ok(Node::from(event)),
+                Ok(Node::from_value(event, storage)),
+                storage,
                 &mut data,
                 &mut errors,
             );
             done[source.id] = true;
         }
-        self.run_from(plan, data, errors, done).await
+        self.run_from(plan, storage, data, errors, done).await
     }
 
     /// Runs the fetches not yet `done` as a dependency graph: each fetch goes out as soon as
     /// the fetches it depends on have been merged, not when a whole wave has. Results are
     /// merged one at a time as they arrive; errors are reported in plan order whatever the
     /// order of arrival.
-    async fn run_from(
+    async fn run_from<'s>(
         &self,
         plan: &QueryPlan,
-        mut data: Node,
+        storage: &'s Storage,
+        mut data: Node<'s>,
         mut errors: Vec<Value>,
         mut done: Vec<bool>,
-    ) -> FetchedData {
+    ) -> FetchedData<'s> {
         let mut requests: HashMap<String, usize> = HashMap::new();
         let mut received_bytes = 0;
         let mut started = done.clone();
@@ -166,16 +183,23 @@ impl Execution<'_> {
                     }
                 }
             }
-            let Some((prepared, result, received)) = in_flight.next().await else {
+            let Some((prepared, answer)) = in_flight.next().await else {
                 break;
             };
-            received_bytes += received;
+            let result = answer.and_then(|body| {
+                received_bytes += body.len();
+                match tree::parse(storage.keep(body), storage) {
+                    Ok(response @ Node::Object(_)) => Ok(response),
+                    _ => Err("the response is not a GraphQL JSON object".to_owned()),
+                }
+            });
             let id = prepared.fetch.id;
             *requests.entry(prepared.fetch.subgraph.clone()).or_default() += 1;
             merge_result(
                 self.supergraph,
                 &prepared,
                 result,
+                storage,
                 &mut data,
                 &mut fetch_errors[id],
             );
@@ -190,30 +214,22 @@ impl Execution<'_> {
         }
     }
 
-    /// Sends a prepared fetch: the parsed answer and how many bytes it was.
-    async fn send<'p>(
-        &self,
-        mut prepared: Prepared<'p>,
-    ) -> (Prepared<'p>, Result<Node, String>, usize) {
+    /// Sends a prepared fetch; the answer's bytes.
+    async fn send<'p>(&self, mut prepared: Prepared<'p>) -> (Prepared<'p>, Result<Bytes, String>) {
         let request = SubgraphRequest {
             body: std::mem::take(&mut prepared.body).into(),
             idempotent: traffic::is_idempotent_query(&prepared.fetch.query),
         };
         let subgraph = &self.supergraph.subgraphs[prepared.fetch.graph];
         let answer = self.transport.send(subgraph, request, self.headers).await;
-        let received = answer.as_ref().map_or(0, |body| body.len());
-        let result = answer.and_then(|body| match tree::parse(&body) {
-            Ok(response @ Node::Object(_)) => Ok(response),
-            _ => Err("the response is not a GraphQL JSON object".to_owned()),
-        });
-        (prepared, result, received)
+        (prepared, answer)
     }
 
     /// The fetch's request, `{"query": …, "variables": {…}}`, written into one buffer: the
     /// client variables it uses, and for an entity fetch the representations of the objects
     /// at its path (identical ones sent once). `None` when an entity fetch has no object to
     /// ask about.
-    fn prepare<'p>(&self, fetch: &'p Fetch, data: &Node) -> Option<Prepared<'p>> {
+    fn prepare<'p>(&self, fetch: &'p Fetch, data: &Node<'_>) -> Option<Prepared<'p>> {
         let mut body = Vec::with_capacity(fetch.query.len() + 256);
         body.extend_from_slice(b"{\"query\":");
         write_json(&mut body, &fetch.query);
@@ -243,7 +259,9 @@ impl Execution<'_> {
             collect_objects(data, path, &mut Walk::new(path), &mut targets, &mut objects);
             // Each representation is written once; an identical one (same bytes) reuses its
             // index. Keyed by the bytes' hash, checked against the bytes themselves.
-            let mut written: HashMap<u64, (usize, usize, usize)> = HashMap::new();
+            let mut written: HashMap<u64, (usize, usize, usize), Prehashed> = HashMap::default();
+            let mut flat_specs: Vec<(*const RepresentationSpec, Option<FlatRepresentation>)> =
+                Vec::new();
             let mut count = 0usize;
             for (from, to, object) in objects {
                 let Some(type_name) = object.typename() else {
@@ -263,25 +281,39 @@ impl Execution<'_> {
                 let Some(spec) = spec else {
                     continue;
                 };
-                let mut rep = Object::with_capacity(spec.selections.len() + 1);
-                if select_representation(self.supergraph, object, &spec.selections, &mut rep)
-                    .is_none()
-                {
-                    continue;
-                }
-                rep.insert("__typename", Node::String(spec.typename.as_str().into()));
+                let flat = match flat_specs.iter().find(|(s, _)| std::ptr::eq(*s, spec)) {
+                    Some((_, flat)) => flat,
+                    None => {
+                        flat_specs.push((spec, FlatRepresentation::of(spec)));
+                        &flat_specs[flat_specs.len() - 1].1
+                    }
+                };
                 let comma = body.len();
                 if count > 0 {
                     body.push(b',');
                 }
                 let start = body.len();
-                write_json(&mut body, &rep);
-                let end = body.len();
-                let hash = {
-                    use std::hash::{BuildHasher, BuildHasherDefault};
-                    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-                        .hash_one(&body[start..end])
+                let complete = match flat {
+                    Some(flat) => flat.write(object, &mut body),
+                    None => {
+                        let mut rep = Vec::with_capacity(spec.selections.len() + 1);
+                        let selected = select_representation(
+                            self.supergraph,
+                            object,
+                            &spec.selections,
+                            &mut rep,
+                        );
+                        set_field(&mut rep, "__typename", Rep::Str(spec.typename.as_str()));
+                        Rep::write_object(&rep, &mut body);
+                        selected
+                    }
                 };
+                if complete.is_none() {
+                    body.truncate(comma);
+                    continue;
+                }
+                let end = body.len();
+                let hash = hash_bytes(&body[start..end]);
                 let index = match written.get(&hash) {
                     Some(&(s, e, index)) if body[s..e] == body[start..end] => {
                         body.truncate(comma);
@@ -313,6 +345,43 @@ impl Execution<'_> {
     }
 }
 
+/// A quick hash of a representation's bytes (multiply-rotate over eight bytes at a time): a
+/// collision costs one comparison of the bytes, never a wrong answer.
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut hash = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    }
+    for &byte in chunks.remainder() {
+        hash = (hash.rotate_left(5) ^ u64::from(byte)).wrapping_mul(K);
+    }
+    hash
+}
+
+/// A map keyed by a hash already computed ([`hash_bytes`]) uses it as it is.
+type Prehashed = std::hash::BuildHasherDefault<PrehashedHasher>;
+
+#[derive(Default)]
+struct PrehashedHasher(u64);
+
+impl std::hash::Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = hash_bytes(bytes);
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+}
+
 fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // Serializing a string or a JSON value into memory cannot fail.
     let _ = serde_json::to_writer(out, value);
@@ -321,12 +390,12 @@ fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 /// The objects at `path` under `value`, each with its list indices (see [`Locations`]), in
 /// response order.
 /// `out` gets each object with the range of its indices in `found.indices`.
-fn collect_objects<'d>(
-    value: &'d Node,
+fn collect_objects<'d, 's>(
+    value: &'d Node<'s>,
     path: &[PathSeg],
     walk: &mut Walk,
     found: &mut Locations,
-    out: &mut Vec<(u32, u32, &'d Object)>,
+    out: &mut Vec<(u32, u32, &'d Object<'s>)>,
 ) {
     match path.split_first() {
         None => match value {
@@ -337,6 +406,9 @@ fn collect_objects<'d>(
             }
             Node::List(items) => {
                 for (i, item) in items.iter().enumerate() {
+                    if let Some(next) = items.get(i + 1) {
+                        next.prefetch();
+                    }
                     walk.stack.push(i as u32);
                     collect_objects(item, path, walk, found, out);
                     walk.stack.pop();
@@ -356,6 +428,9 @@ fn collect_objects<'d>(
         Some((PathSeg::List, rest)) => {
             if let Node::List(items) = value {
                 for (i, item) in items.iter().enumerate() {
+                    if let Some(next) = items.get(i + 1) {
+                        next.prefetch();
+                    }
                     walk.stack.push(i as u32);
                     collect_objects(item, rest, walk, found, out);
                     walk.stack.pop();
@@ -365,14 +440,130 @@ fn collect_objects<'d>(
     }
 }
 
+/// A representation made only of leaf fields with distinct names (the usual key and
+/// requirements), written straight from the object: worked out once per fetch and type.
+struct FlatRepresentation {
+    /// Per field: `"name":`, the response key to read it from, and whether it is
+    /// `__typename` (written as the type the subgraph expects).
+    fields: Vec<(Vec<u8>, Name, bool)>,
+    typename: Name,
+}
+
+impl FlatRepresentation {
+    fn of(spec: &RepresentationSpec) -> Option<Self> {
+        let mut fields: Vec<(Vec<u8>, Name, bool)> = Vec::with_capacity(spec.selections.len());
+        let mut names: Vec<&Name> = Vec::with_capacity(spec.selections.len());
+        for selection in &spec.selections {
+            let Sel::Field(field) = selection else {
+                return None;
+            };
+            if !field.selections.is_empty() || names.contains(&&field.name) {
+                return None;
+            }
+            names.push(&field.name);
+            let mut prefix = Vec::with_capacity(field.name.len() + 3);
+            tree::write_str(&mut prefix, field.name.as_str());
+            prefix.push(b':');
+            fields.push((
+                prefix,
+                field.response_key().clone(),
+                field.name == "__typename",
+            ));
+        }
+        Some(FlatRepresentation {
+            fields,
+            typename: spec.typename.clone(),
+        })
+    }
+
+    /// Writes the representation of `object`; `None` (with part of it written) when a field
+    /// is missing.
+    fn write(&self, object: &Object<'_>, out: &mut Vec<u8>) -> Option<()> {
+        out.push(b'{');
+        let mut has_typename = false;
+        for (index, (prefix, read, is_typename)) in self.fields.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(prefix);
+            let value = object.get(read.as_str())?;
+            if *is_typename {
+                has_typename = true;
+                tree::write_str(out, self.typename.as_str());
+            } else {
+                value.write(out);
+            }
+        }
+        if !has_typename {
+            if !self.fields.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"__typename\":");
+            tree::write_str(out, self.typename.as_str());
+        }
+        out.push(b'}');
+        Some(())
+    }
+}
+
+/// A representation as it is put together: borrowed from the response tree and the plan,
+/// written into the request body once complete.
+enum Rep<'d, 's> {
+    Value(&'d Node<'s>),
+    Str(&'d str),
+    List(Vec<Rep<'d, 's>>),
+    Object(Vec<(&'d str, Rep<'d, 's>)>),
+}
+
+impl Rep<'_, '_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Rep::Value(node) => node.write(out),
+            Rep::Str(text) => tree::write_str(out, text),
+            Rep::List(items) => {
+                out.push(b'[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    item.write(out);
+                }
+                out.push(b']');
+            }
+            Rep::Object(fields) => Rep::write_object(fields, out),
+        }
+    }
+
+    fn write_object(fields: &[(&str, Rep)], out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (index, (key, value)) in fields.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            tree::write_str(out, key);
+            out.push(b':');
+            value.write(out);
+        }
+        out.push(b'}');
+    }
+}
+
+/// Sets `key` among `fields` (in place when present, else added at the end).
+fn set_field<'d, 's>(fields: &mut Vec<(&'d str, Rep<'d, 's>)>, key: &'d str, value: Rep<'d, 's>) {
+    match fields.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, existing)) => *existing = value,
+        None => fields.push((key, value)),
+    }
+}
+
 /// Adds to `rep` the fields of a representation (key and required fields) read from a
 /// fetched object. `None` when a needed field is missing (an earlier fetch failed for this
 /// object).
-fn select_representation(
+fn select_representation<'d, 's>(
     supergraph: &Supergraph,
-    object: &Object,
-    selections: &[Sel],
-    rep: &mut Object,
+    object: &'d Object<'s>,
+    selections: &'d [Sel],
+    rep: &mut Vec<(&'d str, Rep<'d, 's>)>,
 ) -> Option<()> {
     let type_name = object.typename().unwrap_or_default();
     for selection in selections {
@@ -382,11 +573,11 @@ fn select_representation(
                 // under the field's name.
                 let value = object.get(field.response_key().as_str())?;
                 let selected = if field.selections.is_empty() {
-                    value.clone()
+                    Rep::Value(value)
                 } else {
                     select_nested(supergraph, value, &field.selections)?
                 };
-                rep.insert(field.name.as_str(), selected);
+                set_field(rep, field.name.as_str(), selected);
             }
             Sel::Fragment(fragment) => {
                 let applies = fragment
@@ -396,12 +587,12 @@ fn select_representation(
                 if applies {
                     // A fragment whose fields are missing adds nothing (the object is of
                     // another type than the fragment needs).
-                    let mut inner = Object::default();
+                    let mut inner = Vec::new();
                     if select_representation(supergraph, object, &fragment.selections, &mut inner)
                         .is_some()
                     {
                         for (k, v) in inner {
-                            rep.insert(&k, v);
+                            set_field(rep, k, v);
                         }
                     }
                 }
@@ -411,26 +602,29 @@ fn select_representation(
     Some(())
 }
 
-fn select_nested(supergraph: &Supergraph, value: &Node, selections: &[Sel]) -> Option<Node> {
+fn select_nested<'d, 's>(
+    supergraph: &Supergraph,
+    value: &'d Node<'s>,
+    selections: &'d [Sel],
+) -> Option<Rep<'d, 's>> {
     match value {
-        Node::Null => Some(Node::Null),
         Node::List(items) => items
             .iter()
             .map(|item| select_nested(supergraph, item, selections))
             .collect::<Option<Vec<_>>>()
-            .map(Node::List),
+            .map(Rep::List),
         Node::Object(object) => {
-            let mut selected = Object::default();
+            let mut selected = Vec::new();
             select_representation(supergraph, object, selections, &mut selected)?;
             if let Some(typename) = object.get("__typename")
-                && !selected.contains_key("__typename")
+                && !selected.iter().any(|(k, _)| *k == "__typename")
                 && selections.iter().any(|s| matches!(s, Sel::Fragment(_)))
             {
-                selected.insert("__typename", typename.clone());
+                selected.push(("__typename", Rep::Value(typename)));
             }
-            Some(Node::Object(selected))
+            Some(Rep::Object(selected))
         }
-        other => Some(other.clone()),
+        other => Some(Rep::Value(other)),
     }
 }
 
@@ -445,11 +639,12 @@ pub(crate) fn unavailable_error(subgraph: &str, reason: &str, path: Option<Vec<V
     error
 }
 
-fn merge_result(
+fn merge_result<'s>(
     supergraph: &Supergraph,
     prepared: &Prepared,
-    result: Result<Node, String>,
-    data: &mut Node,
+    result: Result<Node<'s>, String>,
+    storage: &'s Storage,
+    data: &mut Node<'s>,
     errors: &mut Vec<Value>,
 ) {
     let subgraph = prepared.fetch.subgraph.as_str();
@@ -472,65 +667,16 @@ fn merge_result(
     let (response_data, subgraph_errors) = match response.as_object_mut() {
         Some(response) => (
             response.remove("data").unwrap_or_default(),
-            response.remove("errors").map(Value::from),
+            response.remove("errors").map(|errors| errors.to_value()),
         ),
         None => (Node::Null, None),
     };
-    match &prepared.fetch.kind {
-        FetchKind::Root => deep_merge(data, response_data),
-        FetchKind::Entity { .. } => {
-            let entities = match response_data {
-                Node::Object(mut map) => map.remove("_entities").unwrap_or_default(),
-                _ => Node::Null,
-            };
-            if let Node::List(entities) = entities {
-                // Each entity is moved into its last target and cloned only for earlier ones
-                // (objects that shared a de-duplicated representation).
-                let mut remaining = vec![0usize; entities.len()];
-                for &(_, _, index) in &prepared.targets.targets {
-                    if let Some(count) = remaining.get_mut(index) {
-                        *count += 1;
-                    }
-                }
-                let mut entities: Vec<Option<Node>> = entities.into_iter().map(Some).collect();
-                // One walk over the objects at the path, in the order they were collected:
-                // each meets its target (if it still has one) by its list indices.
-                let locations = &prepared.targets;
-                let mut next = 0;
-                visit_objects_mut(data, path, &mut Walk::new(path), &mut |location, object| {
-                    let targets = &locations.targets;
-                    while next < targets.len() && locations.indices(&targets[next]) < location {
-                        next += 1;
-                    }
-                    if next == targets.len() || locations.indices(&targets[next]) != location {
-                        return;
-                    }
-                    let index = targets[next].2;
-                    next += 1;
-                    let Some(slot) = entities.get_mut(index) else {
-                        return;
-                    };
-                    remaining[index] -= 1;
-                    let entity = if remaining[index] == 0 {
-                        slot.take()
-                    } else {
-                        slot.clone()
-                    };
-                    if let Some(Node::Object(mut entity)) = entity {
-                        // An interface object answers with the interface's name; keep the
-                        // concrete type already known.
-                        if entity.typename().is_some_and(|t| !supergraph.is_object(t)) {
-                            entity.remove("__typename");
-                        }
-                        deep_merge(object, Node::Object(entity));
-                    }
-                });
-            }
+    storage.with_arena(|arena| {
+        merge_data(supergraph, prepared, response_data, data, arena);
+        for rename in &prepared.fetch.renames {
+            undo_alias(data, &rename.path, rename, arena);
         }
-    }
-    for rename in &prepared.fetch.renames {
-        undo_alias(data, &rename.path, rename);
-    }
+    });
     if let Some(Value::Array(subgraph_errors)) = subgraph_errors {
         for mut error in subgraph_errors {
             repath_error(&mut error, prepared);
@@ -546,34 +692,108 @@ fn merge_result(
     }
 }
 
+/// Merges a fetch's `data` into the response tree: a root fetch's at the root, an entity
+/// fetch's `_entities` into the objects they were asked for.
+fn merge_data<'s>(
+    supergraph: &Supergraph,
+    prepared: &Prepared,
+    response_data: Node<'s>,
+    data: &mut Node<'s>,
+    arena: &Arena<'s>,
+) {
+    let path: &[PathSeg] = match &prepared.fetch.kind {
+        FetchKind::Root => {
+            data.merge(response_data, arena);
+            return;
+        }
+        FetchKind::Entity { path, .. } => path,
+    };
+    let entities = match response_data {
+        Node::Object(mut map) => map.remove("_entities").unwrap_or_default(),
+        _ => Node::Null,
+    };
+    let Node::List(entities) = entities else {
+        return;
+    };
+    // An interface object answers with the interface's name; keep the concrete type already
+    // known.
+    for entity in entities.iter_mut() {
+        if let Node::Object(entity) = entity
+            && entity.typename().is_some_and(|t| !supergraph.is_object(t))
+        {
+            entity.remove("__typename");
+        }
+    }
+    // Each entity is moved into its last target and copied into earlier ones (objects that
+    // shared a de-duplicated representation).
+    let mut remaining = vec![0usize; entities.len()];
+    for &(_, _, index) in &prepared.targets.targets {
+        if let Some(count) = remaining.get_mut(index) {
+            *count += 1;
+        }
+    }
+    // One walk over the objects at the path, in the order they were collected: each meets
+    // its target (if it still has one) by its list indices.
+    let locations = &prepared.targets;
+    let mut next = 0;
+    visit_objects_mut(data, path, &mut Walk::new(path), &mut |location, object| {
+        let targets = &locations.targets;
+        while next < targets.len() && locations.indices(&targets[next]) < location {
+            next += 1;
+        }
+        if next == targets.len() || locations.indices(&targets[next]) != location {
+            return;
+        }
+        let index = targets[next].2;
+        next += 1;
+        let Some(slot) = entities.get_mut(index) else {
+            return;
+        };
+        remaining[index] -= 1;
+        let how = if remaining[index] == 0 {
+            Merge::Move
+        } else {
+            Merge::Copy
+        };
+        if matches!(slot, Node::Object(_)) {
+            object.merge_from(slot, how, arena);
+        }
+    });
+}
+
 /// Moves an internally aliased value back under its response key on the objects at `path`.
-fn undo_alias(value: &mut Node, path: &[PathSeg], rename: &crate::plan::Rename) {
+fn undo_alias<'s>(
+    value: &mut Node<'s>,
+    path: &[PathSeg],
+    rename: &crate::plan::Rename,
+    arena: &Arena<'s>,
+) {
     match path.split_first() {
         None => match value {
             Node::Object(object) => {
                 let matches = object.typename() == Some(rename.object.as_str());
                 if matches && let Some(moved) = object.remove(rename.alias.as_str()) {
                     match object.get_mut(rename.key.as_str()) {
-                        Some(existing) => deep_merge(existing, moved),
-                        None => object.insert(rename.key.as_str(), moved),
+                        Some(existing) => existing.merge(moved, arena),
+                        None => object.insert(arena.string(rename.key.as_str()), moved, arena),
                     }
                 }
             }
             Node::List(items) => items
                 .iter_mut()
-                .for_each(|item| undo_alias(item, path, rename)),
+                .for_each(|item| undo_alias(item, path, rename, arena)),
             _ => {}
         },
         Some((PathSeg::Key(key), rest)) => {
             if let Some(child) = value.as_object_mut().and_then(|o| o.get_mut(key.as_str())) {
-                undo_alias(child, rest, rename);
+                undo_alias(child, rest, rename, arena);
             }
         }
         Some((PathSeg::List, rest)) => {
             if let Node::List(items) = value {
                 items
                     .iter_mut()
-                    .for_each(|item| undo_alias(item, rest, rename));
+                    .for_each(|item| undo_alias(item, rest, rename, arena));
             }
         }
     }
@@ -613,19 +833,22 @@ fn repath_error(error: &mut Value, prepared: &Prepared) {
 
 /// Calls `visit` with every object at `path` and its list indices, in the order
 /// [`collect_objects`] finds them.
-fn visit_objects_mut(
-    value: &mut Node,
+fn visit_objects_mut<'s>(
+    value: &mut Node<'s>,
     path: &[PathSeg],
     walk: &mut Walk,
-    visit: &mut dyn FnMut(&[u32], &mut Node),
+    visit: &mut dyn FnMut(&[u32], &mut Node<'s>),
 ) {
     match path.split_first() {
         None => match value {
             Node::Object(_) => visit(&walk.stack, value),
             Node::List(items) => {
-                for (i, item) in items.iter_mut().enumerate() {
+                for i in 0..items.len() {
+                    if let Some(next) = items.get(i + 1) {
+                        next.prefetch();
+                    }
                     walk.stack.push(i as u32);
-                    visit_objects_mut(item, path, walk, visit);
+                    visit_objects_mut(&mut items[i], path, walk, visit);
                     walk.stack.pop();
                 }
             }
@@ -642,9 +865,12 @@ fn visit_objects_mut(
         }
         Some((PathSeg::List, rest)) => {
             if let Node::List(items) = value {
-                for (i, item) in items.iter_mut().enumerate() {
+                for i in 0..items.len() {
+                    if let Some(next) = items.get(i + 1) {
+                        next.prefetch();
+                    }
                     walk.stack.push(i as u32);
-                    visit_objects_mut(item, rest, walk, visit);
+                    visit_objects_mut(&mut items[i], rest, walk, visit);
                     walk.stack.pop();
                 }
             }
@@ -670,27 +896,5 @@ impl Walk {
     /// The hint slot of the path segment that has `remaining` segments left (itself included).
     fn hint(&self, remaining: usize) -> usize {
         self.hints.len() - remaining
-    }
-}
-
-/// Merges `source` into `target`: objects key by key, arrays element by element; a null
-/// never overwrites a value another subgraph provided.
-pub fn deep_merge(target: &mut Node, source: Node) {
-    match (target, source) {
-        (Node::Object(target), Node::Object(source)) => {
-            for (key, value) in source {
-                match target.get_mut(&key) {
-                    Some(existing) => deep_merge(existing, value),
-                    None => target.append(key, value),
-                }
-            }
-        }
-        (Node::List(target), Node::List(source)) if target.len() == source.len() => {
-            for (t, s) in target.iter_mut().zip(source) {
-                deep_merge(t, s);
-            }
-        }
-        (_, Node::Null) => {}
-        (target, source) => *target = source,
     }
 }

@@ -6,7 +6,7 @@
 //! request order, and where GraphQL null propagation happens: a null in a non-null position
 //! makes the nearest nullable ancestor null.
 
-use super::tree::{Node, Object};
+use super::tree::{self, Node, Object};
 use crate::plan::operation::{FieldSel, NormalizedOperation, Sel};
 use crate::supergraph::Supergraph;
 use apollo_compiler::Name;
@@ -72,6 +72,15 @@ pub struct Shaper<'a, 's> {
     merged: &'s typed_arena::Arena<Vec<Sel>>,
     /// The operation's root selection set (where introspection fields may be).
     root_selections: *const Sel,
+    /// Per `__typename` met in the response: whether it names an object type, and whether
+    /// the API schema shows it (a response has many objects of few types).
+    type_facts: Vec<(Box<str>, TypeFacts)>,
+}
+
+#[derive(Clone, Copy)]
+struct TypeFacts {
+    is_object: bool,
+    visible: bool,
 }
 
 impl<'a, 's> Shaper<'a, 's> {
@@ -90,32 +99,45 @@ impl<'a, 's> Shaper<'a, 's> {
             grouped: Vec::new(),
             merged,
             root_selections: std::ptr::null(),
+            type_facts: Vec::new(),
         }
     }
 
-    /// The `data` of the client response as JSON text (`null` if a root non-null field was
-    /// null), fields in request order. Only JSON (UTF-8) is ever written into it.
+    fn type_facts(&mut self, name: &str) -> TypeFacts {
+        if let Some((_, facts)) = self.type_facts.iter().find(|(n, _)| **n == *name) {
+            return *facts;
+        }
+        let facts = TypeFacts {
+            is_object: self.supergraph.is_object(name),
+            visible: self.supergraph.api_schema.types.contains_key(name),
+        };
+        self.type_facts.push((name.into(), facts));
+        facts
+    }
+
+    /// Appends the `data` of the client response to `out` as JSON text (`null` if a root
+    /// non-null field was null), fields in request order. Only JSON (UTF-8) is ever written.
     pub fn shape(
         &mut self,
         operation: &'s NormalizedOperation,
-        data: &Node,
-        size_hint: usize,
-    ) -> Vec<u8> {
+        data: &Node<'_>,
+        out: &mut Vec<u8>,
+    ) {
         let empty = Object::default();
         let root = data.as_object().unwrap_or(&empty);
         self.root_selections = operation.selections.as_ptr();
-        let mut out = Vec::with_capacity(size_hint.max(4096));
+        let start = out.len();
         let written = self.write_object(
-            &mut out,
+            out,
             &operation.root_type,
             &operation.selections,
             root,
             &mut Vec::new(),
         );
         if written.is_err() {
-            return b"null".to_vec();
+            out.truncate(start);
+            out.extend_from_slice(b"null");
         }
-        out
     }
 
     fn included(&self, directives: &[apollo_compiler::Node<ast::Directive>]) -> bool {
@@ -222,7 +244,7 @@ impl<'a, 's> Shaper<'a, 's> {
                     }
                 };
                 let mut prefix = Vec::with_capacity(key.len() + 3);
-                write_json(&mut prefix, key.as_str());
+                tree::write_str(&mut prefix, key.as_str());
                 prefix.push(b':');
                 GroupedField {
                     key,
@@ -245,7 +267,7 @@ impl<'a, 's> Shaper<'a, 's> {
         out: &mut Vec<u8>,
         runtime_type: &str,
         selections: &'s [Sel],
-        object: &Object,
+        object: &Object<'_>,
         path: &mut Vec<PathItem<'s>>,
     ) -> Result<(), NullBubble> {
         let grouped = self.grouped(runtime_type, selections);
@@ -257,7 +279,7 @@ impl<'a, 's> Shaper<'a, 's> {
             out.extend_from_slice(&field.prefix);
             match field.kind {
                 Kind::Typename => {
-                    write_json(out, runtime_type);
+                    tree::write_str(out, runtime_type);
                     continue;
                 }
                 Kind::Introspection => {
@@ -297,7 +319,7 @@ impl<'a, 's> Shaper<'a, 's> {
         out: &mut Vec<u8>,
         ty: &ast::Type,
         kind: Kind,
-        value: Option<&Node>,
+        value: Option<&Node<'_>>,
         selections: &'s [Sel],
         path: &mut Vec<PathItem<'s>>,
     ) -> Result<(), NullBubble> {
@@ -324,6 +346,9 @@ impl<'a, 's> Shaper<'a, 's> {
                         if i > 0 {
                             out.push(b',');
                         }
+                        if let Some(next) = items.get(i + 1) {
+                            next.prefetch();
+                        }
                         path.push(PathItem::Index(i));
                         outcome = self.complete(out, inner, kind, Some(item), selections, path);
                         path.pop();
@@ -339,13 +364,13 @@ impl<'a, 's> Shaper<'a, 's> {
             ast::Type::Named(name) | ast::Type::NonNullNamed(name) => match kind {
                 Kind::Composite => match value {
                     Node::Object(object) => {
-                        let runtime = object
-                            .typename()
-                            .filter(|t| self.supergraph.is_object(t))
-                            .unwrap_or(name.as_str());
+                        let runtime = match object.typename() {
+                            Some(typename) if self.type_facts(typename).is_object => typename,
+                            _ => name.as_str(),
+                        };
                         // An object of a type hidden from the API (@inaccessible) cannot
                         // be shown: it becomes null.
-                        if !self.supergraph.api_schema.types.contains_key(runtime) {
+                        if !self.type_facts(runtime).visible {
                             Err(NullBubble)
                         } else {
                             self.write_object(out, runtime, selections, object, path)
@@ -357,13 +382,13 @@ impl<'a, 's> Shaper<'a, 's> {
                     (Some(v), Some(ExtendedType::Enum(enumeration)))
                         if self.enum_value_visible(enumeration, v) =>
                     {
-                        write_json(out, value);
+                        value.write(out);
                         Ok(())
                     }
                     _ => Err(NullBubble),
                 },
                 _ => {
-                    write_json(out, value);
+                    value.write(out);
                     Ok(())
                 }
             },

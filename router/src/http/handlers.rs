@@ -254,7 +254,7 @@ async fn graphql_multipart(
         started,
         "graphql multipart request",
     );
-    json_body(StatusCode::OK, &body)
+    json_body(StatusCode::OK, body)
 }
 
 /// Executes and answers, logging the outcome. (The edge layer echoes the request id.)
@@ -277,7 +277,7 @@ async fn respond(
         started,
         "graphql request",
     );
-    json_body(status, &body)
+    json_body(status, body)
 }
 
 /// The request's log line (request id, trace id, caller, operation, errors, time; the
@@ -320,8 +320,9 @@ fn log_request(
     );
 }
 
-fn json_body(status: StatusCode, body: &ResponseBody) -> Response {
-    let bytes = body.to_bytes();
+fn json_body(status: StatusCode, body: ResponseBody) -> Response {
+    let retry_after = body.retry_after;
+    let bytes = body.into_bytes();
     let mut response = (
         status,
         [(
@@ -331,7 +332,7 @@ fn json_body(status: StatusCode, body: &ResponseBody) -> Response {
         bytes,
     )
         .into_response();
-    if let Some(seconds) = body.retry_after {
+    if let Some(seconds) = retry_after {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
