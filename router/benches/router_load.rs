@@ -6,6 +6,7 @@
 //!     LOOMA_BENCH_CONNECTIONS=50 LOOMA_BENCH_SECONDS=30 cargo bench -p looma-router --bench router_load
 //!     LOOMA_BENCH_FEATURES=off,traffic,rate_limit,all cargo bench -p looma-router --bench router_load
 //!     HIVE_ROUTER_BIN=/path/to/hive_router cargo bench -p looma-router --bench router_load
+//!     LOOMA_BENCH_HIVE_DEDUPE=0 LOOMA_BENCH_FEATURES=off HIVE_ROUTER_BIN=… cargo bench …   # both without de-duplication
 //!     LOOMA_BENCH_APOLLO_GATEWAY=/dir/with/node_modules cargo bench -p looma-router --bench router_load
 //!
 //! Routers under test, one after another against the same subgraph process and supergraph:
@@ -301,8 +302,15 @@ fn start_hive(bin: &str, supergraph: &std::path::Path, dir: &std::path::Path) ->
     std::fs::write(
         &config,
         format!(
-            "supergraph:\n  source: file\n  path: {}\nhttp:\n  host: 127.0.0.1\n  port: {port}\nlog:\n  level: error\n",
-            supergraph.display()
+            "supergraph:\n  source: file\n  path: {}\nhttp:\n  host: 127.0.0.1\n  port: {port}\nlog:\n  level: error\n{}",
+            supergraph.display(),
+            // Its in-flight de-duplication of subgraph fetches is on by default, as ours is;
+            // `LOOMA_BENCH_HIVE_DEDUPE=0` turns it off (to set beside our `off` setup).
+            if std::env::var("LOOMA_BENCH_HIVE_DEDUPE").as_deref() == Ok("0") {
+                "traffic_shaping:\n  all:\n    dedupe_enabled: false\n"
+            } else {
+                ""
+            }
         ),
     )
     .expect("write the Hive Router configuration");
@@ -315,7 +323,11 @@ fn start_hive(bin: &str, supergraph: &std::path::Path, dir: &std::path::Path) ->
         .spawn()
         .expect("start Hive Router");
     RouterProcess {
-        label: "hive-router".into(),
+        label: if std::env::var("LOOMA_BENCH_HIVE_DEDUPE").as_deref() == Ok("0") {
+            "hive-router [no dedupe]".into()
+        } else {
+            "hive-router".into()
+        },
         child,
         url: format!("http://127.0.0.1:{port}/graphql"),
     }
