@@ -304,7 +304,7 @@ impl Execution<'_> {
                             &mut rep,
                         );
                         set_field(&mut rep, "__typename", Rep::Str(spec.typename.as_str()));
-                        Rep::write_object(&rep, &mut body);
+                        tree::write_members(&mut body, &rep, Rep::write);
                         selected
                     }
                 };
@@ -520,31 +520,9 @@ impl Rep<'_, '_> {
         match self {
             Rep::Value(node) => node.write(out),
             Rep::Str(text) => tree::write_str(out, text),
-            Rep::List(items) => {
-                out.push(b'[');
-                for (index, item) in items.iter().enumerate() {
-                    if index > 0 {
-                        out.push(b',');
-                    }
-                    item.write(out);
-                }
-                out.push(b']');
-            }
-            Rep::Object(fields) => Rep::write_object(fields, out),
+            Rep::List(items) => tree::write_array(out, items, Rep::write),
+            Rep::Object(fields) => tree::write_members(out, fields, Rep::write),
         }
-    }
-
-    fn write_object(fields: &[(&str, Rep)], out: &mut Vec<u8>) {
-        out.push(b'{');
-        for (index, (key, value)) in fields.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            tree::write_str(out, key);
-            out.push(b':');
-            value.write(out);
-        }
-        out.push(b'}');
     }
 }
 

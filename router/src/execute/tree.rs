@@ -240,16 +240,7 @@ impl<'s> Object<'s> {
 
     /// Writes the object as JSON.
     pub fn write(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        for (index, (key, value)) in self.0.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            write_str(out, key);
-            out.push(b':');
-            value.write(out);
-        }
-        out.push(b'}');
+        write_members(out, self.0, Node::write);
     }
 }
 
@@ -384,16 +375,7 @@ impl<'s> Node<'s> {
             Node::Bool(false) => out.extend_from_slice(b"false"),
             Node::Number(text) => out.extend_from_slice(text.as_bytes()),
             Node::String(text) => write_str(out, text),
-            Node::List(items) => {
-                out.push(b'[');
-                for (index, item) in items.iter().enumerate() {
-                    if index > 0 {
-                        out.push(b',');
-                    }
-                    item.write(out);
-                }
-                out.push(b']');
-            }
+            Node::List(items) => write_array(out, items, Node::write),
             Node::Object(object) => object.write(out),
         }
     }
@@ -423,6 +405,32 @@ impl<'s> Node<'s> {
         let body = storage.keep(Bytes::from(serde_json::to_vec(value).unwrap_or_default()));
         parse(body, storage).unwrap_or_default()
     }
+}
+
+/// Writes `items` as a JSON array, each item with `write`.
+pub fn write_array<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write(item, out);
+    }
+    out.push(b']');
+}
+
+/// Writes `(key, value)` pairs as a JSON object, each value with `write`.
+pub fn write_members<V>(out: &mut Vec<u8>, fields: &[(&str, V)], write: impl Fn(&V, &mut Vec<u8>)) {
+    out.push(b'{');
+    for (index, (key, value)) in fields.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_str(out, key);
+        out.push(b':');
+        write(value, out);
+    }
+    out.push(b'}');
 }
 
 /// Writes `text` as a JSON string. Text with nothing to escape (nearly all of it) is copied
