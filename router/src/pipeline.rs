@@ -50,9 +50,11 @@ pub struct PreparedOperation {
 const ARENA_HINT_LIMIT: usize = 1 << 20;
 
 impl PreparedOperation {
-    /// Storage for one execution's response tree, sized by the previous execution.
+    /// Storage for one execution's response tree, sized by what the previous execution used
+    /// (and an eighth more, for answers that vary a little).
     fn storage(&self) -> Storage {
-        Storage::with_capacity(self.arena_bytes.load(std::sync::atomic::Ordering::Relaxed))
+        let used = self.arena_bytes.load(std::sync::atomic::Ordering::Relaxed);
+        Storage::with_capacity(used + used / 8)
     }
 
     /// Remembers how much arena this execution took (up to [`ARENA_HINT_LIMIT`]: beyond it

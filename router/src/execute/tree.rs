@@ -41,9 +41,12 @@ impl Storage {
         }
     }
 
-    /// The arena's size so far.
+    /// How much of the arena is in use (its chunks, less what is left of the last one).
     pub fn arena_bytes(&self) -> usize {
-        lock(&self.arena).allocated_bytes()
+        let arena = lock(&self.arena);
+        arena
+            .allocated_bytes()
+            .saturating_sub(arena.chunk_capacity())
     }
 
     /// Keeps `body` until the storage is dropped.
