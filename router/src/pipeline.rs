@@ -471,32 +471,30 @@ impl ResponseBody {
     }
 
     /// The response as sent: `{"errors":[…],"data":…}`, each member only when present.
-    pub fn into_bytes(self) -> Vec<u8> {
-        match self.data {
-            Some(mut data) if self.errors.is_empty() => {
-                data.push(b'}');
-                data
-            }
-            data => {
-                let data = data.as_deref().map(|data| &data[DATA_PREFIX.len()..]);
-                let mut out = Vec::with_capacity(data.map_or(0, <[u8]>::len) + 256);
-                out.push(b'{');
-                if !self.errors.is_empty() {
-                    out.extend_from_slice(b"\"errors\":");
-                    // A vector of JSON values always serializes.
-                    let _ = serde_json::to_writer(&mut out, &self.errors);
-                }
-                if let Some(data) = data {
-                    if !self.errors.is_empty() {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(b"\"data\":");
-                    out.extend_from_slice(data);
-                }
-                out.push(b'}');
-                out
-            }
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        if self.errors.is_empty()
+            && let Some(mut data) = self.data.take()
+        {
+            data.push(b'}');
+            return data;
         }
+        let data = self.data_json();
+        let mut out = Vec::with_capacity(data.map_or(0, <[u8]>::len) + 256);
+        out.push(b'{');
+        if !self.errors.is_empty() {
+            out.extend_from_slice(b"\"errors\":");
+            // A vector of JSON values always serializes.
+            let _ = serde_json::to_writer(&mut out, &self.errors);
+        }
+        if let Some(data) = data {
+            if !self.errors.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"data\":");
+            out.extend_from_slice(data);
+        }
+        out.push(b'}');
+        out
     }
 
     /// The response as a JSON value (the streaming transports carry values).

@@ -382,7 +382,8 @@ impl std::hash::Hasher for PrehashedHasher {
     }
 }
 
-fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+/// Writes a `serde` value (a variable, the query text, introspection output) as JSON.
+pub(super) fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // Serializing a string or a JSON value into memory cannot fail.
     let _ = serde_json::to_writer(out, value);
 }
@@ -397,46 +398,31 @@ fn collect_objects<'d, 's>(
     found: &mut Locations,
     out: &mut Vec<(u32, u32, &'d Object<'s>)>,
 ) {
-    match path.split_first() {
-        None => match value {
-            Node::Object(object) => {
-                let start = found.indices.len() as u32;
-                found.indices.extend_from_slice(&walk.stack);
-                out.push((start, found.indices.len() as u32, object));
-            }
-            Node::List(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    if let Some(next) = items.get(i + 1) {
-                        next.prefetch();
-                    }
-                    walk.stack.push(i as u32);
-                    collect_objects(item, path, walk, found, out);
-                    walk.stack.pop();
-                }
-            }
-            _ => {}
-        },
-        Some((PathSeg::Key(key), rest)) => {
+    match (value, path.split_first()) {
+        (Node::Object(object), None) => {
+            let start = found.indices.len() as u32;
+            found.indices.extend_from_slice(&walk.stack);
+            out.push((start, found.indices.len() as u32, object));
+        }
+        (Node::Object(object), Some((PathSeg::Key(key), rest))) => {
             let hint = walk.hint(path.len());
-            let child = value
-                .as_object()
-                .and_then(|o| o.get_hinted(key.as_str(), &mut walk.hints[hint]));
-            if let Some(child) = child {
+            if let Some(child) = object.get_hinted(key.as_str(), &mut walk.hints[hint]) {
                 collect_objects(child, rest, walk, found, out);
             }
         }
-        Some((PathSeg::List, rest)) => {
-            if let Node::List(items) = value {
-                for (i, item) in items.iter().enumerate() {
-                    if let Some(next) = items.get(i + 1) {
-                        next.prefetch();
-                    }
-                    walk.stack.push(i as u32);
-                    collect_objects(item, rest, walk, found, out);
-                    walk.stack.pop();
+        // A list at the end of the path, or where the path crosses one: every item.
+        (Node::List(items), None | Some((PathSeg::List, _))) => {
+            let rest = path.get(1..).unwrap_or(path);
+            for (i, item) in items.iter().enumerate() {
+                if let Some(next) = items.get(i + 1) {
+                    next.prefetch();
                 }
+                walk.stack.push(i as u32);
+                collect_objects(item, rest, walk, found, out);
+                walk.stack.pop();
             }
         }
+        _ => {}
     }
 }
 
@@ -817,42 +803,27 @@ fn visit_objects_mut<'s>(
     walk: &mut Walk,
     visit: &mut dyn FnMut(&[u32], &mut Node<'s>),
 ) {
-    match path.split_first() {
-        None => match value {
-            Node::Object(_) => visit(&walk.stack, value),
-            Node::List(items) => {
-                for i in 0..items.len() {
-                    if let Some(next) = items.get(i + 1) {
-                        next.prefetch();
-                    }
-                    walk.stack.push(i as u32);
-                    visit_objects_mut(&mut items[i], path, walk, visit);
-                    walk.stack.pop();
-                }
-            }
-            _ => {}
-        },
-        Some((PathSeg::Key(key), rest)) => {
+    match (value, path.split_first()) {
+        (value @ Node::Object(_), None) => visit(&walk.stack, value),
+        (Node::Object(object), Some((PathSeg::Key(key), rest))) => {
             let hint = walk.hint(path.len());
-            let child = value
-                .as_object_mut()
-                .and_then(|o| o.get_mut_hinted(key.as_str(), &mut walk.hints[hint]));
-            if let Some(child) = child {
+            if let Some(child) = object.get_mut_hinted(key.as_str(), &mut walk.hints[hint]) {
                 visit_objects_mut(child, rest, walk, visit);
             }
         }
-        Some((PathSeg::List, rest)) => {
-            if let Node::List(items) = value {
-                for i in 0..items.len() {
-                    if let Some(next) = items.get(i + 1) {
-                        next.prefetch();
-                    }
-                    walk.stack.push(i as u32);
-                    visit_objects_mut(&mut items[i], rest, walk, visit);
-                    walk.stack.pop();
+        // A list at the end of the path, or where the path crosses one: every item.
+        (Node::List(items), None | Some((PathSeg::List, _))) => {
+            let rest = path.get(1..).unwrap_or(path);
+            for i in 0..items.len() {
+                if let Some(next) = items.get(i + 1) {
+                    next.prefetch();
                 }
+                walk.stack.push(i as u32);
+                visit_objects_mut(&mut items[i], rest, walk, visit);
+                walk.stack.pop();
             }
         }
+        _ => {}
     }
 }
 

@@ -7,6 +7,7 @@
 //! makes the nearest nullable ancestor null.
 
 use super::tree::{self, Node, Object};
+use super::write_json;
 use crate::plan::operation::{FieldSel, NormalizedOperation, Sel};
 use crate::supergraph::Supergraph;
 use apollo_compiler::Name;
@@ -437,9 +438,4 @@ impl<'a, 's> Shaper<'a, 's> {
             }));
         }
     }
-}
-
-fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    // Serializing a string or a JSON value into memory cannot fail.
-    let _ = serde_json::to_writer(out, value);
 }
