@@ -672,6 +672,7 @@ async fn search_task(config: &LoomaConfig, task: SearchTask) -> Result<()> {
                 config.resume.clone(),
                 embedder.clone(),
                 None,
+                None,
             )
             .reindex(
                 &looma_search_client::SearchClient::from_client(client.clone()),

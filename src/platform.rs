@@ -328,6 +328,16 @@ async fn build_router(
                     .await
                     .context("connecting the cache (config key `cache.redis_url`)")?,
             };
+            // Subgraphs invalidate cached entities through the shared cache: a router alone
+            // in its process with an in-process cache would never hear of a change.
+            if shared.is_none()
+                && cache.backend() == "local"
+                && !config.router.entity_cache.entities.is_empty()
+            {
+                anyhow::bail!(
+                    "config key `router.entity_cache` needs a cache the subgraphs share: set                      `cache.redis_url`, or run the router with its subgraphs in one process                      (`looma dev`)"
+                );
+            }
             if let Some(url) = config.router.registry.url.clone() {
                 let codec = forwarded.clone().context(
                     "config key `router.registry.url` is set but `server.router_secret` is \
@@ -416,6 +426,7 @@ async fn build_router(
                     identity_url(config),
                 ),
                 shared.keyring.clone(),
+                shared.cache.clone(),
                 stopped,
             );
             Ok(looma_resume::router(
@@ -458,6 +469,7 @@ async fn build_router(
                 shared.forwarded.clone(),
                 peers,
                 flags,
+                shared.cache.clone(),
                 stopped,
             );
             Ok(looma_matching::router(

@@ -58,6 +58,9 @@ pub struct RouterConfig {
     pub traffic: crate::transport::traffic::TrafficConfig,
     /// Operations per client and window (`[router.rate_limit]`); off by default.
     pub rate_limit: crate::http::rate_limit::RateLimitConfig,
+    /// Entity answers kept in the shared cache, per subgraph and type
+    /// (`[[router.entity_cache.entities]]`); nothing by default.
+    pub entity_cache: crate::transport::entity_cache::EntityCacheConfig,
     /// Follow the schema registry instead of the supergraph file (`[router.registry]`).
     pub registry: RegistryFollowConfig,
 }
@@ -155,6 +158,7 @@ impl Default for RouterConfig {
             subscriptions: SubscriptionConfig::default(),
             traffic: Default::default(),
             rate_limit: Default::default(),
+            entity_cache: Default::default(),
             registry: Default::default(),
         }
     }
@@ -223,6 +227,7 @@ impl RouterConfig {
         }
         self.traffic.validate()?;
         self.rate_limit.validate()?;
+        self.entity_cache.validate()?;
         if let Some((name, _)) = self.subgraph_timeouts_ms.iter().find(|(_, ms)| **ms == 0) {
             return Err(format!(
                 "config key `router.subgraph_timeouts_ms.{name}`: must be greater than 0"

@@ -374,8 +374,18 @@ impl TestPlatform {
         }
         self.config.router.jwks_url = Some(format!("{}/.well-known/jwks.json", self.identity_url));
         self.config.router.identity_url = Some(format!("{}/graphql", self.identity_url));
-        let (extra, router_url) =
-            start_extra(&self.config, None, &self.components, &self.identity_url).await;
+        // Opened afresh, as a restarted process would, and shared by the restarted components
+        // and their router as in one `looma dev` process.
+        let shared = platform::open_shared(&self.config)
+            .await
+            .expect("open database and cache");
+        let (extra, router_url) = start_extra(
+            &self.config,
+            Some(shared),
+            &self.components,
+            &self.identity_url,
+        )
+        .await;
         self.extra = extra;
         self.router_url = router_url;
     }
@@ -615,9 +625,11 @@ async fn start_extra(
         .clone()
         .expect("a supergraph path");
     std::fs::write(&path, supergraph).expect("write supergraph");
-    let router = Platform::start(&config, &[Component::Router], true)
-        .await
-        .expect("router starts");
+    let router = match shared {
+        Some(shared) => Platform::start_with(shared, &config, &[Component::Router], true).await,
+        None => Platform::start(&config, &[Component::Router], true).await,
+    }
+    .expect("router starts");
     let url = format!("http://{}", router.addr(Component::Router).expect("router"));
     platforms.push(router);
     (platforms, Some(url))

@@ -9,6 +9,7 @@ mod hostile;
 
 mod chat;
 mod cli;
+mod entity_cache;
 mod identity_auth;
 mod identity_config;
 mod matching;

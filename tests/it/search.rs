@@ -724,7 +724,11 @@ async fn without_the_model_only_meaning_based_search_stops(mut p: TestPlatform) 
 }
 
 /// Uploads a fixture resume through the router and waits until search has it.
-async fn upload_and_wait_indexed(p: &TestPlatform, admin: &Auth, fixture: &str) -> String {
+pub(crate) async fn upload_and_wait_indexed(
+    p: &TestPlatform,
+    admin: &Auth,
+    fixture: &str,
+) -> String {
     let file = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/resumes")

@@ -5,11 +5,14 @@
 //! `REDIS_URL`) is set, so replicas share state; [`LocalCache`] in-process otherwise. Keys are
 //! namespaced by a prefix so several deployments (or test runs) can share one Redis.
 
+pub mod entities;
 mod local;
 mod redis_cache;
+mod unreachable;
 
 pub use local::LocalCache;
 pub use redis_cache::RedisCache;
+pub use unreachable::UnreachableCache;
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -26,6 +29,34 @@ pub trait Cache: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError>;
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError>;
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
+    /// Several values at once (one round trip on Redis), in the order of `keys`.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, CacheError> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await?);
+        }
+        Ok(values)
+    }
+    /// Several values with one time to live (one round trip on Redis).
+    async fn set_many(
+        &self,
+        entries: &[(String, Vec<u8>)],
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        for (key, value) in entries {
+            self.set(key, value, ttl).await?;
+        }
+        Ok(())
+    }
+    /// Each key's value, first setting the keys that have none to the matching value of
+    /// `absent` (with `ttl`): atomic per key, so callers racing on a key all read the one
+    /// value that was set. `absent` is as long as `keys`.
+    async fn get_or_insert_many(
+        &self,
+        keys: &[String],
+        absent: &[Vec<u8>],
+        ttl: Duration,
+    ) -> Result<Vec<Vec<u8>>, CacheError>;
     /// Adds one to a counter that expires `window` after its first increment and returns the
     /// new count. Atomic across callers sharing the backend.
     async fn increment(&self, key: &str, window: Duration) -> Result<u64, CacheError>;

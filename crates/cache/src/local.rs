@@ -100,6 +100,28 @@ impl Cache for LocalCache {
         Ok(())
     }
 
+    async fn get_or_insert_many(
+        &self,
+        keys: &[String],
+        absent: &[Vec<u8>],
+        ttl: Duration,
+    ) -> Result<Vec<Vec<u8>>, CacheError> {
+        let ttl = ttl.max(Duration::from_millis(1));
+        let mut values = Vec::with_capacity(keys.len());
+        for (key, value) in keys.iter().zip(absent) {
+            let entry = self
+                .entries
+                .entry(self.key(key))
+                .or_insert_with(std::future::ready(Entry {
+                    bytes: value.as_slice().into(),
+                    ttl,
+                }))
+                .await;
+            values.push(entry.into_value().bytes.to_vec());
+        }
+        Ok(values)
+    }
+
     async fn increment(&self, key: &str, window: Duration) -> Result<u64, CacheError> {
         let window = window.max(Duration::from_millis(1));
         let entry = self

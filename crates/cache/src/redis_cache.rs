@@ -7,6 +7,14 @@ use std::time::Duration;
 const INCREMENT_IN_WINDOW: &str = "local v = redis.call('INCR', KEYS[1]) \
      if v == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return v";
 
+/// Reads each key, setting the absent ones (`ARGV[i]`, expiring after `ARGV[n + 1]` ms).
+const GET_OR_INSERT: &str = "local out = {} \
+     for i, key in ipairs(KEYS) do \
+       local v = redis.call('GET', key) \
+       if not v then v = ARGV[i] redis.call('SET', key, v, 'PX', ARGV[#KEYS + 1]) end \
+       out[i] = v \
+     end return out";
+
 /// Redis-backed cache over a reconnecting multiplexed connection.
 #[derive(Clone)]
 pub struct RedisCache {
@@ -90,6 +98,73 @@ impl Cache for RedisCache {
         let mut connection = self.connection.clone();
         connection
             .del::<_, ()>(self.key(key))
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, CacheError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.connection.clone();
+        let mut command = redis::cmd("MGET");
+        for key in keys {
+            command.arg(self.key(key));
+        }
+        command
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_many(
+        &self,
+        entries: &[(String, Vec<u8>)],
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut connection = self.connection.clone();
+        let millis = ttl.as_millis().clamp(1, u64::MAX as u128) as u64;
+        let mut pipeline = redis::pipe();
+        for (key, value) in entries {
+            pipeline
+                .cmd("SET")
+                .arg(self.key(key))
+                .arg(value.as_slice())
+                .arg("PX")
+                .arg(millis)
+                .ignore();
+        }
+        pipeline
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get_or_insert_many(
+        &self,
+        keys: &[String],
+        absent: &[Vec<u8>],
+        ttl: Duration,
+    ) -> Result<Vec<Vec<u8>>, CacheError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.connection.clone();
+        let millis = ttl.as_millis().clamp(1, u64::MAX as u128) as u64;
+        let mut command = redis::cmd("EVAL");
+        command.arg(GET_OR_INSERT).arg(keys.len());
+        for key in keys {
+            command.arg(self.key(key));
+        }
+        for value in absent {
+            command.arg(value.as_slice());
+        }
+        command.arg(millis);
+        command
+            .query_async(&mut connection)
             .await
             .map_err(unavailable)
     }

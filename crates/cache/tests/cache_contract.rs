@@ -61,6 +61,61 @@ async fn exercise(cache: &dyn Cache) {
             .unwrap(),
         101
     );
+    let keys: Vec<String> = ["m1", "m2", "m3"].map(String::from).to_vec();
+    assert_eq!(cache.get_many(&keys).await.unwrap(), vec![None, None, None]);
+    cache
+        .set_many(
+            &[
+                ("m1".into(), b"one".to_vec()),
+                ("m3".into(), b"three".to_vec()),
+            ],
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get_many(&keys).await.unwrap(),
+        vec![Some(b"one".to_vec()), None, Some(b"three".to_vec())],
+        "in the order asked, absent ones as None"
+    );
+    assert_eq!(
+        cache.get_many(&[]).await.unwrap(),
+        Vec::<Option<Vec<u8>>>::new()
+    );
+    let generations = ["g1", "g2"].map(String::from).to_vec();
+    cache
+        .set("g2", b"kept", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        cache
+            .get_or_insert_many(
+                &generations,
+                &[b"new-1".to_vec(), b"new-2".to_vec()],
+                Duration::from_millis(300)
+            )
+            .await
+            .unwrap(),
+        vec![b"new-1".to_vec(), b"kept".to_vec()],
+        "absent keys take the offered value, present ones keep theirs"
+    );
+    assert_eq!(
+        cache
+            .get_or_insert_many(
+                &generations,
+                &[b"x".to_vec(), b"y".to_vec()],
+                Duration::from_secs(1)
+            )
+            .await
+            .unwrap(),
+        vec![b"new-1".to_vec(), b"kept".to_vec()]
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        cache.get("g1").await.unwrap(),
+        None,
+        "an inserted value expires with the ttl given"
+    );
     cache.ping().await.unwrap();
 }
 

@@ -251,6 +251,10 @@ pub trait Deliver: Send + Sync + 'static {
     ) -> Result<(), DbErr> {
         Ok(())
     }
+
+    /// Runs once that transaction has committed, for what must see the change made (resume
+    /// tells the router's entity cache). Nothing by default.
+    async fn committed(&self, _row: &OutboxRow) {}
 }
 
 /// The outbox's counters, for `/metrics`.
@@ -341,6 +345,7 @@ impl<D: Deliver> Outbox<D> {
                     inner.table.remove(&tx, row.id).await?;
                     inner.deliver.delivered(&tx, &row, Utc::now()).await?;
                     tx.commit().await?;
+                    inner.deliver.committed(&row).await;
                     inner.delivered.fetch_add(1, Ordering::Relaxed);
                     delivered += 1;
                 }

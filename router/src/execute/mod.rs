@@ -60,6 +60,9 @@ struct Prepared<'p> {
     body: Vec<u8>,
     /// Entity fetches: each target object's location and representation index.
     targets: Locations,
+    /// Entity fetches to a subgraph whose entities are cached: the representations' places
+    /// in `body`, their types and keys.
+    entities: Option<crate::transport::EntityBatch>,
 }
 
 pub struct Execution<'a> {
@@ -127,6 +130,7 @@ impl Execution<'_> {
                 fetch: source,
                 body: Vec::new(),
                 targets: Locations::default(),
+                entities: None,
             };
             merge_result(
                 self.supergraph,
@@ -219,6 +223,7 @@ impl Execution<'_> {
         let request = SubgraphRequest {
             body: std::mem::take(&mut prepared.body).into(),
             idempotent: traffic::is_idempotent_query(&prepared.fetch.query),
+            entities: prepared.entities.take(),
         };
         let subgraph = &self.supergraph.subgraphs[prepared.fetch.graph];
         let answer = self.transport.send(subgraph, request, self.headers).await;
@@ -246,6 +251,7 @@ impl Execution<'_> {
             }
         }
         let mut targets = Locations::default();
+        let mut entities = None;
         if let FetchKind::Entity {
             path,
             representations,
@@ -255,6 +261,11 @@ impl Execution<'_> {
                 body.push(b',');
             }
             body.extend_from_slice(b"\"representations\":[");
+            let list_start = body.len();
+            let cached = self
+                .transport
+                .caches_entities(&self.supergraph.subgraphs[fetch.graph].name);
+            let mut spans = Vec::new();
             let mut objects = Vec::new();
             collect_objects(data, path, &mut Walk::new(path), &mut targets, &mut objects);
             // Each representation is written once; an identical one (same bytes) reuses its
@@ -329,10 +340,16 @@ impl Execution<'_> {
                         count - 1
                     }
                 };
+                if cached && index + 1 == count && spans.len() < count {
+                    spans.push(start..end);
+                }
                 targets.targets.push((from, to, index));
             }
             if count == 0 {
                 return None;
+            }
+            if cached {
+                entities = Some(self.entity_batch(fetch, &body, list_start..body.len(), spans));
             }
             body.push(b']');
         }
@@ -341,7 +358,56 @@ impl Execution<'_> {
             fetch,
             body,
             targets,
+            entities,
         })
+    }
+
+    /// The entity cache's view of a fetch's representations: each one's bytes, type and the
+    /// fields of the first of its type's keys in the subgraph that it holds whole.
+    fn entity_batch(
+        &self,
+        fetch: &Fetch,
+        body: &[u8],
+        list: std::ops::Range<usize>,
+        spans: Vec<std::ops::Range<usize>>,
+    ) -> crate::transport::EntityBatch {
+        let representations = spans
+            .into_iter()
+            .map(|span| {
+                let value: Value = serde_json::from_slice(&body[span.clone()]).unwrap_or_default();
+                let typename = value
+                    .get("__typename")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let key = self
+                    .supergraph
+                    .keys(fetch.graph, &typename)
+                    .into_iter()
+                    .find_map(|key| {
+                        let fields = crate::supergraph::field_set_fields(&key.fields.selection_set);
+                        fields
+                            .iter()
+                            .map(|(name, _)| {
+                                value
+                                    .get(name.as_str())
+                                    .map(|v| (name.to_string(), v.clone()))
+                            })
+                            .collect::<Option<Map<String, Value>>>()
+                    })
+                    .filter(|key| !key.is_empty())
+                    .map(Value::Object);
+                crate::transport::EntityRepresentation {
+                    span,
+                    typename,
+                    key,
+                }
+            })
+            .collect();
+        crate::transport::EntityBatch {
+            list,
+            representations,
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use crate::config::RouterConfig;
 use crate::error::RequestError;
 use crate::pipeline::{self, GraphqlRequest, LoadedSupergraph, ResponseBody};
 use crate::supergraph::Supergraph;
-use crate::transport::{DedupTransport, HttpTransport, SubgraphTransport};
+use crate::transport::{DedupTransport, EntityCacheTransport, HttpTransport, SubgraphTransport};
 use apollo_compiler::ast::OperationType;
 use arc_swap::ArcSwap;
 use axum::Router;
@@ -122,6 +122,15 @@ impl RouterService {
     ) -> Arc<Self> {
         let usage = (config.registry.url.is_some() && config.registry.report_usage)
             .then(|| Arc::new(crate::usage::UsageRecorder::default()));
+        let transport: Arc<dyn SubgraphTransport> = match EntityCacheTransport::wrap(
+            transport.clone(),
+            cache.clone(),
+            &config.entity_cache,
+            forwarded.clone(),
+        ) {
+            Some(cached) => Arc::new(cached),
+            None => transport,
+        };
         Arc::new(RouterService {
             routes,
             usage,

@@ -5,11 +5,13 @@
 //! Knows nothing of plans; `execute`, `uploads` and `subscription` build on it.
 
 mod dedup;
+pub mod entity_cache;
 mod http_transport;
 pub mod traffic;
 mod ws_client;
 
 pub use dedup::DedupTransport;
+pub use entity_cache::EntityCacheTransport;
 pub use http_transport::{HttpTransport, Routes};
 
 use crate::supergraph::Subgraph;
@@ -38,6 +40,42 @@ pub struct SubgraphRequest {
     /// A query: it may be retried and shared with identical fetches in flight. Mutations are
     /// never.
     pub idempotent: bool,
+    /// An entity fetch to a subgraph whose entities are cached: where its representations
+    /// sit in `body` (see [`EntityCacheTransport`]).
+    pub entities: Option<EntityBatch>,
+}
+
+/// An entity fetch's representations as they sit in its body: the bytes between the list's
+/// `[` and `]`, and each representation's bytes, type and key fields.
+#[derive(Clone, Debug, Default)]
+pub struct EntityBatch {
+    pub list: std::ops::Range<usize>,
+    pub representations: Vec<EntityRepresentation>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EntityRepresentation {
+    pub span: std::ops::Range<usize>,
+    pub typename: String,
+    /// The key fields (`{"id": …}`) of one of the type's keys in the subgraph; `None` when
+    /// the representation holds none (it is then never cached).
+    pub key: Option<Value>,
+}
+
+impl EntityBatch {
+    /// `body` asking only for the representations at `indices` (in that order).
+    pub fn body_with(&self, body: &[u8], indices: &[usize]) -> Bytes {
+        let mut out = Vec::with_capacity(body.len());
+        out.extend_from_slice(&body[..self.list.start]);
+        for (n, &i) in indices.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&body[self.representations[i].span.clone()]);
+        }
+        out.extend_from_slice(&body[self.list.end..]);
+        Bytes::from(out)
+    }
 }
 
 impl SubgraphRequest {
@@ -46,6 +84,7 @@ impl SubgraphRequest {
         SubgraphRequest {
             body: Bytes::from(body.to_string()),
             idempotent: traffic::is_idempotent(body),
+            entities: None,
         }
     }
 }
@@ -62,6 +101,13 @@ pub(crate) fn looks_like_json_object(body: &[u8]) -> bool {
 /// may count or fail requests.
 #[async_trait::async_trait]
 pub trait SubgraphTransport: Send + Sync {
+    /// Whether entity fetches to `subgraph` may be answered from the entity cache: the
+    /// executor then describes their representations in [`SubgraphRequest::entities`].
+    fn caches_entities(&self, subgraph: &str) -> bool {
+        let _ = subgraph;
+        false
+    }
+
     /// The subgraph's answer as it came (a JSON object, checked cheaply; the
     /// executor parses it).
     async fn send(

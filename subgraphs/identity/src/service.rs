@@ -1000,38 +1000,8 @@ impl CredentialVerifier for IdentityService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use looma_cache::CacheError;
+    use looma_cache::UnreachableCache;
     use std::time::Duration as StdDuration;
-
-    /// A shared cache whose server is gone: every call fails, as `RedisCache`'s do then.
-    struct UnreachableCache;
-
-    #[async_trait::async_trait]
-    impl Cache for UnreachableCache {
-        async fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-            Err(CacheError::Unavailable("connection refused".into()))
-        }
-        async fn set(
-            &self,
-            _key: &str,
-            _value: &[u8],
-            _ttl: StdDuration,
-        ) -> Result<(), CacheError> {
-            Err(CacheError::Unavailable("connection refused".into()))
-        }
-        async fn delete(&self, _key: &str) -> Result<(), CacheError> {
-            Err(CacheError::Unavailable("connection refused".into()))
-        }
-        async fn increment(&self, _key: &str, _window: StdDuration) -> Result<u64, CacheError> {
-            Err(CacheError::Unavailable("connection refused".into()))
-        }
-        async fn ping(&self) -> Result<(), CacheError> {
-            Err(CacheError::Unavailable("connection refused".into()))
-        }
-        fn backend(&self) -> &'static str {
-            "unreachable"
-        }
-    }
 
     const EMAIL: &str = "kim@looma.test";
     const PASSWORD: &str = "Sturdy-Passw0rd-42";

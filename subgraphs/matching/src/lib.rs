@@ -36,7 +36,9 @@ pub struct Peers {
 }
 
 /// Builds the service and, when configured, starts the job outbox dispatcher (until `stop`).
-/// Matching honours the `job_matching` flag in `flags`.
+/// Matching honours the `job_matching` flag in `flags`; every change to a job is reported to
+/// the router's entity cache through `entity_cache`.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     db: DatabaseConnection,
     config: MatchingConfig,
@@ -44,6 +46,7 @@ pub fn start(
     forwarded: Option<ForwardedPrincipalCodec>,
     peers: Peers,
     flags: looma_server::FeatureFlags,
+    entity_cache: Arc<dyn looma_cache::Cache>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> MatchingService {
     let clients = match forwarded {
@@ -62,7 +65,8 @@ pub fn start(
     };
     let worker = config.worker_enabled;
     let service = MatchingService::new(store::MatchingStore::new(db), config, embedder, clients)
-        .with_feature_flags(flags);
+        .with_feature_flags(flags)
+        .with_entity_cache(entity_cache);
     if worker {
         service.spawn_background(stop);
     }

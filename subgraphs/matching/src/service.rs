@@ -40,6 +40,8 @@ struct Inner {
     flags: looma_server::FeatureFlags,
     /// `None` without clients: job index updates wait in the table.
     outbox: Option<Outbox<JobDelivery>>,
+    /// The shared cache the router keeps `Job` answers in, told of every change.
+    entity_cache: Option<Arc<dyn looma_cache::Cache>>,
 }
 
 /// A job as created or updated (all fields for create; `None` keeps the value on update).
@@ -353,6 +355,7 @@ impl MatchingService {
                 clients,
                 flags: looma_server::FeatureFlags::always_on(),
                 outbox,
+                entity_cache: None,
             }),
         }
     }
@@ -363,6 +366,21 @@ impl MatchingService {
             inner.flags = flags;
         }
         self
+    }
+
+    /// Tells the router's entity cache (through the shared cache) about every change to a
+    /// job, so no cached `Job` outlives it.
+    pub fn with_entity_cache(mut self, cache: Arc<dyn looma_cache::Cache>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.entity_cache = Some(cache);
+        }
+        self
+    }
+
+    /// Called after every change to a stored job.
+    async fn changed(&self, id: &str) {
+        looma_cache::entities::invalidate_by_id(self.inner.entity_cache.as_deref(), "Job", id)
+            .await;
     }
 
     pub fn store(&self) -> &MatchingStore {
@@ -422,6 +440,7 @@ impl MatchingService {
         let expected = current.updated_at;
         let model = self.apply(current, input, false).await?;
         let saved = self.inner.store.save_job(model, Some(expected)).await?;
+        self.changed(id).await;
         self.wake_outbox();
         Ok(saved)
     }
@@ -432,6 +451,7 @@ impl MatchingService {
         model.status = if open { status::OPEN } else { status::CLOSED }.into();
         model.updated_at = Utc::now();
         let saved = self.inner.store.save_job(model, Some(expected)).await?;
+        self.changed(id).await;
         self.wake_outbox();
         Ok(saved)
     }

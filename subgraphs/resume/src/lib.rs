@@ -29,7 +29,10 @@ use std::sync::Arc;
 pub const COMPONENT: &str = "resume";
 
 /// Builds the service (uploaded files sealed at rest with `keyring`) and, when configured,
-/// starts its background worker and outbox, which run until `stop` turns true. Uploads and reprocessing honour the `resume_processing` flag.
+/// starts its background worker and outbox, which run until `stop` turns true. Uploads and
+/// reprocessing honour the `resume_processing` flag; every change to a resume is reported to
+/// the router's entity cache through `entity_cache`.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     db: DatabaseConnection,
     config: ResumeConfig,
@@ -37,6 +40,7 @@ pub fn start(
     forwarded: Option<ForwardedPrincipalCodec>,
     flags: looma_server::FeatureFlags,
     keyring: Arc<looma_core::envelope::Keyring>,
+    entity_cache: Arc<dyn looma_cache::Cache>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> ResumeService {
     let indexer = match (&config.search_url, forwarded) {
@@ -55,7 +59,8 @@ pub fn start(
     };
     let worker = config.worker_enabled;
     let store = store::ResumeStore::new(db).with_keyring(keyring);
-    let service = ResumeService::new(store, config, embedder, indexer).with_feature_flags(flags);
+    let service = ResumeService::new(store, config, embedder, indexer, Some(entity_cache))
+        .with_feature_flags(flags);
     if worker {
         service.spawn_background(stop);
     }

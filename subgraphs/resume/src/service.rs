@@ -34,6 +34,9 @@ struct Inner {
     work: Notify,
     outbox: Outbox<ResumeDelivery>,
     flags: looma_server::FeatureFlags,
+    /// The shared cache the router keeps `Resume` answers in (see `looma_cache::entities`),
+    /// told of every change; `None` for tools that change nothing a client reads.
+    entity_cache: Option<Arc<dyn looma_cache::Cache>>,
 }
 
 pub struct Upload {
@@ -48,6 +51,7 @@ impl ResumeService {
         config: ResumeConfig,
         embedder: EmbeddingService,
         indexer: Option<SearchClient>,
+        entity_cache: Option<Arc<dyn looma_cache::Cache>>,
     ) -> Self {
         let outbox = Outbox::new(
             store.connection().clone(),
@@ -56,6 +60,7 @@ impl ResumeService {
                 store: store.clone(),
                 search: indexer,
                 embedder: embedder.clone(),
+                entity_cache: entity_cache.clone(),
             },
         );
         ResumeService {
@@ -66,6 +71,7 @@ impl ResumeService {
                 work: Notify::new(),
                 outbox,
                 flags: looma_server::FeatureFlags::always_on(),
+                entity_cache,
             }),
         }
     }
@@ -76,6 +82,12 @@ impl ResumeService {
             inner.flags = flags;
         }
         self
+    }
+
+    /// Called after every change to a stored resume (status, profile, deletion).
+    async fn changed(&self, id: &str) {
+        looma_cache::entities::invalidate_by_id(self.inner.entity_cache.as_deref(), "Resume", id)
+            .await;
     }
 
     async fn require_processing(&self) -> Result<(), ResumeError> {
@@ -166,6 +178,7 @@ impl ResumeService {
         if !self.inner.store.reset_for_reprocess(id, Utc::now()).await? {
             return Err(ResumeError::NotFound(id.to_owned()));
         }
+        self.changed(id).await;
         self.inner.work.notify_one();
         self.get(id).await
     }
@@ -174,6 +187,7 @@ impl ResumeService {
         if !self.inner.store.delete(id, Utc::now()).await? {
             return Err(ResumeError::NotFound(id.to_owned()));
         }
+        self.changed(id).await;
         self.inner.outbox.wake();
         Ok(())
     }
@@ -217,6 +231,15 @@ impl ResumeService {
         let Some(claimed) = self.inner.store.claim_next(now, lease).await? else {
             return Ok(false);
         };
+        let id = claimed.id.clone();
+        self.changed(&id).await;
+        let outcome = self.process_claimed(claimed).await;
+        self.changed(&id).await;
+        outcome
+    }
+
+    /// Parses a claimed resume and stores the outcome (parsed, failed or needing OCR).
+    async fn process_claimed(&self, claimed: resume::Model) -> Result<bool, ResumeError> {
         let id = claimed.id.clone();
         if claimed.attempts > self.inner.config.max_attempts {
             let reason = format!(
@@ -525,6 +548,8 @@ struct ResumeDelivery {
     search: Option<SearchClient>,
     /// Whose model's vectors may travel (see `index_document`).
     embedder: EmbeddingService,
+    /// Told when a resume becomes `INDEXED`.
+    entity_cache: Option<Arc<dyn looma_cache::Cache>>,
 }
 
 /// The model that made a resume's stored vector (rows from before models were recorded:
@@ -589,6 +614,17 @@ impl Deliver for ResumeDelivery {
             ResumeStore::mark_indexed(tx, &row.subject_id, now).await?;
         }
         Ok(())
+    }
+
+    async fn committed(&self, row: &OutboxRow) {
+        if row.action == Action::Upsert {
+            looma_cache::entities::invalidate_by_id(
+                self.entity_cache.as_deref(),
+                "Resume",
+                &row.subject_id,
+            )
+            .await;
+        }
     }
 }
 

@@ -3,10 +3,8 @@
 //! directly, identity) within seconds of being revoked, not when they expire.
 
 use crate::harness::{Auth, TestPlatform, data, error_code, error_reason, with_auth};
-use looma_cache::{Cache, CacheError};
+use looma_cache::UnreachableCache;
 use serde_json::{Value, json};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -98,75 +96,6 @@ async fn parallel_wrong_passwords_are_checked_at_most_the_limit(p: TestPlatform)
     let other = p.login("bystander@looma.test", "Whatever-Passw0rd-1").await;
     assert_eq!(error_reason(&other), "INVALID_CREDENTIALS", "per account");
     p
-}
-
-type CacheFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CacheError>> + Send + 'a>>;
-
-fn refused<'a, T: Send + 'a>() -> CacheFuture<'a, T> {
-    Box::pin(std::future::ready(Err(CacheError::Unavailable(
-        "connection refused (the cache server is down)".into(),
-    ))))
-}
-
-/// A shared cache whose server is down: every call fails, as `RedisCache`'s do once Redis
-/// stops answering. (The trait is `#[async_trait]`; this is its expansion, written out because
-/// this test crate does not depend on `async-trait`.)
-struct UnreachableCache;
-
-impl Cache for UnreachableCache {
-    fn get<'s, 'k, 'f>(&'s self, _key: &'k str) -> CacheFuture<'f, Option<Vec<u8>>>
-    where
-        's: 'f,
-        'k: 'f,
-        Self: 'f,
-    {
-        refused()
-    }
-
-    fn set<'s, 'k, 'v, 'f>(
-        &'s self,
-        _key: &'k str,
-        _value: &'v [u8],
-        _ttl: Duration,
-    ) -> CacheFuture<'f, ()>
-    where
-        's: 'f,
-        'k: 'f,
-        'v: 'f,
-        Self: 'f,
-    {
-        refused()
-    }
-
-    fn delete<'s, 'k, 'f>(&'s self, _key: &'k str) -> CacheFuture<'f, ()>
-    where
-        's: 'f,
-        'k: 'f,
-        Self: 'f,
-    {
-        refused()
-    }
-
-    fn increment<'s, 'k, 'f>(&'s self, _key: &'k str, _window: Duration) -> CacheFuture<'f, u64>
-    where
-        's: 'f,
-        'k: 'f,
-        Self: 'f,
-    {
-        refused()
-    }
-
-    fn ping<'s, 'f>(&'s self) -> CacheFuture<'f, ()>
-    where
-        's: 'f,
-        Self: 'f,
-    {
-        refused()
-    }
-
-    fn backend(&self) -> &'static str {
-        "unreachable"
-    }
 }
 
 /// Identity serving over HTTP on this test's database with its cache down: guesses are still
