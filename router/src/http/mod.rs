@@ -137,7 +137,7 @@ impl RouterService {
                 config.subscriptions.max_total,
             ),
             config,
-            transport,
+            transport: Arc::new(crate::transport::TracedTransport::new(transport)),
         })
     }
 
@@ -396,21 +396,6 @@ pub fn router(service: Arc<RouterService>) -> Router {
             MakeRequestUuid,
         ))
         .layer(axum::middleware::map_request(drop_overlong_request_id))
-        .layer(axum::middleware::map_request(ensure_traceparent))
-}
-
-/// Every request gets a W3C `traceparent` (the client's when valid, else a new one), which
-/// subgraphs receive and every component's request span records.
-async fn ensure_traceparent(mut request: axum::extract::Request) -> axum::extract::Request {
-    use looma_server::trace_context;
-    if trace_context::trace_id(request.headers()).is_none()
-        && let Ok(value) = http::HeaderValue::from_str(&trace_context::new_traceparent())
-    {
-        request
-            .headers_mut()
-            .insert(trace_context::TRACEPARENT, value);
-    }
-    request
 }
 
 async fn drop_overlong_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
