@@ -18,4 +18,5 @@ mod resume;
 mod router;
 mod schema_registry;
 mod search;
+mod trace_export;
 mod traffic;
