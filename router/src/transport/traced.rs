@@ -2,7 +2,9 @@
 //! request's `traceparent` (the router's request span, see `looma_server::trace_context`) is
 //! its parent, and the subgraph receives the fetch span as its own parent, so a trace reads
 //! router request → fetch → subgraph request. With no exporter running, or a request without
-//! trace context (readiness probes), fetches go out untouched.
+//! trace context (readiness probes), fetches go out untouched. A fetch de-duplicated into an
+//! identical one in flight still gets its span, but the subgraph's request span is the child
+//! of the fetch that was sent.
 
 use super::{SubgraphEvents, SubgraphRequest, SubgraphTransport, UploadedFile};
 use crate::supergraph::Subgraph;
