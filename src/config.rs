@@ -85,6 +85,7 @@ impl LoomaConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
+        self.log.validate()?;
         self.database.validate()?;
         self.identity.validate()?;
         self.resume.validate()?;
@@ -126,6 +127,7 @@ impl LoomaConfig {
             &mut copy.monitor.webhook_url,
             &mut copy.registry.url,
             &mut copy.router.registry.url,
+            &mut copy.log.otlp_endpoint,
         ] {
             *url = url.as_deref().map(redact_url);
         }

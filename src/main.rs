@@ -426,7 +426,10 @@ async fn run(cli: Cli) -> Result<()> {
     let mut config = LoomaConfig::load(file.as_deref())?;
     looma_core::telemetry::init_logging(&config.log);
     match cli.command {
-        Command::Dev => dev(&mut config).await,
+        Command::Dev => {
+            let log = config.log.clone();
+            with_trace_export(&log, dev(&mut config)).await
+        }
         Command::Serve {
             component,
             supergraph,
@@ -454,8 +457,11 @@ async fn run(cli: Cli) -> Result<()> {
             // Production: subgraph ports answer only the router and services.
             config.server.require_trusted_callers.get_or_insert(true);
             print_config(&config, file.as_deref())?;
-            let platform = Platform::start(&config, &[component], false).await?;
-            platform.run_until_signal().await
+            with_trace_export(&config.log, async {
+                let platform = Platform::start(&config, &[component], false).await?;
+                platform.run_until_signal().await
+            })
+            .await
         }
         Command::Migrate { status } => migrate(&config, status).await,
         Command::Admin { task } => admin(&config, task).await,
@@ -472,6 +478,20 @@ async fn run(cli: Cli) -> Result<()> {
         | Command::Eval { .. }
         | Command::Schema { .. } => Ok(()),
     }
+}
+
+/// Runs `serve` with the OTLP trace exporter on when `log.otlp_endpoint` is set, and sends
+/// the spans still queued once it ends.
+async fn with_trace_export(
+    log: &looma_core::telemetry::LogConfig,
+    serve: impl std::future::Future<Output = Result<()>>,
+) -> Result<()> {
+    let exporter = looma_server::trace_export::TraceExporter::start(log);
+    let result = serve.await;
+    if let Some(exporter) = exporter {
+        exporter.stop().await;
+    }
+    result
 }
 
 async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()> {

@@ -220,10 +220,19 @@ fn the_example_config_loads_and_production_urls_come_from_the_environment() {
         &[
             ("ELASTICSEARCH_URL", "http://elastic:s3cret@es:9200"),
             ("QDRANT_URL", "http://qdrant:6334"),
+            (
+                "LOOMA_LOG__OTLP_ENDPOINT",
+                "https://otel:t0ken@collector:4318",
+            ),
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let printed = text(&out.stdout);
+    assert!(
+        printed.contains("otlp_endpoint = \"https://otel:***@collector:4318\""),
+        "{printed}"
+    );
+    assert!(!printed.contains("t0ken"));
     assert!(
         printed.contains("elasticsearch_url = \"http://elastic:***@es:9200\""),
         "{printed}"

@@ -228,6 +228,9 @@ pub struct TestPlatform {
     /// `http://host:port` of the router, when started.
     pub router_url: Option<String>,
     pub http: reqwest::Client,
+    /// The OTLP trace exporter, when `log.otlp_endpoint` is set (started as `looma serve`
+    /// starts it).
+    trace_export: Option<looma_server::trace_export::TraceExporter>,
     _postgres: Option<PostgresDatabase>,
     _redis: Option<RedisNamespace>,
     _dir: tempfile::TempDir,
@@ -302,6 +305,7 @@ impl TestPlatform {
         configure(&mut config);
         config.validate().expect("test config is valid");
         looma_core::telemetry::init_logging(&config.log);
+        let trace_export = looma_server::trace_export::TraceExporter::start(&config.log);
 
         let shared = platform::open_shared(&config)
             .await
@@ -344,6 +348,7 @@ impl TestPlatform {
             router_url,
             identity_url,
             http: reqwest::Client::new(),
+            trace_export,
             _postgres: postgres,
             _redis: redis,
             _dir: dir,
@@ -410,6 +415,9 @@ impl TestPlatform {
         }
         if let Some(platform) = self.platform.take() {
             platform.shutdown().await.expect("clean shutdown");
+        }
+        if let Some(exporter) = self.trace_export.take() {
+            exporter.stop().await;
         }
     }
 

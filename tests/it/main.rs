@@ -19,4 +19,5 @@ mod resume;
 mod router;
 mod schema_registry;
 mod search;
+mod trace_export;
 mod traffic;

@@ -146,22 +146,32 @@ where
         Err(error) => {
             let response =
                 async_graphql::Response::from_errors(vec![request_error(to_graphql_error(&error))]);
-            observe(component, operation.as_deref(), started, &response);
+            observe(component, operation.as_deref(), None, started, &response);
             return GraphQLResponse::from(response).into_response();
         }
     };
+    let principal = caller.principal().map(|p| p.subject.clone());
     let mut response = schema.execute(attach(request.data(caller))).await;
     ensure_error_codes(&mut response.errors);
-    observe(component, operation.as_deref(), started, &response);
+    observe(
+        component,
+        operation.as_deref(),
+        principal.as_deref(),
+        started,
+        &response,
+    );
     GraphQLResponse::from(response).into_response()
 }
 
+/// The operation's metrics, and its outcome on the request span.
 fn observe(
     component: &'static str,
     operation: Option<&str>,
+    principal: Option<&str>,
     started: std::time::Instant,
     response: &async_graphql::Response,
 ) {
+    crate::trace_context::record_graphql(operation, principal, response.errors.len());
     let codes = response.errors.iter().map(|error| {
         match error.extensions.as_ref().and_then(|e| e.get("code")) {
             Some(async_graphql::Value::String(code)) => code.as_str(),

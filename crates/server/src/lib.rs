@@ -16,6 +16,7 @@ mod schema;
 mod service_client;
 mod subgraph;
 pub mod trace_context;
+pub mod trace_export;
 mod trusted_callers;
 
 pub use feature_flags::FeatureFlags;
@@ -38,7 +39,7 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 
 /// Request body limit for components that take no uploads.
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
@@ -67,7 +68,19 @@ pub fn with_edge_layers(
         .layer(RequestBodyLimitLayer::new(body_limit_bytes))
         .layer(axum::middleware::map_response(graphql_shaped_limit_errors))
         .layer(CatchPanicLayer::new())
-        .layer(TraceLayer::new_for_http().make_span_with(trace_context::request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(move |request: &axum::http::Request<axum::body::Body>| {
+                    trace_context::request_span(component, request)
+                })
+                .on_response(
+                    |response: &axum::http::Response<_>, latency, span: &tracing::Span| {
+                        trace_context::record_status(response.status(), span);
+                        DefaultOnResponse::new().on_response(response, latency, span);
+                    },
+                ),
+        )
+        .layer(axum::middleware::map_request(trace_context::attach))
 }
 
 /// Binds `addr` (port 0 picks a free port). Separate from [`serve`] so callers learn the real

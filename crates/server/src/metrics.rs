@@ -98,6 +98,14 @@ fn describe() {
         "looma_graphql_errors_total",
         "GraphQL errors returned, by extensions.code"
     );
+    describe_counter!(
+        "looma_trace_spans_exported_total",
+        "Spans accepted by the OTLP collector"
+    );
+    describe_counter!(
+        "looma_trace_spans_dropped_total",
+        "Spans not exported, by reason (queue_full, rejected, export_failed)"
+    );
     describe_gauge!(
         "process_resident_memory_bytes",
         metrics::Unit::Bytes,
@@ -159,6 +167,7 @@ pub fn http_layer(router: Router, component: &'static str) -> Router {
                 .get::<MatchedPath>()
                 .map(|path| path.as_str().to_owned())
                 .unwrap_or_else(|| "other".to_owned());
+            crate::trace_context::record_route(request.method(), &route);
             let started = Instant::now();
             let response: Response = next.run(request).await;
             let status = match response.status().as_u16() {

@@ -281,7 +281,7 @@ async fn respond(
 }
 
 /// The request's log line (request id, trace id, caller, operation, errors, time; the
-/// request span adds method and path) and its metrics.
+/// request span adds method and path), its metrics, and its outcome on the request span.
 fn log_request(
     request: &GraphqlRequest,
     forwarded: &HeaderMap,
@@ -290,17 +290,24 @@ fn log_request(
     started: std::time::Instant,
     what: &'static str,
 ) {
+    let operation = body
+        .operation_name
+        .as_deref()
+        .or(request.operation_name.as_deref());
     looma_server::metrics::observe_graphql(
         super::COMPONENT,
-        body.operation_name
-            .as_deref()
-            .or(request.operation_name.as_deref()),
+        operation,
         started.elapsed(),
         body.errors.iter().map(|error| {
             error["extensions"]["code"]
                 .as_str()
                 .unwrap_or("INTERNAL_SERVER_ERROR")
         }),
+    );
+    looma_server::trace_context::record_graphql(
+        operation,
+        client.and_then(|client| client.as_str().strip_prefix("p:")),
+        body.errors.len(),
     );
     tracing::info!(
         request_id = forwarded
@@ -309,11 +316,7 @@ fn log_request(
             .unwrap_or(""),
         trace_id = looma_server::trace_context::trace_id(forwarded).unwrap_or(""),
         client = client.map_or("", |client| client.as_str()),
-        operation = body
-            .operation_name
-            .as_deref()
-            .or(request.operation_name.as_deref())
-            .unwrap_or(""),
+        operation = operation.unwrap_or(""),
         errors = body.errors.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "{what}"

@@ -122,6 +122,9 @@ impl RouterService {
     ) -> Arc<Self> {
         let usage = (config.registry.url.is_some() && config.registry.report_usage)
             .then(|| Arc::new(crate::usage::UsageRecorder::default()));
+        // Outermost the entity cache (a cached entity is no fetch), then a span per fetch.
+        let transport: Arc<dyn SubgraphTransport> =
+            Arc::new(crate::transport::TracedTransport::new(transport));
         let transport: Arc<dyn SubgraphTransport> = match EntityCacheTransport::wrap(
             transport.clone(),
             cache.clone(),
@@ -405,21 +408,6 @@ pub fn router(service: Arc<RouterService>) -> Router {
             MakeRequestUuid,
         ))
         .layer(axum::middleware::map_request(drop_overlong_request_id))
-        .layer(axum::middleware::map_request(ensure_traceparent))
-}
-
-/// Every request gets a W3C `traceparent` (the client's when valid, else a new one), which
-/// subgraphs receive and every component's request span records.
-async fn ensure_traceparent(mut request: axum::extract::Request) -> axum::extract::Request {
-    use looma_server::trace_context;
-    if trace_context::trace_id(request.headers()).is_none()
-        && let Ok(value) = http::HeaderValue::from_str(&trace_context::new_traceparent())
-    {
-        request
-            .headers_mut()
-            .insert(trace_context::TRACEPARENT, value);
-    }
-    request
 }
 
 async fn drop_overlong_request_id(mut request: axum::extract::Request) -> axum::extract::Request {

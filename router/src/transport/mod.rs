@@ -2,17 +2,20 @@
 //! every subgraph request through, its HTTP implementation ([`HttpTransport`], pooled,
 //! timeouts per subgraph; subscriptions over `graphql-transport-ws`, see `ws_client`), and
 //! the uploaded files a request may forward (multipart).
+//! [`TracedTransport`] gives each fetch a span when traces are exported.
 //! Knows nothing of plans; `execute`, `uploads` and `subscription` build on it.
 
 mod dedup;
 pub mod entity_cache;
 mod http_transport;
+mod traced;
 pub mod traffic;
 mod ws_client;
 
 pub use dedup::DedupTransport;
 pub use entity_cache::EntityCacheTransport;
 pub use http_transport::{HttpTransport, Routes};
+pub use traced::TracedTransport;
 
 use crate::supergraph::Subgraph;
 use bytes::Bytes;
