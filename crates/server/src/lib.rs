@@ -17,6 +17,7 @@ mod service_client;
 mod subgraph;
 pub mod trace_context;
 mod trusted_callers;
+pub mod usage;
 
 pub use feature_flags::FeatureFlags;
 pub use graphql::{
