@@ -74,6 +74,7 @@ pub fn router(
     service: MatchingService,
     verifier: Arc<dyn CredentialVerifier>,
     forwarded: Option<ForwardedPrincipalCodec>,
+    usage: Option<looma_server::usage::UsageLedger>,
 ) -> Router {
     let db = service.store().connection().clone();
     let loaders = service.clone();
@@ -90,6 +91,7 @@ pub fn router(
     .per_request(move |request| schema::attach_loaders(request, &loaders))
     .database(db)
     .metrics(collector)
+    .usage(usage)
     .into_router()
 }
 
