@@ -391,14 +391,15 @@ impl Query {
         #[graphql(default_with = "UsageBucket::Hour")] bucket: UsageBucket,
         user_id: Option<ID>,
     ) -> Result<FeatureUsage> {
-        require_usage_of(ctx, user_id.as_deref())?;
+        let user = user_id.as_ref().map(|id| id.as_str());
+        require_usage_of(ctx, user)?;
         let width = match bucket {
             UsageBucket::Hour => Bucket::Hour,
             UsageBucket::Day => Bucket::Day,
             UsageBucket::Week => Bucket::Week,
         };
         let points = service(ctx)
-            .usage(&feature, user_id.as_deref(), from, to, width)
+            .usage(&feature, user, from, to, width)
             .await
             .gql()?;
         Ok(FeatureUsage {
