@@ -735,13 +735,13 @@ async fn per_user_usage_through_the_router(backend: Backend) {
     };
     assert_eq!(
         top,
-        json!([{"userId": ann_id, "total": 2.0}, {"userId": bob_id, "total": 1.0}])
+        json!([{"userId": &ann_id, "total": 2.0}, {"userId": &bob_id, "total": 1.0}])
     );
     // The admin's own searches (none here) and services are not users: only these two.
     let body = gql(&p, &admin, USER_USAGE, period("search.text", Some(&ann_id))).await;
     assert_eq!(
         data(&body)["usage"],
-        json!({"userId": ann_id, "total": 2.0})
+        json!({"userId": &ann_id, "total": 2.0})
     );
     // Hybrid searches are counted apart, when the model answered them.
     if hybrid.get("errors").is_none() {

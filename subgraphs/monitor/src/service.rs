@@ -746,7 +746,7 @@ impl MonitorService {
         let known = feature_named(feature)?;
         let width = bucket.width();
         check_period(from, to, width)?;
-        let rows = match user_id {
+        let rows: Vec<(DateTime<Utc>, f64)> = match user_id {
             Some(user_id) => {
                 if !known.per_user {
                     return Err(not_per_user(feature));
