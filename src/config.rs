@@ -63,6 +63,12 @@ pub struct ServerConfig {
     /// first, run `looma admin rewrap-data-keys`, then drop the old one. Empty: stored as they
     /// are (logged at start).
     pub encryption_keys: Vec<Secret>,
+    /// How often resume, search, matching and chat send the per-user usage they counted to
+    /// the monitor (also once when they stop); 0: not counted at all. Needs `router_secret`
+    /// (the reports are signed with it).
+    pub usage_report_ms: u64,
+    /// The monitor's GraphQL URL, for those reports; default: this host's monitor port.
+    pub monitor_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +79,8 @@ impl Default for ServerConfig {
             feature_flag_cache_ms: 2_000,
             require_trusted_callers: None,
             encryption_keys: Vec::new(),
+            usage_report_ms: 60_000,
+            monitor_url: None,
         }
     }
 }

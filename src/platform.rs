@@ -157,6 +157,9 @@ pub struct Platform {
     /// deregisters when the platform stops, before the servers do.
     deregister: watch::Sender<bool>,
     registrations: Vec<JoinHandle<()>>,
+    /// Sends the per-user usage counted here to the monitor; its last report goes when the
+    /// platform deregisters, while the monitor still answers.
+    usage_reporter: Option<JoinHandle<()>>,
 }
 
 impl Platform {
@@ -206,6 +209,12 @@ impl Platform {
                  LOOMA_SERVER__REQUIRE_TRUSTED_CALLERS=false"
             );
         }
+        let (usage, usage_reporter) = usage_reporting(
+            config,
+            components,
+            trusted_signer.clone(),
+            deregistering.clone(),
+        );
         let mut running = Vec::new();
         let mut registrations = Vec::new();
         for &component in components {
@@ -215,8 +224,14 @@ impl Platform {
                 component.port(config)
             };
             let addr = SocketAddr::new(config.server.host, port);
-            let mut router =
-                build_router(component, config, shared.as_ref(), stopped.clone()).await?;
+            let mut router = build_router(
+                component,
+                config,
+                shared.as_ref(),
+                usage.clone(),
+                stopped.clone(),
+            )
+            .await?;
             if lock_down && component != Component::Router {
                 router = looma_server::require_trusted_callers(router, trusted_signer.clone());
             }
@@ -252,6 +267,7 @@ impl Platform {
             stop,
             deregister,
             registrations,
+            usage_reporter,
         })
     }
 
@@ -269,6 +285,9 @@ impl Platform {
         let _ = self.deregister.send(true);
         for registration in self.registrations {
             let _ = registration.await;
+        }
+        if let Some(reporter) = self.usage_reporter {
+            let _ = reporter.await;
         }
         let _ = self.stop.send(true);
         for component in self.components {
@@ -311,10 +330,56 @@ pub fn chat_model(config: &LoomaConfig) -> Result<Arc<dyn looma_llm::ChatModel>>
     )?)
 }
 
+/// Components that count per-user usage (see `looma_server::usage`).
+const COUNTS_USAGE: &[Component] = &[
+    Component::Resume,
+    Component::Search,
+    Component::Matching,
+    Component::Chat,
+];
+
+/// The ledger the usage-counting components among `components` share, and the task that
+/// reports it to the monitor (over HTTP, signed, in `looma dev` too: one path for both
+/// modes) until `stopping` — none when no such component runs, `server.usage_report_ms` is 0
+/// or there is no router secret to sign with.
+fn usage_reporting(
+    config: &LoomaConfig,
+    components: &[Component],
+    signer: Option<ForwardedPrincipalCodec>,
+    stopping: watch::Receiver<bool>,
+) -> (
+    Option<looma_server::usage::UsageLedger>,
+    Option<JoinHandle<()>>,
+) {
+    let counts = components.iter().any(|c| COUNTS_USAGE.contains(c));
+    let (true, Some(codec), every @ 1..) = (counts, signer, config.server.usage_report_ms) else {
+        return (None, None);
+    };
+    let url = config.server.monitor_url.clone().unwrap_or_else(|| {
+        format!(
+            "http://{}:{}/graphql",
+            reachable_host(config.server.host),
+            config.monitor.port
+        )
+    });
+    let ledger = looma_server::usage::UsageLedger::new();
+    let monitor = looma_server::ServiceClient::signed(
+        looma_monitor::COMPONENT,
+        url,
+        codec,
+        "usage-reporter",
+        &[looma_auth::permission::USAGE_REPORT],
+    );
+    let reporter = looma_server::usage::UsageReporter::new(ledger.clone(), monitor)
+        .spawn(std::time::Duration::from_millis(every), stopping);
+    (Some(ledger), Some(reporter))
+}
+
 async fn build_router(
     component: Component,
     config: &LoomaConfig,
     shared: Option<&Shared>,
+    usage: Option<looma_server::usage::UsageLedger>,
     stopped: watch::Receiver<bool>,
 ) -> Result<axum::Router> {
     match component {
@@ -433,6 +498,7 @@ async fn build_router(
                 service,
                 subgraph_verifier(config),
                 shared.forwarded.clone(),
+                usage,
             ))
         }
         Component::Matching => {
@@ -476,6 +542,7 @@ async fn build_router(
                 service,
                 subgraph_verifier(config),
                 shared.forwarded.clone(),
+                usage,
             ))
         }
         Component::Chat => {
@@ -523,6 +590,7 @@ async fn build_router(
                 service,
                 subgraph_verifier(config),
                 shared.forwarded.clone(),
+                usage,
             ))
         }
         Component::Monitor => {
@@ -563,6 +631,7 @@ async fn build_router(
                 service,
                 subgraph_verifier(config),
                 forwarded,
+                usage,
             ))
         }
     }

@@ -14,6 +14,7 @@ mod m20261206_000005_embedding_models;
 mod m20261206_000006_chat_init;
 mod m20261206_000007_monitor_init;
 mod m20261206_000008_registry_init;
+mod m20261207_000009_monitor_user_usage;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000006_chat_init::Migration),
             Box::new(m20261206_000007_monitor_init::Migration),
             Box::new(m20261206_000008_registry_init::Migration),
+            Box::new(m20261207_000009_monitor_user_usage::Migration),
         ]
     }
 }

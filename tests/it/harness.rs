@@ -270,6 +270,12 @@ impl TestPlatform {
         config.chat.poll_interval_ms = 200;
         config.server.feature_flag_cache_ms = 100;
         config.search.data_dir = dir.path().join("search");
+        // Per-user usage goes to the test's own monitor, often; without one, nowhere.
+        config.server.usage_report_ms = if components.contains(&Component::Monitor) {
+            200
+        } else {
+            0
+        };
         let mut postgres = None;
         let mut redis = None;
         match backend {
@@ -572,6 +578,16 @@ async fn start_extra(
     if config.chat.identity_url.is_none() {
         config.chat.identity_url = Some(format!("{identity_url}/graphql"));
     }
+    // The monitor starts last (it watches the others) but they report per-user usage to it
+    // from the start: its port is taken now and held until it binds.
+    let mut monitor_port = None;
+    if ordered.contains(&Component::Monitor) && config.server.monitor_url.is_none() {
+        let held = std::net::TcpListener::bind((config.server.host, 0)).expect("a free port");
+        let port = held.local_addr().expect("bound").port();
+        config.server.monitor_url = Some(format!("http://{}:{port}/graphql", config.server.host));
+        config.monitor.port = port;
+        monitor_port = Some(held);
+    }
     for component in ordered {
         if component == Component::Monitor && config.monitor.targets.is_empty() {
             // The monitor watches identity and everything started before it.
@@ -590,9 +606,11 @@ async fn start_extra(
                 })
                 .collect();
         }
+        // The monitor binds the port held for it; the others any free port.
+        let ephemeral = !(component == Component::Monitor && monitor_port.take().is_some());
         let started = match shared.clone() {
-            Some(shared) => Platform::start_with(shared, &config, &[component], true).await,
-            None => Platform::start(&config, &[component], true).await,
+            Some(shared) => Platform::start_with(shared, &config, &[component], ephemeral).await,
+            None => Platform::start(&config, &[component], ephemeral).await,
         }
         .expect("subgraphs start");
         let addr = started.addr(component).expect("subgraph runs");

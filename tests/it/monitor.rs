@@ -671,3 +671,220 @@ fn the_shipped_deployment_files_check() {
     );
     assert!(stdout.contains("ok: promtool test rules"), "{stdout}");
 }
+
+// ---- per-user usage ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn per_user_usage_through_the_router_sqlite() {
+    per_user_usage_through_the_router(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn per_user_usage_through_the_router_postgres() {
+    per_user_usage_through_the_router(Backend::PostgresRedis).await;
+}
+
+const USER_USAGE: &str = "query($f: String!, $from: DateTime!, $to: DateTime!, $user: ID) {
+  usage(feature: $f, from: $from, to: $to, bucket: DAY, userId: $user) { userId total }
+}";
+const TOP_USERS: &str = "query($f: String!, $from: DateTime!, $to: DateTime!) {
+  usageByUser(feature: $f, from: $from, to: $to, first: 5) { userId total }
+}";
+
+fn period(feature: &str, user: Option<&str>) -> Value {
+    let now = chrono::Utc::now();
+    json!({
+        "f": feature,
+        "from": (now - chrono::TimeDelta::days(1)).to_rfc3339(),
+        "to": (now + chrono::TimeDelta::days(1)).to_rfc3339(),
+        "user": user,
+    })
+}
+
+/// Two users search through the router; search counts each search for its user and reports
+/// to the monitor, which answers per user (`monitor:read` sees everyone, a user only
+/// themselves) and ranks them.
+async fn per_user_usage_through_the_router(backend: Backend) {
+    let Some(p) = start(backend, None).await else {
+        return;
+    };
+    let admin = p.admin().await;
+    let (ann_id, ann) = p.user_with_roles("ann@looma.test", &["recruiter"]).await;
+    let (bob_id, bob) = p.user_with_roles("bob@looma.test", &["recruiter"]).await;
+    let search = "query($q: String!) { textSearch(query: $q) { total } }";
+    for (auth, queries) in [(&ann, &["java", "rust"][..]), (&bob, &["go"][..])] {
+        for q in queries {
+            data(&gql(&p, auth, search, json!({"q": q})).await);
+        }
+    }
+    let semantic = "{ hybridSearch(query: \"python\") { id } }";
+    let hybrid = gql(&p, &bob, semantic, json!({})).await;
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let top = loop {
+        let body = gql(&p, &admin, TOP_USERS, period("search.text", None)).await;
+        let users = data(&body)["usageByUser"].clone();
+        if users.as_array().is_some_and(|u| u.len() == 2) {
+            break users;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "per-user usage never arrived: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        top,
+        json!([{"userId": &ann_id, "total": 2.0}, {"userId": &bob_id, "total": 1.0}])
+    );
+    // The admin's own searches (none here) and services are not users: only these two.
+    let body = gql(&p, &admin, USER_USAGE, period("search.text", Some(&ann_id))).await;
+    assert_eq!(
+        data(&body)["usage"],
+        json!({"userId": &ann_id, "total": 2.0})
+    );
+    // Hybrid searches are counted apart, when the model answered them.
+    if hybrid.get("errors").is_none() {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let body = gql(
+                &p,
+                &admin,
+                USER_USAGE,
+                period("search.hybrid", Some(&bob_id)),
+            )
+            .await;
+            if data(&body)["usage"]["total"] == 1.0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "hybrid never counted: {body}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // Without `monitor:read`: one's own usage only.
+    let own = gql(&p, &bob, USER_USAGE, period("search.text", Some(&bob_id))).await;
+    assert_eq!(data(&own)["usage"]["total"], 1.0, "{own}");
+    let others = gql(&p, &bob, USER_USAGE, period("search.text", Some(&ann_id))).await;
+    assert_eq!(error_code(&others), "FORBIDDEN", "{others}");
+    let platform = gql(&p, &bob, USER_USAGE, period("search.text", None)).await;
+    assert_eq!(error_code(&platform), "FORBIDDEN", "{platform}");
+    let ranking = gql(&p, &bob, TOP_USERS, period("search.text", None)).await;
+    assert_eq!(error_code(&ranking), "FORBIDDEN", "{ranking}");
+    // A platform-only feature has no per-user answer.
+    let unknown = gql(
+        &p,
+        &admin,
+        USER_USAGE,
+        period("graphql.requests", Some(&ann_id)),
+    )
+    .await;
+    assert_eq!(error_code(&unknown), "BAD_USER_INPUT", "{unknown}");
+    // People cannot report usage, not even admins (a service credential's permission).
+    let report = "mutation { reportUserUsage(entries: [{feature: \"search.text\", userId: \"x\", hour: \"2026-01-01T00:00:00Z\", value: 1000}]) }";
+    let forged = gql(&p, &admin, report, json!({})).await;
+    assert_eq!(error_code(&forged), "FORBIDDEN", "{forged}");
+    p.stop().await;
+}
+
+crate::on_each_backend!(user_usage_store_ranks_sums_and_folds);
+
+/// The per-user table on both databases: adds land in their hour, ranking, sums across
+/// users, and folding old hours into days without changing any total.
+async fn user_usage_store_ranks_sums_and_folds(p: TestPlatform) -> TestPlatform {
+    use chrono::{DateTime, TimeDelta, Utc};
+    let store = looma_monitor::store::MonitorStore::new(p.db().clone());
+    let day: DateTime<Utc> = "2026-03-01T00:00:00Z".parse().unwrap();
+    let hour = |h: i64| day + TimeDelta::hours(h);
+    for (user, h, value) in [
+        ("ann", 1, 2.0),
+        ("ann", 1, 1.0),
+        ("ann", 5, 4.0),
+        ("ann", 26, 1.0),
+        ("bob", 1, 5.0),
+        ("cid", 3, 0.5),
+    ] {
+        store
+            .add_user_usage("search.text", user, hour(h), value)
+            .await
+            .unwrap();
+    }
+    store
+        .add_user_usage("chat.tokens", "cid", hour(1), 900.0)
+        .await
+        .unwrap();
+    let end = day + TimeDelta::days(3);
+    assert_eq!(
+        store
+            .user_usage("search.text", "ann", day, end)
+            .await
+            .unwrap(),
+        vec![(hour(1), 3.0), (hour(5), 4.0), (hour(26), 1.0)]
+    );
+    assert_eq!(
+        store.top_users("search.text", day, end, 2).await.unwrap(),
+        vec![("ann".to_owned(), 8.0), ("bob".to_owned(), 5.0)]
+    );
+    assert_eq!(
+        store
+            .user_usage_summed("search.text", day, end)
+            .await
+            .unwrap(),
+        vec![
+            (hour(1), 8.0),
+            (hour(3), 0.5),
+            (hour(5), 4.0),
+            (hour(26), 1.0)
+        ]
+    );
+
+    // Everything before the second day is folded into that day's midnight row.
+    let folded = store
+        .fold_user_usage("search.text", day + TimeDelta::days(1))
+        .await
+        .unwrap();
+    assert_eq!(folded, 4, "ann's two hours, bob's and cid's");
+    assert_eq!(
+        store
+            .user_usage("search.text", "ann", day, end)
+            .await
+            .unwrap(),
+        vec![(day, 7.0), (hour(26), 1.0)]
+    );
+    assert_eq!(
+        store.top_users("search.text", day, end, 5).await.unwrap(),
+        vec![
+            ("ann".to_owned(), 8.0),
+            ("bob".to_owned(), 5.0),
+            ("cid".to_owned(), 0.5)
+        ]
+    );
+    // A late report for a folded day lands in the day's row; folding again changes nothing.
+    store
+        .add_user_usage("search.text", "ann", hour(9), 1.0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .fold_user_usage("search.text", day + TimeDelta::days(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .user_usage("search.text", "ann", day, end)
+            .await
+            .unwrap(),
+        vec![(day, 8.0), (hour(26), 1.0)]
+    );
+    // Other features are untouched.
+    assert_eq!(
+        store
+            .user_usage("chat.tokens", "cid", day, end)
+            .await
+            .unwrap(),
+        vec![(hour(1), 900.0)]
+    );
+    p
+}

@@ -30,6 +30,9 @@ pub const MONITOR_READ: &str = "monitor:read";
 pub const SCHEMA_READ: &str = "schema:read";
 /// Publish subgraph schemas, register live subgraph instances, report operation usage.
 pub const SCHEMA_PUBLISH: &str = "schema:publish";
+/// Report per-user usage to the monitor: service credentials only (the components that
+/// count it).
+pub const USAGE_REPORT: &str = "usage:report";
 
 pub const ALL: &[&str] = &[
     RESUME_READ,
@@ -51,6 +54,7 @@ pub const ALL: &[&str] = &[
     MONITOR_READ,
     SCHEMA_READ,
     SCHEMA_PUBLISH,
+    USAGE_REPORT,
 ];
 
 pub fn is_known(permission: &str) -> bool {

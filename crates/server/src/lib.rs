@@ -18,6 +18,7 @@ mod subgraph;
 pub mod trace_context;
 pub mod trace_export;
 mod trusted_callers;
+pub mod usage;
 
 pub use feature_flags::FeatureFlags;
 pub use graphql::{

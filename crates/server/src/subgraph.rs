@@ -44,6 +44,7 @@ pub struct SubgraphShell<Q, M, S> {
     routes: Router,
     ws_init_timeout: Duration,
     collectors: Vec<crate::metrics::Collector>,
+    usage: Option<crate::usage::UsageLedger>,
 }
 
 impl<Q, M, S> SubgraphShell<Q, M, S>
@@ -70,6 +71,7 @@ where
             routes: Router::new(),
             ws_init_timeout: crate::graphql_ws::DEFAULT_INIT_TIMEOUT,
             collectors: Vec::new(),
+            usage: None,
         }
     }
 
@@ -139,6 +141,13 @@ where
         self
     }
 
+    /// Where resolvers count per-user usage ([`crate::usage::record`]): every request carries
+    /// `ledger`. Without it, `record` counts nothing.
+    pub fn usage(mut self, ledger: Option<crate::usage::UsageLedger>) -> Self {
+        self.usage = ledger;
+        self
+    }
+
     pub fn into_router(self) -> Router {
         let SubgraphShell {
             component,
@@ -151,7 +160,12 @@ where
             routes,
             ws_init_timeout,
             collectors,
+            usage,
         } = self;
+        let per_request: PerRequest = match usage {
+            Some(ledger) => Box::new(move |request| per_request(request).data(ledger.clone())),
+            None => per_request,
+        };
         let endpoint = Arc::new(Endpoint {
             schema,
             authenticator,

@@ -97,6 +97,7 @@ pub fn router(
     service: ChatService,
     verifier: Arc<dyn CredentialVerifier>,
     forwarded: Option<ForwardedPrincipalCodec>,
+    usage: Option<looma_server::usage::UsageLedger>,
 ) -> Router {
     let db = service.store().connection().clone();
     let max_file = usize::try_from(service.config().max_document_bytes).unwrap_or(usize::MAX);
@@ -136,6 +137,7 @@ pub fn router(
     .body_limit(max_body)
     .database(db)
     .metrics(collector)
+    .usage(usage)
     .into_router()
 }
 

@@ -43,6 +43,15 @@ fn require_chat<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
     require(ctx, permission::CHAT_USE)
 }
 
+/// An answer's language model tokens (prompt and completion), as the asker's usage.
+fn answer_tokens(answer: &crate::store::message::Model) -> f64 {
+    let tokens = answer
+        .prompt_tokens
+        .unwrap_or(0)
+        .saturating_add(answer.completion_tokens.unwrap_or(0));
+    f64::from(tokens.max(0))
+}
+
 // ---- types ---------------------------------------------------------------------------
 
 /// A conversation between one user and the assistant.
@@ -602,6 +611,7 @@ impl Mutation {
             .start_turn(principal, conversation_id.as_str(), &content)
             .await
             .gql()?;
+        looma_server::usage::record(ctx, "chat.messages", 1.0);
         let mut user_message = None;
         while let Some(event) = events.recv().await {
             match event {
@@ -611,6 +621,7 @@ impl Mutation {
                 } => user_message = Some(saved),
                 TurnEvent::Delta(_) | TurnEvent::Tool(_) => {}
                 TurnEvent::Finished(answer) => {
+                    looma_server::usage::record(ctx, "chat.tokens", answer_tokens(&answer));
                     let user_message = user_message.ok_or_else(|| {
                         async_graphql::Error::new("internal error: the question was not saved")
                     })?;
@@ -683,42 +694,52 @@ impl SubscriptionRoot {
             .start_turn(principal, conversation_id.as_str(), &content)
             .await
             .gql()?;
-        Ok(futures::stream::unfold(Some(events), |state| async move {
-            let mut events = state?;
-            let event = events.recv().await?;
-            let item = match event {
-                TurnEvent::Started {
-                    user_message,
-                    sources,
-                } => Ok(MessageStreamEvent {
-                    kind: MessageStreamEventType::Started,
-                    delta: None,
-                    sources: Some(sources.into_iter().map(Citation).collect()),
-                    message: Some(Message::new(user_message)),
-                }),
-                TurnEvent::Delta(text) => Ok(MessageStreamEvent {
-                    kind: MessageStreamEventType::Delta,
-                    delta: Some(text),
-                    sources: None,
-                    message: None,
-                }),
-                TurnEvent::Tool(message) => Ok(MessageStreamEvent {
-                    kind: MessageStreamEventType::Tool,
-                    delta: None,
-                    sources: None,
-                    message: Some(Message::new(message)),
-                }),
-                TurnEvent::Finished(answer) => Ok(MessageStreamEvent {
-                    kind: MessageStreamEventType::Completed,
-                    delta: None,
-                    sources: None,
-                    message: Some(Message::new(answer)),
-                }),
-                TurnEvent::Failed(error) => {
-                    Err(looma_core::error::to_graphql_error(error.as_ref()))
+        looma_server::usage::record(ctx, "chat.messages", 1.0);
+        // The answer finishes after this resolver returned: its tokens are counted with the
+        // request's ledger when it does.
+        let usage = looma_server::usage::ledger(ctx).map(|ledger| (ledger, principal.clone()));
+        Ok(futures::stream::unfold(Some(events), move |state| {
+            let usage = usage.clone();
+            async move {
+                let mut events = state?;
+                let event = events.recv().await?;
+                if let (TurnEvent::Finished(answer), Some((ledger, principal))) = (&event, &usage) {
+                    ledger.record(principal, "chat.tokens", answer_tokens(answer), Utc::now());
                 }
-            };
-            Some((item, Some(events)))
+                let item = match event {
+                    TurnEvent::Started {
+                        user_message,
+                        sources,
+                    } => Ok(MessageStreamEvent {
+                        kind: MessageStreamEventType::Started,
+                        delta: None,
+                        sources: Some(sources.into_iter().map(Citation).collect()),
+                        message: Some(Message::new(user_message)),
+                    }),
+                    TurnEvent::Delta(text) => Ok(MessageStreamEvent {
+                        kind: MessageStreamEventType::Delta,
+                        delta: Some(text),
+                        sources: None,
+                        message: None,
+                    }),
+                    TurnEvent::Tool(message) => Ok(MessageStreamEvent {
+                        kind: MessageStreamEventType::Tool,
+                        delta: None,
+                        sources: None,
+                        message: Some(Message::new(message)),
+                    }),
+                    TurnEvent::Finished(answer) => Ok(MessageStreamEvent {
+                        kind: MessageStreamEventType::Completed,
+                        delta: None,
+                        sources: None,
+                        message: Some(Message::new(answer)),
+                    }),
+                    TurnEvent::Failed(error) => {
+                        Err(looma_core::error::to_graphql_error(error.as_ref()))
+                    }
+                };
+                Some((item, Some(events)))
+            }
         }))
     }
 }

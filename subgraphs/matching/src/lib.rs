@@ -78,6 +78,7 @@ pub fn router(
     service: MatchingService,
     verifier: Arc<dyn CredentialVerifier>,
     forwarded: Option<ForwardedPrincipalCodec>,
+    usage: Option<looma_server::usage::UsageLedger>,
 ) -> Router {
     let db = service.store().connection().clone();
     let loaders = service.clone();
@@ -94,6 +95,7 @@ pub fn router(
     .per_request(move |request| schema::attach_loaders(request, &loaders))
     .database(db)
     .metrics(collector)
+    .usage(usage)
     .into_router()
 }
 

@@ -580,6 +580,7 @@ impl Query {
             )
             .await
             .gql()?;
+        looma_server::usage::record(ctx, "matching.runs", 1.0);
         Ok(JobMatchResult {
             run_id: ID(outcome.run_id.clone()),
             weights_version: outcome.weights.version,
@@ -606,6 +607,7 @@ impl Query {
             )
             .await
             .gql()?;
+        looma_server::usage::record(ctx, "matching.runs", 1.0);
         Ok(CandidateMatchResult {
             run_id: ID(outcome.run_id.clone()),
             weights_version: outcome.weights.version,

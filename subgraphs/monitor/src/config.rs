@@ -24,6 +24,10 @@ pub struct MonitorConfig {
     pub webhook_secret: Secret,
     /// Evaluate rules and keep history from this process (one monitor replica should).
     pub worker_enabled: bool,
+    /// Days per-user usage is kept in hourly rows; older hours are folded into one row per
+    /// day (UTC) by the worker, so a user's year of a feature is at most
+    /// `24 × user_usage_hourly_days + 365` rows.
+    pub user_usage_hourly_days: u32,
 }
 
 /// One watched component.
@@ -47,6 +51,7 @@ impl Default for MonitorConfig {
             webhook_url: None,
             webhook_secret: Secret::default(),
             worker_enabled: true,
+            user_usage_hourly_days: 7,
         }
     }
 }
@@ -71,6 +76,9 @@ impl MonitorConfig {
                     target.component
                 ));
             }
+        }
+        if !(1..=366).contains(&self.user_usage_hourly_days) {
+            return Err("config key `monitor.user_usage_hourly_days`: between 1 and 366".into());
         }
         if self.webhook_url.is_some() && self.webhook_secret.expose().is_empty() {
             return Err(

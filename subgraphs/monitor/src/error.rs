@@ -5,6 +5,10 @@ use looma_core::{CodedError, ErrorCode};
 pub enum MonitorError {
     #[error("invalid `{field}`: {reason}")]
     InvalidInput { field: String, reason: String },
+    #[error("usage reports need service credentials holding `usage:report`")]
+    ServiceOnly,
+    #[error("only your own usage without `monitor:read`")]
+    OthersUsage,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("storage: {0}")]
@@ -24,6 +28,7 @@ impl CodedError for MonitorError {
     fn code(&self) -> ErrorCode {
         match self {
             MonitorError::InvalidInput { .. } => ErrorCode::BadUserInput,
+            MonitorError::ServiceOnly | MonitorError::OthersUsage => ErrorCode::Forbidden,
             MonitorError::Auth(error) => error.code(),
             MonitorError::Storage(_) => ErrorCode::Internal,
         }

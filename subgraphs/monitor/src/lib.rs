@@ -1,7 +1,9 @@
 //! The monitor subgraph (port 8212): the platform's health (`systemHealth`: every component's
 //! readiness, version, uptime and dependencies), alert rules judged in-process on every
 //! component's `/metrics` with their history (`alerts`, `alertRules`) and a signed webhook,
-//! and per-feature usage for the CRM's dashboard (`usage`), stored in hourly buckets.
+//! and per-feature usage for the CRM's dashboard (`usage`, `usageByUser`), platform-wide in
+//! hourly buckets and per user as the components report it (`reportUserUsage`), hourly
+//! folded into days.
 //!
 //! Rooms: `schema.rs` (GraphQL, thin), `service.rs` (probing, the watch loop, usage),
 //! `domain/` (pure: the exposition format, rules, the alert book, webhook signing),
@@ -73,5 +75,5 @@ pub fn router(
 
 /// The subgraph's federation SDL, as `_service { sdl }` returns it.
 pub fn sdl() -> String {
-    looma_server::federation_sdl(schema::Query, async_graphql::EmptyMutation)
+    looma_server::federation_sdl(schema::Query, schema::Mutation)
 }

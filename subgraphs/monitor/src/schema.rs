@@ -1,23 +1,25 @@
 //! The monitor subgraph's GraphQL surface: the platform's health now, the alert history and
-//! rules, and per-feature usage for the CRM's dashboard. Everything needs `monitor:read`.
+//! rules, and per-feature usage for the CRM's dashboard, in total and per user. Everything
+//! needs `monitor:read`, except a user's own usage (`usage(userId:)` with their own id) and
+//! the components' per-user reports (`reportUserUsage`: services holding `usage:report`).
 
 use crate::MonitorError;
 use crate::domain::rules::{self, RuleKind, Severity};
-use crate::service::{self, Bucket, MonitorService};
+use crate::service::{self, Bucket, MonitorService, ReportedUsage};
 use crate::store::{self, alert};
 use async_graphql::Context;
 use async_graphql::{
-    EmptyMutation, EmptySubscription, Enum, ID, Object, Result, Schema, SimpleObject,
+    EmptySubscription, Enum, ID, InputObject, Object, Result, Schema, SimpleObject,
 };
 use chrono::{DateTime, Utc};
-use looma_auth::permission;
+use looma_auth::{PrincipalKind, permission};
 use looma_core::GraphqlResultExt;
 use looma_server::require;
 
-pub type MonitorSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type MonitorSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn build_schema(service: MonitorService) -> MonitorSchema {
-    looma_server::subgraph_schema(Query, EmptyMutation, EmptySubscription)
+    looma_server::subgraph_schema(Query, Mutation, EmptySubscription)
         .data(service)
         .finish()
 }
@@ -256,10 +258,12 @@ pub struct UsagePoint {
     pub value: f64,
 }
 
-/// A feature's use over time, for the whole platform.
+/// A feature's use over time, for the whole platform or one user.
 #[derive(SimpleObject)]
 pub struct FeatureUsage {
     pub feature: String,
+    /// The user counted, when asked for one.
+    pub user_id: Option<ID>,
     pub bucket: UsageBucket,
     pub points: Vec<UsagePoint>,
     pub total: f64,
@@ -269,6 +273,45 @@ pub struct FeatureUsage {
 pub struct UsageFeature {
     pub name: String,
     pub description: String,
+    /// Counted per user too (`usage(userId:)`, `usageByUser`).
+    pub per_user: bool,
+}
+
+/// One user's total use of a feature over a period.
+#[derive(SimpleObject)]
+pub struct UserUsage {
+    pub user_id: ID,
+    pub total: f64,
+}
+
+/// What one user did with a feature in one hour, as a component counted it.
+#[derive(InputObject)]
+pub struct UserUsageInput {
+    pub feature: String,
+    pub user_id: String,
+    /// The start of the hour (later instants are truncated to it).
+    pub hour: DateTime<Utc>,
+    pub value: f64,
+}
+
+/// `monitor:read` sees anyone's usage; a user without it sees only their own.
+fn require_usage_of(ctx: &Context<'_>, user_id: Option<&str>) -> Result<()> {
+    let own = looma_server::caller(ctx)
+        .principal()
+        .is_some_and(|principal| {
+            principal.kind == PrincipalKind::User && Some(principal.subject.as_str()) == user_id
+        });
+    if own {
+        return Ok(());
+    }
+    match require(ctx, permission::MONITOR_READ) {
+        Ok(_) => Ok(()),
+        // Signed in, asking for someone else's: say what they may see instead.
+        Err(_) if user_id.is_some() && looma_server::caller(ctx).principal().is_some() => {
+            Err(MonitorError::OthersUsage).gql()
+        }
+        Err(error) => Err(error),
+    }
 }
 
 pub struct Query;
@@ -335,7 +378,10 @@ impl Query {
         })
     }
 
-    /// How much `feature` was used in `[from, to)`, in buckets (at most 1000).
+    /// How much `feature` was used in `[from, to)`, in buckets (at most 1000): by the whole
+    /// platform, or by `userId` (per-user features only; see `usageFeatures`). Needs
+    /// `monitor:read`, except for a user's own usage. Per-user rows older than the monitor's
+    /// `user_usage_hourly_days` are daily: they fall in the bucket of their day's midnight.
     async fn usage(
         &self,
         ctx: &Context<'_>,
@@ -343,16 +389,22 @@ impl Query {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         #[graphql(default_with = "UsageBucket::Hour")] bucket: UsageBucket,
+        user_id: Option<ID>,
     ) -> Result<FeatureUsage> {
-        require(ctx, permission::MONITOR_READ)?;
+        let user = user_id.as_ref().map(|id| id.as_str());
+        require_usage_of(ctx, user)?;
         let width = match bucket {
             UsageBucket::Hour => Bucket::Hour,
             UsageBucket::Day => Bucket::Day,
             UsageBucket::Week => Bucket::Week,
         };
-        let points = service(ctx).usage(&feature, from, to, width).await.gql()?;
+        let points = service(ctx)
+            .usage(&feature, user, from, to, width)
+            .await
+            .gql()?;
         Ok(FeatureUsage {
             feature,
+            user_id,
             bucket,
             total: points.iter().map(|(_, value)| value).sum(),
             points: points
@@ -370,7 +422,62 @@ impl Query {
             .map(|feature| UsageFeature {
                 name: feature.name.to_owned(),
                 description: feature.description.to_owned(),
+                per_user: feature.per_user,
             })
             .collect())
+    }
+
+    /// The users who used `feature` most in `[from, to)`, most first (at most 100). Needs
+    /// `monitor:read`.
+    async fn usage_by_user(
+        &self,
+        ctx: &Context<'_>,
+        feature: String,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(default = 10)] first: i32,
+    ) -> Result<Vec<UserUsage>> {
+        require(ctx, permission::MONITOR_READ)?;
+        let first = u64::try_from(first).unwrap_or(0);
+        let users = service(ctx)
+            .usage_by_user(&feature, from, to, first)
+            .await
+            .gql()?;
+        Ok(users
+            .into_iter()
+            .map(|(user_id, total)| UserUsage {
+                user_id: ID(user_id),
+                total,
+            })
+            .collect())
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Per-user usage counted by a component since its last report (at most 500 entries);
+    /// returns how many were stored. Services holding `usage:report` only: the components
+    /// send it, people never do.
+    async fn report_user_usage(
+        &self,
+        ctx: &Context<'_>,
+        entries: Vec<UserUsageInput>,
+    ) -> Result<usize> {
+        let principal = require(ctx, permission::USAGE_REPORT)?;
+        if principal.kind != PrincipalKind::Service {
+            return Err(MonitorError::ServiceOnly).gql();
+        }
+        let entries: Vec<ReportedUsage> = entries
+            .into_iter()
+            .map(|entry| ReportedUsage {
+                feature: entry.feature,
+                user_id: entry.user_id,
+                hour: entry.hour,
+                value: entry.value,
+            })
+            .collect();
+        service(ctx).report_user_usage(&entries).await.gql()
     }
 }

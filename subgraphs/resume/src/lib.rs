@@ -73,6 +73,7 @@ pub fn router(
     service: ResumeService,
     verifier: Arc<dyn CredentialVerifier>,
     forwarded: Option<ForwardedPrincipalCodec>,
+    usage: Option<looma_server::usage::UsageLedger>,
 ) -> Router {
     let max_file = service.config().max_upload_bytes as usize;
     // Base64 inflates by 4/3; leave room for the rest of the request.
@@ -99,6 +100,7 @@ pub fn router(
     .body_limit(max_body)
     .database(db)
     .metrics(collector)
+    .usage(usage)
     .into_router()
 }
 

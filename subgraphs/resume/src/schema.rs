@@ -557,6 +557,7 @@ async fn upload(
         })
         .await
         .gql()?;
+    looma_server::usage::record(ctx, "resume.uploads", 1.0);
     Ok(UploadResult {
         resume: Resume::new(Arc::new(model)),
         duplicate: !created,

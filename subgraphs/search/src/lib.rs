@@ -53,6 +53,7 @@ pub fn router(
     service: SearchService,
     verifier: Arc<dyn CredentialVerifier>,
     forwarded: Option<ForwardedPrincipalCodec>,
+    usage: Option<looma_server::usage::UsageLedger>,
 ) -> Router {
     let schema = schema::build_schema(service.clone());
     let collected = service.clone();
@@ -68,6 +69,7 @@ pub fn router(
         .body_limit(MAX_BODY_BYTES)
         .readiness(checks)
         .metrics(collector)
+        .usage(usage)
         .into_router()
 }
 

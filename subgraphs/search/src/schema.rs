@@ -473,6 +473,7 @@ impl Query {
             })
             .await
             .gql()?;
+        looma_server::usage::record(ctx, "search.text", 1.0);
         Ok(TextSearchResult {
             hits: hits(page.hits),
             total: page.total,
@@ -522,6 +523,7 @@ impl Query {
             .vector_search(request, vector, metric.into())
             .await
             .gql()?;
+        looma_server::usage::record(ctx, "search.vector", 1.0);
         Ok(hits(found))
     }
 
@@ -538,6 +540,7 @@ impl Query {
         let principal = require_read(ctx, collection)?;
         let request = ranked(principal, collection, top_k, filter)?;
         let found = service(ctx).semantic_search(request, &query).await.gql()?;
+        looma_server::usage::record(ctx, "search.semantic", 1.0);
         Ok(hits(found))
     }
 
@@ -567,6 +570,7 @@ impl Query {
             .hybrid_search(request, &query, rrf_k, vector_weight)
             .await
             .gql()?;
+        looma_server::usage::record(ctx, "search.hybrid", 1.0);
         Ok(hits(found))
     }
 
