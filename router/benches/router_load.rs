@@ -4,7 +4,7 @@
 //!
 //!     cargo bench -p looma-router --bench router_load
 //!     LOOMA_BENCH_CONNECTIONS=50 LOOMA_BENCH_SECONDS=30 cargo bench -p looma-router --bench router_load
-//!     LOOMA_BENCH_FEATURES=off,traffic,rate_limit,all cargo bench -p looma-router --bench router_load
+//!     LOOMA_BENCH_FEATURES=off,traffic,rate_limit,entity_cache,all cargo bench -p looma-router --bench router_load
 //!     HIVE_ROUTER_BIN=/path/to/hive_router cargo bench -p looma-router --bench router_load
 //!     LOOMA_BENCH_HIVE_DEDUPE=0 LOOMA_BENCH_FEATURES=off HIVE_ROUTER_BIN=… cargo bench …   # both without de-duplication
 //!     LOOMA_BENCH_APOLLO_GATEWAY=/dir/with/node_modules cargo bench -p looma-router --bench router_load
@@ -19,7 +19,9 @@
 //! costs: `off` (no retries, breaker, health checks, de-duplication or rate limit), `traffic`
 //! (the defaults of `[router.traffic]`: least-outstanding balancing, breaker, retries, active
 //! health checks, in-flight de-duplication), `rate_limit` (limits counted in the in-process
-//! cache, set high enough never to refuse), `all`. Default: `traffic` alone (the shipped
+//! cache, set high enough never to refuse), `entity_cache` (`traffic` and every entity type of
+//! the four subgraphs cached in the in-process cache for a minute: after the first requests
+//! every entity fetch is a hit, the best case), `all`. Default: `traffic` alone (the shipped
 //! defaults).
 //!
 //! The subgraphs, the router and the load generator run as three processes (this binary
@@ -180,6 +182,22 @@ fn router_config(features: &str) -> RouterConfig {
     let mut config = RouterConfig::default();
     let traffic = matches!(features, "traffic" | "all");
     let rate_limit = matches!(features, "rate_limit" | "all");
+    let entity_cache = matches!(features, "entity_cache" | "all");
+    let traffic = traffic || entity_cache;
+    if entity_cache {
+        for subgraph in ["accounts", "products", "inventory", "reviews"] {
+            for typename in ["User", "Product", "Review"] {
+                config.entity_cache.entities.push(
+                    looma_router::transport::entity_cache::CachedEntity {
+                        subgraph: subgraph.into(),
+                        typename: typename.into(),
+                        ttl_ms: 60_000,
+                        scope: Default::default(),
+                    },
+                );
+            }
+        }
+    }
     if !traffic {
         config.traffic.retries = 0;
         config.traffic.breaker_failures = 0;

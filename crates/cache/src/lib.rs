@@ -60,6 +60,18 @@ pub trait Cache: Send + Sync + 'static {
     /// Adds one to a counter that expires `window` after its first increment and returns the
     /// new count. Atomic across callers sharing the backend.
     async fn increment(&self, key: &str, window: Duration) -> Result<u64, CacheError>;
+    /// Takes one token from the bucket at `key` (a token bucket kept as the generic cell
+    /// rate algorithm's one timestamp): tokens come back one per `interval_us`, and at most
+    /// `burst` may be taken at once. `None` when a token was taken, `Some(µs)` to wait for the
+    /// next one otherwise (nothing is taken then). Atomic across callers sharing the backend;
+    /// `now_us` is the caller's clock, in microseconds like `interval_us`.
+    async fn take_token(
+        &self,
+        key: &str,
+        interval_us: u64,
+        burst: u64,
+        now_us: u64,
+    ) -> Result<Option<u64>, CacheError>;
     async fn ping(&self) -> Result<(), CacheError>;
     /// `redis` or `local`, for logs and readiness output.
     fn backend(&self) -> &'static str;
@@ -87,6 +99,24 @@ impl Default for CacheConfig {
             local_capacity_bytes: 64 * 1024 * 1024,
             redis_timeout_ms: 2_000,
         }
+    }
+}
+
+/// One step of the generic cell rate algorithm: given the bucket's theoretical arrival time
+/// (`None`: a full bucket), the new one when a token may be taken, or how long to wait.
+pub(crate) fn next_arrival(
+    stored: Option<u64>,
+    interval_us: u64,
+    burst: u64,
+    now_us: u64,
+) -> Result<u64, u64> {
+    let arrival = stored.unwrap_or(now_us).max(now_us);
+    let tolerance = interval_us.saturating_mul(burst.saturating_sub(1));
+    let allowed_from = arrival.saturating_sub(tolerance);
+    if now_us < allowed_from {
+        Err(allowed_from - now_us)
+    } else {
+        Ok(arrival.saturating_add(interval_us))
     }
 }
 

@@ -147,6 +147,38 @@ impl Cache for LocalCache {
         Ok(parse_count(&entry.into_value().bytes))
     }
 
+    async fn take_token(
+        &self,
+        key: &str,
+        interval_us: u64,
+        burst: u64,
+        now_us: u64,
+    ) -> Result<Option<u64>, CacheError> {
+        let mut wait = None;
+        self.entries
+            .entry(self.key(key))
+            .and_upsert_with(|existing| {
+                let stored = existing.map(|entry| parse_count(&entry.into_value().bytes));
+                let next = match crate::next_arrival(stored, interval_us, burst, now_us) {
+                    Ok(arrival) => Entry {
+                        bytes: arrival.to_string().into_bytes().into(),
+                        // Gone once the bucket is full again.
+                        ttl: Duration::from_micros(arrival.saturating_sub(now_us).max(1)),
+                    },
+                    Err(ms) => {
+                        wait = Some(ms);
+                        Entry {
+                            bytes: stored.unwrap_or(now_us).to_string().into_bytes().into(),
+                            ttl: Duration::ZERO,
+                        }
+                    }
+                };
+                std::future::ready(next)
+            })
+            .await;
+        Ok(wait)
+    }
+
     async fn ping(&self) -> Result<(), CacheError> {
         Ok(())
     }

@@ -15,6 +15,19 @@ const GET_OR_INSERT: &str = "local out = {} \
        out[i] = v \
      end return out";
 
+/// One token from a bucket kept as its theoretical arrival time (the generic cell rate
+/// algorithm, as `crate::next_arrival`, in microseconds): `-1` when taken, else the time to wait.
+const TAKE_TOKEN: &str = "local now = tonumber(ARGV[3]) \
+     local interval = tonumber(ARGV[1]) \
+     local tolerance = interval * (tonumber(ARGV[2]) - 1) \
+     local arrival = tonumber(redis.call('GET', KEYS[1]) or now) \
+     if arrival < now then arrival = now end \
+     local allowed_from = arrival - tolerance \
+     if now < allowed_from then return allowed_from - now end \
+     local next = arrival + interval \
+     redis.call('SET', KEYS[1], string.format('%.0f', next), 'PX', math.max(math.ceil((next - now) / 1000), 1)) \
+     return -1";
+
 /// Redis-backed cache over a reconnecting multiplexed connection.
 #[derive(Clone)]
 pub struct RedisCache {
@@ -180,6 +193,27 @@ impl Cache for RedisCache {
             .query_async(&mut connection)
             .await
             .map_err(unavailable)
+    }
+
+    async fn take_token(
+        &self,
+        key: &str,
+        interval_us: u64,
+        burst: u64,
+        now_us: u64,
+    ) -> Result<Option<u64>, CacheError> {
+        let mut connection = self.connection.clone();
+        let wait: i64 = redis::cmd("EVAL")
+            .arg(TAKE_TOKEN)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(interval_us.max(1))
+            .arg(burst.max(1))
+            .arg(now_us)
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok((wait >= 0).then_some(wait as u64))
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

@@ -43,6 +43,15 @@ impl Cache for UnreachableCache {
     async fn increment(&self, _key: &str, _window: Duration) -> Result<u64, CacheError> {
         refused()
     }
+    async fn take_token(
+        &self,
+        _key: &str,
+        _interval_us: u64,
+        _burst: u64,
+        _now_us: u64,
+    ) -> Result<Option<u64>, CacheError> {
+        refused()
+    }
     async fn ping(&self) -> Result<(), CacheError> {
         refused()
     }

@@ -116,6 +116,48 @@ async fn exercise(cache: &dyn Cache) {
         None,
         "an inserted value expires with the ttl given"
     );
+    // A bucket of 3 refilled one token per 100 ms, on the caller's clock (microseconds).
+    let (t, ms) = (1_000_000_000, 1_000);
+    for _ in 0..3 {
+        assert_eq!(
+            cache.take_token("bucket", 100 * ms, 3, t).await.unwrap(),
+            None
+        );
+    }
+    assert_eq!(
+        cache.take_token("bucket", 100 * ms, 3, t).await.unwrap(),
+        Some(100 * ms),
+        "the burst is spent: the next token comes 100 ms later"
+    );
+    assert_eq!(
+        cache
+            .take_token("bucket", 100 * ms, 3, t + 40 * ms)
+            .await
+            .unwrap(),
+        Some(60 * ms)
+    );
+    assert_eq!(
+        cache
+            .take_token("bucket", 100 * ms, 3, t + 100 * ms)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        cache
+            .take_token("bucket", 100 * ms, 3, t + 100 * ms)
+            .await
+            .unwrap(),
+        Some(100 * ms)
+    );
+    assert_eq!(
+        cache
+            .take_token("other-bucket", 100 * ms, 3, t)
+            .await
+            .unwrap(),
+        None,
+        "buckets are per key"
+    );
     cache.ping().await.unwrap();
 }
 

@@ -1,10 +1,10 @@
-//! Rate limiting at the edge: operations per client and per window, counted separately for
-//! queries and mutations (`[router.rate_limit]`). A client is the verified principal (a user
-//! or an API key) or, for anonymous callers, the peer's address. Counts live in the shared
-//! cache — Redis when configured, so every router replica counts against the same limit, else
-//! this process — in fixed windows aligned to the clock; a refused operation answers `429
-//! RATE_LIMITED` with `Retry-After` (the end of the window). A cache outage lets requests
-//! through rather than refusing everyone.
+//! Rate limiting at the edge: a token bucket per client and operation class, queries and
+//! mutations each with their own rate and burst (`[router.rate_limit]`). A client is the
+//! verified principal (a user or an API key) or, for anonymous callers, the peer's address.
+//! Buckets live in the shared cache — Redis when configured, so every router replica takes
+//! from the same bucket, else this process; a refused operation answers `429 RATE_LIMITED`
+//! with `Retry-After` (when the next token comes). A cache outage lets requests through rather
+//! than refusing everyone.
 
 use apollo_compiler::ast::OperationType;
 use looma_auth::Principal;
@@ -19,12 +19,16 @@ use std::time::Duration;
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     pub enabled: bool,
-    /// The window the limits count over.
+    /// The time the rates are given over.
     pub window_ms: u64,
-    /// Queries one client may run per window.
+    /// Queries one client may run per window, on average (the bucket's refill rate).
     pub queries: u64,
-    /// Mutations one client may run per window.
+    /// Mutations one client may run per window, on average.
     pub mutations: u64,
+    /// Queries a client may run at once after being idle (the bucket's size); 0: `queries`.
+    pub query_burst: u64,
+    /// Mutations a client may run at once; 0: `mutations`.
+    pub mutation_burst: u64,
 }
 
 impl Default for RateLimitConfig {
@@ -34,6 +38,8 @@ impl Default for RateLimitConfig {
             window_ms: 1_000,
             queries: 100,
             mutations: 20,
+            query_burst: 0,
+            mutation_burst: 0,
         }
     }
 }
@@ -89,21 +95,21 @@ impl RateLimiter {
         kind: OperationType,
         now_ms: u64,
     ) -> Result<(), u64> {
-        let (class, limit) = match kind {
-            OperationType::Query => ("q", self.config.queries),
-            OperationType::Mutation => ("m", self.config.mutations),
+        let (class, rate, burst) = match kind {
+            OperationType::Query => ("q", self.config.queries, self.config.query_burst),
+            OperationType::Mutation => ("m", self.config.mutations, self.config.mutation_burst),
             OperationType::Subscription => return Ok(()),
         };
-        let window = now_ms / self.config.window_ms;
-        let key = format!("ratelimit:{class}:{window}:{}", client.0);
-        // Kept a little past its window, so a late increment never restarts a count.
-        let ttl = Duration::from_millis(self.config.window_ms.saturating_mul(2));
-        match self.cache.increment(&key, ttl).await {
-            Ok(count) if count > limit => {
-                let window_end = (window + 1) * self.config.window_ms;
-                Err(window_end.saturating_sub(now_ms).div_ceil(1000).max(1))
-            }
-            Ok(_) => Ok(()),
+        let burst = if burst == 0 { rate } else { burst };
+        let interval_us = (self.config.window_ms.saturating_mul(1_000) / rate.max(1)).max(1);
+        let key = format!("ratelimit:{class}:{}", client.0);
+        match self
+            .cache
+            .take_token(&key, interval_us, burst, now_ms.saturating_mul(1_000))
+            .await
+        {
+            Ok(Some(wait_us)) => Err(wait_us.div_ceil(1_000_000).max(1)),
+            Ok(None) => Ok(()),
             Err(error) => {
                 tracing::warn!(%error, "rate limit not checked: the cache is unavailable");
                 Ok(())
@@ -117,13 +123,15 @@ mod tests {
     use super::*;
     use looma_cache::LocalCache;
 
-    fn limiter(queries: u64, mutations: u64) -> RateLimiter {
+    fn limiter(queries: u64, mutations: u64, query_burst: u64) -> RateLimiter {
         RateLimiter::new(
             RateLimitConfig {
                 enabled: true,
                 window_ms: 10_000,
                 queries,
                 mutations,
+                query_burst,
+                mutation_burst: 0,
             },
             Arc::new(LocalCache::new("rl-test:", 1 << 20)),
         )
@@ -131,36 +139,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn each_client_and_class_has_its_own_count() {
-        let limiter = limiter(2, 1);
+    async fn each_client_and_class_has_its_own_bucket() {
+        // Two queries per 10 s: a token every 5 s, two at once.
+        let limiter = limiter(2, 1, 0);
         let alice = Client("p:alice".into());
         let bob = Client("p:bob".into());
         let now = 1_000_000;
+        let query = |at| limiter.check(&alice, OperationType::Query, at);
+        assert_eq!(query(now).await, Ok(()));
+        assert_eq!(query(now).await, Ok(()));
         assert_eq!(
-            limiter.check(&alice, OperationType::Query, now).await,
-            Ok(())
+            query(now + 3_000).await,
+            Err(2),
+            "the bucket is empty: the next token comes 5 s after the first was taken"
         );
-        assert_eq!(
-            limiter.check(&alice, OperationType::Query, now).await,
-            Ok(())
-        );
-        assert_eq!(
-            limiter
-                .check(&alice, OperationType::Query, now + 3_000)
-                .await,
-            Err(7),
-            "refused until the window ends, 7 s later"
-        );
+        assert_eq!(query(now + 5_000).await, Ok(()), "one token came back");
+        assert_eq!(query(now + 5_000).await, Err(5));
         assert_eq!(limiter.check(&bob, OperationType::Query, now).await, Ok(()));
         assert_eq!(
             limiter.check(&alice, OperationType::Mutation, now).await,
             Ok(())
         );
-        assert!(
-            limiter
-                .check(&alice, OperationType::Mutation, now)
-                .await
-                .is_err()
+        assert_eq!(
+            limiter.check(&alice, OperationType::Mutation, now).await,
+            Err(10)
         );
         assert_eq!(
             limiter
@@ -168,12 +170,27 @@ mod tests {
                 .await,
             Ok(())
         );
-        // The next window starts afresh.
+        // Idle long enough, the bucket is full again: two at once, not more.
+        assert_eq!(query(now + 60_000).await, Ok(()));
+        assert_eq!(query(now + 60_000).await, Ok(()));
+        assert!(query(now + 60_000).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_burst_may_exceed_the_rate() {
+        let limiter = limiter(2, 1, 4);
+        let carol = Client("p:carol".into());
+        let now = 1_000_000;
+        for _ in 0..4 {
+            assert_eq!(
+                limiter.check(&carol, OperationType::Query, now).await,
+                Ok(())
+            );
+        }
         assert_eq!(
-            limiter
-                .check(&alice, OperationType::Query, now + 10_000)
-                .await,
-            Ok(())
+            limiter.check(&carol, OperationType::Query, now).await,
+            Err(5),
+            "then one per 5 s"
         );
     }
 
