@@ -12,7 +12,6 @@ use looma_cache::Cache;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// `[router.rate_limit]`, `LOOMA_ROUTER__RATE_LIMIT__*`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
