@@ -318,17 +318,26 @@ impl SubgraphTransport for EntityCacheTransport {
             .await
         {
             Ok(generations) => {
+                // Worked out once per fetch: a fetch holds one or two scopes.
+                let mut scopes: Vec<(CacheScope, String)> = Vec::with_capacity(2);
                 let keys: Vec<String> = cached
                     .iter()
                     .zip(&generations)
                     .map(|(&i, generation)| {
                         let scope = rules[i].map_or(CacheScope::Caller, |r| r.scope);
+                        let position = match scopes.iter().position(|(s, _)| *s == scope) {
+                            Some(position) => position,
+                            None => {
+                                scopes.push((scope, scope_of(scope, caller.as_ref())));
+                                scopes.len() - 1
+                            }
+                        };
                         entry_key(
                             &subgraph.name,
                             &request.body,
                             &batch,
                             i,
-                            &scope_of(scope, caller.as_ref()),
+                            &scopes[position].1,
                             generation,
                         )
                     })
