@@ -762,6 +762,46 @@ async fn per_user_usage_through_the_router(backend: Backend) {
         }
     }
 
+    // Uploads are counted by resume, for the uploader.
+    use base64::Engine;
+    let upload = "mutation($c: String!) { uploadResumeBase64(filename: \"cv.txt\", contentBase64: $c) { resume { id } } }";
+    let file =
+        b"Ann Example\nRust engineer, five years of backend work\nSkills: Rust, Go, Kubernetes";
+    let uploaded = gql(
+        &p,
+        &ann,
+        upload,
+        json!({"c": base64::engine::general_purpose::STANDARD.encode(file)}),
+    )
+    .await;
+    data(&uploaded);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = gql(
+            &p,
+            &admin,
+            USER_USAGE,
+            period("resume.uploads", Some(&ann_id)),
+        )
+        .await;
+        if data(&body)["usage"]["total"] == 1.0 {
+            let bob_uploads = gql(
+                &p,
+                &admin,
+                USER_USAGE,
+                period("resume.uploads", Some(&bob_id)),
+            )
+            .await;
+            assert_eq!(data(&bob_uploads)["usage"]["total"], 0.0, "{bob_uploads}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the upload never counted: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // Without `monitor:read`: one's own usage only.
     let own = gql(&p, &bob, USER_USAGE, period("search.text", Some(&bob_id))).await;
     assert_eq!(data(&own)["usage"]["total"], 1.0, "{own}");
