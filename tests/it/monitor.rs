@@ -84,18 +84,19 @@ async fn gql(p: &TestPlatform, auth: &Auth, query: &str, variables: Value) -> Va
     p.gql_router(auth, query, variables).await
 }
 
-/// Polls `query` through the router until `done` holds for its data (or panics after
-/// `within`), returning that data.
+/// Polls `query` (with `variables`) through the router until `done` holds for its data (or
+/// panics after `within`), returning that data.
 async fn wait_for(
     p: &TestPlatform,
     auth: &Auth,
     query: &str,
+    variables: Value,
     within: Duration,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
     let deadline = Instant::now() + within;
     loop {
-        let body = gql(p, auth, query, json!({})).await;
+        let body = gql(p, auth, query, variables.clone()).await;
         let data = data(&body).clone();
         if done(&data) {
             return data;
@@ -231,6 +232,7 @@ async fn monitor_through_the_router(backend: Backend) {
         &p,
         &admin,
         "{ alertRules { source rules { name kind forSeconds severity component } } }",
+        json!({}),
         Duration::from_secs(10),
         |d| d["alertRules"]["source"] == "identity config v1",
     )
@@ -280,9 +282,14 @@ async fn monitor_through_the_router(backend: Backend) {
 
     // Search stops: `SearchDown` fires after its second; health shows it down.
     p.stop_component(Component::Search).await;
-    let alerts = wait_for(&p, &admin, ALERTS, Duration::from_secs(20), |d| {
-        firing(d, "SearchDown", "search")
-    })
+    let alerts = wait_for(
+        &p,
+        &admin,
+        ALERTS,
+        json!({}),
+        Duration::from_secs(20),
+        |d| firing(d, "SearchDown", "search"),
+    )
     .await;
     let down = alerts["alerts"]
         .as_array()
@@ -637,9 +644,14 @@ async fn prometheus_scrapes_the_platform_and_fires_the_shipped_alerts() {
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    wait_for(&p, &admin, ALERTS, Duration::from_secs(30), |d| {
-        firing(d, "LoomaComponentDown", "search")
-    })
+    wait_for(
+        &p,
+        &admin,
+        ALERTS,
+        json!({}),
+        Duration::from_secs(30),
+        |d| firing(d, "LoomaComponentDown", "search"),
+    )
     .await;
     drop(prometheus);
     p.stop().await;
@@ -720,21 +732,17 @@ async fn per_user_usage_through_the_router(backend: Backend) {
     let semantic = "{ hybridSearch(query: \"python\") { id } }";
     let hybrid = gql(&p, &bob, semantic, json!({})).await;
 
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let top = loop {
-        let body = gql(&p, &admin, TOP_USERS, period("search.text", None)).await;
-        let users = data(&body)["usageByUser"].clone();
-        if users.as_array().is_some_and(|u| u.len() == 2) {
-            break users;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "per-user usage never arrived: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let top = wait_for(
+        &p,
+        &admin,
+        TOP_USERS,
+        period("search.text", None),
+        Duration::from_secs(15),
+        |d| d["usageByUser"].as_array().is_some_and(|u| u.len() == 2),
+    )
+    .await;
     assert_eq!(
-        top,
+        top["usageByUser"],
         json!([{"userId": &ann_id, "total": 2.0}, {"userId": &bob_id, "total": 1.0}])
     );
     // The admin's own searches (none here) and services are not users: only these two.
@@ -743,23 +751,19 @@ async fn per_user_usage_through_the_router(backend: Backend) {
         data(&body)["usage"],
         json!({"userId": &ann_id, "total": 2.0})
     );
+    let counted = |feature: &'static str, user: &str| {
+        wait_for(
+            &p,
+            &admin,
+            USER_USAGE,
+            period(feature, Some(user)),
+            Duration::from_secs(10),
+            |d| d["usage"]["total"] == 1.0,
+        )
+    };
     // Hybrid searches are counted apart, when the model answered them.
     if hybrid.get("errors").is_none() {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let body = gql(
-                &p,
-                &admin,
-                USER_USAGE,
-                period("search.hybrid", Some(&bob_id)),
-            )
-            .await;
-            if data(&body)["usage"]["total"] == 1.0 {
-                break;
-            }
-            assert!(Instant::now() < deadline, "hybrid never counted: {body}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        counted("search.hybrid", &bob_id).await;
     }
 
     // Uploads are counted by resume, for the uploader.
@@ -775,32 +779,15 @@ async fn per_user_usage_through_the_router(backend: Backend) {
     )
     .await;
     data(&uploaded);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let body = gql(
-            &p,
-            &admin,
-            USER_USAGE,
-            period("resume.uploads", Some(&ann_id)),
-        )
-        .await;
-        if data(&body)["usage"]["total"] == 1.0 {
-            let bob_uploads = gql(
-                &p,
-                &admin,
-                USER_USAGE,
-                period("resume.uploads", Some(&bob_id)),
-            )
-            .await;
-            assert_eq!(data(&bob_uploads)["usage"]["total"], 0.0, "{bob_uploads}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the upload never counted: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    counted("resume.uploads", &ann_id).await;
+    let bob_uploads = gql(
+        &p,
+        &admin,
+        USER_USAGE,
+        period("resume.uploads", Some(&bob_id)),
+    )
+    .await;
+    assert_eq!(data(&bob_uploads)["usage"]["total"], 0.0, "{bob_uploads}");
 
     // Without `monitor:read`: one's own usage only.
     let own = gql(&p, &bob, USER_USAGE, period("search.text", Some(&bob_id))).await;
