@@ -548,27 +548,23 @@ async fn build_router(
         Component::Chat => {
             let shared = shared.context("chat needs the database")?;
             let host = config.server.host;
-            let peers =
-                looma_chat::Peers {
-                    identity_url: config
-                        .chat
-                        .identity_url
-                        .clone()
-                        .unwrap_or_else(|| identity_url(config)),
-                    search_url: config
-                        .chat
-                        .search_url
-                        .clone()
-                        .unwrap_or_else(|| format!("http://{host}:{}/graphql", config.search.port)),
-                    resume_url: config
-                        .chat
-                        .resume_url
-                        .clone()
-                        .unwrap_or_else(|| format!("http://{host}:{}/graphql", config.resume.port)),
-                    matching_url: config.chat.matching_url.clone().unwrap_or_else(|| {
-                        format!("http://{host}:{}/graphql", config.matching.port)
-                    }),
-                };
+            let peers = looma_chat::Peers {
+                identity_url: config
+                    .chat
+                    .identity_url
+                    .clone()
+                    .unwrap_or_else(|| identity_url(config)),
+                search_url: config
+                    .chat
+                    .search_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{host}:{}/graphql", config.search.port)),
+                router_url: config
+                    .chat
+                    .router_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{host}:{}/graphql", config.router.port)),
+            };
             let flags = feature_flags(
                 config,
                 shared.forwarded.as_ref(),

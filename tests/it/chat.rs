@@ -12,7 +12,13 @@ use looma_testkit::llm_wire::{MockLlm, Reply};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-const COMPONENTS: &[Component] = &[Component::Search, Component::Chat];
+/// Resume and matching too: the assistant's tools call the router, whose operations join them.
+const COMPONENTS: &[Component] = &[
+    Component::Search,
+    Component::Resume,
+    Component::Matching,
+    Component::Chat,
+];
 
 const HANDBOOK: &str = "# Looma Recruiting Handbook
 
@@ -535,16 +541,49 @@ async fn knowledge_conversations_and_failures(p: TestPlatform, mock: MockLlm) ->
     }
 
     // Tools: the recruiter is offered every tool; the model calls one; the call runs as the
-    // recruiter against search, its result goes back to the model, and all of it is saved.
+    // recruiter through the router (so a search hit's job comes joined from matching), its
+    // result goes back to the model, and all of it is saved.
+    let admin = p.admin().await;
+    let created = p
+        .gql_router(
+            &admin,
+            "mutation($i: CreateJobInput!) { createJob(input: $i) { id } }",
+            json!({"i": {"title": "Rust Platform Engineer", "company": "Acme Robotics",
+                "description": "Build the Rust services behind our robots.",
+                "requiredSkills": ["Rust"], "city": "Berlin"}}),
+        )
+        .await;
+    let job = data(&created)["createJob"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = p
+            .gql_router(
+                &recruiter,
+                "{ textSearch(query: \"rust platform\", options: {collection: JOBS}) { total } }",
+                json!({}),
+            )
+            .await;
+        if data(&found)["textSearch"]["total"] == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job was never indexed: {found}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     mock.enqueue(Reply::tool_call(
-        "search_candidates",
-        &["{\"query\": ", "\"rust engineer\"}"],
+        "search_jobs",
+        &["{\"query\": ", "\"rust platform engineer\"}"],
     ));
-    mock.enqueue(Reply::text(&["No candidates ", "match yet."]));
+    mock.enqueue(Reply::text(&["Acme Robotics ", "is hiring."]));
     let before = mock.request_count();
     let answered = ask(&p, &recruiter, &conversation, "Find me Rust engineers").await;
     let answer = &data(&answered)["sendMessage"]["assistantMessage"];
-    assert_eq!(answer["content"], "No candidates match yet.", "{answered}");
+    assert_eq!(answer["content"], "Acme Robotics is hiring.", "{answered}");
     let requests = mock.requests();
     assert_eq!(
         requests.len(),
@@ -574,10 +613,34 @@ async fn knowledge_conversations_and_failures(p: TestPlatform, mock: MockLlm) ->
         .expect("the tool result went back to the model");
     let result: Value = serde_json::from_str(tool_message["content"].as_str().unwrap_or_default())
         .expect("JSON result");
+    let hit = &result["hybridSearch"][0];
     assert_eq!(
-        result["hybridSearch"],
-        json!([]),
+        hit["id"],
+        job.as_str(),
         "the search ran as the recruiter: {result}"
+    );
+    assert_eq!(
+        hit["job"]["company"], "Acme Robotics",
+        "the router joined the job from matching: {result}"
+    );
+    assert_eq!(hit["job"]["status"], "OPEN", "{result}");
+    let metrics = p
+        .http
+        .get(format!(
+            "{}/metrics",
+            p.router_url.as_deref().expect("router")
+        ))
+        .send()
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(
+            "looma_graphql_requests_total{component=\"router\",operation=\"ChatToolSearchJobs\",outcome=\"ok\"}"
+        ),
+        "the tool's call went through the router"
     );
     let full = p
         .gql_router(&recruiter, "query($id: ID!) { conversation(id: $id) { messages(first: 100) { nodes { role content toolCalls { id name arguments } toolCallId } } } }", json!({"id": conversation}))
@@ -588,14 +651,14 @@ async fn knowledge_conversations_and_failures(p: TestPlatform, mock: MockLlm) ->
         .unwrap_or_default();
     let tail = &nodes[nodes.len() - 3..];
     assert_eq!(tail[0]["role"], "ASSISTANT");
-    assert_eq!(tail[0]["toolCalls"][0]["name"], "search_candidates");
+    assert_eq!(tail[0]["toolCalls"][0]["name"], "search_jobs");
     assert_eq!(
         tail[0]["toolCalls"][0]["arguments"],
-        "{\"query\": \"rust engineer\"}"
+        "{\"query\": \"rust platform engineer\"}"
     );
     assert_eq!(tail[1]["role"], "TOOL");
     assert_eq!(tail[1]["toolCallId"], tail[0]["toolCalls"][0]["id"]);
-    assert_eq!(tail[2]["content"], "No candidates match yet.");
+    assert_eq!(tail[2]["content"], "Acme Robotics is hiring.");
 
     // A caller with fewer permissions is offered only the tools it may use.
     let key = p

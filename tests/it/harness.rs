@@ -588,6 +588,15 @@ async fn start_extra(
         config.monitor.port = port;
         monitor_port = Some(held);
     }
+    // Chat's tools call the router, which starts last: its port is taken now, the same way.
+    let mut router_port = None;
+    if ordered.contains(&Component::Chat) && config.chat.router_url.is_none() {
+        let held = std::net::TcpListener::bind((config.server.host, 0)).expect("a free port");
+        let port = held.local_addr().expect("bound").port();
+        config.chat.router_url = Some(format!("http://{}:{port}/graphql", config.server.host));
+        config.router.port = port;
+        router_port = Some(held);
+    }
     for component in ordered {
         if component == Component::Monitor && config.monitor.targets.is_empty() {
             // The monitor watches identity and everything started before it.
@@ -621,11 +630,7 @@ async fn start_extra(
                 config.chat.search_url = Some(url.clone());
                 config.matching.search_url = Some(url);
             }
-            Component::Resume => {
-                config.matching.resume_url = Some(url.clone());
-                config.chat.resume_url = Some(url);
-            }
-            Component::Matching => config.chat.matching_url = Some(url),
+            Component::Resume => config.matching.resume_url = Some(url),
             _ => {}
         }
         addrs.push((component, addr));
@@ -651,9 +656,13 @@ async fn start_extra(
         .clone()
         .expect("a supergraph path");
     std::fs::write(&path, supergraph).expect("write supergraph");
+    // The router binds the port held for it (released just before), or any free port.
+    let ephemeral = router_port.take().is_none();
     let router = match shared {
-        Some(shared) => Platform::start_with(shared, &config, &[Component::Router], true).await,
-        None => Platform::start(&config, &[Component::Router], true).await,
+        Some(shared) => {
+            Platform::start_with(shared, &config, &[Component::Router], ephemeral).await
+        }
+        None => Platform::start(&config, &[Component::Router], ephemeral).await,
     }
     .expect("router starts");
     let url = format!("http://{}", router.addr(Component::Router).expect("router"));

@@ -1,4 +1,4 @@
-use crate::forwarded::{FORWARDED_PRINCIPAL_HEADER, ForwardedPrincipalCodec};
+use crate::forwarded::{DELEGATION_HEADER, FORWARDED_PRINCIPAL_HEADER, ForwardedPrincipalCodec};
 use crate::{AuthError, Caller, Principal};
 use http::HeaderMap;
 use std::sync::Arc;
@@ -15,13 +15,15 @@ pub trait CredentialVerifier: Send + Sync + 'static {
 
 /// Turns request headers into a [`Caller`].
 ///
-/// Order: a router-forwarded principal (trusted only with a valid HMAC), then
-/// `Authorization: Bearer`, then `x-api-key`; no credentials means anonymous. Credentials that
-/// are present but wrong are an error, never a silent fall-back to anonymous.
+/// Order: a delegation (only where accepted: the router's edge), a router-forwarded principal
+/// (trusted only with a valid HMAC), then `Authorization: Bearer`, then `x-api-key`; no
+/// credentials means anonymous. Credentials that are present but wrong are an error, never a
+/// silent fall-back to anonymous.
 #[derive(Clone)]
 pub struct Authenticator {
     verifier: Arc<dyn CredentialVerifier>,
     forwarded: Option<ForwardedPrincipalCodec>,
+    delegations: Option<ForwardedPrincipalCodec>,
 }
 
 impl Authenticator {
@@ -32,10 +34,29 @@ impl Authenticator {
         Authenticator {
             verifier,
             forwarded,
+            delegations: None,
         }
     }
 
+    /// Also accepts delegations (`x-looma-delegation`) verified with `codec`: the router's
+    /// edge, where a component calls as the user it acts for.
+    pub fn accepting_delegations(mut self, codec: ForwardedPrincipalCodec) -> Self {
+        self.delegations = Some(codec);
+        self
+    }
+
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, AuthError> {
+        if let Some(value) = headers.get(DELEGATION_HEADER) {
+            let codec = self.delegations.as_ref().ok_or_else(|| {
+                AuthError::DelegationInvalid("this component accepts no delegations".into())
+            })?;
+            let value = value
+                .to_str()
+                .map_err(|_| AuthError::DelegationInvalid("not ASCII".into()))?;
+            return codec
+                .decode_delegation(value)
+                .map(|delegation| Caller::authenticated(delegation.principal));
+        }
         if let Some(value) = headers.get(FORWARDED_PRINCIPAL_HEADER) {
             let codec = self.forwarded.as_ref().ok_or_else(|| {
                 AuthError::ForwardedPrincipalInvalid("this component trusts no router".into())
@@ -169,5 +190,34 @@ mod tests {
 
         let untrusting = Authenticator::new(Arc::new(FixedVerifier), None);
         assert!(untrusting.authenticate(&forwarded).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn delegations_only_where_accepted() {
+        let codec = ForwardedPrincipalCodec::new(&[1u8; 32]).unwrap();
+        let delegation = codec.encode_delegation(&principal("recruiter"), "chat");
+        let delegated = headers(&[("x-looma-delegation", &delegation)]);
+        // A subgraph (which trusts the router's forwarded principals) takes no delegation.
+        let subgraph = Authenticator::new(Arc::new(FixedVerifier), Some(codec.clone()));
+        assert!(matches!(
+            subgraph.authenticate(&delegated).await,
+            Err(AuthError::DelegationInvalid(_))
+        ));
+        // The router's edge does, and a forwarded principal is still refused there.
+        let edge =
+            Authenticator::new(Arc::new(FixedVerifier), None).accepting_delegations(codec.clone());
+        let caller = edge.authenticate(&delegated).await.unwrap();
+        assert_eq!(
+            caller.principal().map(|p| p.subject.as_str()),
+            Some("recruiter")
+        );
+        let forwarded_value = codec.encode(&principal("recruiter"));
+        let forwarded = headers(&[("x-looma-principal", &forwarded_value)]);
+        assert!(edge.authenticate(&forwarded).await.is_err());
+        let as_delegation = headers(&[("x-looma-delegation", &forwarded_value)]);
+        assert!(matches!(
+            edge.authenticate(&as_delegation).await,
+            Err(AuthError::DelegationInvalid(_))
+        ));
     }
 }

@@ -16,6 +16,8 @@ pub enum AuthError {
     ApiKeyInvalid,
     #[error("the forwarded principal header is not valid: {0}")]
     ForwardedPrincipalInvalid(String),
+    #[error("the delegation header is not valid: {0}")]
+    DelegationInvalid(String),
     #[error("missing permission `{0}`")]
     MissingPermission(String),
     #[error("credentials could not be checked: {0}")]
@@ -41,6 +43,7 @@ impl CodedError for AuthError {
             AuthError::UnknownSigningKey(_) => "UNKNOWN_SIGNING_KEY",
             AuthError::ApiKeyInvalid => "API_KEY_INVALID",
             AuthError::ForwardedPrincipalInvalid(_) => "FORWARDED_PRINCIPAL_INVALID",
+            AuthError::DelegationInvalid(_) => "DELEGATION_INVALID",
             AuthError::MissingPermission(_) => "MISSING_PERMISSION",
             AuthError::Unavailable(_) => "AUTH_UNAVAILABLE",
         })

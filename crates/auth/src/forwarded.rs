@@ -6,6 +6,12 @@
 //! algorithm, so an `alg: none` or ES256 header is refused). Subgraphs trust it only when it
 //! verifies; without that secret configured they reject the header outright. The short expiry
 //! bounds replay of a captured header.
+//!
+//! A delegation (`x-looma-delegation`) is the one principal the router's edge accepts from a
+//! caller: a component acting for the user who asked it (chat's tools) calls the router as that
+//! user. Same secret, but its own claims — an audience only the router accepts and the acting
+//! component's name — so a forwarded principal meant for subgraphs is never a delegation, and a
+//! delegation is never a forwarded principal.
 
 use crate::{AuthError, Principal};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -15,11 +21,33 @@ pub const FORWARDED_PRINCIPAL_HEADER: &str = "x-looma-principal";
 /// How long a forwarded header stays valid.
 pub const FORWARDED_TTL_SECONDS: i64 = 60;
 pub const MIN_SECRET_LEN: usize = 32;
+/// The header carrying a delegation to the router.
+pub const DELEGATION_HEADER: &str = "x-looma-delegation";
+/// The audience of delegations: the router's edge and nothing else.
+const DELEGATION_AUDIENCE: &str = "looma-router";
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Claims {
     principal: Principal,
     exp: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DelegationClaims {
+    principal: Principal,
+    /// The component acting for the principal.
+    act: String,
+    aud: String,
+    exp: i64,
+}
+
+/// A verified delegation: who the call is for, and which component makes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delegation {
+    pub principal: Principal,
+    pub actor: String,
 }
 
 /// Cheap to clone: the keys are shared.
@@ -30,6 +58,7 @@ struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    delegation: Validation,
 }
 
 impl std::fmt::Debug for ForwardedPrincipalCodec {
@@ -45,11 +74,16 @@ impl ForwardedPrincipalCodec {
         validation.leeway = 0;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp"]);
+        let mut delegation = Validation::new(Algorithm::HS256);
+        delegation.leeway = 0;
+        delegation.set_audience(&[DELEGATION_AUDIENCE]);
+        delegation.set_required_spec_claims(&["exp", "aud"]);
         (secret.len() >= MIN_SECRET_LEN).then(|| {
             ForwardedPrincipalCodec(std::sync::Arc::new(Keys {
                 encoding: EncodingKey::from_secret(secret),
                 decoding: DecodingKey::from_secret(secret),
                 validation,
+                delegation,
             }))
         })
     }
@@ -65,18 +99,42 @@ impl ForwardedPrincipalCodec {
     }
 
     pub fn decode(&self, value: &str) -> Result<Principal, AuthError> {
-        use jsonwebtoken::errors::ErrorKind;
         jsonwebtoken::decode::<Claims>(value, &self.0.decoding, &self.0.validation)
             .map(|data| data.claims.principal)
-            .map_err(|error| {
-                let why = match error.kind() {
-                    ErrorKind::ExpiredSignature => "expired",
-                    ErrorKind::InvalidSignature => "bad signature",
-                    ErrorKind::InvalidAlgorithm => "wrong algorithm",
-                    _ => "malformed",
-                };
-                AuthError::ForwardedPrincipalInvalid(why.to_owned())
+            .map_err(|error| AuthError::ForwardedPrincipalInvalid(why(&error).to_owned()))
+    }
+
+    /// A delegation to the router: `actor` calls it as `principal`, for a minute.
+    pub fn encode_delegation(&self, principal: &Principal, actor: &str) -> String {
+        let claims = DelegationClaims {
+            principal: principal.clone(),
+            act: actor.to_owned(),
+            aud: DELEGATION_AUDIENCE.to_owned(),
+            exp: chrono::Utc::now().timestamp() + FORWARDED_TTL_SECONDS,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.0.encoding)
+            .expect("HS256 signs any serialisable claims")
+    }
+
+    pub fn decode_delegation(&self, value: &str) -> Result<Delegation, AuthError> {
+        jsonwebtoken::decode::<DelegationClaims>(value, &self.0.decoding, &self.0.delegation)
+            .map(|data| Delegation {
+                principal: data.claims.principal,
+                actor: data.claims.act,
             })
+            .map_err(|error| AuthError::DelegationInvalid(why(&error).to_owned()))
+    }
+}
+
+/// Why a signed header was refused, in words safe to return.
+fn why(error: &jsonwebtoken::errors::Error) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind;
+    match error.kind() {
+        ErrorKind::ExpiredSignature => "expired",
+        ErrorKind::InvalidSignature => "bad signature",
+        ErrorKind::InvalidAlgorithm => "wrong algorithm",
+        ErrorKind::InvalidAudience => "not meant for this component",
+        _ => "malformed",
     }
 }
 
@@ -136,5 +194,57 @@ mod tests {
         );
         assert!(codec.decode("garbage").is_err());
         assert!(ForwardedPrincipalCodec::new(b"short").is_none());
+    }
+
+    #[test]
+    fn delegations_and_forwarded_principals_are_not_interchangeable() {
+        let codec = ForwardedPrincipalCodec::new(&[7u8; 32]).unwrap();
+        let delegation = codec.encode_delegation(&principal(), "chat");
+        assert_eq!(
+            codec.decode_delegation(&delegation).unwrap(),
+            Delegation {
+                principal: principal(),
+                actor: "chat".into()
+            }
+        );
+        // A delegation is not a forwarded principal, nor the other way round.
+        assert!(matches!(
+            codec.decode(&delegation),
+            Err(AuthError::ForwardedPrincipalInvalid(_))
+        ));
+        assert!(matches!(
+            codec.decode_delegation(&codec.encode(&principal())),
+            Err(AuthError::DelegationInvalid(_))
+        ));
+        // Another secret, another audience and an expired delegation are refused.
+        let other = ForwardedPrincipalCodec::new(&[8u8; 32]).unwrap();
+        assert_eq!(
+            other.decode_delegation(&delegation),
+            Err(AuthError::DelegationInvalid("bad signature".into()))
+        );
+        let sign = |aud: &str, exp: i64| {
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &DelegationClaims {
+                    principal: principal(),
+                    act: "chat".into(),
+                    aud: aud.into(),
+                    exp,
+                },
+                &EncodingKey::from_secret(&[7u8; 32]),
+            )
+            .unwrap()
+        };
+        let later = chrono::Utc::now().timestamp() + 30;
+        assert_eq!(
+            codec.decode_delegation(&sign("looma-search", later)),
+            Err(AuthError::DelegationInvalid(
+                "not meant for this component".into()
+            ))
+        );
+        assert_eq!(
+            codec.decode_delegation(&sign(DELEGATION_AUDIENCE, later - 60)),
+            Err(AuthError::DelegationInvalid("expired".into()))
+        );
     }
 }

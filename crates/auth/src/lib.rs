@@ -21,5 +21,7 @@ pub mod token;
 
 pub use authenticate::{API_KEY_HEADER, Authenticator, CredentialVerifier};
 pub use error::AuthError;
-pub use forwarded::{FORWARDED_PRINCIPAL_HEADER, ForwardedPrincipalCodec};
+pub use forwarded::{
+    DELEGATION_HEADER, Delegation, FORWARDED_PRINCIPAL_HEADER, ForwardedPrincipalCodec,
+};
 pub use principal::{Caller, Principal, PrincipalKind};

@@ -1,7 +1,8 @@
 //! Calling another component's GraphQL API as a service: a principal of kind `Service` signed
 //! with the router secret (`x-looma-principal`, the same header the router forwards), or an
 //! API key. Used for subgraph-to-subgraph calls (resume → search, matching → search, resume,
-//! identity) and by operator commands.
+//! identity) and by operator commands. A component acting for a user (chat's tools) calls the
+//! router instead, with a delegation for that user (`ServiceClient::delegated`).
 
 use looma_auth::{ForwardedPrincipalCodec, Principal, PrincipalKind};
 use serde_json::{Value, json};
@@ -18,10 +19,11 @@ enum Credential {
         permissions: Vec<String>,
     },
     ApiKey(String),
-    /// A user's own principal (a component acting for the user who asked it).
-    OnBehalfOf {
+    /// A delegation to the router: a component acting for the user who asked it.
+    Delegated {
         codec: ForwardedPrincipalCodec,
         principal: Box<Principal>,
+        actor: String,
     },
 }
 
@@ -79,21 +81,23 @@ impl ServiceClient {
         )
     }
 
-    /// Calls `url` as `principal` itself — its subject, kind and permissions — signed as the
-    /// router signs it: the callee applies that user's permissions, not a service's. For a
-    /// component acting on a user's request (chat's tools).
-    pub fn on_behalf_of(
-        service: &str,
+    /// Calls the router at `url` as `principal` itself — its subject, kind and permissions —
+    /// through a delegation signed for the router: every subgraph the operation reaches applies
+    /// that user's permissions, not a service's. For `actor`, a component acting on a user's
+    /// request (chat's tools).
+    pub fn delegated(
         url: String,
         codec: ForwardedPrincipalCodec,
         principal: Principal,
+        actor: &str,
     ) -> Self {
         Self::new(
-            service,
+            "router",
             url,
-            Credential::OnBehalfOf {
+            Credential::Delegated {
                 codec,
                 principal: Box::new(principal),
+                actor: actor.to_owned(),
             },
         )
     }
@@ -142,9 +146,13 @@ impl ServiceClient {
                 )
             }
             Credential::ApiKey(key) => request.header("x-api-key", key),
-            Credential::OnBehalfOf { codec, principal } => request.header(
-                looma_auth::FORWARDED_PRINCIPAL_HEADER,
-                codec.encode(principal),
+            Credential::Delegated {
+                codec,
+                principal,
+                actor,
+            } => request.header(
+                looma_auth::DELEGATION_HEADER,
+                codec.encode_delegation(principal, actor),
             ),
         };
         let response = request

@@ -4,7 +4,10 @@
 //! `x-looma-principal`, or, for an anonymous caller, the signed router marker that subgraphs in
 //! lock-down require. The request id is passed along as well.
 //!
-//! Clients never get to present a forwarded principal themselves: the edge trusts none.
+//! Clients never get to present a forwarded principal themselves: the edge trusts none. The
+//! one principal it accepts from a caller is a delegation (`x-looma-delegation`, signed with
+//! the same router secret for the router's audience): a platform component acting for the
+//! user who asked it — chat's tools — calls through the router as that user.
 
 use crate::config::RouterConfig;
 use crate::error::RequestError;
@@ -31,8 +34,12 @@ impl EdgeAuth {
             &config.token_issuer,
             &config.token_audience,
         );
+        let mut authenticator = Authenticator::new(Arc::new(verifier), None);
+        if let Some(codec) = &forwarded {
+            authenticator = authenticator.accepting_delegations(codec.clone());
+        }
         EdgeAuth {
-            authenticator: Authenticator::new(Arc::new(verifier), None),
+            authenticator,
             forwarded,
         }
     }

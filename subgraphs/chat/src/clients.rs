@@ -27,7 +27,8 @@ pub struct Clients {
     search: ServiceClient,
     index: SearchClient,
     codec: ForwardedPrincipalCodec,
-    tools: crate::tools::ToolTargets,
+    /// The router's GraphQL URL, for the assistant's tools.
+    router_url: String,
 }
 
 impl Clients {
@@ -35,7 +36,7 @@ impl Clients {
         codec: ForwardedPrincipalCodec,
         identity_url: String,
         search_url: String,
-        tools: crate::tools::ToolTargets,
+        router_url: String,
     ) -> Self {
         let client = |service: &str, url: String| {
             ServiceClient::signed(
@@ -56,14 +57,14 @@ impl Clients {
             index: SearchClient::from_client(search.clone()),
             search,
             codec,
-            tools,
+            router_url,
         }
     }
 
     /// Runs the assistant's tool calls as `principal`.
     pub fn tool_runner(&self, principal: &Principal) -> Option<crate::tools::ToolRunner> {
         Some(crate::tools::ToolRunner::new(
-            self.tools.clone(),
+            self.router_url.clone(),
             self.codec.clone(),
             principal.clone(),
         ))

@@ -10,9 +10,9 @@ pub struct ChatConfig {
     pub search_url: Option<String>,
     /// Identity's GraphQL URL (the tenant's system prompt, feature flag); default: this host.
     pub identity_url: Option<String>,
-    /// Resume's and matching's GraphQL URLs, for the assistant's tools; default: this host.
-    pub resume_url: Option<String>,
-    pub matching_url: Option<String>,
+    /// The router's GraphQL URL: the assistant's tools call it as the asking user (a
+    /// delegation signed with the router secret); default: this host's router port.
+    pub router_url: Option<String>,
     /// The language models, by name (`[[chat.providers]]`). Default: the embedded SmolLM2.
     pub providers: Vec<ProviderConfig>,
     /// Provider names in the order they are tried (e.g. `["deepseek", "openai", "embedded"]`).
@@ -55,8 +55,7 @@ impl Default for ChatConfig {
             port: 8209,
             search_url: None,
             identity_url: None,
-            resume_url: None,
-            matching_url: None,
+            router_url: None,
             providers: vec![ProviderConfig::new(EMBEDDED, ProviderKind::Embedded)],
             fallback: vec![EMBEDDED.to_owned()],
             breaker: BreakerConfig::default(),

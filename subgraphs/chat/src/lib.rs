@@ -37,9 +37,8 @@ pub const COMPONENT: &str = "chat";
 pub struct Peers {
     pub identity_url: String,
     pub search_url: String,
-    /// Where the assistant's tools read resumes and match jobs.
-    pub resume_url: String,
-    pub matching_url: String,
+    /// The router, which the assistant's tools call as the asking user.
+    pub router_url: String,
 }
 
 /// Builds the service and, when configured, starts the knowledge outbox dispatcher (until
@@ -56,19 +55,12 @@ pub fn start(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> ChatService {
     let clients = match forwarded {
-        Some(codec) => {
-            let tools = tools::ToolTargets {
-                search_url: peers.search_url.clone(),
-                resume_url: peers.resume_url,
-                matching_url: peers.matching_url,
-            };
-            Some(clients::Clients::new(
-                codec,
-                peers.identity_url,
-                peers.search_url,
-                tools,
-            ))
-        }
+        Some(codec) => Some(clients::Clients::new(
+            codec,
+            peers.identity_url,
+            peers.search_url,
+            peers.router_url,
+        )),
         None => {
             tracing::warn!(
                 "server.router_secret is not set: chat answers without knowledge retrieval"

@@ -1,12 +1,14 @@
 //! What the assistant may do for the user who asks: search candidates or jobs, match
 //! candidates to a job, read a resume's summary, look up a job. Each tool names the
 //! permissions it needs; a tool the user may not use is never offered, and every call runs as
-//! that user (their principal signed as the router signs it), so the owning subgraph applies
-//! the user's own permissions — contact details stay masked without `resume:pii`.
+//! that user, so every subgraph it reaches applies the user's own permissions — contact
+//! details stay masked without `resume:pii`.
 //!
-//! The calls go straight to the subgraph that owns each capability rather than back through
-//! the router: the router's edge deliberately trusts no principal a caller presents, only
-//! tokens and API keys, and chat never sees the user's token.
+//! The calls go through the router, as any client's do: chat presents a delegation for the
+//! user (`x-looma-delegation`, signed with the router secret), the one principal the router's
+//! edge accepts from a caller. So the router's planning, limits, rate limits and caches apply,
+//! and a tool's operation can join across subgraphs (a search hit's candidate profile comes
+//! from resume, a match's from matching and resume).
 
 use looma_auth::{ForwardedPrincipalCodec, Principal, permission};
 use looma_llm::{ToolCall, ToolSpec};
@@ -18,28 +20,16 @@ use std::time::Duration;
 const TOOL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Most results a search or match tool returns to the model.
 const MAX_RESULTS: u64 = 10;
-
-/// The GraphQL URLs of the subgraphs tools call.
-#[derive(Clone, Debug)]
-pub struct ToolTargets {
-    pub search_url: String,
-    pub resume_url: String,
-    pub matching_url: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
-    Search,
-    Resume,
-    Matching,
-}
+/// The component named in the delegation (the router's logs and limits see who acts).
+const ACTOR: &str = "chat";
 
 struct Tool {
     name: &'static str,
     description: &'static str,
     parameters: fn() -> Value,
     permissions: &'static [&'static str],
-    target: Target,
+    /// The operation sent to the router; named, so the router's metrics count tool calls.
+    operation: &'static str,
 }
 
 const TOOLS: &[Tool] = &[
@@ -48,14 +38,14 @@ const TOOLS: &[Tool] = &[
         description: "Find candidates whose resumes match a query (skills, titles, cities; Chinese or English). Returns resume ids, titles and snippets.",
         parameters: || query_schema("What to look for in resumes"),
         permissions: &[permission::SEARCH_READ, permission::RESUME_READ],
-        target: Target::Search,
+        operation: "query ChatToolSearchCandidates($query: String!, $limit: Int!) { hybridSearch(query: $query, topK: $limit, collection: RESUMES) { id title snippet score resume { id skills profile { name headline totalYears city } } } }",
     },
     Tool {
         name: "search_jobs",
         description: "Find job postings matching a query. Returns job ids, titles and snippets.",
         parameters: || query_schema("What to look for in job postings"),
         permissions: &[permission::SEARCH_READ, permission::JOB_READ],
-        target: Target::Search,
+        operation: "query ChatToolSearchJobs($query: String!, $limit: Int!) { hybridSearch(query: $query, topK: $limit, collection: JOBS) { id title snippet score job { id title company city status } } }",
     },
     Tool {
         name: "match_candidates",
@@ -75,21 +65,21 @@ const TOOLS: &[Tool] = &[
             permission::RESUME_READ,
             permission::JOB_READ,
         ],
-        target: Target::Matching,
+        operation: "query ChatToolMatchCandidates($job_id: ID!, $limit: Int!) { matchCandidates(jobId: $job_id, limit: $limit) { matches { score resume { id profile { name headline totalYears } } explanation { matchedSkills missingSkills } } } }",
     },
     Tool {
         name: "resume_summary",
         description: "Read a candidate's profile summary: headline, years of experience, degree, city, skills.",
         parameters: || id_schema("The resume's id"),
         permissions: &[permission::RESUME_READ],
-        target: Target::Resume,
+        operation: "query ChatToolResumeSummary($id: ID!) { resume(id: $id) { id status skills profile { name headline totalYears highestDegree city summary } } }",
     },
     Tool {
         name: "get_job",
         description: "Look up a job posting: title, company, city, status, required skills.",
         parameters: || id_schema("The job's id"),
         permissions: &[permission::JOB_READ],
-        target: Target::Matching,
+        operation: "query ChatToolGetJob($id: ID!) { job(id: $id) { id title company city status requiredSkills preferredSkills minYears } }",
     },
 ];
 
@@ -131,16 +121,15 @@ pub fn offered(principal: &Principal) -> Vec<ToolSpec> {
 
 /// Runs tool calls as one user.
 pub struct ToolRunner {
-    targets: ToolTargets,
-    codec: ForwardedPrincipalCodec,
+    router: ServiceClient,
     principal: Principal,
 }
 
 impl ToolRunner {
-    pub fn new(targets: ToolTargets, codec: ForwardedPrincipalCodec, principal: Principal) -> Self {
+    /// Calls the router at `router_url` as `principal`.
+    pub fn new(router_url: String, codec: ForwardedPrincipalCodec, principal: Principal) -> Self {
         ToolRunner {
-            targets,
-            codec,
+            router: ServiceClient::delegated(router_url, codec, principal.clone(), ACTOR),
             principal,
         }
     }
@@ -162,69 +151,45 @@ impl ToolRunner {
         if !allowed(tool, &self.principal) {
             return Err(format!("`{}` is not allowed for this user", tool.name));
         }
-        let arguments: Value = if call.arguments.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(&call.arguments)
-                .map_err(|e| format!("the arguments are not a JSON object: {e}"))?
-        };
-        let text = |key: &str| -> Result<String, String> {
-            arguments[key]
-                .as_str()
-                .map(str::trim)
-                .filter(|v| !v.is_empty() && v.chars().count() <= 500)
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    format!("`{key}` must be a non-empty string of at most 500 characters")
-                })
-        };
-        let limit = arguments["limit"]
-            .as_u64()
-            .unwrap_or(5)
-            .clamp(1, MAX_RESULTS);
-        let (query, variables) = match tool.name {
-            "search_candidates" | "search_jobs" => {
-                let collection = if tool.name == "search_jobs" { "JOBS" } else { "RESUMES" };
-                (
-                    format!(
-                        "query($q: String!, $k: Int!) {{ hybridSearch(query: $q, topK: $k, collection: {collection}) {{ id title snippet score }} }}"
-                    ),
-                    json!({"q": text("query")?, "k": limit}),
-                )
-            }
-            "match_candidates" => (
-                "query($job: ID!, $limit: Int!) { matchCandidates(jobId: $job, limit: $limit) { matches { score resume { id } explanation { matchedSkills missingSkills } } } }".to_owned(),
-                json!({"job": text("job_id")?, "limit": limit}),
-            ),
-            "resume_summary" => (
-                "query($id: ID!) { resume(id: $id) { id status skills profile { name headline totalYears highestDegree city summary } } }".to_owned(),
-                json!({"id": text("id")?}),
-            ),
-            _ => (
-                "query($id: ID!) { job(id: $id) { id title company city status requiredSkills preferredSkills minYears } }".to_owned(),
-                json!({"id": text("id")?}),
-            ),
-        };
-        let (service, url) = match tool.target {
-            Target::Search => ("search", &self.targets.search_url),
-            Target::Resume => ("resume", &self.targets.resume_url),
-            Target::Matching => ("matching", &self.targets.matching_url),
-        };
-        let client = ServiceClient::on_behalf_of(
-            service,
-            url.clone(),
-            self.codec.clone(),
-            self.principal.clone(),
-        );
-        match tokio::time::timeout(TOOL_TIMEOUT, client.query(&query, variables)).await {
+        let variables = variables(tool, &call.arguments)?;
+        match tokio::time::timeout(TOOL_TIMEOUT, self.router.query(tool.operation, variables)).await
+        {
             Ok(Ok(data)) => Ok(data),
             Ok(Err(error)) => Err(error.to_string()),
             Err(_) => Err(format!(
-                "{service} did not answer within {} s",
+                "the router did not answer within {} s",
                 TOOL_TIMEOUT.as_secs()
             )),
         }
     }
+}
+
+/// The operation's variables from the model's arguments (a JSON object): strings trimmed,
+/// non-empty and at most 500 characters, `limit` clamped to 1..=[`MAX_RESULTS`] (5 when absent).
+fn variables(tool: &Tool, arguments: &str) -> Result<Value, String> {
+    let arguments: Value = if arguments.trim().is_empty() {
+        json!({})
+    } else {
+        serde_json::from_str(arguments)
+            .map_err(|e| format!("the arguments are not a JSON object: {e}"))?
+    };
+    let text = |key: &str| -> Result<String, String> {
+        arguments[key]
+            .as_str()
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.chars().count() <= 500)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("`{key}` must be a non-empty string of at most 500 characters"))
+    };
+    let limit = arguments["limit"]
+        .as_u64()
+        .unwrap_or(5)
+        .clamp(1, MAX_RESULTS);
+    Ok(match tool.name {
+        "search_candidates" | "search_jobs" => json!({"query": text("query")?, "limit": limit}),
+        "match_candidates" => json!({"job_id": text("job_id")?, "limit": limit}),
+        _ => json!({"id": text("id")?}),
+    })
 }
 
 #[cfg(test)]
@@ -261,8 +226,39 @@ mod tests {
             permission::MATCH_RUN,
         ]);
         assert_eq!(names(&recruiter).len(), TOOLS.len());
+        for tool in TOOLS {
+            assert!(
+                tool.operation.starts_with("query ChatTool"),
+                "{}: a named query",
+                tool.name
+            );
+        }
         for tool in offered(&recruiter) {
             assert_eq!(tool.parameters["type"], "object", "{}", tool.name);
         }
+    }
+
+    #[test]
+    fn arguments_become_checked_variables() {
+        let tool = |name: &str| TOOLS.iter().find(|t| t.name == name).unwrap();
+        assert_eq!(
+            variables(tool("search_jobs"), r#"{"query": "  rust  ", "limit": 99}"#),
+            Ok(json!({"query": "rust", "limit": MAX_RESULTS}))
+        );
+        assert_eq!(
+            variables(tool("match_candidates"), r#"{"job_id": "j1"}"#),
+            Ok(json!({"job_id": "j1", "limit": 5}))
+        );
+        assert!(variables(tool("get_job"), "").is_err(), "id is required");
+        assert!(variables(tool("get_job"), r#"{"id": "   "}"#).is_err());
+        assert!(variables(tool("resume_summary"), "not json").is_err());
+        let long = "x".repeat(501);
+        assert!(
+            variables(
+                tool("search_candidates"),
+                &json!({"query": long}).to_string()
+            )
+            .is_err()
+        );
     }
 }
