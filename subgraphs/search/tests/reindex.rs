@@ -5,7 +5,7 @@
 use looma_embed::{EmbedConfig, EmbeddingService};
 use looma_search::service::{RankedRequest, TextRequest};
 use looma_search::{Engines, SearchConfig, SearchError, SearchService};
-use looma_search_engine::{Collection, Document, DocumentFields, Metric};
+use looma_search_engine::{Collection, Document, DocumentFields, Metric, TextIndex, VectorIndex};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
