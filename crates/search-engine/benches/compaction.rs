@@ -107,7 +107,7 @@ async fn main() {
     for chunk in ids.iter().take(updates).collect::<Vec<_>>().chunks(BATCH) {
         let batch: Vec<VectorPoint> = chunk
             .iter()
-            .filter(|i| **i < vectors)
+            .filter(|i| ***i < vectors)
             .map(|i| point(format!("p{i}"), unit_vector(&mut rng)))
             .collect();
         for p in &batch {

@@ -105,7 +105,7 @@ async fn compaction_drops_tombstones_keeps_recall_and_replays_writes_made_meanwh
             while writing.load(Ordering::Acquire) || n < 5 {
                 let p = point(format!("late{n}"), unit_vector(&mut rng));
                 index
-                    .upsert(Collection::Resumes, &[p.clone()])
+                    .upsert(Collection::Resumes, std::slice::from_ref(&p))
                     .await
                     .unwrap();
                 late.push(p);

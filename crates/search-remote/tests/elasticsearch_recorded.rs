@@ -521,7 +521,7 @@ async fn a_reindex_fills_a_new_index_and_moves_the_alias_in_one_request() {
     mount(&server, "POST", "/_bulk", 200, "bulk_index_ok").await;
     mount(
         &server,
-        "POST",
+        "GET",
         "/looma-test-resumes_v3/_refresh",
         200,
         "refresh_response",
@@ -590,7 +590,7 @@ async fn a_reindex_fills_a_new_index_and_moves_the_alias_in_one_request() {
             .unwrap_or_else(|| panic!("{wanted} not in {order:?}"))
     };
     assert!(position("DELETE /looma-test-resumes_v2") < position("PUT /looma-test-resumes_v3"));
-    assert!(position("POST /looma-test-resumes_v3/_refresh") < position("POST /_aliases"));
+    assert!(position("GET /looma-test-resumes_v3/_refresh") < position("POST /_aliases"));
     assert!(
         position("POST /_aliases") < position("DELETE /looma-test-resumes_v1"),
         "the old version is deleted only after the swap: {order:?}"
@@ -602,7 +602,7 @@ async fn the_first_reindex_of_an_index_from_before_versions_removes_it_in_the_sw
     let server = MockServer::start().await;
     mount(
         &server,
-        "POST",
+        "GET",
         "/looma-test-jobs_v1/_refresh",
         200,
         "refresh_response",
@@ -658,7 +658,7 @@ async fn after_a_reindex_the_collection_name_is_an_alias_and_searches_go_through
     // A commit of a version that does not exist is refused, and names the version.
     mount(
         &server,
-        "POST",
+        "GET",
         "/looma-test-resumes_v9/_refresh",
         404,
         "create_index_alias_exists",

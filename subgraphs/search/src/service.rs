@@ -465,16 +465,6 @@ impl SearchService {
         Ok(reindex)
     }
 
-    /// The reindex `id` names, or `NOT_FOUND`.
-    async fn active_reindex(&self, id: &str) -> Result<Arc<ActiveReindex>, SearchError> {
-        let collection = reindex_collection(id)?;
-        let slot = self.reindex_slot(collection)?.read().await;
-        match slot.as_ref() {
-            Some(active) if active.id == id => Ok(Arc::clone(active)),
-            _ => Err(SearchError::ReindexNotFound(id.to_owned())),
-        }
-    }
-
     /// Writes documents into reindex `id`'s staged version (never the live one). Documents an
     /// ordinary write touched since the reindex began are skipped (see
     /// [`begin_reindex`](Self::begin_reindex)). Returns how many documents were accepted.
@@ -565,7 +555,7 @@ impl SearchService {
     pub async fn abort_reindex(&self, id: &str) -> Result<(), SearchError> {
         let collection = reindex_collection(id)?;
         let mut slot = self.reindex_slot(collection)?.write().await;
-        if !slot.as_ref().is_some_and(|active| active.id == id) {
+        if slot.as_ref().is_none_or(|active| active.id != id) {
             return Err(SearchError::ReindexNotFound(id.to_owned()));
         }
         if let Some(active) = slot.take() {

@@ -5,7 +5,7 @@
 use looma_embed::{EmbedConfig, EmbeddingService};
 use looma_search::service::{RankedRequest, TextRequest};
 use looma_search::{Engines, SearchConfig, SearchError, SearchService};
-use looma_search_engine::{Collection, Document, DocumentFields, Metric, TextIndex, VectorIndex};
+use looma_search_engine::{Collection, Document, DocumentFields, Metric};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -294,7 +294,7 @@ async fn every_search_answers_in_full_during_a_reindex_and_a_compaction() {
             let mut round = 0usize;
             while !stop.load(Ordering::Acquire) {
                 round += 1;
-                if (worker + round) % 2 == 0 {
+                if (worker + round).is_multiple_of(2) {
                     let page = search
                         .text_search(text_request(10))
                         .await

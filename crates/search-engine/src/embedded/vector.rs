@@ -248,7 +248,8 @@ impl AnnVectorIndex {
     pub async fn flush(&self) -> Result<(), EngineError> {
         self.run(|engine| {
             for versions in engine.collections.values() {
-                write_lock(&versions.live_for_write()?)?.snapshot_if_logged()?;
+                let live = versions.live_for_write()?;
+                write_lock(&live)?.snapshot_if_logged()?;
             }
             Ok(())
         })
