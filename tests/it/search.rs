@@ -666,6 +666,41 @@ async fn bad_input_is_refused(p: TestPlatform) -> TestPlatform {
         error_code(&index(&p, &reader_key, documents()).await),
         "FORBIDDEN"
     );
+    // Reindexes: service credentials only; an unknown or finished reindex is NOT_FOUND; a
+    // reindex takes its own collection's documents only.
+    let begin = "mutation($c: SearchCollection!) { beginReindex(collection: $c) { id } }";
+    let body = p.gql_router(&admin, begin, json!({"c": "JOBS"})).await;
+    assert_eq!(error_reason(&body), "SERVICE_CREDENTIALS_REQUIRED");
+    let commit = "mutation($id: ID!) { commitReindex(reindexId: $id) { documents } }";
+    for id in ["jobs-0000", "garbage", ""] {
+        let body = p.gql_router(&key, commit, json!({"id": id})).await;
+        assert_eq!(error_code(&body), "NOT_FOUND", "{id}: {body}");
+        assert_eq!(error_reason(&body), "REINDEX_NOT_FOUND");
+    }
+    let body = p.gql_router(&key, begin, json!({"c": "JOBS"})).await;
+    let reindex = data(&body)["beginReindex"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = p
+        .gql_router(
+            &key,
+            "mutation($d: [IndexDocumentInput!]!, $id: ID) { indexDocuments(documents: $d, reindexId: $id) }",
+            json!({"d": documents(), "id": reindex}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&body),
+        "BAD_USER_INPUT",
+        "resumes into a JOBS reindex: {body}"
+    );
+    let abort = "mutation($id: ID!) { abortReindex(reindexId: $id) }";
+    assert_eq!(
+        data(&p.gql_router(&key, abort, json!({"id": reindex})).await)["abortReindex"],
+        true
+    );
+    let body = p.gql_router(&key, commit, json!({"id": reindex})).await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "aborted: {body}");
     // Reading: search:read plus the collection's read permission.
     let body = text(&p, &Auth::None, "payment", json!({})).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED");

@@ -1,7 +1,8 @@
 //! The client side of search indexing, shared by every component that owns searchable
-//! entities (resume, matching, `looma search reindex`, and the chat subgraph to come): typed
-//! documents sent to the search subgraph's `indexDocuments` / `removeDocuments` /
-//! `clearCollection` mutations as a service holding `search:index`.
+//! entities (resume, matching, chat, `looma search reindex`): typed documents sent to the
+//! search subgraph's `indexDocuments` / `removeDocuments` / `clearCollection` mutations as a
+//! service holding `search:index`, and the staged rebuild of a collection (`beginReindex`,
+//! `indexDocuments(reindexId:)`, `commitReindex`, `abortReindex`).
 //!
 //! Deliberately light: it depends on `looma-server`'s `ServiceClient`, never on the search
 //! subgraph crate, so owners do not pull in its engines. The wire shapes here mirror
@@ -83,6 +84,14 @@ impl SearchDocument {
             vector_model: None,
         }
     }
+}
+
+/// A reindex in progress (see [`SearchClient::begin_reindex`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reindex {
+    /// Search's opaque reindex id.
+    pub id: String,
+    pub collection: Collection,
 }
 
 /// Why an indexing call failed.
@@ -173,7 +182,82 @@ impl SearchClient {
         .await
     }
 
-    /// Empties a collection (the first step of a full reindex).
+    /// Starts a reindex of `collection`: documents sent with [`index_into`](Self::index_into)
+    /// fill a staged version that searches do not see until [`commit_reindex`]
+    /// (Self::commit_reindex).
+    pub async fn begin_reindex(
+        &self,
+        collection: Collection,
+    ) -> Result<Reindex, SearchClientError> {
+        let data = self
+            .client
+            .query(
+                "mutation Begin($collection: SearchCollection!) { beginReindex(collection: $collection) { id } }",
+                json!({ "collection": collection }),
+            )
+            .await?;
+        match data["beginReindex"]["id"].as_str() {
+            Some(id) => Ok(Reindex {
+                id: id.to_owned(),
+                collection,
+            }),
+            None => Err(SearchClientError::UnexpectedAnswer {
+                mutation: "beginReindex",
+                data,
+            }),
+        }
+    }
+
+    /// Sends documents into the reindex's staged version; returns how many search accepted.
+    pub async fn index_into(
+        &self,
+        reindex: &Reindex,
+        documents: &[SearchDocument],
+    ) -> Result<u64, SearchClientError> {
+        self.count(
+            "indexDocuments",
+            "mutation Index($documents: [IndexDocumentInput!]!, $reindexId: ID) { indexDocuments(documents: $documents, reindexId: $reindexId) }",
+            json!({ "documents": documents, "reindexId": reindex.id }),
+        )
+        .await
+    }
+
+    /// Swaps the staged version in; returns how many documents the collection now holds.
+    pub async fn commit_reindex(&self, reindex: &Reindex) -> Result<u64, SearchClientError> {
+        let data = self
+            .client
+            .query(
+                "mutation Commit($reindexId: ID!) { commitReindex(reindexId: $reindexId) { documents } }",
+                json!({ "reindexId": reindex.id }),
+            )
+            .await?;
+        data["commitReindex"]["documents"]
+            .as_u64()
+            .ok_or(SearchClientError::UnexpectedAnswer {
+                mutation: "commitReindex",
+                data,
+            })
+    }
+
+    /// Drops the staged version; searches keep the live one.
+    pub async fn abort_reindex(&self, reindex: &Reindex) -> Result<(), SearchClientError> {
+        let data = self
+            .client
+            .query(
+                "mutation Abort($reindexId: ID!) { abortReindex(reindexId: $reindexId) }",
+                json!({ "reindexId": reindex.id }),
+            )
+            .await?;
+        match data["abortReindex"] {
+            Value::Bool(true) => Ok(()),
+            _ => Err(SearchClientError::UnexpectedAnswer {
+                mutation: "abortReindex",
+                data,
+            }),
+        }
+    }
+
+    /// Empties a collection (searches see it empty: rebuild with a reindex instead).
     pub async fn clear(&self, collection: Collection) -> Result<(), SearchClientError> {
         let data = self
             .client
@@ -221,7 +305,15 @@ mod tests {
             "/graphql",
             axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
                 let query = body["query"].as_str().unwrap_or_default();
-                let data = if query.contains("indexDocuments") {
+                let data = if query.contains("beginReindex") {
+                    assert_eq!(body["variables"]["collection"], "JOBS");
+                    json!({ "beginReindex": { "id": "jobs-1" } })
+                } else if query.contains("commitReindex") {
+                    assert_eq!(body["variables"]["reindexId"], "jobs-1");
+                    json!({ "commitReindex": { "documents": 2 } })
+                } else if query.contains("abortReindex") {
+                    json!({ "abortReindex": true })
+                } else if query.contains("indexDocuments") {
                     json!({ "indexDocuments": body["variables"]["documents"].as_array().map_or(0, Vec::len) })
                 } else if query.contains("removeDocuments") {
                     assert_eq!(body["variables"]["collection"], "RESUMES");
@@ -250,6 +342,12 @@ mod tests {
             0
         );
         client.clear(Collection::Resumes).await.unwrap();
+        let reindex = client.begin_reindex(Collection::Jobs).await.unwrap();
+        assert_eq!(reindex.id, "jobs-1");
+        let job = SearchDocument::new("j1".into(), Collection::Jobs, "t".into(), "c".into());
+        assert_eq!(client.index_into(&reindex, &[job]).await.unwrap(), 1);
+        assert_eq!(client.commit_reindex(&reindex).await.unwrap(), 2);
+        client.abort_reindex(&reindex).await.unwrap();
         server.abort();
     }
 

@@ -14,6 +14,7 @@ mod text_query;
 mod text_schema;
 mod vector;
 mod vector_log;
+mod versions;
 
 pub use text::TantivyTextIndex;
 pub use vector::{AnnVectorIndex, AnnVectorOptions};

@@ -298,7 +298,7 @@ pub trait TextIndex: Send + Sync {
     /// Insert or replace documents by id.
     async fn upsert(&self, docs: &[Document]) -> Result<(), EngineError>;
     async fn delete(&self, collection: Collection, ids: &[String]) -> Result<(), EngineError>;
-    /// Remove every document of a collection (before a reindex).
+    /// Remove every document of a collection.
     async fn clear(&self, collection: Collection) -> Result<(), EngineError>;
     async fn search(&self, query: &TextQuery) -> Result<TextResults, EngineError>;
     /// Completions whose words start with `prefix` (typo tolerant for longer prefixes), most
@@ -311,6 +311,33 @@ pub trait TextIndex: Send + Sync {
         ids: &[String],
     ) -> Result<Vec<StoredDocument>, EngineError>;
     async fn count(&self, collection: Collection) -> Result<u64, EngineError>;
+
+    // ---- versions (a reindex builds a staged version beside the live one) -----------------
+
+    /// Creates an empty staged version of `collection` and returns its number, above every
+    /// version before it. Any earlier staged version (an abandoned or crashed reindex) is
+    /// dropped first. Searches keep reading the live version.
+    async fn begin_version(&self, collection: Collection) -> Result<u64, EngineError>;
+    /// Inserts or replaces documents in staged `version` (every document of `collection`).
+    async fn upsert_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        docs: &[Document],
+    ) -> Result<(), EngineError>;
+    async fn delete_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        ids: &[String],
+    ) -> Result<(), EngineError>;
+    /// Makes staged `version` the live one in one step: a search sees the old version or the
+    /// new one, never a mix. The old version is dropped (searches already running on it finish
+    /// where the backend allows: see each implementation).
+    async fn commit_version(&self, collection: Collection, version: u64)
+    -> Result<(), EngineError>;
+    /// Drops staged `version`; unknown versions are not an error.
+    async fn abort_version(&self, collection: Collection, version: u64) -> Result<(), EngineError>;
 }
 
 /// Nearest-neighbour index over fixed-dimension vectors, with the filterable fields alongside.
@@ -328,4 +355,54 @@ pub trait VectorIndex: Send + Sync {
     /// The `top_k` best points that pass the filters, best first.
     async fn search(&self, query: &VectorQuery) -> Result<Vec<VectorHit>, EngineError>;
     async fn count(&self, collection: Collection) -> Result<u64, EngineError>;
+
+    // ---- versions: the same contract as `TextIndex`'s --------------------------------------
+
+    async fn begin_version(&self, collection: Collection) -> Result<u64, EngineError>;
+    async fn upsert_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        points: &[VectorPoint],
+    ) -> Result<(), EngineError>;
+    async fn delete_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        ids: &[String],
+    ) -> Result<(), EngineError>;
+    async fn commit_version(&self, collection: Collection, version: u64)
+    -> Result<(), EngineError>;
+    async fn abort_version(&self, collection: Collection, version: u64) -> Result<(), EngineError>;
+
+    /// Rebuilds the collection's graph from its live points, dropping what removed and
+    /// replaced points left behind, while searches and writes go on. `None` from backends
+    /// that reclaim deleted points themselves (Qdrant's optimizer vacuums segments).
+    async fn compact(&self, collection: Collection) -> Result<Option<Compaction>, EngineError> {
+        let _ = collection;
+        Ok(None)
+    }
+}
+
+/// What a vector compaction did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Compaction {
+    /// Live points in the rebuilt graph.
+    pub points: u64,
+    /// Removed or replaced points the old graph still carried.
+    pub removed_tombstones: u64,
+    /// Writes that arrived during the rebuild, replayed into the new graph before the swap.
+    pub replayed_writes: u64,
+    pub seconds: f64,
+}
+
+impl EngineError {
+    /// A write or commit named a staged version that does not exist (never begun, committed,
+    /// aborted, or dropped by a later `begin_version`).
+    pub fn unknown_version(collection: Collection, version: u64) -> EngineError {
+        EngineError::InvalidQuery(format!(
+            "no staged version {version} of collection {}",
+            collection.as_str()
+        ))
+    }
 }

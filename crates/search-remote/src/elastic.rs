@@ -4,6 +4,16 @@
 //!
 //! Writes rely on the index's 1 s refresh interval (no `refresh=wait_for`), which is what the
 //! trait promises: visible to searches within one second.
+//!
+//! ## Versions (reindex without downtime)
+//! `<prefix>-<collection>` is what every search and ordinary write names. A reindex creates
+//! index `<prefix>-<collection>_v<N>` beside it; the commit refreshes it and moves the name in
+//! one `POST /_aliases` request (`add` the alias to the new index, `remove` it from the old
+//! one, or `remove_index` the concrete index of a collection created before versions), which
+//! Elasticsearch applies atomically; then the old index is deleted. A search already running
+//! on the old index when it is deleted may fail (Elasticsearch closes its shards).
+//! `begin_version` first deletes every `_v<N>` index the alias does not name (a reindex that
+//! crashed or was abandoned).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -12,7 +22,9 @@ use async_trait::async_trait;
 use elasticsearch::http::request::JsonBody;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::http::{StatusCode, Url};
-use elasticsearch::indices::IndicesCreateParts;
+use elasticsearch::indices::{
+    IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts, IndicesRefreshParts,
+};
 use elasticsearch::params::Conflicts;
 use elasticsearch::{
     BulkParts, CountParts, DeleteByQueryParts, Elasticsearch, MgetParts, SearchParts,
@@ -87,8 +99,11 @@ impl ElasticsearchTextIndex {
         match read_response(response, "create index").await {
             Ok(_) => {}
             Err(ResponseFailure { status, body }) => {
+                // After a reindex the name is an alias of the live version.
                 let already_exists = status == Some(400)
-                    && elastic_body::error_type(&body) == Some("resource_already_exists_exception");
+                    && (elastic_body::error_type(&body)
+                        == Some("resource_already_exists_exception")
+                        || elastic_body::is_alias_name_taken(&body));
                 if !already_exists {
                     return Err(failure_to_error(status, &body, "create index"));
                 }
@@ -96,6 +111,48 @@ impl ElasticsearchTextIndex {
         }
         ready.insert(collection);
         Ok(index)
+    }
+
+    /// The index holding staged `version` of a collection.
+    pub fn version_index(&self, collection: Collection, version: u64) -> String {
+        format!("{}_v{version}", self.index_name(collection))
+    }
+
+    /// The indices `name` resolves to (an alias's indices, or a concrete index itself);
+    /// empty when nothing has that name.
+    async fn holders(&self, name: &str) -> Result<Vec<String>, EngineError> {
+        let response = self
+            .client
+            .indices()
+            .get_alias(IndicesGetAliasParts::Index(&[name]))
+            .send()
+            .await;
+        match read_response(response, "get alias").await {
+            Ok(body) => Ok(body
+                .as_object()
+                .map(|indices| indices.keys().cloned().collect())
+                .unwrap_or_default()),
+            Err(failure) if failure.status == Some(404) => Ok(Vec::new()),
+            Err(failure) => Err(failure_to_error(failure.status, &failure.body, "get alias")),
+        }
+    }
+
+    async fn delete_index(&self, index: &str) -> Result<(), EngineError> {
+        let response = self
+            .client
+            .indices()
+            .delete(IndicesDeleteParts::Index(&[index]))
+            .send()
+            .await;
+        match read_response(response, "delete index").await {
+            Ok(_) => Ok(()),
+            Err(failure) if failure.status == Some(404) => Ok(()),
+            Err(failure) => Err(failure_to_error(
+                failure.status,
+                &failure.body,
+                "delete index",
+            )),
+        }
     }
 
     async fn forget_index_if_missing(&self, collection: Collection, failure: &ResponseFailure) {
@@ -230,6 +287,156 @@ impl TextIndex for ElasticsearchTextIndex {
         let response = self.client.count(CountParts::Index(&[&index])).send().await;
         let body = self.checked(collection, response, "count").await?;
         elastic_body::parse_count_response(&body)
+    }
+
+    async fn begin_version(&self, collection: Collection) -> Result<u64, EngineError> {
+        self.begin(collection).await
+    }
+
+    async fn upsert_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        docs: &[Document],
+    ) -> Result<(), EngineError> {
+        let index = self.version_index(collection, version);
+        let mut lines = Vec::with_capacity(docs.len() * 2);
+        for doc in docs {
+            if doc.collection != collection {
+                return Err(EngineError::InvalidQuery(format!(
+                    "document {:?} belongs to {}, not to {}",
+                    doc.id,
+                    doc.collection.as_str(),
+                    collection.as_str()
+                )));
+            }
+            lines.push(json!({ "index": { "_index": index, "_id": doc.id } }));
+            lines.push(elastic_body::source_of(doc));
+        }
+        self.bulk(lines).await
+    }
+
+    async fn delete_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        ids: &[String],
+    ) -> Result<(), EngineError> {
+        let index = self.version_index(collection, version);
+        let lines = ids
+            .iter()
+            .map(|id| json!({ "delete": { "_index": index, "_id": id } }))
+            .collect();
+        self.bulk(lines).await
+    }
+
+    async fn commit_version(
+        &self,
+        collection: Collection,
+        version: u64,
+    ) -> Result<(), EngineError> {
+        self.commit(collection, version).await
+    }
+
+    async fn abort_version(&self, collection: Collection, version: u64) -> Result<(), EngineError> {
+        self.delete_index(&self.version_index(collection, version))
+            .await
+    }
+}
+
+impl ElasticsearchTextIndex {
+    async fn begin(&self, collection: Collection) -> Result<u64, EngineError> {
+        let alias = self.index_name(collection);
+        let response = self
+            .client
+            .indices()
+            .get_alias(IndicesGetAliasParts::Index(&[&format!("{alias}_v*")]))
+            .send()
+            .await;
+        let body = read_response(response, "get alias")
+            .await
+            .map_err(|f| failure_to_error(f.status, &f.body, "get alias"))?;
+        let prefix = format!("{alias}_v");
+        let mut highest = 0u64;
+        for (index, entry) in body.as_object().into_iter().flatten() {
+            let Some(version) = index
+                .strip_prefix(&prefix)
+                .and_then(|digits| digits.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            highest = highest.max(version);
+            let live = entry["aliases"].get(&alias).is_some();
+            if !live {
+                tracing::info!(
+                    index = %index,
+                    "deleting a version the alias does not name (an unfinished reindex)"
+                );
+                self.delete_index(index).await?;
+            }
+        }
+        let version = highest + 1;
+        let index = self.version_index(collection, version);
+        let response = self
+            .client
+            .indices()
+            .create(IndicesCreateParts::Index(&index))
+            .body(elastic_body::index_definition(self.analysis))
+            .send()
+            .await;
+        read_response(response, "create index")
+            .await
+            .map_err(|f| failure_to_error(f.status, &f.body, "create index"))?;
+        Ok(version)
+    }
+
+    async fn commit(&self, collection: Collection, version: u64) -> Result<(), EngineError> {
+        let alias = self.index_name(collection);
+        let index = self.version_index(collection, version);
+        // Everything written to the new version is searchable at the moment of the swap.
+        let response = self
+            .client
+            .indices()
+            .refresh(IndicesRefreshParts::Index(&[&index]))
+            .send()
+            .await;
+        match read_response(response, "refresh").await {
+            Ok(_) => {}
+            Err(failure) if failure.status == Some(404) => {
+                return Err(EngineError::unknown_version(collection, version));
+            }
+            Err(failure) => return Err(failure_to_error(failure.status, &failure.body, "refresh")),
+        }
+        let holders = self.holders(&alias).await?;
+        let mut actions = vec![json!({ "add": { "index": index, "alias": alias } })];
+        let mut retired = Vec::new();
+        for holder in holders.into_iter().filter(|holder| *holder != index) {
+            if holder == alias {
+                // A collection created before versions: its concrete index goes in the same
+                // atomic request that gives its name to the new version.
+                actions.push(json!({ "remove_index": { "index": holder } }));
+            } else {
+                actions.push(json!({ "remove": { "index": holder, "alias": alias } }));
+                retired.push(holder);
+            }
+        }
+        let response = self
+            .client
+            .indices()
+            .update_aliases()
+            .body(json!({ "actions": actions }))
+            .send()
+            .await;
+        read_response(response, "update aliases")
+            .await
+            .map_err(|f| failure_to_error(f.status, &f.body, "update aliases"))?;
+        self.ready_indices.lock().await.insert(collection);
+        for old in retired {
+            if let Err(error) = self.delete_index(&old).await {
+                tracing::warn!(index = %old, %error, "the retired version was not deleted; the next reindex deletes it");
+            }
+        }
+        Ok(())
     }
 }
 

@@ -625,6 +625,15 @@ pub fn bulk_failure(body: &Value) -> Option<EngineError> {
 }
 
 /// The error type Elasticsearch reports (`error.type`), if the body is an error body.
+/// Creating an index under a name an alias holds (after a reindex, the collection's name is
+/// an alias of its live version).
+pub fn is_alias_name_taken(body: &Value) -> bool {
+    error_type(body) == Some("invalid_index_name_exception")
+        && body["error"]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("already exists as alias"))
+}
+
 pub fn error_type(body: &Value) -> Option<&str> {
     body.get("error")?.get("type")?.as_str()
 }

@@ -10,6 +10,15 @@
 //! candidates are the cosine top `max(4 × top_k, 40)`, re-ranked. For normalized embeddings (what
 //! the platform's embedder produces) all three metrics order points identically, so this is exact;
 //! for unnormalized vectors the candidate set is an approximation.
+//!
+//! Versions (reindex without downtime): `<prefix>-<collection>` is what every search and
+//! ordinary write names. A reindex fills collection `<prefix>-<collection>_v<N>`; the commit
+//! moves the name with one `UpdateAliases` request (delete the alias, create it on the new
+//! collection), which Qdrant applies atomically, then deletes the old collection. A collection
+//! created before versions is a concrete collection, not an alias: Qdrant cannot replace a
+//! collection by an alias in one step, so that first commit deletes it just before creating
+//! the alias, and searches in that moment fail as unavailable. `begin_version` first deletes
+//! every `_v<N>` collection the alias does not name (a reindex that crashed or was abandoned).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -18,13 +27,15 @@ use async_trait::async_trait;
 use looma_search_engine::{
     Collection, EngineError, Metric, VectorHit, VectorIndex, VectorPoint, VectorQuery,
 };
+use qdrant_client::qdrant::collections_client::CollectionsClient;
 use qdrant_client::qdrant::value::Kind;
 use qdrant_client::qdrant::with_payload_selector::SelectorOptions;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePointsBuilder, Distance, FieldType, Filter, PayloadIncludeSelector, PointId, PointStruct,
-    PointsIdsList, Query, QueryPointsBuilder, ScoredPoint, UpsertPointsBuilder,
-    VectorParamsBuilder,
+    AliasOperations, ChangeAliases, Condition, CountPointsBuilder, CreateAlias,
+    CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeleteAlias, DeletePointsBuilder,
+    Distance, FieldType, Filter, PayloadIncludeSelector, PointId, PointStruct, PointsIdsList,
+    Query, QueryPointsBuilder, ScoredPoint, UpsertPointsBuilder, VectorParamsBuilder,
+    alias_operations,
 };
 use qdrant_client::{Qdrant, QdrantError};
 use tokio::sync::Mutex;
@@ -52,6 +63,8 @@ fn point_id(id: &str) -> PointId {
 
 pub struct QdrantVectorIndex {
     client: Qdrant,
+    /// For the one call qdrant-client does not offer: several alias actions in one request.
+    url: String,
     collection_prefix: String,
     dimension: usize,
     /// Collections known to exist (created by us or found existing).
@@ -88,6 +101,7 @@ impl QdrantVectorIndex {
             .map_err(|e| EngineError::Internal(format!("Qdrant client for {url:?}: {e}")))?;
         Ok(QdrantVectorIndex {
             client,
+            url: url.to_string(),
             collection_prefix: collection_prefix.to_string(),
             dimension,
             ready_collections: Mutex::new(HashSet::new()),
@@ -123,33 +137,157 @@ impl QdrantVectorIndex {
             .await
             .map_err(|e| qdrant_error(e, "collection_exists"))?;
         if !exists {
-            let create = CreateCollectionBuilder::new(&name).vectors_config(
-                VectorParamsBuilder::new(self.dimension as u64, Distance::Cosine),
-            );
-            if let Err(error) = self.client.create_collection(create).await {
-                // Another process may have created it between our check and our create.
-                let raced = matches!(&error, QdrantError::ResponseError { status }
-                    if status.message().contains("already exists"));
-                if !raced {
-                    return Err(qdrant_error(error, "create_collection"));
-                }
-            }
-            for (field, keyword) in INDEXED_FIELDS {
-                let field_type = if keyword {
-                    FieldType::Keyword
-                } else {
-                    FieldType::Float
-                };
-                self.client
-                    .create_field_index(
-                        CreateFieldIndexCollectionBuilder::new(&name, field, field_type).wait(true),
-                    )
-                    .await
-                    .map_err(|e| qdrant_error(e, "create_field_index"))?;
-            }
+            self.create_collection_named(&name).await?;
         }
         ready.insert(collection);
         Ok(name)
+    }
+
+    /// Creates collection `name` (Cosine, this index's dimension) with its payload indexes;
+    /// one that already exists is kept.
+    async fn create_collection_named(&self, name: &str) -> Result<(), EngineError> {
+        let create = CreateCollectionBuilder::new(name).vectors_config(VectorParamsBuilder::new(
+            self.dimension as u64,
+            Distance::Cosine,
+        ));
+        if let Err(error) = self.client.create_collection(create).await {
+            // Another process may have created it between our check and our create.
+            let raced = matches!(&error, QdrantError::ResponseError { status }
+                if status.message().contains("already exists"));
+            if !raced {
+                return Err(qdrant_error(error, "create_collection"));
+            }
+        }
+        for (field, keyword) in INDEXED_FIELDS {
+            let field_type = if keyword {
+                FieldType::Keyword
+            } else {
+                FieldType::Float
+            };
+            self.client
+                .create_field_index(
+                    CreateFieldIndexCollectionBuilder::new(name, field, field_type).wait(true),
+                )
+                .await
+                .map_err(|e| qdrant_error(e, "create_field_index"))?;
+        }
+        Ok(())
+    }
+
+    /// The collection holding staged `version` of a Looma collection.
+    pub fn version_name(&self, collection: Collection, version: u64) -> String {
+        format!("{}_v{version}", self.collection_name(collection))
+    }
+
+    /// The collection alias `name` points at, if it is an alias.
+    async fn alias_target(&self, name: &str) -> Result<Option<String>, EngineError> {
+        let aliases = self
+            .client
+            .list_aliases()
+            .await
+            .map_err(|e| qdrant_error(e, "list_aliases"))?;
+        Ok(aliases
+            .aliases
+            .into_iter()
+            .find(|alias| alias.alias_name == name)
+            .map(|alias| alias.collection_name))
+    }
+
+    async fn delete_collection_named(&self, name: &str) -> Result<(), EngineError> {
+        match self.client.delete_collection(name).await {
+            Ok(_) => Ok(()),
+            Err(QdrantError::ResponseError { status })
+                if status.code() == tonic::Code::NotFound =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(qdrant_error(error, "delete_collection")),
+        }
+    }
+
+    async fn begin(&self, collection: Collection) -> Result<u64, EngineError> {
+        let name = self.collection_name(collection);
+        let live = self.alias_target(&name).await?;
+        let collections = self
+            .client
+            .list_collections()
+            .await
+            .map_err(|e| qdrant_error(e, "list_collections"))?;
+        let prefix = format!("{name}_v");
+        let mut highest = 0u64;
+        for existing in collections.collections {
+            let Some(version) = existing
+                .name
+                .strip_prefix(&prefix)
+                .and_then(|digits| digits.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            highest = highest.max(version);
+            if live.as_deref() != Some(existing.name.as_str()) {
+                tracing::info!(
+                    collection = %existing.name,
+                    "deleting a version the alias does not name (an unfinished reindex)"
+                );
+                self.delete_collection_named(&existing.name).await?;
+            }
+        }
+        let version = highest + 1;
+        self.create_collection_named(&self.version_name(collection, version))
+            .await?;
+        Ok(version)
+    }
+
+    async fn commit(&self, collection: Collection, version: u64) -> Result<(), EngineError> {
+        let name = self.collection_name(collection);
+        let staged = self.version_name(collection, version);
+        let exists = self
+            .client
+            .collection_exists(&staged)
+            .await
+            .map_err(|e| qdrant_error(e, "collection_exists"))?;
+        if !exists {
+            return Err(EngineError::unknown_version(collection, version));
+        }
+        let live = self.alias_target(&name).await?;
+        let mut actions = Vec::new();
+        match &live {
+            Some(_) => actions.push(AliasOperations {
+                action: Some(alias_operations::Action::DeleteAlias(DeleteAlias {
+                    alias_name: name.clone(),
+                })),
+            }),
+            None => {
+                // A collection from before versions holds the name: it must go first (see the
+                // module docs). Deleting a missing one is not an error.
+                self.delete_collection_named(&name).await?;
+            }
+        }
+        actions.push(AliasOperations {
+            action: Some(alias_operations::Action::CreateAlias(CreateAlias {
+                collection_name: staged.clone(),
+                alias_name: name.clone(),
+            })),
+        });
+        let mut aliases = CollectionsClient::connect(self.url.clone())
+            .await
+            .map_err(|e| EngineError::Unavailable(format!("Qdrant unreachable: {e}")))?;
+        aliases
+            .update_aliases(ChangeAliases {
+                actions,
+                timeout: None,
+            })
+            .await
+            .map_err(|status| {
+                qdrant_error(QdrantError::ResponseError { status }, "update_aliases")
+            })?;
+        self.ready_collections.lock().await.insert(collection);
+        if let Some(old) = live.filter(|old| *old != staged)
+            && let Err(error) = self.delete_collection_named(&old).await
+        {
+            tracing::warn!(collection = %old, %error, "the retired version was not deleted; the next reindex deletes it");
+        }
+        Ok(())
     }
 
     async fn forget_if_missing(&self, collection: Collection, error: &QdrantError) {
@@ -277,6 +415,90 @@ impl VectorIndex for QdrantVectorIndex {
                 Err(qdrant_error(error, "count"))
             }
         }
+    }
+
+    async fn begin_version(&self, collection: Collection) -> Result<u64, EngineError> {
+        self.begin(collection).await
+    }
+
+    async fn upsert_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        points: &[VectorPoint],
+    ) -> Result<(), EngineError> {
+        for point in points {
+            self.check_dimension(&point.vector)?;
+        }
+        if points.is_empty() {
+            return Ok(());
+        }
+        let structs: Vec<PointStruct> = points
+            .iter()
+            .map(|point| {
+                let payload = payload_of(&point.id, norm(&point.vector), &point.fields);
+                PointStruct::new(point_id(&point.id), point.vector.clone(), payload)
+            })
+            .collect();
+        self.client
+            .upsert_points(
+                UpsertPointsBuilder::new(self.version_name(collection, version), structs)
+                    .wait(true),
+            )
+            .await
+            .map_err(|e| staged_error(e, collection, version, "upsert"))?;
+        Ok(())
+    }
+
+    async fn delete_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        ids: &[String],
+    ) -> Result<(), EngineError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids = PointsIdsList {
+            ids: ids.iter().map(|id| point_id(id)).collect(),
+        };
+        self.client
+            .delete_points(
+                DeletePointsBuilder::new(self.version_name(collection, version))
+                    .points(ids)
+                    .wait(true),
+            )
+            .await
+            .map_err(|e| staged_error(e, collection, version, "delete"))?;
+        Ok(())
+    }
+
+    async fn commit_version(
+        &self,
+        collection: Collection,
+        version: u64,
+    ) -> Result<(), EngineError> {
+        self.commit(collection, version).await
+    }
+
+    async fn abort_version(&self, collection: Collection, version: u64) -> Result<(), EngineError> {
+        self.delete_collection_named(&self.version_name(collection, version))
+            .await
+    }
+}
+
+/// A staged collection that is missing is an unknown version, not an outage.
+fn staged_error(
+    error: QdrantError,
+    collection: Collection,
+    version: u64,
+    what: &str,
+) -> EngineError {
+    match &error {
+        QdrantError::ResponseError { status } if status.code() == tonic::Code::NotFound => {
+            EngineError::unknown_version(collection, version)
+        }
+        _ => qdrant_error(error, what),
     }
 }
 

@@ -476,3 +476,201 @@ async fn suggest_counts_values_per_kind_and_keeps_real_completions() {
         ]
     );
 }
+
+async fn mount(server: &MockServer, verb: &str, at: &str, status: u16, name: &str) {
+    Mock::given(method(verb))
+        .and(path(at))
+        .respond_with(reply(status, name))
+        .mount(server)
+        .await;
+}
+
+fn paths_in_order(requests: &[Request]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reindex_fills_a_new_index_and_moves_the_alias_in_one_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            r"^/looma-test-resumes_v(\*|%2A)/_alias$",
+        ))
+        .respond_with(reply(200, "get_alias_versions"))
+        .mount(&server)
+        .await;
+    mount(
+        &server,
+        "DELETE",
+        "/looma-test-resumes_v2",
+        200,
+        "acknowledged",
+    )
+    .await;
+    mount(
+        &server,
+        "PUT",
+        "/looma-test-resumes_v3",
+        200,
+        "create_index_ack",
+    )
+    .await;
+    mount(&server, "POST", "/_bulk", 200, "bulk_index_ok").await;
+    mount(
+        &server,
+        "GET",
+        "/looma-test-resumes_v3/_refresh",
+        200,
+        "refresh_response",
+    )
+    .await;
+    mount(
+        &server,
+        "GET",
+        "/looma-test-resumes/_alias",
+        200,
+        "get_alias_live",
+    )
+    .await;
+    mount(&server, "POST", "/_aliases", 200, "acknowledged").await;
+    mount(
+        &server,
+        "DELETE",
+        "/looma-test-resumes_v1",
+        200,
+        "acknowledged",
+    )
+    .await;
+    let index = ElasticsearchTextIndex::connect(&server.uri(), "looma-test").expect("connect");
+
+    let version = index
+        .begin_version(Collection::Resumes)
+        .await
+        .expect("begin");
+    assert_eq!(version, 3, "above every version present");
+    index
+        .upsert_version(Collection::Resumes, 3, &[resume("r1", "Rust 工程师")])
+        .await
+        .expect("staged upsert");
+    index
+        .commit_version(Collection::Resumes, 3)
+        .await
+        .expect("commit");
+
+    let requests = server.received_requests().await.unwrap_or_default();
+    let bulk = requests
+        .iter()
+        .find(|r| r.url.path() == "/_bulk")
+        .expect("a bulk request");
+    assert_eq!(
+        ndjson_body(bulk)[0]["index"]["_index"],
+        "looma-test-resumes_v3",
+        "staged writes go to the new index, never through the alias"
+    );
+    let aliases = requests
+        .iter()
+        .filter(|r| r.url.path() == "/_aliases")
+        .collect::<Vec<_>>();
+    assert_eq!(aliases.len(), 1, "one atomic alias request");
+    assert_eq!(
+        json_body(aliases[0]),
+        json!({ "actions": [
+            { "add": { "index": "looma-test-resumes_v3", "alias": "looma-test-resumes" } },
+            { "remove": { "index": "looma-test-resumes_v1", "alias": "looma-test-resumes" } }
+        ] })
+    );
+    let order = paths_in_order(&requests);
+    let position = |wanted: &str| {
+        order
+            .iter()
+            .position(|p| p == wanted)
+            .unwrap_or_else(|| panic!("{wanted} not in {order:?}"))
+    };
+    assert!(position("DELETE /looma-test-resumes_v2") < position("PUT /looma-test-resumes_v3"));
+    assert!(position("GET /looma-test-resumes_v3/_refresh") < position("POST /_aliases"));
+    assert!(
+        position("POST /_aliases") < position("DELETE /looma-test-resumes_v1"),
+        "the old version is deleted only after the swap: {order:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_first_reindex_of_an_index_from_before_versions_removes_it_in_the_swap() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "GET",
+        "/looma-test-jobs_v1/_refresh",
+        200,
+        "refresh_response",
+    )
+    .await;
+    mount(
+        &server,
+        "GET",
+        "/looma-test-jobs/_alias",
+        200,
+        "get_alias_concrete_index",
+    )
+    .await;
+    mount(&server, "POST", "/_aliases", 200, "acknowledged").await;
+    let index = ElasticsearchTextIndex::connect(&server.uri(), "looma-test").expect("connect");
+    index
+        .commit_version(Collection::Jobs, 1)
+        .await
+        .expect("commit");
+    let aliases = requests_to(&server, "/_aliases").await;
+    assert_eq!(
+        json_body(&aliases[0]),
+        json!({ "actions": [
+            { "add": { "index": "looma-test-jobs_v1", "alias": "looma-test-jobs" } },
+            { "remove_index": { "index": "looma-test-jobs" } }
+        ] })
+    );
+    let deletes = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "DELETE")
+        .count();
+    assert_eq!(deletes, 0, "remove_index already removed it, atomically");
+}
+
+#[tokio::test]
+async fn after_a_reindex_the_collection_name_is_an_alias_and_searches_go_through_it() {
+    let server = MockServer::start().await;
+    mount(&server, "PUT", INDEX, 400, "create_index_alias_exists").await;
+    mount(
+        &server,
+        "GET",
+        "/looma-test-resumes/_count",
+        200,
+        "count_response",
+    )
+    .await;
+    let index = ElasticsearchTextIndex::connect(&server.uri(), "looma-test").expect("connect");
+    assert_eq!(index.count(Collection::Resumes).await.expect("count"), 42);
+
+    // A commit of a version that does not exist is refused, and names the version.
+    mount(
+        &server,
+        "GET",
+        "/looma-test-resumes_v9/_refresh",
+        404,
+        "create_index_alias_exists",
+    )
+    .await;
+    let error = index
+        .commit_version(Collection::Resumes, 9)
+        .await
+        .expect_err("unknown version");
+    assert!(
+        matches!(&error, EngineError::InvalidQuery(m) if m.contains("version 9")),
+        "{error:?}"
+    );
+    assert!(requests_to(&server, "/_aliases").await.is_empty());
+}

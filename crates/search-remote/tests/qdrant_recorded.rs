@@ -32,6 +32,10 @@ enum Call {
     Delete(DeletePoints),
     Query(QueryPoints),
     Count(CountPoints),
+    ListCollections,
+    ListAliases,
+    DeleteCollection(DeleteCollection),
+    UpdateAliases(ChangeAliases),
 }
 
 #[derive(Clone)]
@@ -40,6 +44,9 @@ struct Replay {
     collection_exists: bool,
     /// When set, every points call fails with this status (collection calls still succeed).
     points_failure: Option<(tonic::Code, &'static str)>,
+    /// What `ListCollections` and `ListAliases` answer.
+    collections: Vec<&'static str>,
+    aliases: Vec<(&'static str, &'static str)>,
 }
 
 impl Replay {
@@ -99,15 +106,39 @@ replay_service! {
             self.record(Call::CreateCollection(request.into_inner()));
             Ok(Response::new(responses::collection_created()))
         }
+        async fn list(
+            &self,
+            _request: Request<ListCollectionsRequest>,
+        ) -> Result<Response<ListCollectionsResponse>, Status> {
+            self.record(Call::ListCollections);
+            Ok(Response::new(responses::collections(&self.collections)))
+        }
+        async fn list_aliases(
+            &self,
+            _request: Request<ListAliasesRequest>,
+        ) -> Result<Response<ListAliasesResponse>, Status> {
+            self.record(Call::ListAliases);
+            Ok(Response::new(responses::aliases(&self.aliases)))
+        }
+        async fn delete(
+            &self,
+            request: Request<DeleteCollection>,
+        ) -> Result<Response<CollectionOperationResponse>, Status> {
+            self.record(Call::DeleteCollection(request.into_inner()));
+            Ok(Response::new(responses::collection_created()))
+        }
+        async fn update_aliases(
+            &self,
+            request: Request<ChangeAliases>,
+        ) -> Result<Response<CollectionOperationResponse>, Status> {
+            self.record(Call::UpdateAliases(request.into_inner()));
+            Ok(Response::new(responses::collection_created()))
+        }
     }
     unimplemented {
         get(GetCollectionInfoRequest) -> GetCollectionInfoResponse;
-        list(ListCollectionsRequest) -> ListCollectionsResponse;
         update(UpdateCollection) -> CollectionOperationResponse;
-        delete(DeleteCollection) -> CollectionOperationResponse;
-        update_aliases(ChangeAliases) -> CollectionOperationResponse;
         list_collection_aliases(ListCollectionAliasesRequest) -> ListAliasesResponse;
-        list_aliases(ListAliasesRequest) -> ListAliasesResponse;
         collection_cluster_info(CollectionClusterInfoRequest) -> CollectionClusterInfoResponse;
         update_collection_cluster_setup(UpdateCollectionClusterSetupRequest) -> UpdateCollectionClusterSetupResponse;
         create_shard_key(CreateShardKeyRequest) -> CreateShardKeyResponse;
@@ -211,6 +242,8 @@ fn replay(collection_exists: bool) -> Replay {
         calls: Arc::default(),
         collection_exists,
         points_failure: None,
+        collections: Vec::new(),
+        aliases: Vec::new(),
     }
 }
 
@@ -583,4 +616,163 @@ async fn a_refused_connection_is_unavailable() {
         matches!(result, Err(EngineError::Unavailable(_))),
         "{result:?}"
     );
+}
+
+fn alias_actions(change: &ChangeAliases) -> Vec<String> {
+    change
+        .actions
+        .iter()
+        .map(|operation| match &operation.action {
+            Some(alias_operations::Action::CreateAlias(create)) => {
+                format!("create {} -> {}", create.alias_name, create.collection_name)
+            }
+            Some(alias_operations::Action::DeleteAlias(delete)) => {
+                format!("delete {}", delete.alias_name)
+            }
+            other => panic!("unexpected alias action {other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reindex_fills_a_new_version_and_moves_the_alias_in_one_request() {
+    let mut server = replay(true);
+    server.collections = vec![
+        "looma-test-resumes_v1",
+        "looma-test-resumes_v2",
+        "looma-test-jobs_v7",
+    ];
+    server.aliases = vec![("looma-test-resumes", "looma-test-resumes_v1")];
+    let index = start(server.clone(), 2).await;
+
+    let version = index
+        .begin_version(Collection::Resumes)
+        .await
+        .expect("begin");
+    assert_eq!(version, 3, "above every version present");
+    index
+        .upsert_version(
+            Collection::Resumes,
+            3,
+            &[point("r1", vec![1.0, 0.0], DocumentFields::default())],
+        )
+        .await
+        .expect("staged upsert");
+    index
+        .commit_version(Collection::Resumes, 3)
+        .await
+        .expect("commit");
+
+    let calls = server.calls();
+    let deleted: Vec<&str> = calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::DeleteCollection(d) => Some(d.collection_name.as_str()),
+            _ => None,
+        })
+        .collect();
+    // The unfinished v2 at begin; the retired v1 after the swap. Never another collection's.
+    assert_eq!(deleted, ["looma-test-resumes_v2", "looma-test-resumes_v1"]);
+    let created: Vec<&str> = calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::CreateCollection(c) => Some(c.collection_name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created, ["looma-test-resumes_v3"]);
+    let upsert = calls
+        .iter()
+        .find_map(|c| match c {
+            Call::Upsert(u) => Some(u),
+            _ => None,
+        })
+        .expect("an upsert");
+    assert_eq!(
+        upsert.collection_name, "looma-test-resumes_v3",
+        "staged, not live"
+    );
+    let changes: Vec<&ChangeAliases> = calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::UpdateAliases(change) => Some(change),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changes.len(), 1, "one atomic alias request");
+    assert_eq!(
+        alias_actions(changes[0]),
+        [
+            "delete looma-test-resumes",
+            "create looma-test-resumes -> looma-test-resumes_v3"
+        ]
+    );
+    // The swap happens after the retired version stops being needed by nothing but the alias.
+    let swap_at = calls
+        .iter()
+        .position(|c| matches!(c, Call::UpdateAliases(_)))
+        .unwrap();
+    let retire_at = calls
+        .iter()
+        .rposition(|c| matches!(c, Call::DeleteCollection(_)))
+        .unwrap();
+    assert!(
+        swap_at < retire_at,
+        "old version deleted only after the swap"
+    );
+}
+
+#[tokio::test]
+async fn the_first_reindex_of_a_collection_from_before_versions_replaces_it_by_the_alias() {
+    let server = replay(true);
+    let index = start(server.clone(), 2).await;
+    assert_eq!(
+        index.begin_version(Collection::Jobs).await.expect("begin"),
+        1
+    );
+    index
+        .commit_version(Collection::Jobs, 1)
+        .await
+        .expect("commit");
+    let calls = server.calls();
+    let deleted: Vec<&str> = calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::DeleteCollection(d) => Some(d.collection_name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        deleted,
+        ["looma-test-jobs"],
+        "the concrete collection gives way"
+    );
+    let change = calls
+        .iter()
+        .find_map(|c| match c {
+            Call::UpdateAliases(change) => Some(change),
+            _ => None,
+        })
+        .expect("alias created");
+    assert_eq!(
+        alias_actions(change),
+        ["create looma-test-jobs -> looma-test-jobs_v1"]
+    );
+
+    // Aborting drops the staged collection; committing an unknown version is refused.
+    let server = replay(false);
+    let index = start(server.clone(), 2).await;
+    index
+        .abort_version(Collection::Jobs, 4)
+        .await
+        .expect("abort");
+    assert!(matches!(
+        server.calls().last(),
+        Some(Call::DeleteCollection(d)) if d.collection_name == "looma-test-jobs_v4"
+    ));
+    let error = index
+        .commit_version(Collection::Jobs, 4)
+        .await
+        .expect_err("no such version");
+    assert!(matches!(error, EngineError::InvalidQuery(_)), "{error:?}");
 }

@@ -857,56 +857,75 @@ impl ChatService {
     }
 }
 
-/// Empties search's KNOWLEDGE collection and streams every live knowledge document's chunks
-/// into it: `looma search reindex knowledge`. Chunks without a vector of the current model
-/// are embedded again first (when the model is installed). Returns the chunks sent.
+/// Rebuilds search's KNOWLEDGE collection from every live knowledge document's chunks:
+/// `looma search reindex knowledge`. The chunks fill a staged version, committed once all are
+/// sent (searches switch at once; a failure aborts it and leaves the live version as it was).
+/// Chunks without a vector of the current model are embedded again first (when the model is
+/// installed). Returns the chunks sent.
 pub async fn reindex_knowledge(
     store: &ChatStore,
     embedder: &EmbeddingService,
     search: &looma_search_client::SearchClient,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, ChatError> {
-    let ids = store.live_document_ids().await?;
-    let total = ids.len() as u64;
-    search.clear(Collection::Knowledge).await?;
-    progress(0, total);
-    let model_id = embedder.model_id();
-    let mut sent = 0u64;
-    for (done, id) in ids.iter().enumerate() {
-        let Some(document) = store.document(id).await? else {
-            continue;
-        };
-        let mut chunks = store.chunks_of(id).await?;
-        if embedder.is_available() {
-            for chunk in chunks.iter_mut() {
-                if chunk.embedding.is_some() && chunk.embedding_model.as_deref() == Some(&model_id)
-                {
-                    continue;
+    // Begun before the tables are read: whatever changes after reaches both versions.
+    let reindex = search.begin_reindex(Collection::Knowledge).await?;
+    let sent = async {
+        let ids = store.live_document_ids().await?;
+        let total = ids.len() as u64;
+        progress(0, total);
+        let model_id = embedder.model_id();
+        let mut sent = 0u64;
+        for (done, id) in ids.iter().enumerate() {
+            let Some(document) = store.document(id).await? else {
+                continue;
+            };
+            let mut chunks = store.chunks_of(id).await?;
+            if embedder.is_available() {
+                for chunk in chunks.iter_mut() {
+                    if chunk.embedding.is_some()
+                        && chunk.embedding_model.as_deref() == Some(&model_id)
+                    {
+                        continue;
+                    }
+                    let text = passage_text(&crate::domain::chunking::Chunk {
+                        heading: chunk.heading.clone(),
+                        text: chunk.content.clone(),
+                    });
+                    let vector = embedder.embed_one(&text, TextKind::Passage).await?;
+                    let bytes = looma_embed::vector_to_bytes(&vector);
+                    store
+                        .set_chunk_embedding(&chunk.id, bytes.clone(), &model_id)
+                        .await?;
+                    chunk.embedding = Some(bytes);
+                    chunk.embedding_model = Some(model_id.clone());
                 }
-                let text = passage_text(&crate::domain::chunking::Chunk {
-                    heading: chunk.heading.clone(),
-                    text: chunk.content.clone(),
-                });
-                let vector = embedder.embed_one(&text, TextKind::Passage).await?;
-                let bytes = looma_embed::vector_to_bytes(&vector);
-                store
-                    .set_chunk_embedding(&chunk.id, bytes.clone(), &model_id)
-                    .await?;
-                chunk.embedding = Some(bytes);
-                chunk.embedding_model = Some(model_id.clone());
             }
+            let documents: Vec<SearchDocument> = chunks
+                .iter()
+                .map(|c| search_document(&document, c, &model_id))
+                .collect();
+            if !documents.is_empty() {
+                search.index_into(&reindex, &documents).await?;
+            }
+            sent += documents.len() as u64;
+            progress(done as u64 + 1, total);
         }
-        let documents: Vec<SearchDocument> = chunks
-            .iter()
-            .map(|c| search_document(&document, c, &model_id))
-            .collect();
-        if !documents.is_empty() {
-            search.index(&documents).await?;
-        }
-        sent += documents.len() as u64;
-        progress(done as u64 + 1, total);
+        Ok::<u64, ChatError>(sent)
     }
-    Ok(sent)
+    .await;
+    match sent {
+        Ok(sent) => {
+            search.commit_reindex(&reindex).await?;
+            Ok(sent)
+        }
+        Err(error) => {
+            if let Err(abort) = search.abort_reindex(&reindex).await {
+                tracing::warn!(%abort, "the failed reindex was not aborted; search drops it at its next reindex or start");
+            }
+            Err(error)
+        }
+    }
 }
 
 /// Why a generation ended without its final event.

@@ -884,42 +884,69 @@ impl MatchingService {
     }
 
     /// Rebuilds the JOBS search collection from this subgraph's table (`looma search reindex
-    /// jobs`): empties it, then sends every job in batches, calling `progress(sent, total)`.
+    /// jobs`) into a staged version, committed once every job is sent (searches switch at
+    /// once; a failure aborts it and leaves the live version as it was), calling
+    /// `progress(sent, total)` after each batch.
     pub async fn reindex(
         &self,
         search: &SearchClient,
         batch: usize,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<u64, MatchingError> {
-        let ids = self.inner.store.job_ids().await?;
-        let total = ids.len() as u64;
-        search.clear(Collection::Jobs).await.map_err(search_error)?;
-        progress(0, total);
-        let current = self.inner.embedder.model_id();
-        let mut sent = 0u64;
-        for chunk in ids.chunks(batch.max(1)) {
-            let mut jobs = self.inner.store.jobs(chunk).await?;
-            for job in jobs.iter_mut() {
-                if job.vector_model() != Some(current.as_str())
-                    && let Some(vector) = self.embed_job(job).await
-                {
-                    self.inner
-                        .store
-                        .set_embedding(&job.id, &vector, &current)
-                        .await?;
-                    job.embedding = Some(looma_embed::vector_to_bytes(&vector));
-                    job.embedding_model = Some(current.clone());
+        // Begun before the table is read: whatever changes after reaches both versions.
+        let reindex = search
+            .begin_reindex(Collection::Jobs)
+            .await
+            .map_err(search_error)?;
+        let sent = async {
+            let ids = self.inner.store.job_ids().await?;
+            let total = ids.len() as u64;
+            progress(0, total);
+            let current = self.inner.embedder.model_id();
+            let mut sent = 0u64;
+            for chunk in ids.chunks(batch.max(1)) {
+                let mut jobs = self.inner.store.jobs(chunk).await?;
+                for job in jobs.iter_mut() {
+                    if job.vector_model() != Some(current.as_str())
+                        && let Some(vector) = self.embed_job(job).await
+                    {
+                        self.inner
+                            .store
+                            .set_embedding(&job.id, &vector, &current)
+                            .await?;
+                        job.embedding = Some(looma_embed::vector_to_bytes(&vector));
+                        job.embedding_model = Some(current.clone());
+                    }
                 }
+                let documents: Vec<SearchDocument> = jobs
+                    .iter()
+                    .map(|job| index_document(job, &current))
+                    .collect();
+                search
+                    .index_into(&reindex, &documents)
+                    .await
+                    .map_err(search_error)?;
+                sent += chunk.len() as u64;
+                progress(sent, total);
             }
-            let documents: Vec<SearchDocument> = jobs
-                .iter()
-                .map(|job| index_document(job, &current))
-                .collect();
-            search.index(&documents).await.map_err(search_error)?;
-            sent += chunk.len() as u64;
-            progress(sent, total);
+            Ok::<u64, MatchingError>(sent)
         }
-        Ok(sent)
+        .await;
+        match sent {
+            Ok(sent) => {
+                search
+                    .commit_reindex(&reindex)
+                    .await
+                    .map_err(search_error)?;
+                Ok(sent)
+            }
+            Err(error) => {
+                if let Err(abort) = search.abort_reindex(&reindex).await {
+                    tracing::warn!(%abort, "the failed reindex was not aborted; search drops it at its next reindex or start");
+                }
+                Err(error)
+            }
+        }
     }
 
     /// The job's vector from the deployment's model: the stored one, or (after a model change,

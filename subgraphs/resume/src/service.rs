@@ -377,38 +377,62 @@ impl ResumeService {
     }
 
     /// Rebuilds the search collection from this subgraph's tables (`looma search reindex
-    /// resumes`): empties it, then sends every parsed resume in batches of `batch`, calling
-    /// `progress(sent, total)` after each. Resumes parsed meanwhile reach search through the
-    /// outbox as usual.
+    /// resumes`) without emptying what searches read: begins a reindex (a staged version),
+    /// sends every parsed resume into it in batches of `batch`, calling `progress(sent,
+    /// total)` after each, then commits it (searches switch at once). A failure aborts the
+    /// reindex and leaves the live version as it was. Resumes parsed meanwhile reach search
+    /// through the outbox as usual, and search writes them to both versions.
     pub async fn reindex(
         &self,
         indexer: &SearchClient,
         batch: usize,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<u64, ResumeError> {
-        let ids = self.inner.store.parsed_ids().await?;
-        let total = ids.len() as u64;
         let unreachable =
             |e: SearchClientError| ResumeError::Internal(format!("reindex stopped: {e}"));
-        indexer
-            .clear(Collection::Resumes)
+        // Begun before the tables are read: whatever changes after reaches both versions.
+        let reindex = indexer
+            .begin_reindex(Collection::Resumes)
             .await
             .map_err(unreachable)?;
-        progress(0, total);
-        let current = self.inner.embedder.model_id();
-        let mut sent = 0u64;
-        for chunk in ids.chunks(batch.max(1)) {
-            let mut models = self.inner.store.get_many(chunk).await?;
-            self.reembed_stale(&mut models, &current).await?;
-            let documents: Vec<_> = models
-                .iter()
-                .map(|model| index_document(model, &current))
-                .collect();
-            indexer.index(&documents).await.map_err(unreachable)?;
-            sent += chunk.len() as u64;
-            progress(sent, total);
+        let sent = async {
+            let ids = self.inner.store.parsed_ids().await?;
+            let total = ids.len() as u64;
+            progress(0, total);
+            let current = self.inner.embedder.model_id();
+            let mut sent = 0u64;
+            for chunk in ids.chunks(batch.max(1)) {
+                let mut models = self.inner.store.get_many(chunk).await?;
+                self.reembed_stale(&mut models, &current).await?;
+                let documents: Vec<_> = models
+                    .iter()
+                    .map(|model| index_document(model, &current))
+                    .collect();
+                indexer
+                    .index_into(&reindex, &documents)
+                    .await
+                    .map_err(unreachable)?;
+                sent += chunk.len() as u64;
+                progress(sent, total);
+            }
+            Ok::<u64, ResumeError>(sent)
         }
-        Ok(sent)
+        .await;
+        match sent {
+            Ok(sent) => {
+                indexer
+                    .commit_reindex(&reindex)
+                    .await
+                    .map_err(unreachable)?;
+                Ok(sent)
+            }
+            Err(error) => {
+                if let Err(abort) = indexer.abort_reindex(&reindex).await {
+                    tracing::warn!(%abort, "the failed reindex was not aborted; search drops it at its next reindex or start");
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Embeds again, with the current model, the resumes whose vector another model made

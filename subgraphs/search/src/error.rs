@@ -20,6 +20,11 @@ pub enum SearchError {
     ServiceOnly,
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(
+        "no reindex `{0}` is in progress (committed, aborted, or replaced by a newer reindex of \
+         the collection, or search restarted); begin a new one"
+    )]
+    ReindexNotFound(String),
     #[error("{0}")]
     BackendUnavailable(String),
     #[error("{0}")]
@@ -69,6 +74,7 @@ impl CodedError for SearchError {
             InvalidInput { .. } | DimensionMismatch { .. } => ErrorCode::BadUserInput,
             ModelUnavailable(_) => ErrorCode::ModelUnavailable,
             ServiceOnly => ErrorCode::Forbidden,
+            ReindexNotFound(_) => ErrorCode::NotFound,
             FeatureDisabled(..) => ErrorCode::FeatureDisabled,
             Auth(error) => error.code(),
             BackendUnavailable(_) => ErrorCode::BackendUnavailable,
@@ -80,6 +86,7 @@ impl CodedError for SearchError {
         match self {
             SearchError::DimensionMismatch { .. } => Some("DIMENSION_MISMATCH"),
             SearchError::ServiceOnly => Some("SERVICE_CREDENTIALS_REQUIRED"),
+            SearchError::ReindexNotFound(_) => Some("REINDEX_NOT_FOUND"),
             _ => None,
         }
     }

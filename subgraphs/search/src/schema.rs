@@ -345,6 +345,41 @@ pub struct CollectionStats {
     pub vectors: u64,
 }
 
+/// What a vector compaction did.
+#[derive(SimpleObject)]
+pub struct VectorCompaction {
+    /// Points in the rebuilt graph.
+    pub points: u64,
+    /// Removed or replaced points the old graph still carried.
+    pub removed_tombstones: u64,
+    /// Writes made during the rebuild, replayed into the new graph before the swap.
+    pub replayed_writes: u64,
+    pub seconds: f64,
+}
+
+/// A reindex in progress: the staged versions `indexDocuments(reindexId:)` fills.
+#[derive(SimpleObject)]
+pub struct Reindex {
+    /// Pass to `indexDocuments`, `commitReindex` or `abortReindex`.
+    pub id: ID,
+    pub collection: SearchCollection,
+    /// The staged text version (`<index>_v<N>` on Elasticsearch).
+    pub text_version: u64,
+    /// The staged vector version (`<collection>_v<N>` on Qdrant).
+    pub vector_version: u64,
+}
+
+impl From<crate::service::Reindex> for Reindex {
+    fn from(reindex: crate::service::Reindex) -> Self {
+        Reindex {
+            id: reindex.id.into(),
+            collection: reindex.collection.into(),
+            text_version: reindex.text_version,
+            vector_version: reindex.vector_version,
+        }
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct SearchBackends {
     /// `tantivy` or `elasticsearch`.
@@ -632,10 +667,16 @@ pub struct Mutation;
 impl Mutation {
     /// Inserts or replaces documents (searchable when this returns). Service credentials
     /// holding `search:index` only. Returns the number of documents written.
+    ///
+    /// With `reindexId` the documents go to that reindex's staged version only (all of its
+    /// collection); ids written by ordinary calls since the reindex began are skipped, since
+    /// those calls are newer. Without it they go to the live version, and during a reindex of
+    /// their collection to the staged version too.
     async fn index_documents(
         &self,
         ctx: &Context<'_>,
         documents: Vec<IndexDocumentInput>,
+        reindex_id: Option<ID>,
     ) -> Result<i32> {
         require_indexer(ctx)?;
         let service = service(ctx);
@@ -650,11 +691,15 @@ impl Mutation {
             }
         }
         let documents: Vec<Document> = documents.into_iter().map(Document::from).collect();
-        let written = service.index(documents).await.gql()?;
+        let written = match reindex_id {
+            Some(id) => service.index_into(&id, documents).await.gql()?,
+            None => service.index(documents).await.gql()?,
+        };
         Ok(i32::try_from(written).unwrap_or(i32::MAX))
     }
 
-    /// Removes documents by id (unknown ids are ignored). Service credentials only.
+    /// Removes documents by id (unknown ids are ignored). Service credentials only. During a
+    /// reindex of the collection they are removed from its staged version too.
     async fn remove_documents(
         &self,
         ctx: &Context<'_>,
@@ -667,7 +712,64 @@ impl Mutation {
         Ok(i32::try_from(removed).unwrap_or(i32::MAX))
     }
 
-    /// Empties a collection before a rebuild (`looma search reindex`). Service credentials only.
+    /// Starts rebuilding a collection without downtime: an empty staged version that
+    /// `indexDocuments(reindexId:)` fills while searches keep reading the live one, until
+    /// `commitReindex` swaps it in at once. A reindex of the same collection already in
+    /// progress is abandoned. Service credentials only.
+    async fn begin_reindex(
+        &self,
+        ctx: &Context<'_>,
+        collection: SearchCollection,
+    ) -> Result<Reindex> {
+        require_indexer(ctx)?;
+        let reindex = service(ctx).begin_reindex(collection.into()).await.gql()?;
+        Ok(Reindex::from(reindex))
+    }
+
+    /// Swaps a reindex's staged version in: every search from now on reads it; the old
+    /// version is dropped. Returns the collection's new counts. Service credentials only.
+    async fn commit_reindex(&self, ctx: &Context<'_>, reindex_id: ID) -> Result<CollectionStats> {
+        require_indexer(ctx)?;
+        let stats = service(ctx).commit_reindex(&reindex_id).await.gql()?;
+        Ok(CollectionStats {
+            collection: stats.collection.into(),
+            documents: stats.documents,
+            vectors: stats.vectors,
+        })
+    }
+
+    /// Rebuilds a collection's vector graph without the points removed or replaced since it
+    /// was built (searches go on meanwhile); the embedded index also does this by itself past
+    /// a share of such points. `null` when the backend reclaims them itself (Qdrant) or a
+    /// compaction is already running. Service credentials only.
+    async fn compact_vectors(
+        &self,
+        ctx: &Context<'_>,
+        collection: SearchCollection,
+    ) -> Result<Option<VectorCompaction>> {
+        require_indexer(ctx)?;
+        let done = service(ctx)
+            .compact_vectors(collection.into())
+            .await
+            .gql()?;
+        Ok(done.map(|done| VectorCompaction {
+            points: done.points,
+            removed_tombstones: done.removed_tombstones,
+            replayed_writes: done.replayed_writes,
+            seconds: done.seconds,
+        }))
+    }
+
+    /// Drops a reindex's staged version; the live version is untouched. Service credentials
+    /// only.
+    async fn abort_reindex(&self, ctx: &Context<'_>, reindex_id: ID) -> Result<bool> {
+        require_indexer(ctx)?;
+        service(ctx).abort_reindex(&reindex_id).await.gql()?;
+        Ok(true)
+    }
+
+    /// Empties a collection (a reindex of it in progress is aborted). Service credentials only;
+    /// `beginReindex` rebuilds without emptying what searches read.
     async fn clear_collection(
         &self,
         ctx: &Context<'_>,

@@ -13,7 +13,7 @@ use looma_search_engine::{
 };
 use looma_server::FeatureFlags;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Characters of content shown as the snippet of a hit found by meaning only.
@@ -29,6 +29,50 @@ struct Inner {
     embedder: EmbeddingService,
     config: SearchConfig,
     flags: FeatureFlags,
+    /// The reindex in progress per collection. Ordinary writes hold the read side while they
+    /// write (so they reach the staged version too); begin, commit and abort take the write
+    /// side, so they happen between ordinary writes.
+    reindexes: HashMap<Collection, tokio::sync::RwLock<Option<Arc<ActiveReindex>>>>,
+}
+
+/// A reindex in progress: the staged versions it fills beside the live ones.
+struct ActiveReindex {
+    id: String,
+    collection: Collection,
+    text_version: u64,
+    vector_version: u64,
+    /// Serialises writes into the staged versions and holds the ids the owners' ordinary
+    /// writes (their outboxes) touched since the reindex began: those are at least as new as
+    /// anything the reindex read, so the reindex's own writes of them are skipped.
+    touched: tokio::sync::Mutex<HashSet<String>>,
+}
+
+/// A reindex as its caller sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reindex {
+    /// Opaque; names the collection (`<collection>-<uuid>`).
+    pub id: String,
+    pub collection: Collection,
+    pub text_version: u64,
+    pub vector_version: u64,
+}
+
+impl From<&ActiveReindex> for Reindex {
+    fn from(active: &ActiveReindex) -> Self {
+        Reindex {
+            id: active.id.clone(),
+            collection: active.collection,
+            text_version: active.text_version,
+            vector_version: active.vector_version,
+        }
+    }
+}
+
+/// Which version a write goes to.
+#[derive(Clone, Copy)]
+enum Target {
+    Live,
+    Staged { text: u64, vector: u64 },
 }
 
 const TEXT_SEARCH: &str = "text_search";
@@ -143,6 +187,10 @@ impl SearchService {
                 embedder,
                 config,
                 flags,
+                reindexes: Collection::ALL
+                    .into_iter()
+                    .map(|collection| (collection, tokio::sync::RwLock::new(None)))
+                    .collect(),
             }),
         }
     }
@@ -199,8 +247,28 @@ impl SearchService {
     // ---- writes ----------------------------------------------------------------------
 
     /// Inserts or replaces documents (text and, when present, vectors). A document sent
-    /// without a vector loses any vector it had. Idempotent: owners retry freely.
+    /// without a vector loses any vector it had. Idempotent: owners retry freely. During a
+    /// reindex of the collection the documents also go to the staged version (see
+    /// [`begin_reindex`](Self::begin_reindex)).
     pub async fn index(&self, documents: Vec<Document>) -> Result<usize, SearchError> {
+        self.check_documents(&documents)?;
+        let mut written = 0;
+        for (collection, docs) in by_collection(documents) {
+            let reindex = self.reindex_slot(collection)?.read().await;
+            self.write_documents(collection, &docs, Target::Live)
+                .await?;
+            if let Some(active) = reindex.as_ref() {
+                let mut touched = active.touched.lock().await;
+                touched.extend(docs.iter().map(|doc| doc.id.clone()));
+                self.write_documents(collection, &docs, active.target())
+                    .await?;
+            }
+            written += docs.len();
+        }
+        Ok(written)
+    }
+
+    fn check_documents(&self, documents: &[Document]) -> Result<(), SearchError> {
         let max = self.inner.config.max_batch;
         if documents.len() > max {
             return Err(SearchError::invalid(
@@ -212,58 +280,106 @@ impl SearchService {
         for (at, doc) in documents.iter().enumerate() {
             validate::document(at, doc, dimension)?;
         }
-        let mut by_collection: HashMap<Collection, Vec<Document>> = HashMap::new();
-        for doc in documents {
-            by_collection.entry(doc.collection).or_default().push(doc);
+        Ok(())
+    }
+
+    /// Text and vectors of one collection's documents (last write of an id wins) into `target`.
+    async fn write_documents(
+        &self,
+        collection: Collection,
+        docs: &[Document],
+        target: Target,
+    ) -> Result<(), SearchError> {
+        if docs.is_empty() {
+            return Ok(());
         }
-        let mut written = 0;
-        for (collection, docs) in by_collection {
-            // Last write wins within one batch too.
-            let mut latest: HashMap<String, usize> = HashMap::new();
-            for (i, doc) in docs.iter().enumerate() {
-                latest.insert(doc.id.clone(), i);
-            }
-            let docs: Vec<Document> = docs
-                .into_iter()
-                .enumerate()
-                .filter(|(i, doc)| latest.get(&doc.id) == Some(i))
-                .map(|(_, doc)| doc)
-                .collect();
-            self.inner.engines.text.upsert(&docs).await?;
-            let (with, without): (Vec<&Document>, Vec<&Document>) =
-                docs.iter().partition(|d| d.vector.is_some());
-            let points: Vec<VectorPoint> = with
-                .iter()
-                .filter_map(|d| {
-                    d.vector.as_ref().map(|v| VectorPoint {
-                        id: d.id.clone(),
-                        vector: v.clone(),
-                        fields: d.fields.clone(),
-                    })
+        let engines = &self.inner.engines;
+        let (with, without): (Vec<&Document>, Vec<&Document>) =
+            docs.iter().partition(|d| d.vector.is_some());
+        let points: Vec<VectorPoint> = with
+            .iter()
+            .filter_map(|d| {
+                d.vector.as_ref().map(|v| VectorPoint {
+                    id: d.id.clone(),
+                    vector: v.clone(),
+                    fields: d.fields.clone(),
                 })
-                .collect();
-            if !points.is_empty() {
-                self.inner
-                    .engines
+            })
+            .collect();
+        let unvectored: Vec<String> = without.iter().map(|d| d.id.clone()).collect();
+        match target {
+            Target::Live => {
+                engines.text.upsert(docs).await?;
+                if !points.is_empty() {
+                    engines.vector.upsert(collection, &points).await?;
+                }
+                if !unvectored.is_empty() {
+                    engines.vector.delete(collection, &unvectored).await?;
+                }
+            }
+            Target::Staged { text, vector } => {
+                engines.text.upsert_version(collection, text, docs).await?;
+                if !points.is_empty() {
+                    engines
+                        .vector
+                        .upsert_version(collection, vector, &points)
+                        .await?;
+                }
+                if !unvectored.is_empty() {
+                    engines
+                        .vector
+                        .delete_version(collection, vector, &unvectored)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_documents(
+        &self,
+        collection: Collection,
+        ids: &[String],
+        target: Target,
+    ) -> Result<(), SearchError> {
+        let engines = &self.inner.engines;
+        match target {
+            Target::Live => {
+                engines.text.delete(collection, ids).await?;
+                engines.vector.delete(collection, ids).await?;
+            }
+            Target::Staged { text, vector } => {
+                engines.text.delete_version(collection, text, ids).await?;
+                engines
                     .vector
-                    .upsert(collection, &points)
+                    .delete_version(collection, vector, ids)
                     .await?;
             }
-            if !without.is_empty() {
-                let ids: Vec<String> = without.iter().map(|d| d.id.clone()).collect();
-                self.inner.engines.vector.delete(collection, &ids).await?;
-            }
-            written += docs.len();
         }
-        Ok(written)
+        Ok(())
     }
 
     /// Removes documents by id; unknown ids are ignored. Returns how many ids were given.
+    /// During a reindex of the collection they are removed from the staged version too.
     pub async fn remove(
         &self,
         collection: Collection,
         ids: Vec<String>,
     ) -> Result<usize, SearchError> {
+        self.check_ids(&ids)?;
+        let reindex = self.reindex_slot(collection)?.read().await;
+        self.delete_documents(collection, &ids, Target::Live)
+            .await?;
+        if let Some(active) = reindex.as_ref() {
+            let mut touched = active.touched.lock().await;
+            touched.extend(ids.iter().cloned());
+            self.delete_documents(collection, &ids, active.target())
+                .await?;
+        }
+        Ok(ids.len())
+    }
+
+    fn check_ids(&self, ids: &[String]) -> Result<(), SearchError> {
         let max = self.inner.config.max_batch;
         if ids.len() > max {
             return Err(SearchError::invalid(
@@ -271,16 +387,216 @@ impl SearchService {
                 format!("at most {max} ids per call"),
             ));
         }
-        self.inner.engines.text.delete(collection, &ids).await?;
-        self.inner.engines.vector.delete(collection, &ids).await?;
-        Ok(ids.len())
+        Ok(())
     }
 
-    /// Empties a collection (the first step of a reindex).
+    /// Empties a collection. A reindex of it in progress is aborted (its caller gets
+    /// `NOT_FOUND` and starts again): what it staged was read before the collection was
+    /// emptied.
     pub async fn clear(&self, collection: Collection) -> Result<(), SearchError> {
+        let mut slot = self.reindex_slot(collection)?.write().await;
         self.inner.engines.text.clear(collection).await?;
         self.inner.engines.vector.clear(collection).await?;
+        if let Some(active) = slot.take() {
+            tracing::warn!(reindex = %active.id, "collection cleared: its reindex is aborted");
+            self.abort_versions(&active).await;
+        }
         Ok(())
+    }
+
+    // ---- reindex: a staged version filled beside the live one, then swapped in ----------
+
+    fn reindex_slot(
+        &self,
+        collection: Collection,
+    ) -> Result<&tokio::sync::RwLock<Option<Arc<ActiveReindex>>>, SearchError> {
+        self.inner.reindexes.get(&collection).ok_or_else(|| {
+            SearchError::Internal(format!("no reindex slot for {}", collection.as_str()))
+        })
+    }
+
+    /// Starts a reindex of `collection`: empty staged versions (text and vectors) that
+    /// [`index_into`](Self::index_into) fills while searches keep reading the live ones, until
+    /// [`commit_reindex`](Self::commit_reindex) swaps them in at once.
+    ///
+    /// The rule for writes meanwhile: ordinary writes ([`index`](Self::index),
+    /// [`remove`](Self::remove)) go to the live version and to the staged one, and mark their
+    /// ids; the reindex's own writes of a marked id are skipped, since the owner's ordinary
+    /// write (sent after its commit) is at least as new as the reindex's read. So nothing
+    /// written during a reindex is lost from the new version, and nothing removed comes back.
+    ///
+    /// A reindex already in progress for the collection is abandoned (its staged versions are
+    /// dropped): the caller that started it gets `NOT_FOUND` on its next call.
+    pub async fn begin_reindex(&self, collection: Collection) -> Result<Reindex, SearchError> {
+        let mut slot = self.reindex_slot(collection)?.write().await;
+        if let Some(abandoned) = slot.take() {
+            tracing::warn!(
+                collection = collection.as_str(),
+                reindex = %abandoned.id,
+                "a reindex in progress was abandoned by a new one"
+            );
+            self.abort_versions(&abandoned).await;
+        }
+        let engines = &self.inner.engines;
+        let text_version = engines.text.begin_version(collection).await?;
+        let vector_version = match engines.vector.begin_version(collection).await {
+            Ok(version) => version,
+            Err(error) => {
+                let _ = engines.text.abort_version(collection, text_version).await;
+                return Err(error.into());
+            }
+        };
+        let active = Arc::new(ActiveReindex {
+            id: format!("{}-{}", collection.as_str(), uuid::Uuid::new_v4().simple()),
+            collection,
+            text_version,
+            vector_version,
+            touched: tokio::sync::Mutex::new(HashSet::new()),
+        });
+        tracing::info!(
+            collection = collection.as_str(),
+            reindex = %active.id,
+            text_version,
+            vector_version,
+            "reindex begun"
+        );
+        let reindex = Reindex::from(active.as_ref());
+        *slot = Some(active);
+        Ok(reindex)
+    }
+
+    /// Writes documents into reindex `id`'s staged version (never the live one). Documents an
+    /// ordinary write touched since the reindex began are skipped (see
+    /// [`begin_reindex`](Self::begin_reindex)). Returns how many documents were accepted.
+    pub async fn index_into(
+        &self,
+        id: &str,
+        documents: Vec<Document>,
+    ) -> Result<usize, SearchError> {
+        self.check_documents(&documents)?;
+        let collection = reindex_collection(id)?;
+        if let Some(at) = documents.iter().position(|d| d.collection != collection) {
+            return Err(SearchError::invalid(
+                format!("documents[{at}].collection"),
+                format!(
+                    "reindex `{id}` rebuilds {}; send other collections' documents to their own \
+                     reindex",
+                    collection.as_str()
+                ),
+            ));
+        }
+        let accepted = documents.len();
+        let slot = self.reindex_slot(collection)?.read().await;
+        let active = match slot.as_ref() {
+            Some(active) if active.id == id => Arc::clone(active),
+            _ => return Err(SearchError::ReindexNotFound(id.to_owned())),
+        };
+        let touched = active.touched.lock().await;
+        let fresh: Vec<Document> = by_collection(documents)
+            .into_iter()
+            .flat_map(|(_, docs)| docs)
+            .filter(|doc| !touched.contains(&doc.id))
+            .collect();
+        self.write_documents(collection, &fresh, active.target())
+            .await?;
+        drop(touched);
+        Ok(accepted)
+    }
+
+    /// Swaps reindex `id`'s staged versions in (text, then vectors): searches move from the
+    /// old versions to the new ones at once, and the old ones are dropped.
+    pub async fn commit_reindex(&self, id: &str) -> Result<CollectionStats, SearchError> {
+        let collection = reindex_collection(id)?;
+        let mut slot = self.reindex_slot(collection)?.write().await;
+        let active = match slot.as_ref() {
+            Some(active) if active.id == id => Arc::clone(active),
+            _ => return Err(SearchError::ReindexNotFound(id.to_owned())),
+        };
+        let engines = &self.inner.engines;
+        if let Err(error) = engines
+            .text
+            .commit_version(collection, active.text_version)
+            .await
+        {
+            // Nothing swapped yet: the reindex stays open, the caller may retry or abort.
+            return Err(error.into());
+        }
+        *slot = None;
+        if let Err(error) = engines
+            .vector
+            .commit_version(collection, active.vector_version)
+            .await
+        {
+            // The text version is new; the vectors stay on the live version, which received
+            // every ordinary write meanwhile. Running the reindex again brings them level.
+            let _ = engines
+                .vector
+                .abort_version(collection, active.vector_version)
+                .await;
+            return Err(SearchError::Internal(format!(
+                "reindex {id}: the text version was swapped in but the vectors were not \
+                 ({error}); run the reindex again"
+            )));
+        }
+        drop(slot);
+        tracing::info!(
+            collection = collection.as_str(),
+            reindex = id,
+            "reindex committed"
+        );
+        Ok(CollectionStats {
+            collection,
+            documents: engines.text.count(collection).await?,
+            vectors: engines.vector.count(collection).await?,
+        })
+    }
+
+    /// Drops reindex `id`'s staged versions; the live ones are untouched.
+    pub async fn abort_reindex(&self, id: &str) -> Result<(), SearchError> {
+        let collection = reindex_collection(id)?;
+        let mut slot = self.reindex_slot(collection)?.write().await;
+        if slot.as_ref().is_none_or(|active| active.id != id) {
+            return Err(SearchError::ReindexNotFound(id.to_owned()));
+        }
+        if let Some(active) = slot.take() {
+            self.abort_versions(&active).await;
+        }
+        tracing::info!(
+            collection = collection.as_str(),
+            reindex = id,
+            "reindex aborted"
+        );
+        Ok(())
+    }
+
+    /// Rebuilds the collection's vector graph without the points removed or replaced since
+    /// it was built, while searches and writes go on. `None` when the backend reclaims them
+    /// itself (Qdrant) or a compaction of the collection is already running.
+    pub async fn compact_vectors(
+        &self,
+        collection: Collection,
+    ) -> Result<Option<looma_search_engine::Compaction>, SearchError> {
+        Ok(self.inner.engines.vector.compact(collection).await?)
+    }
+
+    /// Drops a reindex's staged versions (failures are logged: the next begin or start drops
+    /// them anyway).
+    async fn abort_versions(&self, active: &ActiveReindex) {
+        let engines = &self.inner.engines;
+        if let Err(error) = engines
+            .text
+            .abort_version(active.collection, active.text_version)
+            .await
+        {
+            tracing::warn!(%error, reindex = %active.id, "staged text version not dropped");
+        }
+        if let Err(error) = engines
+            .vector
+            .abort_version(active.collection, active.vector_version)
+            .await
+        {
+            tracing::warn!(%error, reindex = %active.id, "staged vector version not dropped");
+        }
     }
 
     /// Refreshes `looma_search_index_documents{collection, kind}` (text documents and
@@ -657,6 +973,47 @@ impl SearchService {
             })
             .collect())
     }
+}
+
+impl ActiveReindex {
+    fn target(&self) -> Target {
+        Target::Staged {
+            text: self.text_version,
+            vector: self.vector_version,
+        }
+    }
+}
+
+/// The collection a reindex id names (`<collection>-<uuid>`), or `NOT_FOUND`.
+fn reindex_collection(id: &str) -> Result<Collection, SearchError> {
+    id.split_once('-')
+        .and_then(|(collection, _)| Collection::parse(collection))
+        .ok_or_else(|| SearchError::ReindexNotFound(id.to_owned()))
+}
+
+/// Documents grouped by collection; within a collection the last write of an id wins.
+fn by_collection(documents: Vec<Document>) -> Vec<(Collection, Vec<Document>)> {
+    let mut groups: Vec<(Collection, Vec<Document>)> = Vec::new();
+    for doc in documents {
+        match groups.iter_mut().find(|(c, _)| *c == doc.collection) {
+            Some((_, docs)) => docs.push(doc),
+            None => groups.push((doc.collection, vec![doc])),
+        }
+    }
+    for (_, docs) in &mut groups {
+        let mut latest: HashMap<String, usize> = HashMap::new();
+        for (i, doc) in docs.iter().enumerate() {
+            latest.insert(doc.id.clone(), i);
+        }
+        let all = std::mem::take(docs);
+        *docs = all
+            .into_iter()
+            .enumerate()
+            .filter(|(i, doc)| latest.get(&doc.id) == Some(i))
+            .map(|(_, doc)| doc)
+            .collect();
+    }
+    groups
 }
 
 /// Highlights the caller may see: never the `name` field without permission to see names

@@ -7,6 +7,10 @@
 //!
 //! Suggestions come from an in-memory [`SuggestionTable`] per collection, rebuilt from the stored
 //! documents when the index opens and updated by every write.
+//!
+//! Each collection is a set of versions ([`Versioned`]): `dir/<collection>/v<N>/` holds one
+//! tantivy index (with its writer and suggestion table), `dir/<collection>/LIVE` names the one
+//! searches read; a reindex fills a staged version and commits it by swapping that pointer.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,6 +29,7 @@ use crate::embedded::facets::FacetCounter;
 use crate::embedded::suggest::{SuggestionSource, SuggestionTable};
 use crate::embedded::text_query::{DEFAULT_TITLE_BOOST, TextQueryBuilder, filter_query};
 use crate::embedded::text_schema::{SchemaFields, schema};
+use crate::embedded::versions::Versioned;
 use crate::{
     Collection, Document, DocumentFields, EngineError, Highlight, StoredDocument, SuggestQuery,
     Suggestion, TextHit, TextIndex, TextQuery, TextResults,
@@ -55,7 +60,7 @@ struct CollectionIndex {
 
 struct TextEngine {
     segmenter: Segmenter,
-    collections: HashMap<Collection, CollectionIndex>,
+    collections: HashMap<Collection, Versioned<CollectionIndex>>,
 }
 
 /// The embedded full-text engine (tantivy with the bilingual jieba analyzer).
@@ -82,34 +87,7 @@ impl TantivyTextIndex {
         dir: &Path,
         user_dictionary: Option<&str>,
     ) -> Result<TantivyTextIndex, EngineError> {
-        let segmenter = Segmenter::new(user_dictionary)?;
-        let mut collections = HashMap::new();
-        for collection in Collection::ALL {
-            let path = dir.join(collection.as_str());
-            std::fs::create_dir_all(&path).map_err(|error| {
-                EngineError::Internal(format!("cannot create {}: {error}", path.display()))
-            })?;
-            let directory = MmapDirectory::open(&path).map_err(|error| {
-                EngineError::Internal(format!("cannot open {}: {error}", path.display()))
-            })?;
-            let (schema, fields) = schema();
-            let index = Index::open_or_create(directory, schema).map_err(|error| match error {
-                tantivy::TantivyError::SchemaError(_) => EngineError::Internal(format!(
-                    "the text index in {} was built by another version of the analyzer or \
-                     schema; delete that directory and reindex (`looma search reindex`): {error}",
-                    path.display()
-                )),
-                other => internal("cannot open the text index")(other),
-            })?;
-            collections.insert(collection, CollectionIndex::new(index, fields, &segmenter)?);
-        }
-        Ok(TantivyTextIndex {
-            engine: Arc::new(TextEngine {
-                segmenter,
-                collections,
-            }),
-            title_boost: DEFAULT_TITLE_BOOST,
-        })
+        TantivyTextIndex::open_versions(Some(dir), user_dictionary)
     }
 
     /// An index held in memory only, for tests and throwaway use.
@@ -121,12 +99,23 @@ impl TantivyTextIndex {
     pub fn in_memory_with_dictionary(
         user_dictionary: Option<&str>,
     ) -> Result<TantivyTextIndex, EngineError> {
+        TantivyTextIndex::open_versions(None, user_dictionary)
+    }
+
+    /// One [`Versioned`] set per collection under `dir/<collection>/` (in memory without `dir`).
+    fn open_versions(
+        dir: Option<&Path>,
+        user_dictionary: Option<&str>,
+    ) -> Result<TantivyTextIndex, EngineError> {
         let segmenter = Segmenter::new(user_dictionary)?;
         let mut collections = HashMap::new();
         for collection in Collection::ALL {
-            let (schema, fields) = schema();
-            let index = Index::create_in_ram(schema);
-            collections.insert(collection, CollectionIndex::new(index, fields, &segmenter)?);
+            let root = dir.map(|dir| dir.join(collection.as_str()));
+            let opener = segmenter.clone();
+            let versions = Versioned::open(collection, root.as_deref(), move |path| {
+                open_collection_index(path, &opener)
+            })?;
+            collections.insert(collection, versions);
         }
         Ok(TantivyTextIndex {
             engine: Arc::new(TextEngine {
@@ -157,8 +146,36 @@ impl TantivyTextIndex {
     }
 }
 
+/// Opens (or creates) one version's tantivy index in `path`, or in memory.
+fn open_collection_index(
+    path: Option<&Path>,
+    segmenter: &Segmenter,
+) -> Result<CollectionIndex, EngineError> {
+    let (schema, fields) = schema();
+    let index = match path {
+        None => Index::create_in_ram(schema),
+        Some(path) => {
+            let directory = MmapDirectory::open(path).map_err(|error| {
+                EngineError::Internal(format!("cannot open {}: {error}", path.display()))
+            })?;
+            Index::open_or_create(directory, schema).map_err(|error| match error {
+                tantivy::TantivyError::SchemaError(_) => EngineError::Internal(format!(
+                    "the text index in {} was built by another version of the analyzer or \
+                     schema; delete that directory and reindex (`looma search reindex`): {error}",
+                    path.display()
+                )),
+                other => internal("cannot open the text index")(other),
+            })?
+        }
+    };
+    CollectionIndex::new(index, fields, segmenter)
+}
+
 impl TextEngine {
-    fn collection(&self, collection: Collection) -> Result<&CollectionIndex, EngineError> {
+    fn collection(
+        &self,
+        collection: Collection,
+    ) -> Result<&Versioned<CollectionIndex>, EngineError> {
         self.collections.get(&collection).ok_or_else(|| {
             EngineError::Internal(format!("collection {} is not open", collection.as_str()))
         })
@@ -568,6 +585,29 @@ fn leading_chars(text: &str, chars: usize) -> String {
     }
 }
 
+/// Every document must belong to `collection` (a staged version holds one collection).
+fn check_collection(collection: Collection, docs: &[Document]) -> Result<(), EngineError> {
+    match docs.iter().find(|doc| doc.collection != collection) {
+        Some(doc) => Err(EngineError::InvalidQuery(format!(
+            "document {:?} belongs to {}, not to the version of {} being written",
+            doc.id,
+            doc.collection.as_str(),
+            collection.as_str()
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn check_ids(docs: &[Document]) -> Result<(), EngineError> {
+    match docs.iter().find(|doc| doc.id.trim().is_empty()) {
+        Some(doc) => Err(EngineError::InvalidQuery(format!(
+            "a document titled {:?} has an empty id",
+            doc.title
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[async_trait]
 impl TextIndex for TantivyTextIndex {
     fn backend(&self) -> &'static str {
@@ -575,19 +615,17 @@ impl TextIndex for TantivyTextIndex {
     }
 
     async fn upsert(&self, docs: &[Document]) -> Result<(), EngineError> {
-        if let Some(doc) = docs.iter().find(|doc| doc.id.trim().is_empty()) {
-            return Err(EngineError::InvalidQuery(format!(
-                "a document titled {:?} has an empty id",
-                doc.title
-            )));
-        }
+        check_ids(docs)?;
         let docs = docs.to_vec();
         self.run(move |engine| {
             for collection in Collection::ALL {
                 let batch: Vec<&Document> =
                     docs.iter().filter(|d| d.collection == collection).collect();
                 if !batch.is_empty() {
-                    engine.collection(collection)?.upsert(&batch)?;
+                    engine
+                        .collection(collection)?
+                        .live_for_write()?
+                        .upsert(&batch)?;
                 }
             }
             Ok(())
@@ -600,12 +638,17 @@ impl TextIndex for TantivyTextIndex {
             return Ok(());
         }
         let ids = ids.to_vec();
-        self.run(move |engine| engine.collection(collection)?.delete(&ids))
-            .await
+        self.run(move |engine| {
+            engine
+                .collection(collection)?
+                .live_for_write()?
+                .delete(&ids)
+        })
+        .await
     }
 
     async fn clear(&self, collection: Collection) -> Result<(), EngineError> {
-        self.run(move |engine| engine.collection(collection)?.clear())
+        self.run(move |engine| engine.collection(collection)?.live_for_write()?.clear())
             .await
     }
 
@@ -613,9 +656,11 @@ impl TextIndex for TantivyTextIndex {
         let query = query.clone();
         let title_boost = self.title_boost;
         self.run(move |engine| {
-            engine
-                .collection(query.collection)?
-                .search(&engine.segmenter, &query, title_boost)
+            engine.collection(query.collection)?.live()?.search(
+                &engine.segmenter,
+                &query,
+                title_boost,
+            )
         })
         .await
     }
@@ -627,7 +672,7 @@ impl TextIndex for TantivyTextIndex {
             )));
         }
         // A lookup takes microseconds: no need to leave the async thread.
-        let collection = self.engine.collection(query.collection)?;
+        let collection = self.engine.collection(query.collection)?.live()?;
         let table = collection
             .suggestions
             .read()
@@ -641,12 +686,71 @@ impl TextIndex for TantivyTextIndex {
         ids: &[String],
     ) -> Result<Vec<StoredDocument>, EngineError> {
         let ids = ids.to_vec();
-        self.run(move |engine| engine.collection(collection)?.get(&ids))
+        self.run(move |engine| engine.collection(collection)?.live()?.get(&ids))
             .await
     }
 
     async fn count(&self, collection: Collection) -> Result<u64, EngineError> {
-        let collection = self.engine.collection(collection)?;
+        let collection = self.engine.collection(collection)?.live()?;
         Ok(collection.reader.searcher().num_docs())
+    }
+
+    async fn begin_version(&self, collection: Collection) -> Result<u64, EngineError> {
+        self.run(move |engine| engine.collection(collection)?.begin())
+            .await
+    }
+
+    async fn upsert_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        docs: &[Document],
+    ) -> Result<(), EngineError> {
+        check_ids(docs)?;
+        check_collection(collection, docs)?;
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let docs = docs.to_vec();
+        self.run(move |engine| {
+            let batch: Vec<&Document> = docs.iter().collect();
+            engine
+                .collection(collection)?
+                .staged(version)?
+                .upsert(&batch)
+        })
+        .await
+    }
+
+    async fn delete_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        ids: &[String],
+    ) -> Result<(), EngineError> {
+        let ids = ids.to_vec();
+        self.run(move |engine| {
+            let staged = engine.collection(collection)?.staged(version)?;
+            if ids.is_empty() {
+                return Ok(());
+            }
+            staged.delete(&ids)
+        })
+        .await
+    }
+
+    async fn commit_version(
+        &self,
+        collection: Collection,
+        version: u64,
+    ) -> Result<(), EngineError> {
+        // Every write to the staged version was committed when it returned.
+        self.run(move |engine| engine.collection(collection)?.commit(version, |_| Ok(())))
+            .await
+    }
+
+    async fn abort_version(&self, collection: Collection, version: u64) -> Result<(), EngineError> {
+        self.run(move |engine| engine.collection(collection)?.abort(version))
+            .await
     }
 }

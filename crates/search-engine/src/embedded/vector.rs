@@ -35,6 +35,16 @@
 //! only after the new files are synced, so a crash at any moment leaves one complete generation.
 //! String ids map to u64 graph keys; the mapping is part of the snapshot and the log.
 //!
+//! ## Versions and compaction
+//! Each collection is a set of versions ([`Versioned`]): the files above live in
+//! `dir/<collection>/v<N>/`, and `dir/<collection>/LIVE` names the live one; a reindex fills a
+//! staged version and commits it by replacing that pointer. Removed and replaced points stay
+//! in the usearch graph as tombstones (counted, and kept in `CURRENT`); a compaction rebuilds
+//! the graph from the live points while searches and writes go on (writes are recorded and
+//! replayed into the new graph before it is swapped in, under the write lock, with a
+//! snapshot). It starts in the background once tombstones pass
+//! [`AnnVectorOptions::compact_tombstone_share`], or through [`VectorIndex::compact`].
+//!
 //! ## Cost
 //! A batch of upserts is inserted into the graph from one thread per core. Filtered searches
 //! evaluate [`Filters::matches`] per point over the in-memory fields (O(n) for a selective filter),
@@ -52,9 +62,10 @@ use tokio::sync::Semaphore;
 use usearch::{Index as Graph, IndexOptions, MetricKind, ScalarKind};
 
 use crate::embedded::vector_log::{self, LoggedOperation, OperationLog};
+use crate::embedded::versions::Versioned;
 use crate::{
-    Collection, DocumentFields, EngineError, Filters, Metric, VectorHit, VectorIndex, VectorPoint,
-    VectorQuery,
+    Collection, Compaction, DocumentFields, EngineError, Filters, Metric, VectorHit, VectorIndex,
+    VectorPoint, VectorQuery,
 };
 
 pub(crate) const MAX_TOP_K: usize = 1000;
@@ -72,6 +83,11 @@ pub struct AnnVectorOptions {
     pub connectivity: usize,
     pub expansion_add: usize,
     pub expansion_search: usize,
+    /// A compaction starts in the background after a write once removed or replaced points
+    /// make up more than this share of the graph (0 < share ≤ 1; above 1: never)...
+    pub compact_tombstone_share: f64,
+    /// ...and number at least this many.
+    pub compact_min_tombstones: u64,
 }
 
 impl Default for AnnVectorOptions {
@@ -82,6 +98,8 @@ impl Default for AnnVectorOptions {
             connectivity: 16,
             expansion_add: 64,
             expansion_search: 96,
+            compact_tombstone_share: 0.25,
+            compact_min_tombstones: 1_000,
         }
     }
 }
@@ -90,6 +108,9 @@ impl Default for AnnVectorOptions {
 struct Current {
     generation: u64,
     dimension: usize,
+    /// Removed or replaced points the snapshot's graph still carries.
+    #[serde(default)]
+    tombstones: u64,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -119,6 +140,12 @@ struct VectorCollection {
     points: PointSet,
     generation: u64,
     log: OperationLog,
+    /// Removed or replaced points the graph still carries (usearch marks them; searches skip
+    /// them but walk through them).
+    tombstones: u64,
+    /// While a compaction rebuilds the graph: every write since it began, replayed into the
+    /// new graph before the swap.
+    recording: Option<Vec<LoggedOperation>>,
 }
 
 /// The embedded vector engine (usearch HNSW, durable through a write-ahead log).
@@ -129,7 +156,7 @@ pub struct AnnVectorIndex {
 
 struct VectorEngine {
     dimension: usize,
-    collections: HashMap<Collection, RwLock<VectorCollection>>,
+    collections: HashMap<Collection, Versioned<RwLock<VectorCollection>>>,
     /// One permit per thread context usearch reserved ([`GRAPH_THREADS`]). A search takes one
     /// before it goes to the blocking pool, so searches beyond that wait as tasks, never as
     /// blocked threads.
@@ -161,9 +188,17 @@ impl AnnVectorIndex {
         }
         let mut collections = HashMap::new();
         for collection in Collection::ALL {
-            let path = dir.join(collection.as_str());
-            let opened = VectorCollection::open(path, dimension, options.clone())?;
-            collections.insert(collection, RwLock::new(opened));
+            let root = dir.join(collection.as_str());
+            let options = options.clone();
+            let versions = Versioned::open(collection, Some(&root), move |path| {
+                let path = path.ok_or_else(|| {
+                    EngineError::Internal("the vector index keeps every version on disk".into())
+                })?;
+                let opened =
+                    VectorCollection::open(path.to_path_buf(), dimension, options.clone())?;
+                Ok(RwLock::new(opened))
+            })?;
+            collections.insert(collection, versions);
         }
         Ok(AnnVectorIndex {
             engine: Arc::new(VectorEngine {
@@ -174,12 +209,47 @@ impl AnnVectorIndex {
         })
     }
 
+    /// Starts a compaction of the live version on the blocking pool when its tombstones
+    /// passed the configured share ([`AnnVectorOptions::compact_tombstone_share`]).
+    fn compact_in_background_if_needed(&self, collection: Collection) {
+        let needed = self
+            .engine
+            .collection(collection)
+            .and_then(|versions| versions.live())
+            .and_then(|live| read_lock(&live).map(|collection| collection.needs_compaction()));
+        if !matches!(needed, Ok(true)) {
+            return;
+        }
+        let engine = Arc::clone(&self.engine);
+        tokio::task::spawn_blocking(move || {
+            let result = engine
+                .collection(collection)
+                .and_then(|versions| versions.live())
+                .and_then(|live| compact_collection(&live));
+            match result {
+                Ok(Some(done)) => tracing::info!(
+                    collection = collection.as_str(),
+                    points = done.points,
+                    removed_tombstones = done.removed_tombstones,
+                    replayed_writes = done.replayed_writes,
+                    seconds = done.seconds,
+                    "vector graph compacted"
+                ),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(collection = collection.as_str(), %error, "vector compaction failed; the graph keeps its tombstones")
+                }
+            }
+        });
+    }
+
     /// Writes a snapshot of every collection with pending log records, so the next open does not
     /// replay them. Writes are durable without it; this only shortens start-up.
     pub async fn flush(&self) -> Result<(), EngineError> {
         self.run(|engine| {
-            for collection in engine.collections.values() {
-                write_lock(collection)?.snapshot_if_logged()?;
+            for versions in engine.collections.values() {
+                let live = versions.live_for_write()?;
+                write_lock(&live)?.snapshot_if_logged()?;
             }
             Ok(())
         })
@@ -200,8 +270,11 @@ impl AnnVectorIndex {
 
 impl Drop for VectorEngine {
     fn drop(&mut self) {
-        for collection in self.collections.values() {
-            if let Ok(mut collection) = collection.write()
+        for versions in self.collections.values() {
+            let Ok(live) = versions.live() else {
+                continue;
+            };
+            if let Ok(mut collection) = live.write()
                 && let Err(error) = collection.snapshot_if_logged()
             {
                 tracing::warn!(%error, "vector snapshot on shutdown failed; the log still has every write");
@@ -211,10 +284,25 @@ impl Drop for VectorEngine {
 }
 
 impl VectorEngine {
-    fn collection(&self, collection: Collection) -> Result<&RwLock<VectorCollection>, EngineError> {
+    fn collection(
+        &self,
+        collection: Collection,
+    ) -> Result<&Versioned<RwLock<VectorCollection>>, EngineError> {
         self.collections.get(&collection).ok_or_else(|| {
             EngineError::Internal(format!("collection {} is not open", collection.as_str()))
         })
+    }
+
+    fn check_points(&self, points: &[VectorPoint]) -> Result<(), EngineError> {
+        for point in points {
+            self.check_vector(&point.vector)?;
+            if point.id.trim().is_empty() {
+                return Err(EngineError::InvalidQuery(
+                    "a vector point has an empty id".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_vector(&self, vector: &[f32]) -> Result<(), EngineError> {
@@ -282,6 +370,7 @@ impl VectorCollection {
             Current {
                 generation: 0,
                 dimension,
+                tombstones: 0,
             }
         };
         if current.dimension != dimension {
@@ -326,6 +415,8 @@ impl VectorCollection {
             points,
             generation: current.generation,
             log,
+            tombstones: current.tombstones,
+            recording: None,
         };
         collection.apply_all(operations)?;
         Ok(collection)
@@ -360,6 +451,7 @@ impl VectorCollection {
                     self.graph = new_graph(self.dimension, &self.options)?;
                     self.points.by_key.clear();
                     self.points.key_of.clear();
+                    self.tombstones = 0;
                 }
             }
         }
@@ -396,34 +488,7 @@ impl VectorCollection {
                 .reserve_capacity_and_threads(grown, GRAPH_THREADS)
                 .map_err(graph_error("cannot grow the vector graph"))?;
         }
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, GRAPH_THREADS);
-        let chunk = upserts.len().div_ceil(workers);
-        let graph = &self.graph;
-        let failures: Vec<String> = std::thread::scope(|scope| {
-            let handles: Vec<_> = upserts
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        for upsert in part {
-                            if let Err(error) = graph.add(upsert.point.key, &upsert.direction) {
-                                return Some(error.to_string());
-                            }
-                        }
-                        None
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .filter_map(|handle| {
-                    handle
-                        .join()
-                        .unwrap_or(Some("a graph insert panicked".into()))
-                })
-                .collect()
-        });
+        let failures = add_in_parallel(&self.graph, &upserts);
         for upsert in upserts {
             let point = upsert.point;
             // Only points that made it into the graph are recorded.
@@ -448,8 +513,19 @@ impl VectorCollection {
             self.graph
                 .remove(key)
                 .map_err(graph_error("cannot remove a vector"))?;
+            self.tombstones += 1;
         }
         Ok(())
+    }
+
+    /// Whether removed or replaced points crowd the graph enough for a compaction.
+    fn needs_compaction(&self) -> bool {
+        let tombstones = self.tombstones;
+        let total = tombstones + self.points.by_key.len() as u64;
+        self.recording.is_none()
+            && tombstones >= self.options.compact_min_tombstones
+            && total > 0
+            && tombstones as f64 / total as f64 > self.options.compact_tombstone_share
     }
 
     /// Logs `operations` durably, then applies them.
@@ -459,6 +535,9 @@ impl VectorCollection {
             vector_log::encode(operation, &mut records);
         }
         self.log.append(&records)?;
+        if let Some(recording) = &mut self.recording {
+            recording.extend(operations.iter().cloned());
+        }
         self.apply_all(operations)?;
         if self.log.len_bytes() > self.options.snapshot_log_bytes {
             self.snapshot()?;
@@ -493,6 +572,7 @@ impl VectorCollection {
         let current = serde_json::to_vec(&Current {
             generation: next,
             dimension: self.dimension,
+            tombstones: self.tombstones,
         })
         .map_err(|error| EngineError::Internal(format!("cannot encode CURRENT: {error}")))?;
         let staged = self.dir.join("CURRENT.tmp");
@@ -614,6 +694,139 @@ impl VectorCollection {
     }
 }
 
+/// Inserts `upserts` into `graph` from one thread per core; returns the failures.
+fn add_in_parallel(graph: &Graph, upserts: &[PendingUpsert]) -> Vec<String> {
+    if upserts.is_empty() {
+        return Vec::new();
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, GRAPH_THREADS);
+    let chunk = upserts.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = upserts
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    for upsert in part {
+                        if let Err(error) = graph.add(upsert.point.key, &upsert.direction) {
+                            return Some(error.to_string());
+                        }
+                    }
+                    None
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or(Some("a graph insert panicked".into()))
+            })
+            .collect()
+    })
+}
+
+/// Stops recording writes when a compaction ends without its swap.
+struct RecordingGuard<'a> {
+    target: &'a RwLock<VectorCollection>,
+    armed: bool,
+}
+
+impl Drop for RecordingGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed
+            && let Ok(mut collection) = self.target.write()
+        {
+            collection.recording = None;
+        }
+    }
+}
+
+/// Rebuilds `target`'s graph from its live points without holding it against searches or
+/// writes: writes are recorded from the start, the points copied under a read lock, the new
+/// graph built with no lock, then (write lock) the recorded writes replayed into it, the
+/// graph and points swapped, and a snapshot written. `None` when a compaction of this
+/// collection is already running.
+fn compact_collection(
+    target: &RwLock<VectorCollection>,
+) -> Result<Option<Compaction>, EngineError> {
+    let started = std::time::Instant::now();
+    {
+        let mut collection = write_lock(target)?;
+        if collection.recording.is_some() {
+            return Ok(None);
+        }
+        collection.recording = Some(Vec::new());
+    }
+    let mut guard = RecordingGuard {
+        target,
+        armed: true,
+    };
+    let (dimension, options, live, tombstones) = {
+        let collection = read_lock(target)?;
+        let mut live = Vec::with_capacity(collection.points.by_key.len());
+        for point in collection.points.by_key.values() {
+            let mut direction = vec![0f32; collection.dimension];
+            let found = collection
+                .graph
+                .get(point.key, &mut direction)
+                .map_err(graph_error("cannot read a vector"))?;
+            if found == 0 {
+                continue;
+            }
+            live.push(PendingUpsert {
+                point: point.clone(),
+                direction,
+            });
+        }
+        (
+            collection.dimension,
+            collection.options.clone(),
+            live,
+            collection.tombstones,
+        )
+    };
+    let graph = new_graph(dimension, &options)?;
+    graph
+        .reserve_capacity_and_threads(live.len().max(1024), GRAPH_THREADS)
+        .map_err(graph_error("cannot reserve graph memory"))?;
+    if let Some(error) = add_in_parallel(&graph, &live).into_iter().next() {
+        return Err(EngineError::Internal(format!(
+            "compaction could not add a vector: {error}"
+        )));
+    }
+    let mut points = PointSet {
+        by_key: HashMap::with_capacity(live.len()),
+        key_of: HashMap::with_capacity(live.len()),
+        next_key: 0,
+    };
+    for upsert in live {
+        let point = upsert.point;
+        points.next_key = points.next_key.max(point.key + 1);
+        points.key_of.insert(point.id.clone(), point.key);
+        points.by_key.insert(point.key, point);
+    }
+    let mut collection = write_lock(target)?;
+    let recorded = collection.recording.take().unwrap_or_default();
+    guard.armed = false;
+    let replayed = recorded.len() as u64;
+    points.next_key = points.next_key.max(collection.points.next_key);
+    collection.graph = graph;
+    collection.points = points;
+    collection.tombstones = 0;
+    collection.apply_all(recorded)?;
+    // The compacted graph becomes the snapshot; the log it replaces held the same writes.
+    collection.snapshot()?;
+    Ok(Some(Compaction {
+        points: collection.points.by_key.len() as u64,
+        removed_tombstones: tombstones,
+        replayed_writes: replayed,
+        seconds: started.elapsed().as_secs_f64(),
+    }))
+}
+
 fn passes(points: &PointSet, filters: &Filters, key: u64) -> bool {
     points
         .by_key
@@ -685,61 +898,35 @@ impl VectorIndex for AnnVectorIndex {
         collection: Collection,
         points: &[VectorPoint],
     ) -> Result<(), EngineError> {
-        for point in points {
-            self.engine.check_vector(&point.vector)?;
-            if point.id.trim().is_empty() {
-                return Err(EngineError::InvalidQuery(
-                    "a vector point has an empty id".into(),
-                ));
-            }
-        }
+        self.engine.check_points(points)?;
         if points.is_empty() {
             return Ok(());
         }
         let points = points.to_vec();
         self.run(move |engine| {
-            let mut target = write_lock(engine.collection(collection)?)?;
-            let mut next_key = target.points.next_key;
-            let operations = points
-                .into_iter()
-                .map(|point| {
-                    let (direction, norm) = split_direction(&point.vector);
-                    next_key += 1;
-                    LoggedOperation::Upsert {
-                        key: next_key - 1,
-                        id: point.id,
-                        fields: Box::new(point.fields),
-                        direction,
-                        norm,
-                    }
-                })
-                .collect();
-            target.write(operations)
+            let live = engine.collection(collection)?.live_for_write()?;
+            upsert_points(&live, points)
         })
-        .await
+        .await?;
+        self.compact_in_background_if_needed(collection);
+        Ok(())
     }
 
     async fn delete(&self, collection: Collection, ids: &[String]) -> Result<(), EngineError> {
         let ids = ids.to_vec();
         self.run(move |engine| {
-            let mut target = write_lock(engine.collection(collection)?)?;
-            let operations: Vec<LoggedOperation> = ids
-                .into_iter()
-                .filter(|id| target.points.key_of.contains_key(id))
-                .map(|id| LoggedOperation::Delete { id })
-                .collect();
-            if operations.is_empty() {
-                return Ok(());
-            }
-            target.write(operations)
+            let live = engine.collection(collection)?.live_for_write()?;
+            delete_ids(&live, ids)
         })
-        .await
+        .await?;
+        self.compact_in_background_if_needed(collection);
+        Ok(())
     }
 
     async fn clear(&self, collection: Collection) -> Result<(), EngineError> {
         self.run(move |engine| {
-            let mut target = write_lock(engine.collection(collection)?)?;
-            target.write(vec![LoggedOperation::Clear])
+            let live = engine.collection(collection)?.live_for_write()?;
+            write_lock(&live)?.write(vec![LoggedOperation::Clear])
         })
         .await
     }
@@ -761,13 +948,117 @@ impl VectorIndex for AnnVectorIndex {
             .map_err(|_| EngineError::Internal("the vector index is shutting down".into()))?;
         self.run(move |engine| {
             let _slot = slot;
-            read_lock(engine.collection(query.collection)?)?.search(&query)
+            let live = engine.collection(query.collection)?.live()?;
+            read_lock(&live)?.search(&query)
         })
         .await
     }
 
     async fn count(&self, collection: Collection) -> Result<u64, EngineError> {
-        let target = read_lock(self.engine.collection(collection)?)?;
-        Ok(target.points.by_key.len() as u64)
+        let live = self.engine.collection(collection)?.live()?;
+        let count = read_lock(&live)?.points.by_key.len() as u64;
+        Ok(count)
     }
+
+    async fn begin_version(&self, collection: Collection) -> Result<u64, EngineError> {
+        self.run(move |engine| engine.collection(collection)?.begin())
+            .await
+    }
+
+    async fn compact(&self, collection: Collection) -> Result<Option<Compaction>, EngineError> {
+        self.run(move |engine| {
+            let live = engine.collection(collection)?.live()?;
+            compact_collection(&live)
+        })
+        .await
+    }
+
+    async fn upsert_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        points: &[VectorPoint],
+    ) -> Result<(), EngineError> {
+        self.engine.check_points(points)?;
+        let points = points.to_vec();
+        self.run(move |engine| {
+            let staged = engine.collection(collection)?.staged(version)?;
+            if points.is_empty() {
+                return Ok(());
+            }
+            upsert_points(&staged, points)
+        })
+        .await
+    }
+
+    async fn delete_version(
+        &self,
+        collection: Collection,
+        version: u64,
+        ids: &[String],
+    ) -> Result<(), EngineError> {
+        let ids = ids.to_vec();
+        self.run(move |engine| {
+            let staged = engine.collection(collection)?.staged(version)?;
+            delete_ids(&staged, ids)
+        })
+        .await
+    }
+
+    async fn commit_version(
+        &self,
+        collection: Collection,
+        version: u64,
+    ) -> Result<(), EngineError> {
+        // A snapshot first, so the next start loads the new graph instead of replaying its log.
+        self.run(move |engine| {
+            engine
+                .collection(collection)?
+                .commit(version, |staged| write_lock(staged)?.snapshot_if_logged())
+        })
+        .await
+    }
+
+    async fn abort_version(&self, collection: Collection, version: u64) -> Result<(), EngineError> {
+        self.run(move |engine| engine.collection(collection)?.abort(version))
+            .await
+    }
+}
+
+/// Logs and applies upserts to one version (new keys past the version's last).
+fn upsert_points(
+    target: &RwLock<VectorCollection>,
+    points: Vec<VectorPoint>,
+) -> Result<(), EngineError> {
+    let mut target = write_lock(target)?;
+    let mut next_key = target.points.next_key;
+    let operations = points
+        .into_iter()
+        .map(|point| {
+            let (direction, norm) = split_direction(&point.vector);
+            next_key += 1;
+            LoggedOperation::Upsert {
+                key: next_key - 1,
+                id: point.id,
+                fields: Box::new(point.fields),
+                direction,
+                norm,
+            }
+        })
+        .collect();
+    target.write(operations)
+}
+
+/// Logs and applies the removal of the ids one version holds (unknown ids are skipped).
+fn delete_ids(target: &RwLock<VectorCollection>, ids: Vec<String>) -> Result<(), EngineError> {
+    let mut target = write_lock(target)?;
+    let operations: Vec<LoggedOperation> = ids
+        .into_iter()
+        .filter(|id| target.points.key_of.contains_key(id))
+        .map(|id| LoggedOperation::Delete { id })
+        .collect();
+    if operations.is_empty() {
+        return Ok(());
+    }
+    target.write(operations)
 }

@@ -22,7 +22,7 @@ const OP_DELETE: u8 = 2;
 const OP_CLEAR: u8 = 3;
 const HEADER_BYTES: usize = 12;
 
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum LoggedOperation {
     Upsert {
         key: u64,

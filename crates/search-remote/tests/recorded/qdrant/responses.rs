@@ -8,9 +8,10 @@ use std::collections::HashMap;
 
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::{
-    CollectionExists, CollectionExistsResponse, CollectionOperationResponse, CountResponse,
-    CountResult, PointId, PointsOperationResponse, QueryResponse, ScoredPoint, UpdateResult,
-    UpdateStatus, Usage, Value,
+    AliasDescription, CollectionDescription, CollectionExists, CollectionExistsResponse,
+    CollectionOperationResponse, CountResponse, CountResult, ListAliasesResponse,
+    ListCollectionsResponse, PointId, PointsOperationResponse, QueryResponse, ScoredPoint,
+    UpdateResult, UpdateStatus, Usage, Value,
 };
 
 pub fn collection_exists(exists: bool) -> CollectionExistsResponse {
@@ -24,6 +25,33 @@ pub fn collection_created() -> CollectionOperationResponse {
     CollectionOperationResponse {
         result: true,
         time: 0.089_216,
+    }
+}
+
+/// `ListCollections`: every collection's name (aliases are not listed).
+pub fn collections(names: &[&str]) -> ListCollectionsResponse {
+    ListCollectionsResponse {
+        collections: names
+            .iter()
+            .map(|name| CollectionDescription {
+                name: (*name).to_string(),
+            })
+            .collect(),
+        time: 0.000_012,
+    }
+}
+
+/// `ListAliases`: every alias with the collection it points at.
+pub fn aliases(pairs: &[(&str, &str)]) -> ListAliasesResponse {
+    ListAliasesResponse {
+        aliases: pairs
+            .iter()
+            .map(|(alias, collection)| AliasDescription {
+                alias_name: (*alias).to_string(),
+                collection_name: (*collection).to_string(),
+            })
+            .collect(),
+        time: 0.000_009,
     }
 }
 
