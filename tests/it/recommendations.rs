@@ -310,6 +310,27 @@ fn ids<'a>(list: &'a [Value], entity: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// GraphQL requests search has answered so far (its `/metrics`).
+async fn search_requests(p: &TestPlatform) -> f64 {
+    let text = p
+        .http
+        .get(format!("{}/metrics", p.url(looma::Component::Search)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|line| {
+            line.starts_with("looma_http_requests_total{")
+                && line.contains("component=\"search\"")
+                && line.contains("route=\"/graphql\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 async fn similar_resumes(p: &TestPlatform, auth: &Auth, resume: &str, top_k: i64) -> Value {
     p.gql_router(
         auth,
@@ -499,7 +520,8 @@ async fn recommendations_rank_explain_and_refuse(p: TestPlatform) -> TestPlatfor
         list[0]
     );
 
-    // A page of jobs, each with its own list (batched into one search request by matching).
+    // A page of jobs, each with its own list: one search request for the page, not one per job.
+    let searched_before = search_requests(&p).await;
     let body = p
         .gql_router(
             &w.admin,
@@ -509,6 +531,11 @@ async fn recommendations_rank_explain_and_refuse(p: TestPlatform) -> TestPlatfor
         .await;
     let nodes = data(&body)["jobs"]["nodes"].as_array().unwrap().clone();
     assert_eq!(nodes.len(), 4);
+    assert_eq!(
+        search_requests(&p).await - searched_before,
+        1.0,
+        "matching asks search once for the whole page"
+    );
     for node in &nodes {
         let own = node["id"].as_str().unwrap();
         let similar = node["similarJobs"].as_array().unwrap();
