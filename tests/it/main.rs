@@ -14,6 +14,7 @@ mod identity_auth;
 mod identity_config;
 mod matching;
 mod monitor;
+mod recommendations;
 mod registry;
 mod resume;
 mod router;

@@ -30,6 +30,8 @@ pub struct ResumeFacts {
     pub degree: Option<String>,
     pub city: Option<String>,
     pub headline: Option<String>,
+    /// When the resume subgraph last changed it (upload, parse, indexing).
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
     pub embedding: Option<Vec<f32>>,
     /// The model that made `embedding`.
     pub embedding_model: Option<String>,
@@ -123,117 +125,192 @@ impl Clients {
     }
 
     pub async fn resume(&self, id: &str) -> Result<Option<ResumeFacts>, MatchingError> {
+        Ok(self
+            .resumes(&[id.to_owned()], true)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Several resumes in one request (resume's `_entities`, batched there into one SQL
+    /// statement), in no particular order; unknown ids are left out. Vectors travel only when
+    /// asked for (384 floats each).
+    pub async fn resumes(
+        &self,
+        ids: &[String],
+        with_vector: bool,
+    ) -> Result<Vec<ResumeFacts>, MatchingError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let representations: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({ "__typename": "Resume", "id": id }))
+            .collect();
         let data = self
             .resume
             .query(
-                "query($id: ID!) { resume(id: $id) { id skills embedding embeddingModel
-                   profile { totalYears highestDegree city headline } } }",
-                json!({ "id": id }),
+                "query($r: [_Any!]!, $v: Boolean!) { _entities(representations: $r) {
+                   ... on Resume { id skills updatedAt embedding @include(if: $v)
+                     embeddingModel @include(if: $v)
+                     profile { totalYears highestDegree city headline } } } }",
+                json!({ "r": representations, "v": with_vector }),
             )
             .await?;
-        let resume = &data["resume"];
-        if resume.is_null() {
-            return Ok(None);
-        }
-        let profile = &resume["profile"];
-        Ok(Some(ResumeFacts {
-            id: id.to_owned(),
-            parsed: !profile.is_null(),
-            skills: strings(&resume["skills"]),
-            years: profile["totalYears"].as_f64(),
-            degree: profile["highestDegree"].as_str().map(str::to_owned),
-            city: profile["city"].as_str().map(str::to_owned),
-            headline: profile["headline"].as_str().map(str::to_owned),
-            embedding_model: resume["embeddingModel"].as_str().map(str::to_owned),
-            embedding: resume["embedding"].as_array().map(|values| {
-                values
-                    .iter()
-                    .filter_map(Value::as_f64)
-                    .map(|v| v as f32)
-                    .collect()
-            }),
-        }))
+        Ok(data["_entities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|resume| resume["id"].is_string())
+            .map(resume_facts)
+            .collect())
     }
 
     /// Vector and text candidates in one request to search.
     pub async fn shortlist(&self, query: ShortlistQuery<'_>) -> Result<Shortlist, MatchingError> {
-        let use_vector = query.vector.is_some();
-        let use_text = !query.text.trim().is_empty();
-        if !use_vector && !use_text {
-            return Ok(Shortlist {
+        Ok(self
+            .shortlists(std::slice::from_ref(&query))
+            .await?
+            .pop()
+            .unwrap_or(Shortlist {
                 candidates: Vec::new(),
                 similarity_floor: None,
-            });
-        }
-        let data = self
-            .search
-            .query(
-                "query($v: [Float!]!, $vm: String!, $useVector: Boolean!, $q: String!,
-                       $useText: Boolean!, $k: Int!, $t: Int!, $f: SearchFilter,
-                       $c: SearchCollection!) {
-                   near: vectorSearch(vector: $v, vectorModel: $vm, topK: $k, filter: $f,
-                     collection: $c)
-                     @include(if: $useVector) { id score metadata }
-                   words: textSearch(query: $q, options: {collection: $c, first: $t, filter: $f,
-                     highlight: false}) @include(if: $useText) { hits { id score metadata } }
-                 }",
-                json!({
-                    "v": query.vector.unwrap_or(&[0.0]),
-                    "vm": query.vector_model,
-                    "useVector": use_vector,
-                    "q": if use_text { query.text.as_str() } else { "-" },
-                    "useText": use_text,
-                    "k": query.vector_candidates,
-                    "t": query.text_candidates,
-                    "f": query.filter,
-                    "c": query.collection,
-                }),
-            )
-            .await?;
-        let mut candidates: Vec<Candidate> = Vec::new();
-        let mut floor: Option<f32> = None;
-        for hit in data["near"].as_array().into_iter().flatten() {
-            let similarity = hit["score"].as_f64().map(|s| s as f32);
-            if let Some(s) = similarity {
-                floor = Some(floor.map_or(s, |f: f32| f.min(s)));
+            }))
+    }
+
+    /// The shortlists of several queries in one request to search (each query's searches
+    /// under its own aliases), in the order of `queries`.
+    pub async fn shortlists(
+        &self,
+        queries: &[ShortlistQuery<'_>],
+    ) -> Result<Vec<Shortlist>, MatchingError> {
+        let mut parameters: Vec<String> = Vec::new();
+        let mut fields: Vec<String> = Vec::new();
+        let mut variables = serde_json::Map::new();
+        for (i, query) in queries.iter().enumerate() {
+            let collection = query.collection;
+            let filter = format!("$f{i}");
+            if query.vector.is_some() || !query.text.trim().is_empty() {
+                parameters.push(format!("{filter}: SearchFilter"));
+                variables.insert(format!("f{i}"), query.filter.clone());
             }
-            candidates.push(Candidate {
-                id: hit["id"].as_str().unwrap_or_default().to_owned(),
-                similarity,
-                metadata: hit["metadata"].clone(),
-            });
-        }
-        let near = candidates.len();
-        let mut seen: std::collections::HashSet<String> =
-            candidates.iter().map(|c| c.id.clone()).collect();
-        for hit in data["words"]["hits"].as_array().into_iter().flatten() {
-            let id = hit["id"].as_str().unwrap_or_default();
-            if !seen.insert(id.to_owned()) {
-                continue;
+            if let Some(vector) = query.vector {
+                parameters.push(format!("$v{i}: [Float!]!, $vm{i}: String!"));
+                variables.insert(format!("v{i}"), json!(vector));
+                variables.insert(format!("vm{i}"), json!(query.vector_model));
+                fields.push(format!(
+                    "near{i}: vectorSearch(vector: $v{i}, vectorModel: $vm{i}, topK: {k}, \
+                     filter: {filter}, collection: {collection}) {{ id score metadata }}",
+                    k = query.vector_candidates,
+                ));
             }
-            candidates.push(Candidate {
-                id: id.to_owned(),
-                similarity: None,
-                metadata: hit["metadata"].clone(),
-            });
+            if !query.text.trim().is_empty() {
+                parameters.push(format!("$q{i}: String!"));
+                variables.insert(format!("q{i}"), json!(query.text));
+                fields.push(format!(
+                    "words{i}: textSearch(query: $q{i}, options: {{collection: {collection}, \
+                     first: {t}, filter: {filter}, highlight: false}}) \
+                     {{ hits {{ id score metadata }} }}",
+                    t = query.text_candidates,
+                ));
+            }
         }
-        // When vector search returned fewer than asked, it returned everything that passed the
-        // filters: a missing candidate has no vector, not a low similarity.
-        let similarity_floor = if near >= query.vector_candidates {
-            floor
+        let data = if fields.is_empty() {
+            Value::Null
         } else {
-            None
+            let operation = format!(
+                "query({}) {{ {} }}",
+                parameters.join(", "),
+                fields.join("\n")
+            );
+            self.search
+                .query(&operation, Value::Object(variables))
+                .await?
         };
-        candidates.retain(|c| !c.id.is_empty());
-        Ok(Shortlist {
-            candidates,
-            similarity_floor,
-        })
+        Ok(queries
+            .iter()
+            .enumerate()
+            .map(|(i, query)| {
+                shortlist_of(
+                    &data[format!("near{i}").as_str()],
+                    &data[format!("words{i}").as_str()]["hits"],
+                    query.vector_candidates,
+                )
+            })
+            .collect())
     }
 
     /// Search's indexing mutations, as the same service principal (it holds `search:index`).
     pub fn search_index(&self) -> SearchClient {
         SearchClient::from_client(self.search.clone())
+    }
+}
+
+/// One query's shortlist from its vector hits and text hits (either may be missing).
+fn shortlist_of(near: &Value, words: &Value, vector_candidates: usize) -> Shortlist {
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut floor: Option<f32> = None;
+    for hit in near.as_array().into_iter().flatten() {
+        let similarity = hit["score"].as_f64().map(|s| s as f32);
+        if let Some(s) = similarity {
+            floor = Some(floor.map_or(s, |f: f32| f.min(s)));
+        }
+        candidates.push(Candidate {
+            id: hit["id"].as_str().unwrap_or_default().to_owned(),
+            similarity,
+            metadata: hit["metadata"].clone(),
+        });
+    }
+    let near = candidates.len();
+    let mut seen: std::collections::HashSet<String> =
+        candidates.iter().map(|c| c.id.clone()).collect();
+    for hit in words.as_array().into_iter().flatten() {
+        let id = hit["id"].as_str().unwrap_or_default();
+        if !seen.insert(id.to_owned()) {
+            continue;
+        }
+        candidates.push(Candidate {
+            id: id.to_owned(),
+            similarity: None,
+            metadata: hit["metadata"].clone(),
+        });
+    }
+    // When vector search returned fewer than asked, it returned everything that passed the
+    // filters: a missing candidate has no vector, not a low similarity.
+    let similarity_floor = if near >= vector_candidates {
+        floor
+    } else {
+        None
+    };
+    candidates.retain(|c| !c.id.is_empty());
+    Shortlist {
+        candidates,
+        similarity_floor,
+    }
+}
+
+fn resume_facts(resume: &Value) -> ResumeFacts {
+    let profile = &resume["profile"];
+    ResumeFacts {
+        id: resume["id"].as_str().unwrap_or_default().to_owned(),
+        parsed: !profile.is_null(),
+        skills: strings(&resume["skills"]),
+        years: profile["totalYears"].as_f64(),
+        degree: profile["highestDegree"].as_str().map(str::to_owned),
+        city: profile["city"].as_str().map(str::to_owned),
+        headline: profile["headline"].as_str().map(str::to_owned),
+        updated_at: resume["updatedAt"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
+        embedding_model: resume["embeddingModel"].as_str().map(str::to_owned),
+        embedding: resume["embedding"].as_array().map(|values| {
+            values
+                .iter()
+                .filter_map(Value::as_f64)
+                .map(|v| v as f32)
+                .collect()
+        }),
     }
 }
 

@@ -4,9 +4,12 @@
 
 use crate::MatchingError;
 use crate::domain::filters::HardFilters;
+use crate::domain::recommend::{Factor, FactorScore};
 use crate::domain::score::{ComponentScore, MatchScore};
 use crate::domain::weights::Component;
-use crate::service::{JobInput, MatchOutcome, MatchingService, Scored};
+use crate::service::{
+    JobInput, MatchOutcome, MatchingService, RecommendQuery, Recommendations, Recommended, Scored,
+};
 use crate::store::{job, run};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::types::Json;
@@ -34,7 +37,12 @@ pub fn attach_loaders(
     request: async_graphql::Request,
     service: &MatchingService,
 ) -> async_graphql::Request {
-    request.data(DataLoader::new(JobLoader(service.clone()), tokio::spawn))
+    request
+        .data(DataLoader::new(JobLoader(service.clone()), tokio::spawn))
+        .data(DataLoader::new(
+            RecommendationLoader(service.clone()),
+            tokio::spawn,
+        ))
 }
 
 fn service<'a>(ctx: &Context<'a>) -> &'a MatchingService {
@@ -63,6 +71,114 @@ async fn load_job(ctx: &Context<'_>, id: &str) -> Result<Option<Job>> {
         .await
         .map_err(|error| looma_core::error::to_graphql_error(error.as_ref()))?;
     Ok(model.map(Job::new))
+}
+
+/// Which recommendation list a key asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecommendationKind {
+    SimilarResumes,
+    SimilarJobs,
+    Candidates,
+}
+
+/// One recommendation list of one entity, as the resolvers of a request ask for it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RecommendationKey {
+    pub kind: RecommendationKind,
+    pub subject: String,
+    pub top_k: usize,
+    /// The hard filters as JSON (candidates; empty otherwise): keys must hash.
+    pub filter: String,
+}
+
+/// Batches the recommendation fields of one request (`resumes { similarResumes }` over a
+/// page of resumes): one call per kind to the service, which asks search once for all.
+pub struct RecommendationLoader(MatchingService);
+
+impl Loader<RecommendationKey> for RecommendationLoader {
+    type Value = Arc<Recommendations>;
+    type Error = Arc<MatchingError>;
+
+    async fn load(
+        &self,
+        keys: &[RecommendationKey],
+    ) -> Result<HashMap<RecommendationKey, Self::Value>, Self::Error> {
+        let mut loaded = HashMap::with_capacity(keys.len());
+        for kind in [
+            RecommendationKind::SimilarResumes,
+            RecommendationKind::SimilarJobs,
+            RecommendationKind::Candidates,
+        ] {
+            let group: Vec<&RecommendationKey> = keys.iter().filter(|k| k.kind == kind).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let queries: Vec<RecommendQuery> = group
+                .iter()
+                .map(|key| RecommendQuery {
+                    subject: key.subject.clone(),
+                    top_k: key.top_k,
+                    filters: serde_json::from_str(&key.filter).unwrap_or_default(),
+                })
+                .collect();
+            let results = match kind {
+                RecommendationKind::SimilarResumes => self.0.similar_resumes(&queries).await,
+                RecommendationKind::SimilarJobs => self.0.similar_jobs(&queries).await,
+                RecommendationKind::Candidates => self.0.recommend_candidates(&queries).await,
+            }
+            .map_err(Arc::new)?;
+            for (key, result) in group.into_iter().zip(results) {
+                loaded.insert(key.clone(), Arc::new(result));
+            }
+        }
+        Ok(loaded)
+    }
+}
+
+/// Recommendations show what searching the collections would, so they need what search
+/// needs: `search:read` plus the read permission of every collection involved (`resume:read`
+/// for resumes, `job:read` for jobs).
+fn require_recommendations<'a>(ctx: &Context<'a>, reads: &[&str]) -> Result<&'a Principal> {
+    let principal = require(ctx, permission::SEARCH_READ)?;
+    for read in reads {
+        require(ctx, read)?;
+    }
+    Ok(principal)
+}
+
+/// One recommendation list: permission and `topK` checked by the caller, then batched with
+/// the request's other lists.
+async fn recommendations(
+    ctx: &Context<'_>,
+    kind: RecommendationKind,
+    subject: &str,
+    top_k: i32,
+    filter: Option<HardFilters>,
+) -> Result<Vec<Recommended>> {
+    let top_k = MatchingService::check_top_k(top_k).gql()?;
+    let filter = match filter {
+        Some(filter) => serde_json::to_string(&filter)
+            .map_err(|e| MatchingError::Internal(e.to_string()))
+            .gql()?,
+        None => String::new(),
+    };
+    let loader = ctx.data_unchecked::<DataLoader<RecommendationLoader>>();
+    let loaded = loader
+        .load_one(RecommendationKey {
+            kind,
+            subject: subject.to_owned(),
+            top_k,
+            filter,
+        })
+        .await
+        .map_err(|error| looma_core::error::to_graphql_error(error.as_ref()))?;
+    match loaded.as_deref() {
+        Some(Ok(list)) => Ok(list.clone()),
+        Some(Err(error)) => Err(looma_core::error::to_graphql_error(error)),
+        None => Err(looma_core::error::to_graphql_error(
+            &MatchingError::Internal("a recommendation list was not loaded".into()),
+        )),
+    }
 }
 
 // ---- types ---------------------------------------------------------------------------
@@ -165,6 +281,49 @@ impl Job {
             .gql()?;
         Ok(candidate_matches(outcome))
     }
+
+    /// Open jobs like this one (itself excluded), best first: the postings' vector
+    /// similarity blended with shared skills and recency, with the reasons. Needs
+    /// `search:read` and `job:read` (what searching jobs needs).
+    async fn similar_jobs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] top_k: i32,
+    ) -> Result<Vec<SimilarJob>> {
+        require_recommendations(ctx, &[permission::JOB_READ])?;
+        let list = recommendations(
+            ctx,
+            RecommendationKind::SimilarJobs,
+            &self.model.id,
+            top_k,
+            None,
+        )
+        .await?;
+        Ok(list.into_iter().map(SimilarJob::from).collect())
+    }
+
+    /// Candidates recommended for this job, best first: profile similarity to the job
+    /// blended with the job's skills they have and how recently their resume was updated,
+    /// with the reasons; hard filters exclude. Unlike `candidateMatches`, nothing is recorded
+    /// and no `match:run` is needed: `search:read`, `resume:read` and `job:read` (what
+    /// searching both collections needs).
+    async fn recommended_candidates(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] top_k: i32,
+        filter: Option<MatchFilter>,
+    ) -> Result<Vec<RecommendedCandidate>> {
+        require_recommendations(ctx, &[permission::JOB_READ, permission::RESUME_READ])?;
+        let list = recommendations(
+            ctx,
+            RecommendationKind::Candidates,
+            &self.model.id,
+            top_k,
+            Some(filter.map(Into::into).unwrap_or_default()),
+        )
+        .await?;
+        Ok(list.into_iter().map(RecommendedCandidate::from).collect())
+    }
 }
 
 /// A resume (owned by the resume subgraph); matching adds its job matches.
@@ -196,6 +355,166 @@ impl Resume {
             .gql()?;
         Ok(job_matches(outcome))
     }
+
+    /// Resumes like this one (itself excluded), best first: the profiles' vector similarity
+    /// blended with shared skills and recency, with the reasons. Needs `search:read` and
+    /// `resume:read` (what searching resumes needs); contacts stay masked as resume masks
+    /// them.
+    async fn similar_resumes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] top_k: i32,
+    ) -> Result<Vec<SimilarResume>> {
+        require_recommendations(ctx, &[permission::RESUME_READ])?;
+        let list = recommendations(
+            ctx,
+            RecommendationKind::SimilarResumes,
+            &self.id,
+            top_k,
+            None,
+        )
+        .await?;
+        Ok(list.into_iter().map(SimilarResume::from).collect())
+    }
+}
+
+/// The factors a recommendation blends.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum RecommendationFactor {
+    /// The embeddings' cosine, read on the model's scale.
+    Similarity,
+    /// Skills in common (for candidates: the job's skills they have, required ones first).
+    Skills,
+    /// How recently the recommended resume or job was updated (half-life 90 days).
+    Recency,
+}
+
+impl From<Factor> for RecommendationFactor {
+    fn from(f: Factor) -> Self {
+        match f {
+            Factor::Similarity => RecommendationFactor::Similarity,
+            Factor::Skills => RecommendationFactor::Skills,
+            Factor::Recency => RecommendationFactor::Recency,
+        }
+    }
+}
+
+/// One factor of a recommendation: `contribution = weight × score`; the contributions sum to
+/// the recommendation's `score`.
+#[derive(SimpleObject)]
+pub struct RecommendationComponent {
+    pub factor: RecommendationFactor,
+    pub weight: f64,
+    /// In [0, 1].
+    pub score: f64,
+    pub contribution: f64,
+    pub reason: String,
+}
+
+impl From<FactorScore> for RecommendationComponent {
+    fn from(f: FactorScore) -> Self {
+        RecommendationComponent {
+            factor: f.factor.into(),
+            weight: f.weight,
+            score: f.score,
+            contribution: f.contribution,
+            reason: f.reason,
+        }
+    }
+}
+
+/// A resume like another.
+#[derive(SimpleObject)]
+pub struct SimilarResume {
+    pub resume: Resume,
+    /// In [0, 1]: the sum of the components' contributions.
+    pub score: f64,
+    /// One reason per factor, the largest contribution first ("similar profile 0.91",
+    /// "shares Rust, Kubernetes", "updated 3 days ago").
+    pub reasons: Vec<String>,
+    /// Skills both resumes have.
+    pub shared_skills: Vec<String>,
+    pub components: Vec<RecommendationComponent>,
+}
+
+impl From<Recommended> for SimilarResume {
+    fn from(r: Recommended) -> Self {
+        SimilarResume {
+            resume: Resume { id: ID(r.id) },
+            score: r.recommendation.total,
+            reasons: r.recommendation.reasons,
+            shared_skills: r.recommendation.shared_skills,
+            components: components(r.recommendation.components),
+        }
+    }
+}
+
+/// A job like another.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct SimilarJob {
+    #[graphql(skip)]
+    job_id: String,
+    /// In [0, 1]: the sum of the components' contributions.
+    pub score: f64,
+    /// One reason per factor, the largest contribution first.
+    pub reasons: Vec<String>,
+    /// Skills both jobs list.
+    pub shared_skills: Vec<String>,
+    pub components: Vec<RecommendationComponent>,
+}
+
+#[ComplexObject]
+impl SimilarJob {
+    /// The job (null if it was deleted since).
+    async fn job(&self, ctx: &Context<'_>) -> Result<Option<Job>> {
+        load_job(ctx, &self.job_id).await
+    }
+}
+
+impl From<Recommended> for SimilarJob {
+    fn from(r: Recommended) -> Self {
+        SimilarJob {
+            job_id: r.id,
+            score: r.recommendation.total,
+            reasons: r.recommendation.reasons,
+            shared_skills: r.recommendation.shared_skills,
+            components: components(r.recommendation.components),
+        }
+    }
+}
+
+/// A candidate recommended for a job.
+#[derive(SimpleObject)]
+pub struct RecommendedCandidate {
+    pub resume: Resume,
+    /// In [0, 1]: the sum of the components' contributions.
+    pub score: f64,
+    /// One reason per factor, the largest contribution first ("has Rust, Kubernetes;
+    /// missing Go", "similar profile 0.88", "updated yesterday").
+    pub reasons: Vec<String>,
+    /// The job's required and preferred skills the candidate has.
+    pub matched_skills: Vec<String>,
+    /// Required skills the candidate lacks.
+    pub missing_skills: Vec<String>,
+    pub components: Vec<RecommendationComponent>,
+}
+
+impl From<Recommended> for RecommendedCandidate {
+    fn from(r: Recommended) -> Self {
+        RecommendedCandidate {
+            resume: Resume { id: ID(r.id) },
+            score: r.recommendation.total,
+            reasons: r.recommendation.reasons,
+            matched_skills: r.recommendation.shared_skills,
+            missing_skills: r.recommendation.missing_skills,
+            components: components(r.recommendation.components),
+        }
+    }
+}
+
+fn components(factors: Vec<FactorScore>) -> Vec<RecommendationComponent> {
+    factors.into_iter().map(Into::into).collect()
 }
 
 /// Hard filters: pairs that fail one are excluded, not ranked lower.

@@ -5,6 +5,7 @@
 
 use crate::clients::{Candidate, Clients, ResumeFacts, ShortlistQuery, strings};
 use crate::domain::filters::{HardFilters, Side};
+use crate::domain::recommend::{Blend, Evidence, Noun, Recommendation, SkillSets, rank, recommend};
 use crate::domain::score::{
     CandidateFacts, JobFacts, MatchScore, Semantic, SimilarityScale, score,
 };
@@ -17,6 +18,7 @@ use looma_outbox::{Action, Deliver, DeliveryError, Outbox, OutboxMetrics, Outbox
 use looma_search_client::{Collection, SearchClient, SearchClientError, SearchDocument};
 use looma_taxonomy::{EducationLevel, SkillTaxonomy, city_spellings};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -146,6 +148,13 @@ impl JobView {
                 .and_then(EducationLevel::from_code),
             model,
         }
+    }
+
+    /// Required then preferred skills.
+    pub fn all_skills(&self) -> Vec<String> {
+        let mut skills = self.required.clone();
+        skills.extend(self.preferred.iter().cloned());
+        skills
     }
 
     pub fn facts(&self) -> JobFacts<'_> {
@@ -883,6 +892,327 @@ impl MatchingService {
         })
     }
 
+    // ---- recommendations ---------------------------------------------------------------
+
+    /// A `topK` of a recommendation list, checked.
+    pub fn check_top_k(top_k: i32) -> Result<usize, MatchingError> {
+        match usize::try_from(top_k) {
+            Ok(n) if (1..=MAX_RECOMMENDATIONS).contains(&n) => Ok(n),
+            _ => Err(MatchingError::invalid(
+                "topK",
+                format!("must be between 1 and {MAX_RECOMMENDATIONS} (got {top_k})"),
+            )),
+        }
+    }
+
+    /// How many nearest neighbours are re-ranked for `top_k` recommendations (the blend can
+    /// lift a slightly less similar item with more skills in common or a fresher update).
+    fn pool(&self, top_k: usize) -> usize {
+        (top_k * 4).max(20).min(self.inner.config.vector_candidates)
+    }
+
+    /// Resumes like each query's resume (itself excluded), best first: the resume's stored
+    /// vector searched among RESUMES, then blended with shared skills and recency. One request
+    /// to resume for the subjects, one to search for all the neighbours, one to resume for
+    /// their profiles, however many queries.
+    pub async fn similar_resumes(
+        &self,
+        queries: &[RecommendQuery],
+    ) -> Result<Vec<Recommendations>, MatchingError> {
+        let clients = self.clients()?;
+        let current = self.inner.embedder.model_id();
+        let scale = SimilarityScale::for_model(&current);
+        let subjects: HashMap<String, ResumeFacts> = clients
+            .resumes(&unique_subjects(queries), true)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let mut outcomes: Vec<Option<Recommendations>> = queries.iter().map(|_| None).collect();
+        let mut searches = Vec::new();
+        let mut searched = Vec::new();
+        for (i, query) in queries.iter().enumerate() {
+            let vector = subjects
+                .get(&query.subject)
+                .ok_or_else(|| MatchingError::NotFound {
+                    what: "resume",
+                    id: query.subject.clone(),
+                })
+                .and_then(|resume| resume_vector(resume, &current));
+            match vector {
+                Ok(vector) => {
+                    searches.push(ShortlistQuery {
+                        collection: "RESUMES",
+                        vector: Some(vector),
+                        vector_model: current.clone(),
+                        text: String::new(),
+                        filter: json!({}),
+                        vector_candidates: self.pool(query.top_k) + 1,
+                        text_candidates: 0,
+                    });
+                    searched.push(i);
+                }
+                Err(error) => outcomes[i] = Some(Err(error)),
+            }
+        }
+        let lists = clients.shortlists(&searches).await?;
+        let mut found: Vec<String> = lists
+            .iter()
+            .flat_map(|list| list.candidates.iter().map(|c| c.id.clone()))
+            .collect();
+        found.sort();
+        found.dedup();
+        let others: HashMap<String, ResumeFacts> = clients
+            .resumes(&found, false)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let now = Utc::now();
+        for (i, list) in searched.into_iter().zip(lists) {
+            let query = &queries[i];
+            let Some(subject) = subjects.get(&query.subject) else {
+                continue;
+            };
+            let scored = list
+                .candidates
+                .into_iter()
+                .filter(|c| c.id != query.subject)
+                .filter_map(|candidate| {
+                    let other = others.get(&candidate.id)?;
+                    let evidence = Evidence {
+                        similarity: semantic_evidence(candidate.similarity, None, true, scale),
+                        noun: Noun::Profile,
+                        skills: SkillSets::Between {
+                            subject: &subject.skills,
+                            other: &other.skills,
+                        },
+                        updated_at: other.updated_at,
+                        now,
+                    };
+                    Some((candidate.id, recommend(&evidence, Blend::SIMILAR), ()))
+                })
+                .collect();
+            outcomes[i] = Some(Ok(recommended(rank(scored, query.top_k))));
+        }
+        Ok(outcomes.into_iter().map(finished).collect())
+    }
+
+    /// Open jobs like each query's job (itself excluded), best first: the job's vector
+    /// searched among open JOBS, blended with shared skills and recency. One request to
+    /// search however many queries.
+    pub async fn similar_jobs(
+        &self,
+        queries: &[RecommendQuery],
+    ) -> Result<Vec<Recommendations>, MatchingError> {
+        let clients = self.clients()?;
+        let current = self.inner.embedder.model_id();
+        let scale = SimilarityScale::for_model(&current);
+        let subjects: HashMap<String, JobView> = self
+            .inner
+            .store
+            .jobs(&unique_subjects(queries))
+            .await?
+            .into_iter()
+            .map(|j| (j.id.clone(), JobView::new(j)))
+            .collect();
+        let mut vectors: HashMap<String, Vec<f32>> = HashMap::new();
+        for job in subjects.values() {
+            if let Some(vector) = self.current_vector(&job.model).await {
+                vectors.insert(job.model.id.clone(), vector);
+            }
+        }
+        let mut outcomes: Vec<Option<Recommendations>> = queries.iter().map(|_| None).collect();
+        let mut searches = Vec::new();
+        let mut searched = Vec::new();
+        for (i, query) in queries.iter().enumerate() {
+            if !subjects.contains_key(&query.subject) {
+                outcomes[i] = Some(Err(MatchingError::NotFound {
+                    what: "job",
+                    id: query.subject.clone(),
+                }));
+                continue;
+            }
+            let Some(vector) = vectors.get(&query.subject) else {
+                outcomes[i] = Some(Err(no_job_vector(&query.subject)));
+                continue;
+            };
+            searches.push(ShortlistQuery {
+                collection: "JOBS",
+                vector: Some(vector.as_slice()),
+                vector_model: current.clone(),
+                text: String::new(),
+                filter: json!({ "statuses": [status::OPEN] }),
+                vector_candidates: self.pool(query.top_k) + 1,
+                text_candidates: 0,
+            });
+            searched.push(i);
+        }
+        let lists = clients.shortlists(&searches).await?;
+        let mut found: Vec<String> = lists
+            .iter()
+            .flat_map(|list| list.candidates.iter().map(|c| c.id.clone()))
+            .collect();
+        found.sort();
+        found.dedup();
+        let others: HashMap<String, JobView> = self
+            .inner
+            .store
+            .jobs(&found)
+            .await?
+            .into_iter()
+            .filter(|j| j.status == status::OPEN)
+            .map(|j| (j.id.clone(), JobView::new(j)))
+            .collect();
+        let now = Utc::now();
+        for (i, list) in searched.into_iter().zip(lists) {
+            let query = &queries[i];
+            let Some(subject) = subjects.get(&query.subject).map(JobView::all_skills) else {
+                continue;
+            };
+            let scored = list
+                .candidates
+                .into_iter()
+                .filter(|c| c.id != query.subject)
+                .filter_map(|candidate| {
+                    let other = others.get(&candidate.id)?;
+                    let other_skills = other.all_skills();
+                    let evidence = Evidence {
+                        similarity: semantic_evidence(candidate.similarity, None, true, scale),
+                        noun: Noun::Posting,
+                        skills: SkillSets::Between {
+                            subject: &subject,
+                            other: &other_skills,
+                        },
+                        updated_at: Some(other.model.updated_at),
+                        now,
+                    };
+                    Some((candidate.id, recommend(&evidence, Blend::SIMILAR), ()))
+                })
+                .collect();
+            outcomes[i] = Some(Ok(recommended(rank(scored, query.top_k))));
+        }
+        Ok(outcomes.into_iter().map(finished).collect())
+    }
+
+    /// Candidates recommended for each query's job, best first: a shortlist from search (the
+    /// job's nearest profiles plus text matches on its skills, the hard filters applied
+    /// early), blended from similarity, the job's skills the candidate covers and how recently
+    /// the resume was updated. One request to search and one to resume however many queries.
+    pub async fn recommend_candidates(
+        &self,
+        queries: &[RecommendQuery],
+    ) -> Result<Vec<Recommendations>, MatchingError> {
+        let clients = self.clients()?;
+        let current = self.inner.embedder.model_id();
+        let scale = SimilarityScale::for_model(&current);
+        let jobs: HashMap<String, JobView> = self
+            .inner
+            .store
+            .jobs(&unique_subjects(queries))
+            .await?
+            .into_iter()
+            .map(|j| (j.id.clone(), JobView::new(j)))
+            .collect();
+        let mut vectors: HashMap<String, Vec<f32>> = HashMap::new();
+        for job in jobs.values() {
+            if let Some(vector) = self.current_vector(&job.model).await {
+                vectors.insert(job.model.id.clone(), vector);
+            }
+        }
+        let mut outcomes: Vec<Option<Recommendations>> = queries.iter().map(|_| None).collect();
+        let mut searches = Vec::new();
+        let mut searched: Vec<(usize, HardFilters)> = Vec::new();
+        for (i, query) in queries.iter().enumerate() {
+            let Some(job) = jobs.get(&query.subject) else {
+                outcomes[i] = Some(Err(MatchingError::NotFound {
+                    what: "job",
+                    id: query.subject.clone(),
+                }));
+                continue;
+            };
+            let Some(vector) = vectors.get(&query.subject) else {
+                outcomes[i] = Some(Err(no_job_vector(&query.subject)));
+                continue;
+            };
+            let filters = match Self::check_filters(query.filters.clone()) {
+                Ok(filters) => filters,
+                Err(error) => {
+                    outcomes[i] = Some(Err(error));
+                    continue;
+                }
+            };
+            let mut extra = json!({});
+            if let Some(min) = filters.min_years {
+                extra["minYears"] = json!(min);
+            }
+            let pool = self.pool(query.top_k);
+            searches.push(ShortlistQuery {
+                collection: "RESUMES",
+                vector: Some(vector.as_slice()),
+                vector_model: current.clone(),
+                text: skill_query(&job.required, &job.preferred),
+                filter: Self::search_filter(&filters, extra),
+                vector_candidates: pool,
+                text_candidates: pool.min(self.inner.config.text_candidates),
+            });
+            // `remote` describes jobs; it does not apply to candidates.
+            searched.push((
+                i,
+                HardFilters {
+                    remote: None,
+                    ..filters
+                },
+            ));
+        }
+        let lists = clients.shortlists(&searches).await?;
+        let mut found: Vec<String> = lists
+            .iter()
+            .flat_map(|list| list.candidates.iter().map(|c| c.id.clone()))
+            .collect();
+        found.sort();
+        found.dedup();
+        let resumes: HashMap<String, ResumeFacts> = clients
+            .resumes(&found, false)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let now = Utc::now();
+        for ((i, filters), list) in searched.into_iter().zip(lists) {
+            let query = &queries[i];
+            let Some(job) = jobs.get(&query.subject) else {
+                continue;
+            };
+            let floor = list.similarity_floor;
+            let scored = list
+                .candidates
+                .into_iter()
+                .filter_map(|candidate| {
+                    let resume = resumes.get(&candidate.id)?;
+                    let view = CandidateView::from_resume(resume);
+                    if !filters.admits(&view.side(), view.years, job.model.min_years) {
+                        return None;
+                    }
+                    let evidence = Evidence {
+                        similarity: semantic_evidence(candidate.similarity, floor, true, scale),
+                        noun: Noun::Profile,
+                        skills: SkillSets::Wanted {
+                            required: &job.required,
+                            preferred: &job.preferred,
+                            have: &resume.skills,
+                        },
+                        updated_at: resume.updated_at,
+                        now,
+                    };
+                    Some((candidate.id, recommend(&evidence, Blend::CANDIDATES), ()))
+                })
+                .collect();
+            outcomes[i] = Some(Ok(recommended(rank(scored, query.top_k))));
+        }
+        Ok(outcomes.into_iter().map(finished).collect())
+    }
+
     /// Rebuilds the JOBS search collection from this subgraph's table (`looma search reindex
     /// jobs`) into a staged version, committed once every job is sent (searches switch at
     /// once; a failure aborts it and leaves the live version as it was), calling
@@ -1023,6 +1353,85 @@ impl MatchingService {
             outbox.spawn(poll, stop);
         }
     }
+}
+
+/// The most a recommendation list returns (`topK`).
+pub const MAX_RECOMMENDATIONS: usize = 50;
+
+/// One recommendation list asked for: whose (a resume or a job id), how many, and (for
+/// candidates) the hard filters.
+#[derive(Clone, Debug, Default)]
+pub struct RecommendQuery {
+    pub subject: String,
+    pub top_k: usize,
+    pub filters: HardFilters,
+}
+
+/// One recommended resume or job with its blended score and reasons.
+#[derive(Clone, Debug)]
+pub struct Recommended {
+    pub id: String,
+    pub recommendation: Recommendation,
+}
+
+/// One query's recommendations, best first, or why there are none.
+pub type Recommendations = Result<Vec<Recommended>, MatchingError>;
+
+fn unique_subjects(queries: &[RecommendQuery]) -> Vec<String> {
+    let mut ids: Vec<String> = queries.iter().map(|q| q.subject.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn recommended(ranked: Vec<(String, Recommendation, ())>) -> Vec<Recommended> {
+    ranked
+        .into_iter()
+        .map(|(id, recommendation, ())| Recommended { id, recommendation })
+        .collect()
+}
+
+/// Every query got an outcome; a missing one would be a bug, reported rather than panicked.
+fn finished(outcome: Option<Recommendations>) -> Recommendations {
+    outcome.unwrap_or_else(|| Err(MatchingError::Internal("a recommendation was lost".into())))
+}
+
+/// The resume's vector when this deployment's model made it; otherwise why there is none.
+fn resume_vector<'a>(resume: &'a ResumeFacts, current: &str) -> Result<&'a [f32], MatchingError> {
+    if !resume.parsed {
+        return Err(MatchingError::invalid(
+            "id",
+            format!(
+                "resume `{}` is not parsed yet, so it has no embedding (see its status)",
+                resume.id
+            ),
+        ));
+    }
+    match (&resume.embedding, resume.embedding_model.as_deref()) {
+        (Some(vector), Some(model)) if model == current => Ok(vector.as_slice()),
+        (Some(_), _) => Err(MatchingError::invalid(
+            "id",
+            format!(
+                "resume `{}` was embedded by another model than {current}; \
+                 `looma search reindex resumes` re-embeds it",
+                resume.id
+            ),
+        )),
+        (None, _) => Err(MatchingError::invalid(
+            "id",
+            format!("resume `{}` has no embedding yet", resume.id),
+        )),
+    }
+}
+
+fn no_job_vector(id: &str) -> MatchingError {
+    MatchingError::invalid(
+        "id",
+        format!(
+            "job `{id}` has no embedding (the embedding model was unavailable when it was \
+             saved; updating the job embeds it)"
+        ),
+    )
 }
 
 /// A text query over skills: multi-word skills quoted, all alternatives.

@@ -71,7 +71,8 @@ impl SimilarityScale {
         }
     }
 
-    fn score(self, similarity: f32) -> f64 {
+    /// A cosine read on this scale: 0 at the floor, 1 at the ceiling.
+    pub fn score(self, similarity: f32) -> f64 {
         ((f64::from(similarity) - self.floor) / (self.ceiling - self.floor)).clamp(0.0, 1.0)
     }
 }
@@ -109,14 +110,17 @@ pub struct MatchScore {
 /// Credit for related skills (aliases are resolved before, so they count fully).
 const RELATED_CREDIT: f64 = 0.5;
 
-struct Coverage {
-    score: f64,
-    matched: Vec<String>,
-    partial: Vec<PartialSkill>,
-    missing: Vec<String>,
+/// How much of a wanted skill list another list covers: exact (alias-resolved) names count
+/// fully, related skills (`relatedness`) up to half.
+pub struct Coverage {
+    /// In [0, 1]; 1 when nothing is wanted.
+    pub score: f64,
+    pub matched: Vec<String>,
+    pub partial: Vec<PartialSkill>,
+    pub missing: Vec<String>,
 }
 
-fn coverage(wanted: &[String], have: &[String]) -> Coverage {
+pub fn coverage(wanted: &[String], have: &[String]) -> Coverage {
     let taxonomy = SkillTaxonomy::builtin();
     let mut credit = 0.0;
     let mut matched = Vec::new();
