@@ -479,6 +479,12 @@ async fn build_router(
         }
         Component::Resume => {
             let shared = shared.context("resume needs the database")?;
+            if config.resume.search_url.is_none() {
+                tracing::warn!(
+                    "resume.search_url is not set: parsed resumes wait in the outbox and stay \
+                     PARSED, never searchable, until it is (LOOMA_RESUME__SEARCH_URL)"
+                );
+            }
             let service = looma_resume::start(
                 shared.db.clone(),
                 config.resume.clone(),
