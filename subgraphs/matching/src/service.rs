@@ -1008,20 +1008,7 @@ impl MatchingService {
         let clients = self.clients()?;
         let current = self.inner.embedder.model_id();
         let scale = SimilarityScale::for_model(&current);
-        let subjects: HashMap<String, JobView> = self
-            .inner
-            .store
-            .jobs(&unique_subjects(queries))
-            .await?
-            .into_iter()
-            .map(|j| (j.id.clone(), JobView::new(j)))
-            .collect();
-        let mut vectors: HashMap<String, Vec<f32>> = HashMap::new();
-        for job in subjects.values() {
-            if let Some(vector) = self.current_vector(&job.model).await {
-                vectors.insert(job.model.id.clone(), vector);
-            }
-        }
+        let (subjects, vectors) = self.query_jobs(queries).await?;
         let mut outcomes: Vec<Option<Recommendations>> = queries.iter().map(|_| None).collect();
         let mut searches = Vec::new();
         let mut searched = Vec::new();
@@ -1106,20 +1093,7 @@ impl MatchingService {
         let clients = self.clients()?;
         let current = self.inner.embedder.model_id();
         let scale = SimilarityScale::for_model(&current);
-        let jobs: HashMap<String, JobView> = self
-            .inner
-            .store
-            .jobs(&unique_subjects(queries))
-            .await?
-            .into_iter()
-            .map(|j| (j.id.clone(), JobView::new(j)))
-            .collect();
-        let mut vectors: HashMap<String, Vec<f32>> = HashMap::new();
-        for job in jobs.values() {
-            if let Some(vector) = self.current_vector(&job.model).await {
-                vectors.insert(job.model.id.clone(), vector);
-            }
-        }
+        let (jobs, vectors) = self.query_jobs(queries).await?;
         let mut outcomes: Vec<Option<Recommendations>> = queries.iter().map(|_| None).collect();
         let mut searches = Vec::new();
         let mut searched: Vec<(usize, HardFilters)> = Vec::new();
@@ -1281,6 +1255,29 @@ impl MatchingService {
 
     /// The job's vector from the deployment's model: the stored one, or (after a model change,
     /// until the reindex re-embeds it) a fresh one; `None` without the model.
+    /// The jobs `queries` ask about, by id, and the vectors of those embedded by the current
+    /// model.
+    async fn query_jobs(
+        &self,
+        queries: &[RecommendQuery],
+    ) -> Result<(HashMap<String, JobView>, HashMap<String, Vec<f32>>), MatchingError> {
+        let jobs: HashMap<String, JobView> = self
+            .inner
+            .store
+            .jobs(&unique_subjects(queries))
+            .await?
+            .into_iter()
+            .map(|j| (j.id.clone(), JobView::new(j)))
+            .collect();
+        let mut vectors = HashMap::new();
+        for job in jobs.values() {
+            if let Some(vector) = self.current_vector(&job.model).await {
+                vectors.insert(job.model.id.clone(), vector);
+            }
+        }
+        Ok((jobs, vectors))
+    }
+
     async fn current_vector(&self, job: &job::Model) -> Option<Vec<f32>> {
         match job.vector_of(&self.inner.embedder.model_id()) {
             Some(vector) => Some(vector),
