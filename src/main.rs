@@ -176,6 +176,28 @@ enum EvalTarget {
         #[arg(long, value_delimiter = ',')]
         tune: Vec<f64>,
     },
+    /// Accuracy of `analyzeText`'s language, sentiment and job family on public labelled sets
+    /// (README, "Text analytics"), beside simple baselines; `--train` first trains the heads on
+    /// the train splits (L2 chosen on dev) and writes them to `crates/analytics/data`.
+    Analyze {
+        /// Holds `sentiment/` (ChnSentiCorp, SST-2), see `scripts/eval-data/analyze-sets`.
+        #[arg(long, default_value = "/var/cache/looma-ci/eval-data/raw")]
+        raw: PathBuf,
+        #[arg(
+            long,
+            default_value = "crates/taxonomy/tests/fixtures/csco_title_pairs.tsv"
+        )]
+        title_pairs: PathBuf,
+        /// Train the heads and write them into this directory (`crates/analytics/data`).
+        #[arg(long)]
+        train: Option<PathBuf>,
+        /// Embedded texts are cached here between runs.
+        #[arg(long, default_value = "/var/cache/looma-ci/eval-data/analyze-vectors")]
+        cache: PathBuf,
+        /// Embed and score only the test split (with the shipped heads).
+        #[arg(long)]
+        test_only: bool,
+    },
     /// Citation recall@k of the chat assistant's knowledge retrieval over a judged question
     /// set (`scripts/eval-data/build-chat-set`), through an in-process search service.
     Chat {
@@ -503,6 +525,28 @@ async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()>
             let report = looma_matching::eval::evaluate(dir, &embedder, &weights)
                 .await
                 .with_context(|| format!("evaluating {}", dir.display()))?;
+            out!("{}", report.render())?;
+            Ok(())
+        }
+        EvalTarget::Analyze {
+            raw,
+            title_pairs,
+            train,
+            cache,
+            test_only,
+        } => {
+            let config = LoomaConfig::load(file)?;
+            let embedder = looma_embed::EmbeddingService::new(config.embed.clone());
+            let options = looma_analytics::eval::EvalOptions {
+                raw_dir: raw.clone(),
+                title_pairs: title_pairs.clone(),
+                train_into: train.clone(),
+                cache_dir: cache.clone(),
+                test_only: *test_only,
+            };
+            let report = looma_analytics::eval::evaluate(&embedder, &options)
+                .await
+                .map_err(anyhow::Error::msg)?;
             out!("{}", report.render())?;
             Ok(())
         }

@@ -15,6 +15,7 @@ mod m20261206_000006_chat_init;
 mod m20261206_000007_monitor_init;
 mod m20261206_000008_registry_init;
 mod m20261207_000009_monitor_user_usage;
+mod m20261208_000010_matching_job_analysis;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000007_monitor_init::Migration),
             Box::new(m20261206_000008_registry_init::Migration),
             Box::new(m20261207_000009_monitor_user_usage::Migration),
+            Box::new(m20261208_000010_matching_job_analysis::Migration),
         ]
     }
 }

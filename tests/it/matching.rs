@@ -86,7 +86,7 @@ async fn upload(p: &TestPlatform, admin: &Auth, file: &str) -> String {
 async fn create_job(p: &TestPlatform, admin: &Auth, input: Value) -> Value {
     p.gql_router(
         admin,
-        "mutation($i: CreateJobInput!) { createJob(input: $i) { id title requiredSkills preferredSkills skillsExtracted minYears education city remote status } }",
+        "mutation($i: CreateJobInput!) { createJob(input: $i) { id title requiredSkills preferredSkills skillsExtracted minYears education city remote status jobFamily jobFamilyName keywords } }",
         json!({"i": input}),
     )
     .await
@@ -133,6 +133,12 @@ async fn world(p: &TestPlatform) -> World {
     .await;
     let java = data(&java)["createJob"].clone();
     assert_eq!(java["skillsExtracted"], true);
+    // Text analytics on save: the title's CSCO job family, keywords of title and description.
+    assert_eq!(java["jobFamily"], "2-02", "{java}");
+    assert_eq!(java["jobFamilyName"], "工程技术人员");
+    let keywords = java["keywords"].as_array().unwrap();
+    assert!(keywords.iter().any(|k| k == "微服务"), "{java}");
+    assert!(!keywords.iter().any(|k| k == "负责"), "{java}");
     let extracted: Vec<&str> = java["requiredSkills"]
         .as_array()
         .unwrap()

@@ -16,6 +16,7 @@ crate::on_each_backend_with!(&[looma::Component::Search];
     bad_input_is_refused,
     without_the_model_only_meaning_based_search_stops,
     feature_flags_turn_query_kinds_off,
+    analyze_text_reads_language_keywords_sentiment_and_family,
 );
 
 mod with_resume {
@@ -721,6 +722,72 @@ async fn bad_input_is_refused(p: TestPlatform) -> TestPlatform {
     p
 }
 
+const ANALYSIS: &str = "query($t: String!) { analyzeText(text: $t) {
+    language { code confidence } keywords(first: 5) { term weight }
+    sentiment { label score } jobFamily { code name majorGroup majorGroupName score method } } }";
+
+async fn analyze_text_reads_language_keywords_sentiment_and_family(p: TestPlatform) -> TestPlatform {
+    let admin = p.admin().await;
+    let analyze = |text: &'static str| {
+        let (p, admin) = (&p, &admin);
+        async move { p.gql_router(admin, ANALYSIS, json!({"t": text})).await }
+    };
+    let body = analyze("招聘Java后端开发工程师，负责支付系统的微服务架构设计与性能优化").await;
+    let a = &data(&body)["analyzeText"];
+    assert_eq!(a["language"]["code"], "zh", "{body}");
+    let terms: Vec<&str> = a["keywords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["term"].as_str().unwrap())
+        .collect();
+    assert!(terms.contains(&"微服务"), "{body}");
+    assert!(!terms.contains(&"负责"), "{body}");
+    assert_eq!(a["keywords"][0]["weight"], 1.0);
+    assert_eq!(a["jobFamily"]["code"], "2-02", "{body}");
+    assert_eq!(a["jobFamily"]["name"], "工程技术人员");
+    assert_eq!(a["jobFamily"]["majorGroup"], "2");
+    assert_eq!(a["jobFamily"]["method"], "EMBEDDING");
+
+    let body = analyze("面试官非常专业，流程安排得很顺利，整体体验很好，推荐大家来这家公司").await;
+    let a = &data(&body)["analyzeText"];
+    assert_eq!(a["sentiment"]["label"], "POSITIVE", "{body}");
+    assert!(a["sentiment"]["score"].as_f64().unwrap() > 0.2);
+
+    let body = analyze(
+        "A waste of time: the recruiter never called back, and the interview was rude and chaotic.",
+    )
+    .await;
+    let a = &data(&body)["analyzeText"];
+    assert_eq!(a["language"]["code"], "en", "{body}");
+    assert_eq!(a["sentiment"]["label"], "NEGATIVE", "{body}");
+    assert!(a["sentiment"]["score"].as_f64().unwrap() < -0.2);
+
+    // Bad input and missing permissions.
+    for (query, code) in [
+        ("{ analyzeText(text: \"  \") { language { code } } }", "BAD_USER_INPUT"),
+        (
+            "{ analyzeText(text: \"Go\") { keywords(first: 0) { term } } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            "{ analyzeText(text: \"Go\") { keywords(first: 51) { term } } }",
+            "BAD_USER_INPUT",
+        ),
+    ] {
+        let body = p.gql_router(&admin, query, json!({})).await;
+        assert_eq!(error_code(&body), code, "{query}: {body}");
+    }
+    let long = "很".repeat(20_001);
+    let body = p.gql_router(&admin, ANALYSIS, json!({"t": long})).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let body = p
+        .gql_router(&Auth::None, ANALYSIS, json!({"t": "hello"}))
+        .await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    p
+}
+
 async fn without_the_model_only_meaning_based_search_stops(mut p: TestPlatform) -> TestPlatform {
     let missing = tempfile::tempdir().unwrap();
     p.config.embed.models_dir = missing.path().join("no-model");
@@ -755,6 +822,24 @@ async fn without_the_model_only_meaning_based_search_stops(mut p: TestPlatform) 
     assert!(hits[0]["vectorRank"].is_null());
     let body = text(&p, &admin, "payment", json!({})).await;
     assert_eq!(ids(&data(&body)["textSearch"]["hits"]), ["r-go"]);
+    // Text analysis keeps what needs no model: language, keywords, and the job family from
+    // the title matcher; sentiment says which model is missing.
+    let body = p
+        .gql_router(
+            &admin,
+            "{ analyzeText(text: \"高级后端开发工程师\") { language { code }
+                keywords { term } jobFamily { code method } } }",
+            json!({}),
+        )
+        .await;
+    let a = &data(&body)["analyzeText"];
+    assert_eq!(a["language"]["code"], "zh");
+    assert_eq!(a["jobFamily"]["code"], "2-02", "{body}");
+    assert_eq!(a["jobFamily"]["method"], "KEYWORDS");
+    let body = p
+        .gql_router(&admin, "{ analyzeText(text: \"great\") { sentiment { label } } }", json!({}))
+        .await;
+    assert_eq!(error_code(&body), "MODEL_UNAVAILABLE", "{body}");
     p
 }
 
@@ -840,6 +925,64 @@ async fn an_uploaded_resume_becomes_a_search_hit(p: TestPlatform) -> TestPlatfor
         .unwrap()
         .to_owned();
     let body = text(&p, &admin, &format!("\"{email}\""), json!({})).await;
+    assert_eq!(data(&body)["textSearch"]["total"], 0, "{body}");
+    // Text analytics on parse: the headline's job family and the keywords become filters and
+    // facets.
+    let body = p
+        .gql_router(
+            &admin,
+            "query($id: ID!) { resume(id: $id) { profile { jobFamily jobFamilyName keywords } } }",
+            json!({"id": id}),
+        )
+        .await;
+    let profile = &data(&body)["resume"]["profile"];
+    let family = profile["jobFamily"].as_str().expect("a job family").to_owned();
+    assert!(profile["jobFamilyName"].is_string(), "{body}");
+    // (A keyword naming the candidate is kept out of the index; take one that does not.)
+    let keyword = profile["keywords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|k| !k.contains("Michael") && !k.contains("Brown"))
+        .expect("keywords")
+        .to_owned();
+    let body = text(
+        &p,
+        &admin,
+        "selenium",
+        json!({"filter": {"jobFamilies": [family], "anyKeywords": [keyword]},
+               "facets": ["JOB_FAMILY", "KEYWORDS"]}),
+    )
+    .await;
+    let result = &data(&body)["textSearch"];
+    assert_eq!(ids(&result["hits"]), [id.as_str()], "{body}");
+    let facet = |field: &str| {
+        result["facets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field"] == field)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(facet("JOB_FAMILY")["values"][0]["value"], family.as_str(), "{body}");
+    assert_eq!(facet("JOB_FAMILY")["values"][0]["count"], 1);
+    assert!(
+        facet("KEYWORDS")["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["value"] == keyword.as_str()),
+        "{body}"
+    );
+    let body = text(
+        &p,
+        &admin,
+        "selenium",
+        json!({"filter": {"jobFamilies": ["9-99"]}}),
+    )
+    .await;
     assert_eq!(data(&body)["textSearch"]["total"], 0, "{body}");
     p
 }

@@ -181,6 +181,7 @@ fn search_documents() -> Vec<Document> {
             salary_max: Some(35_000.0),
             status: Some("INDEXED".into()),
             name: Some("陈立伟".into()),
+            ..DocumentFields::default()
         },
         metadata: serde_json::json!({"source": "fuzz"}),
         vector: None,

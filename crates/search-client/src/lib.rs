@@ -53,6 +53,12 @@ pub struct SearchDocument {
     pub status: Option<String>,
     /// A person's or company's name (search shows candidates' names to `resume:pii` only).
     pub name: Option<String>,
+    /// The CSCO job family code (`2-02`, text analytics), a filter and a facet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_family: Option<String>,
+    /// Keywords (text analytics), a filter and a facet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
     /// Free-form, shaped by the owner (what a hit's `metadata` returns).
     pub metadata: Value,
     /// The owner's embedding (the index's dimension).
@@ -79,6 +85,8 @@ impl SearchDocument {
             salary_max: None,
             status: None,
             name: None,
+            job_family: None,
+            keywords: Vec::new(),
             metadata: Value::Null,
             vector: None,
             vector_model: None,

@@ -189,6 +189,7 @@ fn generate(rng: &mut StdRng, i: usize) -> Document {
             salary_max: Some(salary_min + 15000.0),
             status: Some(if rng.gen_bool(0.8) { "open" } else { "closed" }.to_string()),
             name: Some(name),
+            ..DocumentFields::default()
         },
         metadata: serde_json::json!({ "kind": if collection == Collection::Jobs { "job" } else { "resume" } }),
         vector: None,

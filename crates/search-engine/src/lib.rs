@@ -55,6 +55,12 @@ pub struct DocumentFields {
     pub status: Option<String>,
     /// A person's or company's name: searchable and suggested, never a facet.
     pub name: Option<String>,
+    /// The job family (a CSCO 2022 middle group code, `2-02`), from text analytics.
+    #[serde(default)]
+    pub job_family: Option<String>,
+    /// Keywords of the document (text analytics), matched exactly.
+    #[serde(default)]
+    pub keywords: Vec<String>,
 }
 
 /// One document as the owning subgraph sends it to be indexed.
@@ -82,6 +88,12 @@ pub struct Filters {
     pub cities: Vec<String>,
     pub degrees: Vec<String>,
     pub statuses: Vec<String>,
+    /// Job family codes (`2-02`), any of them.
+    #[serde(default)]
+    pub job_families: Vec<String>,
+    /// Keywords, any of them.
+    #[serde(default)]
+    pub keywords_any: Vec<String>,
     pub min_years: Option<f64>,
     pub max_years: Option<f64>,
     /// The document's salary range must overlap `[salary_min, salary_max]`.
@@ -109,6 +121,12 @@ impl Filters {
         if !one_of(&self.cities, &fields.city)
             || !one_of(&self.degrees, &fields.degree)
             || !one_of(&self.statuses, &fields.status)
+            || !one_of(&self.job_families, &fields.job_family)
+        {
+            return false;
+        }
+        if !self.keywords_any.is_empty()
+            && !self.keywords_any.iter().any(|k| fields.keywords.contains(k))
         {
             return false;
         }
@@ -147,6 +165,8 @@ pub enum FacetField {
     City,
     Degree,
     Status,
+    JobFamily,
+    Keywords,
 }
 
 /// A full-text query. `query` uses the syntax documented on [`TextIndex::search`].

@@ -37,6 +37,7 @@ fn fixtures() -> Vec<Document> {
                 salary_max: Some(45000.0),
                 status: Some("open".into()),
                 name: Some("张伟".into()),
+                ..DocumentFields::default()
             },
         ),
         doc(
@@ -52,6 +53,7 @@ fn fixtures() -> Vec<Document> {
                 salary_max: None,
                 status: Some("open".into()),
                 name: Some("李娜".into()),
+                ..DocumentFields::default()
             },
         ),
         doc(
@@ -68,6 +70,7 @@ fn fixtures() -> Vec<Document> {
                 salary_max: Some(70000.0),
                 status: Some("closed".into()),
                 name: Some("John Smith".into()),
+                ..DocumentFields::default()
             },
         ),
         doc(
@@ -83,6 +86,7 @@ fn fixtures() -> Vec<Document> {
                 salary_max: None,
                 status: Some("open".into()),
                 name: Some("Maria Garcia".into()),
+                ..DocumentFields::default()
             },
         ),
     ]

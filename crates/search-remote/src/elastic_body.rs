@@ -102,6 +102,8 @@ pub fn index_definition(analysis: ChineseAnalysis) -> Value {
                 "city": { "type": "keyword" },
                 "degree": { "type": "keyword" },
                 "status": { "type": "keyword" },
+                "job_family": { "type": "keyword" },
+                "keywords": { "type": "keyword" },
                 "years": { "type": "double" },
                 "salary_min": { "type": "double" },
                 "salary_max": { "type": "double" },
@@ -122,6 +124,8 @@ pub fn source_of(doc: &Document) -> Value {
         "city": f.city,
         "degree": f.degree,
         "status": f.status,
+        "job_family": f.job_family,
+        "keywords": f.keywords,
         "years": f.years,
         "salary_min": f.salary_min,
         "salary_max": f.salary_max,
@@ -143,6 +147,8 @@ pub fn filter_clauses(filters: &Filters) -> Vec<Value> {
         ("city", &filters.cities),
         ("degree", &filters.degrees),
         ("status", &filters.statuses),
+        ("job_family", &filters.job_families),
+        ("keywords", &filters.keywords_any),
     ] {
         if !values.is_empty() {
             clauses.push(json!({ "terms": { field: values } }));
@@ -190,6 +196,8 @@ fn facet_source_field(field: FacetField) -> &'static str {
         FacetField::City => "city",
         FacetField::Degree => "degree",
         FacetField::Status => "status",
+        FacetField::JobFamily => "job_family",
+        FacetField::Keywords => "keywords",
     }
 }
 
@@ -199,6 +207,8 @@ fn facet_agg_name(field: FacetField) -> &'static str {
         FacetField::City => "facet_city",
         FacetField::Degree => "facet_degree",
         FacetField::Status => "facet_status",
+        FacetField::JobFamily => "facet_job_family",
+        FacetField::Keywords => "facet_keywords",
     }
 }
 
@@ -325,6 +335,10 @@ struct StoredSource {
     salary_max: Option<f64>,
     name: Option<String>,
     #[serde(default)]
+    job_family: Option<String>,
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(default)]
     metadata: Value,
 }
 
@@ -343,6 +357,8 @@ impl StoredSource {
                 salary_max: self.salary_max,
                 status: self.status,
                 name: self.name,
+                job_family: self.job_family,
+                keywords: self.keywords,
             },
             metadata: self.metadata,
         }

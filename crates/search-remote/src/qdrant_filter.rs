@@ -16,12 +16,14 @@ pub const ID_KEY: &str = "id";
 pub const NORM_KEY: &str = "vector_norm";
 
 /// Payload fields that get a Qdrant payload index, and whether each is a keyword (else a float).
-pub const INDEXED_FIELDS: [(&str, bool); 8] = [
+pub const INDEXED_FIELDS: [(&str, bool); 10] = [
     (ID_KEY, true),
     ("skills", true),
     ("city", true),
     ("degree", true),
     ("status", true),
+    ("job_family", true),
+    ("keywords", true),
     ("years", false),
     ("salary_min", false),
     ("salary_max", false),
@@ -33,22 +35,21 @@ pub fn payload_of(id: &str, norm: f64, fields: &DocumentFields) -> HashMap<Strin
     let mut payload = HashMap::new();
     payload.insert(ID_KEY.to_string(), Value::from(id));
     payload.insert(NORM_KEY.to_string(), Value::from(norm));
-    let skills = fields
-        .skills
-        .iter()
-        .map(|s| Value::from(s.as_str()))
-        .collect();
-    payload.insert(
-        "skills".to_string(),
-        Value {
-            kind: Some(Kind::ListValue(ListValue { values: skills })),
-        },
-    );
+    for (key, list) in [("skills", &fields.skills), ("keywords", &fields.keywords)] {
+        let values = list.iter().map(|s| Value::from(s.as_str())).collect();
+        payload.insert(
+            key.to_string(),
+            Value {
+                kind: Some(Kind::ListValue(ListValue { values })),
+            },
+        );
+    }
     for (key, value) in [
         ("city", &fields.city),
         ("degree", &fields.degree),
         ("status", &fields.status),
         ("name", &fields.name),
+        ("job_family", &fields.job_family),
     ] {
         if let Some(value) = value {
             payload.insert(key.to_string(), Value::from(value.as_str()));
@@ -81,6 +82,8 @@ pub fn filter_of(filters: &Filters) -> Option<Filter> {
         ("city", &filters.cities),
         ("degree", &filters.degrees),
         ("status", &filters.statuses),
+        ("job_family", &filters.job_families),
+        ("keywords", &filters.keywords_any),
     ] {
         if !values.is_empty() {
             must.push(Condition::matches(field, values.clone()));

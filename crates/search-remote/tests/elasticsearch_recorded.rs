@@ -80,6 +80,7 @@ fn resume(id: &str, title: &str) -> Document {
             salary_max: None,
             status: Some("INDEXED".into()),
             name: Some("张伟".into()),
+            ..DocumentFields::default()
         },
         metadata: json!({ "resume_id": id }),
         vector: Some(vec![0.1, 0.2]),

@@ -23,4 +23,4 @@ pub use education::EducationLevel;
 pub use segment::{Segmenter, is_known_school, user_dictionary};
 pub use skills::{Skill, SkillMatch, SkillSource, SkillTaxonomy};
 pub use text::{cjk_ideograph_share, is_cjk, is_cjk_ideograph, normalize_text};
-pub use titles::{TitleMatch, normalize_title};
+pub use titles::{TitleMatch, csco_entries, csco_name, normalize_title};

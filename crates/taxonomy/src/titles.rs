@@ -112,6 +112,22 @@ pub(crate) fn occupations() -> &'static [Occupation] {
     &index().occupations
 }
 
+/// Every CSCO 2022 entry as (code, standard name, aliases), in the table's order: major
+/// groups (`2-00-00-00`), middle groups (`2-02-00-00`), minor groups and occupations.
+pub fn csco_entries() -> impl Iterator<Item = (&'static str, &'static str, &'static [String])> {
+    occupations()
+        .iter()
+        .map(|o| (o.code.as_str(), o.name.as_str(), o.aliases.as_slice()))
+}
+
+/// The standard name of a CSCO code (`2-02-10-03`), if the table has it.
+pub fn csco_name(code: &str) -> Option<&'static str> {
+    occupations()
+        .iter()
+        .find(|o| o.code == code)
+        .map(|o| o.name.as_str())
+}
+
 fn index() -> &'static TitleIndex {
     static INDEX: OnceLock<TitleIndex> = OnceLock::new();
     INDEX.get_or_init(build_index)

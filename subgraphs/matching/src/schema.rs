@@ -222,6 +222,22 @@ impl Job {
     async fn required_skills(&self) -> Vec<String> {
         self.model.required()
     }
+    /// The CSCO 2022 job family (middle group, `2-02`) of the title; a search filter and
+    /// facet (`jobFamilies`, `JOB_FAMILY`).
+    async fn job_family(&self) -> Option<&str> {
+        self.model.job_family.as_deref()
+    }
+    /// Its CSCO name (`工程技术人员`).
+    async fn job_family_name(&self) -> Option<&'static str> {
+        self.model
+            .job_family
+            .as_deref()
+            .and_then(looma_analytics::family::family_name)
+    }
+    /// Keywords of the title and description (text analytics), best first.
+    async fn keywords(&self) -> Vec<String> {
+        self.model.keywords()
+    }
     async fn preferred_skills(&self) -> Vec<String> {
         self.model.preferred()
     }

@@ -38,6 +38,8 @@ struct Inner {
     store: MatchingStore,
     config: MatchingConfig,
     embedder: EmbeddingService,
+    /// Job family and keywords of each saved job.
+    analyzer: looma_analytics::TextAnalyzer,
     clients: Option<Clients>,
     flags: looma_server::FeatureFlags,
     /// `None` without clients: job index updates wait in the table.
@@ -45,6 +47,9 @@ struct Inner {
     /// The shared cache the router keeps `Job` answers in, told of every change.
     entity_cache: Option<Arc<dyn looma_cache::Cache>>,
 }
+
+/// Keywords kept per job (search filter and facet values).
+const JOB_KEYWORDS: usize = 10;
 
 /// A job as created or updated (all fields for create; `None` keeps the value on update).
 #[derive(Clone, Debug, Default)]
@@ -260,6 +265,8 @@ pub fn index_document(model: &job::Model, current_model: &str) -> SearchDocument
     });
     SearchDocument {
         skills,
+        job_family: model.job_family.clone(),
+        keywords: model.keywords(),
         city: model.city.clone(),
         degree: model.education.clone(),
         years: model.min_years,
@@ -360,6 +367,7 @@ impl MatchingService {
             inner: Arc::new(Inner {
                 store,
                 config,
+                analyzer: looma_analytics::TextAnalyzer::new(embedder.clone()),
                 embedder,
                 clients,
                 flags: looma_server::FeatureFlags::always_on(),
@@ -434,6 +442,8 @@ impl MatchingService {
             status: status::OPEN.into(),
             embedding: None,
             embedding_model: None,
+            job_family: None,
+            keywords: "[]".into(),
             created_by: Some(author.to_owned()),
             created_at: now,
             updated_at: now,
@@ -606,6 +616,23 @@ impl MatchingService {
             .embedding
             .as_ref()
             .map(|_| self.inner.embedder.model_id());
+        model.job_family = match self.inner.analyzer.job_family(&model.title).await {
+            Ok(family) => family.map(|f| f.code),
+            Err(error) => {
+                tracing::warn!(%error, "job saved without a job family");
+                None
+            }
+        };
+        let words = format!("{}\n{}", model.title, model.description);
+        let language = looma_analytics::detect_language(&words);
+        let keywords: Vec<String> = self
+            .inner
+            .analyzer
+            .keywords(&words, language.code, JOB_KEYWORDS)
+            .into_iter()
+            .map(|k| k.term)
+            .collect();
+        model.keywords = serde_json::to_string(&keywords).unwrap_or_else(|_| "[]".into());
         Ok(model)
     }
 

@@ -39,6 +39,10 @@ pub mod job {
         /// The model that made `embedding` (NULL: all-MiniLM-L6-v2, before models were
         /// recorded).
         pub embedding_model: Option<String>,
+        /// CSCO job family code (`2-02`) of the title, from text analytics.
+        pub job_family: Option<String>,
+        /// JSON array of the keywords of the title and description.
+        pub keywords: String,
         pub created_by: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
@@ -56,6 +60,10 @@ pub mod job {
 
         pub fn preferred(&self) -> Vec<String> {
             serde_json::from_str(&self.preferred_skills).unwrap_or_default()
+        }
+
+        pub fn keywords(&self) -> Vec<String> {
+            serde_json::from_str(&self.keywords).unwrap_or_default()
         }
 
         /// The model that made the stored vector, `None` without one.

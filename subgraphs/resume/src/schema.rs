@@ -185,6 +185,11 @@ pub struct CandidateProfile {
     pub total_years: Option<f64>,
     pub highest_degree: Option<String>,
     pub headline: Option<String>,
+    /// The CSCO 2022 job family (middle group, `2-02`) of the headline; a search filter and
+    /// facet (`jobFamilies`, `JOB_FAMILY`).
+    pub job_family: Option<String>,
+    /// Its CSCO name (`工程技术人员`).
+    pub job_family_name: Option<String>,
 }
 
 /// The profile as the caller may see it; without `resume:pii`, masked as `domain::pii`'s
@@ -205,6 +210,12 @@ fn profile_view(profile: &Profile, unmasked: bool) -> CandidateProfile {
         total_years: profile.total_years,
         highest_degree: profile.highest_degree.clone(),
         headline: profile.headline.clone(),
+        job_family: profile.job_family.clone(),
+        job_family_name: profile
+            .job_family
+            .as_deref()
+            .and_then(looma_analytics::family::family_name)
+            .map(str::to_owned),
     };
     if unmasked {
         return view;

@@ -31,6 +31,8 @@ struct Inner {
     store: ResumeStore,
     config: ResumeConfig,
     embedder: EmbeddingService,
+    /// Job family of each parsed profile's headline.
+    analyzer: looma_analytics::TextAnalyzer,
     work: Notify,
     outbox: Outbox<ResumeDelivery>,
     flags: looma_server::FeatureFlags,
@@ -67,6 +69,7 @@ impl ResumeService {
             inner: Arc::new(Inner {
                 store,
                 config,
+                analyzer: looma_analytics::TextAnalyzer::new(embedder.clone()),
                 embedder,
                 work: Notify::new(),
                 outbox,
@@ -299,7 +302,7 @@ impl ResumeService {
             Ok(Ok(Err(ExtractError::Invalid(reason)))) => Err((status::FAILED, reason)),
             Ok(Ok(Ok(parsed))) => Ok(parsed),
         };
-        let (text, profile) = match outcome {
+        let (text, mut profile) = match outcome {
             Ok(parsed) => parsed,
             Err((final_status, reason)) => {
                 tracing::info!(resume = %id, status = final_status, %reason, "resume not parsed");
@@ -327,6 +330,14 @@ impl ResumeService {
                 None
             }
         };
+        if let Some(headline) = profile.headline.as_deref() {
+            match self.inner.analyzer.job_family(headline).await {
+                Ok(family) => profile.job_family = family.map(|f| f.code),
+                Err(error) => {
+                    tracing::warn!(resume = %id, %error, "job family not found; stored without one")
+                }
+            }
+        }
         let parsed = ParsedResume {
             profile_json: serde_json::to_string(&profile)
                 .map_err(|e| ResumeError::Internal(e.to_string()))?,
@@ -549,12 +560,21 @@ pub fn index_document(model: &resume::Model, current_model: &str) -> SearchDocum
         "city": profile.city,
         "skills": profile.skills,
     });
+    // Keywords are facet values anyone searching may see: none that reveals the candidate.
+    let keywords = profile
+        .keywords
+        .iter()
+        .filter(|k| pii::mask_contacts(k, name) == **k)
+        .cloned()
+        .collect();
     SearchDocument {
         skills: profile.skills,
         city: profile.city,
         degree: profile.highest_degree,
         years: profile.total_years,
         status: Some(model.status.clone()),
+        job_family: profile.job_family,
+        keywords,
         name: profile.name,
         metadata,
         vector_model: vector.as_ref().map(|_| current_model.to_owned()),

@@ -475,6 +475,7 @@ impl Corpus {
                 salary_max: salary.map(|s| s.1),
                 status: Some(status.to_owned()),
                 name: Some(name),
+                ..DocumentFields::default()
             },
             vector: Some(vector),
         }

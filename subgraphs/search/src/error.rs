@@ -67,6 +67,17 @@ impl From<looma_embed::EmbedError> for SearchError {
     }
 }
 
+impl From<looma_analytics::AnalyzeError> for SearchError {
+    fn from(error: looma_analytics::AnalyzeError) -> Self {
+        match error {
+            looma_analytics::AnalyzeError::ModelMismatch { .. } => {
+                SearchError::ModelUnavailable(error.to_string())
+            }
+            looma_analytics::AnalyzeError::Embed(error) => SearchError::from(error),
+        }
+    }
+}
+
 impl CodedError for SearchError {
     fn code(&self) -> ErrorCode {
         use SearchError::*;

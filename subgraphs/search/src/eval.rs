@@ -245,6 +245,7 @@ pub async fn evaluate(
                 salary_max: doc.salary_max,
                 status: doc.status,
                 name: doc.name,
+                ..DocumentFields::default()
             },
             metadata: serde_json::Value::Null,
             vector: vectors.as_ref().and_then(|v| v.get(i).cloned()),

@@ -71,6 +71,8 @@ impl From<&SearchDocument> for IndexDocumentInput {
             salary_max: doc.salary_max,
             status: doc.status.clone(),
             name: doc.name.clone(),
+            job_family: doc.job_family.clone(),
+            keywords: doc.keywords.clone(),
             metadata: Some(doc.metadata.clone().into()),
             vector: doc.vector.clone(),
             vector_model: doc.vector_model.clone(),

@@ -86,6 +86,9 @@ pub enum SearchFacetField {
     City,
     Degree,
     Status,
+    /// CSCO job family codes (`2-02`); `analyzeText` names them.
+    JobFamily,
+    Keywords,
 }
 
 impl From<SearchFacetField> for FacetField {
@@ -95,6 +98,8 @@ impl From<SearchFacetField> for FacetField {
             SearchFacetField::City => FacetField::City,
             SearchFacetField::Degree => FacetField::Degree,
             SearchFacetField::Status => FacetField::Status,
+            SearchFacetField::JobFamily => FacetField::JobFamily,
+            SearchFacetField::Keywords => FacetField::Keywords,
         }
     }
 }
@@ -106,6 +111,8 @@ impl From<FacetField> for SearchFacetField {
             FacetField::City => SearchFacetField::City,
             FacetField::Degree => SearchFacetField::Degree,
             FacetField::Status => SearchFacetField::Status,
+            FacetField::JobFamily => SearchFacetField::JobFamily,
+            FacetField::Keywords => SearchFacetField::Keywords,
         }
     }
 }
@@ -160,6 +167,10 @@ pub struct SearchFilter {
     /// Education level codes: HIGH_SCHOOL, ASSOCIATE, BACHELOR, MASTER, DOCTORATE.
     pub degrees: Option<Vec<String>>,
     pub statuses: Option<Vec<String>>,
+    /// CSCO job family codes (`2-02`), any of them.
+    pub job_families: Option<Vec<String>>,
+    /// Keywords (as `analyzeText` and the owners extract them), any of them.
+    pub any_keywords: Option<Vec<String>>,
     pub min_years: Option<f64>,
     pub max_years: Option<f64>,
     /// The document's salary range must overlap `[salaryMin, salaryMax]`.
@@ -175,6 +186,8 @@ impl From<SearchFilter> for Filters {
             cities: value.cities.unwrap_or_default(),
             degrees: value.degrees.unwrap_or_default(),
             statuses: value.statuses.unwrap_or_default(),
+            job_families: value.job_families.unwrap_or_default(),
+            keywords_any: value.any_keywords.unwrap_or_default(),
             min_years: value.min_years,
             max_years: value.max_years,
             salary_min: value.salary_min,
@@ -411,6 +424,10 @@ pub struct IndexDocumentInput {
     pub status: Option<String>,
     /// A person's or company's name: searchable; suggested only to callers allowed to see it.
     pub name: Option<String>,
+    /// The CSCO job family code (`2-02`).
+    pub job_family: Option<String>,
+    #[graphql(default)]
+    pub keywords: Vec<String>,
     pub metadata: Option<Json<serde_json::Value>>,
     /// The owner's embedding of the document (the index's dimension).
     pub vector: Option<Vec<f32>>,
@@ -435,6 +452,8 @@ impl From<IndexDocumentInput> for Document {
                 salary_max: input.salary_max,
                 status: input.status,
                 name: input.name,
+                job_family: input.job_family,
+                keywords: input.keywords,
             },
             metadata: input
                 .metadata
@@ -639,6 +658,17 @@ impl Query {
             .collect())
     }
 
+    /// What a text says: its language, keywords, sentiment and job family (for candidate
+    /// feedback, job posts, chat messages). Language and keywords are read from the text;
+    /// sentiment and job family embed it (once, and only when asked for). Needs
+    /// `search:read`; the text is at most 20,000 characters.
+    async fn analyze_text(&self, ctx: &Context<'_>, text: String) -> Result<TextAnalysis> {
+        require(ctx, permission::SEARCH_READ)?;
+        let analysis = service(ctx).analyze_text(&text).gql()?;
+        looma_server::usage::record(ctx, "search.analyze", 1.0);
+        Ok(TextAnalysis(analysis))
+    }
+
     /// Which backends serve search and how many documents each collection holds.
     async fn search_backends(&self, ctx: &Context<'_>) -> Result<SearchBackends> {
         require(ctx, permission::SEARCH_READ)?;
@@ -659,6 +689,124 @@ impl Query {
                 .collect(),
         })
     }
+}
+
+/// A text under analysis (`analyzeText`).
+pub struct TextAnalysis(looma_analytics::Analysis);
+
+#[Object]
+impl TextAnalysis {
+    /// The language, from the text's scripts and function words.
+    async fn language(&self) -> DetectedLanguage {
+        let language = self.0.language();
+        DetectedLanguage {
+            code: language.code.to_owned(),
+            confidence: f64::from(language.confidence),
+        }
+    }
+
+    /// Keywords, best first, the best weighing 1: TF-IDF over jieba for Chinese, phrases of
+    /// content words for other languages.
+    async fn keywords(&self, #[graphql(default = 10)] first: i32) -> Result<Vec<TextKeyword>> {
+        let first = crate::domain::validate::count(
+            "first",
+            first,
+            crate::domain::validate::MAX_KEYWORDS,
+        )
+        .gql()?;
+        Ok(self
+            .0
+            .keywords(first)
+            .into_iter()
+            .map(|k| TextKeyword {
+                term: k.term,
+                weight: f64::from(k.weight),
+            })
+            .collect())
+    }
+
+    /// Positive, neutral or negative, with a score from -1 to 1. `MODEL_UNAVAILABLE` while
+    /// the embedding model is missing, or when `embed.model` is not the model the sentiment
+    /// classifier was trained on.
+    async fn sentiment(&self) -> Result<TextSentiment> {
+        let sentiment = self.0.sentiment().await.map_err(SearchError::from).gql()?;
+        Ok(TextSentiment {
+            label: match sentiment.label {
+                looma_analytics::SentimentLabel::Positive => SentimentLabel::Positive,
+                looma_analytics::SentimentLabel::Neutral => SentimentLabel::Neutral,
+                looma_analytics::SentimentLabel::Negative => SentimentLabel::Negative,
+            },
+            score: f64::from(sentiment.score),
+        })
+    }
+
+    /// The job family (a CSCO 2022 middle group) the text speaks of; null when none is
+    /// recognised. Read from the embedding; from the CSCO title matcher when `embed.model`
+    /// has no trained classifier.
+    async fn job_family(&self) -> Result<Option<JobFamily>> {
+        let family = self.0.job_family().await.map_err(SearchError::from).gql()?;
+        Ok(family.map(|f| JobFamily {
+            code: f.code,
+            name: f.name,
+            major_group: f.major_group,
+            major_group_name: f.major_group_name,
+            score: f64::from(f.score),
+            method: match f.method {
+                looma_analytics::FamilyMethod::Embedding => JobFamilyMethod::Embedding,
+                looma_analytics::FamilyMethod::Keywords => JobFamilyMethod::Keywords,
+            },
+        }))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct DetectedLanguage {
+    /// ISO 639-1 (`zh`, `en`, ...), `und` when the text does not tell.
+    code: String,
+    /// 0 to 1.
+    confidence: f64,
+}
+
+#[derive(SimpleObject)]
+pub struct TextKeyword {
+    term: String,
+    weight: f64,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SentimentLabel {
+    Positive,
+    Neutral,
+    Negative,
+}
+
+#[derive(SimpleObject)]
+pub struct TextSentiment {
+    label: SentimentLabel,
+    /// P(positive) - P(negative): -1 surely negative, 1 surely positive; within ±0.2 neutral.
+    score: f64,
+}
+
+/// How a job family was found.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum JobFamilyMethod {
+    /// A classifier over the text's embedding.
+    Embedding,
+    /// The CSCO title matcher.
+    Keywords,
+}
+
+/// A CSCO 2022 middle group (中类), e.g. `2-02` 工程技术人员.
+#[derive(SimpleObject)]
+pub struct JobFamily {
+    code: String,
+    name: String,
+    /// The CSCO major group (大类), e.g. `2`.
+    major_group: String,
+    major_group_name: String,
+    /// The classifier's probability, or the title matcher's score (0 to 1).
+    score: f64,
+    method: JobFamilyMethod,
 }
 
 pub struct Mutation;

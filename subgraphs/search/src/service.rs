@@ -6,6 +6,7 @@ use crate::domain::{cursor, validate};
 use crate::engines::Engines;
 use crate::{SearchConfig, SearchError};
 use looma_core::page::page_size_up_to;
+use looma_analytics::{Analysis, TextAnalyzer};
 use looma_embed::{EmbeddingService, TextKind};
 use looma_search_engine::{
     Collection, Document, Facet, FacetField, Filters, Highlight, Metric, StoredDocument,
@@ -27,6 +28,7 @@ pub struct SearchService {
 struct Inner {
     engines: Engines,
     embedder: EmbeddingService,
+    analyzer: TextAnalyzer,
     config: SearchConfig,
     flags: FeatureFlags,
     /// The reindex in progress per collection. Ordinary writes hold the read side while they
@@ -184,6 +186,7 @@ impl SearchService {
         SearchService {
             inner: Arc::new(Inner {
                 engines,
+                analyzer: TextAnalyzer::new(embedder.clone()),
                 embedder,
                 config,
                 flags,
@@ -885,6 +888,13 @@ impl SearchService {
             });
         }
         Ok(hits)
+    }
+
+    /// `analyzeText`: the text checked (not empty, at most `MAX_ANALYZE_CHARS`, control
+    /// characters as spaces) and put under analysis.
+    pub fn analyze_text(&self, text: &str) -> Result<Analysis, SearchError> {
+        let text = validate::query_text("text", text, validate::MAX_ANALYZE_CHARS)?;
+        Ok(self.inner.analyzer.analysis(text))
     }
 
     pub async fn suggest(

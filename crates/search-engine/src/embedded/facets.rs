@@ -1,5 +1,5 @@
 //! A tantivy collector that counts the values of string fast fields (skills, city, degree,
-//! status) over every matching document, not only the page being returned.
+//! status, job family, keywords) over every matching document, not only the page being returned.
 
 use std::collections::HashMap;
 
@@ -15,6 +15,8 @@ pub(crate) fn fast_field_name(field: FacetField) -> &'static str {
         FacetField::City => "city",
         FacetField::Degree => "degree",
         FacetField::Status => "status",
+        FacetField::JobFamily => "job_family",
+        FacetField::Keywords => "keywords",
     }
 }
 

@@ -277,10 +277,14 @@ impl CollectionIndex {
             out.add_text(f.skills, skill);
             out.add_text(f.skills_text, skill);
         }
+        for keyword in &fields.keywords {
+            out.add_text(f.keywords, keyword);
+        }
         for (field, value) in [
             (f.city, &fields.city),
             (f.degree, &fields.degree),
             (f.status, &fields.status),
+            (f.job_family, &fields.job_family),
         ] {
             if let Some(value) = value {
                 out.add_text(field, value);

@@ -360,6 +360,8 @@ pub(crate) fn filter_query(filters: &Filters, fields: &SchemaFields) -> Option<B
         (fields.city, &filters.cities),
         (fields.degree, &filters.degrees),
         (fields.status, &filters.statuses),
+        (fields.job_family, &filters.job_families),
+        (fields.keywords, &filters.keywords_any),
     ] {
         if !values.is_empty() {
             musts.push((Occur::Must, one_of(field, values)));

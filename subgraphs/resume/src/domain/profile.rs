@@ -96,4 +96,7 @@ pub struct Profile {
     pub highest_degree: Option<String>,
     /// Current (or latest) job title, for display and search.
     pub headline: Option<String>,
+    /// The CSCO job family (`2-02`) of the headline, from text analytics after parsing.
+    #[serde(default)]
+    pub job_family: Option<String>,
 }

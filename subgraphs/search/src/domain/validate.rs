@@ -8,6 +8,10 @@ use looma_taxonomy::{EducationLevel, SkillTaxonomy};
 /// Long enough for a pasted job description or a question in full; typo tolerance stops
 /// after the first words (see the text engine), so the cost stays bounded.
 pub const MAX_QUERY_CHARS: usize = 2_000;
+/// `analyzeText`: a job post, a resume's text or a page of feedback.
+pub const MAX_ANALYZE_CHARS: usize = 20_000;
+/// `analyzeText(...) { keywords(first:) }`.
+pub const MAX_KEYWORDS: usize = 50;
 pub const MAX_PREFIX_CHARS: usize = 100;
 pub const MAX_FILTER_VALUES: usize = 50;
 pub const MAX_FILTER_VALUE_CHARS: usize = 100;
@@ -137,6 +141,8 @@ pub fn filters(field: &str, mut filters: Filters) -> Result<Filters, SearchError
     }
     values(&format!("{field}.cities"), &mut filters.cities)?;
     values(&format!("{field}.statuses"), &mut filters.statuses)?;
+    values(&format!("{field}.jobFamilies"), &mut filters.job_families)?;
+    values(&format!("{field}.anyKeywords"), &mut filters.keywords_any)?;
     values(&format!("{field}.degrees"), &mut filters.degrees)?;
     for degree in filters.degrees.iter_mut() {
         let code = degree.to_ascii_uppercase();
@@ -192,6 +198,29 @@ pub fn document(at: usize, doc: &Document, dimension: usize) -> Result<(), Searc
         return Err(SearchError::invalid(
             field("skills"),
             format!("at most {MAX_SKILLS} skills"),
+        ));
+    }
+    if doc.fields.keywords.len() > MAX_KEYWORDS
+        || doc
+            .fields
+            .keywords
+            .iter()
+            .any(|k| k.chars().count() > MAX_FILTER_VALUE_CHARS)
+    {
+        return Err(SearchError::invalid(
+            field("keywords"),
+            format!("at most {MAX_KEYWORDS} keywords of at most {MAX_FILTER_VALUE_CHARS} characters"),
+        ));
+    }
+    if doc
+        .fields
+        .job_family
+        .as_ref()
+        .is_some_and(|f| f.chars().count() > MAX_FILTER_VALUE_CHARS)
+    {
+        return Err(SearchError::invalid(
+            field("jobFamily"),
+            format!("at most {MAX_FILTER_VALUE_CHARS} characters"),
         ));
     }
     if doc.metadata.to_string().len() > MAX_METADATA_BYTES {
