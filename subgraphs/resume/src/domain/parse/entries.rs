@@ -178,10 +178,7 @@ fn glued_dashes_spaced(text: &str) -> String {
     let mut previous = ' ';
     while let Some(c) = chars.next() {
         out.push(c);
-        if c == '-'
-            && previous == ' '
-            && chars.peek().is_some_and(|next| next.is_uppercase())
-        {
+        if c == '-' && previous == ' ' && chars.peek().is_some_and(|next| next.is_uppercase()) {
             out.push(' ');
         }
         previous = c;
@@ -381,7 +378,10 @@ fn without_degree_name(value: &str) -> String {
     let mut value = value
         .trim_matches(|c: char| matches!(c, '(' | ')' | '（' | '）') || c.is_whitespace())
         .to_owned();
-    if let Some(rest) = value.strip_prefix("in ").or_else(|| value.strip_prefix("IN ")) {
+    if let Some(rest) = value
+        .strip_prefix("in ")
+        .or_else(|| value.strip_prefix("IN "))
+    {
         value = rest.trim().to_owned();
     }
     value
@@ -434,7 +434,8 @@ fn major_raw(header: &[String], school: &str) -> Option<String> {
         while skip > 0 && words.get(skip).is_some_and(|w| w.starts_with('(')) {
             skip += 1;
         }
-        let word_is = |at: usize, word: &str| words.get(at).is_some_and(|w| w.eq_ignore_ascii_case(word));
+        let word_is =
+            |at: usize, word: &str| words.get(at).is_some_and(|w| w.eq_ignore_ascii_case(word));
         if skip > 0 && word_is(skip, "of") {
             skip += 2;
         }

@@ -211,7 +211,8 @@ fn classify_chinese(heading: &str) -> Option<SectionKind> {
         return Some(SectionKind::Experience);
     }
     let story = has(&["经历", "经验", "履历", "背景"]);
-    if story && has(&["工作", "实习", "职业", "任职", "从业", "技术"]) && !has(&["教育", "学历"]) {
+    if story && has(&["工作", "实习", "职业", "任职", "从业", "技术"]) && !has(&["教育", "学历"])
+    {
         Some(SectionKind::Experience)
     } else if has(&["教育", "学历"]) || heading == "学习经历" {
         Some(SectionKind::Education)
