@@ -610,6 +610,25 @@ mod tests {
     }
 
     #[test]
+    fn prose_forms_and_tools_beyond_the_core() {
+        // An agile coach writes about the practice in lower case and past tense.
+        assert_eq!(
+            names("Introduced agile processes to four teams and coached a team of agilists"),
+            vec!["Agile", "Coaching"]
+        );
+        assert_eq!(
+            names("Operated Ceph and etcd clusters, shipped logs to Datadog, queues on SQS"),
+            vec!["Ceph", "etcd", "Datadog", "Amazon SQS"]
+        );
+        assert_eq!(
+            names("Modelled it in Verilog-A, simulated in LTspice"),
+            vec!["SystemVerilog", "LTspice"]
+        );
+        // Ordinary words that are also tool names stay words.
+        assert!(names("a raft of fixes to make the chef happy and boost morale").is_empty());
+    }
+
+    #[test]
     fn offsets_point_into_the_original_text() {
         let text = "精通Ｊａｖａ，熟悉k8s";
         let found = SkillTaxonomy::builtin().extract(text);

@@ -5,9 +5,9 @@
 //! description bullets. Everything until the next anchor is the entry's description.
 
 use super::dates::{DateRange, date_ranges};
-use super::lexicon::{is_city, is_company, is_title, school_in};
+use super::lexicon::{degree_level, is_city, is_company, is_title, school_in};
 use crate::domain::profile::{Education, Experience};
-use looma_taxonomy::{EducationLevel, find_city_in, is_cjk_ideograph};
+use looma_taxonomy::{find_city_in, is_cjk_ideograph};
 
 /// Bullets, long sentences and lines ending like prose are descriptions, not headers.
 fn is_description(line: &str) -> bool {
@@ -21,10 +21,21 @@ fn is_description(line: &str) -> bool {
             && !(t.contains([',', '|', '·', '，']) || t.contains(" - ") || t.contains(" — ")))
         || t.ends_with(['。', ';', '；'])
         || ends_like_prose(t)
+        || continues_a_sentence(t)
         || t.contains("负责")
         || t.starts_with("职责")
         || t.starts_with("工作内容")
         || t.starts_with("主要")
+}
+
+/// `statistical methods for trials.`, `and`: a Latin line opening with a lower-case word is
+/// the rest of a wrapped sentence (`iOS Developer`, `eBay` have a capital inside).
+fn continues_a_sentence(line: &str) -> bool {
+    let first = line.split_whitespace().next().unwrap_or("");
+    let word: String = first.chars().filter(|c| c.is_alphabetic()).collect();
+    first.starts_with(|c: char| c.is_ascii_lowercase())
+        && word.chars().all(|c| c.is_ascii_lowercase())
+        && !first.contains(['.', '@', '/'])
 }
 
 /// `… deployment and testing practices.`: a sentence's end, not an abbreviation (`Inc.`,
@@ -102,6 +113,8 @@ fn split_han_spaces(text: &str) -> Vec<String> {
 fn fields(text: &str) -> Vec<String> {
     // An emptied icon (`( )`) separates too.
     let pieces_source = text.replace("( )", "  ").replace("（ ）", "  ");
+    // `Atom Logistics LLC -Route Driver -Marietta`: a dash glued to the next field separates.
+    let pieces_source = glued_dashes_spaced(&pieces_source);
     let mut pieces = split_han_spaces(&pieces_source);
     for sep in [
         "|", "｜", "\t", "  ", " · ", "·", " - ", " — ", ",", "，", " at ", " @ ", "@", ": ",
@@ -113,14 +126,64 @@ fn fields(text: &str) -> Vec<String> {
     }
     pieces
         .into_iter()
-        .map(|p| {
-            p.trim()
-                .trim_matches(|c: char| matches!(c, '(' | ')' | '（' | '）' | ':' | '-' | '—'))
-                .trim()
-                .to_owned()
-        })
+        .map(|p| balanced(p.trim()))
         .filter(|p| p.chars().any(char::is_alphanumeric))
         .collect()
+}
+
+/// A field without the decoration around it, keeping the brackets it closes or opens itself:
+/// `Medco (Express Scripts)` and `Engineer (Co-Op)` stay whole, `(Remote)` loses its brackets.
+fn balanced(field: &str) -> String {
+    let trim = |s: &str| {
+        s.trim_matches(|c: char| matches!(c, ':' | '-' | '—') || c.is_whitespace())
+            .to_owned()
+    };
+    let is_open = |c: char| matches!(c, '(' | '（');
+    let is_close = |c: char| matches!(c, ')' | '）');
+    let mut value = trim(field);
+    loop {
+        let opens = value.chars().filter(|c| is_open(*c)).count();
+        let closes = value.chars().filter(|c| is_close(*c)).count();
+        let first = value.chars().next().unwrap_or(' ');
+        let last = value.chars().next_back().unwrap_or(' ');
+        let wrapped = is_open(first) && is_close(last) && opens == 1 && closes == 1;
+        let next = if wrapped {
+            value[first.len_utf8()..value.len() - last.len_utf8()].to_owned()
+        } else if is_open(first) && closes == 0 {
+            value[first.len_utf8()..].to_owned()
+        } else if is_close(last) && closes > opens {
+            value[..value.len() - last.len_utf8()].to_owned()
+        } else if opens > closes && !is_open(last) {
+            // The separator split inside the brackets: close them again.
+            let close = if value.contains('（') { '）' } else { ')' };
+            format!("{value}{close}")
+        } else if is_open(last) {
+            value[..value.len() - last.len_utf8()].to_owned()
+        } else {
+            break;
+        };
+        let next = trim(&next);
+        if next == value {
+            break;
+        }
+        value = next;
+    }
+    value
+}
+
+/// ` -Word` → ` - Word`: a dash written against the next field is a separator, not a hyphen.
+fn glued_dashes_spaced(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    let mut previous = ' ';
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '-' && previous == ' ' && chars.peek().is_some_and(|next| next.is_uppercase()) {
+            out.push(' ');
+        }
+        previous = c;
+    }
+    out
 }
 
 fn without_span(line: &str, span: (usize, usize)) -> String {
@@ -240,7 +303,7 @@ pub fn education(lines: &[String]) -> Vec<Education> {
 
 fn education_from(header: &[String], range: Option<DateRange>, school: String) -> Education {
     let joined = header.join("  ");
-    let degree = EducationLevel::detect(&joined).map(|d| d.code().to_owned());
+    let degree = degree_level(&joined).map(|d| d.code().to_owned());
     let major = major(header, &school);
     Education {
         school: Some(school),
@@ -252,6 +315,8 @@ fn education_from(header: &[String], range: Option<DateRange>, school: String) -
 }
 
 const DEGREE_WORDS: &[&str] = &[
+    "学硕",
+    "专硕",
     "本科",
     "学士",
     "硕士",
@@ -276,7 +341,7 @@ fn is_degree_word(piece: &str) -> bool {
     let lower = piece.to_lowercase();
     let lower = lower.trim_matches(|c: char| !c.is_alphanumeric());
     DEGREE_WORDS.contains(&piece)
-        || (EducationLevel::detect(piece).is_some()
+        || (degree_level(piece).is_some()
             && piece.chars().count() <= 12
             && !lower.contains(" in ")
             && !lower.contains(" of "))
@@ -286,7 +351,47 @@ fn is_degree_word(piece: &str) -> bool {
 fn major(header: &[String], school: &str) -> Option<String> {
     major_raw(header, school)
         .map(|value| major_part(&value))
-        .filter(|value| !value.is_empty() && !is_place(value))
+        .map(|value| without_degree_name(&value))
+        .filter(|value| !value.is_empty() && !is_place(value) && !is_score_or_number(value))
+        .filter(|value| {
+            let lower = value.to_lowercase();
+            !lower.contains("graduation") && !lower.starts_with("expected")
+        })
+}
+
+/// `IN COMPUTER SCIENCE`, `(Physics)`, `Master of Science in Statistics`, `Doctor of
+/// Philosophy`: the field without the degree's name around it (nothing when only the degree
+/// is named).
+fn without_degree_name(value: &str) -> String {
+    let mut value = value.trim().to_owned();
+    if value.is_ascii() && degree_level(&value).is_some() {
+        let lower = value.to_lowercase();
+        value = match (value.find('('), lower.find(" in ")) {
+            (Some(open), _) if degree_level(&value[..open]).is_some() => {
+                value[open + 1..].trim_end_matches(')').trim().to_owned()
+            }
+            (_, Some(at)) => value[at + 4..].trim().to_owned(),
+            _ if !value.contains(',') => String::new(),
+            _ => value,
+        };
+    }
+    let mut value = value
+        .trim_matches(|c: char| matches!(c, '(' | ')' | '（' | '）') || c.is_whitespace())
+        .to_owned();
+    if let Some(rest) = value
+        .strip_prefix("in ")
+        .or_else(|| value.strip_prefix("IN "))
+    {
+        value = rest.trim().to_owned();
+    }
+    value
+}
+
+/// `3.9 / 4.0`, `+46 721 750 990`, `($105)`: a score, phone or amount, not a field of study.
+fn is_score_or_number(value: &str) -> bool {
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    let letters = value.chars().filter(|c| c.is_alphabetic()).count();
+    digits > 0 && digits >= letters
 }
 
 fn major_raw(header: &[String], school: &str) -> Option<String> {
@@ -304,7 +409,7 @@ fn major_raw(header: &[String], school: &str) -> Option<String> {
     for field in fields(&joined) {
         if let Some(at) = field.find(" in ") {
             let (before, after) = field.split_at(at);
-            if EducationLevel::detect(before).is_some() {
+            if degree_level(before).is_some() {
                 let value = after[4..].trim();
                 if !value.is_empty() {
                     return Some(value.to_owned());
@@ -317,22 +422,24 @@ fn major_raw(header: &[String], school: &str) -> Option<String> {
     if !joined.chars().any(is_cjk_ideograph)
         && let Some(at) = all
             .iter()
-            .position(|f| !school.contains(f.as_str()) && EducationLevel::detect(f).is_some())
+            .position(|f| !school.contains(f.as_str()) && degree_level(f).is_some())
     {
         // `B.S. Computer Science`, `BS COMPUTER SCIENCE`: the words after the degree.
         let words: Vec<&str> = all[at].split_whitespace().collect();
         let mut skip = words
             .iter()
-            .take_while(|w| EducationLevel::detect(w).is_some())
+            .take_while(|w| degree_level(w).is_some())
             .count();
         // The rest of the degree's name: `(Mod.)`, `(Hons)`, `of Commerce`, then `in`.
         while skip > 0 && words.get(skip).is_some_and(|w| w.starts_with('(')) {
             skip += 1;
         }
-        if skip > 0 && words.get(skip) == Some(&"of") {
+        let word_is =
+            |at: usize, word: &str| words.get(at).is_some_and(|w| w.eq_ignore_ascii_case(word));
+        if skip > 0 && word_is(skip, "of") {
             skip += 2;
         }
-        if skip > 0 && words.get(skip) == Some(&"in") {
+        if skip > 0 && word_is(skip, "in") {
             skip += 1;
         }
         if skip > 0 && skip < words.len() {
@@ -342,11 +449,11 @@ fn major_raw(header: &[String], school: &str) -> Option<String> {
     if !joined.chars().any(is_cjk_ideograph)
         && let Some(at) = all
             .iter()
-            .position(|f| !school.contains(f.as_str()) && EducationLevel::detect(f).is_some())
+            .position(|f| !school.contains(f.as_str()) && degree_level(f).is_some())
         && let Some(next) = all.get(at + 1)
         && !school.contains(next.as_str())
         && date_ranges(next).is_empty()
-        && EducationLevel::detect(next).is_none()
+        && degree_level(next).is_none()
     {
         return Some(next.clone());
     }
@@ -550,6 +657,15 @@ pub fn experience(lines: &[String]) -> Vec<Experience> {
             end
         });
         let range = anchors[k].range;
+        // `2010.9-2014.7  学士  西南交通大学  电子信息工程` among jobs is a degree, not a job.
+        let joined = header.join("  ");
+        if school_in(&joined).is_some()
+            && fields(&joined)
+                .iter()
+                .any(|f| degree_level(f).is_some() && !is_title(f))
+        {
+            continue;
+        }
         let (company, title) = company_and_title(&header);
         entries.push(Experience {
             company,
@@ -564,6 +680,9 @@ pub fn experience(lines: &[String]) -> Vec<Experience> {
 }
 
 fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
+    if let Some((company, title)) = company_line_and_title_line(header) {
+        return (Some(without_trailing_city(&company)), Some(title));
+    }
     let mut company = None;
     let mut title = None;
     let mut unknown = Vec::new();
@@ -581,16 +700,18 @@ fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
             let lower = field.to_lowercase();
             if matches!(
                 lower.as_str(),
-                "remote" | "full-time" | "part-time" | "全职" | "兼职" | "远程"
+                "remote" | "full-time" | "part-time" | "全职" | "兼职" | "远程" | "工作"
             ) {
                 continue;
             }
             // A team or department (`视频产品技术部`, `容器云开发组`) is neither employer nor
             // title.
             if field.chars().any(is_cjk_ideograph)
-                && ["部", "组", "团队", "事业群", "部门", "小组"]
+                && (["部", "组", "团队", "事业群", "部门", "小组"]
                     .iter()
                     .any(|end| field.ends_with(end))
+                    // `技术中心`, `研发中心`: a department; `某某研究中心` is an employer.
+                    || field.ends_with("中心") && field.chars().count() <= 4)
             {
                 continue;
             }
@@ -611,6 +732,104 @@ fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
         title = unknown.next();
     }
     (company.map(|c| without_trailing_city(&c)), title)
+}
+
+/// `Mozilla` over `Senior Product Manager, Network Security   Jul 2020 - Jan 2022`: a header of
+/// one employer line and one title line (in either order) keeps each line whole, commas and
+/// all, once the locations at their ends are cut.
+fn company_line_and_title_line(header: &[String]) -> Option<(String, String)> {
+    let lines: Vec<String> = header
+        .iter()
+        .map(|line| without_trailing_location(line))
+        .filter(|line| line.chars().any(char::is_alphanumeric))
+        .collect();
+    let [first, second] = lines.as_slice() else {
+        return None;
+    };
+    // Chinese headers are split at spaces by `fields`; a line with separators is several fields.
+    let one_field = |line: &str| {
+        !line.chars().any(is_cjk_ideograph)
+            && !line.contains(['|', '｜', '\t', '@'])
+            && !line.contains("  ")
+            && !line.contains(" — ")
+            && !line.contains(" - ")
+            && !line.contains(" at ")
+            && line.chars().count() <= 60
+            && date_ranges(line).is_empty()
+    };
+    if !one_field(first) || !one_field(second) {
+        return None;
+    }
+    let title_only = |line: &str| is_title(line) && !is_company(line);
+    match (title_only(first), title_only(second)) {
+        (false, true) => Some((first.clone(), second.clone())),
+        (true, false) => Some((second.clone(), first.clone())),
+        _ => None,
+    }
+}
+
+/// A header line without what ends it besides the name: dangling separators and locations
+/// after a comma or a wide gap (`Austin, TX`, `Mountain View, CA`, `Berlin`, `Remote`).
+fn without_trailing_location(line: &str) -> String {
+    let mut value = trim_separators(line);
+    // `Google   Mountain View, CA`: a location in its own column.
+    while let Some(at) = value.rfind(['\t']).or_else(|| value.rfind("  ")) {
+        let tail = &value[at..];
+        let rest = without_comma_locations(tail, true);
+        if rest.is_empty() || is_city(&rest) {
+            value = trim_separators(&value[..at]);
+        } else {
+            break;
+        }
+    }
+    without_comma_locations(&value, false)
+}
+
+fn trim_separators(text: &str) -> String {
+    text.trim_matches(|c: char| {
+        c.is_whitespace() || matches!(c, ',' | '|' | '-' | '—' | '–' | ':' | '·' | '，')
+    })
+    .to_owned()
+}
+
+/// Drops `, Berlin`, `, TX`, `, Remote` from the end; with `town_alone` a bare town before a
+/// state (`Mountain View, CA`) goes too, leaving nothing.
+fn without_comma_locations(text: &str, town_alone: bool) -> String {
+    let is_town = |town: &str| {
+        let words: Vec<&str> = town.split_whitespace().collect();
+        !words.is_empty()
+            && words.len() <= 3
+            && words
+                .iter()
+                .all(|w| w.chars().next().is_some_and(char::is_uppercase))
+    };
+    let mut value = trim_separators(text);
+    while let Some((head, last)) = value.rsplit_once(',') {
+        let last = last.trim();
+        let state = last.len() == 2 && last.chars().all(|c| c.is_ascii_uppercase());
+        let place = state
+            || is_city(last)
+            || matches!(
+                last.to_lowercase().as_str(),
+                "remote" | "hybrid" | "usa" | "us" | "uk"
+            );
+        if !place {
+            break;
+        }
+        let mut head = trim_separators(head);
+        if state {
+            // `…, Glade Spring, VA`: the town before a state goes with it.
+            if let Some((rest, town)) = head.rsplit_once(',')
+                && is_town(town)
+            {
+                head = trim_separators(rest);
+            } else if town_alone && is_town(&head) {
+                head.clear();
+            }
+        }
+        value = head;
+    }
+    value
 }
 
 /// `绿盟科技成都`, `Magic Leap, London` → the employer without the city it is followed by.
@@ -776,6 +995,83 @@ mod tests {
             let entries = education(&lines(line));
             assert_eq!(entries[0].degree.as_deref(), Some(degree), "{line}");
         }
+    }
+
+    #[test]
+    fn bare_degree_abbreviations_but_not_states() {
+        for (line, degree, major) in [
+            (
+                "Ohio State University | BS Mechanical Engineering | 2012 - 2016",
+                "BACHELOR",
+                "Mechanical Engineering",
+            ),
+            (
+                "Rutgers University, MS, Statistics, 2017 - 2019",
+                "MASTER",
+                "Statistics",
+            ),
+            (
+                "Lakeview Community College, AS, Nursing 2008 - 2010",
+                "ASSOCIATE",
+                "Nursing",
+            ),
+        ] {
+            let entries = education(&lines(line));
+            assert_eq!(entries[0].degree.as_deref(), Some(degree), "{line}");
+            assert_eq!(entries[0].major.as_deref(), Some(major), "{line}");
+        }
+        let entries = education(&lines("Tufts University, Medford, MA  2010 - 2014"));
+        assert_eq!(entries[0].degree, None);
+    }
+
+    #[test]
+    fn an_employer_line_and_a_title_line_stay_whole() {
+        let entries = experience(&lines(
+            "Northwind Traders\nProduct Lead, Partner Integrations\t\tJan 2021 - Present\n* Drove the partner programme\nField Technician\n2015 - 2019\nBlue Ridge Cable Co., Abingdon, VA\n- Installed fibre to the home",
+        ));
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert_eq!(entries[0].company.as_deref(), Some("Northwind Traders"));
+        assert_eq!(
+            entries[0].title.as_deref(),
+            Some("Product Lead, Partner Integrations")
+        );
+        assert_eq!(entries[1].company.as_deref(), Some("Blue Ridge Cable Co."));
+        assert_eq!(entries[1].title.as_deref(), Some("Field Technician"));
+        assert_eq!(
+            without_trailing_location("Contoso Labs   Mountain View, CA"),
+            "Contoso Labs"
+        );
+    }
+
+    #[test]
+    fn a_degree_line_among_jobs_is_not_a_job() {
+        let entries = experience(&lines(
+            "2016.7-至今  工作  华西电子  研发中心\n2012.9-2016.7  学士  成都理工大学  通信工程\n2015.7 - 2015.9 四川大学 | 本科科研助理, 成都",
+        ));
+        let companies: Vec<Option<&str>> = entries.iter().map(|e| e.company.as_deref()).collect();
+        assert_eq!(companies, [Some("华西电子"), Some("四川大学")]);
+    }
+
+    #[test]
+    fn majors_are_not_degree_names_scores_or_dates() {
+        let entries = education(&lines(
+            "B.S. Lakeshore State University  2011 - 2015\nBachelor of Science in Chemistry\nHARBOR STATE UNIVERSITY  2015 - 2017\nMASTER OF SCIENCE IN APPLIED PHYSICS\nGPA 3.8 / 4.0\nRiverside College 2008 - 2011\nDoctor of Philosophy (Linguistics)",
+        ));
+        let got: Vec<(Option<&str>, Option<&str>)> = entries
+            .iter()
+            .map(|e| (e.school.as_deref(), e.major.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("Lakeshore State University"), Some("Chemistry")),
+                (Some("HARBOR STATE UNIVERSITY"), Some("APPLIED PHYSICS")),
+                (Some("Riverside College"), Some("Linguistics")),
+            ]
+        );
+        let entries = education(&lines("2022.09 - 至今 华南理工大学 软件工程 学硕"));
+        assert_eq!(entries[0].degree.as_deref(), Some("MASTER"));
+        assert_eq!(entries[0].major.as_deref(), Some("软件工程"));
     }
 
     #[test]

@@ -130,6 +130,43 @@ const TITLE_MARKERS_EN: &[&str] = &[
     "teacher",
     "lecturer",
     "fellow",
+    "tutor",
+    "instructor",
+    "professor",
+    "trainee",
+    "apprentice",
+    "mentor",
+    "driver",
+    "producer",
+    "founder",
+    "cofounder",
+    "contractor",
+    "clerk",
+    "nurse",
+    "postdoc",
+    "coach",
+    "supervisor",
+    "agent",
+    "attorney",
+    "lawyer",
+    "therapist",
+    "pharmacist",
+    "operator",
+    "mechanic",
+    "electrician",
+    "inspector",
+    "reporter",
+    "journalist",
+    "photographer",
+    "receptionist",
+    "cashier",
+    "dean",
+    "chair",
+    "secretary",
+    "translator",
+    "praktikant",
+    "webmaster",
+    "worker",
 ];
 
 pub fn is_title(text: &str) -> bool {
@@ -324,9 +361,35 @@ const COMPANY_SUFFIXES_EN: &[&str] = &[
     "analytics",
     "foundation",
     "hospital",
+    "productions",
+    "center",
+    "centre",
+    "llp",
+    "ab",
+    "as",
+    "ag",
+    "sa",
+    "bv",
 ];
 
 pub fn is_company(text: &str) -> bool {
+    // `Director of Information Technology`, `Head of Data`: a title naming its field.
+    let lower_words: Vec<String> = text
+        .to_lowercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if lower_words
+        .windows(2)
+        .take(3)
+        .any(|pair| TITLE_MARKERS_EN.contains(&pair[0].as_str()) && pair[1] == "of")
+        && !lower_words
+            .iter()
+            .any(|w| matches!(w.as_str(), "inc" | "llc" | "ltd" | "gmbh" | "plc" | "corp"))
+    {
+        return false;
+    }
     if KNOWN_COMPANIES.iter().any(|c| {
         if c.is_ascii() {
             find_word(text, c).is_some()
@@ -369,7 +432,7 @@ pub fn school_in(text: &str) -> Option<String> {
             .take_while(|w| {
                 w.chars().next().is_some_and(char::is_uppercase)
                     && w.chars().all(|c| c.is_alphabetic())
-                    && EducationLevel::detect(w).is_none()
+                    && degree_level(w).is_none()
             })
             .take(2)
             .collect();
@@ -465,7 +528,10 @@ fn latin_school(piece: &str) -> Option<String> {
     let mut start = at;
     while start > 0 {
         let w = words[start - 1];
-        if w.chars().next().is_some_and(|c| c.is_uppercase()) || w == "&" {
+        // `Ph.D. Stanford University`: the degree before the name is not part of it.
+        if (w.chars().next().is_some_and(|c| c.is_uppercase()) && degree_level(w).is_none())
+            || w == "&"
+        {
             start -= 1;
         } else {
             break;
@@ -483,7 +549,7 @@ fn latin_school(piece: &str) -> Option<String> {
             let capitalised = w.chars().next().is_some_and(|c| c.is_uppercase());
             // An all-caps word after the name is the next field (`… TECHNOLOGY | BS`) only
             // when it is a degree.
-            if (capitalised && EducationLevel::detect(w).is_none()) || joiner(w) {
+            if (capitalised && degree_level(w).is_none()) || joiner(w) {
                 end += 1;
             } else {
                 break;
@@ -496,6 +562,95 @@ fn latin_school(piece: &str) -> Option<String> {
     let name = words[start..end].join(" ");
     let name = name.trim_matches(|c: char| !c.is_alphanumeric() && c != ')');
     (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// The education level a fragment of an education entry names: the shared cues
+/// (`本科`, `Master`, `B.S.`, `PhD`) and the bare abbreviations résumés use in their degree
+/// lines (`BS`, `BA`, `MS`, `BSN`, `B.Tech`, `MEng`), which are only read in education entries:
+/// elsewhere `MS Office` or `Boston, MA` are not degrees.
+pub fn degree_level(fragment: &str) -> Option<EducationLevel> {
+    if let Some(level) = EducationLevel::detect(fragment) {
+        return Some(level);
+    }
+    // 学硕 / 专硕: academic and professional master's.
+    if fragment.contains("学硕") || fragment.contains("专硕") {
+        return Some(EducationLevel::Master);
+    }
+    const ABBREVIATIONS: &[(&str, EducationLevel)] = &[
+        ("BS", EducationLevel::Bachelor),
+        ("BA", EducationLevel::Bachelor),
+        ("BSN", EducationLevel::Bachelor),
+        ("BBA", EducationLevel::Bachelor),
+        ("BE", EducationLevel::Bachelor),
+        ("B.E.", EducationLevel::Bachelor),
+        ("BTech", EducationLevel::Bachelor),
+        ("B.Tech", EducationLevel::Bachelor),
+        ("B.Tech.", EducationLevel::Bachelor),
+        ("BFA", EducationLevel::Bachelor),
+        ("BArch", EducationLevel::Bachelor),
+        ("LLB", EducationLevel::Bachelor),
+        ("AB", EducationLevel::Bachelor),
+        ("A.B.", EducationLevel::Bachelor),
+        ("MS", EducationLevel::Master),
+        ("MA", EducationLevel::Master),
+        ("MSN", EducationLevel::Master),
+        ("MSE", EducationLevel::Master),
+        ("MEd", EducationLevel::Master),
+        ("M.Ed.", EducationLevel::Master),
+        ("MFA", EducationLevel::Master),
+        ("MPhil", EducationLevel::Master),
+        ("M.Phil.", EducationLevel::Master),
+        ("MTech", EducationLevel::Master),
+        ("M.Tech", EducationLevel::Master),
+        ("M.Tech.", EducationLevel::Master),
+        ("LLM", EducationLevel::Master),
+        ("MASc", EducationLevel::Master),
+        ("SM", EducationLevel::Master),
+        ("S.M.", EducationLevel::Master),
+        ("DPhil", EducationLevel::Doctorate),
+        ("EdD", EducationLevel::Doctorate),
+        ("JD", EducationLevel::Doctorate),
+        ("AS", EducationLevel::Associate),
+        ("AA", EducationLevel::Associate),
+        ("A.S.", EducationLevel::Associate),
+        ("A.A.", EducationLevel::Associate),
+    ];
+    let tokens: Vec<&str> = fragment
+        .split(|c: char| c.is_whitespace() || matches!(c, '|' | '(' | ')' | '/' | ';' | ':'))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut best: Option<EducationLevel> = None;
+    for (i, raw) in tokens.iter().enumerate() {
+        let token = raw.trim_end_matches(',');
+        let Some(&(_, level)) = ABBREVIATIONS
+            .iter()
+            .find(|(abbr, _)| *abbr == token || abbr.trim_end_matches('.') == token)
+        else {
+            continue;
+        };
+        // `Boston, MA 2015` / `Starkville, MS`: a US state after a city, not a degree; the
+        // degree is followed by its field (`MS Computer Science`, `MA, History`).
+        if matches!(token, "MA" | "MS" | "AS") {
+            let after_city = i > 0 && tokens[i - 1].ends_with(',');
+            let field_follows = tokens
+                .get(i + 1)
+                .is_some_and(|t| t.chars().next().is_some_and(char::is_alphabetic));
+            if after_city && !field_follows {
+                continue;
+            }
+            // `AS` inside an all-caps sentence (`WORKED AS ENGINEER`).
+            let caps = |t: &str| t.len() > 1 && t.chars().all(|c| c.is_ascii_uppercase());
+            if token == "AS"
+                && i > 0
+                && caps(tokens[i - 1])
+                && tokens.get(i + 1).is_some_and(|t| caps(t))
+            {
+                continue;
+            }
+        }
+        best = best.max(Some(level));
+    }
+    best
 }
 
 /// Words that look like a short Han name but are labels or headings.

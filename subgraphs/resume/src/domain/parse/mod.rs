@@ -35,7 +35,14 @@ pub fn parse_profile(text: &str, as_of: YearMonth) -> Profile {
             .collect()
     };
     let education = entries::education(&lines_of(SectionKind::Education));
-    let experience = entries::experience(&lines_of(SectionKind::Experience));
+    // Jobs listed under a heading shared with education are read from those lines too; an
+    // entry there naming a school and a degree stays education (`entries::experience`).
+    let job_lines: Vec<String> = sections
+        .iter()
+        .filter(|s| s.kind == SectionKind::Experience || s.jobs_too)
+        .flat_map(|s| s.lines.iter().cloned())
+        .collect();
+    let experience = entries::experience(&job_lines);
     let skills = skills(text);
     let summary_lines = lines_of(SectionKind::Summary);
     let summary = (!summary_lines.is_empty()).then(|| {

@@ -129,6 +129,9 @@ const HEADINGS: &[(&str, SectionKind)] = &[
 pub struct Section {
     pub kind: SectionKind,
     pub lines: Vec<String>,
+    /// An education heading that names jobs too (`教育背景及求职经历`, `Education and
+    /// Employment`): its dated lines are read for jobs as well.
+    pub jobs_too: bool,
 }
 
 /// Removes numbering and decoration around a heading: `一、`, `1.`, `【】`, `■`, `:`.
@@ -208,7 +211,8 @@ fn classify_chinese(heading: &str) -> Option<SectionKind> {
         return Some(SectionKind::Experience);
     }
     let story = has(&["经历", "经验", "履历", "背景"]);
-    if story && has(&["工作", "实习", "职业", "任职", "从业"]) {
+    if story && has(&["工作", "实习", "职业", "任职", "从业", "技术"]) && !has(&["教育", "学历"])
+    {
         Some(SectionKind::Experience)
     } else if has(&["教育", "学历"]) || heading == "学习经历" {
         Some(SectionKind::Education)
@@ -384,6 +388,17 @@ pub fn heading(line: &str) -> Option<(SectionKind, Option<String>)> {
     None
 }
 
+/// Whether a heading names jobs (`求职经历`, `工作`, `Employment`, `Work`).
+fn names_jobs(heading: &str) -> bool {
+    let lower = heading.to_lowercase();
+    ["工作", "实习", "求职", "任职", "职业"]
+        .iter()
+        .any(|w| heading.contains(w))
+        || lower
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| matches!(w, "work" | "employment" | "experience" | "career"))
+}
+
 /// Also accepts `Skills: Rust, Go` lines longer than a heading.
 fn inline_heading(line: &str) -> Option<(SectionKind, Option<String>)> {
     let (head, rest) = line.split_once(':')?;
@@ -398,6 +413,7 @@ pub fn split_sections(text: &str) -> Vec<Section> {
     let mut sections = vec![Section {
         kind: SectionKind::Header,
         lines: Vec::new(),
+        jobs_too: false,
     }];
     for raw in text.lines() {
         let line = raw.trim();
@@ -417,7 +433,12 @@ pub fn split_sections(text: &str) -> Vec<Section> {
             if let Some(rest) = rest {
                 lines.push(rest);
             }
-            sections.push(Section { kind, lines });
+            let jobs_too = kind == SectionKind::Education && names_jobs(line);
+            sections.push(Section {
+                kind,
+                lines,
+                jobs_too,
+            });
             continue;
         }
         if let Some(current) = sections.last_mut() {
@@ -466,6 +487,10 @@ mod tests {
             assert_eq!(heading(line), Some((kind, None)), "{line}");
         }
         assert_eq!(heading("User Experience Designer"), None);
+        assert_eq!(heading("技术经历"), Some((SectionKind::Experience, None)));
+        let sections = split_sections("教育及工作经历\n2015.9-2019.6 四川大学 本科");
+        assert_eq!(sections[1].kind, SectionKind::Education);
+        assert!(sections[1].jobs_too);
     }
 
     #[test]
