@@ -175,6 +175,12 @@ enum EvalTarget {
         /// choose `search.hybrid_vector_weight*` from.
         #[arg(long, value_delimiter = ',')]
         tune: Vec<f64>,
+        /// Keep the documents' vectors in this directory between runs (by model and texts).
+        #[arg(long)]
+        vector_cache: Option<PathBuf>,
+        /// Write every query's text and vector candidate lists to this file (JSON lines).
+        #[arg(long)]
+        runs: Option<PathBuf>,
     },
     /// Accuracy of `analyzeText`'s language, sentiment and job family on public labelled sets
     /// (README, "Text analytics"), beside simple baselines; `--train` first trains the heads on
@@ -550,13 +556,24 @@ async fn eval(target: &EvalTarget, file: Option<&std::path::Path>) -> Result<()>
             out!("{}", report.render())?;
             Ok(())
         }
-        EvalTarget::Search { dir, verbose, tune } => {
+        EvalTarget::Search {
+            dir,
+            verbose,
+            tune,
+            vector_cache,
+            runs,
+        } => {
             let config = LoomaConfig::load(file)?;
             let embedder = looma_embed::EmbeddingService::new(config.embed.clone());
             let work =
                 std::env::temp_dir().join(format!("looma-eval-search-{}", std::process::id()));
+            let options = looma_search::eval::EvalOptions {
+                tune_weights: tune.clone(),
+                vector_cache: vector_cache.clone(),
+                runs: runs.clone(),
+            };
             let report =
-                looma_search::eval::evaluate(dir, embedder, config.search.clone(), &work, tune)
+                looma_search::eval::evaluate(dir, embedder, config.search.clone(), &work, &options)
                     .await;
             let _ = std::fs::remove_dir_all(&work);
             let report = report.with_context(|| format!("evaluating {}", dir.display()))?;

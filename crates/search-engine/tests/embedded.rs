@@ -242,6 +242,69 @@ async fn typo_tolerance_covers_the_first_words_of_a_long_query() {
     assert_eq!(ids(&index, early).await, vec!["en-java"]);
 }
 
+async fn typo_fixtures() -> TantivyTextIndex {
+    let index = TantivyTextIndex::in_memory().expect("in-memory index");
+    let mut docs = vec![
+        doc(
+            "spark",
+            "Streaming",
+            "Spark streaming jobs.",
+            DocumentFields::default(),
+        ),
+        doc(
+            "spare",
+            "Parts",
+            "Spare parts for bicycles.",
+            DocumentFields::default(),
+        ),
+    ];
+    for i in 0..4 {
+        docs.push(doc(
+            &format!("developer-{i}"),
+            "Developer",
+            "A developer writing services.",
+            DocumentFields::default(),
+        ));
+    }
+    // Last, so that a tie would not put it first.
+    docs.push(doc(
+        "operator",
+        "Operator",
+        "A developer of Kubernetes operators.",
+        DocumentFields::default(),
+    ));
+    index.upsert(&docs).await.expect("upsert");
+    index
+}
+
+fn fuzzy(text: &str) -> TextQuery {
+    TextQuery {
+        fuzzy: true,
+        ..query(text)
+    }
+}
+
+#[tokio::test]
+async fn typo_tolerance_widens_only_words_no_document_holds() {
+    let index = typo_fixtures().await;
+    // `spark` is indexed: it is what the user meant, `spare` is not a match.
+    assert_eq!(ids(&index, fuzzy("spark")).await, vec!["spark"]);
+    // `sparc` is not: it may stand for either indexed word within one edit.
+    let mut found = ids(&index, fuzzy("sparc")).await;
+    found.sort();
+    assert_eq!(found, vec!["spare", "spark"]);
+}
+
+#[tokio::test]
+async fn a_typo_counts_as_much_as_the_word_it_stands_for() {
+    let index = typo_fixtures().await;
+    // Both words misspelt: the rare one (Kubernetes, one document) decides the order, as it
+    // would spelt right, rather than every stand-in match counting the same.
+    let found = ids(&index, fuzzy("kubrenetes developr")).await;
+    assert_eq!(found[0], "operator", "{found:?}");
+    assert_eq!(found.len(), 5, "{found:?}");
+}
+
 fn filtered(filters: Filters) -> TextQuery {
     TextQuery {
         filters,

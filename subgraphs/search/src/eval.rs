@@ -8,9 +8,11 @@ use crate::{Engines, SearchConfig, SearchError, SearchService};
 use looma_core::metrics::ndcg_at;
 use looma_embed::{EmbeddingService, TextKind};
 use looma_search_engine::{Collection, Document, DocumentFields, Filters};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 const CUTOFF: usize = 10;
 
@@ -32,7 +34,21 @@ struct JudgedDocument {
     name: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// What `evaluate` does besides scoring every query in every mode.
+#[derive(Clone, Debug, Default)]
+pub struct EvalOptions {
+    /// Hybrid vector weights to try on the dev split (`Report::tuning`).
+    pub tune_weights: Vec<f64>,
+    /// A directory where the documents' vectors are kept between runs, named by the model and
+    /// a digest of the texts, so a second run over the same set does not embed it again.
+    pub vector_cache: Option<PathBuf>,
+    /// A file to write every query's text and vector candidate lists to (JSON lines: id,
+    /// split, language, relevant, `text` and `vector` as `[id, score]` pairs, as many as
+    /// hybrid search fuses), to study fusion offline.
+    pub runs: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Serialize)]
 pub struct JudgedQuery {
     pub id: String,
     pub collection: String,
@@ -202,13 +218,14 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SearchErr
 
 /// Indexes the judged documents into fresh engines under `work_dir` and runs every query in
 /// every mode the model allows, with `config`'s ranking settings (hybrid weights, RRF k).
-/// Each weight of `tune_weights` is also tried as the hybrid vector weight on the dev split.
+/// Each weight of `options.tune_weights` is also tried as the hybrid vector weight on the dev
+/// split.
 pub async fn evaluate(
     fixtures: &Path,
     embedder: EmbeddingService,
     config: SearchConfig,
     work_dir: &Path,
-    tune_weights: &[f64],
+    options: &EvalOptions,
 ) -> Result<Report, SearchError> {
     let judged: Vec<JudgedDocument> = read_json(&fixtures.join("documents.json"))?;
     let queries: Vec<JudgedQuery> = read_json(&fixtures.join("queries.json"))?;
@@ -220,7 +237,7 @@ pub async fn evaluate(
         .iter()
         .map(|d| format!("{}. {}", d.title, d.content))
         .collect();
-    let vectors = match embedder.embed(texts, TextKind::Passage).await {
+    let vectors = match embed_documents(&embedder, texts, options.vector_cache.as_deref()).await {
         Ok(vectors) => Some(vectors),
         Err(error) => {
             let reason = error.to_string();
@@ -286,7 +303,10 @@ pub async fn evaluate(
     }
     let mut tuning = Vec::new();
     if !skipped.iter().any(|(m, _)| *m == Mode::Hybrid) {
-        for &weight in tune_weights {
+        if let Some(path) = &options.runs {
+            write_runs(&service, &queries, path).await?;
+        }
+        for &weight in &options.tune_weights {
             tuning.push((weight, tune(&service, &queries, weight).await?));
         }
     }
@@ -297,6 +317,117 @@ pub async fn evaluate(
         refused,
         tuning,
     })
+}
+
+/// The documents' passage vectors, from `cache` when an earlier run left them there.
+async fn embed_documents(
+    embedder: &EmbeddingService,
+    texts: Vec<String>,
+    cache: Option<&Path>,
+) -> Result<Vec<Vec<f32>>, looma_embed::EmbedError> {
+    let Some(cache) = cache else {
+        return embedder.embed(texts, TextKind::Passage).await;
+    };
+    let mut digest = Sha256::new();
+    digest.update(embedder.model_id().as_bytes());
+    for text in &texts {
+        digest.update((text.len() as u64).to_le_bytes());
+        digest.update(text.as_bytes());
+    }
+    let hex: String = digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = cache.join(format!("{hex}.f32"));
+    let dimension = embedder.dimension();
+    if let Ok(bytes) = std::fs::read(&path)
+        && dimension > 0
+        && bytes.len() == texts.len() * dimension * 4
+    {
+        let values = looma_embed::vector_from_bytes(&bytes);
+        return Ok(values.chunks(dimension).map(<[f32]>::to_vec).collect());
+    }
+    let vectors = embedder.embed(texts, TextKind::Passage).await?;
+    let bytes: Vec<u8> = vectors
+        .iter()
+        .flat_map(|v| looma_embed::vector_to_bytes(v))
+        .collect();
+    // A cache that cannot be written only costs the next run the embedding.
+    if std::fs::create_dir_all(cache).is_ok() {
+        let _ = std::fs::write(&path, bytes);
+    }
+    Ok(vectors)
+}
+
+#[derive(Serialize)]
+struct QueryRuns<'a> {
+    id: &'a str,
+    split: Option<&'a str>,
+    language: &'a str,
+    relevant: &'a HashMap<String, u8>,
+    text: Vec<(String, f32)>,
+    vector: Vec<(String, f32)>,
+}
+
+/// Every query's text and vector candidates (as many as hybrid search fuses) as JSON lines.
+async fn write_runs(
+    service: &SearchService,
+    queries: &[JudgedQuery],
+    path: &Path,
+) -> Result<(), SearchError> {
+    let candidates = service.config().hybrid_candidates;
+    let failed = |error: std::io::Error| {
+        SearchError::Internal(format!("writing {}: {error}", path.display()))
+    };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(failed)?);
+    for query in queries {
+        let collection = collection(&query.collection)?;
+        let text = service
+            .text_search(TextRequest {
+                collection,
+                query: query.query.clone(),
+                filters: Filters::default(),
+                facets: Vec::new(),
+                first: candidates,
+                after: None,
+                fuzzy: true,
+                highlight: false,
+                names: true,
+            })
+            .await;
+        let ranked = RankedRequest {
+            collection,
+            names: true,
+            top_k: candidates,
+            filters: Filters::default(),
+        };
+        let vector = service.semantic_search(ranked, &query.query).await;
+        let (text, vector) = match (text, vector) {
+            (Ok(text), Ok(vector)) => (
+                text.hits
+                    .into_iter()
+                    .map(|h| (h.id, h.score as f32))
+                    .collect(),
+                vector.into_iter().map(|h| (h.id, h.score as f32)).collect(),
+            ),
+            (Err(SearchError::InvalidInput { .. }), _)
+            | (_, Err(SearchError::InvalidInput { .. })) => (Vec::new(), Vec::new()),
+            (Err(other), _) | (_, Err(other)) => return Err(other),
+        };
+        let line = QueryRuns {
+            id: &query.id,
+            split: query.split.as_deref(),
+            language: &query.language,
+            relevant: &query.relevant,
+            text,
+            vector,
+        };
+        serde_json::to_writer(&mut out, &line)
+            .map_err(|e| SearchError::Internal(format!("writing {}: {e}", path.display())))?;
+        out.write_all(b"\n").map_err(failed)?;
+    }
+    out.flush().map_err(failed)
 }
 
 /// Mean hybrid nDCG of the dev queries with `weight` as the vector weight, per language.

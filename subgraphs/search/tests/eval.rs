@@ -2,7 +2,7 @@
 //! search` prints). Needs the embedding model (`scripts/install-model`; CI installs it).
 
 use looma_search::SearchConfig;
-use looma_search::eval::{Mode, evaluate};
+use looma_search::eval::{EvalOptions, Mode, evaluate};
 use std::path::Path;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,7 +21,7 @@ async fn judged_queries_rank_relevant_documents_first() {
         embedder,
         SearchConfig::default(),
         work.path(),
-        &[],
+        &EvalOptions::default(),
     )
     .await
     .expect("the judged set evaluates");
@@ -99,9 +99,15 @@ async fn refused_queries_score_zero_and_large_sets_are_indexed_in_batches() {
         max_batch: 7,
         ..SearchConfig::default()
     };
-    let report = evaluate(fixtures.path(), embedder, config, work.path(), &[])
-        .await
-        .expect("the eval carries on past a refused query");
+    let report = evaluate(
+        fixtures.path(),
+        embedder,
+        config,
+        work.path(),
+        &EvalOptions::default(),
+    )
+    .await
+    .expect("the eval carries on past a refused query");
     let text = &report.scores[&Mode::Text];
     assert_eq!(text.len(), judged + 1, "every query is scored");
     assert_eq!(text[judged], 0.0);

@@ -4,6 +4,9 @@
 //! and stemming touch only words made of ASCII letters, so Chinese words, `c++`, `node.js` or
 //! `2d` come out exactly as segmented. `it` is not a stop word: in recruiting it is `IT`.
 //!
+//! English spellings jieba cuts at punctuation are put back together: a dotted abbreviation
+//! (`e.g.`, `U.S.`) is one word, and a possessive's `s` (`author's`) is dropped.
+//!
 //! A hyphenated Latin word is indexed (and searched) both ways: `real-time` gives `real`, `time`
 //! and `realtime`, so "real time", "real-time" and "realtime" find each other.
 //!
@@ -34,7 +37,7 @@ use crate::EngineError;
 /// the schema, so it names the analysis too: change it whenever terms change (stemming, stop
 /// words), and an index built by the old analyzer is refused at open instead of silently missing
 /// matches (see `TantivyTextIndex::open`).
-pub(crate) const TEXT_TOKENIZER: &str = "looma_bilingual_v2";
+pub(crate) const TEXT_TOKENIZER: &str = "looma_bilingual_v3";
 
 /// Lucene's English stop words (what Elasticsearch's `_english_` and bm25s use), without `it`.
 const ENGLISH_STOP_WORDS: [&str; 32] = [
@@ -92,6 +95,7 @@ impl Segmenter {
             SegmentMode::Query => self.jieba.cut(text, true),
         };
         let spans = merge_split_latin_words(text, &raw, &main_word_flags(&raw));
+        let spans = english_abbreviations_and_possessives(text, spans);
         // Hyphenated words get their parts from `hyphenated_tokens`, not from jieba (which drops
         // one-letter parts: `e-commerce` gives only `commerce`).
         let hyphenated: Vec<(usize, usize)> = spans
@@ -291,6 +295,62 @@ fn merge_split_latin_words(
     spans
 }
 
+/// English spellings jieba cuts at punctuation, put back as the one word they are: a dotted
+/// abbreviation of single letters (`e.g.`, `i.e.`, `U.S.`) becomes one span (searched as
+/// `e.g`, not as the letters `e` and `g`, which would match every initial), and the `s` of a
+/// possessive (`author's`, `author’s`) is dropped, as English analyzers drop it, instead of
+/// becoming a word of its own. Spans that are not main words pass through.
+fn english_abbreviations_and_possessives(
+    text: &str,
+    spans: Vec<(usize, usize, bool)>,
+) -> Vec<(usize, usize, bool)> {
+    let single_letter = |&(start, end, is_main): &(usize, usize, bool)| {
+        is_main && end == start + 1 && text.as_bytes()[start].is_ascii_alphabetic()
+    };
+    let followed_by_dot = |end: usize| text.as_bytes().get(end) == Some(&b'.');
+    let mut out: Vec<(usize, usize, bool)> = Vec::with_capacity(spans.len());
+    let mut index = 0;
+    while index < spans.len() {
+        let span = spans[index];
+        // A run `x.y.`: two letters or more, each followed by its dot, nothing in between.
+        let (mut next, mut letters, mut run_end) = (index, 0, span.0);
+        while next < spans.len()
+            && single_letter(&spans[next])
+            && followed_by_dot(spans[next].1)
+            && (letters == 0 || spans[next].0 == run_end)
+        {
+            letters += 1;
+            run_end = spans[next].1 + 1;
+            next += 1;
+            // The dot's own span, if jieba gave it one.
+            while next < spans.len() && spans[next].0 < run_end {
+                next += 1;
+            }
+        }
+        if letters >= 2 {
+            out.push((span.0, run_end, true));
+            index = next;
+            continue;
+        }
+        if single_letter(&span) && text.as_bytes()[span.0].eq_ignore_ascii_case(&b's') {
+            let before = &text[..span.0];
+            let apostrophe = before
+                .strip_suffix('\'')
+                .or_else(|| before.strip_suffix('\u{2019}'));
+            if apostrophe
+                .and_then(|rest| rest.chars().next_back())
+                .is_some_and(|c| c.is_alphabetic() && !is_cjk(c))
+            {
+                index += 1;
+                continue;
+            }
+        }
+        out.push(span);
+        index += 1;
+    }
+    out
+}
+
 /// The byte range of `word` without leading/trailing punctuation, or `None` when nothing
 /// word-like remains. `+` and `#` stay at the end (`c++`, `c#`); inner connectors stay
 /// (`node.js`).
@@ -468,6 +528,36 @@ mod tests {
         assert!(
             tokens.iter().all(|(p, t)| (*p == 0) != (t == "system")),
             "{tokens:?}"
+        );
+    }
+
+    #[test]
+    fn dotted_abbreviations_are_one_word_and_possessives_lose_their_s() {
+        for mode in [SegmentMode::Index, SegmentMode::Query] {
+            assert_eq!(
+                texts(mode, "methods (e.g., group theory) in the U.S. i.e. here"),
+                vec!["method", "e.g", "group", "theori", "u.s", "i.e", "here"],
+                "{mode:?}"
+            );
+            assert_eq!(
+                texts(mode, "the author's and the authors’ views"),
+                vec!["author", "author", "view"],
+                "{mode:?}"
+            );
+        }
+        // One letter with a dot is an initial, not an abbreviation; other apostrophes stay.
+        assert_eq!(
+            texts(SegmentMode::Query, "J. Smith O'Brien it's"),
+            vec!["j", "smith", "o", "brien", "it"]
+        );
+        // Positions still count words: the abbreviation is one, the possessive adds none.
+        assert_eq!(
+            terms(SegmentMode::Query, "e.g. Smith's data"),
+            vec![
+                (0, "e.g".to_string()),
+                (1, "smith".to_string()),
+                (2, "data".to_string())
+            ]
         );
     }
 

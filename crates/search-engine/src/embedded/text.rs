@@ -392,8 +392,10 @@ impl CollectionIndex {
                 "offset must be at most {MAX_OFFSET}; narrow the query instead of paging further"
             )));
         }
+        let searcher = self.reader.searcher();
         let text_query = TextQueryBuilder {
             fields: &self.fields,
+            searcher: &searcher,
             analyzer: segmenter.analyzer(SegmentMode::Query),
             fuzzy: query.fuzzy,
             names: query.names,
@@ -410,7 +412,6 @@ impl CollectionIndex {
         };
         let mut facet_fields = query.facets.clone();
         facet_fields.dedup();
-        let searcher = self.reader.searcher();
         let top = TopDocs::with_limit(query.limit.max(1))
             .and_offset(query.offset)
             .order_by_score();

@@ -20,14 +20,16 @@
 
 use std::ops::Bound;
 
-use tantivy::Term;
+use std::collections::BTreeMap;
+
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    RangeQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery,
+    Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::query_grammar::{self, Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{Searcher, Term};
 
 use crate::embedded::analyzer::analyze;
 use crate::embedded::text_schema::SchemaFields;
@@ -38,7 +40,8 @@ use crate::{EngineError, Filters};
 /// does not say otherwise. Tuned on the dev splits of Cranfield and CISI
 /// (`examples/bm25_eval.rs`).
 pub(crate) const DEFAULT_TITLE_BOOST: f32 = 0.5;
-/// Fuzzy variants score below the exact term so exact matches rank first.
+/// What a typo's stand-in (the best-scoring indexed word within its edit distance) weighs
+/// against the word itself: the guess may be wrong, so it counts less than a typed word.
 const FUZZY_BOOST: f32 = 0.3;
 const FUZZY_ONE_EDIT_FROM_CHARS: usize = 5;
 const FUZZY_TWO_EDITS_FROM_CHARS: usize = 9;
@@ -46,9 +49,13 @@ const FUZZY_TWO_EDITS_FROM_CHARS: usize = 9;
 /// and a pasted paragraph has enough exact words. Bounds a long query's cost (each fuzzy word
 /// walks the term dictionary of every field).
 const MAX_FUZZY_WORDS: usize = 16;
+/// Indexed words a typo may stand for, the most frequent first.
+const MAX_TYPO_VARIANTS: usize = 8;
 
 pub(crate) struct TextQueryBuilder<'a> {
     pub(crate) fields: &'a SchemaFields,
+    /// The index the query will run on: typo tolerance looks up which words it holds.
+    pub(crate) searcher: &'a Searcher,
     pub(crate) analyzer: TextAnalyzer,
     pub(crate) fuzzy: bool,
     /// Search the `name` field too.
@@ -68,9 +75,12 @@ impl TextQueryBuilder<'_> {
             ));
         }
         let text = plain_reading(text);
-        let ast = match query_grammar::parse_query(&text) {
-            Ok(ast) => ast,
-            Err(_) => query_grammar::parse_query_lenient(&text).0,
+        let ast = match flat_clauses(&text) {
+            Some(ast) => ast,
+            None => match query_grammar::parse_query(&text) {
+                Ok(ast) => ast,
+                Err(_) => query_grammar::parse_query_lenient(&text).0,
+            },
         };
         match self.build_ast(ast)? {
             Some(query) => Ok(query),
@@ -107,13 +117,13 @@ impl TextQueryBuilder<'_> {
 
     fn build_leaf(&mut self, leaf: UserInputLeaf) -> Result<Option<Box<dyn Query>>, EngineError> {
         match leaf {
-            UserInputLeaf::Literal(literal) => Ok(self.build_literal(literal)),
+            UserInputLeaf::Literal(literal) => self.build_literal(literal),
             UserInputLeaf::All => Ok(Some(Box::new(AllQuery))),
             UserInputLeaf::Set { elements, .. } => {
-                let words: Vec<Box<dyn Query>> = elements
-                    .iter()
-                    .filter_map(|element| self.words_query(element, &self.default_fields()))
-                    .collect();
+                let mut words: Vec<Box<dyn Query>> = Vec::new();
+                for element in &elements {
+                    words.extend(self.words_query(element, &self.default_fields())?);
+                }
                 Ok(any_of(words))
             }
             UserInputLeaf::Range { .. } | UserInputLeaf::Regex { .. } => {
@@ -145,7 +155,10 @@ impl TextQueryBuilder<'_> {
         fields
     }
 
-    fn build_literal(&mut self, literal: UserInputLiteral) -> Option<Box<dyn Query>> {
+    fn build_literal(
+        &mut self,
+        literal: UserInputLiteral,
+    ) -> Result<Option<Box<dyn Query>>, EngineError> {
         let (fields, text) = match literal.field_name.as_deref() {
             None => (self.default_fields(), literal.phrase.clone()),
             Some(name) => match self.named_field(name) {
@@ -156,7 +169,7 @@ impl TextQueryBuilder<'_> {
         };
         let quoted = !matches!(literal.delimiter, Delimiter::None);
         if quoted {
-            self.phrase_query(&text, literal.slop, &fields)
+            Ok(self.phrase_query(&text, literal.slop, &fields))
         } else {
             self.words_query(&text, &fields)
         }
@@ -206,29 +219,109 @@ impl TextQueryBuilder<'_> {
     }
 
     /// Unquoted text: each word in any field. A bare word the analyzer splits further (a Chinese
-    /// compound, `node.js`) becomes its words ORed, ranked by how many match.
-    fn words_query(&self, text: &str, fields: &[(Field, f32)]) -> Option<Box<dyn Query>> {
+    /// compound, `node.js`) becomes its words ORed, ranked by how many match. With typo
+    /// tolerance on, a word the index does not hold is read as a typo (see [`Self::typo_query`]).
+    fn words_query(
+        &self,
+        text: &str,
+        fields: &[(Field, f32)],
+    ) -> Result<Option<Box<dyn Query>>, EngineError> {
         let tokens = analyze(&mut self.analyzer.clone(), text);
-        let words: Vec<Box<dyn Query>> = tokens
-            .iter()
-            .filter_map(|(_, word)| {
-                let mut alternatives: Vec<Box<dyn Query>> = fields
-                    .iter()
-                    .map(|(f, b)| self.term_query(*f, *b, word))
-                    .collect();
-                if self.fuzzy && self.fuzzy_words.get() < MAX_FUZZY_WORDS {
-                    let fuzzy: Vec<Box<dyn Query>> = fields
-                        .iter()
-                        .filter_map(|(f, b)| fuzzy_query(*f, *b, word))
-                        .collect();
-                    self.fuzzy_words
-                        .set(self.fuzzy_words.get() + usize::from(!fuzzy.is_empty()));
-                    alternatives.extend(fuzzy);
+        let mut words: Vec<Box<dyn Query>> = Vec::with_capacity(tokens.len());
+        for (_, word) in &tokens {
+            let mut alternatives: Vec<Box<dyn Query>> = fields
+                .iter()
+                .map(|(f, b)| self.term_query(*f, *b, word))
+                .collect();
+            if self.fuzzy
+                && self.fuzzy_words.get() < MAX_FUZZY_WORDS
+                && typo_distance(word).is_some()
+                && !self.is_indexed(word, fields)?
+            {
+                self.fuzzy_words.set(self.fuzzy_words.get() + 1);
+                alternatives.extend(self.typo_query(word, fields)?);
+            }
+            words.extend(any_of(alternatives));
+        }
+        Ok(any_of(words))
+    }
+
+    /// Whether any of `fields` holds `word` (in a document not deleted or not yet merged away:
+    /// a false "yes" only costs the typo tolerance of one word).
+    fn is_indexed(&self, word: &str, fields: &[(Field, f32)]) -> Result<bool, EngineError> {
+        for (field, _) in fields {
+            let frequency = self
+                .searcher
+                .doc_freq(&Term::from_field_text(*field, word))
+                .map_err(|error| {
+                    EngineError::Internal(format!("cannot read the index: {error}"))
+                })?;
+            if frequency > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// A word no document holds, read as a typo: the indexed words within its edit distance
+    /// (the [`MAX_TYPO_VARIANTS`] most frequent), each scored by BM25 as the typed word would
+    /// be, of which a document counts only its best, weighed by [`FUZZY_BOOST`]. Scoring the
+    /// stand-ins by BM25 keeps a rare word's typo worth more than a common word's; a flat score
+    /// per match would let long queries pile up constants that outweigh the real matches.
+    fn typo_query(
+        &self,
+        word: &str,
+        fields: &[(Field, f32)],
+    ) -> Result<Option<Box<dyn Query>>, EngineError> {
+        let Some(distance) = typo_distance(word) else {
+            return Ok(None);
+        };
+        let failed = |error: &dyn std::fmt::Display| {
+            EngineError::Internal(format!("cannot read the term dictionary: {error}"))
+        };
+        let mut frequencies: BTreeMap<String, u64> = BTreeMap::new();
+        for (field, boost) in fields {
+            if *boost <= 0.0 {
+                continue;
+            }
+            let pattern = FuzzyTermQuery::new(Term::from_field_text(*field, word), distance, true);
+            for segment in self.searcher.segment_readers() {
+                let inverted = segment.inverted_index(*field).map_err(|e| failed(&e))?;
+                let automaton = pattern.automaton().map_err(|e| failed(&e))?;
+                let mut terms = inverted
+                    .terms()
+                    .search(automaton)
+                    .into_stream()
+                    .map_err(|e| failed(&e))?;
+                while terms.advance() {
+                    if let Ok(variant) = std::str::from_utf8(terms.key()) {
+                        *frequencies.entry(variant.to_owned()).or_default() +=
+                            u64::from(terms.value().doc_freq);
+                    }
                 }
-                any_of(alternatives)
+            }
+        }
+        let mut variants: Vec<(String, u64)> = frequencies.into_iter().collect();
+        variants.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let stand_ins: Vec<Box<dyn Query>> = variants
+            .into_iter()
+            .take(MAX_TYPO_VARIANTS)
+            .filter_map(|(variant, _)| {
+                any_of(
+                    fields
+                        .iter()
+                        .map(|(f, b)| self.term_query(*f, *b, &variant))
+                        .collect(),
+                )
             })
             .collect();
-        any_of(words)
+        Ok(match stand_ins.len() {
+            0 => None,
+            _ => Some(Box::new(BoostQuery::new(
+                Box::new(DisjunctionMaxQuery::new(stand_ins)),
+                FUZZY_BOOST,
+            ))),
+        })
     }
 
     fn term_query(&self, field: Field, boost: f32, word: &str) -> Box<dyn Query> {
@@ -240,25 +333,20 @@ impl TextQueryBuilder<'_> {
     }
 }
 
-/// Latin words of 5+ letters match at edit distance 1, of 9+ at distance 2; other words
-/// (Chinese, short, with digits or symbols) only exactly.
-fn fuzzy_query(field: Field, boost: f32, word: &str) -> Option<Box<dyn Query>> {
+/// The edit distance a typo of `word` may have: Latin words of 5+ letters 1, of 9+ letters 2;
+/// other words (Chinese, short, with digits or symbols) have none, they match only exactly.
+fn typo_distance(word: &str) -> Option<u8> {
     if !word.chars().all(|c| c.is_ascii_alphabetic()) {
         return None;
     }
     let length = word.chars().count();
-    let distance = if length >= FUZZY_TWO_EDITS_FROM_CHARS {
-        2
+    if length >= FUZZY_TWO_EDITS_FROM_CHARS {
+        Some(2)
     } else if length >= FUZZY_ONE_EDIT_FROM_CHARS {
-        1
+        Some(1)
     } else {
-        return None;
-    };
-    let term = Term::from_field_text(field, word);
-    Some(boosted(
-        Box::new(FuzzyTermQuery::new(term, distance, true)),
-        boost * FUZZY_BOOST,
-    ))
+        None
+    }
 }
 
 /// Field names `field:word` may use (the rest of a `x:y` is text).
@@ -309,6 +397,62 @@ pub(crate) fn plain_reading(text: &str) -> String {
         }
     }
     out
+}
+
+/// A query without grouping (no parentheses, no `AND`/`OR`/`NOT`, quotes balanced) as the
+/// clause of its space-separated items, each parsed on its own, every repeat kept. The
+/// grammar, given the whole text, drops a clause equal to an earlier one, so a word repeated
+/// with the same spelling would count once while `Relational … relational` counts twice; here
+/// a word counts as often as it is written, as BM25 counts query terms. `None` leaves the
+/// query to the grammar.
+fn flat_clauses(text: &str) -> Option<UserInputAst> {
+    if text.contains(['(', ')']) || text.matches('"').count() % 2 == 1 {
+        return None;
+    }
+    let mut items: Vec<String> = Vec::new();
+    let mut in_quotes = false;
+    let mut current = String::new();
+    for c in text.chars() {
+        if c == '"' {
+            in_quotes = !in_quotes;
+        }
+        if c == ' ' && !in_quotes {
+            if !current.is_empty() {
+                items.push(std::mem::take(&mut current));
+            }
+        } else {
+            current.push(c);
+        }
+    }
+    if !current.is_empty() {
+        items.push(current);
+    }
+    if items
+        .iter()
+        .any(|item| matches!(item.as_str(), "AND" | "OR" | "NOT" | "IN" | "&&" | "||"))
+    {
+        return None;
+    }
+    let mut clauses = Vec::with_capacity(items.len());
+    for item in &items {
+        // The grammar reads a lone `+word` as just `word`: the operator is read here.
+        let (occur, rest) = match item.as_bytes()[0] {
+            b'+' => (Some(query_grammar::Occur::Must), &item[1..]),
+            b'-' => (Some(query_grammar::Occur::MustNot), &item[1..]),
+            _ => (None, item.as_str()),
+        };
+        if rest.is_empty() {
+            continue;
+        }
+        match query_grammar::parse_query(rest).ok()? {
+            UserInputAst::Clause(children) if children.is_empty() => {}
+            UserInputAst::Clause(mut children) if children.len() == 1 && occur.is_none() => {
+                clauses.extend(children.pop())
+            }
+            ast => clauses.push((occur, ast)),
+        }
+    }
+    Some(UserInputAst::Clause(clauses))
 }
 
 fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
@@ -407,7 +551,52 @@ fn f64_range(field: Field, min: Option<f64>, max: Option<f64>) -> Box<dyn Query>
 
 #[cfg(test)]
 mod tests {
-    use super::plain_reading;
+    use super::{flat_clauses, plain_reading};
+    use tantivy::query_grammar::{self, UserInputAst};
+
+    #[test]
+    fn a_repeated_word_is_a_clause_each_time_whatever_its_case() {
+        let count = |text: &str, word: &str| match flat_clauses(&plain_reading(text)) {
+            Some(UserInputAst::Clause(clauses)) => clauses
+                .iter()
+                .filter(|(_, ast)| format!("{ast:?}") == word)
+                .count(),
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(count("relational model relational", "relational"), 2);
+        assert_eq!(count("relational relational Relational", "relational"), 2);
+        assert_eq!(count("+java -php \"data lake\" java title:rust", "java"), 2);
+        // Grouping and boolean operators are the grammar's to read.
+        assert!(flat_clauses("(java OR go) java").is_none());
+        assert!(flat_clauses("java AND go").is_none());
+        assert!(flat_clauses("\"unclosed java").is_none());
+    }
+
+    #[test]
+    fn flat_queries_keep_their_operators() {
+        let Some(UserInputAst::Clause(clauses)) = flat_clauses("+java -php go") else {
+            panic!("a flat query");
+        };
+        let occurs: Vec<Option<query_grammar::Occur>> = clauses.iter().map(|(o, _)| *o).collect();
+        assert_eq!(
+            occurs,
+            vec![
+                Some(query_grammar::Occur::Must),
+                Some(query_grammar::Occur::MustNot),
+                None
+            ]
+        );
+        // A spaced dash is a separator, not an exclusion.
+        let Some(UserInputAst::Clause(clauses)) =
+            flat_clauses(&plain_reading("schemes - DDC, UDC - in retrieval"))
+        else {
+            panic!("a flat query");
+        };
+        assert!(
+            clauses.iter().all(|(occur, _)| occur.is_none()),
+            "{clauses:?}"
+        );
+    }
 
     #[test]
     fn natural_language_stays_text_and_operators_stay_operators() {
