@@ -22,7 +22,11 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(MatchingJobs::Table)
-                    .add_column(ColumnDef::new(MatchingJobs::JobFamily).string_len(16).null())
+                    .add_column(
+                        ColumnDef::new(MatchingJobs::JobFamily)
+                            .string_len(16)
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await?;

@@ -726,7 +726,9 @@ const ANALYSIS: &str = "query($t: String!) { analyzeText(text: $t) {
     language { code confidence } keywords(first: 5) { term weight }
     sentiment { label score } jobFamily { code name majorGroup majorGroupName score method } } }";
 
-async fn analyze_text_reads_language_keywords_sentiment_and_family(p: TestPlatform) -> TestPlatform {
+async fn analyze_text_reads_language_keywords_sentiment_and_family(
+    p: TestPlatform,
+) -> TestPlatform {
     let admin = p.admin().await;
     let analyze = |text: &'static str| {
         let (p, admin) = (&p, &admin);
@@ -765,7 +767,10 @@ async fn analyze_text_reads_language_keywords_sentiment_and_family(p: TestPlatfo
 
     // Bad input and missing permissions.
     for (query, code) in [
-        ("{ analyzeText(text: \"  \") { language { code } } }", "BAD_USER_INPUT"),
+        (
+            "{ analyzeText(text: \"  \") { language { code } } }",
+            "BAD_USER_INPUT",
+        ),
         (
             "{ analyzeText(text: \"Go\") { keywords(first: 0) { term } } }",
             "BAD_USER_INPUT",
@@ -837,7 +842,11 @@ async fn without_the_model_only_meaning_based_search_stops(mut p: TestPlatform) 
     assert_eq!(a["jobFamily"]["code"], "2-02", "{body}");
     assert_eq!(a["jobFamily"]["method"], "KEYWORDS");
     let body = p
-        .gql_router(&admin, "{ analyzeText(text: \"great\") { sentiment { label } } }", json!({}))
+        .gql_router(
+            &admin,
+            "{ analyzeText(text: \"great\") { sentiment { label } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(error_code(&body), "MODEL_UNAVAILABLE", "{body}");
     p
@@ -936,7 +945,10 @@ async fn an_uploaded_resume_becomes_a_search_hit(p: TestPlatform) -> TestPlatfor
         )
         .await;
     let profile = &data(&body)["resume"]["profile"];
-    let family = profile["jobFamily"].as_str().expect("a job family").to_owned();
+    let family = profile["jobFamily"]
+        .as_str()
+        .expect("a job family")
+        .to_owned();
     assert!(profile["jobFamilyName"].is_string(), "{body}");
     // (A keyword naming the candidate is kept out of the index; take one that does not.)
     let keyword = profile["keywords"]
@@ -966,7 +978,11 @@ async fn an_uploaded_resume_becomes_a_search_hit(p: TestPlatform) -> TestPlatfor
             .cloned()
             .unwrap_or_default()
     };
-    assert_eq!(facet("JOB_FAMILY")["values"][0]["value"], family.as_str(), "{body}");
+    assert_eq!(
+        facet("JOB_FAMILY")["values"][0]["value"],
+        family.as_str(),
+        "{body}"
+    );
     assert_eq!(facet("JOB_FAMILY")["values"][0]["count"], 1);
     assert!(
         facet("KEYWORDS")["values"]

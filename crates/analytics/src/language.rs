@@ -42,8 +42,8 @@ const SPANISH: &[&str] = &[
     "son", "se", "su", "sus", "al", "lo", "como", "pero", "más", "muy", "yo",
 ];
 const PORTUGUESE: &[&str] = &[
-    "o", "os", "as", "da", "do", "das", "dos", "e", "em", "que", "para", "com", "uma", "um",
-    "não", "é", "na", "no", "nos", "ao", "pelo", "pela", "mais", "seu", "sua",
+    "o", "os", "as", "da", "do", "das", "dos", "e", "em", "que", "para", "com", "uma", "um", "não",
+    "é", "na", "no", "nos", "ao", "pelo", "pela", "mais", "seu", "sua",
 ];
 
 /// Detects the language of `text`. Empty or symbol-only text is `und` with confidence 0.
@@ -226,9 +226,15 @@ mod tests {
         assert_eq!(code("東京で働くソフトウェアエンジニア"), "ja");
         assert_eq!(code("백엔드 개발자"), "ko");
         assert_eq!(code("Разработчик программного обеспечения"), "ru");
-        assert_eq!(code("Nous cherchons un développeur pour notre équipe"), "fr");
+        assert_eq!(
+            code("Nous cherchons un développeur pour notre équipe"),
+            "fr"
+        );
         assert_eq!(code("Wir suchen eine Entwicklerin für unser Team"), "de");
-        assert_eq!(code("Buscamos un desarrollador para el equipo de datos"), "es");
+        assert_eq!(
+            code("Buscamos un desarrollador para el equipo de datos"),
+            "es"
+        );
     }
 
     #[test]

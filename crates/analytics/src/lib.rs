@@ -238,7 +238,10 @@ mod tests {
         let family = heads.family.as_ref().expect("parsed");
         assert!(family.labels.len() >= 30);
         for code in &family.labels {
-            assert!(family::family(code, 1.0, FamilyMethod::Embedding).is_some(), "{code}");
+            assert!(
+                family::family(code, 1.0, FamilyMethod::Embedding).is_some(),
+                "{code}"
+            );
         }
     }
 }

@@ -23,7 +23,12 @@ fn accuracy(report: &Report, task: &str, language: &str, method: &str) -> f64 {
         .find(|s| {
             s.task == task && s.language == language && s.split == Split::Test && s.method == method
         })
-        .unwrap_or_else(|| panic!("no {task}/{language}/{method} score in\n{}", report.render()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {task}/{language}/{method} score in\n{}",
+                report.render()
+            )
+        })
         .accuracy()
 }
 

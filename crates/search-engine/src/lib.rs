@@ -126,7 +126,10 @@ impl Filters {
             return false;
         }
         if !self.keywords_any.is_empty()
-            && !self.keywords_any.iter().any(|k| fields.keywords.contains(k))
+            && !self
+                .keywords_any
+                .iter()
+                .any(|k| fields.keywords.contains(k))
         {
             return false;
         }

@@ -708,12 +708,9 @@ impl TextAnalysis {
     /// Keywords, best first, the best weighing 1: TF-IDF over jieba for Chinese, phrases of
     /// content words for other languages.
     async fn keywords(&self, #[graphql(default = 10)] first: i32) -> Result<Vec<TextKeyword>> {
-        let first = crate::domain::validate::count(
-            "first",
-            first,
-            crate::domain::validate::MAX_KEYWORDS,
-        )
-        .gql()?;
+        let first =
+            crate::domain::validate::count("first", first, crate::domain::validate::MAX_KEYWORDS)
+                .gql()?;
         Ok(self
             .0
             .keywords(first)

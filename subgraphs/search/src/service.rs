@@ -5,8 +5,8 @@ use crate::domain::fusion::{self, Ranked};
 use crate::domain::{cursor, validate};
 use crate::engines::Engines;
 use crate::{SearchConfig, SearchError};
-use looma_core::page::page_size_up_to;
 use looma_analytics::{Analysis, TextAnalyzer};
+use looma_core::page::page_size_up_to;
 use looma_embed::{EmbeddingService, TextKind};
 use looma_search_engine::{
     Collection, Document, Facet, FacetField, Filters, Highlight, Metric, StoredDocument,

@@ -209,7 +209,9 @@ pub fn document(at: usize, doc: &Document, dimension: usize) -> Result<(), Searc
     {
         return Err(SearchError::invalid(
             field("keywords"),
-            format!("at most {MAX_KEYWORDS} keywords of at most {MAX_FILTER_VALUE_CHARS} characters"),
+            format!(
+                "at most {MAX_KEYWORDS} keywords of at most {MAX_FILTER_VALUE_CHARS} characters"
+            ),
         ));
     }
     if doc
