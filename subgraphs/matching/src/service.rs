@@ -1514,6 +1514,8 @@ mod tests {
             status: status::OPEN.into(),
             embedding: Some(looma_embed::vector_to_bytes(&[1.0, 0.0])),
             embedding_model: None,
+            job_family: None,
+            keywords: "[]".into(),
             created_by: None,
             created_at: now,
             updated_at: now,

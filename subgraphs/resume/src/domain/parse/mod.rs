@@ -78,6 +78,8 @@ pub fn parse_profile(text: &str, as_of: YearMonth) -> Profile {
         summary,
         highest_degree,
         headline,
+        // Set after parsing, from the headline's embedding (`service.rs`).
+        job_family: None,
     }
 }
 
