@@ -746,6 +746,9 @@ async fn analyze_text_reads_language_keywords_sentiment_and_family(
     assert!(terms.contains(&"微服务"), "{body}");
     assert!(!terms.contains(&"负责"), "{body}");
     assert_eq!(a["keywords"][0]["weight"], 1.0);
+    // The job family of a title (a whole post may read as CSCO's software services, 4-04).
+    let body = analyze("Java后端开发工程师").await;
+    let a = &data(&body)["analyzeText"];
     assert_eq!(a["jobFamily"]["code"], "2-02", "{body}");
     assert_eq!(a["jobFamily"]["name"], "工程技术人员");
     assert_eq!(a["jobFamily"]["majorGroup"], "2");
