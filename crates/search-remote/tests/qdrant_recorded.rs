@@ -330,6 +330,8 @@ async fn first_use_creates_a_cosine_collection_with_payload_indexes_then_upserts
             ("city", keyword),
             ("degree", keyword),
             ("status", keyword),
+            ("job_family", keyword),
+            ("keywords", keyword),
             ("years", float),
             ("salary_min", float),
             ("salary_max", float),
