@@ -36,12 +36,7 @@ pub enum Split {
 
 /// The fixed split of a text: FNV-1a 64 of its bytes, mod 10.
 pub fn split_of(text: &str) -> Split {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.as_bytes() {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    match hash % 10 {
+    match text_hash(text) % 10 {
         0..=5 => Split::Train,
         6 | 7 => Split::Dev,
         _ => Split::Test,
@@ -196,6 +191,7 @@ struct VectorCache {
     vectors: HashMap<u64, Vec<f32>>,
 }
 
+/// FNV-1a 64 of the text's bytes: the split rule and the vector cache's key.
 fn text_hash(text: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.as_bytes() {
