@@ -372,8 +372,11 @@ pub async fn evaluate(
             .filter(|e| !only_test || e.split == Split::Test)
             .collect()
     };
-    let sentiment_set = keep(sentiment_examples(&options.raw_dir)?);
-    let family_set = keep(family_examples(&options.title_pairs)?);
+    // Baselines read the train split's labels (no embedding needed), so keep them whole.
+    let sentiment_all = sentiment_examples(&options.raw_dir)?;
+    let family_all = family_examples(&options.title_pairs)?;
+    let sentiment_set = keep(sentiment_all.clone());
+    let family_set = keep(family_all.clone());
     let taxonomy_set = if only_test {
         Vec::new()
     } else {
@@ -487,7 +490,7 @@ pub async fn evaluate(
                 .filter(|e| e.language == language && e.split == split)
                 .collect();
             let majority = majority_label(
-                sentiment_set
+                sentiment_all
                     .iter()
                     .filter(|e| e.language == language && e.split == Split::Train),
             );
@@ -516,7 +519,7 @@ pub async fn evaluate(
         }
         // Job family.
         let set: Vec<&Example> = family_set.iter().filter(|e| e.split == split).collect();
-        let majority = majority_label(family_set.iter().filter(|e| e.split == Split::Train));
+        let majority = majority_label(family_all.iter().filter(|e| e.split == Split::Train));
         report.add(
             "job family",
             "zh",
