@@ -385,6 +385,21 @@ async fn vector_semantic_and_hybrid(p: TestPlatform) -> TestPlatform {
         hits.iter().any(|h| h["textRank"].is_null()),
         "vector-only hits are fused in too"
     );
+    // Highlights are made for the returned hits the text search found, after fusion.
+    let marked = |hit: &Value| {
+        hit["highlights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["fragment"].as_str().unwrap().contains("<em>"))
+    };
+    assert!(marked(&hits[0]), "{:?}", hits[0]);
+    assert!(
+        hits.iter()
+            .filter(|h| h["textRank"].is_null())
+            .all(|h| h["highlights"].as_array().unwrap().is_empty()),
+        "{hits:?}"
+    );
     let expected = 1.0 / (60.0 + hits[0]["textRank"].as_f64().unwrap())
         + 1.0 / (60.0 + hits[0]["vectorRank"].as_f64().unwrap());
     assert!((hits[0]["score"].as_f64().unwrap() - expected).abs() < 1e-9);

@@ -235,6 +235,7 @@ pub fn search_query(data: &[u8]) {
                 offset: 0,
                 fuzzy,
                 highlight: true,
+                only_ids: Vec::new(),
                 names,
             };
             match fixture.runtime.block_on(fixture.index.search(&request)) {

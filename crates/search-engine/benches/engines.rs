@@ -309,6 +309,7 @@ fn main() {
         offset: 0,
         fuzzy: false,
         highlight: true,
+        only_ids: Vec::new(),
         names: true,
     };
     let mut text_rng = StdRng::seed_from_u64(7);

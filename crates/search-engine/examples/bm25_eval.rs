@@ -102,6 +102,7 @@ async fn main() -> Result<(), String> {
             offset: 0,
             fuzzy,
             highlight: false,
+            only_ids: Vec::new(),
             names: true,
         };
         let score = match index.search(&request).await {

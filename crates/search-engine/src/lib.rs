@@ -184,6 +184,10 @@ pub struct TextQuery {
     /// Typo tolerance: terms of 5+ characters match at edit distance 1, 9+ at distance 2.
     pub fuzzy: bool,
     pub highlight: bool,
+    /// Only these documents may match (empty: any). Hybrid search uses it to highlight just
+    /// the hits it returns, after fusion has picked them.
+    #[serde(default)]
+    pub only_ids: Vec<String>,
     /// Whether the `name` field is searched and highlighted: only for callers allowed to see
     /// names (a candidate's name must not be findable, or shown, by anyone else).
     pub names: bool,

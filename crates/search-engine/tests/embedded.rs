@@ -108,6 +108,7 @@ fn query(text: &str) -> TextQuery {
         offset: 0,
         fuzzy: false,
         highlight: false,
+        only_ids: Vec::new(),
         names: true,
     }
 }
@@ -400,6 +401,46 @@ async fn every_filter_kind_behaves_like_filters_matches() {
         let found = sorted(ids(&index, filtered(filters.clone())).await);
         assert_eq!(found, expected, "{filters:?}");
     }
+}
+
+#[tokio::test]
+async fn only_ids_restrict_matches_without_changing_scores() {
+    let index = loaded().await;
+    let all = index
+        .search(&query("java OR python"))
+        .await
+        .expect("search");
+    assert_eq!(
+        sorted(all.hits.iter().map(|h| h.id.clone()).collect()),
+        ["en-data", "en-java", "zh-backend", "zh-ml"]
+    );
+    let restricted = index
+        .search(&TextQuery {
+            only_ids: vec!["en-java".into(), "zh-ml".into(), "not-indexed".into()],
+            ..query("java OR python")
+        })
+        .await
+        .expect("restricted search");
+    assert_eq!(restricted.total, 2);
+    for hit in &restricted.hits {
+        let unrestricted = all.hits.iter().find(|h| h.id == hit.id).expect("same hit");
+        assert_eq!(hit.score, unrestricted.score, "{}", hit.id);
+    }
+    // With a filter, both must hold.
+    let both = index
+        .search(&TextQuery {
+            only_ids: vec!["en-java".into(), "zh-ml".into()],
+            ..filtered(Filters {
+                cities: vec!["北京".into()],
+                ..Filters::default()
+            })
+        })
+        .await
+        .expect("filtered");
+    assert_eq!(
+        both.hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+        ["zh-ml"]
+    );
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ fn query(text: &str) -> TextQuery {
         offset: 0,
         fuzzy: false,
         highlight: false,
+        only_ids: Vec::new(),
         names: false,
     }
 }

@@ -267,11 +267,15 @@ pub fn search_body(query: &TextQuery) -> Value {
             highlight_fields.insert("name".into(), json!({ "number_of_fragments": 0 }));
         }
     }
+    let mut filters = filter_clauses(&query.filters);
+    if !query.only_ids.is_empty() {
+        filters.push(json!({ "terms": { "id": query.only_ids } }));
+    }
     let mut body = json!({
         "from": query.offset,
         "size": query.limit,
         "track_total_hits": true,
-        "query": { "bool": { "must": [must], "filter": filter_clauses(&query.filters) } },
+        "query": { "bool": { "must": [must], "filter": filters } },
         "sort": [{ "_score": "desc" }, { "id": "asc" }],
         "highlight": {
             "encoder": "html",
@@ -697,6 +701,7 @@ mod tests {
             offset: 0,
             fuzzy: false,
             highlight: false,
+            only_ids: Vec::new(),
             names: true,
         }
     }
@@ -710,6 +715,17 @@ mod tests {
         assert_eq!(
             body["query"]["bool"]["filter"],
             json!([{ "terms": { "city": ["上海"] } }])
+        );
+    }
+
+    #[test]
+    fn only_ids_restrict_the_matches_beside_the_filters() {
+        let mut q = query("rust");
+        q.filters.cities = vec!["上海".into()];
+        q.only_ids = vec!["r1".into(), "r7".into()];
+        assert_eq!(
+            search_body(&q)["query"]["bool"]["filter"],
+            json!([{ "terms": { "city": ["上海"] } }, { "terms": { "id": ["r1", "r7"] } }])
         );
     }
 

@@ -97,6 +97,7 @@ fn text_query(query: &str) -> TextQuery {
         offset: 0,
         fuzzy: false,
         highlight: false,
+        only_ids: Vec::new(),
         names: true,
     }
 }

@@ -96,6 +96,7 @@ async fn elasticsearch_round_trip_on_a_live_server() {
         offset: 0,
         fuzzy: false,
         highlight: true,
+        only_ids: Vec::new(),
         names: true,
     };
     let results = index.search(&query).await.expect("search");
@@ -241,4 +242,123 @@ async fn qdrant_round_trip_on_a_live_server() {
         .delete_collection(index.collection_name(Collection::Resumes))
         .await
         .expect("drop the test collection");
+}
+
+/// A reindex on a real Qdrant: the new version fills beside the live one and the alias swap
+/// happens while searches keep running; every search answers, first from the old points, at
+/// the end from the new, and nothing of the old version is left behind.
+#[tokio::test]
+async fn qdrant_reindex_swaps_the_alias_while_searches_run() {
+    let Ok(url) = std::env::var("LOOMA_TEST_QDRANT_URL") else {
+        report_skipped(
+            "qdrant_reindex_swaps_the_alias_while_searches_run",
+            "LOOMA_TEST_QDRANT_URL is not set",
+        );
+        return;
+    };
+    let prefix = unique_prefix();
+    let index = std::sync::Arc::new(QdrantVectorIndex::connect(&url, &prefix, 3).expect("connect"));
+    let point = |id: &str, vector: Vec<f32>| VectorPoint {
+        id: id.into(),
+        vector,
+        fields: fields(&["Rust"], "上海", 4.0),
+    };
+    // The first generation, written the ordinary way (a concrete collection, no alias yet).
+    index
+        .upsert(
+            Collection::Jobs,
+            &[
+                point("old-1", vec![1.0, 0.0, 0.0]),
+                point("old-2", vec![0.9, 0.1, 0.0]),
+            ],
+        )
+        .await
+        .expect("upsert");
+    let query = VectorQuery {
+        collection: Collection::Jobs,
+        vector: vec![1.0, 0.05, 0.0],
+        top_k: 2,
+        filters: Filters::default(),
+        metric: Metric::Cosine,
+    };
+    // Two reindexes: the first turns the concrete collection into an alias target, the second
+    // is a pure alias swap, which must never leave a search without an answer.
+    for (round, new_ids) in [["v1-1", "v1-2"], ["v2-1", "v2-2"]].into_iter().enumerate() {
+        let version = index.begin_version(Collection::Jobs).await.expect("begin");
+        index
+            .upsert_version(
+                Collection::Jobs,
+                version,
+                &[
+                    point(new_ids[0], vec![1.0, 0.0, 0.0]),
+                    point(new_ids[1], vec![0.9, 0.1, 0.0]),
+                ],
+            )
+            .await
+            .expect("upsert into the staged version");
+        let before = index.search(&query).await.expect("search before the swap");
+        assert!(
+            before.iter().all(|h| !new_ids.contains(&h.id.as_str())),
+            "a staged version is invisible: {before:?}"
+        );
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let searcher = {
+            let index = index.clone();
+            let query = query.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let (mut answered, mut failed) = (0usize, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match index.search(&query).await {
+                        Ok(hits) if hits.len() == 2 => answered += 1,
+                        other => failed.push(format!("{other:?}")),
+                    }
+                }
+                (answered, failed)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        index
+            .commit_version(Collection::Jobs, version)
+            .await
+            .expect("commit");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (answered, failed) = searcher.await.expect("searcher");
+        assert!(answered > 0);
+        // The first commit replaces a pre-version collection (documented gap); after that,
+        // the swap is one atomic alias change.
+        if round == 1 {
+            assert!(
+                failed.is_empty(),
+                "searches failed during the swap: {failed:?}"
+            );
+        }
+        let after = index.search(&query).await.expect("search after the swap");
+        let mut ids: Vec<&str> = after.iter().map(|h| h.id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, new_ids);
+    }
+
+    let client = qdrant_client::Qdrant::from_url(&url)
+        .skip_compatibility_check()
+        .build()
+        .expect("client");
+    let left: Vec<String> = client
+        .list_collections()
+        .await
+        .expect("list")
+        .collections
+        .into_iter()
+        .map(|c| c.name)
+        .filter(|name| name.starts_with(&prefix))
+        .collect();
+    assert_eq!(left.len(), 1, "only the live version is kept: {left:?}");
+    // Deleting the collection deletes its alias too.
+    for name in left {
+        client
+            .delete_collection(name)
+            .await
+            .expect("drop the test version");
+    }
 }

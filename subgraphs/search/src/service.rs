@@ -685,6 +685,7 @@ impl SearchService {
                 offset,
                 fuzzy: request.fuzzy,
                 highlight: request.highlight,
+                only_ids: Vec::new(),
                 names: request.names,
             })
             .await?;
@@ -796,7 +797,7 @@ impl SearchService {
             ));
         }
         let candidates = self.inner.config.hybrid_candidates.max(request.top_k);
-        let text_query = TextQuery {
+        let mut text_query = TextQuery {
             collection: request.collection,
             query: query.clone(),
             filters: request.filters.clone(),
@@ -804,7 +805,9 @@ impl SearchService {
             limit: candidates,
             offset: 0,
             fuzzy: true,
-            highlight: true,
+            // Highlighting waits until fusion has picked the hits (below).
+            highlight: false,
+            only_ids: Vec::new(),
             names: request.names,
         };
         let vector_request = RankedRequest {
@@ -846,6 +849,20 @@ impl SearchService {
         fused.truncate(request.top_k);
         let mut from_text: HashMap<String, looma_search_engine::TextHit> =
             text.hits.into_iter().map(|h| (h.id.clone(), h)).collect();
+        // Only the hits returned are highlighted: the text search again, restricted to them.
+        let shown: Vec<String> = fused
+            .iter()
+            .filter(|f| from_text.contains_key(&f.id))
+            .map(|f| f.id.clone())
+            .collect();
+        if !shown.is_empty() {
+            text_query.limit = shown.len();
+            text_query.only_ids = shown;
+            text_query.highlight = true;
+            for hit in self.inner.engines.text.search(&text_query).await?.hits {
+                from_text.insert(hit.id.clone(), hit);
+            }
+        }
         let missing: Vec<String> = fused
             .iter()
             .filter(|f| !from_text.contains_key(&f.id))

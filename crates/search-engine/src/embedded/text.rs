@@ -403,13 +403,14 @@ impl CollectionIndex {
             fuzzy_words: std::cell::Cell::new(0),
         }
         .build(&query.query)?;
-        let full_query: Box<dyn Query> = match filter_query(&query.filters, &self.fields) {
-            Some(filter) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, text_query.box_clone()),
-                (Occur::Must, filter),
-            ])),
-            None => text_query.box_clone(),
-        };
+        let full_query: Box<dyn Query> =
+            match filter_query(&query.filters, &query.only_ids, &self.fields) {
+                Some(filter) => Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, text_query.box_clone()),
+                    (Occur::Must, filter),
+                ])),
+                None => text_query.box_clone(),
+            };
         let mut facet_fields = query.facets.clone();
         facet_fields.dedup();
         let top = TopDocs::with_limit(query.limit.max(1))

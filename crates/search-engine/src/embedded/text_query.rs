@@ -481,9 +481,14 @@ fn to_tantivy_occur(occur: Option<query_grammar::Occur>) -> Occur {
     }
 }
 
-/// `filters` as one query (all constraints ANDed), or `None` when there is no constraint.
-/// Mirrors [`Filters::matches`]: a document without a value never passes a constraint on it.
-pub(crate) fn filter_query(filters: &Filters, fields: &SchemaFields) -> Option<Box<dyn Query>> {
+/// `filters` and the `only_ids` restriction (empty: none) as one query (all constraints
+/// ANDed), or `None` when there is no constraint. Mirrors [`Filters::matches`]: a document
+/// without a value never passes a constraint on it.
+pub(crate) fn filter_query(
+    filters: &Filters,
+    only_ids: &[String],
+    fields: &SchemaFields,
+) -> Option<Box<dyn Query>> {
     let mut musts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let exact = |field: Field, value: &str| -> Box<dyn Query> {
         Box::new(TermQuery::new(
@@ -500,7 +505,8 @@ pub(crate) fn filter_query(filters: &Filters, fields: &SchemaFields) -> Option<B
         musts.push((Occur::Must, exact(fields.skills, skill)));
     }
     for (field, values) in [
-        (fields.skills, &filters.skills_any),
+        (fields.id, only_ids),
+        (fields.skills, filters.skills_any.as_slice()),
         (fields.city, &filters.cities),
         (fields.degree, &filters.degrees),
         (fields.status, &filters.statuses),

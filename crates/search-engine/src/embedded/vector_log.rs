@@ -2,7 +2,9 @@
 //! durable before they are applied: one record per upserted or deleted point, fsynced per call.
 //!
 //! Record layout (little endian): `u32 payload length`, `u64 FNV-1a checksum of the payload`,
-//! payload. A torn or corrupt tail (a crash mid-append) ends the replay and is cut off.
+//! payload. A torn or corrupt tail (a crash mid-append) ends the replay and is cut off. An
+//! append that fails part-way (disk full, I/O error) is cut back off at once, so a later,
+//! acknowledged append never sits behind a torn record that replay would stop at.
 //!
 //! The checksum is 64-bit FNV-1a rather than a CRC32 from a crate (`crc32fast`) because it is
 //! what every existing log was written with: replay stops at the first record whose checksum
@@ -12,7 +14,7 @@
 //! needs a format version in the file first.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use crate::{DocumentFields, EngineError};
@@ -149,18 +151,11 @@ fn decode_payload(payload: &[u8]) -> Option<LoggedOperation> {
     }
 }
 
-/// Reads every intact record of the log at `path` (missing file: none), cuts off a torn tail,
-/// and returns the operations with the log opened for appending.
-pub(crate) fn replay(path: &Path) -> Result<(Vec<LoggedOperation>, OperationLog), EngineError> {
-    let mut bytes = Vec::new();
-    if path.exists() {
-        File::open(path)
-            .and_then(|mut file| file.read_to_end(&mut bytes))
-            .map_err(io_error("cannot read", path))?;
-    }
+/// The operations of the intact records at the start of `bytes`, and where they end.
+fn decode_records(bytes: &[u8]) -> (Vec<LoggedOperation>, usize) {
     let mut operations = Vec::new();
     let mut good_until = 0usize;
-    let mut cursor = Cursor { bytes: &bytes };
+    let mut cursor = Cursor { bytes };
     while let (Some(len), Some(checksum)) = (cursor.u32(), cursor.u64()) {
         let Some(payload) = cursor.take(len as usize) else {
             break;
@@ -174,6 +169,19 @@ pub(crate) fn replay(path: &Path) -> Result<(Vec<LoggedOperation>, OperationLog)
         operations.push(operation);
         good_until += HEADER_BYTES + len as usize;
     }
+    (operations, good_until)
+}
+
+/// Reads every intact record of the log at `path` (missing file: none), cuts off a torn tail,
+/// and returns the operations with the log opened for appending.
+pub(crate) fn replay(path: &Path) -> Result<(Vec<LoggedOperation>, OperationLog), EngineError> {
+    let mut bytes = Vec::new();
+    if path.exists() {
+        File::open(path)
+            .and_then(|mut file| file.read_to_end(&mut bytes))
+            .map_err(io_error("cannot read", path))?;
+    }
+    let (operations, good_until) = decode_records(&bytes);
     let file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -191,26 +199,65 @@ pub(crate) fn replay(path: &Path) -> Result<(Vec<LoggedOperation>, OperationLog)
     Ok((
         operations,
         OperationLog {
-            file,
+            file: Box::new(file),
             bytes: good_until as u64,
+            broken: false,
         },
     ))
 }
 
+/// Where the log's bytes go: a file opened for appending (a fake in tests, to make writes fail).
+trait LogFile: Send + Sync {
+    /// Appends `records` and waits until they are on disk.
+    fn append_synced(&mut self, records: &[u8]) -> io::Result<()>;
+    /// Cuts the file back to `len` bytes, on disk.
+    fn truncate_synced(&mut self, len: u64) -> io::Result<()>;
+}
+
+impl LogFile for File {
+    fn append_synced(&mut self, records: &[u8]) -> io::Result<()> {
+        self.write_all(records)?;
+        self.sync_data()
+    }
+
+    fn truncate_synced(&mut self, len: u64) -> io::Result<()> {
+        self.set_len(len)?;
+        self.sync_data()
+    }
+}
+
 pub(crate) struct OperationLog {
-    file: File,
+    file: Box<dyn LogFile>,
+    /// The length of the intact records: where the next append starts.
     bytes: u64,
+    /// A failed append could not be cut back off: the file may end in a torn record, so no
+    /// later write is acknowledged until the log is reopened (replay cuts the tail then).
+    broken: bool,
 }
 
 impl OperationLog {
-    /// Appends already framed records and waits until they are on disk.
+    /// Appends already framed records and waits until they are on disk. When the write fails
+    /// part-way, the partial bytes are cut off again before the error is returned.
     pub(crate) fn append(&mut self, records: &[u8]) -> Result<(), EngineError> {
-        self.file
-            .write_all(records)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|error| {
-                EngineError::Internal(format!("cannot write the vector log: {error}"))
-            })?;
+        if self.broken {
+            return Err(EngineError::Internal(
+                "the vector log could not be repaired after a failed write; restart the \
+                 service to replay it"
+                    .into(),
+            ));
+        }
+        if let Err(error) = self.file.append_synced(records) {
+            if let Err(truncate_error) = self.file.truncate_synced(self.bytes) {
+                self.broken = true;
+                tracing::error!(
+                    %error, %truncate_error,
+                    "vector log: a failed write could not be cut off; writes are refused until restart"
+                );
+            }
+            return Err(EngineError::Internal(format!(
+                "cannot write the vector log: {error}"
+            )));
+        }
         self.bytes += records.len() as u64;
         Ok(())
     }
@@ -252,5 +299,88 @@ mod tests {
         let (replayed, log) = replay(&path).expect("replay");
         assert_eq!(replayed, vec![upsert, delete]);
         assert_eq!(log.len_bytes(), records.len() as u64);
+    }
+
+    /// A log file in memory that fails the append whose number is `fail_on` after writing
+    /// `partial` of its bytes; `truncate_fails` makes the repair fail too.
+    struct FailingFile {
+        bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+        appends: usize,
+        fail_on: usize,
+        partial: usize,
+        truncate_fails: bool,
+    }
+
+    impl LogFile for FailingFile {
+        fn append_synced(&mut self, records: &[u8]) -> io::Result<()> {
+            self.appends += 1;
+            let mut bytes = self.bytes.lock().expect("lock");
+            if self.appends == self.fail_on {
+                bytes.extend_from_slice(&records[..self.partial.min(records.len())]);
+                return Err(io::Error::other("no space left on device"));
+            }
+            bytes.extend_from_slice(records);
+            Ok(())
+        }
+
+        fn truncate_synced(&mut self, len: u64) -> io::Result<()> {
+            if self.truncate_fails {
+                return Err(io::Error::other("read-only file system"));
+            }
+            self.bytes.lock().expect("lock").truncate(len as usize);
+            Ok(())
+        }
+    }
+
+    fn failing_log(
+        truncate_fails: bool,
+    ) -> (OperationLog, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+        let bytes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let file = FailingFile {
+            bytes: bytes.clone(),
+            appends: 0,
+            fail_on: 2,
+            partial: 5,
+            truncate_fails,
+        };
+        let log = OperationLog {
+            file: Box::new(file),
+            bytes: 0,
+            broken: false,
+        };
+        (log, bytes)
+    }
+
+    fn framed(id: &str) -> (LoggedOperation, Vec<u8>) {
+        let operation = LoggedOperation::Delete { id: id.into() };
+        let mut record = Vec::new();
+        encode(&operation, &mut record);
+        (operation, record)
+    }
+
+    #[test]
+    fn a_failed_append_is_cut_off_so_later_writes_survive_replay() {
+        let (mut log, bytes) = failing_log(false);
+        let (first, first_record) = framed("a");
+        let (_, failed_record) = framed("b");
+        let (third, third_record) = framed("c");
+        log.append(&first_record).expect("first append");
+        assert!(log.append(&failed_record).is_err());
+        log.append(&third_record).expect("append after the failure");
+        let (replayed, good_until) = decode_records(&bytes.lock().expect("lock"));
+        assert_eq!(replayed, vec![first, third]);
+        assert_eq!(good_until as u64, log.len_bytes());
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_repaired_refuses_later_writes() {
+        let (mut log, bytes) = failing_log(true);
+        let (first, first_record) = framed("a");
+        log.append(&first_record).expect("first append");
+        assert!(log.append(&framed("b").1).is_err());
+        assert!(log.append(&framed("c").1).is_err());
+        // Only the acknowledged record is intact; nothing was acknowledged behind the tear.
+        let (replayed, _) = decode_records(&bytes.lock().expect("lock"));
+        assert_eq!(replayed, vec![first]);
     }
 }
