@@ -400,11 +400,43 @@ async fn vector_semantic_and_hybrid(p: TestPlatform) -> TestPlatform {
             .all(|h| h["highlights"].as_array().unwrap().is_empty()),
         "{hits:?}"
     );
-    let expected = 1.0 / (60.0 + hits[0]["textRank"].as_f64().unwrap())
-        + 1.0 / (60.0 + hits[0]["vectorRank"].as_f64().unwrap());
-    assert!((hits[0]["score"].as_f64().unwrap() - expected).abs() < 1e-9);
     let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+
+    // Reciprocal rank fusion on request: the score is the RRF formula of the two ranks.
+    let body = p
+        .gql_router(
+            &admin,
+            &format!(
+                "{{ hybridSearch(query: \"Kubernetes on-call engineer\", topK: 6, fusion: RRF, \
+                 vectorWeight: 1) {{ {HIT} }} }}"
+            ),
+            json!({}),
+        )
+        .await;
+    let rrf = data(&body)["hybridSearch"].as_array().unwrap().clone();
+    let both = rrf
+        .iter()
+        .find(|h| h["textRank"].is_i64() && h["vectorRank"].is_i64())
+        .expect("a hit both lists rank");
+    let expected = 1.0 / (60.0 + both["textRank"].as_f64().unwrap())
+        + 1.0 / (60.0 + both["vectorRank"].as_f64().unwrap());
+    assert!(
+        (both["score"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{both}"
+    );
+    // rrfK belongs to RRF: asking for it with score fusion is a clear error.
+    let body = p
+        .gql_router(
+            &admin,
+            "{ hybridSearch(query: \"Kubernetes\", fusion: SCORES, rrfK: 10) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
     p
 }
 

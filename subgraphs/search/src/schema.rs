@@ -3,6 +3,7 @@
 //! so the router fetches details from the subgraph that owns them.
 
 use crate::SearchError;
+use crate::domain::fusion::Fusion;
 use crate::service::{Hit, RankedRequest, SearchService, TextRequest};
 use async_graphql::types::Json;
 use async_graphql::{
@@ -115,6 +116,16 @@ impl From<FacetField> for SearchFacetField {
             FacetField::Keywords => SearchFacetField::Keywords,
         }
     }
+}
+
+/// How `hybridSearch` merges the text and semantic rankings.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum HybridFusion {
+    /// Each list's scores standardised (z-scores), then `(text + vectorWeight × vector) /
+    /// (1 + vectorWeight)`; a list that did not return a hit counts as its lowest score.
+    Scores,
+    /// Reciprocal rank fusion: `1/(rrfK + textRank) + vectorWeight/(rrfK + vectorRank)`.
+    Rrf,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -598,9 +609,8 @@ impl Query {
         Ok(hits(found))
     }
 
-    /// Text and semantic rankings fused by reciprocal rank fusion
-    /// (`1/(rrfK + textRank) + vectorWeight/(rrfK + vectorRank)`); each hit shows its
-    /// `textRank` and `vectorRank`.
+    /// Text and semantic rankings fused into one (`fusion`, by default standardised scores;
+    /// see `HybridFusion`); each hit shows its `textRank` and `vectorRank` and their scores.
     #[allow(clippy::too_many_arguments)] // each is a GraphQL argument
     async fn hybrid_search(
         &self,
@@ -610,7 +620,11 @@ impl Query {
         filter: Option<SearchFilter>,
         #[graphql(default_with = "SearchCollection::Resumes")] collection: SearchCollection,
         #[graphql(
-            desc = "Fusion constant; larger values flatten the advantage of top ranks (default 60)."
+            desc = "How the rankings are merged (default: the service's `search.hybrid_fusion`, SCORES unless configured; RRF when only `rrfK` is given)."
+        )]
+        fusion: Option<HybridFusion>,
+        #[graphql(
+            desc = "RRF's constant; larger values flatten the advantage of top ranks (default 60). Only with RRF fusion."
         )]
         rrf_k: Option<f64>,
         #[graphql(
@@ -620,8 +634,19 @@ impl Query {
     ) -> Result<Vec<SearchHit>> {
         let principal = require_read(ctx, collection)?;
         let request = ranked(principal, collection, top_k, filter)?;
+        let configured = service(ctx).config().rrf_k;
+        let fusion = match (fusion, rrf_k) {
+            (Some(HybridFusion::Scores), Some(_)) => {
+                return Err(SearchError::invalid("rrfK", "applies only to RRF fusion")).gql();
+            }
+            (Some(HybridFusion::Scores), None) => Some(Fusion::Scores),
+            (Some(HybridFusion::Rrf), k) | (None, k @ Some(_)) => Some(Fusion::Rrf {
+                k: k.unwrap_or(configured),
+            }),
+            (None, None) => None,
+        };
         let found = service(ctx)
-            .hybrid_search(request, &query, rrf_k, vector_weight)
+            .hybrid_search(request, &query, fusion, vector_weight)
             .await
             .gql()?;
         looma_server::usage::record(ctx, "search.hybrid", 1.0);

@@ -1,7 +1,7 @@
 //! The search use cases: index and remove documents, and the five query kinds. Validation
 //! and fusion rules live in `domain/`; the engines behind `Engines` do the searching.
 
-use crate::domain::fusion::{self, Ranked};
+use crate::domain::fusion::{self, Fusion, Ranked};
 use crate::domain::{cursor, validate};
 use crate::engines::Engines;
 use crate::{SearchConfig, SearchError};
@@ -764,13 +764,13 @@ impl SearchService {
         self.render_vector_hits(request.collection, hits).await
     }
 
-    /// Text (BM25) and semantic rankings fused by reciprocal rank fusion; each hit keeps its
-    /// rank and score in both lists.
+    /// Text (BM25) and semantic rankings fused by `fusion` (default: the configured rule,
+    /// [`fusion`](crate::domain::fusion)); each hit keeps its rank and score in both lists.
     pub async fn hybrid_search(
         &self,
         mut request: RankedRequest,
         query: &str,
-        rrf_k: Option<f64>,
+        fusion: Option<Fusion>,
         vector_weight: Option<f64>,
     ) -> Result<Vec<Hit>, SearchError> {
         let _timed = Timed::new("hybrid");
@@ -779,8 +779,10 @@ impl SearchService {
         self.check_ranked(&mut request)?;
         let query = validate::query_text("query", query, validate::MAX_QUERY_CHARS)?;
         let config = &self.inner.config;
-        let k = rrf_k.unwrap_or(config.rrf_k);
-        if !(k.is_finite() && (1.0..=10_000.0).contains(&k)) {
+        let fusion = fusion.unwrap_or_else(|| config.fusion());
+        if let Fusion::Rrf { k } = fusion
+            && !(k.is_finite() && (1.0..=10_000.0).contains(&k))
+        {
             return Err(SearchError::invalid("rrfK", "must be between 1 and 10000"));
         }
         let weight = vector_weight.unwrap_or_else(|| {
@@ -845,7 +847,7 @@ impl SearchService {
                 score: h.score,
             })
             .collect();
-        let mut fused = fusion::reciprocal_rank_fusion(&text_ranked, &vector_ranked, k, weight);
+        let mut fused = fusion::fuse(&text_ranked, &vector_ranked, fusion, weight);
         fused.truncate(request.top_k);
         let mut from_text: HashMap<String, looma_search_engine::TextHit> =
             text.hits.into_iter().map(|h| (h.id.clone(), h)).collect();
