@@ -233,6 +233,65 @@ mod tests {
         }
     }
 
+    /// A Markdown resume whose entries carry their dates inside the heading (`### 公司
+    /// （2021.01-2021.05）`), as text extraction hands it over: heading marks dropped, list
+    /// items as bullets.
+    #[test]
+    fn markdown_headings_with_dates_are_entries() {
+        let text = prepare_text(
+            "李静\n\n邮箱：lijing@example.com\n\n工作经历\n\n\
+             杭州云帆数据科技有限公司 （2021.01-2021.05）\n\n数据分析实习生\n\n\
+             • 负责用户留存分析，使用 SQL 和 Python\n\n\
+             上海启明软件有限公司 （2021.07 - 至今）\n\n数据分析师\n\n\
+             • 搭建指标体系\n",
+        );
+        let profile = parse_profile(&text, YearMonth::new(2026, Some(11)));
+        assert_eq!(profile.name.as_deref(), Some("李静"));
+        assert_eq!(profile.experience.len(), 2, "{:?}", profile.experience);
+        let first = profile
+            .experience
+            .iter()
+            .find(|e| e.company.as_deref().is_some_and(|c| c.contains("杭州云帆")))
+            .expect("the first job");
+        assert_eq!(first.start, Some(YearMonth::new(2021, Some(1))));
+        assert_eq!(first.end, Some(YearMonth::new(2021, Some(5))));
+        assert!(
+            profile
+                .experience
+                .iter()
+                .any(|e| e.current && e.start == Some(YearMonth::new(2021, Some(7))))
+        );
+    }
+
+    /// An HTML resume rendered to text keeps each `<h2>` as its own line: dates, school and
+    /// major arrive as three lines.
+    #[test]
+    fn date_school_and_major_on_three_lines_are_one_education() {
+        let text = prepare_text(
+            "王磊\n手机：13912345678\n教育经历\n2015.09 - 2019.06\n华东师范大学\n\
+             计算机科学与技术\n本科\n",
+        );
+        let profile = parse_profile(&text, YearMonth::new(2026, Some(11)));
+        assert_eq!(profile.education.len(), 1, "{:?}", profile.education);
+        let education = &profile.education[0];
+        assert_eq!(education.school.as_deref(), Some("华东师范大学"));
+        assert_eq!(education.major.as_deref(), Some("计算机科学与技术"));
+        assert_eq!(education.start, Some(YearMonth::new(2015, Some(9))));
+        assert_eq!(education.end, Some(YearMonth::new(2019, Some(6))));
+    }
+
+    /// An address line above the name is not the name, nor is the district the city.
+    #[test]
+    fn an_address_line_is_not_the_name() {
+        let text = prepare_text(
+            "上海市松江区\n赵敏\n电话：13712345678\n工作经历\n\
+             2019.03-2022.08 上海某某物流有限公司 仓储主管\n",
+        );
+        let profile = parse_profile(&text, YearMonth::new(2026, Some(11)));
+        assert_eq!(profile.name.as_deref(), Some("赵敏"));
+        assert_eq!(profile.city.as_deref(), Some("上海"));
+    }
+
     #[test]
     fn overlapping_jobs_count_once() {
         let job = |s: (i32, u32), e: Option<(i32, u32)>| Experience {
