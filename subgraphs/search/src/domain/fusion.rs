@@ -43,8 +43,7 @@ impl Fused {
 }
 
 /// Which rule [`fuse`] applies.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Fusion {
     /// Standardised scores, combined with the vector weight.
     Scores,
