@@ -5,7 +5,7 @@
 //! description bullets. Everything until the next anchor is the entry's description.
 
 use super::dates::{DateRange, date_ranges};
-use super::lexicon::{degree_level, is_city, is_company, is_title, school_in};
+use super::lexicon::{degree_level, find_word, is_city, is_company, is_title, school_in};
 use crate::domain::profile::{Education, Experience};
 use looma_taxonomy::{find_city_in, is_cjk_ideograph};
 
@@ -115,7 +115,11 @@ fn fields(text: &str) -> Vec<String> {
     let pieces_source = text.replace("( )", "  ").replace("（ ）", "  ");
     // `Atom Logistics LLC -Route Driver -Marietta`: a dash glued to the next field separates.
     let pieces_source = glued_dashes_spaced(&pieces_source);
-    let mut pieces = split_han_spaces(&pieces_source);
+    let pieces_source = bracketed_city_kept(&pieces_source);
+    let mut pieces: Vec<String> = split_han_spaces(&pieces_source)
+        .into_iter()
+        .map(|p| p.replace(KEPT_SPACE, " "))
+        .collect();
     for sep in [
         "|", "｜", "\t", "  ", " · ", "·", " - ", " — ", ",", "，", " at ", " @ ", "@", ": ",
     ] {
@@ -129,6 +133,58 @@ fn fields(text: &str) -> Vec<String> {
         .map(|p| balanced(p.trim()))
         .filter(|p| p.chars().any(char::is_alphanumeric))
         .collect()
+}
+
+/// Stands for a space that must not split a field (see [`bracketed_city_kept`]).
+const KEPT_SPACE: char = '\u{E000}';
+
+/// `亿贝软件工程 (上海) 有限公司`: the spaces around a bracketed place inside a Chinese employer's
+/// name do not split it.
+fn bracketed_city_kept(text: &str) -> String {
+    const SUFFIXES: &[&str] = &["有限", "股份", "公司", "集团"];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find(" (") {
+        let (before, from_open) = rest.split_at(open);
+        let inner_start = 2;
+        let close = from_open[inner_start..]
+            .find(')')
+            .map(|at| at + inner_start);
+        let glued = close.and_then(|close| {
+            let inner = &from_open[inner_start..close];
+            let after = &from_open[close + 1..];
+            let tail = after.strip_prefix(' ').unwrap_or(after);
+            let fits = before.ends_with(is_cjk_ideograph)
+                && (1..=6).contains(&inner.chars().count())
+                && inner.chars().all(is_cjk_ideograph)
+                && SUFFIXES.iter().any(|s| tail.starts_with(s));
+            fits.then(|| {
+                let spaced = after.starts_with(' ');
+                let space = if spaced {
+                    KEPT_SPACE.to_string()
+                } else {
+                    String::new()
+                };
+                (
+                    format!("{KEPT_SPACE}({inner}){space}"),
+                    close + 1 + usize::from(spaced),
+                )
+            })
+        });
+        out.push_str(before);
+        match glued {
+            Some((replacement, consumed)) => {
+                out.push_str(&replacement);
+                rest = &from_open[consumed..];
+            }
+            None => {
+                out.push_str(" (");
+                rest = &from_open[2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A field without the decoration around it, keeping the brackets it closes or opens itself:
@@ -640,7 +696,24 @@ fn is_faculty(field: &str) -> bool {
             .any(|start| lower.starts_with(start))
 }
 
+/// Which dated entries of a section are jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobReading {
+    /// A job section: every dated entry.
+    All,
+    /// A section of jobs and projects (`工作/项目经历`, `Experience and Projects`): entries that
+    /// name a project or contest and no employer are left out.
+    SkipProjects,
+    /// A research or projects section: only positions, an employer with a job title
+    /// (`Research Assistant, Stanford University`, `香港大学 暑期实习生`).
+    PositionsOnly,
+}
+
 pub fn experience(lines: &[String]) -> Vec<Experience> {
+    experience_as(lines, JobReading::All)
+}
+
+pub fn experience_as(lines: &[String], reading: JobReading) -> Vec<Experience> {
     let lines = &join_column_ranges(lines);
     let anchors = anchors(lines, true);
     let mut entries = Vec::new();
@@ -667,6 +740,16 @@ pub fn experience(lines: &[String]) -> Vec<Experience> {
             continue;
         }
         let (company, title) = company_and_title(&header);
+        let employer = company.as_deref().is_some_and(is_employer);
+        let titled = title.as_deref().is_some_and(is_title);
+        let keep = match reading {
+            JobReading::All => true,
+            JobReading::SkipProjects => employer || titled && !names_a_project(&joined),
+            JobReading::PositionsOnly => employer && titled && !names_a_project(&joined),
+        };
+        if !keep {
+            continue;
+        }
         entries.push(Experience {
             company,
             title,
@@ -679,6 +762,65 @@ pub fn experience(lines: &[String]) -> Vec<Experience> {
     entries
 }
 
+/// An organisation that employs: a company, a school, a lab or an institute.
+fn is_employer(name: &str) -> bool {
+    const ORGANISATION_WORDS: &[&str] = &[
+        "实验室",
+        "研究院",
+        "研究所",
+        "研究中心",
+        "医院",
+        "大学",
+        "学院",
+        "laboratory",
+        "lab",
+        "labs",
+        "institute",
+        "university",
+        "college",
+        "hospital",
+        "centre",
+        "center",
+        "agency",
+        "foundation",
+    ];
+    let lower = name.to_lowercase();
+    is_company(name)
+        || school_in(name).is_some()
+        || ORGANISATION_WORDS.iter().any(|w| {
+            if w.is_ascii() {
+                find_word(&lower, w).is_some()
+            } else {
+                lower.contains(w)
+            }
+        })
+}
+
+/// A header that names a project, a thesis or a contest rather than a job.
+fn names_a_project(header: &str) -> bool {
+    const PROJECT_WORDS: &[&str] = &[
+        "项目",
+        "课题",
+        "毕业设计",
+        "大赛",
+        "比赛",
+        "竞赛",
+        "project",
+        "projects",
+        "thesis",
+        "competition",
+        "hackathon",
+    ];
+    let lower = header.to_lowercase();
+    PROJECT_WORDS.iter().any(|w| {
+        if w.is_ascii() {
+            find_word(&lower, w).is_some()
+        } else {
+            lower.contains(w)
+        }
+    })
+}
+
 fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
     if let Some((company, title)) = company_line_and_title_line(header) {
         return (Some(without_trailing_city(&company)), Some(title));
@@ -686,14 +828,16 @@ fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
     let mut company = None;
     let mut title = None;
     let mut unknown = Vec::new();
+    let mut departments = Vec::new();
     for line in header {
-        for field in fields(line) {
+        for field in latin_word_joined_to_han(fields(line)) {
             if field.chars().count() > 50 || !date_ranges(&field).is_empty() {
                 continue;
             }
-            // A city, perhaps with a district: "上海 浦东", "Berlin, DE".
+            // A city, perhaps with a district: "上海 浦东", "Berlin, DE" (not `香港大学`).
             if find_city_in(&field)
                 .is_some_and(|c| c.start == 0 && field[c.end..].chars().count() <= 4)
+                && !is_employer(&field)
             {
                 continue;
             }
@@ -715,6 +859,12 @@ fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
             {
                 continue;
             }
+            // `Department of Public Health`, `Biomarker team`: a unit of the employer, the
+            // employer only when nothing else names one.
+            if is_department(&field) {
+                departments.push(field);
+                continue;
+            }
             if company.is_none() && is_company(&field) {
                 company = Some(field);
             } else if title.is_none() && is_title(&field) {
@@ -724,7 +874,7 @@ fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
             }
         }
     }
-    let mut unknown = unknown.into_iter();
+    let mut unknown = unknown.into_iter().chain(departments);
     if company.is_none() {
         company = unknown.next();
     }
@@ -732,6 +882,55 @@ fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
         title = unknown.next();
     }
     (company.map(|c| without_trailing_city(&c)), title)
+}
+
+/// `Department of Public Health`, `Dept. of Physics`, `Biomarker team`, `School of Business`.
+fn is_department(field: &str) -> bool {
+    let lower = field.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    matches!(
+        words.as_slice(),
+        [
+            "department" | "dept" | "faculty" | "division" | "school",
+            "of",
+            ..
+        ]
+    ) || words.len() <= 4
+        && words
+            .last()
+            .is_some_and(|w| matches!(*w, "team" | "department"))
+}
+
+/// `C++ 工程师`, `BSP 驱动工程师`, `AMARIS 摩芮思科技咨询有限公司`: a single Latin word set before
+/// a Chinese title or employer belongs to it; `Google 软件工程师` stays two fields.
+fn latin_word_joined_to_han(fields: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(fields.len());
+    for field in fields {
+        let joins = out.last().is_some_and(|previous| {
+            let latin_word = !previous.contains(char::is_whitespace)
+                && previous.chars().any(|c| c.is_ascii_alphabetic())
+                && previous
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '#' | '.' | '-'));
+            latin_word
+                && field.starts_with(is_cjk_ideograph)
+                && !is_company(previous)
+                && !is_title(previous)
+                && !is_city(previous)
+                && (is_title(&field) || is_company(&field))
+        });
+        match out.last_mut() {
+            Some(previous) if joins => {
+                previous.push(' ');
+                previous.push_str(&field);
+            }
+            _ => out.push(field),
+        }
+    }
+    out
 }
 
 /// `Mozilla` over `Senior Product Manager, Network Security   Jul 2020 - Jan 2022`: a header of

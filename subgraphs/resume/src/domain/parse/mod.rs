@@ -11,6 +11,7 @@ pub mod sections;
 
 use crate::domain::pii;
 use crate::domain::profile::{Experience, Profile, YearMonth};
+use entries::JobReading;
 use looma_taxonomy::{EducationLevel, Segmenter, SkillTaxonomy, is_cjk_ideograph, normalize_text};
 use sections::{SectionKind, split_sections};
 
@@ -37,12 +38,25 @@ pub fn parse_profile(text: &str, as_of: YearMonth) -> Profile {
     let education = entries::education(&lines_of(SectionKind::Education));
     // Jobs listed under a heading shared with education are read from those lines too; an
     // entry there naming a school and a degree stays education (`entries::experience`).
-    let job_lines: Vec<String> = sections
-        .iter()
-        .filter(|s| s.kind == SectionKind::Experience || s.jobs_too)
-        .flat_map(|s| s.lines.iter().cloned())
-        .collect();
-    let experience = entries::experience(&job_lines);
+    // Sections of jobs and projects keep the jobs; research and project sections give only
+    // positions (an employer and a job title).
+    let mut experience = Vec::new();
+    let mut job_lines: Vec<String> = Vec::new();
+    for section in &sections {
+        let reading = match section.kind {
+            SectionKind::Experience if section.projects_too => JobReading::SkipProjects,
+            SectionKind::Experience => JobReading::All,
+            SectionKind::Education if section.jobs_too => JobReading::All,
+            SectionKind::Projects => JobReading::PositionsOnly,
+            _ => continue,
+        };
+        if reading == JobReading::All {
+            job_lines.extend(section.lines.iter().cloned());
+        } else {
+            experience.extend(entries::experience_as(&section.lines, reading));
+        }
+    }
+    experience.splice(0..0, entries::experience(&job_lines));
     let skills = skills(text);
     let summary_lines = lines_of(SectionKind::Summary);
     let summary = (!summary_lines.is_empty()).then(|| {
@@ -290,6 +304,81 @@ mod tests {
         let profile = parse_profile(&text, YearMonth::new(2026, Some(11)));
         assert_eq!(profile.name.as_deref(), Some("赵敏"));
         assert_eq!(profile.city.as_deref(), Some("上海"));
+    }
+
+    fn jobs(text: &str) -> Vec<(Option<String>, Option<String>)> {
+        parse_profile(&prepare_text(text), YearMonth::new(2026, Some(11)))
+            .experience
+            .into_iter()
+            .map(|e| (e.company, e.title))
+            .collect()
+    }
+
+    fn job(company: &str, title: &str) -> (Option<String>, Option<String>) {
+        (Some(company.into()), Some(title.into()))
+    }
+
+    /// A heading shared by jobs and projects keeps the jobs; a research section gives the
+    /// positions in it (an employer and a job title), not the projects.
+    #[test]
+    fn jobs_among_projects_and_positions_in_research() {
+        assert_eq!(
+            jobs(
+                "周明\n工作/项目经历\n摩根士丹利  2016 年 8 月至今\nC++ 工程师 team: 交易基础架构组\n\
+                 • 交易组件开发\nAccumulator 程序分析工具开发  2013 年 9 月 - 2016 年 6 月\n\
+                 Developer 研究生课题项目\n• 基于 Antlr 的程序分析\n"
+            ),
+            vec![job("摩根士丹利", "C++ 工程师")]
+        );
+        assert_eq!(
+            jobs(
+                "陈晨\n研究经历\n2014.07 - 2014.08  香港大学  暑期实习生\n• 图像分割\n\
+                 2013.03 - 2014.06  大学生创新项目  负责人\n• 目标检测\n"
+            ),
+            vec![job("香港大学", "暑期实习生")]
+        );
+        assert_eq!(
+            jobs(
+                "Jane Roe\nResearch Experience\nResearch Fellow, University of Nottingham  \
+                 Jul 2015 - Jul 2017\n• fMRI modelling\nThesis project: cortical waves  \
+                 2012 - 2014\n"
+            ),
+            vec![job("University of Nottingham", "Research Fellow")]
+        );
+    }
+
+    /// `Occupation` lists jobs; `Military Service` is not a job section.
+    #[test]
+    fn occupation_and_military_service_headings() {
+        assert_eq!(
+            jobs(
+                "Ola Nordmann\nOccupation\nMarin IT AS, Senior Network Specialist  \
+                 May 2022 - Present\nMilitary Service\nIDF, Shooting Instructor  2019 - 2021\n"
+            ),
+            vec![job("Marin IT AS", "Senior Network Specialist")]
+        );
+    }
+
+    /// A department or team beside the employer is not the employer; a bracketed city inside
+    /// a Chinese employer's name stays in it.
+    #[test]
+    fn departments_and_bracketed_cities() {
+        assert_eq!(
+            jobs(
+                "Ann Lee\nExperience\nPostdoctoral researcher in Biostatistics, Department of \
+                 Public Health, University of Copenhagen  2021 - 2023\n"
+            ),
+            vec![job(
+                "University of Copenhagen",
+                "Postdoctoral researcher in Biostatistics"
+            )]
+        );
+        assert_eq!(
+            jobs(
+                "党林\n工作经历\n亿贝软件工程 (上海) 有限公司  Software Engineer  2019.04 - 至今\n"
+            ),
+            vec![job("亿贝软件工程 (上海) 有限公司", "Software Engineer")]
+        );
     }
 
     #[test]

@@ -55,6 +55,9 @@ const HEADINGS: &[(&str, SectionKind)] = &[
     ("internships", SectionKind::Experience),
     ("internship experience", SectionKind::Experience),
     ("relevant experience", SectionKind::Experience),
+    ("occupation", SectionKind::Experience),
+    ("occupations", SectionKind::Experience),
+    ("military service", SectionKind::Other),
     ("项目经验", SectionKind::Projects),
     ("科研项目", SectionKind::Projects),
     ("科研经历", SectionKind::Projects),
@@ -132,6 +135,9 @@ pub struct Section {
     /// An education heading that names jobs too (`教育背景及求职经历`, `Education and
     /// Employment`): its dated lines are read for jobs as well.
     pub jobs_too: bool,
+    /// A jobs heading that names projects or research too (`工作/项目经历`, `Work Experience and
+    /// Projects`): its dated entries include projects.
+    pub projects_too: bool,
 }
 
 /// Removes numbering and decoration around a heading: `一、`, `1.`, `【】`, `■`, `:`.
@@ -399,6 +405,17 @@ fn names_jobs(heading: &str) -> bool {
             .any(|w| matches!(w, "work" | "employment" | "experience" | "career"))
 }
 
+/// Whether a heading names projects or research (`实习/项目经历`, `Experience and Projects`).
+fn names_projects(heading: &str) -> bool {
+    let lower = heading.to_lowercase();
+    ["项目", "科研", "研究", "课题"]
+        .iter()
+        .any(|w| heading.contains(w))
+        || lower
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| matches!(w, "project" | "projects" | "research"))
+}
+
 /// Also accepts `Skills: Rust, Go` lines longer than a heading.
 fn inline_heading(line: &str) -> Option<(SectionKind, Option<String>)> {
     let (head, rest) = line.split_once(':')?;
@@ -414,6 +431,7 @@ pub fn split_sections(text: &str) -> Vec<Section> {
         kind: SectionKind::Header,
         lines: Vec::new(),
         jobs_too: false,
+        projects_too: false,
     }];
     for raw in text.lines() {
         let line = raw.trim();
@@ -434,10 +452,12 @@ pub fn split_sections(text: &str) -> Vec<Section> {
                 lines.push(rest);
             }
             let jobs_too = kind == SectionKind::Education && names_jobs(line);
+            let projects_too = kind == SectionKind::Experience && names_projects(line);
             sections.push(Section {
                 kind,
                 lines,
                 jobs_too,
+                projects_too,
             });
             continue;
         }
