@@ -51,7 +51,16 @@ const MONTHS: &[(&str, u32)] = &[
 ];
 
 const PRESENT: &[&str] = &[
-    "至今", "今", "现在", "目前", "present", "now", "current", "today", "ongoing",
+    "至今",
+    "今",
+    "现在",
+    "目前",
+    "present",
+    "now",
+    "currently",
+    "current",
+    "today",
+    "ongoing",
 ];
 
 fn digit_run(bytes: &[u8], start: usize) -> usize {
@@ -218,6 +227,20 @@ fn tokens(line: &str) -> Vec<(Token, usize, usize)> {
     found
 }
 
+/// Where `… --` ends when a range separator after a date closes the line: the date opens a
+/// range that has not ended.
+fn open_end_after(line: &str, date_end: usize) -> Option<usize> {
+    let rest = line.get(date_end..)?;
+    let trimmed = rest.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ')' | '）'));
+    let separator = trimmed.trim_start();
+    (!separator.is_empty()
+        && separator
+            .chars()
+            .all(|c| matches!(c, '-' | '–' | '—' | '~' | '－'))
+        && separator.chars().count() <= 2)
+        .then_some(date_end + trimmed.len())
+}
+
 fn is_range_separator(between: &str) -> bool {
     let t = between.trim().to_lowercase();
     matches!(
@@ -289,7 +312,18 @@ pub fn date_ranges(line: &str) -> Vec<DateRange> {
             k += 2;
             continue;
         }
-        if let Token::Date(only) = token {
+        if let Token::Date(only) = token
+            && found.get(k + 1).is_none()
+            && let Some(open_end) = open_end_after(line, end)
+        {
+            // `2025/05 --` ending the line: a range still running.
+            ranges.push(DateRange {
+                start: Some(only),
+                end: None,
+                current: true,
+                span: (start, open_end),
+            });
+        } else if let Token::Date(only) = token {
             // `Summer 2023`: a season is a span of its own, not a graduation date.
             let before = line[..start].trim_end().to_ascii_lowercase();
             let season = ["summer", "fall", "autumn", "winter", "spring"]
@@ -377,6 +411,10 @@ mod tests {
         assert_eq!((r.start, r.end), (ym(2019, 6), ym(2019, 8)));
         let r = first("Perch Research - 安娜堡,美国 2018 / 12 - 至今");
         assert_eq!((r.start, r.current), (ym(2018, 12), true));
+        let r = first("Upwork, 后端研发 2025/05 --");
+        assert_eq!((r.start, r.end, r.current), (ym(2025, 5), None, true));
+        let r = first("May, 2022 - Currently");
+        assert_eq!((r.start, r.end, r.current), (ym(2022, 5), None, true));
         let r = first("2023 至今 某公司");
         assert_eq!(
             (r.start, r.current),

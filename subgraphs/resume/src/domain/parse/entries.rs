@@ -92,7 +92,10 @@ fn split_han_spaces(text: &str) -> Vec<String> {
                             .nth(word.chars().count() + 1)
                             .is_some_and(is_cjk_ideograph)
                 };
-            if latin_inside || after_latin_inside {
+            // `CTO & 技术合伙人`, `前端 / 后端`: a connector joins, it does not separate.
+            let connector = |c: Option<char>| c.is_some_and(|c| matches!(c, '&' | '/' | '+'));
+            let joined_by_connector = j - i == 1 && (connector(before) || connector(after));
+            if latin_inside || after_latin_inside || joined_by_connector {
                 current.push(' ');
             } else if han(before) || han(after) || j - i >= 2 {
                 pieces.push(std::mem::take(&mut current));
@@ -739,7 +742,11 @@ pub fn experience_as(lines: &[String], reading: JobReading) -> Vec<Experience> {
         {
             continue;
         }
-        let (company, title) = company_and_title(&header);
+        let (company, mut title) = company_and_title(&header);
+        let description = &lines[description_start.min(description_end)..description_end];
+        if company.is_some() && title.is_none() {
+            title = title_in_first_bullet(description);
+        }
         let employer = company.as_deref().is_some_and(is_employer);
         let titled = title.as_deref().is_some_and(is_title);
         let keep = match reading {
@@ -756,10 +763,63 @@ pub fn experience_as(lines: &[String], reading: JobReading) -> Vec<Experience> {
             start: range.start,
             end: range.end,
             current: range.current,
-            description: lines[description_start.min(description_end)..description_end].join("\n"),
+            description: description.join("\n"),
         });
     }
-    entries
+    roles_under_one_employer(entries)
+}
+
+/// `• Senior Network Specialist, Full time` under `Marin IT AS`: an entry's title written as
+/// its first bullet.
+fn title_in_first_bullet(description: &[String]) -> Option<String> {
+    let first = description.first()?.trim();
+    let content = first.strip_prefix(['•', '-', '*', '·', '●', '▪'])?.trim();
+    if content.chars().count() > 60 || ends_like_prose(content) || content.ends_with('。') {
+        return None;
+    }
+    let field = fields(content).into_iter().next()?;
+    (is_title(&field) && !is_company(&field) && field.split_whitespace().count() <= 6)
+        .then_some(field)
+}
+
+/// `Rackspace Hosting  Jul 2010 - Oct 2014` over `Systems Engineer III  May 2014 - Oct 2014`
+/// and earlier roles: an employer entry without a title whose span holds the next entries,
+/// which name no employer (or only a team), is their employer, not a job of its own.
+fn roles_under_one_employer(entries: Vec<Experience>) -> Vec<Experience> {
+    let mut out: Vec<Experience> = Vec::with_capacity(entries.len());
+    let mut umbrella: Option<(Experience, usize)> = None;
+    for entry in entries {
+        if let Some((employer, roles)) = umbrella.as_mut() {
+            let inside = entry.start.is_some()
+                && entry.start >= employer.start
+                && (employer.current || entry.end.is_some() && entry.end <= employer.end);
+            let unnamed = entry.company.as_deref().is_none_or(|c| !is_employer(c));
+            if inside && unnamed && (entry.title.is_some() || entry.company.is_some()) {
+                let mut role = entry;
+                // A lone field under the employer is the role's title.
+                if role.title.is_none() {
+                    role.title = role.company.take();
+                }
+                role.company = employer.company.clone();
+                out.push(role);
+                *roles += 1;
+                continue;
+            }
+            let (employer, roles) = umbrella.take().expect("checked above");
+            if roles == 0 {
+                out.push(employer);
+            }
+        }
+        if entry.company.is_some() && entry.title.is_none() && entry.start.is_some() {
+            umbrella = Some((entry, 0));
+        } else {
+            out.push(entry);
+        }
+    }
+    if let Some((employer, 0)) = umbrella {
+        out.push(employer);
+    }
+    out
 }
 
 /// An organisation that employs: a company, a school, a lab or an institute.

@@ -95,6 +95,7 @@ const TITLE_MARKERS_EN: &[&str] = &[
     "recruiter",
     "accountant",
     "administrator",
+    "admin",
     "coordinator",
     "associate",
     "executive",

@@ -347,6 +347,85 @@ mod tests {
         );
     }
 
+    /// Several roles under one employer: the employer's line with the whole span, then each
+    /// role with its own dates (and perhaps its team in brackets); or each role's title as the
+    /// first bullet under the employer.
+    #[test]
+    fn roles_under_one_employer() {
+        assert_eq!(
+            jobs(
+                "曹东\n工作经历\n快手,北京  2022/03 - 至今\n(资源管理平台) 后端开发工程师  2023/07 - 至今\n\
+                 • 负责多云管理平台的研发\n使用的技术栈: Django REST framework, Go, Python, Redis, MySQL\n\
+                 (资源管理平台) 后端开发实习生  2022/03 - 2023/06\n• 负责对账平台的研发工作\n\
+                 DELL EMC,上海  2021/10 - 2022/02\n(VxRail Team) 后端开发实习生\n• 自动配置功能\n"
+            ),
+            vec![
+                job("快手", "后端开发工程师"),
+                job("快手", "后端开发实习生"),
+                job("DELL EMC", "后端开发实习生"),
+            ]
+        );
+        assert_eq!(
+            jobs(
+                "Per Hansen\nExperience\nRackspace Hosting  Jul 2010 - Oct 2014\n\
+                 Systems Engineer III  May 2014 - Oct 2014\n• Ran the fleet\n\
+                 Windows System Admin II  Jul 2010 - Feb 2012\n• Patched servers\n\
+                 Scholastic  Jun 2010 - Dec 2010\nTechnical Analytics Consultant\n"
+            ),
+            vec![
+                job("Rackspace Hosting", "Systems Engineer III"),
+                job("Rackspace Hosting", "Windows System Admin II"),
+                job("Scholastic", "Technical Analytics Consultant"),
+            ]
+        );
+        assert_eq!(
+            jobs(
+                "Ola Nordmann\nOccupation\nMay, 2022 - Currently\nMarin IT AS\n\
+                 • Senior Network Specialist, Full time\n\nMay, 2019 - May 2022\nMarin IT AS\n\
+                 • Systems Engineer, Full time\n"
+            ),
+            vec![
+                job("Marin IT AS", "Senior Network Specialist"),
+                job("Marin IT AS", "Systems Engineer"),
+            ]
+        );
+    }
+
+    /// Dated bullets with a `技术栈:` line between them, a connector inside a title, and a
+    /// range left open at the line's end.
+    #[test]
+    fn dated_bullets_connectors_and_open_ranges() {
+        assert_eq!(
+            jobs(
+                "王小\n经验\n• 2019/1-Now 随手科技  CTO & 技术合伙人\n为客户交付服务;\n\
+                 技术栈: Hadoop, HDFS, Hive\n\n• 2016/3-2016/9  弈汇数据技术有限公司  技术经理\n"
+            ),
+            vec![
+                job("随手科技", "CTO & 技术合伙人"),
+                job("弈汇数据技术有限公司", "技术经理"),
+            ]
+        );
+        let profile = parse_profile(
+            &prepare_text(
+                "姚金\n工作经历\nUpwork, 后端研发 2025/05 --\n\n\
+                 广州市正易信息科技有限公司, 后端研发 2021/05 -- 2025/05\n",
+            ),
+            YearMonth::new(2026, Some(11)),
+        );
+        let found: Vec<_> = profile
+            .experience
+            .iter()
+            .map(|e| (e.company.as_deref(), e.current))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Some("Upwork"), true),
+                (Some("广州市正易信息科技有限公司"), false)
+            ]
+        );
+    }
+
     /// `Occupation` lists jobs; `Military Service` is not a job section.
     #[test]
     fn occupation_and_military_service_headings() {

@@ -443,9 +443,14 @@ pub fn split_sections(text: &str) -> Vec<Section> {
             && line
                 .split_once([':', '：'])
                 .is_some_and(|(_, rest)| !rest.trim().is_empty());
+        // `使用的技术栈: Go, Redis` inside a job lists that job's tools; it opens no section.
+        let in_entries = sections
+            .last()
+            .is_some_and(|s| matches!(s.kind, SectionKind::Experience | SectionKind::Projects));
         if let Some((kind, rest)) = (!bullet_with_content)
             .then(|| heading(line).or_else(|| inline_heading(line)))
             .flatten()
+            .filter(|(kind, rest)| !(in_entries && *kind == SectionKind::Skills && rest.is_some()))
         {
             let mut lines = Vec::new();
             if let Some(rest) = rest {
@@ -539,5 +544,13 @@ mod tests {
                 SectionKind::Skills
             ]
         );
+        // So is an unbulleted `使用的技术栈: …` line, however long.
+        let sections = split_sections(
+            "工作经历\n快手,北京  2022/03 - 至今\n使用的技术栈: Django REST framework, Go, Python, \
+             Redis, MySQL\nDELL EMC,上海  2021/10 - 2022/02\n技能\nJava",
+        );
+        assert_eq!(sections[1].kind, SectionKind::Experience);
+        assert_eq!(sections[1].lines.len(), 3, "{:?}", sections[1].lines);
+        assert_eq!(sections[2].kind, SectionKind::Skills);
     }
 }
