@@ -112,7 +112,14 @@ fn tokens(line: &str) -> Vec<(Token, usize, usize)> {
                         j += 1;
                     }
                     let mlen = digit_run(bytes, j);
-                    if (1..=2).contains(&mlen) {
+                    // `5/2017-6/2020`: after a `M/YYYY` date, `-6/2020` starts the next date.
+                    let next_is_month_year = i >= 2
+                        && bytes[i - 1] == b'/'
+                        && bytes[i - 2].is_ascii_digit()
+                        && line[end..].starts_with('-')
+                        && line[j + mlen..].starts_with('/')
+                        && digit_run(bytes, j + mlen + 1) == 4;
+                    if (1..=2).contains(&mlen) && !next_is_month_year {
                         let m: u32 = line[j..j + mlen].parse().unwrap_or(0);
                         if (1..=12).contains(&m) {
                             month = Some(m);
@@ -411,6 +418,8 @@ mod tests {
         assert_eq!((r.start, r.end), (ym(2019, 6), ym(2019, 8)));
         let r = first("Perch Research - 安娜堡,美国 2018 / 12 - 至今");
         assert_eq!((r.start, r.current), (ym(2018, 12), true));
+        let r = first("5/2017-6/2020");
+        assert_eq!((r.start, r.end), (ym(2017, 5), ym(2020, 6)));
         let r = first("Upwork, 后端研发 2025/05 --");
         assert_eq!((r.start, r.end, r.current), (ym(2025, 5), None, true));
         let r = first("May, 2022 - Currently");

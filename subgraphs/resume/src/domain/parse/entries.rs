@@ -272,7 +272,15 @@ fn anchors(lines: &[String], experience: bool) -> Vec<Anchor> {
                 .trim_matches(|c: char| c.is_whitespace() || "•-*·●▪◦○■➢>√".contains(c))
                 .is_empty()
         });
+        // `• Also was Product Lead for BGP from Jan 2022 to Nov 2023`: a sentence about dates.
+        let in_prose = chosen.is_some_and(|r| {
+            let before = line[..r.span.0].trim_end().to_lowercase();
+            ["from", "since", "between"]
+                .iter()
+                .any(|w| before.ends_with(&format!(" {w}")))
+        });
         if let Some(range) = chosen
+            && !in_prose
             && !(bullet && line.chars().count() > 60 && !opens_with_dates)
             && line.chars().count() <= 160
         {
@@ -1031,6 +1039,13 @@ fn company_line_and_title_line(header: &[String]) -> Option<(String, String)> {
 /// after a comma or a wide gap (`Austin, TX`, `Mountain View, CA`, `Berlin`, `Remote`).
 fn without_trailing_location(line: &str) -> String {
     let mut value = trim_separators(line);
+    // `Houston, TX (and other locations)`, `Berlin (Remote)`: a place with a remark is a place.
+    if let Some(open) = value.rfind('(')
+        && value.ends_with(')')
+        && without_comma_locations(&value[..open], true).is_empty()
+    {
+        return String::new();
+    }
     // `Google   Mountain View, CA`: a location in its own column.
     while let Some(at) = value.rfind(['\t']).or_else(|| value.rfind("  ")) {
         let tail = &value[at..];

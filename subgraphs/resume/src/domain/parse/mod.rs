@@ -426,6 +426,24 @@ mod tests {
         );
     }
 
+    /// A pandoc definition list: dates as the term, `: employer, title` and `: place (remark)`
+    /// as definitions; a sentence about dates in a bullet is not an entry.
+    #[test]
+    fn definition_lists_and_dates_in_sentences() {
+        assert_eq!(
+            jobs(
+                "Carl Nunn\nExperience\n12/2020-Present\n: VMware, Solutions Architect, #TeamTanzu\n\
+                 : Houston, TX (and other locations)\n\n\
+                 • Also was Product Lead for BGP from Jan 2022 to Nov 2023\n\
+                 5/2017-6/2020\n: Contino, Technical Principal\n: Dallas, TX (and other locations)\n"
+            ),
+            vec![
+                job("VMware", "Solutions Architect"),
+                job("Contino", "Technical Principal"),
+            ]
+        );
+    }
+
     /// `Occupation` lists jobs; `Military Service` is not a job section.
     #[test]
     fn occupation_and_military_service_headings() {

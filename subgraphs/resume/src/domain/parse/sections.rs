@@ -433,6 +433,7 @@ pub fn split_sections(text: &str) -> Vec<Section> {
         jobs_too: false,
         projects_too: false,
     }];
+    let mut previous = String::new();
     for raw in text.lines() {
         let line = raw.trim();
         if line.is_empty() {
@@ -447,7 +448,12 @@ pub fn split_sections(text: &str) -> Vec<Section> {
         let in_entries = sections
             .last()
             .is_some_and(|s| matches!(s.kind, SectionKind::Experience | SectionKind::Projects));
-        if let Some((kind, rest)) = (!bullet_with_content)
+        // `… and several internal` / `projects`: a lower-case word ending a wrapped sentence.
+        let wrapped_end = line.starts_with(|c: char| c.is_ascii_lowercase())
+            && previous.chars().count() > 40
+            && previous.ends_with(|c: char| c.is_alphanumeric() || c == ',');
+        previous = line.to_owned();
+        if let Some((kind, rest)) = (!bullet_with_content && !wrapped_end)
             .then(|| heading(line).or_else(|| inline_heading(line)))
             .flatten()
             .filter(|(kind, rest)| !(in_entries && *kind == SectionKind::Skills && rest.is_some()))
@@ -552,5 +558,11 @@ mod tests {
         assert_eq!(sections[1].kind, SectionKind::Experience);
         assert_eq!(sections[1].lines.len(), 3, "{:?}", sections[1].lines);
         assert_eq!(sections[2].kind, SectionKind::Skills);
+        // A wrapped sentence ending in `projects` opens no section.
+        let sections = split_sections(
+            "Experience\nRackspace  2010 - 2014\n• Designated as primary expert for Cloud Load \
+             Balancers, and several internal\nprojects\nLinux Engineer II  2012 - 2013\n",
+        );
+        assert_eq!(sections.len(), 2, "{sections:?}");
     }
 }
