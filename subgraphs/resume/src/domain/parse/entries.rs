@@ -341,7 +341,7 @@ fn header_lines(
 }
 
 pub fn education(lines: &[String]) -> Vec<Education> {
-    let lines = &join_column_ranges(lines);
+    let lines = &join_wrapped_school_names(&join_column_ranges(lines));
     let anchors = anchors(lines, false);
     let mut entries = Vec::new();
     if anchors.is_empty() {
@@ -558,6 +558,63 @@ fn major_raw(header: &[String], school: &str) -> Option<String> {
 
 /// A range typeset down a date column: `2013.03` over `至今`, or the end over the start
 /// (`2019.05 全栈开发 @ 志御` over `2018.10 前端 …`) becomes one line with the range.
+/// A school name wrapped in a narrow column: `SOUTHERN ILLINOIS` over `UNIVERSITY EDWARDSVILLE`,
+/// `WASHINGTON UNIVERSITY` over `IN ST. LOUIS`: the two lines are one name.
+fn join_wrapped_school_names(lines: &[String]) -> Vec<String> {
+    const MARKERS: &[&str] = &["university", "college", "institute", "school", "academy"];
+    const JOINERS: &[&str] = &["of", "in", "at", "for"];
+    let words = |line: &str| -> Vec<String> {
+        line.split_whitespace()
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            })
+            .collect()
+    };
+    // A short line of capitalised words: no digits, no separators, no sentence.
+    let name_part = |line: &str| {
+        let count = line.split_whitespace().count();
+        (1..=4).contains(&count)
+            && !line.contains(|c: char| c.is_ascii_digit() || matches!(c, '|' | ',' | ':'))
+            && line.split_whitespace().all(|w| {
+                w.starts_with(char::is_uppercase) || JOINERS.contains(&w.to_lowercase().as_str())
+            })
+    };
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].trim();
+        // Both halves in the same case: `Shingling` over `UNIVERSITY OF VICTORIA` is a title
+        // over a school.
+        let all_caps = |text: &str| !text.chars().any(char::is_lowercase);
+        if let Some(next) = lines.get(i + 1).map(|n| n.trim())
+            && name_part(line)
+            && all_caps(line) == all_caps(next)
+            && school_in(&format!("{line} {next}")).is_some()
+        {
+            let (these, following) = (words(line), words(next));
+            let opens_with_marker = following
+                .first()
+                .is_some_and(|w| MARKERS.contains(&w.as_str()));
+            let ends_with_marker = these.last().is_some_and(|w| MARKERS.contains(&w.as_str()));
+            let continues = following
+                .first()
+                .is_some_and(|w| JOINERS.contains(&w.as_str()))
+                && name_part(next);
+            if !these.iter().any(|w| MARKERS.contains(&w.as_str())) && opens_with_marker
+                || ends_with_marker && continues
+            {
+                out.push(format!("{line} {next}"));
+                i += 2;
+                continue;
+            }
+        }
+        out.push(lines[i].clone());
+        i += 1;
+    }
+    out
+}
+
 fn join_column_ranges(lines: &[String]) -> Vec<String> {
     let leading = |line: &str| -> Option<(DateRange, String)> {
         let ranges = date_ranges(line);
@@ -1166,6 +1223,23 @@ mod tests {
         ));
         let majors: Vec<Option<&str>> = entries.iter().map(|e| e.major.as_deref()).collect();
         assert_eq!(majors, [Some("Computer Science"), Some("Physics")]);
+    }
+
+    #[test]
+    fn school_names_wrapped_in_a_narrow_column() {
+        let entries = education(&lines(
+            "WASHINGTON UNIVERSITY\nIN ST. LOUIS\nMS in Computer Engineering\nMay 2022| St. Louis, MO\n\
+             SOUTHERN ILLINOIS\nUNIVERSITY EDWARDSVILLE\nMS in Electrical Engineering\n\
+             August 2018 | Edwardsville, IL",
+        ));
+        let schools: Vec<_> = entries.iter().map(|e| e.school.as_deref()).collect();
+        assert_eq!(
+            schools,
+            [
+                Some("WASHINGTON UNIVERSITY IN ST. LOUIS"),
+                Some("SOUTHERN ILLINOIS UNIVERSITY")
+            ]
+        );
     }
 
     #[test]
