@@ -950,12 +950,35 @@ fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {
     if let Some((company, title)) = company_line_and_title_line(header) {
         return (Some(without_trailing_city(&company)), Some(title));
     }
+    // `TCL 销售代表` with no other employer: the Latin word is the employer after all.
+    match fields_to_company_and_title(header, true) {
+        (None, title) => {
+            let separate = fields_to_company_and_title(header, false);
+            if separate.0.is_some() {
+                separate
+            } else {
+                (None, title)
+            }
+        }
+        found => found,
+    }
+}
+
+fn fields_to_company_and_title(
+    header: &[String],
+    join_latin_words: bool,
+) -> (Option<String>, Option<String>) {
     let mut company = None;
     let mut title = None;
     let mut unknown = Vec::new();
     let mut departments = Vec::new();
     for line in header {
-        for field in latin_word_joined_to_han(fields(line)) {
+        let line_fields = if join_latin_words {
+            latin_word_joined_to_han(fields(line))
+        } else {
+            fields(line)
+        };
+        for field in line_fields {
             if field.chars().count() > 50 || !date_ranges(&field).is_empty() {
                 continue;
             }

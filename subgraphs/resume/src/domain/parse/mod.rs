@@ -38,8 +38,8 @@ pub fn parse_profile(text: &str, as_of: YearMonth) -> Profile {
     let education = entries::education(&lines_of(SectionKind::Education));
     // Jobs listed under a heading shared with education are read from those lines too; an
     // entry there naming a school and a degree stays education (`entries::experience`).
-    // Sections of jobs and projects keep the jobs; research and project sections give only
-    // positions (an employer and a job title).
+    // Sections of jobs and projects keep the jobs; research sections give only positions (an
+    // employer and a job title); project sections give none.
     let mut experience = Vec::new();
     let mut job_lines: Vec<String> = Vec::new();
     for section in &sections {
@@ -47,7 +47,7 @@ pub fn parse_profile(text: &str, as_of: YearMonth) -> Profile {
             SectionKind::Experience if section.projects_too => JobReading::SkipProjects,
             SectionKind::Experience => JobReading::All,
             SectionKind::Education if section.jobs_too => JobReading::All,
-            SectionKind::Projects => JobReading::PositionsOnly,
+            SectionKind::Projects if section.research => JobReading::PositionsOnly,
             _ => continue,
         };
         if reading == JobReading::All {
@@ -319,7 +319,8 @@ mod tests {
     }
 
     /// A heading shared by jobs and projects keeps the jobs; a research section gives the
-    /// positions in it (an employer and a job title), not the projects.
+    /// positions in it (an employer and a job title), not the projects; a projects section
+    /// gives no jobs, whatever its roles are called.
     #[test]
     fn jobs_among_projects_and_positions_in_research() {
         assert_eq!(
@@ -344,6 +345,15 @@ mod tests {
                  2012 - 2014\n"
             ),
             vec![job("University of Nottingham", "Research Fellow")]
+        );
+        assert_eq!(
+            jobs("赵云\n项目经历\n2020.01 - 2021.06  百度智能云  总负责人\n• 多云管理平台\n"),
+            vec![]
+        );
+        // `TCL 销售代表` with no other employer keeps TCL as the employer.
+        assert_eq!(
+            jobs("李雷\n工作经历\n2008.07 - 2010.02  TCL 销售代表\n"),
+            vec![job("TCL", "销售代表")]
         );
     }
 

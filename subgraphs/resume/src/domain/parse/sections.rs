@@ -138,6 +138,9 @@ pub struct Section {
     /// A jobs heading that names projects or research too (`工作/项目经历`, `Work Experience and
     /// Projects`): its dated entries include projects.
     pub projects_too: bool,
+    /// A heading that names research (`研究经历`, `Research Experience`): positions held there
+    /// (research assistant, fellow) are jobs.
+    pub research: bool,
 }
 
 /// Removes numbering and decoration around a heading: `一、`, `1.`, `【】`, `■`, `:`.
@@ -407,13 +410,21 @@ fn names_jobs(heading: &str) -> bool {
 
 /// Whether a heading names projects or research (`实习/项目经历`, `Experience and Projects`).
 fn names_projects(heading: &str) -> bool {
-    let lower = heading.to_lowercase();
-    ["项目", "科研", "研究", "课题"]
-        .iter()
-        .any(|w| heading.contains(w))
-        || lower
+    heading.contains("项目")
+        || names_research(heading)
+        || heading
+            .to_lowercase()
             .split(|c: char| !c.is_alphanumeric())
-            .any(|w| matches!(w, "project" | "projects" | "research"))
+            .any(|w| matches!(w, "project" | "projects"))
+}
+
+/// Whether a heading names research (`科研经历`, `研究经历`, `Research Experience`).
+fn names_research(heading: &str) -> bool {
+    ["科研", "研究", "课题"].iter().any(|w| heading.contains(w))
+        || heading
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| w == "research")
 }
 
 /// Also accepts `Skills: Rust, Go` lines longer than a heading.
@@ -432,6 +443,7 @@ pub fn split_sections(text: &str) -> Vec<Section> {
         lines: Vec::new(),
         jobs_too: false,
         projects_too: false,
+        research: false,
     }];
     let mut previous = String::new();
     for raw in text.lines() {
@@ -464,11 +476,13 @@ pub fn split_sections(text: &str) -> Vec<Section> {
             }
             let jobs_too = kind == SectionKind::Education && names_jobs(line);
             let projects_too = kind == SectionKind::Experience && names_projects(line);
+            let research = names_research(line);
             sections.push(Section {
                 kind,
                 lines,
                 jobs_too,
                 projects_too,
+                research,
             });
             continue;
         }
