@@ -7,6 +7,7 @@
 //! They know nothing about GraphQL, permissions or ranking fusion.
 
 mod analyzer;
+mod bm25;
 mod facets;
 mod suggest;
 mod text;

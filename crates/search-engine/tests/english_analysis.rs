@@ -112,6 +112,62 @@ async fn hyphenated_words_are_found_by_every_spelling() {
     );
 }
 
+async fn scores(index: &TantivyTextIndex, text: &str) -> std::collections::HashMap<String, f32> {
+    index
+        .search(&query(text))
+        .await
+        .expect("search")
+        .hits
+        .into_iter()
+        .map(|hit| (hit.id, hit.score))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_hyphenated_query_word_counts_once_by_its_better_spelling() {
+    let index = loaded().await;
+    let hyphenated = scores(&index, "real-time").await;
+    let apart = scores(&index, "real time").await;
+    let together = scores(&index, "realtime").await;
+    // `Builds real-time pipelines.` holds both spellings; the word still counts once.
+    for id in ["realtime", "joined", "spaced"] {
+        let best = apart
+            .get(id)
+            .copied()
+            .unwrap_or(0.0)
+            .max(together.get(id).copied().unwrap_or(0.0));
+        let score = hyphenated.get(id).copied().unwrap_or(0.0);
+        assert!((score - best).abs() < 1e-5, "{id}: {score} against {best}");
+    }
+    assert!(
+        hyphenated["realtime"] < apart["realtime"] + together["realtime"],
+        "{hyphenated:?}"
+    );
+}
+
+#[tokio::test]
+async fn latin_abbreviations_are_not_indexed() {
+    let index = loaded().await;
+    index
+        .upsert(&[doc(
+            "abbreviated",
+            "Notes",
+            "Sorting, e.g. merge sort, i.e. divide and conquer, viz. recursion, cf. heaps, etc.",
+        )])
+        .await
+        .expect("upsert");
+    for abbreviation in ["e.g.", "i.e.", "viz.", "cf.", "etc."] {
+        assert!(
+            matches!(
+                index.search(&query(abbreviation)).await,
+                Err(EngineError::InvalidQuery(_))
+            ),
+            "{abbreviation}"
+        );
+    }
+    assert_eq!(ids(&index, "recursion").await, vec!["abbreviated"]);
+}
+
 #[tokio::test]
 async fn chinese_is_segmented_as_before() {
     let index = loaded().await;

@@ -2,13 +2,15 @@
 //! lowercasing and ASCII folding, punctuation and whitespace dropped, then English stop words
 //! dropped and English words stemmed (Snowball English: `running`, `runs` → `run`). Stop words
 //! and stemming touch only words made of ASCII letters, so Chinese words, `c++`, `node.js` or
-//! `2d` come out exactly as segmented. `it` is not a stop word: in recruiting it is `IT`.
+//! `2d` come out exactly as segmented. `it` is not a stop word: in recruiting it is `IT`. Latin
+//! abbreviations (`e.g.`, `i.e.`, `etc.`, `viz.`, `cf.`) are dropped like stop words.
 //!
 //! English spellings jieba cuts at punctuation are put back together: a dotted abbreviation
 //! (`e.g.`, `U.S.`) is one word, and a possessive's `s` (`author's`) is dropped.
 //!
 //! A hyphenated Latin word is indexed (and searched) both ways: `real-time` gives `real`, `time`
-//! and `realtime`, so "real time", "real-time" and "realtime" find each other.
+//! and `realtime`, so "real time", "real-time" and "realtime" find each other. A query reads the
+//! two spellings as alternatives of one word ([`analyze_query_words`]), not as three words.
 //!
 //! Two modes share one segmentation so that documents and queries agree:
 //! - [`SegmentMode::Index`] emits every word plus the dictionary sub-words of long Chinese words
@@ -37,7 +39,7 @@ use crate::EngineError;
 /// the schema, so it names the analysis too: change it whenever terms change (stemming, stop
 /// words), and an index built by the old analyzer is refused at open instead of silently missing
 /// matches (see `TantivyTextIndex::open`).
-pub(crate) const TEXT_TOKENIZER: &str = "looma_bilingual_v3";
+pub(crate) const TEXT_TOKENIZER: &str = "looma_bilingual_v4";
 
 /// Lucene's English stop words (what Elasticsearch's `_english_` and bm25s use), without `it`.
 const ENGLISH_STOP_WORDS: [&str; 32] = [
@@ -45,6 +47,11 @@ const ENGLISH_STOP_WORDS: [&str; 32] = [
     "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they",
     "this", "to", "was", "will", "with",
 ];
+
+/// Latin abbreviations dropped like stop words (as the dotted-abbreviation rule spells them,
+/// `e.g.` → `e.g`): they say how a sentence is built, not what it is about, and a query that
+/// writes "e.g." should not rank documents by how often they do.
+const LATIN_ABBREVIATIONS: [&str; 5] = ["e.g", "i.e", "etc", "viz", "cf"];
 
 /// Tokens longer than this (in bytes) are dropped: they are base64 blobs, URLs, hashes.
 const MAX_TOKEN_BYTES: usize = 80;
@@ -230,6 +237,9 @@ impl<S: TokenStream> TokenStream for EnglishWordsStream<S> {
     fn advance(&mut self) -> bool {
         while self.tail.advance() {
             let token = self.tail.token_mut();
+            if LATIN_ABBREVIATIONS.contains(&token.text.as_str()) {
+                continue;
+            }
             if !token.text.bytes().all(|b| b.is_ascii_lowercase()) {
                 return true;
             }
@@ -417,6 +427,47 @@ impl TokenStream for SegmentedTokens {
     }
 }
 
+/// A word of a query as the analyzer reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum QueryWord {
+    /// One term.
+    Term(String),
+    /// A hyphenated word (`computer-based`): its parts (`comput`, `base`, stop words dropped)
+    /// and the same word written as one (`computerbas`), two spellings of one concept.
+    Hyphenated { parts: Vec<String>, joined: String },
+}
+
+/// Runs the query `analyzer` over `text` and returns its words, a hyphenated word's parts
+/// and joined form kept together (they share a position, the joined form spanning the parts;
+/// see [`hyphenated_tokens`]), so the query can score them as alternatives rather than as
+/// more words.
+pub(crate) fn analyze_query_words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<QueryWord> {
+    let mut tokens: Vec<Token> = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        tokens.push(stream.token().clone());
+    }
+    let mut words = Vec::with_capacity(tokens.len());
+    for group in tokens.chunk_by(|a, b| a.position == b.position) {
+        let from = group.iter().map(|t| t.offset_from).min().unwrap_or(0);
+        let to = group.iter().map(|t| t.offset_to).max().unwrap_or(0);
+        let spanning: Vec<usize> = (0..group.len())
+            .filter(|&i| group[i].offset_from == from && group[i].offset_to == to)
+            .collect();
+        match spanning[..] {
+            [joined] if group.len() > 1 => words.push(QueryWord::Hyphenated {
+                parts: (0..group.len())
+                    .filter(|&i| i != joined)
+                    .map(|i| group[i].text.clone())
+                    .collect(),
+                joined: group[joined].text.clone(),
+            }),
+            _ => words.extend(group.iter().map(|t| QueryWord::Term(t.text.clone()))),
+        }
+    }
+    words
+}
+
 /// Runs `analyzer` over `text` and returns `(position, term text)` pairs.
 pub(crate) fn analyze(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
@@ -536,7 +587,7 @@ mod tests {
         for mode in [SegmentMode::Index, SegmentMode::Query] {
             assert_eq!(
                 texts(mode, "methods (e.g., group theory) in the U.S. i.e. here"),
-                vec!["method", "e.g", "group", "theori", "u.s", "i.e", "here"],
+                vec!["method", "group", "theori", "u.s", "here"],
                 "{mode:?}"
             );
             assert_eq!(
@@ -552,11 +603,53 @@ mod tests {
         );
         // Positions still count words: the abbreviation is one, the possessive adds none.
         assert_eq!(
-            terms(SegmentMode::Query, "e.g. Smith's data"),
+            terms(SegmentMode::Query, "U.S. Smith's data"),
             vec![
-                (0, "e.g".to_string()),
+                (0, "u.s".to_string()),
                 (1, "smith".to_string()),
                 (2, "data".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn latin_abbreviations_are_dropped_like_stop_words() {
+        for mode in [SegmentMode::Index, SegmentMode::Query] {
+            assert_eq!(
+                texts(
+                    mode,
+                    "Sorts, e.g. merge, i.e. E.G. stable; viz. heaps, cf. trees, etc."
+                ),
+                vec!["sort", "merg", "stabl", "heap", "tree"],
+                "{mode:?}"
+            );
+        }
+        // They keep their position, like stop words.
+        assert_eq!(
+            terms(SegmentMode::Index, "e.g. data"),
+            vec![(1, "data".to_string())]
+        );
+    }
+
+    #[test]
+    fn query_words_keep_a_hyphenated_word_together() {
+        let segmenter = Segmenter::new(None).expect("dictionary");
+        let words = analyze_query_words(
+            &mut segmenter.analyzer(SegmentMode::Query),
+            "computer-based state-of-the-art systems",
+        );
+        assert_eq!(
+            words,
+            vec![
+                QueryWord::Hyphenated {
+                    parts: vec!["comput".into(), "base".into()],
+                    joined: "computerbas".into()
+                },
+                QueryWord::Hyphenated {
+                    parts: vec!["state".into(), "art".into()],
+                    joined: "stateoftheart".into()
+                },
+                QueryWord::Term("system".into()),
             ]
         );
     }

@@ -3,7 +3,8 @@
 //! The syntax is parsed by tantivy's query grammar (words, `"phrases"`, `+must`, `-mustnot`,
 //! `AND`/`OR`/`NOT`, parentheses, `field:word` for title/content/name/skills), but the leaves
 //! are built here so that the bilingual analyzer, field boosts and the fuzzy rules of
-//! [`TextQuery::fuzzy`](crate::TextQuery::fuzzy) apply the same way everywhere.
+//! [`TextQuery::fuzzy`](crate::TextQuery::fuzzy) apply the same way everywhere. Words are
+//! scored by our own BM25 term query ([`Bm25TermQuery`], for its k1); phrases by tantivy's.
 //!
 //! A query is read as plain text first ([`plain_reading`]): only what is clearly an operator
 //! stays one — `+word`/`-word` attached at the start of a word, `"quotes"`, `AND`/`OR`/`NOT`,
@@ -31,7 +32,8 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Searcher, Term};
 
-use crate::embedded::analyzer::analyze;
+use crate::embedded::analyzer::{QueryWord, analyze, analyze_query_words};
+use crate::embedded::bm25::Bm25TermQuery;
 use crate::embedded::text_schema::SchemaFields;
 use crate::{EngineError, Filters};
 
@@ -219,31 +221,61 @@ impl TextQueryBuilder<'_> {
     }
 
     /// Unquoted text: each word in any field. A bare word the analyzer splits further (a Chinese
-    /// compound, `node.js`) becomes its words ORed, ranked by how many match. With typo
-    /// tolerance on, a word the index does not hold is read as a typo (see [`Self::typo_query`]).
+    /// compound, `node.js`) becomes its words ORed, ranked by how many match. A hyphenated word
+    /// counts as one word spelled two ways: its parts (`computer based`) or the parts joined
+    /// (`computerbased`), whichever scores more, so the concept is not scored twice.
     fn words_query(
         &self,
         text: &str,
         fields: &[(Field, f32)],
     ) -> Result<Option<Box<dyn Query>>, EngineError> {
-        let tokens = analyze(&mut self.analyzer.clone(), text);
-        let mut words: Vec<Box<dyn Query>> = Vec::with_capacity(tokens.len());
-        for (_, word) in &tokens {
-            let mut alternatives: Vec<Box<dyn Query>> = fields
-                .iter()
-                .map(|(f, b)| self.term_query(*f, *b, word))
-                .collect();
-            if self.fuzzy
-                && self.fuzzy_words.get() < MAX_FUZZY_WORDS
-                && typo_distance(word).is_some()
-                && !self.is_indexed(word, fields)?
-            {
-                self.fuzzy_words.set(self.fuzzy_words.get() + 1);
-                alternatives.extend(self.typo_query(word, fields)?);
+        let query_words = analyze_query_words(&mut self.analyzer.clone(), text);
+        let mut words: Vec<Box<dyn Query>> = Vec::with_capacity(query_words.len());
+        for query_word in &query_words {
+            match query_word {
+                QueryWord::Term(word) => words.extend(self.word_query(word, fields)?),
+                QueryWord::Hyphenated { parts, joined } => {
+                    let mut apart: Vec<Box<dyn Query>> = Vec::with_capacity(parts.len());
+                    for part in parts {
+                        apart.extend(self.word_query(part, fields)?);
+                    }
+                    // No typo tolerance for the joined form: that no document writes it is no
+                    // sign of a typo.
+                    let together = any_of(
+                        fields
+                            .iter()
+                            .map(|(f, b)| self.term_query(*f, *b, joined))
+                            .collect(),
+                    );
+                    let spellings: Vec<Box<dyn Query>> =
+                        any_of(apart).into_iter().chain(together).collect();
+                    words.push(Box::new(DisjunctionMaxQuery::new(spellings)));
+                }
             }
-            words.extend(any_of(alternatives));
         }
         Ok(any_of(words))
+    }
+
+    /// One word in any of `fields`. With typo tolerance on, a word the index does not hold is
+    /// read as a typo (see [`Self::typo_query`]).
+    fn word_query(
+        &self,
+        word: &str,
+        fields: &[(Field, f32)],
+    ) -> Result<Option<Box<dyn Query>>, EngineError> {
+        let mut alternatives: Vec<Box<dyn Query>> = fields
+            .iter()
+            .map(|(f, b)| self.term_query(*f, *b, word))
+            .collect();
+        if self.fuzzy
+            && self.fuzzy_words.get() < MAX_FUZZY_WORDS
+            && typo_distance(word).is_some()
+            && !self.is_indexed(word, fields)?
+        {
+            self.fuzzy_words.set(self.fuzzy_words.get() + 1);
+            alternatives.extend(self.typo_query(word, fields)?);
+        }
+        Ok(any_of(alternatives))
     }
 
     /// Whether any of `fields` holds `word` (in a document not deleted or not yet merged away:
@@ -324,12 +356,10 @@ impl TextQueryBuilder<'_> {
         })
     }
 
+    /// `word` in `field`, scored by our BM25 ([`Bm25TermQuery`]: k1 and b of our choosing).
     fn term_query(&self, field: Field, boost: f32, word: &str) -> Box<dyn Query> {
         let term = Term::from_field_text(field, word);
-        boosted(
-            Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-            boost,
-        )
+        boosted(Box::new(Bm25TermQuery::new(term)), boost)
     }
 }
 
@@ -399,16 +429,26 @@ pub(crate) fn plain_reading(text: &str) -> String {
     out
 }
 
-/// A query without grouping (no parentheses, no `AND`/`OR`/`NOT`, quotes balanced) as the
-/// clause of its space-separated items, each parsed on its own, every repeat kept. The
-/// grammar, given the whole text, drops a clause equal to an earlier one, so a word repeated
-/// with the same spelling would count once while `Relational … relational` counts twice; here
-/// a word counts as often as it is written, as BM25 counts query terms. `None` leaves the
-/// query to the grammar.
+/// A query without grouping (no `AND`/`OR`/`NOT`, no `+(`, `-(` or `field:(`, quotes
+/// balanced) as the clause of its space-separated items, each parsed on its own, every repeat
+/// kept. Parentheses in such a query are prose (`schemes (e.g. DDC)`) and separate words like
+/// spaces. The grammar, given the whole text, drops a clause equal to an earlier one at each
+/// level, so a word repeated with the same spelling would count once while `Relational …
+/// relational` counts twice; here a word counts as often as it is written, as BM25 counts
+/// query terms. `None` leaves the query to the grammar.
 fn flat_clauses(text: &str) -> Option<UserInputAst> {
-    if text.contains(['(', ')']) || text.matches('"').count() % 2 == 1 {
+    if text.matches('"').count() % 2 == 1 {
         return None;
     }
+    let ungrouped;
+    let text = if !text.contains(['(', ')']) {
+        text
+    } else if ["+(", "-(", ":("].iter().any(|group| text.contains(group)) {
+        return None;
+    } else {
+        ungrouped = parentheses_as_spaces(text);
+        ungrouped.as_str()
+    };
     let mut items: Vec<String> = Vec::new();
     let mut in_quotes = false;
     let mut current = String::new();
@@ -453,6 +493,25 @@ fn flat_clauses(text: &str) -> Option<UserInputAst> {
         }
     }
     Some(UserInputAst::Clause(clauses))
+}
+
+/// `text` with its parentheses outside quotes read as spaces: a query without operators uses
+/// them as prose does (`(e.g. DDC)`), not to group. The caller has ruled out `+(`, `-(` and
+/// `field:(`; `AND`/`OR`/`NOT` inside are found on the result.
+fn parentheses_as_spaces(text: &str) -> String {
+    let mut in_quotes = false;
+    text.chars()
+        .map(|c| {
+            if c == '"' {
+                in_quotes = !in_quotes;
+            }
+            if !in_quotes && matches!(c, '(' | ')') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
@@ -576,6 +635,34 @@ mod tests {
         assert!(flat_clauses("(java OR go) java").is_none());
         assert!(flat_clauses("java AND go").is_none());
         assert!(flat_clauses("\"unclosed java").is_none());
+        assert!(flat_clauses("+(java go) rust").is_none());
+        assert!(flat_clauses("rust -(java go)").is_none());
+        assert!(flat_clauses("title:(java go)").is_none());
+    }
+
+    #[test]
+    fn parentheses_without_operators_are_prose_and_keep_repeats() {
+        let clauses = |text: &str| match flat_clauses(&plain_reading(text)) {
+            Some(UserInputAst::Clause(clauses)) => clauses
+                .iter()
+                .map(|(_, ast)| format!("{ast:?}"))
+                .collect::<Vec<_>>(),
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(
+            clauses("classification (e.g. classification schemes) classification"),
+            vec![
+                "classification",
+                "e.g.",
+                "classification",
+                "schemes",
+                "classification"
+            ]
+        );
+        assert_eq!(
+            clauses("retrieval (\"(quoted)\" text)"),
+            vec!["retrieval", "\"(quoted)\"", "text"]
+        );
     }
 
     #[test]
