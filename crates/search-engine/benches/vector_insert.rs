@@ -138,13 +138,13 @@ fn options() -> AnnVectorOptions {
     }
 }
 
-/// Bare usearch inserts with the same parameters from two threads: the graph's share of the
-/// indexing time.
+/// Bare usearch inserts with the same parameters (and the same bfloat16 graph) from two
+/// threads: the graph's share of the indexing time.
 fn graph_only(data: &[Vec<f32>], options: &AnnVectorOptions) -> (f64, f64) {
     let graph = usearch::Index::new(&usearch::IndexOptions {
         dimensions: DIMENSION,
         metric: usearch::MetricKind::IP,
-        quantization: usearch::ScalarKind::F32,
+        quantization: usearch::ScalarKind::BF16,
         connectivity: options.connectivity,
         expansion_add: options.expansion_add,
         expansion_search: options.expansion_search,
