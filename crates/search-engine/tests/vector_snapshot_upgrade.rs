@@ -317,32 +317,21 @@ async fn exact_directions_survive_snapshots_compaction_and_reopen() {
     let mut rng = StdRng::seed_from_u64(5);
     let mut vectors = HashMap::new();
     let index = AnnVectorIndex::open_with_options(dir.path(), DIMENSION, options.clone()).unwrap();
-    let points: Vec<VectorPoint> = (0..POINTS)
-        .map(|i| {
-            let vector = random_vector(&mut rng);
-            vectors.insert(format!("p{i}"), vector.clone());
-            VectorPoint {
-                id: format!("p{i}"),
-                vector,
-                fields: fields(i),
-            }
-        })
-        .collect();
+    // A fresh random point `p{i}`, remembered as the truth.
+    let mut point = |i: usize| {
+        let vector = random_vector(&mut rng);
+        vectors.insert(format!("p{i}"), vector.clone());
+        VectorPoint {
+            id: format!("p{i}"),
+            vector,
+            fields: fields(i),
+        }
+    };
+    let points: Vec<VectorPoint> = (0..POINTS).map(&mut point).collect();
+    // Replace a third, then compact: the rebuilt graph and its snapshot keep exact vectors.
+    let replaced: Vec<VectorPoint> = (0..POINTS / 3).map(|n| point(n * 3)).collect();
     index.upsert(Collection::Resumes, &points).await.unwrap();
     index.flush().await.unwrap();
-    // Replace a third, then compact: the rebuilt graph and its snapshot keep exact vectors.
-    let replaced: Vec<VectorPoint> = (0..POINTS / 3)
-        .map(|n| {
-            let i = n * 3;
-            let vector = random_vector(&mut rng);
-            vectors.insert(format!("p{i}"), vector.clone());
-            VectorPoint {
-                id: format!("p{i}"),
-                vector,
-                fields: fields(i),
-            }
-        })
-        .collect();
     index.upsert(Collection::Resumes, &replaced).await.unwrap();
     assert_exact(&index, &vectors, 2).await;
     let compaction = index.compact(Collection::Resumes).await.unwrap().unwrap();

@@ -5,7 +5,7 @@
 //! description bullets. Everything until the next anchor is the entry's description.
 
 use super::dates::{DateRange, date_ranges};
-use super::lexicon::{degree_level, find_word, is_city, is_company, is_title, school_in};
+use super::lexicon::{degree_level, is_city, is_company, is_title, mentions_any, school_in};
 use crate::domain::profile::{Education, Experience};
 use looma_taxonomy::{find_city_in, is_cjk_ideograph};
 
@@ -909,16 +909,7 @@ fn is_employer(name: &str) -> bool {
         "agency",
         "foundation",
     ];
-    let lower = name.to_lowercase();
-    is_company(name)
-        || school_in(name).is_some()
-        || ORGANISATION_WORDS.iter().any(|w| {
-            if w.is_ascii() {
-                find_word(&lower, w).is_some()
-            } else {
-                lower.contains(w)
-            }
-        })
+    is_company(name) || school_in(name).is_some() || mentions_any(name, ORGANISATION_WORDS)
 }
 
 /// A header that names a project, a thesis or a contest rather than a job.
@@ -936,14 +927,7 @@ fn names_a_project(header: &str) -> bool {
         "competition",
         "hackathon",
     ];
-    let lower = header.to_lowercase();
-    PROJECT_WORDS.iter().any(|w| {
-        if w.is_ascii() {
-            find_word(&lower, w).is_some()
-        } else {
-            lower.contains(w)
-        }
-    })
+    mentions_any(header, PROJECT_WORDS)
 }
 
 fn company_and_title(header: &[String]) -> (Option<String>, Option<String>) {

@@ -33,6 +33,19 @@ pub fn find_word(text: &str, word: &str) -> Option<usize> {
     None
 }
 
+/// Whether `text` mentions one of `words` (lower case): Latin words at word boundaries, any
+/// case; Chinese words anywhere.
+pub fn mentions_any(text: &str, words: &[&str]) -> bool {
+    let lower = text.to_lowercase();
+    words.iter().any(|w| {
+        if w.is_ascii() {
+            find_word(&lower, w).is_some()
+        } else {
+            lower.contains(w)
+        }
+    })
+}
+
 const TITLE_MARKERS_ZH: &[&str] = &[
     "工程师",
     "经理",
