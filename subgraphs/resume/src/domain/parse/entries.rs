@@ -342,8 +342,8 @@ fn header_lines(
 
 pub fn education(lines: &[String]) -> Vec<Education> {
     let lines = &join_wrapped_school_names(&join_column_ranges(lines));
-    let anchors = anchors(lines, false);
-    let mut entries = Vec::new();
+    let anchors = education_anchors(lines);
+    let mut entries: Vec<Education> = Vec::new();
     if anchors.is_empty() {
         // No dates: one entry per school line.
         for line in lines {
@@ -353,19 +353,133 @@ pub fn education(lines: &[String]) -> Vec<Education> {
         }
         return entries;
     }
+    // `2016-2019` over `Høgskulen på Vestlandet` over `• Bachelor in …`, `2012  Doctor of
+    // Philosophy` over `University of Sydney`: when no school comes before the first entry's
+    // dates, each entry opens with its dates and reads downwards.
+    let date_first = lines[..=anchors[0].line]
+        .iter()
+        .all(|l| school_in(l).is_none());
+    let looks_above = |a: &Anchor| school_in(&lines[a.line]).is_none() && !date_first;
     for k in 0..anchors.len() {
-        // An anchor line naming its school starts its entry: the lines above belong to the
-        // previous one.
-        let look_above = school_in(&lines[anchors[k].line]).is_none();
-        let (header, _) = header_lines(lines, &anchors, k, look_above);
+        let look_above = looks_above(&anchors[k]);
+        // The lines between this entry and the next belong to the next one when it reads
+        // upwards from its dates.
+        let next_reads_up = anchors.get(k + 1).is_some_and(&looks_above);
+        let header = education_header(lines, &anchors, k, look_above, !next_reads_up);
         let joined = header.join("  ");
-        let Some(school) = school_in(&joined) else {
+        let school = match school_in(&joined) {
+            Some(school) => school,
+            // `BS in Computer Engineering` over `December 2015`, under an entry of the same
+            // school: a second degree there.
+            None if look_above
+                && degree_level(&joined).is_some()
+                && only_place_beside(&lines[anchors[k].line], anchors[k].range.span)
+                && !entries.is_empty() =>
+            {
+                entries[entries.len() - 1]
+                    .school
+                    .clone()
+                    .unwrap_or_default()
+            }
             // A date line without a school (an award, a course) is not an education entry.
-            continue;
+            None => continue,
         };
         entries.push(education_from(&header, Some(anchors[k].range), school));
     }
     entries
+}
+
+/// Dated lines of an education section, except a lone date right under an entry's range
+/// (`2018.9 - 至今` over `在读硕士研究生 计算机系统结构，预计于 2021 年 7 月毕业`): that date is
+/// part of the entry above, not one of its own.
+fn education_anchors(lines: &[String]) -> Vec<Anchor> {
+    let mut anchors = anchors(lines, false);
+    let mut k = 1;
+    while k < anchors.len() {
+        let (above, this) = (&anchors[k - 1], &anchors[k]);
+        // `圣彼得堡国立大学  2021.09 - 2025.06` over the degree over `论文题目：…  2025 年 4 月答辩`.
+        let same_entry = this.line <= above.line + 2
+            && school_in(&lines[above.line]).is_some()
+            && lines[above.line + 1..this.line]
+                .iter()
+                .all(|l| school_in(l).is_none());
+        if (this.line == above.line + 1 || same_entry)
+            && this.range.start.is_none()
+            && above.range.start.is_some()
+            && school_in(&lines[this.line]).is_none()
+        {
+            anchors.remove(k);
+        } else {
+            k += 1;
+        }
+    }
+    anchors
+}
+
+/// `December 2015 | Edwardsville, IL`, `May 2020`: a line holding its dates and at most a
+/// place.
+fn only_place_beside(line: &str, span: (usize, usize)) -> bool {
+    let rest = without_span(line, span);
+    let rest = rest.trim_matches(|c: char| !c.is_alphanumeric());
+    rest.is_empty()
+        || is_place(rest)
+        || find_city_in(rest).is_some()
+        || without_comma_locations(rest, true).is_empty()
+}
+
+/// An education entry's header: like [`header_lines`], and below the dates (when `below`)
+/// also the lines naming a degree or a school however they are set (`• B.S. in Food
+/// Science`, `:  BEng, Computer Engineering. Stevens Institute of Technology.`) and a short
+/// bullet right under them (`• 计算机技术`), up to a line naming another school.
+fn education_header(
+    lines: &[String],
+    anchors: &[Anchor],
+    k: usize,
+    look_above: bool,
+    below: bool,
+) -> Vec<String> {
+    let (mut header, below_end) = header_lines(lines, anchors, k, look_above);
+    // The lines `header_lines` took below the dates are read again here.
+    let anchor = &anchors[k];
+    header.truncate(header.len() - (below_end - anchor.line - 1));
+    if !below {
+        return header;
+    }
+    let next_anchor = anchors.get(k + 1).map_or(lines.len(), |a| a.line);
+    let mut has_school = school_in(&header.join("  ")).is_some();
+    let mut took_bullet = false;
+    for line in &lines[anchor.line + 1..next_anchor.min(anchor.line + 3)] {
+        let text = line
+            .trim()
+            .trim_start_matches([
+                '•', '-', '*', '·', '●', '▪', '◦', '○', '■', '➢', '>', '√', ':',
+            ])
+            .trim();
+        if text.is_empty() || text.chars().count() > 160 {
+            break;
+        }
+        // A faculty (`国家示范性软件学院`) under the school does not open another entry.
+        let school = school_in(text).is_some_and(|school| !is_faculty(&school));
+        if school && has_school {
+            break;
+        }
+        let bullet = text.len() < line.trim().len();
+        let short = text.chars().count() <= 30
+            && !text.contains([':', '：', '.', '。'])
+            && !text.chars().any(|c| c.is_ascii_digit());
+        if school
+            || degree_level(text).is_some()
+            || !is_description(line)
+            || (bullet && short && !took_bullet)
+        {
+            has_school |= school;
+            took_bullet |= bullet;
+            header.push(text.to_owned());
+        } else {
+            break;
+        }
+    }
+    header
 }
 
 fn education_from(header: &[String], range: Option<DateRange>, school: String) -> Education {
@@ -402,11 +516,50 @@ const DEGREE_WORDS: &[&str] = &[
     "硕士研究生",
     "博士研究生",
     "高职",
+    "工学学士",
+    "理学学士",
+    "文学学士",
+    "工学硕士",
+    "理学硕士",
+    "工学博士",
+    "理学博士",
 ];
+
+/// `计算机科学与技术本科`, `自动化专业工学学士`, `光通信技术专业`: the field of study without the
+/// degree words and `专业` glued after it.
+fn without_degree_suffix(value: &str) -> String {
+    let mut value = value.trim().to_owned();
+    loop {
+        let longest = DEGREE_WORDS
+            .iter()
+            .chain(&["专业"])
+            .filter(|w| value.ends_with(**w) && value.len() > w.len())
+            .max_by_key(|w| w.len());
+        match longest {
+            Some(word) => value = value[..value.len() - word.len()].trim().to_owned(),
+            None => return value,
+        }
+    }
+}
 
 fn is_degree_word(piece: &str) -> bool {
     let lower = piece.to_lowercase();
     let lower = lower.trim_matches(|c: char| !c.is_alphanumeric());
+    if piece.chars().any(is_cjk_ideograph) {
+        // `在读硕士研究生`, `统招非全日制`, `硕士学位`: nothing left once the degree words are
+        // gone (`应用数学与控制过程博士` names a field).
+        let mut rest = piece.to_owned();
+        let mut words: Vec<&str> = DEGREE_WORDS.to_vec();
+        words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+        for word in words {
+            rest = rest.replace(word, "");
+        }
+        return rest
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .chars()
+            .count()
+            <= 1;
+    }
     DEGREE_WORDS.contains(&piece)
         || (degree_level(piece).is_some()
             && piece.chars().count() <= 12
@@ -509,7 +662,8 @@ fn major_raw(header: &[String], school: &str) -> Option<String> {
         if skip > 0 && word_is(skip, "in") {
             skip += 1;
         }
-        if skip > 0 && skip < words.len() {
+        // `Ph.D. Stanford University, Statistics`: the school after the degree is not its field.
+        if skip > 0 && skip < words.len() && !school.contains(&words[skip..].join(" ")) {
             return Some(words[skip..].join(" "));
         }
     }
@@ -524,7 +678,15 @@ fn major_raw(header: &[String], school: &str) -> Option<String> {
     {
         return Some(next.clone());
     }
-    for field in fields(&joined) {
+    // `De Pere, WI`: a town before its state's code, and the code itself, are places.
+    let state_code = |field: &str| {
+        (2..=3).contains(&field.len()) && field.chars().all(|c| c.is_ascii_uppercase())
+    };
+    let all = fields(&joined);
+    for (i, field) in all.iter().enumerate() {
+        if state_code(field) || all.get(i + 1).is_some_and(|next| state_code(next)) {
+            continue;
+        }
         let field = field.replace(school, "");
         let field = major_part(&field);
         let field = field.as_str();
@@ -541,13 +703,7 @@ fn major_raw(header: &[String], school: &str) -> Option<String> {
             continue;
         }
         if date_ranges(field).is_empty() && !field.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            // Strip a trailing degree word glued on ("计算机科学与技术本科").
-            let mut value = field.to_owned();
-            for word in DEGREE_WORDS {
-                if let Some(stripped) = value.strip_suffix(word) {
-                    value = stripped.trim().to_owned();
-                }
-            }
+            let value = without_degree_suffix(field);
             if !value.is_empty() && value.chars().count() <= 40 {
                 return Some(value);
             }
@@ -601,7 +757,13 @@ fn join_wrapped_school_names(lines: &[String]) -> Vec<String> {
                 .first()
                 .is_some_and(|w| JOINERS.contains(&w.as_str()))
                 && name_part(next);
-            if !these.iter().any(|w| MARKERS.contains(&w.as_str())) && opens_with_marker
+            // `NORTHWEST MISSOURI` over `STATE UNIVERSITY`: in capitals, the marker may come
+            // later on the second line.
+            let caps_marker_later = all_caps(line)
+                && name_part(next)
+                && following.iter().any(|w| MARKERS.contains(&w.as_str()));
+            if !these.iter().any(|w| MARKERS.contains(&w.as_str()))
+                && (opens_with_marker || caps_marker_later)
                 || ends_with_marker && continues
             {
                 out.push(format!("{line} {next}"));
@@ -671,14 +833,56 @@ fn join_column_ranges(lines: &[String]) -> Vec<String> {
 /// GPA or a trailing city (`Computer Science Tempe`, `Physics; Minor: CS`).
 fn major_part(field: &str) -> String {
     let mut value = field.trim();
-    for cut in [";", "；", "Minor", "minor", "(GPA", "（GPA", "(gpa", "GPA"] {
+    for cut in [
+        ";",
+        "；",
+        "。",
+        "Minor",
+        "minor",
+        "(GPA",
+        "（GPA",
+        "(gpa",
+        "GPA",
+        "(Double",
+        " with Distinction",
+        " with distinction",
+        " with Honors",
+        " with honors",
+    ] {
         if let Some(at) = value.find(cut)
             && at > 0
         {
             value = value[..at].trim();
         }
     }
-    let mut value = value.to_owned();
+    // `Computer Engineering. Stevens Institute of Technology`: the field ends with its sentence.
+    if let Some(at) = value.find(". ")
+        && value[..at]
+            .rsplit(' ')
+            .next()
+            .is_some_and(|w| w.chars().filter(|c| c.is_alphabetic()).count() > 3)
+    {
+        value = value[..at].trim();
+    }
+    // `软件学院/软件工程`: the faculty beside the field is neither.
+    if let Some((left, right)) = value.split_once('/')
+        && (is_faculty(left.trim()) || is_faculty(right.trim()))
+    {
+        value = if is_faculty(left.trim()) { right } else { left }.trim();
+    }
+    // `信息工程(光电系)`, `数学与应用数学(软工方向)`: a department or a focus in brackets.
+    let mut value = match value.strip_suffix("专业") {
+        Some(field) if !field.trim().is_empty() => field.trim().to_owned(),
+        _ => value.to_owned(),
+    };
+    if let Some(open) = value.find(['(', '（'])
+        && value.ends_with([')', '）'])
+    {
+        let inner = value[open..].trim_matches(['(', ')', '（', '）']);
+        if is_faculty(inner) || inner.ends_with("方向") {
+            value = value[..open].trim().to_owned();
+        }
+    }
     if !value.chars().any(is_cjk_ideograph)
         && let Some(city) = find_city_in(&value)
         && city.end == value.len()
@@ -1244,9 +1448,163 @@ mod tests {
             schools,
             [
                 Some("WASHINGTON UNIVERSITY IN ST. LOUIS"),
-                Some("SOUTHERN ILLINOIS UNIVERSITY")
+                Some("SOUTHERN ILLINOIS UNIVERSITY EDWARDSVILLE")
             ]
         );
+        // The marker later on the second line; a second degree of the same school under it.
+        let entries = education(&lines(
+            "EASTERN KENTUCKY\nSTATE UNIVERSITY\nMS in Applied Physics\nMay 2019 | Richmond, KY\n\
+             BS in Physics\nDecember 2016 | Richmond, KY",
+        ));
+        let found: Vec<_> = entries
+            .iter()
+            .map(|e| (e.school.as_deref(), e.degree.as_deref(), e.major.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Some("EASTERN KENTUCKY STATE UNIVERSITY"),
+                    Some("MASTER"),
+                    Some("Applied Physics")
+                ),
+                (
+                    Some("EASTERN KENTUCKY STATE UNIVERSITY"),
+                    Some("BACHELOR"),
+                    Some("Physics")
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn entries_that_open_with_their_dates_read_downwards() {
+        let entries = education(&lines(
+            "2015 - 2019\nUniversity of Bergen\n• Bachelor in Information Science\n\
+             2012 - 2015\nBergen Cathedral School, Bergen, NO\n• General studies",
+        ));
+        let found: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.school.as_deref(),
+                    e.degree.as_deref(),
+                    e.major.as_deref(),
+                    e.end,
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Some("University of Bergen"),
+                    Some("BACHELOR"),
+                    Some("Information Science"),
+                    Some(YearMonth::new(2019, None))
+                ),
+                (
+                    Some("Bergen Cathedral School"),
+                    None,
+                    Some("General studies"),
+                    Some(YearMonth::new(2015, None))
+                )
+            ]
+        );
+        // The degree on the dates' line, the school below it, a thesis under that.
+        let entries = education(&lines(
+            "2011  Doctor of Philosophy (Chemistry)\nUniversity of Leeds\nThesis: Catalysis in flow\n\
+             2006  Bachelor of Science\nUniversity of York,\nThesis: Wavelets",
+        ));
+        let found: Vec<_> = entries
+            .iter()
+            .map(|e| (e.school.as_deref(), e.degree.as_deref(), e.major.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Some("University of Leeds"),
+                    Some("DOCTORATE"),
+                    Some("Chemistry")
+                ),
+                (Some("University of York"), Some("BACHELOR"), None)
+            ]
+        );
+        // A definition list: the degree and school in one sentence under the dates.
+        let entries = education(&lines(
+            "2006-2010\n:  BEng, Mechanical Engineering. Lehigh University (Bethlehem, PA).",
+        ));
+        assert_eq!(entries[0].school.as_deref(), Some("Lehigh University"));
+        assert_eq!(entries[0].major.as_deref(), Some("Mechanical Engineering"));
+        // `Ph.D. School, Field`: the school after the degree is not the field.
+        let entries = education(&lines("2001\nPh.D. Yale University, Economics"));
+        assert_eq!(entries[0].school.as_deref(), Some("Yale University"));
+        assert_eq!(entries[0].major.as_deref(), Some("Economics"));
+    }
+
+    #[test]
+    fn a_graduation_date_under_the_range_stays_in_its_entry() {
+        let entries = education(&lines(
+            "复旦大学  软件学院  2019.9 - 至今\n在读硕士研究生 软件工程,预计于 2022 年 7 月毕业\n\
+             武汉大学  2015.9 - 2019.6\n学士 信息安全",
+        ));
+        let found: Vec<_> = entries
+            .iter()
+            .map(|e| (e.school.as_deref(), e.degree.as_deref(), e.major.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Some("复旦大学"), Some("MASTER"), Some("软件工程")),
+                (Some("武汉大学"), Some("BACHELOR"), Some("信息安全"))
+            ]
+        );
+        // Two lines down, with the degree between.
+        let entries = education(&lines(
+            "莫斯科国立大学  2020.09 - 2024.06\n理论物理博士  俄罗斯,莫斯科\n论文题目:“Lattice models”  2024 年 5 月答辩",
+        ));
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].degree.as_deref(), Some("DOCTORATE"));
+        assert_eq!(entries[0].major.as_deref(), Some("理论物理"));
+    }
+
+    #[test]
+    fn chinese_majors_without_the_words_around_them() {
+        for (text, major) in [
+            (
+                "四川大学  2016.09 - 2019.06\n硕士学位,统招全日制 工商管理。主要课程:战略管理、会计学",
+                "工商管理",
+            ),
+            (
+                "厦门大学, 硕士  2020/09 - 2023/06\n• 电子信息\n• 发表论文两篇",
+                "电子信息",
+            ),
+            (
+                "东南大学 - 自动化学院 - 自动化专业工学学士\n2016.9 - 2020.6",
+                "自动化",
+            ),
+            (
+                "浙江大学, 浙江杭州  2005 - 2009\n学士 信息工程(光电系)专业",
+                "信息工程",
+            ),
+            ("南开大学  软件学院/软件工程,本科  2012 - 2016", "软件工程"),
+            (
+                "暨南大学 (本科) 数学与应用数学(软工方向)  2006.09 - 2010.06",
+                "数学与应用数学",
+            ),
+        ] {
+            let entries = education(&lines(text));
+            assert_eq!(entries.len(), 1, "{text}");
+            assert_eq!(entries[0].major.as_deref(), Some(major), "{text}");
+        }
+        // 学硕 is a master's, even with a bachelor's line near it.
+        let entries = education(&lines(
+            "华中科技大学 - 计算机学院 - 软件工程学硕\n2024.9 - 至今\n华中科技大学 - 计算机学院 - 计算机专业工学学士\n2020.9 - 2024.6",
+        ));
+        let degrees: Vec<_> = entries.iter().map(|e| e.degree.as_deref()).collect();
+        assert_eq!(degrees, [Some("MASTER"), Some("BACHELOR")]);
+        assert_eq!(entries[0].major.as_deref(), Some("软件工程"));
     }
 
     #[test]

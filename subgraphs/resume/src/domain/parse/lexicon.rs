@@ -436,12 +436,26 @@ pub fn is_company(text: &str) -> bool {
 /// Oxford`, `University of California, Berkeley`).
 pub fn school_in(text: &str) -> Option<String> {
     let school = school_in_parts(text)?;
+    // `香港中文大学(深圳)`: the campus's city in brackets belongs to the name.
+    if school.chars().any(is_cjk_ideograph)
+        && let Some(at) = text.find(&school)
+        && let Some((city, _)) = text[at + school.len()..]
+            .strip_prefix(['(', '（'])
+            .and_then(|rest| rest.split_once([')', '）']))
+        && (1..=3).contains(&city.chars().count())
+        && city.chars().all(is_cjk_ideograph)
+        && degree_level(city).is_none()
+    {
+        return Some(format!("{school}({city})"));
+    }
     // "University of California, Berkeley": a campus after a comma belongs to the name.
     if school.starts_with("University of")
         && let Some(at) = text.find(&school)
         && let Some(rest) = text[at + school.len()..].strip_prefix(", ")
     {
-        let campus: Vec<&str> = rest
+        // `Irvine, CA`: the campus ends at its comma.
+        let first_part = rest.split(',').next().unwrap_or("");
+        let campus: Vec<&str> = first_part
             .split_whitespace()
             .take_while(|w| {
                 w.chars().next().is_some_and(char::is_uppercase)
@@ -450,7 +464,8 @@ pub fn school_in(text: &str) -> Option<String> {
             })
             .take(2)
             .collect();
-        if !campus.is_empty() {
+        // `University of South Florida, Industrial Engineering` names the field, not a campus.
+        if !campus.is_empty() && !campus.iter().any(|w| is_field_word(w)) {
             return Some(format!("{school}, {}", campus.join(" ")));
         }
     }
@@ -481,7 +496,15 @@ fn school_in_parts(text: &str) -> Option<String> {
 fn han_school(word: &str) -> Option<String> {
     for suffix in ["大学", "学院", "学校", "中学", "高中"] {
         if let Some(at) = word.find(suffix) {
-            let end = at + suffix.len();
+            let mut end = at + suffix.len();
+            // `密西根大学安娜堡分校`: a branch campus is part of the name.
+            let rest = &word[end..];
+            if let Some(branch) = rest.find("分校")
+                && rest[..branch].chars().all(is_cjk_ideograph)
+                && rest[..branch].chars().count() <= 5
+            {
+                end += branch + "分校".len();
+            }
             let name: String = word[..end]
                 .chars()
                 .rev()
@@ -527,6 +550,7 @@ fn latin_school(piece: &str) -> Option<String> {
                     "universiteit",
                     "hochschule",
                     "politecnico",
+                    "institut",
                     "univ",
                 ]
                 .contains(&lower.as_str()))
@@ -542,6 +566,13 @@ fn latin_school(piece: &str) -> Option<String> {
     let mut start = at;
     while start > 0 {
         let w = words[start - 1];
+        // `Computer Engineering. Stevens Institute`: a sentence ends before the name.
+        let sentence_end = w
+            .strip_suffix('.')
+            .is_some_and(|body| body.chars().filter(|c| c.is_alphabetic()).count() > 3);
+        if sentence_end {
+            break;
+        }
         // `Ph.D. Stanford University`: the degree before the name is not part of it.
         if (w.chars().next().is_some_and(|c| c.is_uppercase()) && degree_level(w).is_none())
             || w == "&"
@@ -565,6 +596,12 @@ fn latin_school(piece: &str) -> Option<String> {
             // when it is a degree.
             if (capitalised && degree_level(w).is_none()) || joiner(w) {
                 end += 1;
+                // `Politecnico di Torino University. Turin`: the name ends with its sentence.
+                if w.strip_suffix('.')
+                    .is_some_and(|body| body.chars().filter(|c| c.is_alphabetic()).count() > 3)
+                {
+                    break;
+                }
             } else {
                 break;
             }
@@ -572,10 +609,69 @@ fn latin_school(piece: &str) -> Option<String> {
         while end > at + 1 && words.get(end - 1).is_some_and(|w| joiner(w)) {
             end -= 1;
         }
+    } else {
+        // `Radboud University Nijmegen`, `Southern Illinois University Edwardsville`: one or
+        // two capitalised words closing the piece after the marker are part of the name.
+        let tail = &words[end..];
+        let name_word = |w: &&str| {
+            let letters = w.trim_end_matches(['.', ',']);
+            letters.chars().next().is_some_and(char::is_uppercase)
+                && letters.chars().all(char::is_alphabetic)
+                && letters.chars().count() > 2
+                && degree_level(letters).is_none()
+                && !is_field_word(letters)
+                && !is_marker(letters)
+                // `Stanford University GPA`: an acronym after a name not in capitals.
+                && !(letters.chars().all(|c| c.is_uppercase())
+                    && words[at].chars().any(char::is_lowercase))
+                && !["expected", "graduated", "honors", "present", "alumni"]
+                    .contains(&letters.to_lowercase().as_str())
+        };
+        if (1..=2).contains(&tail.len()) && tail.iter().all(name_word) {
+            end = words.len();
+        }
     }
     let name = words[start..end].join(" ");
     let name = name.trim_matches(|c: char| !c.is_alphanumeric() && c != ')');
     (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// A word that names a field of study (`Industrial Engineering`, `Computer Science`), never a
+/// campus or a town.
+fn is_field_word(word: &str) -> bool {
+    const FIELDS: &[&str] = &[
+        "engineering",
+        "science",
+        "sciences",
+        "studies",
+        "communication",
+        "mathematics",
+        "physics",
+        "chemistry",
+        "biology",
+        "arts",
+        "business",
+        "management",
+        "economics",
+        "administration",
+        "technology",
+        "informatics",
+        "statistics",
+        "medicine",
+        "law",
+        "education",
+        "psychology",
+        "nursing",
+        "finance",
+        "accounting",
+        "design",
+        "music",
+    ];
+    FIELDS.contains(
+        &word
+            .to_lowercase()
+            .trim_matches(|c: char| !c.is_alphabetic()),
+    )
 }
 
 /// The education level a fragment of an education entry names: the shared cues
@@ -583,12 +679,13 @@ fn latin_school(piece: &str) -> Option<String> {
 /// lines (`BS`, `BA`, `MS`, `BSN`, `B.Tech`, `MEng`), which are only read in education entries:
 /// elsewhere `MS Office` or `Boston, MA` are not degrees.
 pub fn degree_level(fragment: &str) -> Option<EducationLevel> {
-    if let Some(level) = EducationLevel::detect(fragment) {
-        return Some(level);
-    }
+    let detected = EducationLevel::detect(fragment);
     // 学硕 / 专硕: academic and professional master's.
     if fragment.contains("学硕") || fragment.contains("专硕") {
-        return Some(EducationLevel::Master);
+        return detected.max(Some(EducationLevel::Master));
+    }
+    if detected.is_some() {
+        return detected;
     }
     const ABBREVIATIONS: &[(&str, EducationLevel)] = &[
         ("BS", EducationLevel::Bachelor),
@@ -720,6 +817,45 @@ pub fn looks_like_heading_word(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn school_names_as_written() {
+        for (text, school) in [
+            // A town closing the name; the campus before its state.
+            (
+                "- Leiden University Oegstgeest  Sept. 2010 - 2014",
+                "Leiden University Oegstgeest",
+            ),
+            (
+                "University of California, Davis, CA",
+                "University of California, Davis",
+            ),
+            // A field after the comma is not a campus; an acronym after the name is not part of it.
+            (
+                "B.S. University of Texas, Civil Engineering",
+                "University of Texas",
+            ),
+            ("Stanford University GPA 3.9", "Stanford University"),
+            // The name ends with its sentence.
+            (
+                "MSc in Physics, Politecnico di Milano University. Milan, Italy.",
+                "Politecnico di Milano University",
+            ),
+            (
+                "PhD in Genetics, Institut Pasteur, Paris",
+                "Institut Pasteur",
+            ),
+            // Branch campuses; a degree in brackets is not a campus.
+            ("加州大学伯克利分校  计算机科学", "加州大学伯克利分校"),
+            (
+                "香港中文大学(深圳), 计算机工程, 工学学士",
+                "香港中文大学(深圳)",
+            ),
+            ("上海交通大学(硕士) 计算机科学与技术", "上海交通大学"),
+        ] {
+            assert_eq!(school_in(text).as_deref(), Some(school), "{text}");
+        }
+    }
 
     #[test]
     fn schools() {
