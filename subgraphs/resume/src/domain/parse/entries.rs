@@ -315,6 +315,8 @@ fn header_lines(
     let mut i = anchor.line;
     while i > floor && above.len() < 2 {
         let line = &lines[i - 1];
+        // A blank line (kept in entry sections) above the dates ends the previous entry: the
+        // wrapped end of its last sentence (`Gottfried (Major League Hacking).`) is not ours.
         if is_description(line) || !line.chars().any(char::is_alphanumeric) {
             break;
         }
@@ -327,15 +329,34 @@ fn header_lines(
     let next_anchor = anchors.get(k + 1).map_or(lines.len(), |a| a.line);
     // Lines above the next anchor that belong to the next entry's header.
     let mut below_end = anchor.line + 1;
-    while below_end < next_anchor && below_end < anchor.line + 3 {
+    let mut taken = 0;
+    while below_end < next_anchor && taken < 2 {
         let line = &lines[below_end];
+        // Below the dates, a blank line is passed over while the header names at most one
+        // thing (`2006 - present`, the title, a blank, the employer); after a full header
+        // (`Process Engineer, Total E&P Dunga`) it ends the header.
+        if line.is_empty() {
+            let so_far = std::iter::once(without_span(&lines[anchor.line], anchor.range.span))
+                .chain(lines[anchor.line + 1..below_end].iter().cloned())
+                .collect::<Vec<_>>()
+                .join("  ");
+            let named = fields(&so_far).iter().filter(|f| !is_place(f)).count();
+            if named > 1 {
+                break;
+            }
+            below_end += 1;
+            continue;
+        }
         if is_description(line) || !line.chars().any(char::is_alphanumeric) {
             break;
         }
         below_end += 1;
+        taken += 1;
     }
     for line in &lines[anchor.line + 1..below_end] {
-        header.push(line.clone());
+        if !line.is_empty() {
+            header.push(line.clone());
+        }
     }
     (header, below_end)
 }
@@ -441,7 +462,11 @@ fn education_header(
     let (mut header, below_end) = header_lines(lines, anchors, k, look_above);
     // The lines `header_lines` took below the dates are read again here.
     let anchor = &anchors[k];
-    header.truncate(header.len() - (below_end - anchor.line - 1));
+    let taken_below = lines[anchor.line + 1..below_end]
+        .iter()
+        .filter(|l| !l.is_empty())
+        .count();
+    header.truncate(header.len() - taken_below);
     if !below {
         return header;
     }
@@ -995,7 +1020,11 @@ pub fn experience_as(lines: &[String], reading: JobReading) -> Vec<Experience> {
             // The next entry's header lines above its anchor are not our description.
             let mut end = next.line;
             let mut taken = 0;
-            while end > description_start && taken < 2 && !is_description(&lines[end - 1]) {
+            while end > description_start
+                && taken < 2
+                && !lines[end - 1].is_empty()
+                && !is_description(&lines[end - 1])
+            {
                 end -= 1;
                 taken += 1;
             }
@@ -1012,9 +1041,14 @@ pub fn experience_as(lines: &[String], reading: JobReading) -> Vec<Experience> {
             continue;
         }
         let (company, mut title) = company_and_title(&header);
-        let description = &lines[description_start.min(description_end)..description_end];
+        let description: Vec<String> = lines
+            [description_start.min(description_end)..description_end]
+            .iter()
+            .filter(|l| !l.is_empty())
+            .cloned()
+            .collect();
         if company.is_some() && title.is_none() {
-            title = title_in_first_bullet(description);
+            title = title_in_first_bullet(&description);
         }
         let employer = company.as_deref().is_some_and(is_employer);
         let titled = title.as_deref().is_some_and(is_title);

@@ -401,6 +401,38 @@ mod tests {
         );
     }
 
+    /// Blank lines between entries: the wrapped end of one job's last bullet is not the next
+    /// job's employer; blank lines inside a header below its dates are passed over until the
+    /// header names two things.
+    #[test]
+    fn blank_lines_end_entries() {
+        assert_eq!(
+            jobs(
+                "Ana Ruiz\nExperience\nAcme Corp\nSite Reliability Engineer  Jan 2015 - Dec 2017\n\
+                 • Acted as the after-hours subject matter expert for SSL and\nDNS.\n\n\
+                 Globex\nData Analyst  Feb 2018 - Mar 2019\n• Built weekly reports\n"
+            ),
+            vec![
+                job("Acme Corp", "Site Reliability Engineer"),
+                job("Globex", "Data Analyst"),
+            ]
+        );
+        assert_eq!(
+            jobs(
+                "李明\n工作经历\n美团,北京  2020 年 12 月 - 至今\n\n推荐算法 资深算法工程师\n\
+                 主要工作:负责推荐排序模型。\n"
+            ),
+            vec![job("美团", "资深算法工程师")]
+        );
+        assert_eq!(
+            jobs(
+                "Ana Ruiz\nExperience\n2017 - 2019\nProcess Engineer, Shell Nigeria\n\n\
+                 Supported the Bonga field\n"
+            ),
+            vec![job("Shell Nigeria", "Process Engineer")]
+        );
+    }
+
     /// Dated bullets with a `技术栈:` line between them, a connector inside a title, and a
     /// range left open at the line's end.
     #[test]

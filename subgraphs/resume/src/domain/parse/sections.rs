@@ -15,6 +15,16 @@ pub enum SectionKind {
     Other,
 }
 
+impl SectionKind {
+    /// Sections of dated entries, whose blank lines are kept as entry boundaries.
+    pub fn holds_entries(self) -> bool {
+        matches!(
+            self,
+            SectionKind::Education | SectionKind::Experience | SectionKind::Projects
+        )
+    }
+}
+
 const HEADINGS: &[(&str, SectionKind)] = &[
     ("基本信息", SectionKind::Basic),
     ("个人信息", SectionKind::Basic),
@@ -449,6 +459,14 @@ pub fn split_sections(text: &str) -> Vec<Section> {
     for raw in text.lines() {
         let line = raw.trim();
         if line.is_empty() {
+            // In entry sections a blank line is kept (once): it ends an entry, and the wrapped
+            // end of one job's last bullet (`DNS.`) is then not the next job's employer.
+            if let Some(current) = sections.last_mut()
+                && current.kind.holds_entries()
+                && current.lines.last().is_some_and(|l| !l.is_empty())
+            {
+                current.lines.push(String::new());
+            }
             continue;
         }
         // `• Skills: Python, PyTorch` inside a job is part of the job, not a section.
