@@ -46,7 +46,7 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     check_page_tree(&document)?;
     match catch_unwind(AssertUnwindSafe(|| positioned_pages(&document))) {
         Ok(Ok(pages)) => {
-            let text = layout::reading_order(&pages);
+            let text = with_contact_links(layout::reading_order(&pages), &document);
             match assess(&text) {
                 Ok(()) => {
                     return Ok(Extracted {
@@ -88,6 +88,46 @@ pub fn extract(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         }
         Err(_) => Err(ExtractError::NeedsOcr(last_problem)),
     }
+}
+
+/// The text with the `mailto:`/`tel:` addresses of the pages' link annotations it does not
+/// show (`email me` linked to the address) on a last line, so they are not lost.
+fn with_contact_links(mut text: String, document: &Document) -> String {
+    let mut targets: Vec<String> = Vec::new();
+    for page in document.get_pages().values() {
+        let Some(annotations) = document
+            .get_object(*page)
+            .and_then(Object::as_dict)
+            .ok()
+            .and_then(|page| page.get(b"Annots").ok())
+            .and_then(|annots| document.dereference(annots).ok())
+            .and_then(|(_, annots)| annots.as_array().ok())
+        else {
+            continue;
+        };
+        for annotation in annotations {
+            let uri = document
+                .dereference(annotation)
+                .ok()
+                .and_then(|(_, a)| a.as_dict().ok())
+                .and_then(|a| a.get(b"A").ok())
+                .and_then(|action| document.dereference(action).ok())
+                .and_then(|(_, action)| action.as_dict().ok())
+                .and_then(|action| action.get(b"URI").ok())
+                .and_then(|uri| uri.as_str().ok())
+                .map(|uri| String::from_utf8_lossy(uri).into_owned());
+            if let Some(target) = uri.as_deref().and_then(super::text::contact_target)
+                && !text.contains(target)
+                && !targets.iter().any(|t| t == target)
+            {
+                targets.push(target.to_owned());
+            }
+        }
+    }
+    if !targets.is_empty() {
+        text.push_str(&format!("\n{}\n", targets.join("  ")));
+    }
+    text
 }
 
 /// Refuses a page tree whose `Parent` links loop (a page that is its own ancestor): the
@@ -447,6 +487,71 @@ mod tests {
             Err(ExtractError::Invalid(reason)) => assert!(reason.contains("loops"), "{reason}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A page whose text says `email me` over a `mailto:` link annotation (made here with
+    /// lopdf: a base-14 font, one line of text, one link).
+    fn page_with_contact_link(uri: &str) -> Vec<u8> {
+        use lopdf::content::Operation;
+        use lopdf::{Stream, dictionary};
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font_id = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+        });
+        let content = Content {
+            operations: vec![
+                Operation::new("BT", vec![]),
+                Operation::new("Tf", vec!["F1".into(), 12.into()]),
+                Operation::new("Td", vec![72.into(), 700.into()]),
+                Operation::new(
+                    "Tj",
+                    vec![Object::string_literal("Jane Doe, data engineer; email me")],
+                ),
+                Operation::new("ET", vec![]),
+            ],
+        };
+        let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
+        let link_id = doc.add_object(dictionary! {
+            "Type" => "Annot", "Subtype" => "Link",
+            "Rect" => vec![250.into(), 695.into(), 300.into(), 712.into()],
+            "A" => dictionary! { "S" => "URI", "URI" => Object::string_literal(uri) },
+        });
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+            "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+            "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
+            "Annots" => vec![link_id.into()],
+        });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! {
+                "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
+            }),
+        );
+        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog_id);
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn contact_links_behind_words_are_kept() {
+        let extracted = extract(&page_with_contact_link("mailto:jane@example.org")).unwrap();
+        assert!(extracted.text.contains("email me"), "{}", extracted.text);
+        assert!(
+            extracted.text.trim_end().ends_with("jane@example.org"),
+            "{}",
+            extracted.text
+        );
+        // A web link is not contact data.
+        let extracted = extract(&page_with_contact_link("https://example.org")).unwrap();
+        assert!(
+            !extracted.text.contains("example.org"),
+            "{}",
+            extracted.text
+        );
     }
 
     #[test]

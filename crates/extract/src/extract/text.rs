@@ -49,6 +49,7 @@ pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
     let mut rest = html;
     let mut skip_until: Option<&'static str> = None;
+    let mut link = ContactLink::default();
     while let Some(open) = rest.find('<') {
         if skip_until.is_none() {
             out.push_str(&decode_entities(&rest[..open]));
@@ -76,6 +77,9 @@ pub fn html_to_text(html: &str) -> String {
                 skip_until = None;
             }
             continue;
+        }
+        if name == "a" {
+            link.follow(tag, closing, &mut out);
         }
         match name.as_str() {
             "script" if !closing => skip_until = Some("script"),
@@ -209,6 +213,7 @@ fn strip_emphasis(line: &str) -> String {
 fn strip_inline_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
+    let mut link = ContactLink::default();
     while let Some(open) = rest.find('<') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
@@ -224,6 +229,9 @@ fn strip_inline_html(text: &str) -> String {
                     .take_while(char::is_ascii_alphanumeric)
                     .collect::<String>()
                     .to_ascii_lowercase();
+                if name == "a" {
+                    link.follow(&after[..close], after.starts_with('/'), &mut out);
+                }
                 if BLOCK_TAGS.contains(&name.as_str()) {
                     out.push('\n');
                 }
@@ -239,7 +247,51 @@ fn strip_inline_html(text: &str) -> String {
     out
 }
 
-/// `[text](url)` → `text`; images dropped.
+/// The address a `mailto:` or `tel:` link points at (`mailto:jane@example.com?subject=Hi` →
+/// `jane@example.com`).
+pub(super) fn contact_target(url: &str) -> Option<&str> {
+    let url = url.trim();
+    let target = url
+        .strip_prefix("mailto:")
+        .or_else(|| url.strip_prefix("tel:"))?;
+    let target = target.split('?').next().unwrap_or("").trim();
+    (!target.is_empty()).then_some(target)
+}
+
+/// An `<a href="mailto:…">Email</a>` being read: the address is written after the link's text
+/// when the text does not show it, so contact details behind a link word are not lost.
+#[derive(Default)]
+struct ContactLink {
+    open: Option<(String, usize)>,
+}
+
+impl ContactLink {
+    /// `tag`: the text inside `<…>` of an `a` tag.
+    fn follow(&mut self, tag: &str, closing: bool, out: &mut String) {
+        if closing {
+            if let Some((target, start)) = self.open.take()
+                && !out.get(start..).is_some_and(|text| text.contains(&target))
+            {
+                out.push_str(&format!(" ({target})"));
+            }
+            return;
+        }
+        let href = tag.find("href=").map(|at| {
+            let value = &tag[at + 5..];
+            let quote = value.chars().next().filter(|c| *c == '"' || *c == '\'');
+            match quote {
+                Some(q) => value[1..].split(q).next().unwrap_or(""),
+                None => value.split([' ', '>']).next().unwrap_or(""),
+            }
+        });
+        self.open = href
+            .and_then(contact_target)
+            .map(|target| (target.to_owned(), out.len()));
+    }
+}
+
+/// `[text](url)` → `text`; images dropped; a `mailto:`/`tel:` address the text does not show
+/// is kept after it.
 fn strip_links(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
@@ -253,7 +305,13 @@ fn strip_links(line: &str) -> String {
         let is_image = open > 0 && rest.as_bytes()[open - 1] == b'!';
         out.push_str(&rest[..if is_image { open - 1 } else { open }]);
         if !is_image {
-            out.push_str(&rest[open + 1..close]);
+            let text = &rest[open + 1..close];
+            out.push_str(text);
+            if let Some(target) = contact_target(&rest[close + 2..end])
+                && !text.contains(target)
+            {
+                out.push_str(&format!(" ({target})"));
+            }
         }
         rest = &rest[end + 1..];
     }
@@ -304,6 +362,26 @@ mod tests {
             "&\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\n"
         );
         assert_eq!(decode_entities("张&#20013;；&lt;"), "张中；<");
+    }
+
+    #[test]
+    fn contact_links_keep_their_address() {
+        assert_eq!(
+            markdown_to_text("[Email](mailto:ana@example.org) | [jane@x.io](mailto:jane@x.io)\n")
+                .trim(),
+            "Email (ana@example.org) | jane@x.io"
+        );
+        let md = "<a href=\"mailto:ana@example.org?subject=Hi\">Email</a> | <a href='tel:+15551234567'>Call</a>\n";
+        assert_eq!(
+            markdown_to_text(md).trim(),
+            "Email (ana@example.org) | Call (+15551234567)"
+        );
+        let html = "<p><a href=\"mailto:ana@example.org\">Write to me</a> or \
+                    <a href=\"https://example.org\">my site</a></p>";
+        assert_eq!(
+            html_to_text(html).trim(),
+            "Write to me (ana@example.org) or my site"
+        );
     }
 
     #[test]

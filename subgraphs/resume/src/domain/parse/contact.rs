@@ -9,6 +9,14 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
         .expect("static regex")
 });
+/// `jane@{ uni.edu | gmail.com }`: one name at several domains (LaTeX résumés); the first
+/// domain is taken.
+static EMAIL_DOMAINS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"([A-Za-z0-9][A-Za-z0-9._%+-]*)@\{\s*([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})",
+    )
+    .expect("static regex")
+});
 /// Mainland mobile numbers, optionally with +86 and separators.
 static MAINLAND: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|[^0-9+])(?:(?:\+|00)?86[ \-]?)?(1[3-9][0-9])[ \-]?([0-9]{4})[ \-]?([0-9]{4})(?:[^0-9]|$)")
@@ -42,9 +50,17 @@ static NORTH_AMERICAN: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub fn email(text: &str) -> Option<String> {
-    EMAIL
+    let plain = EMAIL
         .find(text)
-        .map(|m| m.as_str().trim_end_matches('.').to_lowercase())
+        .map(|m| (m.start(), m.as_str().trim_end_matches('.').to_lowercase()));
+    let braced = EMAIL_DOMAINS.captures(text).map(|c| {
+        let start = c.get(0).map_or(0, |m| m.start());
+        (start, format!("{}@{}", &c[1], &c[2]).to_lowercase())
+    });
+    match (plain, braced) {
+        (Some(p), Some(b)) => Some(if b.0 < p.0 { b.1 } else { p.1 }),
+        (p, b) => p.or(b).map(|(_, email)| email),
+    }
 }
 
 /// The first phone number, in E.164.
@@ -224,6 +240,24 @@ pub fn city(header: &[String], text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails_plain_and_at_several_domains() {
+        assert_eq!(
+            email("Mail: Jane.Doe@Example.org."),
+            Some("jane.doe@example.org".into())
+        );
+        assert_eq!(
+            email("jdoe@{ cs.uni.edu | gmail.com } | 555.010.2000"),
+            Some("jdoe@cs.uni.edu".into())
+        );
+        // The first address in the text wins, whichever form it has.
+        assert_eq!(
+            email("a@b.io then c@{ d.org | e.org }"),
+            Some("a@b.io".into())
+        );
+        assert_eq!(email("no address here @ all"), None);
+    }
 
     #[test]
     fn phones_become_e164() {
