@@ -308,7 +308,22 @@ fn header_lines(
     } else if k == 0 {
         0
     } else {
-        anchors[k - 1].line + 1
+        let previous = &anchors[k - 1];
+        // `圣彼得堡国立大学  2025.12 - 至今` over `助理教授  俄罗斯，圣彼得堡`: a title right under
+        // an employer's dates completes that entry; it is not the next entry's header.
+        let previous_rest = without_span(&lines[previous.line], previous.range.span);
+        let next_line = (previous.line + 1..anchor.line).find(|&j| !lines[j].is_empty());
+        match next_line {
+            Some(j)
+                if matches!(
+                    fields_to_company_and_title(&[previous_rest], false),
+                    (Some(_), None)
+                ) && fields(&lines[j]).first().is_some_and(|f| is_title(f)) =>
+            {
+                j + 1
+            }
+            _ => previous.line + 1,
+        }
     };
     let mut header = Vec::new();
     let mut above = Vec::new();
@@ -1235,10 +1250,14 @@ fn fields_to_company_and_title(
                 departments.push(field);
                 continue;
             }
+            // `实习 (已转正) 后台开发`: the kind of position gives way to the role.
+            let only_a_kind = title.as_deref() == Some("实习");
             if company.is_none() && is_company(&field) {
                 company = Some(field);
-            } else if title.is_none() && is_title(&field) {
-                title = Some(field);
+            } else if (title.is_none() || only_a_kind) && is_title(&field) {
+                if let Some(kind) = title.replace(field) {
+                    unknown.push(kind);
+                }
             } else {
                 unknown.push(field);
             }

@@ -433,6 +433,30 @@ mod tests {
         );
     }
 
+    /// Titles under their employer's dates: each belongs to the entry above it, not to the
+    /// next employer; the role wins over the kind of position (`实习`).
+    #[test]
+    fn titles_under_the_dates_stay_with_their_employer() {
+        assert_eq!(
+            jobs(
+                "赵明\n工作经历\n清华大学  2025.12 - 至今\n助理教授  中国,北京\n\
+                 华为公司  2021.09 - 2025.12\n研发工程师  中国,深圳\n\
+                 金蝶软件有限公司  2016.09 - 2019.05\n软件工程师  中国,深圳\n"
+            ),
+            vec![
+                job("清华大学", "助理教授"),
+                job("华为公司", "研发工程师"),
+                job("金蝶软件有限公司", "软件工程师"),
+            ]
+        );
+        assert_eq!(
+            jobs(
+                "钱七\n实习经历\n腾讯  2018.07 - 2018.09\n实习 (已转正) 后台开发\n• 完成接入层开发\n"
+            ),
+            vec![job("腾讯", "后台开发")]
+        );
+    }
+
     /// Dated bullets with a `技术栈:` line between them, a connector inside a title, and a
     /// range left open at the line's end.
     #[test]
