@@ -1450,6 +1450,15 @@ mod tests {
     use super::*;
     use crate::domain::profile::YearMonth;
 
+    fn school_degree_major(
+        entries: &[Education],
+    ) -> Vec<(Option<&str>, Option<&str>, Option<&str>)> {
+        entries
+            .iter()
+            .map(|e| (e.school.as_deref(), e.degree.as_deref(), e.major.as_deref()))
+            .collect()
+    }
+
     fn lines(text: &str) -> Vec<String> {
         text.lines()
             .map(|l| l.trim().to_owned())
@@ -1509,10 +1518,7 @@ mod tests {
             "EASTERN KENTUCKY\nSTATE UNIVERSITY\nMS in Applied Physics\nMay 2019 | Richmond, KY\n\
              BS in Physics\nDecember 2016 | Richmond, KY",
         ));
-        let found: Vec<_> = entries
-            .iter()
-            .map(|e| (e.school.as_deref(), e.degree.as_deref(), e.major.as_deref()))
-            .collect();
+        let found = school_degree_major(&entries);
         assert_eq!(
             found,
             [
@@ -1569,10 +1575,7 @@ mod tests {
             "2011  Doctor of Philosophy (Chemistry)\nUniversity of Leeds\nThesis: Catalysis in flow\n\
              2006  Bachelor of Science\nUniversity of York,\nThesis: Wavelets",
         ));
-        let found: Vec<_> = entries
-            .iter()
-            .map(|e| (e.school.as_deref(), e.degree.as_deref(), e.major.as_deref()))
-            .collect();
+        let found = school_degree_major(&entries);
         assert_eq!(
             found,
             [
@@ -1602,10 +1605,7 @@ mod tests {
             "复旦大学  软件学院  2019.9 - 至今\n在读硕士研究生 软件工程,预计于 2022 年 7 月毕业\n\
              武汉大学  2015.9 - 2019.6\n学士 信息安全",
         ));
-        let found: Vec<_> = entries
-            .iter()
-            .map(|e| (e.school.as_deref(), e.degree.as_deref(), e.major.as_deref()))
-            .collect();
+        let found = school_degree_major(&entries);
         assert_eq!(
             found,
             [
