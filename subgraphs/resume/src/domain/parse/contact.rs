@@ -36,6 +36,85 @@ static NAME_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 /// A labelled place: Chinese labels with or without a colon; English ones as whole words,
 /// `Location:`-style with a colon (so `capacity`, `electricity` or `city of` in prose is not
 /// one), `based in` / `lives in` without.
+/// A town with its state and ZIP code (`Lakewood, CO 80227`): a postal address, the
+/// candidate's own (employers are not given ZIP codes on a résumé).
+static US_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b([A-Z][a-z]+(?: [A-Z][a-z]+){0,2}),? ([A-Z]{2}),? \d{5}\b")
+        .expect("static regex")
+});
+/// `Saratoga, CA`, `Petah Tikva, Israel`, `1855 Frederiksberg, Danmark`: a town before its
+/// state or country (a postal code may come first), read from the header only.
+static TOWN_AND_REGION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[^\p{L}\s,]\s*|\d{4,5}\s+)([A-Z][\p{L}'-]+(?: [A-Z][\p{L}'-]+){0,2}), ([A-Z]{2}|[A-Z][a-z]+(?: [A-Z][a-z]+)?)\b")
+        .expect("static regex")
+});
+/// Postal abbreviations of the US states and DC.
+const US_STATES: &[&str] = &[
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY",
+];
+/// Countries as résumés write them after a town (English and own-language names).
+const COUNTRIES: &[&str] = &[
+    "Australia",
+    "Austria",
+    "Belgium",
+    "Brazil",
+    "Canada",
+    "China",
+    "Danmark",
+    "Denmark",
+    "Deutschland",
+    "England",
+    "Finland",
+    "France",
+    "Germany",
+    "Greece",
+    "India",
+    "Ireland",
+    "Israel",
+    "Italy",
+    "Japan",
+    "Kazakhstan",
+    "Mexico",
+    "Netherlands",
+    "New Zealand",
+    "Norge",
+    "Norway",
+    "Philippines",
+    "Poland",
+    "Portugal",
+    "Scotland",
+    "Singapore",
+    "Spain",
+    "Sverige",
+    "Sweden",
+    "Switzerland",
+    "Turkey",
+    "United Kingdom",
+    "United States",
+    "USA",
+    "UK",
+];
+
+/// The town of the candidate's postal address, or of a `Town, ST` / `Town, Country` in the
+/// header.
+fn town_of_address(header: &[String], text: &str) -> Option<String> {
+    if let Some(c) = US_ADDRESS
+        .captures_iter(text)
+        .find(|c| US_STATES.contains(&&c[2]))
+    {
+        return Some(c[1].to_owned());
+    }
+    header.iter().take(8).find_map(|line| {
+        TOWN_AND_REGION.captures_iter(line.trim()).find_map(|c| {
+            let region = &c[2];
+            (US_STATES.contains(&region) || COUNTRIES.contains(&region)).then(|| c[1].to_owned())
+        })
+    })
+}
+
 static CITY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(现居住?地?|居住地|所在地|所在城市|现居城市|目前所在地|城市|地址|家庭住址|现居|\b(?:location|city|address|residence)\s*:|\bbased in\b|\blives in\b)\s*:?\s*([^\n|,;，；]{2,40})")
         .expect("static regex")
@@ -155,6 +234,7 @@ fn tidy_name(name: &str) -> String {
     if name.chars().any(is_cjk_ideograph) {
         return name.replace(' ', "");
     }
+    let name = without_honorific_and_glue(&name);
     if name
         .chars()
         .filter(|c| c.is_alphabetic())
@@ -173,6 +253,38 @@ fn tidy_name(name: &str) -> String {
             .join(" ");
     }
     name
+}
+
+/// `Dr KevinAquino` → `Kevin Aquino`: a title before the name is not part of it, and a name
+/// whose space a PDF lost is split where a capital follows a small letter (not after `Mc`,
+/// `Mac`, `De`, … : `McDonald` stays whole).
+fn without_honorific_and_glue(name: &str) -> String {
+    const HONORIFICS: &[&str] = &["dr", "prof", "mr", "mrs", "ms", "mx"];
+    const PREFIXES: &[&str] = &[
+        "mc", "mac", "de", "di", "da", "du", "le", "la", "van", "von", "fitz", "o'",
+    ];
+    let mut words: Vec<&str> = name.split(' ').collect();
+    while words.len() > 1
+        && HONORIFICS.contains(&words[0].trim_end_matches('.').to_lowercase().as_str())
+    {
+        words.remove(0);
+    }
+    if let [only] = words.as_slice() {
+        let chars: Vec<char> = only.chars().collect();
+        let split =
+            (1..chars.len()).find(|&i| chars[i].is_uppercase() && chars[i - 1].is_lowercase());
+        if let Some(at) = split {
+            let (first, rest): (String, String) =
+                (chars[..at].iter().collect(), chars[at..].iter().collect());
+            if first.chars().count() >= 3
+                && rest.chars().count() >= 3
+                && !PREFIXES.contains(&first.to_lowercase().as_str())
+            {
+                return format!("{first} {rest}");
+            }
+        }
+    }
+    words.join(" ")
 }
 
 /// The candidate's name: a labelled `姓名：` / `Name:` first, else the first line of the
@@ -229,17 +341,62 @@ pub fn city(header: &[String], text: &str) -> Option<String> {
             }
         }
     }
-    header.iter().take(8).find_map(|line| {
-        if EMAIL.is_match(line) && line.split_whitespace().count() <= 1 {
-            return None;
-        }
-        city_in(line)
-    })
+    header
+        .iter()
+        .take(8)
+        .find_map(|line| {
+            if EMAIL.is_match(line) && line.split_whitespace().count() <= 1 {
+                return None;
+            }
+            city_in(line)
+        })
+        .or_else(|| town_of_address(header, text))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn towns_of_addresses_the_city_table_lacks() {
+        let header = |lines: &[&str]| lines.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // A postal address anywhere (here at the end of the document).
+        let text = "Ana Ruiz\nExperience\n…\n8254 W. Main St • Golden, CO 80401";
+        assert_eq!(city(&header(&["Ana Ruiz"]), text), Some("Golden".into()));
+        // A town before a state or a country in the header; a postal code may come first.
+        for (line, town) in [
+            (
+                "Los Gatos, CA | ana@example.org | (408) 555-0100",
+                "Los Gatos",
+            ),
+            ("Ramat Gan, Israel", "Ramat Gan"),
+            ("2100 Hellerup, Danmark", "Hellerup"),
+            // After an icon the PDF kept as a private-use character.
+            ("\u{f041} Los Gatos, CA |  ana@example.org", "Los Gatos"),
+        ] {
+            assert_eq!(
+                city(&header(&["Ana Ruiz", line]), line),
+                Some(town.into()),
+                "{line}"
+            );
+        }
+        // A company with a state-like word is not a town; nothing is guessed without a region.
+        assert_eq!(
+            city(&header(&["Ana Ruiz", "Data Engineer at Acme"]), "Ana Ruiz"),
+            None
+        );
+        let line = "Software Engineer, Acme, CA";
+        assert_eq!(city(&header(&["Ana Ruiz", line]), line), None);
+    }
+
+    #[test]
+    fn names_without_titles_and_with_their_space() {
+        assert_eq!(tidy_name("Dr JaneOkafor"), "Jane Okafor");
+        assert_eq!(tidy_name("Prof. Li Wei"), "Li Wei");
+        assert_eq!(tidy_name("Ronald McDonald"), "Ronald McDonald");
+        assert_eq!(tidy_name("Dr McDonald"), "McDonald");
+        assert_eq!(tidy_name("DR JANE OKAFOR"), "Jane Okafor");
+    }
 
     #[test]
     fn emails_plain_and_at_several_domains() {
