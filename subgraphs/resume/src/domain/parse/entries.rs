@@ -22,7 +22,8 @@ fn is_description(line: &str) -> bool {
         || t.ends_with(['。', ';', '；'])
         || ends_like_prose(t)
         || continues_a_sentence(t)
-        || t.contains("负责")
+        // `负责…` (in charge of) opens a duty; `负责人` (the person in charge) is a title.
+        || t.replace("负责人", "").contains("负责")
         || t.starts_with("职责")
         || t.starts_with("工作内容")
         || t.starts_with("主要")

@@ -80,6 +80,7 @@ const TITLE_MARKERS_ZH: &[&str] = &[
     "客服",
     "专家",
     "开发",
+    "研发",
     "测试",
     "产品",
     "HRBP",

@@ -455,6 +455,18 @@ mod tests {
             ),
             vec![job("腾讯", "后台开发")]
         );
+        // `负责人` names a title, not a duty; `核心研发` is a role beside a project's name.
+        assert_eq!(
+            jobs(
+                "孙八\n工作经历\n明略科技,北京  2019 年 7 月 - 2020 年 11 月\n\
+                 点击率预估 推荐算法组负责人,下属 5 人\n主要工作:负责推荐平台建设。\n\
+                 东软集团股份有限公司  2012 年 7 月 - 2015 年 10 月\n医保结算平台 核心研发,2015\n"
+            ),
+            vec![
+                job("明略科技", "推荐算法组负责人"),
+                job("东软集团股份有限公司", "核心研发"),
+            ]
+        );
     }
 
     /// Dated bullets with a `技术栈:` line between them, a connector inside a title, and a
