@@ -30,7 +30,7 @@ static INTERNATIONAL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 static NAME_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:姓\s*名|^name)\s*:?\s*([\p{Han}·]{2,5}|[A-Z][A-Za-z'.-]+(?:\s+[A-Z][A-Za-z'.-]+){1,3})")
+    Regex::new(r"(?:姓\s*名\s*[:：]?|^(?i:name)\s*[:：])\s*([\p{Han}·]{2,5}|[A-Z][A-Za-z'.-]+(?:\s+[A-Z][A-Za-z'.-]+){1,3})")
         .expect("static regex")
 });
 /// A labelled place: Chinese labels with or without a colon; English ones as whole words,
@@ -387,6 +387,20 @@ mod tests {
         );
         let line = "Software Engineer, Acme, CA";
         assert_eq!(city(&header(&["Ana Ruiz", line]), line), None);
+    }
+
+    #[test]
+    fn a_name_label_is_a_whole_word_with_its_colon() {
+        let header = |lines: &[&str]| lines.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            name(
+                &header(&["Ana Ruiz"]),
+                "Ana Ruiz\nNamely Payroll with Powershell, Ansible"
+            ),
+            Some("Ana Ruiz".into())
+        );
+        assert_eq!(name(&[], "Name: Ana Ruiz\nSkills"), Some("Ana Ruiz".into()));
+        assert_eq!(name(&[], "姓名 王小明\n电话"), Some("王小明".into()));
     }
 
     #[test]
