@@ -357,9 +357,12 @@ pub fn city(header: &[String], text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn header(lines: &[&str]) -> Vec<String> {
+        lines.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn towns_of_addresses_the_city_table_lacks() {
-        let header = |lines: &[&str]| lines.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         // A postal address anywhere (here at the end of the document).
         let text = "Ana Ruiz\nExperience\n…\n8254 W. Main St • Golden, CO 80401";
         assert_eq!(city(&header(&["Ana Ruiz"]), text), Some("Golden".into()));
@@ -391,7 +394,6 @@ mod tests {
 
     #[test]
     fn a_name_label_is_a_whole_word_with_its_colon() {
-        let header = |lines: &[&str]| lines.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
             name(
                 &header(&["Ana Ruiz"]),
@@ -453,7 +455,6 @@ mod tests {
 
     #[test]
     fn names() {
-        let header = |lines: &[&str]| lines.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
             name(&header(&["个人简历", "张伟"]), ""),
             Some("张伟".into())

@@ -566,6 +566,14 @@ const DEGREE_WORDS: &[&str] = &[
     "理学博士",
 ];
 
+/// [`DEGREE_WORDS`] with compounds (`工学学士`, `硕士研究生`) before their parts.
+static DEGREE_WORDS_LONGEST_FIRST: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        let mut words = DEGREE_WORDS.to_vec();
+        words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+        words
+    });
+
 /// `计算机科学与技术本科`, `自动化专业工学学士`, `光通信技术专业`: the field of study without the
 /// degree words and `专业` glued after it.
 fn without_degree_suffix(value: &str) -> String {
@@ -590,9 +598,7 @@ fn is_degree_word(piece: &str) -> bool {
         // `在读硕士研究生`, `统招非全日制`, `硕士学位`: nothing left once the degree words are
         // gone (`应用数学与控制过程博士` names a field).
         let mut rest = piece.to_owned();
-        let mut words: Vec<&str> = DEGREE_WORDS.to_vec();
-        words.sort_by_key(|w| std::cmp::Reverse(w.len()));
-        for word in words {
+        for word in DEGREE_WORDS_LONGEST_FIRST.iter() {
             rest = rest.replace(word, "");
         }
         return rest
