@@ -574,6 +574,116 @@ async fn pagination_is_stable_and_covers_every_hit_once() {
 }
 
 #[tokio::test]
+async fn equal_scores_are_ordered_by_id_whatever_segment_holds_them() {
+    let index = TantivyTextIndex::in_memory().expect("index");
+    // One write per document, last id first: each lands in a segment of its own.
+    for i in (0..8).rev() {
+        let same = doc(
+            &format!("t{i}"),
+            "Site reliability engineer",
+            "on call for production",
+            DocumentFields::default(),
+        );
+        index.upsert(&[same]).await.expect("upsert");
+    }
+    let all = ids(&index, query("production")).await;
+    let expected: Vec<String> = (0..8).map(|i| format!("t{i}")).collect();
+    assert_eq!(all, expected);
+    let second_page = TextQuery {
+        limit: 3,
+        offset: 3,
+        ..query("production")
+    };
+    assert_eq!(ids(&index, second_page).await, ["t3", "t4", "t5"]);
+}
+
+/// Writes, under `root/resumes/v1`, an index like one an older release wrote: another analyzer
+/// name and no fast id field, holding `docs` in the stored fields that release kept.
+fn write_outdated_index(root: &std::path::Path, docs: &[Document]) {
+    use tantivy::schema::{STORED, STRING, TextFieldIndexing, TextOptions};
+    use tantivy::tokenizer::{LowerCaser, SimpleTokenizer, TextAnalyzer};
+    let live = root.join("resumes");
+    let version = live.join("v1");
+    std::fs::create_dir_all(&version).expect("version dir");
+    std::fs::write(live.join("LIVE"), "1\n").expect("LIVE");
+    let mut builder = tantivy::schema::Schema::builder();
+    let analyzed = TextOptions::default()
+        .set_indexing_options(TextFieldIndexing::default().set_tokenizer("looma_bilingual_v1"))
+        .set_stored();
+    let id = builder.add_text_field("id", STRING | STORED);
+    let title = builder.add_text_field("title", analyzed.clone());
+    let content = builder.add_text_field("content", analyzed);
+    let metadata = builder.add_text_field("metadata", STORED);
+    let fields_json = builder.add_text_field("fields_json", STORED);
+    let index = tantivy::Index::create_in_dir(&version, builder.build()).expect("old index");
+    index.tokenizers().register(
+        "looma_bilingual_v1",
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
+    let mut writer: tantivy::IndexWriter = index.writer(15_000_000).expect("writer");
+    for doc in docs {
+        let mut stored = tantivy::TantivyDocument::default();
+        stored.add_text(id, &doc.id);
+        stored.add_text(title, &doc.title);
+        stored.add_text(content, &doc.content);
+        stored.add_text(metadata, doc.metadata.to_string());
+        stored.add_text(
+            fields_json,
+            serde_json::to_string(&doc.fields).expect("fields"),
+        );
+        writer.add_document(stored).expect("add");
+    }
+    writer.commit().expect("commit");
+}
+
+#[tokio::test]
+async fn an_index_from_an_older_analyzer_is_rebuilt_from_its_stored_documents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let docs = fixtures();
+    write_outdated_index(dir.path(), &docs);
+
+    let index = TantivyTextIndex::open(dir.path()).expect("open rebuilds");
+    assert_eq!(
+        index.count(Collection::Resumes).await.expect("count"),
+        docs.len() as u64
+    );
+    // Searched with today's analysis (jieba), which the old index never had.
+    assert_eq!(ids(&index, query("机器学习")).await[0], "zh-ml");
+    let ids_wanted: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
+    let got = index
+        .get(Collection::Resumes, &ids_wanted)
+        .await
+        .expect("get");
+    for (stored, original) in got.iter().zip(&docs) {
+        assert_eq!(stored.id, original.id);
+        assert_eq!(stored.title, original.title);
+        assert_eq!(stored.content, original.content);
+        assert_eq!(stored.fields, original.fields);
+        assert_eq!(stored.metadata, original.metadata);
+    }
+    // The rebuilt index replaced the old version on disk: the next open has nothing to do.
+    let live = dir.path().join("resumes");
+    assert_eq!(
+        std::fs::read_to_string(live.join("LIVE"))
+            .expect("LIVE")
+            .trim(),
+        "2"
+    );
+    assert!(!live.join("v1").exists(), "the old version is removed");
+    drop(index);
+    let reopened = TantivyTextIndex::open(dir.path()).expect("reopen");
+    assert_eq!(
+        std::fs::read_to_string(live.join("LIVE"))
+            .expect("LIVE")
+            .trim(),
+        "2"
+    );
+    assert_eq!(ids(&reopened, query("机器学习")).await[0], "zh-ml");
+}
+
+#[tokio::test]
 async fn writes_are_visible_immediately_and_upsert_replaces() {
     let index = loaded().await;
     assert_eq!(index.count(Collection::Resumes).await.expect("count"), 4);

@@ -37,8 +37,8 @@ use crate::EngineError;
 
 /// The tokenizer name registered on every tantivy index of the embedded engine. It is part of
 /// the schema, so it names the analysis too: change it whenever terms change (stemming, stop
-/// words), and an index built by the old analyzer is refused at open instead of silently missing
-/// matches (see `TantivyTextIndex::open`).
+/// words), and an index built by the old analyzer is rebuilt at open from its stored documents
+/// instead of silently missing matches (see `TantivyTextIndex::open`).
 pub(crate) const TEXT_TOKENIZER: &str = "looma_bilingual_v4";
 
 /// Lucene's English stop words (what Elasticsearch's `_english_` and bm25s use), without `it`.

@@ -17,19 +17,22 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
+use tantivy::collector::sort_key::{SortBySimilarityScore, SortByString};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::{Snippet, SnippetGenerator};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{
+    Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument, Term,
+};
 
 use crate::embedded::analyzer::{SegmentMode, Segmenter, TEXT_TOKENIZER};
 use crate::embedded::facets::FacetCounter;
 use crate::embedded::suggest::{SuggestionSource, SuggestionTable};
 use crate::embedded::text_query::{DEFAULT_TITLE_BOOST, TextQueryBuilder, filter_query};
-use crate::embedded::text_schema::{SchemaFields, schema};
-use crate::embedded::versions::Versioned;
+use crate::embedded::text_schema::{ID_FIELD, SchemaFields, schema};
+use crate::embedded::versions::{VersionDirs, Versioned};
 use crate::{
     Collection, Document, DocumentFields, EngineError, Highlight, StoredDocument, SuggestQuery,
     Suggestion, TextHit, TextIndex, TextQuery, TextResults,
@@ -41,6 +44,8 @@ const WRITER_THREADS: usize = 2;
 pub(crate) const MAX_LIMIT: usize = 1000;
 const MAX_OFFSET: usize = 100_000;
 const MAX_SUGGESTIONS: usize = 100;
+/// Documents per commit when an outdated index is rebuilt from its stored documents.
+const REBUILD_BATCH: usize = 5_000;
 const SUGGESTION_UPDATE_CHUNK: usize = 1000;
 /// Length of the plain-text `snippet` of a hit, in characters.
 const SNIPPET_CHARS: usize = 160;
@@ -74,8 +79,9 @@ impl TantivyTextIndex {
     /// Opens (or creates) one index per collection under `dir/<collection>`. Loads
     /// [`default_user_dictionary`](crate::embedded::default_user_dictionary) into jieba.
     ///
-    /// An index written by an analyzer with other terms (before stemming, say) is refused with
-    /// an error saying so: delete the directory and reindex (`looma search reindex`).
+    /// An index written by an older analyzer or schema (before stemming, say) is rebuilt at
+    /// open from the documents it stores, into a new version that replaces it
+    /// ([`upgrade_outdated_index`]); nothing needs reindexing from the owners.
     pub fn open(dir: &Path) -> Result<TantivyTextIndex, EngineError> {
         let dictionary = crate::embedded::default_user_dictionary();
         TantivyTextIndex::open_with_dictionary(dir, dictionary.as_deref())
@@ -111,6 +117,9 @@ impl TantivyTextIndex {
         let mut collections = HashMap::new();
         for collection in Collection::ALL {
             let root = dir.map(|dir| dir.join(collection.as_str()));
+            if let Some(root) = &root {
+                upgrade_outdated_index(collection, root, &segmenter)?;
+            }
             let opener = segmenter.clone();
             let versions = Versioned::open(collection, root.as_deref(), move |path| {
                 open_collection_index(path, &opener)
@@ -146,6 +155,172 @@ impl TantivyTextIndex {
     }
 }
 
+/// Rebuilds the live version under `root` when an older analyzer or schema wrote it: every
+/// stored document is read back and indexed into a new version with today's analysis, which then
+/// replaces the old one (`VersionDirs::rewrite_live`: a crash part-way leaves the old version
+/// live and the rebuild runs again at the next start). Every field the index needs is stored, so
+/// the result is what a reindex from the owners would give.
+fn upgrade_outdated_index(
+    collection: Collection,
+    root: &Path,
+    segmenter: &Segmenter,
+) -> Result<(), EngineError> {
+    let (dirs, live) = VersionDirs::open(root)?;
+    let path = dirs.path(live);
+    let Some(old) = outdated_index(&path)? else {
+        return Ok(());
+    };
+    tracing::warn!(
+        collection = collection.as_str(),
+        path = %path.display(),
+        "the text index was written by an older analyzer or schema; rebuilding it from its stored documents"
+    );
+    let started = std::time::Instant::now();
+    let mut copied = 0;
+    let version = dirs.rewrite_live(live, |_, new| {
+        copied = copy_stored_documents(&old, collection, new, segmenter)?;
+        Ok(())
+    })?;
+    tracing::info!(
+        collection = collection.as_str(),
+        documents = copied,
+        version,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "text index rebuilt"
+    );
+    Ok(())
+}
+
+/// The index in `path` when one is there and its schema (which names the analyzer) is not
+/// today's.
+fn outdated_index(path: &Path) -> Result<Option<Index>, EngineError> {
+    if !path.join("meta.json").exists() {
+        return Ok(None);
+    }
+    let directory = MmapDirectory::open(path).map_err(|error| {
+        EngineError::Internal(format!("cannot open {}: {error}", path.display()))
+    })?;
+    let index = Index::open(directory).map_err(internal("cannot open the text index"))?;
+    Ok((index.schema() != schema().0).then_some(index))
+}
+
+/// Indexes every document stored in `old` into a new index in `new`; returns how many.
+fn copy_stored_documents(
+    old: &Index,
+    collection: Collection,
+    new: &Path,
+    segmenter: &Segmenter,
+) -> Result<usize, EngineError> {
+    let old_schema = old.schema();
+    let (today, fields) = schema();
+    // The stored fields, found in the old schema by today's names.
+    let old_field = |field: Field| {
+        let name = today.get_field_name(field);
+        old_schema.get_field(name).map_err(|_| {
+            EngineError::Internal(format!(
+                "the text index of {} cannot be rebuilt: it stores no `{name}`; delete its \
+                 directory and reindex (`looma search reindex`)",
+                collection.as_str()
+            ))
+        })
+    };
+    let stored = StoredFields {
+        id: old_field(fields.id)?,
+        title: old_field(fields.title)?,
+        content: old_field(fields.content)?,
+        metadata: old_field(fields.metadata)?,
+        fields_json: old_field(fields.fields_json)?,
+    };
+    let reader: IndexReader = old
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()
+        .map_err(internal("cannot read the old text index"))?;
+    let target = open_collection_index(Some(new), segmenter)?;
+    let mut batch: Vec<Document> = Vec::with_capacity(REBUILD_BATCH);
+    let mut copied = 0;
+    let mut flush = |batch: &mut Vec<Document>| -> Result<(), EngineError> {
+        target.upsert(&batch.iter().collect::<Vec<_>>())?;
+        copied += batch.len();
+        batch.clear();
+        Ok(())
+    };
+    let searcher = reader.searcher();
+    for segment in searcher.segment_readers() {
+        let store = segment
+            .get_store_reader(16)
+            .map_err(|error| EngineError::Internal(format!("cannot read documents: {error}")))?;
+        for doc in store.iter::<TantivyDocument>(segment.alive_bitset()) {
+            let doc = doc.map_err(|error| {
+                EngineError::Internal(format!("cannot read a stored document: {error}"))
+            })?;
+            let StoredDocument {
+                id,
+                title,
+                content,
+                fields,
+                metadata,
+            } = stored.read(&doc);
+            batch.push(Document {
+                id,
+                collection,
+                title,
+                content,
+                fields,
+                metadata,
+                vector: None,
+            });
+            if batch.len() == REBUILD_BATCH {
+                flush(&mut batch)?;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        flush(&mut batch)?;
+    }
+    Ok(copied)
+}
+
+/// The fields a [`StoredDocument`] is read from, in one schema.
+struct StoredFields {
+    id: Field,
+    title: Field,
+    content: Field,
+    metadata: Field,
+    fields_json: Field,
+}
+
+impl StoredFields {
+    fn read(&self, doc: &TantivyDocument) -> StoredDocument {
+        let text = |field: Field| {
+            doc.get_first(field)
+                .and_then(|value| value.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        StoredDocument {
+            id: text(self.id),
+            title: text(self.title),
+            content: text(self.content),
+            fields: serde_json::from_str::<DocumentFields>(&text(self.fields_json))
+                .unwrap_or_default(),
+            metadata: serde_json::from_str(&text(self.metadata)).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+impl From<&SchemaFields> for StoredFields {
+    fn from(fields: &SchemaFields) -> StoredFields {
+        StoredFields {
+            id: fields.id,
+            title: fields.title,
+            content: fields.content,
+            metadata: fields.metadata,
+            fields_json: fields.fields_json,
+        }
+    }
+}
+
 /// Opens (or creates) one version's tantivy index in `path`, or in memory.
 fn open_collection_index(
     path: Option<&Path>,
@@ -160,8 +335,9 @@ fn open_collection_index(
             })?;
             Index::open_or_create(directory, schema).map_err(|error| match error {
                 tantivy::TantivyError::SchemaError(_) => EngineError::Internal(format!(
-                    "the text index in {} was built by another version of the analyzer or \
-                     schema; delete that directory and reindex (`looma search reindex`): {error}",
+                    "the text index in {} has another schema and could not be rebuilt from its \
+                     stored documents; delete that directory and reindex (`looma search \
+                     reindex`): {error}",
                     path.display()
                 )),
                 other => internal("cannot open the text index")(other),
@@ -312,21 +488,7 @@ impl CollectionIndex {
     }
 
     fn stored_document(&self, doc: &TantivyDocument) -> StoredDocument {
-        let f = &self.fields;
-        let text = |field: Field| {
-            doc.get_first(field)
-                .and_then(|value| value.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
-        StoredDocument {
-            id: text(f.id),
-            title: text(f.title),
-            content: text(f.content),
-            fields: serde_json::from_str::<DocumentFields>(&text(f.fields_json))
-                .unwrap_or_default(),
-            metadata: serde_json::from_str(&text(f.metadata)).unwrap_or(serde_json::Value::Null),
-        }
+        StoredFields::from(&self.fields).read(doc)
     }
 
     fn upsert(&self, docs: &[&Document]) -> Result<(), EngineError> {
@@ -413,9 +575,14 @@ impl CollectionIndex {
             };
         let mut facet_fields = query.facets.clone();
         facet_fields.dedup();
+        // Equal scores are common on short documents; ordering them by id keeps the ranking
+        // (and every page of it) the same whatever segments the documents landed in.
         let top = TopDocs::with_limit(query.limit.max(1))
             .and_offset(query.offset)
-            .order_by_score();
+            .order_by((
+                (SortBySimilarityScore, Order::Desc),
+                (SortByString::for_field(ID_FIELD), Order::Asc),
+            ));
         let (top_docs, total, facets) = searcher
             .search(
                 &*full_query,
@@ -430,7 +597,7 @@ impl CollectionIndex {
             .map_err(internal("search failed"))?;
         let renderer = HitRenderer::new(&searcher, &*text_query, &self.fields, query.highlight)?;
         let mut hits = Vec::with_capacity(query.limit);
-        for (score, address) in top_docs.into_iter().take(query.limit) {
+        for ((score, _), address) in top_docs.into_iter().take(query.limit) {
             let doc: TantivyDocument = searcher
                 .doc(address)
                 .map_err(internal("cannot read a hit"))?;

@@ -37,6 +37,9 @@ pub(crate) struct SchemaFields {
     pub(crate) fields_json: Field,
 }
 
+/// The name of the id field, which is also a fast field to order ties by.
+pub(crate) const ID_FIELD: &str = "id";
+
 pub(crate) fn schema() -> (Schema, SchemaFields) {
     let mut builder = Schema::builder();
     let analyzed = TextFieldIndexing::default()
@@ -48,7 +51,8 @@ pub(crate) fn schema() -> (Schema, SchemaFields) {
     let searchable_text = TextOptions::default().set_indexing_options(analyzed);
     let number = INDEXED | FAST;
     let fields = SchemaFields {
-        id: builder.add_text_field("id", STRING | STORED),
+        // Fast, so that hits with equal scores are ordered by id (`CollectionIndex::search`).
+        id: builder.add_text_field(ID_FIELD, STRING | STORED | FAST),
         title: builder.add_text_field("title", stored_text.clone()),
         content: builder.add_text_field("content", stored_text.clone()),
         name: builder.add_text_field("name", stored_text),

@@ -131,6 +131,27 @@ impl VersionDirs {
         }
     }
 
+    /// Rewrites live version `live` into a new version with `rewrite` (given the live directory
+    /// and the new, empty one), makes the new version live and removes the old. A crash before
+    /// the switch leaves the old version live and the half-written one is removed at the next
+    /// open, so the rewrite simply runs again. Returns the new version's number.
+    pub(crate) fn rewrite_live(
+        &self,
+        live: u64,
+        rewrite: impl FnOnce(&Path, &Path) -> Result<(), EngineError>,
+    ) -> Result<u64, EngineError> {
+        // `open` removed every version but the live one, so the next number is free.
+        let next = live + 1;
+        let path = self.prepare(next)?;
+        if let Err(error) = rewrite(&self.path(live), &path) {
+            self.remove(next);
+            return Err(error);
+        }
+        self.publish(next)?;
+        self.remove(live);
+        Ok(next)
+    }
+
     /// An empty directory for a new version (whatever an earlier attempt left there is removed).
     fn prepare(&self, version: u64) -> Result<PathBuf, EngineError> {
         let path = self.path(version);

@@ -311,6 +311,19 @@ pub fn name(header: &[String], text: &str) -> Option<String> {
                     return Some(tidy_name(candidate));
                 }
             }
+            // `GustavLundberg` alone on its line: a name whose space the PDF lost (but not a
+            // product written in one word, `GitHub`, `JavaScript`).
+            if segment == line.trim()
+                && !segment.contains(char::is_whitespace)
+                && looma_taxonomy::SkillTaxonomy::builtin()
+                    .get(segment)
+                    .is_none()
+            {
+                let split = without_honorific_and_glue(segment);
+                if split != segment && is_latin_name(&split) {
+                    return Some(tidy_name(&split));
+                }
+            }
             // "张伟 高级工程师": a Han name followed by a headline.
             if let Some(first) = segment.split_whitespace().next()
                 && first.chars().any(is_cjk_ideograph)
@@ -412,6 +425,11 @@ mod tests {
         assert_eq!(tidy_name("Ronald McDonald"), "Ronald McDonald");
         assert_eq!(tidy_name("Dr McDonald"), "McDonald");
         assert_eq!(tidy_name("DR JANE OKAFOR"), "Jane Okafor");
+        // A name alone on its line whose space the PDF lost; a product in one word is no name.
+        let glued = header(&["MarenHolm", "Data engineering, analytics"]);
+        assert_eq!(name(&glued, ""), Some("Maren Holm".into()));
+        let product = header(&["GitHub", "Maren Holm"]);
+        assert_eq!(name(&product, ""), Some("Maren Holm".into()));
     }
 
     #[test]

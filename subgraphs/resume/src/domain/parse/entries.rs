@@ -1217,6 +1217,14 @@ fn fields_to_company_and_title(
     let mut unknown = Vec::new();
     let mut departments = Vec::new();
     for line in header {
+        // `Dallas, TX (and other locations)` on a line of its own: where, not who.
+        let one_column = !line.trim().contains("  ") && !line.contains('\t');
+        if one_column
+            && line.chars().any(char::is_alphanumeric)
+            && without_trailing_location(line).is_empty()
+        {
+            continue;
+        }
         let line_fields = if join_latin_words {
             latin_word_joined_to_han(fields(line))
         } else {
@@ -1270,7 +1278,12 @@ fn fields_to_company_and_title(
             }
         }
     }
-    let mut unknown = unknown.into_iter().chain(departments);
+    // What nothing above named fills the gaps, but never a place (`Dallas`, `TX (and other
+    // locations)`) or a line of prose.
+    let mut unknown = unknown
+        .into_iter()
+        .chain(departments)
+        .filter(|field| !is_place(field) && reads_like_a_name(field));
     if company.is_none() {
         company = unknown.next();
     }
@@ -1347,7 +1360,7 @@ fn company_line_and_title_line(header: &[String]) -> Option<(String, String)> {
             && !line.contains(['|', '｜', '\t', '@'])
             && !line.contains("  ")
             && !line.contains(" — ")
-            && !line.contains(" - ")
+            && !glued_dashes_spaced(line).contains(" - ")
             && !line.contains(" at ")
             && line.chars().count() <= 60
             && date_ranges(line).is_empty()
@@ -1357,10 +1370,29 @@ fn company_line_and_title_line(header: &[String]) -> Option<(String, String)> {
     }
     let title_only = |line: &str| is_title(line) && !is_company(line);
     match (title_only(first), title_only(second)) {
-        (false, true) => Some((first.clone(), second.clone())),
-        (true, false) => Some((second.clone(), first.clone())),
+        (false, true) if reads_like_a_name(first) => Some((first.clone(), second.clone())),
+        (true, false) if reads_like_a_name(second) => Some((second.clone(), first.clone())),
         _ => None,
     }
+}
+
+/// Whether Latin text is written like a name (an employer's, a title's): at least half of its
+/// words of four letters or more are capitalised. `Department of Energy's Idaho National
+/// Laboratory` is; a line of a duty or an achievement (`Exceeded sales goal of 9 cars per
+/// month`) is not. Text with Han characters always reads like a name here.
+fn reads_like_a_name(text: &str) -> bool {
+    if text.chars().any(is_cjk_ideograph) {
+        return true;
+    }
+    let long: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
+        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 4)
+        .collect();
+    let capitalised = long
+        .iter()
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .count();
+    long.is_empty() || capitalised * 2 >= long.len()
 }
 
 /// A header line without what ends it besides the name: dangling separators and locations
@@ -1868,5 +1900,37 @@ mod tests {
         );
         assert_eq!(entries[1].company.as_deref(), Some("Stripe"));
         assert_eq!(entries[1].title.as_deref(), Some("Software Engineer"));
+    }
+
+    #[test]
+    fn a_line_of_prose_under_the_header_is_not_the_employer() {
+        let entries = experience(&[
+            "Harbor Ford Lincoln -Sales Associate  -  Mar 2016 - Jan 2017".to_owned(),
+            "Closed an average of 12 vehicles per month".to_owned(),
+        ]);
+        assert_eq!(entries[0].company.as_deref(), Some("Harbor Ford Lincoln"));
+        assert_eq!(entries[0].title.as_deref(), Some("Sales Associate"));
+        assert!(reads_like_a_name(
+            "Department of Energy's Idaho National Laboratory"
+        ));
+        assert!(reads_like_a_name("ANTTECH REPAIR CENTER"));
+        assert!(!reads_like_a_name(
+            "Recently sold the app to another company"
+        ));
+    }
+
+    #[test]
+    fn a_location_line_names_neither_employer_nor_title() {
+        let entries = experience(&lines(
+            "Jun 2019 - Nov 2019\n: Bluepeak Analytics\n: Austin, TX (and other locations)",
+        ));
+        assert_eq!(entries[0].company.as_deref(), Some("Bluepeak Analytics"));
+        assert_eq!(entries[0].title, None);
+        // A location in a column beside the employer is cut, the employer kept.
+        let entries = experience(&lines(
+            "Data Engineer   Feb 2020 - Present\nNorthwind  Boise, ID (Hybrid)",
+        ));
+        assert_eq!(entries[0].company.as_deref(), Some("Northwind"));
+        assert_eq!(entries[0].title.as_deref(), Some("Data Engineer"));
     }
 }

@@ -57,6 +57,25 @@ pub fn parse_profile(text: &str, as_of: YearMonth) -> Profile {
         }
     }
     experience.splice(0..0, entries::experience(&job_lines));
+    if experience.is_empty() {
+        // No job section was found: its heading may be hidden (glued to a line of the other
+        // column of a PDF) or unusual. Dated entries outside education, skills, projects and
+        // activities that name both an employer and a job title are the jobs.
+        let elsewhere: Vec<String> = sections
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.kind,
+                    SectionKind::Header
+                        | SectionKind::Basic
+                        | SectionKind::Summary
+                        | SectionKind::Certificates
+                )
+            })
+            .flat_map(|s| s.lines.iter().cloned())
+            .collect();
+        experience = entries::experience_as(&elsewhere, JobReading::PositionsOnly);
+    }
     let skills = skills(text);
     let summary_lines = lines_of(SectionKind::Summary);
     let summary = (!summary_lines.is_empty()).then(|| {
@@ -570,5 +589,33 @@ mod tests {
             job((2022, 1), None),
         ];
         assert_eq!(total_years(&jobs, YearMonth::new(2023, Some(1))), Some(4.0));
+    }
+
+    #[test]
+    fn jobs_under_a_hidden_heading_are_found_when_no_job_section_is() {
+        // The `experience` heading sits at the end of a line of the other column, so the jobs
+        // fall into the languages section.
+        let text = prepare_text(
+            "Anna Berg\nanna.berg@example.com\n\nLanguages\nswedish native\n\
+             german B1  experience\n2015 - 2019  Nordlys Consulting AB, Senior Consultant\n\
+             Configured booking systems for hotel chains.\n2021 national chess final, second place\n",
+        );
+        let profile = parse_profile(&text, YearMonth::new(2024, Some(1)));
+        assert_eq!(profile.experience.len(), 1, "{:?}", profile.experience);
+        let job = &profile.experience[0];
+        assert_eq!(job.company.as_deref(), Some("Nordlys Consulting AB"));
+        assert_eq!(job.title.as_deref(), Some("Senior Consultant"));
+        // A resume with a job section keeps only what that section lists.
+        let with_section = prepare_text(
+            "Anna Berg\n\nSummary\n2015 - 2019  Nordlys Consulting AB, Senior Consultant\n\n\
+             Experience\n2020 - 2023  Fjord Labs, Data Engineer\n",
+        );
+        let profile = parse_profile(&with_section, YearMonth::new(2024, Some(1)));
+        let companies: Vec<_> = profile
+            .experience
+            .iter()
+            .map(|e| e.company.as_deref())
+            .collect();
+        assert_eq!(companies, [Some("Fjord Labs")]);
     }
 }
