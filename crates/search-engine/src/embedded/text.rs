@@ -177,7 +177,7 @@ fn upgrade_outdated_index(
     );
     let started = std::time::Instant::now();
     let mut copied = 0;
-    let version = dirs.rewrite_live(live, |_, new| {
+    let version = dirs.rewrite_live(live, |new| {
         copied = copy_stored_documents(&old, collection, new, segmenter)?;
         Ok(())
     })?;

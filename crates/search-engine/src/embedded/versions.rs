@@ -131,19 +131,19 @@ impl VersionDirs {
         }
     }
 
-    /// Rewrites live version `live` into a new version with `rewrite` (given the live directory
-    /// and the new, empty one), makes the new version live and removes the old. A crash before
+    /// Rewrites live version `live` into a new version with `rewrite` (given the new, empty
+    /// directory), makes the new version live and removes the old. A crash before
     /// the switch leaves the old version live and the half-written one is removed at the next
     /// open, so the rewrite simply runs again. Returns the new version's number.
     pub(crate) fn rewrite_live(
         &self,
         live: u64,
-        rewrite: impl FnOnce(&Path, &Path) -> Result<(), EngineError>,
+        rewrite: impl FnOnce(&Path) -> Result<(), EngineError>,
     ) -> Result<u64, EngineError> {
         // `open` removed every version but the live one, so the next number is free.
         let next = live + 1;
         let path = self.prepare(next)?;
-        if let Err(error) = rewrite(&self.path(live), &path) {
+        if let Err(error) = rewrite(&path) {
             self.remove(next);
             return Err(error);
         }

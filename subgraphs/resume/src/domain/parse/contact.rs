@@ -313,14 +313,14 @@ pub fn name(header: &[String], text: &str) -> Option<String> {
             }
             // `GustavLundberg` alone on its line: a name whose space the PDF lost (but not a
             // product written in one word, `GitHub`, `JavaScript`).
-            if segment == line.trim()
-                && !segment.contains(char::is_whitespace)
-                && looma_taxonomy::SkillTaxonomy::builtin()
-                    .get(segment)
-                    .is_none()
-            {
+            if segment == line.trim() && !segment.contains(char::is_whitespace) {
                 let split = without_honorific_and_glue(segment);
-                if split != segment && is_latin_name(&split) {
+                if split != segment
+                    && is_latin_name(&split)
+                    && looma_taxonomy::SkillTaxonomy::builtin()
+                        .get(segment)
+                        .is_none()
+                {
                     return Some(tidy_name(&split));
                 }
             }
