@@ -17,7 +17,8 @@
 //! collection), which Qdrant applies atomically, then deletes the old collection. A collection
 //! created before versions is a concrete collection, not an alias: Qdrant cannot replace a
 //! collection by an alias in one step, so that first commit deletes it just before creating
-//! the alias, and searches in that moment fail as unavailable. `begin_version` first deletes
+//! the alias, and searches in that moment fail as unavailable; none of them re-creates the
+//! deleted collection meanwhile (that raced the alias and failed the commit on a real server). `begin_version` first deletes
 //! every `_v<N>` collection the alias does not name (a reindex that crashed or was abandoned).
 
 use std::collections::HashSet;
@@ -250,6 +251,12 @@ impl QdrantVectorIndex {
             return Err(EngineError::unknown_version(collection, version));
         }
         let live = self.alias_target(&name).await?;
+        // Replacing a collection from before versions: no search or write may re-create it
+        // (`ensure_collection`, which takes this lock) between its deletion and the alias.
+        let mut replacing = match live {
+            None => Some(self.ready_collections.lock().await),
+            Some(_) => None,
+        };
         let mut actions = Vec::new();
         match &live {
             Some(_) => actions.push(AliasOperations {
@@ -281,7 +288,11 @@ impl QdrantVectorIndex {
             .map_err(|status| {
                 qdrant_error(QdrantError::ResponseError { status }, "update_aliases")
             })?;
-        self.ready_collections.lock().await.insert(collection);
+        match replacing.as_mut() {
+            Some(ready) => ready.insert(collection),
+            None => self.ready_collections.lock().await.insert(collection),
+        };
+        drop(replacing);
         if let Some(old) = live.filter(|old| *old != staged)
             && let Err(error) = self.delete_collection_named(&old).await
         {

@@ -222,6 +222,12 @@ fn strip_inline_html(text: &str) -> String {
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!');
         match after.find('>') {
+            // An autolink (`<jane@example.com>`, `<https://…>`): its address is the text.
+            Some(close) if is_autolink(&after[..close]) => {
+                let inner = &after[..close];
+                out.push_str(contact_target(inner).unwrap_or(inner));
+                rest = &after[close + 1..];
+            }
             Some(close) if is_tag && !after[..close].contains('\n') => {
                 let name: String = after
                     .trim_start_matches('/')
@@ -245,6 +251,15 @@ fn strip_inline_html(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Markdown's autolink body: one word holding an address (`jane@example.com`, `mailto:…`,
+/// `https://…`), never a tag (`a href="…"` has spaces; `br/` has neither `@` nor `:`).
+fn is_autolink(inner: &str) -> bool {
+    !inner.is_empty()
+        && !inner.chars().any(char::is_whitespace)
+        && !inner.contains(['<', '"', '\''])
+        && (inner.contains('@') || inner.contains("://") || inner.starts_with("mailto:"))
 }
 
 /// The address a `mailto:` or `tel:` link points at (`mailto:jane@example.com?subject=Hi` →
@@ -391,6 +406,15 @@ mod tests {
         assert_eq!(
             markdown_to_text(md),
             "Jane Doe\nEmail: jane@example.com\n• Rust\n\n"
+        );
+    }
+
+    #[test]
+    fn markdown_autolinks_keep_their_address() {
+        let md = "- <mei.li@example.cn>\n> <mailto:jo@example.org> • +1 (555)010-0199<br>\nsite <https://example.org/cv>, 3 < 4 > 2\n";
+        assert_eq!(
+            markdown_to_text(md),
+            "• mei.li@example.cn\n> jo@example.org • +1 (555)010-0199\n\nsite https://example.org/cv, 3 < 4 > 2\n"
         );
     }
 

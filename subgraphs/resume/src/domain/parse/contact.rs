@@ -17,9 +17,23 @@ static EMAIL_DOMAINS: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("static regex")
 });
-/// Mainland mobile numbers, optionally with +86 and separators.
+/// An address written to dodge harvesters: `jane[at]example.org`, `work [[at]] example [[dot]]
+/// me`, `jane (at) example (dot) org`. The `at` must be bracketed: a bare one is prose.
+static OBFUSCATED_EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    let at = r"\s*(?:\[\[at\]\]|\[at\]|\(at\)|\{at\}|<at>)\s*";
+    let dot = r"(?:\s*(?:\[\[dot\]\]|\[dot\]|\(dot\)|\{dot\}|<dot>)\s*|\.)";
+    Regex::new(&format!(
+        r"(?i)([A-Za-z0-9][A-Za-z0-9._%+-]*){at}([A-Za-z0-9-]+(?:{dot}[A-Za-z0-9-]+)*{dot}[A-Za-z]{{2,}})\b"
+    ))
+    .expect("static regex")
+});
+static EMAIL_DOT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\s*(?:\[\[dot\]\]|\[dot\]|\(dot\)|\{dot\}|<dot>)\s*").expect("static regex")
+});
+/// Mainland mobile numbers (eleven digits from 13x–19x), optionally with +86 (`+(86)`, `0086`)
+/// and a space or dash between any two digits (`138 0013 8000`, `1800-1212-101`).
 static MAINLAND: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^0-9+])(?:(?:\+|00)?86[ \-]?)?(1[3-9][0-9])[ \-]?([0-9]{4})[ \-]?([0-9]{4})(?:[^0-9]|$)")
+    Regex::new(r"(?:^|[^0-9+])(?:(?:\+|00)?\(?86\)?[ \-]?)?(1[3-9](?:[ \-]?[0-9]){9})(?:[^0-9]|$)")
         .expect("static regex")
 });
 /// International numbers written with a leading +country code.
@@ -138,6 +152,10 @@ pub fn email(text: &str) -> Option<String> {
     });
     match (plain, braced) {
         (Some(p), Some(b)) => Some(if b.0 < p.0 { b.1 } else { p.1 }),
+        (None, None) => OBFUSCATED_EMAIL.captures(text).map(|c| {
+            let domain = EMAIL_DOT.replace_all(&c[2], ".");
+            format!("{}@{domain}", &c[1]).to_lowercase()
+        }),
         (p, b) => p.or(b).map(|(_, email)| email),
     }
 }
@@ -145,10 +163,8 @@ pub fn email(text: &str) -> Option<String> {
 /// The first phone number, in E.164.
 pub fn phone(text: &str) -> Option<String> {
     let mainland = MAINLAND.captures(text).map(|c| {
-        (
-            c.get(1).map_or(0, |m| m.start()),
-            format!("+86{}{}{}", &c[1], &c[2], &c[3]),
-        )
+        let digits: String = c[1].chars().filter(char::is_ascii_digit).collect();
+        (c.get(1).map_or(0, |m| m.start()), format!("+86{digits}"))
     });
     let international = INTERNATIONAL.captures_iter(text).find_map(|c| {
         let country = &c[1];
@@ -340,7 +356,14 @@ pub fn name(header: &[String], text: &str) -> Option<String> {
 pub fn city(header: &[String], text: &str) -> Option<String> {
     for c in CITY_LABEL.captures_iter(text) {
         let label = c[1].to_lowercase();
-        if label.contains("期望") {
+        // `期望城市`, `Preferred location:`: where the candidate would like to work.
+        let start = c.get(0).map_or(0, |m| m.start());
+        let part_start = text[..start]
+            .char_indices()
+            .rev()
+            .find(|(_, ch)| matches!(ch, '\n' | '|' | '·' | '•' | ';' | '；'))
+            .map_or(0, |(i, ch)| i + ch.len_utf8());
+        if WISH.is_match(&label) || WISH.is_match(&text[part_start..start]) {
             continue;
         }
         if let Some(city) = city_in(&c[2]) {
@@ -361,9 +384,34 @@ pub fn city(header: &[String], text: &str) -> Option<String> {
             if EMAIL.is_match(line) && line.split_whitespace().count() <= 1 {
                 return None;
             }
-            city_in(line)
+            // A school or job line that lost its heading names the school's or employer's
+            // city, not the candidate's.
+            if super::dates::date_ranges(line)
+                .iter()
+                .any(|range| range.start.is_some())
+            {
+                return None;
+            }
+            city_in(&without_wishes(line))
         })
         .or_else(|| town_of_address(header, text))
+}
+
+static WISH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)期望|意向|\b(?:desired|preferred|target)\b|\brelocat").expect("static regex")
+});
+
+/// A header line without its wishes: `期望工作地点: 杭州`, `Preferred location: Austin` name
+/// where the candidate would like to work. The line's parts are split at `·`, `|`, `；`, and a
+/// part holding such a label is dropped.
+fn without_wishes(line: &str) -> String {
+    if !WISH.is_match(line) {
+        return line.to_owned();
+    }
+    line.split(['·', '|', '｜', ';', '；', '•'])
+        .filter(|part| !WISH.is_match(part))
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 #[cfg(test)]
@@ -448,6 +496,20 @@ mod tests {
             Some("a@b.io".into())
         );
         assert_eq!(email("no address here @ all"), None);
+        // Written to dodge harvesters; a bare `at` is prose, not an address.
+        assert_eq!(
+            email("Ana.Ruiz[at]clinic.ca | ORCID 0000-0001"),
+            Some("ana.ruiz@clinic.ca".into())
+        );
+        assert_eq!(
+            email("write to work [[at]] anaruiz [[dot]] me"),
+            Some("work@anaruiz.me".into())
+        );
+        assert_eq!(
+            email("ana (at) mail (dot) example (dot) org"),
+            Some("ana@mail.example.org".into())
+        );
+        assert_eq!(email("Ana works at example.org"), None);
     }
 
     #[test]
@@ -469,6 +531,29 @@ mod tests {
         assert_eq!(phone("cell 646-771-8131"), Some("+16467718131".into()));
         assert_eq!(phone("Sep 2019 - 2020 1234"), None);
         assert_eq!(phone("ID 110105194912310021"), None);
+        // A bracketed country code and 4-4-3 grouping.
+        assert_eq!(
+            phone("ana@example.cn ·  +(86) 1800-1212-101 ·  blog"),
+            Some("+8618001212101".into())
+        );
+        assert_eq!(phone("0086 186 1234 5678"), Some("+8618612345678".into()));
+    }
+
+    #[test]
+    fn the_city_is_neither_a_wish_nor_a_school_s() {
+        let line = "语言: C++;Python · 期望职位: 音视频开发 · 期望工作地点: 杭州";
+        assert_eq!(city(&header(&["李瑶", line]), line), None);
+        let line = "Preferred location: Austin | Houston, TX";
+        assert_eq!(
+            city(&header(&["Ana Ruiz", line]), line),
+            Some("Houston".into())
+        );
+        // An education line whose heading was lost names the school's city.
+        let line = "南京大学, 南京  2013 - 2016";
+        assert_eq!(city(&header(&["董宇辰", line]), line), None);
+        // A birth month beside the city is not an entry.
+        let line = "男 | 1995.06 | 北京";
+        assert_eq!(city(&header(&["王磊", line]), line), Some("北京".into()));
     }
 
     #[test]

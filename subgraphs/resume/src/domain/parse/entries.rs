@@ -1062,7 +1062,7 @@ pub fn experience_as(lines: &[String], reading: JobReading) -> Vec<Experience> {
         {
             continue;
         }
-        let (company, mut title) = company_and_title(&header);
+        let (mut company, mut title) = company_and_title(&header);
         let description: Vec<String> = lines
             [description_start.min(description_end)..description_end]
             .iter()
@@ -1071,6 +1071,16 @@ pub fn experience_as(lines: &[String], reading: JobReading) -> Vec<Experience> {
             .collect();
         if company.is_some() && title.is_none() {
             title = title_in_first_bullet(&description);
+        }
+        // A freelancer's bullets name clients, not an employer.
+        let freelance = title.as_deref().is_some_and(|t| {
+            let t = t.to_lowercase();
+            ["freelance", "self-employed", "自由职业"]
+                .iter()
+                .any(|w| t.contains(w))
+        });
+        if title.is_some() && company.is_none() && !freelance {
+            company = employer_in_first_bullet(&description);
         }
         let employer = company.as_deref().is_some_and(is_employer);
         let titled = title.as_deref().is_some_and(is_title);
@@ -1097,14 +1107,48 @@ pub fn experience_as(lines: &[String], reading: JobReading) -> Vec<Experience> {
 /// `• Senior Network Specialist, Full time` under `Marin IT AS`: an entry's title written as
 /// its first bullet.
 fn title_in_first_bullet(description: &[String]) -> Option<String> {
-    let first = description.first()?.trim();
-    let content = first.strip_prefix(['•', '-', '*', '·', '●', '▪'])?.trim();
-    if content.chars().count() > 60 || ends_like_prose(content) || content.ends_with('。') {
+    let content = short_first_bullet(description)?;
+    if content.ends_with('。') {
         return None;
     }
     let field = fields(content).into_iter().next()?;
     (is_title(&field) && !is_company(&field) && field.split_whitespace().count() <= 6)
         .then_some(field)
+}
+
+/// The text of an entry's first description line when it is a bullet short enough to name a
+/// title or an employer rather than tell what was done.
+fn short_first_bullet(description: &[String]) -> Option<&str> {
+    let first = description.first()?.trim();
+    let content = first.strip_prefix(['•', '-', '*', '·', '●', '▪'])?.trim();
+    (content.chars().count() <= 60 && !ends_like_prose(content)).then_some(content)
+}
+
+/// `• Summer 2021: Audit Intern` over `• PwC`: an entry's employer written as its first bullet,
+/// a short name rather than a sentence.
+fn employer_in_first_bullet(description: &[String]) -> Option<String> {
+    let content = short_first_bullet(description)?;
+    if content.ends_with(['.', '。']) {
+        return None;
+    }
+    let fields = fields(content);
+    let field = fields.first()?;
+    let words = field.split_whitespace().count();
+    (fields.len() <= 2
+        && words <= 6
+        && (is_company(field)
+            || field.chars().next().is_some_and(char::is_uppercase)
+                && reads_like_a_name(field)
+                && field
+                    .split_whitespace()
+                    .all(|w| !w.chars().next().is_some_and(char::is_lowercase)))
+        && !is_title(field)
+        && !is_place(field)
+        && date_ranges(field).is_empty()
+        && looma_taxonomy::SkillTaxonomy::builtin()
+            .get(field)
+            .is_none())
+    .then(|| without_trailing_city(field))
 }
 
 /// `Rackspace Hosting  Jul 2010 - Oct 2014` over `Systems Engineer III  May 2014 - Oct 2014`
@@ -1762,6 +1806,25 @@ mod tests {
             Some("Member of Technical Staff")
         );
         assert_eq!(entries[1].title.as_deref(), Some("Mechanical Engineer"));
+    }
+
+    #[test]
+    fn an_employer_written_as_the_first_bullet() {
+        let entries = experience(&lines(
+            "• Summer 2021: Audit Intern\n• Deloitte\n• Audited the client's internal controls and prepared its IPO filing.\n\n• Summer 2020: Research Intern\n• Python\n• Built a liquidity database.\n\n• Summer 2019: Analyst\n• Analysed loans for the credit team.",
+        ));
+        assert_eq!(entries.len(), 3, "{entries:?}");
+        assert_eq!(entries[0].company.as_deref(), Some("Deloitte"));
+        assert_eq!(entries[0].title.as_deref(), Some("Audit Intern"));
+        // A skill or a sentence is not an employer.
+        assert_eq!(entries[1].company, None);
+        assert_eq!(entries[2].company, None);
+        // A freelancer's first bullet is a client.
+        let entries = experience(&lines(
+            "Freelance Web Developer\n2000-2002\n• Prism Retail, Lincoln NE\n• HomeHunters.net, Fair Lawn, NJ",
+        ));
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(entries[0].company, None);
     }
 
     #[test]
