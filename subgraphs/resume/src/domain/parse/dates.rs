@@ -6,6 +6,8 @@
 //! ends (so `2019-2021` is two years, not 2019-02).
 
 use crate::domain::profile::YearMonth;
+use regex::Regex;
+use std::sync::LazyLock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DateRange {
@@ -70,13 +72,60 @@ fn digit_run(bytes: &[u8], start: usize) -> usize {
         .count()
 }
 
+/// `10/15-5/16`, `2/15 - present`: months with two-digit years, read only as the two ends of
+/// a range (alone, `3/15` may be a fraction or a day).
+static SHORT_YEAR_RANGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(?:^|[^\d/.])((\d{1,2})/(\d{2}))\s*[-–—~]\s*(?:((\d{1,2})/(\d{2}))|(present|now|current))(?:[^\d/.]|$)",
+    )
+    .expect("static regex")
+});
+
+fn short_year_month(month: &str, year: &str) -> Option<YearMonth> {
+    let month: u32 = month.parse().ok()?;
+    let yy: i32 = year.parse().ok()?;
+    (1..=12)
+        .contains(&month)
+        .then(|| YearMonth::new(if yy < 50 { 2000 + yy } else { 1900 + yy }, Some(month)))
+}
+
+/// The two tokens of each `M/YY` range in a line, with their byte spans.
+fn short_year_ranges(line: &str) -> Vec<[(Token, usize, usize); 2]> {
+    let mut found = Vec::new();
+    // Most lines have no slash; the regex is not run on them (this runs for every date lookup).
+    if !line.contains('/') {
+        return found;
+    }
+    for c in SHORT_YEAR_RANGE.captures_iter(line) {
+        let (Some(from), Some(start)) = (c.get(1), short_year_month(&c[2], &c[3])) else {
+            continue;
+        };
+        let end = match (c.get(4), c.get(7)) {
+            (Some(to), _) => match short_year_month(&c[5], &c[6]) {
+                Some(end) if end >= start => (Token::Date(end), to.start(), to.end()),
+                _ => continue,
+            },
+            (None, Some(present)) => (Token::Present, present.start(), present.end()),
+            (None, None) => continue,
+        };
+        found.push([(Token::Date(start), from.start(), from.end()), end]);
+    }
+    found
+}
+
 /// All dates and present-markers of a line, in order, with their byte spans.
 fn tokens(line: &str) -> Vec<(Token, usize, usize)> {
     let bytes = line.as_bytes();
     let lower = line.to_ascii_lowercase();
+    let short = short_year_ranges(line);
     let mut found = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
+        if let Some(pair) = short.iter().find(|pair| pair[0].1 == i) {
+            found.extend_from_slice(pair);
+            i = pair[1].2;
+            continue;
+        }
         let b = bytes[i];
         if b.is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit()) {
             let len = digit_run(bytes, i);
@@ -352,6 +401,21 @@ pub fn date_ranges(line: &str) -> Vec<DateRange> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_with_two_digit_years_as_a_range() {
+        let range = first(": 10/15-5/16 Namely, Site Reliability Engineer");
+        assert_eq!((range.start, range.end), (ym(2015, 10), ym(2016, 5)));
+        let range = first("2/15 - Present  Google");
+        assert_eq!(range.start, ym(2015, 2));
+        assert!(range.current);
+        // Alone, or running backwards, it is not a date.
+        assert!(date_ranges("mixed 3/15 of the flour").is_empty());
+        assert!(date_ranges("scored 9/10-3/10 over two rounds").is_empty());
+        // Four-digit years keep their reading.
+        let range = first("6/2020-11/2020");
+        assert_eq!((range.start, range.end), (ym(2020, 6), ym(2020, 11)));
+    }
 
     #[test]
     fn overlapping_date_tokens_are_not_a_panic() {

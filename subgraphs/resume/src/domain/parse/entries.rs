@@ -1394,6 +1394,8 @@ fn company_line_and_title_line(header: &[String]) -> Option<(String, String)> {
         .iter()
         .map(|line| without_trailing_location(line))
         .filter(|line| line.chars().any(char::is_alphanumeric))
+        // `: New York, NY` under `: Namely, Site Reliability Engineer`: a place line.
+        .filter(|line| !is_place(&trim_separators(line)))
         .collect();
     let [first, second] = lines.as_slice() else {
         return None;
@@ -1806,6 +1808,19 @@ mod tests {
             Some("Member of Technical Staff")
         );
         assert_eq!(entries[1].title.as_deref(), Some("Mechanical Engineer"));
+    }
+
+    #[test]
+    fn a_place_line_under_an_employer_and_title_line() {
+        let entries = experience(&lines(
+            "10/15-5/16\n: Namely, Site Reliability Engineer\n: New York, NY\n\n• Kept payroll up.",
+        ));
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(entries[0].company.as_deref(), Some("Namely"));
+        assert_eq!(
+            entries[0].title.as_deref(),
+            Some("Site Reliability Engineer")
+        );
     }
 
     #[test]
