@@ -18,8 +18,9 @@
 //! created before versions is a concrete collection, not an alias: Qdrant cannot replace a
 //! collection by an alias in one step, so that first commit deletes it just before creating
 //! the alias, and searches in that moment fail as unavailable; none of them re-creates the
-//! deleted collection meanwhile (that raced the alias and failed the commit on a real server). `begin_version` first deletes
-//! every `_v<N>` collection the alias does not name (a reindex that crashed or was abandoned).
+//! deleted collection meanwhile (that raced the alias and failed the commit on a real server).
+//! `begin_version` first deletes every `_v<N>` collection the alias does not name (a reindex
+//! that crashed or was abandoned).
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -21,15 +21,16 @@ static EMAIL_DOMAINS: LazyLock<Regex> = LazyLock::new(|| {
 /// me`, `jane (at) example (dot) org`. The `at` must be bracketed: a bare one is prose.
 static OBFUSCATED_EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     let at = r"\s*(?:\[\[at\]\]|\[at\]|\(at\)|\{at\}|<at>)\s*";
-    let dot = r"(?:\s*(?:\[\[dot\]\]|\[dot\]|\(dot\)|\{dot\}|<dot>)\s*|\.)";
+    let dot = format!("(?:{BRACKETED_DOT}|\\.)");
     Regex::new(&format!(
         r"(?i)([A-Za-z0-9][A-Za-z0-9._%+-]*){at}([A-Za-z0-9-]+(?:{dot}[A-Za-z0-9-]+)*{dot}[A-Za-z]{{2,}})\b"
     ))
     .expect("static regex")
 });
-static EMAIL_DOT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\s*(?:\[\[dot\]\]|\[dot\]|\(dot\)|\{dot\}|<dot>)\s*").expect("static regex")
-});
+/// `[dot]`, `[[dot]]`, `(dot)`, `{dot}`, `<dot>` with the spaces around it.
+const BRACKETED_DOT: &str = r"\s*(?:\[\[dot\]\]|\[dot\]|\(dot\)|\{dot\}|<dot>)\s*";
+static EMAIL_DOT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!("(?i){BRACKETED_DOT}")).expect("static regex"));
 /// Mainland mobile numbers (eleven digits from 13x–19x), optionally with +86 (`+(86)`, `0086`)
 /// and a space or dash between any two digits (`138 0013 8000`, `1800-1212-101`).
 static MAINLAND: LazyLock<Regex> = LazyLock::new(|| {
@@ -361,7 +362,7 @@ pub fn city(header: &[String], text: &str) -> Option<String> {
         let part_start = text[..start]
             .char_indices()
             .rev()
-            .find(|(_, ch)| matches!(ch, '\n' | '|' | '·' | '•' | ';' | '；'))
+            .find(|(_, ch)| *ch == '\n' || HEADER_PART_SEPARATORS.contains(ch))
             .map_or(0, |(i, ch)| i + ch.len_utf8());
         if WISH.is_match(&label) || WISH.is_match(&text[part_start..start]) {
             continue;
@@ -401,14 +402,17 @@ static WISH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)期望|意向|\b(?:desired|preferred|target)\b|\brelocat").expect("static regex")
 });
 
+/// What separates the parts of a header line (`语言: Go · 期望工作地点: 杭州 | 138…`).
+const HEADER_PART_SEPARATORS: &[char] = &['·', '|', '｜', ';', '；', '•'];
+
 /// A header line without its wishes: `期望工作地点: 杭州`, `Preferred location: Austin` name
-/// where the candidate would like to work. The line's parts are split at `·`, `|`, `；`, and a
-/// part holding such a label is dropped.
+/// where the candidate would like to work. The line's parts are split at
+/// [`HEADER_PART_SEPARATORS`], and a part holding such a label is dropped.
 fn without_wishes(line: &str) -> String {
     if !WISH.is_match(line) {
         return line.to_owned();
     }
-    line.split(['·', '|', '｜', ';', '；', '•'])
+    line.split(HEADER_PART_SEPARATORS)
         .filter(|part| !WISH.is_match(part))
         .collect::<Vec<_>>()
         .join(" | ")
